@@ -1,0 +1,90 @@
+/* volmap.h: pure mapping of volume byte ranges onto device extents.
+ *
+ * A volume is spread over ndev devices, either striped (unit-sized chunks
+ * dealt round-robin) or concatenated (device 0 filled first).  Each
+ * device's share is cut into extents of extent_size bytes (the last one of
+ * a device may be shorter).  This layer knows nothing about OpenCL: it turns
+ * (offset, length) into segments addressed by (device, extent, offset).
+ */
+#ifndef VRAMD_VOLMAP_H
+#define VRAMD_VOLMAP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define VD_MAX_DEVICES 64
+#define VD_MIN_STRIPE_UNIT 4096u
+#define VD_MAX_STRIPE_UNIT (1u << 20)
+#define VD_SECTOR 4096u /* sizes and extents are multiples of this */
+
+enum vd_layout { VD_LAYOUT_STRIPE = 0, VD_LAYOUT_CONCAT = 1 };
+
+struct vd_map {
+  enum vd_layout layout;
+  uint32_t ndev;
+  uint64_t unit;                       /* stripe unit (stripe only) */
+  uint64_t extent_size;                /* all but a device's last extent */
+  uint64_t size;                       /* volume bytes */
+  uint64_t dev_bytes[VD_MAX_DEVICES];  /* bytes of the volume on each device */
+  uint64_t dev_start[VD_MAX_DEVICES];  /* concat: first volume byte per device */
+};
+
+/* One piece of a request on one device.  The device side is contiguous:
+ * rows * len bytes from ext_offset.  The buffer side is rows runs of len
+ * bytes, buf_pitch apart (rows == 1 for the plain iterator). */
+struct vd_segment {
+  uint32_t dev;
+  uint32_t extent;
+  uint64_t ext_offset;
+  uint64_t buf_offset;
+  uint64_t len;
+  uint64_t rows;
+  uint64_t buf_pitch;
+};
+
+struct vd_map_iter {
+  const struct vd_map *m;
+  uint64_t off;   /* next volume byte */
+  uint64_t end;   /* one past the last volume byte */
+  uint64_t start; /* first volume byte (buf_offset 0) */
+  int32_t dev;    /* -1: all devices, else only this one */
+};
+
+/* Set up a striped map; size is rounded up to whole rows (unit * ndev).
+ * Returns 0 or -EINVAL (bad unit, ndev, extent size) / -EOVERFLOW. */
+int vd_map_init_stripe(struct vd_map *m, uint32_t ndev, uint64_t unit,
+                       uint64_t extent_size, uint64_t size);
+
+/* Set up a concat map, filling devices in order up to cap[i] bytes each
+ * (caps rounded down to VD_SECTOR); size is rounded up to VD_SECTOR.
+ * Returns 0, -EINVAL, -EOVERFLOW or -ENOSPC when the caps cannot hold it. */
+int vd_map_init_concat(struct vd_map *m, uint32_t ndev, const uint64_t *cap,
+                       uint64_t extent_size, uint64_t size);
+
+/* Number of extents device dev holds, and the size of extent i on it. */
+uint32_t vd_map_extent_count(const struct vd_map *m, uint32_t dev);
+uint64_t vd_map_extent_bytes(const struct vd_map *m, uint32_t dev, uint32_t i);
+
+/* True if [off, off+len) lies inside the volume (no overflow, len may be 0). */
+bool vd_map_in_range(const struct vd_map *m, uint64_t off, uint64_t len);
+
+/* Bit i set when device i holds any byte of [off, off+len). */
+uint64_t vd_map_devices_touched(const struct vd_map *m, uint64_t off,
+                                uint64_t len);
+
+/* Iterate every segment of [off, off+len) in volume order; each segment is
+ * maximal (merged while contiguous on both sides), rows == 1.  The range
+ * must be in range. */
+void vd_map_iter_init(struct vd_map_iter *it, const struct vd_map *m,
+                      uint64_t off, uint64_t len);
+
+/* Iterate only device dev's segments of [off, off+len), in device order;
+ * runs of whole stripe units inside one extent come back as one
+ * rectangular segment (rows > 1, buf_pitch = unit * ndev). */
+void vd_map_iter_init_dev(struct vd_map_iter *it, const struct vd_map *m,
+                          uint64_t off, uint64_t len, uint32_t dev);
+
+/* Next segment; false when done. */
+bool vd_map_next(struct vd_map_iter *it, struct vd_segment *seg);
+
+#endif
