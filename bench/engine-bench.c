@@ -1,0 +1,403 @@
+/* engine-bench.c: in-process engine benchmark, no frontend in the way.
+ * Sequential and random reads and writes at several block sizes, on one
+ * device and striped over all of them, with a verify pass at the end. */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "util.h"
+#include "volume.h"
+
+#define MAX_BS 16
+#define SECTOR 4096u
+
+struct opts {
+  uint64_t size;          /* bytes per device */
+  double seconds;
+  unsigned qd;
+  uint64_t bs[MAX_BS];
+  unsigned nbs;
+  uint64_t unit;
+  uint64_t extent;
+  unsigned types;
+  unsigned workers;
+  bool one_only, all_only;
+};
+
+struct run;
+
+struct slot {
+  struct vd_io io;
+  unsigned char *buf;
+  uint64_t rng;
+  struct run *run;
+};
+
+struct run {
+  struct vd_engine *eng;
+  struct vd_volume *vol;
+  enum vd_op op;
+  bool random;
+  uint64_t bs;
+  atomic_uint_fast64_t next_off;
+  atomic_uint_fast64_t ops;
+  atomic_int inflight;
+  atomic_int errors;
+  atomic_bool stop;
+  pthread_mutex_t lock;
+  pthread_cond_t cv;
+};
+
+static const uint64_t fill_word = 0x5a17c0de5eedf00dull;
+
+/* Seconds on the monotonic clock. */
+static double now(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Stamp each sector of buf with its volume offset (rest is fill_word). */
+static void stamp(unsigned char *buf, uint64_t off, uint64_t len)
+{
+  for (uint64_t s = 0; s < len; s += SECTOR) {
+    uint64_t v = off + s;
+    memcpy(buf + s, &v, sizeof v);
+  }
+}
+
+/* Count sectors of buf that do not hold what stamp() wrote at off. */
+static uint64_t check(const unsigned char *buf, uint64_t off, uint64_t len)
+{
+  uint64_t bad = 0;
+  for (uint64_t s = 0; s < len; s += SECTOR) {
+    uint64_t v, w;
+    memcpy(&v, buf + s, sizeof v);
+    memcpy(&w, buf + s + 8, sizeof w);
+    bad += v != off + s || w != fill_word;
+  }
+  return bad;
+}
+
+/* Pick the slot's next offset. */
+static uint64_t next_offset(struct slot *s)
+{
+  struct run *r = s->run;
+  uint64_t blocks = r->vol->size / r->bs;
+  if (r->random) {
+    s->rng ^= s->rng << 13;
+    s->rng ^= s->rng >> 7;
+    s->rng ^= s->rng << 17;
+    return (s->rng % blocks) * r->bs;
+  }
+  return (atomic_fetch_add(&r->next_off, 1) % blocks) * r->bs;
+}
+
+static void slot_done(struct vd_io *io, int err);
+
+/* Submit the slot's next request. */
+static void slot_go(struct slot *s)
+{
+  s->io.off = next_offset(s);
+  if (s->io.op == VD_OP_WRITE)
+    stamp(s->buf, s->io.off, s->io.len);
+  vd_engine_submit(s->run->eng, &s->io);
+}
+
+/* Completion: count, then go again unless the run is over. */
+static void slot_done(struct vd_io *io, int err)
+{
+  struct slot *s = io->priv;
+  struct run *r = s->run;
+  if (err)
+    atomic_fetch_add(&r->errors, 1);
+  atomic_fetch_add(&r->ops, 1);
+  if (!atomic_load(&r->stop)) {
+    slot_go(s);
+    return;
+  }
+  pthread_mutex_lock(&r->lock);
+  if (atomic_fetch_sub(&r->inflight, 1) == 1)
+    pthread_cond_signal(&r->cv);
+  pthread_mutex_unlock(&r->lock);
+}
+
+/* Run one job for a while; returns ops per second, or -1 on errors. */
+static double run_job(struct run *r, struct slot *slots, unsigned qd, double secs)
+{
+  double t0, t1;
+  atomic_store(&r->ops, 0);
+  atomic_store(&r->stop, false);
+  atomic_store(&r->errors, 0);
+  atomic_store(&r->inflight, (int)qd);
+  t0 = now();
+  for (unsigned i = 0; i < qd; i++) {
+    slots[i].io.op = r->op;
+    slots[i].io.len = r->bs;
+    slots[i].io.target = &r->vol->target;
+    slot_go(&slots[i]);
+  }
+  usleep((useconds_t)(secs * 1e6));
+  atomic_store(&r->stop, true);
+  pthread_mutex_lock(&r->lock);
+  while (atomic_load(&r->inflight) > 0)
+    pthread_cond_wait(&r->cv, &r->lock);
+  pthread_mutex_unlock(&r->lock);
+  t1 = now();
+  return atomic_load(&r->errors) ? -1 : (double)atomic_load(&r->ops) / (t1 - t0);
+}
+
+/* Write the whole volume with stamped data, or read it and check it. */
+static int fill_or_verify(struct vd_engine *eng, struct vd_volume *v, unsigned char *buf,
+                          uint64_t chunk, bool verify, uint64_t *bad)
+{
+  for (uint64_t off = 0; off < v->size; off += chunk) {
+    uint64_t n = v->size - off < chunk ? v->size - off : chunk;
+    if (!verify)
+      stamp(buf, off, n);
+    if (vd_engine_rw(eng, &v->target, verify ? VD_OP_READ : VD_OP_WRITE, off, n, buf))
+      return -EIO;
+    if (verify)
+      *bad += check(buf, off, n);
+  }
+  return 0;
+}
+
+/* Peak resident memory of this process, in KiB. */
+static long peak_rss_kib(void)
+{
+  FILE *f = fopen("/proc/self/status", "re");
+  char line[256];
+  long kb = -1;
+  while (f && fgets(line, sizeof line, f))
+    if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
+      break;
+  if (f)
+    fclose(f);
+  return kb;
+}
+
+struct result { char cfg[8]; const char *job; uint64_t bs; double gbs, iops; };
+
+/* Benchmark one volume layout; appends rows to res. */
+static int bench_volume(struct vd_pool *pool, struct vd_engine *eng, const struct opts *o,
+                        const char *label, unsigned ndev, struct result *res, unsigned *nres)
+{
+  static const struct { const char *name; enum vd_op op; bool random; } jobs[] = {
+    { "seq-write", VD_OP_WRITE, false }, { "seq-read", VD_OP_READ, false },
+    { "rand-write", VD_OP_WRITE, true }, { "rand-read", VD_OP_READ, true },
+  };
+  struct vd_volume_spec spec = { .layout = VD_LAYOUT_STRIPE, .index = -1 };
+  struct vd_volume *v;
+  struct slot *slots;
+  struct run r = { .eng = eng };
+  uint64_t maxbs = 0, bad = 0, chunk = 64ull << 20;
+  unsigned char *big;
+  char err[512], sz[32];
+  double t0;
+  int rc = 0;
+
+  snprintf(spec.name, sizeof spec.name, "bench-%s", label);
+  spec.size = o->size * ndev;
+  spec.ndev = ndev;
+  spec.stripe_unit = o->unit;
+  for (unsigned i = 0; i < ndev; i++)
+    snprintf(spec.dev_ids[i], VD_DEV_ID_MAX, "%s", vd_device_info(vd_pool_device(pool, i))->id);
+  t0 = now();
+  if (vd_volume_create(pool, o->extent, &spec, &v, err, sizeof err)) {
+    fprintf(stderr, "engine-bench: %s\n", err);
+    return -1;
+  }
+  printf("# %s: %s over %u device(s), unit %llu, created and zeroed in %.2f s\n", label,
+         vd_format_size(v->size, sz, sizeof sz), ndev, (unsigned long long)v->spec.stripe_unit,
+         now() - t0);
+  for (unsigned i = 0; i < o->nbs; i++)
+    maxbs = o->bs[i] > maxbs ? o->bs[i] : maxbs;
+  slots = calloc(o->qd, sizeof *slots);
+  big = vd_engine_pinned_alloc(eng, chunk);
+  if (!slots || !big) {
+    fprintf(stderr, "engine-bench: cannot allocate pinned buffers\n");
+    rc = -1;
+    goto out;
+  }
+  for (unsigned i = 0; i < o->qd; i++) {
+    slots[i].buf = vd_engine_pinned_alloc(eng, maxbs);
+    if (!slots[i].buf) {
+      fprintf(stderr, "engine-bench: cannot allocate pinned buffers\n");
+      rc = -1;
+      goto out;
+    }
+    for (uint64_t w = 0; w < maxbs; w += 8)
+      memcpy(slots[i].buf + w, &fill_word, 8);
+    slots[i].io.buf = slots[i].buf;
+    slots[i].io.done = slot_done;
+    slots[i].io.priv = &slots[i];
+    slots[i].rng = 0x9e3779b97f4a7c15ull * (i + 1);
+    slots[i].run = &r;
+  }
+  for (uint64_t w = 0; w < chunk; w += 8)
+    memcpy(big + w, &fill_word, 8);
+  t0 = now();
+  if (fill_or_verify(eng, v, big, chunk, false, NULL)) {
+    rc = -1;
+    goto out;
+  }
+  printf("# %s: fill %.2f GB/s\n", label, (double)v->size / (now() - t0) / 1e9);
+  pthread_mutex_init(&r.lock, NULL);
+  pthread_cond_init(&r.cv, NULL);
+  r.vol = v;
+  for (unsigned b = 0; b < o->nbs; b++)
+    for (unsigned j = 0; j < sizeof jobs / sizeof jobs[0]; j++) {
+      double ops;
+      r.op = jobs[j].op;
+      r.random = jobs[j].random;
+      r.bs = o->bs[b];
+      ops = run_job(&r, slots, o->qd, o->seconds);
+      if (ops < 0) {
+        fprintf(stderr, "engine-bench: I/O errors in %s\n", jobs[j].name);
+        rc = -1;
+        goto out;
+      }
+      snprintf(res[*nres].cfg, sizeof res[*nres].cfg, "%s", label);
+      res[*nres].job = jobs[j].name;
+      res[*nres].bs = o->bs[b];
+      res[*nres].iops = ops;
+      res[*nres].gbs = ops * (double)o->bs[b] / 1e9;
+      printf("%-4s %-10s %8s %10.2f GB/s %12.0f IOPS\n", label, jobs[j].name,
+             vd_format_size(o->bs[b], sz, sizeof sz), res[*nres].gbs, ops);
+      fflush(stdout);
+      (*nres)++;
+    }
+  t0 = now();
+  if (fill_or_verify(eng, v, big, chunk, true, &bad)) {
+    rc = -1;
+    goto out;
+  }
+  printf("# %s: verify %s (%llu bad sectors), %.2f GB/s\n", label, bad ? "FAILED" : "ok",
+         (unsigned long long)bad, (double)v->size / (now() - t0) / 1e9);
+  if (bad)
+    rc = -1;
+out:
+  if (slots)
+    for (unsigned i = 0; i < o->qd; i++)
+      vd_engine_pinned_free(eng, slots[i].buf);
+  vd_engine_pinned_free(eng, big);
+  free(slots);
+  vd_volume_put(v);
+  return rc;
+}
+
+/* Parse "4K,64K,1M" into o->bs. */
+static int parse_bs_list(const char *s, struct opts *o)
+{
+  char buf[256], *save = NULL, err[200];
+  snprintf(buf, sizeof buf, "%s", s);
+  o->nbs = 0;
+  for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+    if (o->nbs == MAX_BS || vd_parse_size(t, &o->bs[o->nbs], err, sizeof err) ||
+        o->bs[o->nbs] % SECTOR) {
+      fprintf(stderr, "engine-bench: bad block size '%s' (multiples of 4K)\n", t);
+      return -1;
+    }
+    o->nbs++;
+  }
+  return o->nbs ? 0 : -1;
+}
+
+/* Parse a size option or exit. */
+static uint64_t size_arg(const char *name, const char *v)
+{
+  uint64_t n;
+  char err[200];
+  if (vd_parse_size(v, &n, err, sizeof err)) {
+    fprintf(stderr, "engine-bench: --%s: %s\n", name, err);
+    exit(2);
+  }
+  return n;
+}
+
+int main(int argc, char **argv)
+{
+  static const struct option lo[] = {
+    { "size", 1, NULL, 's' }, { "seconds", 1, NULL, 't' }, { "qd", 1, NULL, 'q' },
+    { "bs", 1, NULL, 'b' }, { "unit", 1, NULL, 'u' }, { "extent-size", 1, NULL, 'e' },
+    { "device-types", 1, NULL, 'd' }, { "workers", 1, NULL, 'w' },
+    { "one-only", 0, NULL, '1' }, { "all-only", 0, NULL, 'a' }, { NULL, 0, NULL, 0 },
+  };
+  struct opts o = { .size = 256ull << 20, .seconds = 2, .qd = 32, .unit = 0,
+                    .extent = 1ull << 30 };
+  struct vd_pool_config pc = { 0 };
+  struct vd_engine_config ec = { 0 };
+  struct vd_pool *pool;
+  struct vd_engine *eng;
+  struct result res[4 * MAX_BS * 2];
+  unsigned nres = 0, ndev, nfirst;
+  char err[512];
+  int c, rc = 0;
+
+  parse_bs_list("4K,64K,1M,4M", &o);
+  while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+    switch (c) {
+    case 's': o.size = size_arg("size", optarg); break;
+    case 't': o.seconds = atof(optarg); break;
+    case 'q': o.qd = (unsigned)atoi(optarg); break;
+    case 'b': if (parse_bs_list(optarg, &o)) return 2; break;
+    case 'u': o.unit = size_arg("unit", optarg); break;
+    case 'e': o.extent = size_arg("extent-size", optarg); break;
+    case 'd': o.types = !strcmp(optarg, "cpu") ? VD_DEV_CPU : VD_DEV_GPU; break;
+    case 'w': o.workers = (unsigned)atoi(optarg); break;
+    case '1': o.one_only = true; break;
+    case 'a': o.all_only = true; break;
+    default:
+      fprintf(stderr, "Usage: engine-bench [--size PER_DEVICE] [--seconds S] [--qd N]\n"
+              "  [--bs 4K,64K,1M,4M] [--unit SIZE] [--extent-size SIZE]\n"
+              "  [--device-types gpu|cpu] [--workers N] [--one-only|--all-only]\n");
+      return 2;
+    }
+  }
+  if (o.qd == 0 || o.qd > 1024 || o.seconds <= 0) {
+    fprintf(stderr, "engine-bench: --qd 1..1024 and --seconds > 0\n");
+    return 2;
+  }
+  pc.types = o.types;
+  if (vd_pool_open(&pc, &pool, err, sizeof err)) {
+    fprintf(stderr, "engine-bench: %s\n", err);
+    return 1;
+  }
+  ec.workers_per_device = o.workers;
+  if (vd_engine_start(pool, &ec, &eng, err, sizeof err)) {
+    fprintf(stderr, "engine-bench: %s\n", err);
+    vd_pool_close(pool);
+    return 1;
+  }
+  ndev = vd_pool_count(pool);
+  for (unsigned i = 0; i < ndev; i++) {
+    const struct vd_device_info *in = vd_device_info(vd_pool_device(pool, i));
+    printf("# device %s: %s (%s), driver %s\n", in->id, in->name, in->vendor, in->driver);
+  }
+  printf("# qd %u, %.1f s per job, %s per device\n", o.qd, o.seconds,
+         vd_format_size(o.size, err, sizeof err));
+  if (!o.all_only && bench_volume(pool, eng, &o, "one", 1, res, &nres))
+    rc = 1;
+  nfirst = nres;
+  if (!rc && !o.one_only && ndev > 1 && bench_volume(pool, eng, &o, "all", ndev, res, &nres))
+    rc = 1;
+  if (!rc && nfirst && nres == 2 * nfirst) {
+    printf("\n%-10s %8s %12s %12s %8s\n", "job", "bs", "one GB/s", "all GB/s", "all/one");
+    for (unsigned i = 0; i < nfirst; i++)
+      printf("%-10s %8llu %12.2f %12.2f %8.2f\n", res[i].job, (unsigned long long)res[i].bs,
+             res[i].gbs, res[nfirst + i].gbs, res[nfirst + i].gbs / res[i].gbs);
+  }
+  printf("# peak RSS %ld KiB\n", peak_rss_kib());
+  vd_engine_stop(eng);
+  vd_pool_close(pool);
+  return rc;
+}

@@ -1,0 +1,49 @@
+/* util.h: small helpers shared by vramd and vramctl: sizes, names, logs. */
+#ifndef VRAMD_UTIL_H
+#define VRAMD_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define VD_NAME_MAX 63
+
+/* Parse "12G", "4096", "1.5T" is refused: integer with optional K/M/G/T
+ * (base 2, optional trailing "iB" or "B").  Returns 0, or -EINVAL for junk,
+ * zero or negatives, -ERANGE on overflow; err gets a message. */
+int vd_parse_size(const char *s, uint64_t *out, char *err, size_t errlen);
+
+/* Format bytes as IEC ("12.0 GiB", "512 B") into buf. */
+const char *vd_format_size(uint64_t bytes, char *buf, size_t len);
+
+/* True if name matches [a-z0-9][a-z0-9._-]{0,62}; err says why not. */
+bool vd_name_valid(const char *name, char *err, size_t errlen);
+
+/* True if x is a power of two (and not zero). */
+static inline bool vd_is_pow2(uint64_t x) { return x && !(x & (x - 1)); }
+
+/* Round x up to a multiple of a (a > 0); false on overflow. */
+static inline bool vd_round_up(uint64_t x, uint64_t a, uint64_t *out)
+{
+  uint64_t r = x % a;
+  if (r == 0) { *out = x; return true; }
+  if (x > UINT64_MAX - (a - r)) return false;
+  *out = x + (a - r);
+  return true;
+}
+
+enum vd_log_level { VD_LOG_ERR = 3, VD_LOG_WARNING = 4, VD_LOG_NOTICE = 5,
+                    VD_LOG_INFO = 6, VD_LOG_DEBUG = 7 };
+
+extern int vd_log_max; /* messages above this level are dropped */
+
+/* Log to stderr with a journald "<N>" priority prefix. */
+void vd_log(int level, const char *fmt, ...)
+  __attribute__((format(printf, 2, 3)));
+
+#define vd_err(...) vd_log(VD_LOG_ERR, __VA_ARGS__)
+#define vd_warn(...) vd_log(VD_LOG_WARNING, __VA_ARGS__)
+#define vd_info(...) vd_log(VD_LOG_INFO, __VA_ARGS__)
+#define vd_debug(...) vd_log(VD_LOG_DEBUG, __VA_ARGS__)
+
+#endif

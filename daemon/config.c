@@ -1,0 +1,275 @@
+/* config.c: vramd.conf and command-line settings.  Every option has a
+ * config key of the same name; the command line wins. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vramd.h"
+
+#define DEFAULT_EXTENT_SIZE (1ull << 30)
+
+/* Built-in defaults, as DESIGN.md lists them. */
+void vramd_config_defaults(struct vramd_config *c)
+{
+  memset(c, 0, sizeof *c);
+  snprintf(c->config_file, sizeof c->config_file, "%s", SYSCONFDIR "/vramd/vramd.conf");
+  snprintf(c->api_socket, sizeof c->api_socket, "/run/vramd/vramd.sock");
+  snprintf(c->nbd_socket, sizeof c->nbd_socket, "/run/vramd/nbd.sock");
+  snprintf(c->metrics_listen, sizeof c->metrics_listen, "127.0.0.1:9855");
+  snprintf(c->state_dir, sizeof c->state_dir, "/var/lib/vramd");
+  c->extent_size = DEFAULT_EXTENT_SIZE;
+}
+
+/* Copy a string setting, refusing values that do not fit. */
+static int set_str(char *dst, size_t len, const char *key, const char *v,
+                   char *err, size_t errlen)
+{
+  if (strlen(v) >= len) {
+    snprintf(err, errlen, "%s: value is longer than %zu characters", key, len - 1);
+    return -EINVAL;
+  }
+  memcpy(dst, v, strlen(v) + 1);
+  return 0;
+}
+
+/* Parse "gpu,accelerator,cpu" into a type mask. */
+static int parse_types(const char *v, unsigned *out, char *err, size_t errlen)
+{
+  char buf[128], *save = NULL, *tok;
+  unsigned mask = 0;
+  if (strlen(v) >= sizeof buf)
+    goto bad;
+  strcpy(buf, v);
+  for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    if (!strcmp(tok, "gpu")) mask |= VD_DEV_GPU;
+    else if (!strcmp(tok, "accelerator")) mask |= VD_DEV_ACCEL;
+    else if (!strcmp(tok, "cpu")) mask |= VD_DEV_CPU;
+    else goto bad;
+  }
+  if (!mask)
+    goto bad;
+  *out = mask;
+  return 0;
+bad:
+  snprintf(err, errlen, "device-types: '%s' is not a list of gpu, accelerator, cpu", v);
+  return -EINVAL;
+}
+
+/* Parse a non-negative integer setting. */
+static int parse_uint(const char *key, const char *v, unsigned max, unsigned *out,
+                      char *err, size_t errlen)
+{
+  char *end;
+  unsigned long n;
+  errno = 0;
+  n = strtoul(v, &end, 10);
+  if (!isdigit((unsigned char)*v) || *end || errno || n > max) {
+    snprintf(err, errlen, "%s: '%s' is not a number from 0 to %u", key, v, max);
+    return -EINVAL;
+  }
+  *out = (unsigned)n;
+  return 0;
+}
+
+/* Apply one setting by its option name. */
+int vramd_config_set(struct vramd_config *c, const char *key, const char *v,
+                     char *err, size_t errlen)
+{
+  char e[200];
+  if (!strcmp(key, "api-socket"))
+    return set_str(c->api_socket, sizeof c->api_socket, key, v, err, errlen);
+  if (!strcmp(key, "nbd-socket"))
+    return set_str(c->nbd_socket, sizeof c->nbd_socket, key, v, err, errlen);
+  if (!strcmp(key, "nbd-listen"))
+    return set_str(c->nbd_listen, sizeof c->nbd_listen, key, v, err, errlen);
+  if (!strcmp(key, "metrics-listen"))
+    return set_str(c->metrics_listen, sizeof c->metrics_listen, key, v, err, errlen);
+  if (!strcmp(key, "state-dir"))
+    return set_str(c->state_dir, sizeof c->state_dir, key, v, err, errlen);
+  if (!strcmp(key, "device-types"))
+    return parse_types(v, &c->device_types, err, errlen);
+  if (!strcmp(key, "workers"))
+    return parse_uint(key, v, 64, &c->workers, err, errlen);
+  if (!strcmp(key, "verbose")) {
+    c->verbose = !strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes");
+    return 0;
+  }
+  if (!strcmp(key, "reserve") || !strcmp(key, "extent-size")) {
+    uint64_t n;
+    if (!strcmp(v, "0") && !strcmp(key, "reserve")) {
+      n = 0;
+    } else if (vd_parse_size(v, &n, e, sizeof e)) {
+      snprintf(err, errlen, "%s: %s", key, e);
+      return -EINVAL;
+    }
+    if (key[0] == 'r') {
+      c->reserve = n;
+      c->reserve_set = true;
+    } else if (n % VD_SECTOR) {
+      snprintf(err, errlen, "extent-size: must be a multiple of 4 KiB");
+      return -EINVAL;
+    } else {
+      c->extent_size = n;
+    }
+    return 0;
+  }
+  if (!strcmp(key, "volume")) {
+    if (c->nvolumes >= VD_MAX_CLI_VOLUMES) {
+      snprintf(err, errlen, "volume: at most %d volumes can be defined", VD_MAX_CLI_VOLUMES);
+      return -EINVAL;
+    }
+    if (vramd_volume_spec_parse(v, &c->volumes[c->nvolumes], err, errlen))
+      return -EINVAL;
+    c->nvolumes++;
+    return 0;
+  }
+  snprintf(err, errlen, "unknown setting '%s'", key);
+  return -EINVAL;
+}
+
+/* Trim spaces at both ends, in place. */
+static char *trim(char *s)
+{
+  char *e;
+  while (isspace((unsigned char)*s))
+    s++;
+  e = s + strlen(s);
+  while (e > s && isspace((unsigned char)e[-1]))
+    *--e = '\0';
+  return s;
+}
+
+/* Read "key = value" lines; '#' starts a comment. */
+int vramd_config_load(struct vramd_config *c, const char *path, bool must_exist,
+                      char *err, size_t errlen)
+{
+  FILE *f = fopen(path, "re");
+  char line[1024], e[512];
+  unsigned lineno = 0;
+  int rc = 0;
+
+  if (!f) {
+    if (errno == ENOENT && !must_exist)
+      return 0;
+    snprintf(err, errlen, "%s: %s", path, strerror(errno));
+    return -errno;
+  }
+  while (fgets(line, sizeof line, f)) {
+    char *s, *eq, *hash;
+    lineno++;
+    if (!strchr(line, '\n') && !feof(f)) {
+      snprintf(err, errlen, "%s:%u: line is too long", path, lineno);
+      rc = -EINVAL;
+      break;
+    }
+    if ((hash = strchr(line, '#')))
+      *hash = '\0';
+    s = trim(line);
+    if (!*s)
+      continue;
+    eq = strchr(s, '=');
+    if (!eq) {
+      snprintf(err, errlen, "%s:%u: expected 'key = value'", path, lineno);
+      rc = -EINVAL;
+      break;
+    }
+    *eq = '\0';
+    if (vramd_config_set(c, trim(s), trim(eq + 1), e, sizeof e)) {
+      snprintf(err, errlen, "%s:%u: %s", path, lineno, e);
+      rc = -EINVAL;
+      break;
+    }
+  }
+  fclose(f);
+  return rc;
+}
+
+/* Parse the device list of a volume spec: "all" or "gpu0+gpu1". */
+static int parse_devices(char *v, struct vd_volume_spec *s, char *err, size_t errlen)
+{
+  char *save = NULL, *tok;
+  s->ndev = 0;
+  if (!strcmp(v, "all"))
+    return 0;
+  for (tok = strtok_r(v, "+", &save); tok; tok = strtok_r(NULL, "+", &save)) {
+    if (s->ndev >= VD_MAX_DEVICES || strlen(tok) >= VD_DEV_ID_MAX) {
+      snprintf(err, errlen, "devices: bad device list");
+      return -EINVAL;
+    }
+    strcpy(s->dev_ids[s->ndev++], tok);
+  }
+  if (!s->ndev) {
+    snprintf(err, errlen, "devices: empty device list");
+    return -EINVAL;
+  }
+  return 0;
+}
+
+/* Parse one comma-separated volume definition. */
+int vramd_volume_spec_parse(const char *str, struct vd_volume_spec *s,
+                            char *err, size_t errlen)
+{
+  char buf[1024], *save = NULL, *tok, e[200];
+  bool have_size = false;
+
+  memset(s, 0, sizeof *s);
+  s->index = -1;
+  if (strlen(str) >= sizeof buf) {
+    snprintf(err, errlen, "volume definition is too long");
+    return -EINVAL;
+  }
+  strcpy(buf, str);
+  for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    char *eq = strchr(tok, '='), *k = tok, *v;
+    if (!eq) {
+      snprintf(err, errlen, "volume: '%s' is not key=value", tok);
+      return -EINVAL;
+    }
+    *eq = '\0';
+    v = eq + 1;
+    if (!strcmp(k, "name")) {
+      if (!vd_name_valid(v, e, sizeof e)) {
+        snprintf(err, errlen, "volume: %s", e);
+        return -EINVAL;
+      }
+      strcpy(s->name, v);
+    } else if (!strcmp(k, "size") || !strcmp(k, "unit")) {
+      uint64_t n;
+      if (vd_parse_size(v, &n, e, sizeof e)) {
+        snprintf(err, errlen, "volume: %s", e);
+        return -EINVAL;
+      }
+      if (k[0] == 's') {
+        s->size = n;
+        have_size = true;
+      } else {
+        s->stripe_unit = n;
+      }
+    } else if (!strcmp(k, "layout")) {
+      if (vd_layout_parse(v, &s->layout)) {
+        snprintf(err, errlen, "volume: layout '%s' is not stripe or concat", v);
+        return -EINVAL;
+      }
+    } else if (!strcmp(k, "devices")) {
+      if (parse_devices(v, s, err, errlen))
+        return -EINVAL;
+    } else if (!strcmp(k, "frontend")) {
+      if (vd_frontend_parse(v, &s->frontend)) {
+        snprintf(err, errlen, "volume: frontend '%s' is not nbd or ublk", v);
+        return -EINVAL;
+      }
+    } else if (!strcmp(k, "attach")) {
+      s->attach = !strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes");
+    } else {
+      snprintf(err, errlen, "volume: unknown key '%s'", k);
+      return -EINVAL;
+    }
+  }
+  if (!s->name[0] || !have_size) {
+    snprintf(err, errlen, "volume: name= and size= are required");
+    return -EINVAL;
+  }
+  return 0;
+}

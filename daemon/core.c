@@ -1,0 +1,83 @@
+/* core.c: create and delete volumes: allocate, register, expose, and the
+ * reverse, with no half-made volume left behind on any failure. */
+#include <errno.h>
+#include <stdio.h>
+
+#include "frontend.h"
+#include "vramd.h"
+
+/* Create, register and expose a volume. */
+int vramd_volume_create(struct vramd *d, const struct vd_volume_spec *spec,
+                        struct vd_volume **out, char *err, size_t errlen)
+{
+  const struct vd_frontend *fe = vd_frontend_get(spec->frontend);
+  struct vd_volume *v, *old;
+  int rc;
+
+  if (!fe) {
+    snprintf(err, errlen, "frontend '%s' is not available in this build",
+             vd_frontend_name(spec->frontend));
+    return -EOPNOTSUPP;
+  }
+  pthread_mutex_lock(&d->admin_lock);
+  old = vd_registry_get(&d->reg, spec->name);
+  if (old) {
+    vd_volume_put(old);
+    snprintf(err, errlen, "volume '%s' already exists", spec->name);
+    rc = -EEXIST;
+    goto out_unlock;
+  }
+  rc = vd_volume_create(d->pool, d->cfg.extent_size, spec, &v, err, errlen);
+  if (rc)
+    goto out_unlock;
+  rc = fe->add(d, v, err, errlen);
+  if (rc)
+    goto out_free;
+  rc = vd_registry_add(&d->reg, v);
+  if (rc) {
+    snprintf(err, errlen, "volume '%s' already exists", spec->name);
+    goto out_remove;
+  }
+  if (out) {
+    vd_volume_get(v);
+    *out = v;
+  }
+  pthread_mutex_unlock(&d->admin_lock);
+  return 0;
+
+out_remove:
+  fe->remove(d, v, true, err, errlen);
+out_free:
+  vd_volume_put(v);
+out_unlock:
+  pthread_mutex_unlock(&d->admin_lock);
+  return rc;
+}
+
+/* Withdraw a volume from its frontend and free it. */
+int vramd_volume_delete(struct vramd *d, const char *name, bool force,
+                        char *err, size_t errlen)
+{
+  const struct vd_frontend *fe;
+  struct vd_volume *v;
+  int rc;
+
+  pthread_mutex_lock(&d->admin_lock);
+  v = vd_registry_get(&d->reg, name);
+  if (!v) {
+    snprintf(err, errlen, "no volume '%s'", name);
+    rc = -ENOENT;
+    goto out_unlock;
+  }
+  fe = vd_frontend_get(v->spec.frontend);
+  rc = fe ? fe->remove(d, v, force, err, errlen) : 0;
+  if (rc)
+    goto out_put;
+  vd_volume_put(vd_registry_remove(&d->reg, name));
+
+out_put:
+  vd_volume_put(v);
+out_unlock:
+  pthread_mutex_unlock(&d->admin_lock);
+  return rc;
+}

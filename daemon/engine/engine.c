@@ -1,0 +1,458 @@
+/* engine.c: per-device worker threads that turn requests into OpenCL
+ * transfers, several in flight per device. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+#include "pool-cl.h"
+#include "util.h"
+
+#define DEFAULT_WORKERS 4
+#define DEFAULT_BATCH 16
+#define MAX_WORKERS 64
+
+struct devq;
+
+struct worker {
+  struct devq *dq;
+  cl_command_queue q;
+  pthread_t thread;
+  bool started;
+};
+
+/* The work list of one pool device and the workers that drain it. */
+struct devq {
+  pthread_mutex_t lock;
+  pthread_cond_t cv;
+  struct vd_io_part *head, *tail;
+  bool stop;
+  unsigned batch;
+  struct vd_device *dev;
+  struct worker w[MAX_WORKERS];
+  unsigned nw;
+  _Atomic uint64_t h2d, d2h;
+};
+
+struct pinned {
+  struct pinned *next;
+  void *ptr;
+  cl_mem mem;
+};
+
+struct vd_engine {
+  struct vd_pool *pool;
+  unsigned ndev;
+  struct devq *dq;
+  pthread_mutex_t pin_lock;
+  struct pinned *pins;
+  cl_command_queue pin_q; /* maps pinned buffers; in the first device's context */
+};
+
+/* Largest fill pattern (4, 2 or 1 bytes) that divides offset and length. */
+static size_t fill_pattern(uint64_t off, uint64_t len)
+{
+  if (!(off % 4) && !(len % 4)) return 4;
+  if (!(off % 2) && !(len % 2)) return 2;
+  return 1;
+}
+
+/* Enqueue one segment's transfer; returns the CL status. */
+static cl_int enqueue_segment(cl_command_queue q, struct vd_io *io, cl_mem m,
+                              const struct vd_segment *s)
+{
+  static const cl_uint zero;
+  size_t bo[3] = { s->ext_offset, 0, 0 };
+  size_t ho[3] = { s->buf_offset, 0, 0 };
+  size_t region[3] = { s->len, s->rows, 1 };
+  char *p = (char *)io->buf;
+
+  switch (io->op) {
+  case VD_OP_READ:
+    if (s->rows == 1)
+      return clEnqueueReadBuffer(q, m, CL_FALSE, s->ext_offset, s->len,
+                                 p + s->buf_offset, 0, NULL, NULL);
+    return clEnqueueReadBufferRect(q, m, CL_FALSE, bo, ho, region, s->len, 0,
+                                   s->buf_pitch, 0, p, 0, NULL, NULL);
+  case VD_OP_WRITE:
+    if (s->rows == 1)
+      return clEnqueueWriteBuffer(q, m, CL_FALSE, s->ext_offset, s->len,
+                                  p + s->buf_offset, 0, NULL, NULL);
+    return clEnqueueWriteBufferRect(q, m, CL_FALSE, bo, ho, region, s->len, 0,
+                                    s->buf_pitch, 0, p, 0, NULL, NULL);
+  case VD_OP_ZERO: {
+    uint64_t n = s->len * s->rows;
+    return clEnqueueFillBuffer(q, m, &zero, fill_pattern(s->ext_offset, n),
+                               s->ext_offset, n, 0, NULL, NULL);
+  }
+  default:
+    return CL_INVALID_OPERATION;
+  }
+}
+
+/* Enqueue every segment of one part; bytes gets what it moves. */
+static int enqueue_part(cl_command_queue q, struct vd_io_part *p, uint64_t *bytes)
+{
+  struct vd_io *io = p->io;
+  struct vd_target *t = io->target;
+  struct vd_map_iter it;
+  struct vd_segment s;
+
+  vd_map_iter_init_dev(&it, &t->map, io->off, io->len, p->dev);
+  while (vd_map_next(&it, &s)) {
+    cl_int rc = enqueue_segment(q, io, vd_extent_mem(t->ext[p->dev][s.extent]), &s);
+    if (rc != CL_SUCCESS) {
+      vd_err("%s: transfer failed: %s", vd_device_info(t->dev[p->dev])->id,
+             vd_cl_strerror(rc));
+      return -EIO;
+    }
+    *bytes += s.len * s.rows;
+  }
+  return 0;
+}
+
+/* Record a part's result; the last part of a request completes it. */
+static void finish_part(struct vd_io_part *p, int err)
+{
+  struct vd_io *io = p->io;
+  int expect = 0;
+  if (err)
+    atomic_compare_exchange_strong(&io->err, &expect, err);
+  if (atomic_fetch_sub(&io->pending, 1) == 1)
+    io->done(io, atomic_load(&io->err));
+}
+
+/* Take up to batch parts off the device's list; NULL when stopping. */
+static struct vd_io_part *take_batch(struct devq *dq)
+{
+  struct vd_io_part *first, *last;
+  unsigned n = 1;
+
+  pthread_mutex_lock(&dq->lock);
+  while (!dq->head && !dq->stop)
+    pthread_cond_wait(&dq->cv, &dq->lock);
+  first = dq->head;
+  if (first) {
+    last = first;
+    while (last->next && n < dq->batch) {
+      last = last->next;
+      n++;
+    }
+    dq->head = last->next;
+    if (!dq->head)
+      dq->tail = NULL;
+    last->next = NULL;
+  }
+  pthread_mutex_unlock(&dq->lock);
+  return first;
+}
+
+/* Worker: enqueue a batch of parts, wait for the queue, complete them. */
+static void *worker_main(void *arg)
+{
+  struct worker *w = arg;
+  struct devq *dq = w->dq;
+  struct vd_io_part *batch;
+
+  while ((batch = take_batch(dq)) != NULL) {
+    uint64_t moved_in = 0, moved_out = 0;
+    int errs[DEFAULT_BATCH * 8];
+    unsigned i = 0;
+    cl_int rc;
+
+    for (struct vd_io_part *p = batch; p; p = p->next, i++) {
+      uint64_t b = 0;
+      errs[i] = enqueue_part(w->q, p, &b);
+      if (p->io->op == VD_OP_READ)
+        moved_out += b;
+      else if (p->io->op == VD_OP_WRITE)
+        moved_in += b;
+    }
+    rc = clFinish(w->q);
+    if (rc != CL_SUCCESS)
+      vd_err("%s: waiting for transfers failed: %s",
+             vd_device_info(dq->dev)->id, vd_cl_strerror(rc));
+    atomic_fetch_add(&dq->h2d, moved_in);
+    atomic_fetch_add(&dq->d2h, moved_out);
+    i = 0;
+    for (struct vd_io_part *p = batch, *next; p; p = next, i++) {
+      next = p->next; /* p's request may be reused once finished */
+      finish_part(p, rc != CL_SUCCESS ? -EIO : errs[i]);
+    }
+  }
+  return NULL;
+}
+
+/* Append a part to a device's list and wake a worker. */
+static void push_part(struct devq *dq, struct vd_io_part *p)
+{
+  p->next = NULL;
+  pthread_mutex_lock(&dq->lock);
+  if (dq->tail)
+    dq->tail->next = p;
+  else
+    dq->head = p;
+  dq->tail = p;
+  pthread_cond_signal(&dq->cv);
+  pthread_mutex_unlock(&dq->lock);
+}
+
+/* Split a request into per-device parts and queue them. */
+void vd_engine_submit(struct vd_engine *eng, struct vd_io *io)
+{
+  struct vd_target *t = io->target;
+  unsigned qidx[VD_MAX_DEVICES], dev[VD_MAX_DEVICES], n = 0;
+  uint64_t mask;
+
+  atomic_store(&io->err, 0);
+  if (!vd_map_in_range(&t->map, io->off, io->len)) {
+    io->done(io, -EINVAL);
+    return;
+  }
+  if (atomic_load(&t->failed)) {
+    io->done(io, -EIO);
+    return;
+  }
+  if (io->op == VD_OP_FLUSH || io->len == 0) {
+    /* Writes are acknowledged only once on the device: nothing to flush. */
+    io->done(io, 0);
+    return;
+  }
+  mask = vd_map_devices_touched(&t->map, io->off, io->len);
+  for (unsigned d = 0; d < t->map.ndev; d++)
+    if (mask & (1ull << d)) {
+      dev[n] = d;
+      qidx[n++] = vd_device_info(t->dev[d])->index;
+    }
+  atomic_store(&io->pending, (int)n);
+  for (unsigned i = 0; i < n; i++) {
+    struct vd_io_part *p = &io->part[dev[i]];
+    p->io = io;
+    p->dev = dev[i];
+    push_part(&eng->dq[qidx[i]], p);
+  }
+}
+
+struct sync_wait {
+  pthread_mutex_t lock;
+  pthread_cond_t cv;
+  bool done;
+  int err;
+};
+
+/* Completion for vd_engine_rw: wake the waiting caller. */
+static void sync_done(struct vd_io *io, int err)
+{
+  struct sync_wait *w = io->priv;
+  pthread_mutex_lock(&w->lock);
+  w->done = true;
+  w->err = err;
+  pthread_cond_signal(&w->cv);
+  pthread_mutex_unlock(&w->lock);
+}
+
+/* Submit one request and wait for it. */
+int vd_engine_rw(struct vd_engine *eng, struct vd_target *t, enum vd_op op,
+                 uint64_t off, uint64_t len, void *buf)
+{
+  struct sync_wait w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, 0 };
+  struct vd_io *io = calloc(1, sizeof *io);
+  int err;
+
+  if (!io)
+    return -ENOMEM;
+  io->target = t;
+  io->op = op;
+  io->off = off;
+  io->len = len;
+  io->buf = buf;
+  io->done = sync_done;
+  io->priv = &w;
+  vd_engine_submit(eng, io);
+  pthread_mutex_lock(&w.lock);
+  while (!w.done)
+    pthread_cond_wait(&w.cv, &w.lock);
+  pthread_mutex_unlock(&w.lock);
+  err = w.err;
+  free(io);
+  return err;
+}
+
+/* Stop and join the workers of one device. */
+static void devq_stop(struct devq *dq)
+{
+  pthread_mutex_lock(&dq->lock);
+  dq->stop = true;
+  pthread_cond_broadcast(&dq->cv);
+  pthread_mutex_unlock(&dq->lock);
+  for (unsigned i = 0; i < dq->nw; i++) {
+    if (dq->w[i].started)
+      pthread_join(dq->w[i].thread, NULL);
+    if (dq->w[i].q)
+      clReleaseCommandQueue(dq->w[i].q);
+  }
+  pthread_cond_destroy(&dq->cv);
+  pthread_mutex_destroy(&dq->lock);
+}
+
+/* Create queues and threads for one device. */
+static int devq_start(struct devq *dq, struct vd_device *dev, unsigned nw,
+                      unsigned batch, char *err, size_t errlen)
+{
+  pthread_mutex_init(&dq->lock, NULL);
+  pthread_cond_init(&dq->cv, NULL);
+  dq->dev = dev;
+  dq->batch = batch;
+  for (unsigned i = 0; i < nw; i++) {
+    struct worker *w = &dq->w[i];
+    cl_int rc;
+    w->dq = dq;
+    w->q = clCreateCommandQueueWithProperties(vd_device_context(dev), vd_device_cl(dev),
+                                              NULL, &rc);
+    dq->nw = i + 1;
+    if (rc != CL_SUCCESS) {
+      w->q = NULL;
+      snprintf(err, errlen, "%s: cannot create queue %u: %s",
+               vd_device_info(dev)->id, i, vd_cl_strerror(rc));
+      return -EIO;
+    }
+    if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+      snprintf(err, errlen, "%s: cannot start worker thread", vd_device_info(dev)->id);
+      return -EAGAIN;
+    }
+    w->started = true;
+  }
+  return 0;
+}
+
+/* Start workers on every device of the pool. */
+int vd_engine_start(struct vd_pool *pool, const struct vd_engine_config *cfg,
+                    struct vd_engine **out, char *err, size_t errlen)
+{
+  struct vd_engine *eng = calloc(1, sizeof *eng);
+  unsigned nw = cfg && cfg->workers_per_device ? cfg->workers_per_device : DEFAULT_WORKERS;
+  unsigned batch = cfg && cfg->batch ? cfg->batch : DEFAULT_BATCH;
+  struct vd_device *first = vd_pool_device(pool, 0);
+  cl_int rc;
+  int ret;
+
+  if (nw > MAX_WORKERS) nw = MAX_WORKERS;
+  if (batch > DEFAULT_BATCH * 8) batch = DEFAULT_BATCH * 8;
+  if (!eng || !first) {
+    free(eng);
+    snprintf(err, errlen, eng ? "the pool has no device" : "out of memory");
+    return eng ? -ENODEV : -ENOMEM;
+  }
+  eng->pool = pool;
+  pthread_mutex_init(&eng->pin_lock, NULL);
+  eng->dq = calloc(vd_pool_count(pool), sizeof *eng->dq);
+  if (!eng->dq) {
+    ret = -ENOMEM;
+    snprintf(err, errlen, "out of memory");
+    goto out_free;
+  }
+  eng->pin_q = clCreateCommandQueueWithProperties(vd_device_context(first),
+                                                  vd_device_cl(first), NULL, &rc);
+  if (rc != CL_SUCCESS) {
+    ret = -EIO;
+    snprintf(err, errlen, "cannot create the staging queue: %s", vd_cl_strerror(rc));
+    goto out_free;
+  }
+  for (unsigned i = 0; i < vd_pool_count(pool); i++) {
+    eng->ndev = i + 1;
+    ret = devq_start(&eng->dq[i], vd_pool_device(pool, i), nw, batch, err, errlen);
+    if (ret)
+      goto out_stop;
+  }
+  *out = eng;
+  return 0;
+
+out_stop:
+  vd_engine_stop(eng);
+  return ret;
+out_free:
+  free(eng->dq);
+  pthread_mutex_destroy(&eng->pin_lock);
+  free(eng);
+  return ret;
+}
+
+/* Drain and stop every device's workers, free pinned memory. */
+void vd_engine_stop(struct vd_engine *eng)
+{
+  if (!eng)
+    return;
+  for (unsigned i = 0; i < eng->ndev; i++)
+    devq_stop(&eng->dq[i]);
+  while (eng->pins)
+    vd_engine_pinned_free(eng, eng->pins->ptr);
+  if (eng->pin_q)
+    clReleaseCommandQueue(eng->pin_q);
+  pthread_mutex_destroy(&eng->pin_lock);
+  free(eng->dq);
+  free(eng);
+}
+
+/* Allocate host memory the driver pins, mapped once for the CPU. */
+void *vd_engine_pinned_alloc(struct vd_engine *eng, size_t bytes)
+{
+  struct pinned *p = calloc(1, sizeof *p);
+  struct vd_device *first = vd_pool_device(eng->pool, 0);
+  cl_int rc;
+
+  if (!p || bytes == 0)
+    goto out_free;
+  p->mem = clCreateBuffer(vd_device_context(first), CL_MEM_READ_WRITE | CL_MEM_ALLOC_HOST_PTR,
+                          bytes, NULL, &rc);
+  if (rc != CL_SUCCESS)
+    goto out_free;
+  p->ptr = clEnqueueMapBuffer(eng->pin_q, p->mem, CL_TRUE, CL_MAP_READ | CL_MAP_WRITE,
+                              0, bytes, 0, NULL, NULL, &rc);
+  if (rc != CL_SUCCESS)
+    goto out_release;
+  pthread_mutex_lock(&eng->pin_lock);
+  p->next = eng->pins;
+  eng->pins = p;
+  pthread_mutex_unlock(&eng->pin_lock);
+  return p->ptr;
+
+out_release:
+  clReleaseMemObject(p->mem);
+out_free:
+  free(p);
+  return NULL;
+}
+
+/* Unmap and free pinned memory from vd_engine_pinned_alloc. */
+void vd_engine_pinned_free(struct vd_engine *eng, void *ptr)
+{
+  struct pinned **pp, *p = NULL;
+
+  if (!ptr)
+    return;
+  pthread_mutex_lock(&eng->pin_lock);
+  for (pp = &eng->pins; *pp; pp = &(*pp)->next)
+    if ((*pp)->ptr == ptr) {
+      p = *pp;
+      *pp = p->next;
+      break;
+    }
+  pthread_mutex_unlock(&eng->pin_lock);
+  if (!p)
+    return;
+  clEnqueueUnmapMemObject(eng->pin_q, p->mem, p->ptr, 0, NULL, NULL);
+  clFinish(eng->pin_q);
+  clReleaseMemObject(p->mem);
+  free(p);
+}
+
+/* Bytes moved by one pool device's workers. */
+void vd_engine_device_bytes(const struct vd_engine *eng, unsigned dev,
+                            uint64_t *h2d, uint64_t *d2h)
+{
+  *h2d = dev < eng->ndev ? atomic_load(&eng->dq[dev].h2d) : 0;
+  *d2h = dev < eng->ndev ? atomic_load(&eng->dq[dev].d2h) : 0;
+}

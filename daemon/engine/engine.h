@@ -1,0 +1,86 @@
+/* engine.h: move data between host memory and volume extents.
+ *
+ * Each device gets several worker threads, each with its own in-order
+ * OpenCL queue, so several transfers per device are in flight.  A request
+ * (struct vd_io) is owned by the caller, carries everything the engine
+ * needs, and is completed by a callback from a worker thread: the I/O path
+ * allocates nothing.  Host buffers from vd_engine_pinned_alloc() are
+ * page-locked, which lets the driver DMA straight from them.
+ */
+#ifndef VRAMD_ENGINE_H
+#define VRAMD_ENGINE_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pool.h"
+#include "volmap.h"
+
+struct vd_engine;
+
+struct vd_engine_config {
+  unsigned workers_per_device; /* 0: default */
+  unsigned batch;              /* device parts taken per wake-up; 0: default */
+};
+
+/* Where a volume's bytes live: the map plus each device's extents. */
+struct vd_target {
+  struct vd_map map;
+  struct vd_device *dev[VD_MAX_DEVICES];
+  struct vd_extent **ext[VD_MAX_DEVICES]; /* ext[d][i], i < extent count */
+  atomic_int failed;                      /* non-zero: every I/O gets EIO */
+};
+
+enum vd_op { VD_OP_READ = 0, VD_OP_WRITE = 1, VD_OP_ZERO = 2, VD_OP_FLUSH = 3 };
+
+struct vd_io;
+/* Called once per request, from an engine thread; err is 0 or -errno. */
+typedef void (*vd_io_done_fn)(struct vd_io *io, int err);
+
+/* The work of one request on one device (engine-private). */
+struct vd_io_part {
+  struct vd_io_part *next;
+  struct vd_io *io;
+  uint32_t dev;
+};
+
+struct vd_io {
+  /* set by the caller */
+  struct vd_target *target;
+  enum vd_op op;
+  uint64_t off;
+  uint64_t len;
+  void *buf;            /* READ: filled, WRITE: source; unused otherwise */
+  vd_io_done_fn done;
+  void *priv;
+  /* engine-private */
+  atomic_int pending;
+  atomic_int err;
+  struct vd_io_part part[VD_MAX_DEVICES];
+};
+
+/* Start worker threads for every device of the pool. */
+int vd_engine_start(struct vd_pool *pool, const struct vd_engine_config *cfg,
+                    struct vd_engine **out, char *err, size_t errlen);
+/* Finish queued work, stop the workers and free the engine. */
+void vd_engine_stop(struct vd_engine *eng);
+
+/* Queue a request.  Out-of-range requests complete at once with -EINVAL;
+ * done() may run before this returns. */
+void vd_engine_submit(struct vd_engine *eng, struct vd_io *io);
+
+/* Submit and wait: returns 0 or -errno. */
+int vd_engine_rw(struct vd_engine *eng, struct vd_target *t, enum vd_op op,
+                 uint64_t off, uint64_t len, void *buf);
+
+/* Page-locked host memory the devices can DMA from directly; NULL on
+ * failure.  Allocate at setup, never on the I/O path. */
+void *vd_engine_pinned_alloc(struct vd_engine *eng, size_t bytes);
+void vd_engine_pinned_free(struct vd_engine *eng, void *p);
+
+/* Bytes moved per device since start (host to device, device to host). */
+void vd_engine_device_bytes(const struct vd_engine *eng, unsigned dev,
+                            uint64_t *h2d, uint64_t *d2h);
+
+#endif

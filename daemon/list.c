@@ -1,0 +1,58 @@
+/* list.c: vramd --list-devices, as a table or as JSON. */
+#include <jansson.h>
+#include <stdio.h>
+
+#include "list.h"
+#include "util.h"
+
+static const char *type_name(unsigned t)
+{
+  return t == VD_DEV_GPU ? "gpu" : t == VD_DEV_ACCEL ? "accelerator" : "cpu";
+}
+
+/* One device as a JSON object (the API uses the same shape). */
+json_t *vd_device_json(const struct vd_device *dev)
+{
+  const struct vd_device_info *in = vd_device_info(dev);
+  return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s?, s:s?, s:I, s:I, s:s, s:I, s:I, s:I, s:I}",
+                   "id", in->id, "type", type_name(in->type), "platform", in->platform,
+                   "vendor", in->vendor, "name", in->name, "driver", in->driver,
+                   "uuid", in->uuid[0] ? in->uuid : NULL,
+                   "pci_bus_id", in->pci_bus_id[0] ? in->pci_bus_id : NULL,
+                   "total_bytes", (json_int_t)in->total_bytes,
+                   "free_bytes", (json_int_t)in->free_bytes, "free_source", in->free_source,
+                   "reserve_bytes", (json_int_t)in->reserve_bytes,
+                   "capacity_bytes", (json_int_t)in->capacity_bytes,
+                   "allocated_bytes", (json_int_t)vd_device_allocated(dev),
+                   "max_alloc_bytes", (json_int_t)in->max_alloc_bytes);
+}
+
+/* Print every device of the pool. */
+int vd_list_devices(struct vd_pool *pool, bool as_json)
+{
+  if (as_json) {
+    json_t *arr = json_array();
+    char *s;
+    for (unsigned i = 0; i < vd_pool_count(pool); i++)
+      json_array_append_new(arr, vd_device_json(vd_pool_device(pool, i)));
+    s = json_dumps(arr, JSON_INDENT(2));
+    json_decref(arr);
+    if (!s)
+      return -1;
+    puts(s);
+    free(s);
+    return 0;
+  }
+  printf("%-6s %-11s %-28s %-10s %-12s %10s %10s %10s  %s\n", "ID", "TYPE", "NAME", "VENDOR",
+         "PCI", "TOTAL", "CAPACITY", "MAX-ALLOC", "DRIVER");
+  for (unsigned i = 0; i < vd_pool_count(pool); i++) {
+    const struct vd_device_info *in = vd_device_info(vd_pool_device(pool, i));
+    char t[32], c[32], m[32];
+    printf("%-6s %-11s %-28.28s %-10.10s %-12s %10s %10s %10s  %s\n", in->id, type_name(in->type),
+           in->name, in->vendor, in->pci_bus_id[0] ? in->pci_bus_id : "-",
+           vd_format_size(in->total_bytes, t, sizeof t),
+           vd_format_size(in->capacity_bytes, c, sizeof c),
+           vd_format_size(in->max_alloc_bytes, m, sizeof m), in->driver);
+  }
+  return 0;
+}

@@ -1,0 +1,15 @@
+/* list.h: devices as text and JSON. */
+#ifndef VRAMD_LIST_H
+#define VRAMD_LIST_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "pool.h"
+
+/* A device as a JSON object. */
+json_t *vd_device_json(const struct vd_device *dev);
+/* Print the pool's devices; 0 or -1. */
+int vd_list_devices(struct vd_pool *pool, bool as_json);
+
+#endif

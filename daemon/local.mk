@@ -1,0 +1,21 @@
+# The volume map is pure code; the pool and engine talk OpenCL.
+noinst_LIBRARIES += daemon/libvdmap.a daemon/libvdcore.a
+daemon_libvdmap_a_SOURCES = daemon/map/volmap.h daemon/map/volmap.c
+
+daemon_libvdcore_a_SOURCES = \
+	daemon/pool/pool.h daemon/pool/pool-cl.h daemon/pool/pool-internal.h \
+	daemon/pool/pool.c daemon/pool/extent.c daemon/pool/nvml.c daemon/pool/clerr.c \
+	daemon/engine/engine.h daemon/engine/engine.c \
+	daemon/volume.h daemon/volume.c daemon/registry.c \
+	daemon/vramd.h daemon/core.c daemon/config.c \
+	daemon/list.h daemon/list.c
+daemon_libvdcore_a_CFLAGS = $(AM_CFLAGS) $(OPENCL_CFLAGS) $(JANSSON_CFLAGS)
+
+# Everything vramd links, in dependency order; frontends and the API add to it.
+VRAMD_LIBS = frontends/libvdfrontends.a daemon/libvdcore.a daemon/libvdmap.a \
+	common/libvdcommon.a $(OPENCL_LIBS) $(JANSSON_LIBS) $(LIBS)
+
+sbin_PROGRAMS += daemon/vramd
+daemon_vramd_SOURCES = daemon/main.c
+daemon_vramd_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
+daemon_vramd_LDADD = $(VRAMD_LIBS)

@@ -1,0 +1,202 @@
+/* main.c: vramd's entry point: options, start-up order and shutdown. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "frontend.h"
+#include "list.h"
+#include "vramd.h"
+
+/* Print usage to f. */
+static void usage(FILE *f)
+{
+  fprintf(f,
+    "Usage: vramd [--config FILE] [--api-socket PATH] [--nbd-socket PATH]\n"
+    "             [--nbd-listen HOST:PORT] [--metrics-listen HOST:PORT|off]\n"
+    "             [--state-dir DIR] [--device-types gpu,accelerator,cpu]\n"
+    "             [--reserve SIZE] [--extent-size SIZE] [--workers N]\n"
+    "             [--volume name=N,size=S[,layout=stripe|concat][,devices=all|ID+ID]\n"
+    "                       [,unit=S][,frontend=nbd|ublk]] [--verbose]\n"
+    "       vramd --list-devices [--json] [--device-types ...]\n"
+    "       vramd --version\n");
+}
+
+static const struct option long_opts[] = {
+  { "config", required_argument, NULL, 'c' },
+  { "api-socket", required_argument, NULL, 1 },
+  { "nbd-socket", required_argument, NULL, 1 },
+  { "nbd-listen", required_argument, NULL, 1 },
+  { "metrics-listen", required_argument, NULL, 1 },
+  { "state-dir", required_argument, NULL, 1 },
+  { "device-types", required_argument, NULL, 1 },
+  { "reserve", required_argument, NULL, 1 },
+  { "extent-size", required_argument, NULL, 1 },
+  { "workers", required_argument, NULL, 1 },
+  { "volume", required_argument, NULL, 1 },
+  { "verbose", no_argument, NULL, 'v' },
+  { "list-devices", no_argument, NULL, 'l' },
+  { "json", no_argument, NULL, 'j' },
+  { "version", no_argument, NULL, 'V' },
+  { "help", no_argument, NULL, 'h' },
+  { NULL, 0, NULL, 0 },
+};
+
+/* Parse the command line over the config file's settings.  Returns -1 to
+ * go on, or an exit status. */
+static int parse_args(int argc, char **argv, struct vramd_config *cfg)
+{
+  char err[512];
+  const char *config = NULL;
+  int c, idx;
+
+  /* First pass: only --config, so the file is read before other flags. */
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, "c:vh", long_opts, &idx)) != -1)
+    if (c == 'c')
+      config = optarg;
+  vramd_config_defaults(cfg);
+  if (config)
+    snprintf(cfg->config_file, sizeof cfg->config_file, "%s", config);
+  if (vramd_config_load(cfg, cfg->config_file, config != NULL, err, sizeof err)) {
+    fprintf(stderr, "vramd: %s\n", err);
+    return 2;
+  }
+  optind = 1;
+  opterr = 1;
+  while ((c = getopt_long(argc, argv, "c:vh", long_opts, &idx)) != -1) {
+    switch (c) {
+    case 'c': break;
+    case 1:
+      if (vramd_config_set(cfg, long_opts[idx].name, optarg, err, sizeof err)) {
+        fprintf(stderr, "vramd: --%s\n", err);
+        return 2;
+      }
+      break;
+    case 'v': cfg->verbose = true; break;
+    case 'l': cfg->list_devices = true; break;
+    case 'j': cfg->json = true; break;
+    case 'V': printf("vramd %s\n", PACKAGE_VERSION); return 0;
+    case 'h': usage(stdout); return 0;
+    default: usage(stderr); return 2;
+    }
+  }
+  if (optind < argc) {
+    fprintf(stderr, "vramd: unexpected argument '%s'\n", argv[optind]);
+    usage(stderr);
+    return 2;
+  }
+  return -1;
+}
+
+/* Create the volumes named in the config and on the command line. */
+static void create_configured(struct vramd *d)
+{
+  char err[512];
+  for (unsigned i = 0; i < d->cfg.nvolumes; i++)
+    if (vramd_volume_create(d, &d->cfg.volumes[i], NULL, err, sizeof err))
+      vd_err("volume %s: %s", d->cfg.volumes[i].name, err);
+    else
+      vd_info("volume %s created", d->cfg.volumes[i].name);
+}
+
+/* Delete every volume, disconnecting clients. */
+static void delete_all(struct vramd *d)
+{
+  struct vd_volume **vols;
+  char err[512];
+  int n = vd_registry_list(&d->reg, &vols);
+  for (int i = 0; i < n; i++) {
+    if (vramd_volume_delete(d, vols[i]->spec.name, true, err, sizeof err))
+      vd_err("volume %s: %s", vols[i]->spec.name, err);
+    vd_volume_put(vols[i]);
+  }
+  if (n >= 0)
+    free(vols);
+}
+
+/* Start frontends; stop the ones started if one fails. */
+static int start_frontends(struct vramd *d, char *err, size_t errlen)
+{
+  for (int k = VD_FRONTEND_NBD; k <= VD_FRONTEND_UBLK; k++) {
+    const struct vd_frontend *fe = vd_frontend_get(k);
+    if (fe && fe->start(d, err, errlen))
+      return -1;
+  }
+  return 0;
+}
+
+/* Stop every frontend. */
+static void stop_frontends(struct vramd *d)
+{
+  for (int k = VD_FRONTEND_UBLK; k >= VD_FRONTEND_NBD; k--) {
+    const struct vd_frontend *fe = vd_frontend_get(k);
+    if (fe)
+      fe->stop(d);
+  }
+}
+
+int main(int argc, char **argv)
+{
+  struct vramd d = { .admin_lock = PTHREAD_MUTEX_INITIALIZER };
+  struct vd_pool_config pc = { 0 };
+  struct vd_engine_config ec = { 0 };
+  char err[512];
+  sigset_t sigs;
+  int sig, rc;
+
+  rc = parse_args(argc, argv, &d.cfg);
+  if (rc >= 0)
+    return rc;
+  if (d.cfg.verbose)
+    vd_log_max = VD_LOG_DEBUG;
+  /* Block signals before any thread starts so sigwait sees them. */
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+  signal(SIGPIPE, SIG_IGN);
+
+  pc.types = d.cfg.device_types;
+  pc.reserve = d.cfg.reserve;
+  pc.reserve_set = d.cfg.reserve_set;
+  if (vd_pool_open(&pc, &d.pool, err, sizeof err)) {
+    vd_err("%s", err);
+    return 1;
+  }
+  if (d.cfg.list_devices) {
+    rc = vd_list_devices(d.pool, d.cfg.json) ? 1 : 0;
+    goto out_pool;
+  }
+  ec.workers_per_device = d.cfg.workers;
+  if (vd_engine_start(d.pool, &ec, &d.eng, err, sizeof err)) {
+    vd_err("%s", err);
+    rc = 1;
+    goto out_pool;
+  }
+  vd_registry_init(&d.reg);
+  d.started = time(NULL);
+  if (start_frontends(&d, err, sizeof err)) {
+    vd_err("%s", err);
+    rc = 1;
+    goto out_frontends;
+  }
+  create_configured(&d);
+  vd_info("ready: %u devices, %u volumes", vd_pool_count(d.pool), d.reg.count);
+
+  while (sigwait(&sigs, &sig) == 0 && sig != SIGINT && sig != SIGTERM)
+    ;
+  vd_info("signal %d: stopping", sig);
+  rc = 0;
+
+out_frontends:
+  stop_frontends(&d);
+  delete_all(&d);
+  vd_engine_stop(d.eng);
+out_pool:
+  vd_pool_close(d.pool);
+  return rc;
+}

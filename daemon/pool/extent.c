@@ -1,0 +1,118 @@
+/* extent.c: allocate, commit and free device buffers. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "pool-internal.h"
+#include "util.h"
+
+static unsigned fault_countdown; /* test hook, see vd_pool_fault_alloc_after */
+
+/* Arm the allocation fault hook when the environment allows it. */
+void vd_pool_fault_alloc_after(unsigned n)
+{
+  const char *e = getenv("VRAMD_FAULTS");
+  if (e && e[0] == '1')
+    __atomic_store_n(&fault_countdown, n, __ATOMIC_SEQ_CST);
+}
+
+/* True when the fault hook says this allocation must fail. */
+static bool fault_now(void)
+{
+  unsigned n = __atomic_load_n(&fault_countdown, __ATOMIC_SEQ_CST);
+  while (n) {
+    if (__atomic_compare_exchange_n(&fault_countdown, &n, n - 1, false,
+                                    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+      return n == 1;
+  }
+  return false;
+}
+
+/* Claim bytes of the device's capacity; false if they are not there. */
+static bool claim(struct vd_device *dev, uint64_t bytes)
+{
+  bool ok;
+  pthread_mutex_lock(&dev->lock);
+  ok = bytes <= dev->info.capacity_bytes &&
+       dev->allocated <= dev->info.capacity_bytes - bytes;
+  if (ok)
+    __atomic_add_fetch(&dev->allocated, bytes, __ATOMIC_RELAXED);
+  pthread_mutex_unlock(&dev->lock);
+  return ok;
+}
+
+/* Give claimed bytes back. */
+static void unclaim(struct vd_device *dev, uint64_t bytes)
+{
+  __atomic_sub_fetch(&dev->allocated, bytes, __ATOMIC_RELAXED);
+}
+
+/* Allocate, zero and commit one buffer on dev. */
+int vd_extent_alloc(struct vd_device *dev, uint64_t bytes,
+                    struct vd_extent **out, char *err, size_t errlen)
+{
+  struct vd_extent *ext;
+  const cl_uint zero = 0;
+  char have[32], want[32];
+  cl_int rc;
+
+  if (bytes == 0 || bytes % VD_POOL_ALIGN || bytes > dev->info.max_alloc_bytes) {
+    snprintf(err, errlen, "%s: extent of %llu bytes is not a multiple of 4 KiB "
+             "between 4 KiB and the device's maximum allocation (%s)", dev->info.id,
+             (unsigned long long)bytes, vd_format_size(dev->info.max_alloc_bytes, have, sizeof have));
+    return -EINVAL;
+  }
+  if (!claim(dev, bytes)) {
+    snprintf(err, errlen, "%s: needs %s more but only %s is available", dev->info.id,
+             vd_format_size(bytes, want, sizeof want),
+             vd_format_size(vd_device_available(dev), have, sizeof have));
+    return -ENOSPC;
+  }
+  ext = calloc(1, sizeof *ext);
+  if (!ext) {
+    rc = CL_OUT_OF_HOST_MEMORY;
+    goto out_unclaim;
+  }
+  ext->dev = dev;
+  ext->bytes = bytes;
+  if (fault_now()) {
+    rc = CL_MEM_OBJECT_ALLOCATION_FAILURE;
+    goto out_free_ext;
+  }
+  ext->mem = clCreateBuffer(dev->ctx, CL_MEM_READ_WRITE, bytes, NULL, &rc);
+  if (rc != CL_SUCCESS)
+    goto out_free_ext;
+  /* Zeroing commits lazily allocated memory now, not at the first write. */
+  rc = clEnqueueFillBuffer(dev->admin, ext->mem, &zero, sizeof zero, 0, bytes, 0, NULL, NULL);
+  if (rc == CL_SUCCESS)
+    rc = clFinish(dev->admin);
+  if (rc != CL_SUCCESS)
+    goto out_release_mem;
+  *out = ext;
+  return 0;
+
+out_release_mem:
+  clReleaseMemObject(ext->mem);
+out_free_ext:
+  free(ext);
+out_unclaim:
+  unclaim(dev, bytes);
+  snprintf(err, errlen, "%s: the driver could not allocate %s (%s); %s was available",
+           dev->info.id, vd_format_size(bytes, want, sizeof want), vd_cl_strerror(rc),
+           vd_format_size(vd_device_available(dev), have, sizeof have));
+  return -ENOMEM;
+}
+
+/* Release an extent's buffer and its claim on the device. */
+void vd_extent_free(struct vd_extent *ext)
+{
+  if (!ext)
+    return;
+  clReleaseMemObject(ext->mem);
+  unclaim(ext->dev, ext->bytes);
+  free(ext);
+}
+
+uint64_t vd_extent_bytes(const struct vd_extent *ext) { return ext->bytes; }
+struct vd_device *vd_extent_device(const struct vd_extent *ext) { return ext->dev; }
+cl_mem vd_extent_mem(const struct vd_extent *ext) { return ext->mem; }

@@ -1,0 +1,48 @@
+/* pool-internal.h: the pool's own structures, shared by its files. */
+#ifndef VRAMD_POOL_INTERNAL_H
+#define VRAMD_POOL_INTERNAL_H
+
+#include <pthread.h>
+
+#include "pool-cl.h"
+
+#define VD_POOL_MAX 64
+#define VD_POOL_ALIGN 4096u
+
+/* Extension constants, defined here since older headers lack some. */
+#define VD_CL_DEVICE_UUID_KHR 0x106A
+#define VD_CL_DEVICE_PCI_BUS_INFO_KHR 0x410F
+#define VD_CL_DEVICE_PCI_BUS_ID_NV 0x4008
+#define VD_CL_DEVICE_PCI_SLOT_ID_NV 0x4009
+#define VD_CL_DEVICE_PCI_DOMAIN_ID_NV 0x400A
+#define VD_CL_DEVICE_TOPOLOGY_AMD 0x4037
+#define VD_CL_DEVICE_GLOBAL_FREE_MEMORY_AMD 0x4039
+
+struct vd_device {
+  struct vd_device_info info;
+  cl_device_id cl;
+  cl_context ctx;
+  cl_command_queue admin;   /* zero-fills new extents */
+  pthread_mutex_t lock;     /* serialises capacity checks */
+  uint64_t allocated;       /* bytes in live extents */
+};
+
+struct vd_extent {
+  struct vd_device *dev;
+  cl_mem mem;
+  uint64_t bytes;
+};
+
+struct vd_pool {
+  struct vd_device *dev[VD_POOL_MAX];
+  unsigned ndev;
+  cl_context ctx[VD_POOL_MAX];
+  unsigned nctx;
+  bool cpu_fallback;
+};
+
+/* Free bytes on the NVIDIA GPU at pci_bus_id via NVML, loaded on demand.
+ * Returns 0, or -ENOENT when NVML or the device is not there. */
+int vd_nvml_free(const char *pci_bus_id, uint64_t *free_bytes);
+
+#endif

@@ -1,0 +1,75 @@
+/* pool.h: the OpenCL devices vramd uses, their capacity, and extents (one
+ * zero-filled device buffer each).  Callers never see OpenCL types. */
+#ifndef VRAMD_POOL_H
+#define VRAMD_POOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum vd_dev_type { VD_DEV_GPU = 1, VD_DEV_ACCEL = 2, VD_DEV_CPU = 4 };
+
+struct vd_device_info {
+  char id[16];          /* gpu0, acc0, cpu0: type and enumeration order */
+  unsigned index;       /* position in the pool */
+  unsigned type;        /* one enum vd_dev_type */
+  char platform[64];
+  char vendor[64];
+  char name[128];
+  char driver[64];
+  char uuid[40];        /* "" when the driver does not say */
+  char pci_bus_id[16];  /* "0000:3b:00.0" or "" */
+  uint64_t total_bytes;     /* CL_DEVICE_GLOBAL_MEM_SIZE */
+  uint64_t free_bytes;      /* free memory when known, else total */
+  const char *free_source;  /* "nvml", "amd", "meminfo" or "total" */
+  uint64_t reserve_bytes;   /* held back for the desktop and driver */
+  uint64_t capacity_bytes;  /* free - reserve, what volumes may use */
+  uint64_t max_alloc_bytes; /* CL_DEVICE_MAX_MEM_ALLOC_SIZE */
+};
+
+struct vd_pool_config {
+  unsigned types;        /* mask of enum vd_dev_type; 0 = GPU|ACCEL */
+  bool reserve_set;      /* false: default reserve per device type */
+  uint64_t reserve;      /* bytes held back on every device */
+};
+
+struct vd_pool;
+struct vd_device;
+struct vd_extent;
+
+/* Enumerate the devices of every platform.  Falls back to CPU devices (with
+ * a warning) when no device of the asked types exists.  -ENODEV if none. */
+int vd_pool_open(const struct vd_pool_config *cfg, struct vd_pool **out,
+                 char *err, size_t errlen);
+/* Release the pool; every extent must have been freed. */
+void vd_pool_close(struct vd_pool *pool);
+
+/* True when the pool fell back to CPU devices. */
+bool vd_pool_cpu_fallback(const struct vd_pool *pool);
+unsigned vd_pool_count(const struct vd_pool *pool);
+struct vd_device *vd_pool_device(struct vd_pool *pool, unsigned i);
+/* Device by id ("gpu0"), or NULL. */
+struct vd_device *vd_pool_find(struct vd_pool *pool, const char *id);
+
+const struct vd_device_info *vd_device_info(const struct vd_device *dev);
+/* Bytes held by extents on the device now. */
+uint64_t vd_device_allocated(const struct vd_device *dev);
+/* Capacity not yet allocated. */
+uint64_t vd_device_available(const struct vd_device *dev);
+
+/* Allocate one buffer of bytes on dev, zero it and wait until done, so
+ * the memory is committed and holds nothing of an earlier volume.
+ * -ENOSPC past capacity, -ENOMEM when the driver refuses, -EINVAL over the
+ * device's maximum allocation; err names the device and what is left. */
+int vd_extent_alloc(struct vd_device *dev, uint64_t bytes,
+                    struct vd_extent **out, char *err, size_t errlen);
+/* Return an extent's memory to its device. */
+void vd_extent_free(struct vd_extent *ext);
+uint64_t vd_extent_bytes(const struct vd_extent *ext);
+struct vd_device *vd_extent_device(const struct vd_extent *ext);
+
+/* Test hook: fail the n-th extent allocation from now (0 = off).  Only
+ * honoured when VRAMD_FAULTS=1 is in the environment. */
+void vd_pool_fault_alloc_after(unsigned n);
+
+#endif

@@ -1,0 +1,262 @@
+/* volume.c: turn a volume spec into extents on devices. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "volume.h"
+
+const double vd_lat_bounds[VD_LAT_BUCKETS] = {
+  10e-6, 25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3,
+  10e-3, 25e-3, 50e-3, 100e-3, 250e-3, 1.0, 1e300,
+};
+
+/* Resolve spec device ids into pool devices; fills ids when ndev == 0. */
+static int resolve_devices(struct vd_pool *pool, struct vd_volume_spec *s,
+                           struct vd_device **dev, char *err, size_t errlen)
+{
+  if (s->ndev == 0) {
+    s->ndev = vd_pool_count(pool);
+    if (s->ndev > VD_MAX_DEVICES)
+      s->ndev = VD_MAX_DEVICES;
+    for (unsigned i = 0; i < s->ndev; i++)
+      snprintf(s->dev_ids[i], VD_DEV_ID_MAX, "%s", vd_device_info(vd_pool_device(pool, i))->id);
+  }
+  if (s->ndev > VD_MAX_DEVICES) {
+    snprintf(err, errlen, "at most %d devices per volume", VD_MAX_DEVICES);
+    return -EINVAL;
+  }
+  for (unsigned i = 0; i < s->ndev; i++) {
+    dev[i] = vd_pool_find(pool, s->dev_ids[i]);
+    if (!dev[i]) {
+      snprintf(err, errlen, "no device '%.*s' (see 'vramctl device list')",
+               VD_DEV_ID_MAX, s->dev_ids[i]);
+      return -EINVAL;
+    }
+    for (unsigned j = 0; j < i; j++)
+      if (dev[j] == dev[i]) {
+        snprintf(err, errlen, "device '%s' is listed twice", s->dev_ids[i]);
+        return -EINVAL;
+      }
+  }
+  return 0;
+}
+
+/* Explain why a striped volume does not fit and what would. */
+static int stripe_no_room(struct vd_volume *v, struct vd_device **dev,
+                          char *err, size_t errlen)
+{
+  uint64_t per_dev = v->target.map.dev_bytes[0], least = UINT64_MAX;
+  unsigned worst = 0;
+  char a[32], b[32], c[32];
+
+  for (unsigned i = 0; i < v->spec.ndev; i++)
+    if (vd_device_available(dev[i]) < least) {
+      least = vd_device_available(dev[i]);
+      worst = i;
+    }
+  least -= least % v->target.map.unit;
+  snprintf(err, errlen, "volume '%s' needs %s on each of %u devices but %s has "
+           "only %s available; at most %s fits striped over these devices",
+           v->spec.name, vd_format_size(per_dev, a, sizeof a), v->spec.ndev,
+           vd_device_info(dev[worst])->id, vd_format_size(least + 0, b, sizeof b),
+           vd_format_size(least * v->spec.ndev, c, sizeof c));
+  return -ENOSPC;
+}
+
+/* Build the map for the spec, checking capacity first. */
+static int build_map(struct vd_volume *v, struct vd_device **dev,
+                     uint64_t extent_size, char *err, size_t errlen)
+{
+  struct vd_volume_spec *s = &v->spec;
+  int rc;
+
+  if (s->layout == VD_LAYOUT_STRIPE) {
+    uint64_t unit = s->stripe_unit ? s->stripe_unit : VD_DEFAULT_STRIPE_UNIT;
+    if (!vd_is_pow2(unit) || unit < VD_MIN_STRIPE_UNIT || unit > VD_MAX_STRIPE_UNIT) {
+      snprintf(err, errlen, "stripe unit %llu is not a power of two from 4 KiB to 1 MiB",
+               (unsigned long long)unit);
+      return -EINVAL;
+    }
+    s->stripe_unit = unit;
+    if (s->size / s->ndev > vd_device_available(dev[0]) + unit) {
+      /* Too big to even map: report it as the capacity problem it is. */
+      v->target.map.unit = unit;
+      v->target.map.dev_bytes[0] = s->size / s->ndev;
+      return stripe_no_room(v, dev, err, errlen);
+    }
+    rc = vd_map_init_stripe(&v->target.map, s->ndev, unit, extent_size, s->size);
+    if (rc) {
+      snprintf(err, errlen, "size %llu cannot be striped (too large)",
+               (unsigned long long)s->size);
+      return -EINVAL;
+    }
+    for (unsigned i = 0; i < s->ndev; i++)
+      if (vd_device_available(dev[i]) < v->target.map.dev_bytes[i])
+        return stripe_no_room(v, dev, err, errlen);
+  } else {
+    uint64_t cap[VD_MAX_DEVICES], total = 0;
+    char a[32], b[32];
+    for (unsigned i = 0; i < s->ndev; i++)
+      total += cap[i] = vd_device_available(dev[i]);
+    rc = vd_map_init_concat(&v->target.map, s->ndev, cap, extent_size, s->size);
+    if (rc == -ENOSPC || (rc && s->size > total)) {
+      snprintf(err, errlen, "volume '%s' needs %s but the %u devices have %s "
+               "available together; at most that fits", s->name,
+               vd_format_size(s->size, a, sizeof a), s->ndev,
+               vd_format_size(total, b, sizeof b));
+      return -ENOSPC;
+    }
+    if (rc) {
+      snprintf(err, errlen, "size %llu cannot be concatenated (too large)",
+               (unsigned long long)s->size);
+      return -EINVAL;
+    }
+  }
+  v->size = v->target.map.size;
+  return 0;
+}
+
+/* Free the extents allocated so far. */
+static void free_extents(struct vd_volume *v)
+{
+  for (unsigned d = 0; d < v->target.map.ndev; d++) {
+    struct vd_extent **e = v->target.ext[d];
+    if (!e)
+      continue;
+    for (uint32_t i = 0; i < vd_map_extent_count(&v->target.map, d); i++)
+      vd_extent_free(e[i]);
+    free(e);
+    v->target.ext[d] = NULL;
+  }
+}
+
+/* Allocate every extent of every device the map uses. */
+static int alloc_extents(struct vd_volume *v, char *err, size_t errlen)
+{
+  const struct vd_map *m = &v->target.map;
+
+  for (unsigned d = 0; d < m->ndev; d++) {
+    uint32_t n = vd_map_extent_count(m, d);
+    if (n == 0)
+      continue;
+    v->target.ext[d] = calloc(n, sizeof *v->target.ext[d]);
+    if (!v->target.ext[d]) {
+      snprintf(err, errlen, "out of host memory");
+      return -ENOMEM;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+      int rc = vd_extent_alloc(v->target.dev[d], vd_map_extent_bytes(m, d, i),
+                               &v->target.ext[d][i], err, errlen);
+      if (rc)
+        return rc;
+    }
+  }
+  return 0;
+}
+
+/* Validate a spec and allocate the volume it describes. */
+int vd_volume_create(struct vd_pool *pool, uint64_t extent_size,
+                     const struct vd_volume_spec *spec, struct vd_volume **out,
+                     char *err, size_t errlen)
+{
+  struct vd_volume *v;
+  int rc;
+
+  if (!vd_name_valid(spec->name, err, errlen))
+    return -EINVAL;
+  if (spec->size == 0) {
+    snprintf(err, errlen, "size must be greater than zero");
+    return -EINVAL;
+  }
+  if (extent_size == 0 || extent_size % VD_SECTOR) {
+    snprintf(err, errlen, "extent size must be a multiple of 4 KiB");
+    return -EINVAL;
+  }
+  v = calloc(1, sizeof *v);
+  if (!v) {
+    snprintf(err, errlen, "out of host memory");
+    return -ENOMEM;
+  }
+  v->spec = *spec;
+  rc = resolve_devices(pool, &v->spec, v->target.dev, err, errlen);
+  if (rc)
+    goto out_free;
+  /* Extents never exceed what any of the volume's devices can allocate. */
+  for (unsigned i = 0; i < v->spec.ndev; i++) {
+    uint64_t max = vd_device_info(v->target.dev[i])->max_alloc_bytes;
+    if (max < extent_size)
+      extent_size = max - max % VD_SECTOR;
+  }
+  if (v->spec.layout == VD_LAYOUT_STRIPE && v->spec.stripe_unit &&
+      extent_size > v->spec.stripe_unit)
+    extent_size -= extent_size % v->spec.stripe_unit;
+  rc = build_map(v, v->target.dev, extent_size, err, errlen);
+  if (rc)
+    goto out_free;
+  rc = alloc_extents(v, err, errlen);
+  if (rc)
+    goto out_free_extents;
+  atomic_store(&v->refs, 1);
+  *out = v;
+  return 0;
+
+out_free_extents:
+  free_extents(v);
+out_free:
+  free(v);
+  return rc;
+}
+
+/* Release a volume's VRAM and memory. */
+void vd_volume_free(struct vd_volume *v)
+{
+  if (!v)
+    return;
+  free_extents(v);
+  free(v);
+}
+
+/* Add one request's outcome to the volume's counters. */
+void vd_volume_account(struct vd_volume *v, enum vd_op op, uint64_t bytes,
+                       uint64_t ns, int err)
+{
+  struct vd_volume_stats *s = &v->stats;
+  double sec = (double)ns / 1e9;
+  unsigned b = 0;
+
+  if ((unsigned)op > VD_OP_FLUSH)
+    return;
+  atomic_fetch_add_explicit(&s->ops[op], 1, memory_order_relaxed);
+  if (err) {
+    atomic_fetch_add_explicit(&s->errors[op], 1, memory_order_relaxed);
+    return;
+  }
+  atomic_fetch_add_explicit(&s->bytes[op], bytes, memory_order_relaxed);
+  while (b + 1 < VD_LAT_BUCKETS && sec > vd_lat_bounds[b])
+    b++;
+  atomic_fetch_add_explicit(&s->lat_count[op][b], 1, memory_order_relaxed);
+  atomic_fetch_add_explicit(&s->lat_sum_ns[op], ns, memory_order_relaxed);
+}
+
+/* Frontend name to kind. */
+int vd_frontend_parse(const char *s, enum vd_frontend_kind *out)
+{
+  if (!strcmp(s, "nbd")) *out = VD_FRONTEND_NBD;
+  else if (!strcmp(s, "ublk")) *out = VD_FRONTEND_UBLK;
+  else return -EINVAL;
+  return 0;
+}
+
+const char *vd_frontend_name(enum vd_frontend_kind k) { return k == VD_FRONTEND_UBLK ? "ublk" : "nbd"; }
+
+/* Layout name to enum. */
+int vd_layout_parse(const char *s, enum vd_layout *out)
+{
+  if (!strcmp(s, "stripe")) *out = VD_LAYOUT_STRIPE;
+  else if (!strcmp(s, "concat")) *out = VD_LAYOUT_CONCAT;
+  else return -EINVAL;
+  return 0;
+}
+
+const char *vd_layout_name(enum vd_layout l) { return l == VD_LAYOUT_CONCAT ? "concat" : "stripe"; }

@@ -1,0 +1,99 @@
+/* volume.h: named volumes, their storage and counters, and the registry
+ * that holds them.  Knows devices and the engine, not HTTP or NBD. */
+#ifndef VRAMD_VOLUME_H
+#define VRAMD_VOLUME_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "engine.h"
+#include "pool.h"
+#include "util.h"
+#include "volmap.h"
+
+#define VD_DEFAULT_STRIPE_UNIT (512u << 10)
+#define VD_DEV_ID_MAX 16
+#define VD_LAT_BUCKETS 16 /* histogram buckets, see vd_lat_bounds */
+
+enum vd_frontend_kind { VD_FRONTEND_NBD = 0, VD_FRONTEND_UBLK = 1 };
+
+/* What a user asks for; validated by vd_volume_create. */
+struct vd_volume_spec {
+  char name[VD_NAME_MAX + 1];
+  uint64_t size;                      /* requested bytes */
+  enum vd_layout layout;
+  unsigned ndev;                      /* 0: every device of the pool */
+  char dev_ids[VD_MAX_DEVICES][VD_DEV_ID_MAX];
+  uint64_t stripe_unit;               /* 0: VD_DEFAULT_STRIPE_UNIT */
+  enum vd_frontend_kind frontend;
+  bool attach;                        /* nbd: also attach /dev/nbdN */
+  int index;                          /* wanted /dev/nbdN or ublk id; -1: any */
+};
+
+struct vd_volume_stats {
+  atomic_uint_fast64_t ops[4];        /* by enum vd_op */
+  atomic_uint_fast64_t bytes[4];
+  atomic_uint_fast64_t errors[4];
+  atomic_uint_fast64_t lat_count[4][VD_LAT_BUCKETS]; /* not cumulative */
+  atomic_uint_fast64_t lat_sum_ns[4];
+};
+
+struct vd_volume {
+  struct vd_volume_spec spec;         /* ndev and dev_ids filled in */
+  uint64_t size;                      /* after rounding */
+  struct vd_target target;
+  struct vd_volume_stats stats;
+  atomic_int refs;
+  atomic_int clients;                 /* open frontend connections */
+  atomic_bool deleting;
+  char device_path[64];               /* /dev/nbdN, /dev/ublkbN or "" */
+  void *frontend_priv;
+  struct vd_volume *next;             /* registry list */
+};
+
+/* Upper bounds of the latency buckets in seconds (last is +Inf). */
+extern const double vd_lat_bounds[VD_LAT_BUCKETS];
+
+/* Check a spec against the pool and allocate every extent (zeroed).  On
+ * failure nothing stays allocated; err says why and what would fit.
+ * -EINVAL bad spec, -ENOSPC no room, -ENOMEM driver refused. */
+int vd_volume_create(struct vd_pool *pool, uint64_t extent_size,
+                     const struct vd_volume_spec *spec, struct vd_volume **out,
+                     char *err, size_t errlen);
+/* Free a volume's extents; it must be out of the registry and idle. */
+void vd_volume_free(struct vd_volume *v);
+
+/* Count one finished request. */
+void vd_volume_account(struct vd_volume *v, enum vd_op op, uint64_t bytes,
+                       uint64_t ns, int err);
+
+/* Parse "nbd"/"ublk" and "stripe"/"concat"; -EINVAL otherwise. */
+int vd_frontend_parse(const char *s, enum vd_frontend_kind *out);
+const char *vd_frontend_name(enum vd_frontend_kind k);
+int vd_layout_parse(const char *s, enum vd_layout *out);
+const char *vd_layout_name(enum vd_layout l);
+
+/* The registry: every live volume by name. */
+struct vd_registry {
+  pthread_mutex_t lock;
+  struct vd_volume *head;
+  unsigned count;
+};
+
+void vd_registry_init(struct vd_registry *r);
+/* Add a volume; -EEXIST if the name is taken. */
+int vd_registry_add(struct vd_registry *r, struct vd_volume *v);
+/* Find by name and take a reference, or NULL. */
+struct vd_volume *vd_registry_get(struct vd_registry *r, const char *name);
+/* Unlink by name; returns the volume (caller's reference) or NULL. */
+struct vd_volume *vd_registry_remove(struct vd_registry *r, const char *name);
+/* Take a reference on every volume, in name order; the caller puts each
+ * and frees the array.  Returns the count, or -ENOMEM. */
+int vd_registry_list(struct vd_registry *r, struct vd_volume ***out);
+/* Take and drop references. */
+void vd_volume_get(struct vd_volume *v);
+void vd_volume_put(struct vd_volume *v);
+
+#endif

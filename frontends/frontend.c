@@ -1,0 +1,17 @@
+/* frontend.c: the table of frontends built into vramd. */
+#include <stddef.h>
+
+#include "frontend.h"
+
+static const struct vd_frontend *const frontends[] = {
+  NULL, /* nbd */
+  NULL, /* ublk */
+};
+
+/* Look a frontend up by kind. */
+const struct vd_frontend *vd_frontend_get(enum vd_frontend_kind kind)
+{
+  if ((unsigned)kind >= sizeof frontends / sizeof frontends[0])
+    return NULL;
+  return frontends[kind];
+}

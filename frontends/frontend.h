@@ -1,0 +1,31 @@
+/* frontend.h: what every block frontend (NBD, ublk) offers the daemon.
+ * A frontend knows volumes and the engine, never HTTP or OpenCL. */
+#ifndef VRAMD_FRONTEND_H
+#define VRAMD_FRONTEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "volume.h"
+
+struct vramd;
+
+struct vd_frontend {
+  enum vd_frontend_kind kind;
+  const char *name;
+  /* Start listeners or probe the kernel at daemon start. */
+  int (*start)(struct vramd *d, char *err, size_t errlen);
+  /* Disconnect every client and detach every device at shutdown. */
+  void (*stop)(struct vramd *d);
+  /* Expose a new volume; fills v->device_path where there is one. */
+  int (*add)(struct vramd *d, struct vd_volume *v, char *err, size_t errlen);
+  /* Withdraw a volume: -EBUSY when in use and !force; with force,
+   * disconnect its clients first.  Returns once no request is running. */
+  int (*remove)(struct vramd *d, struct vd_volume *v, bool force,
+                char *err, size_t errlen);
+};
+
+/* The frontend for a kind, or NULL when it is not built in. */
+const struct vd_frontend *vd_frontend_get(enum vd_frontend_kind kind);
+
+#endif

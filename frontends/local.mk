@@ -1,0 +1,2 @@
+noinst_LIBRARIES += frontends/libvdfrontends.a
+frontends_libvdfrontends_a_SOURCES = frontends/frontend.h frontends/frontend.c

@@ -1,0 +1,31 @@
+#!/bin/sh
+# ci.sh: the whole test suite, as CI runs it: a warnings-as-errors build and
+# its tests, the same tests under ASan and UBSan, and make distcheck.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+jobs=$(nproc 2>/dev/null || echo 2)
+export POCL_DEVICES="${POCL_DEVICES:-pthread pthread}"
+
+autoreconf -fi >/dev/null
+rm -rf build-ci build-asan
+mkdir -p build-ci build-asan
+
+echo "== build with -Werror and run the tests"
+(cd build-ci && ../configure --enable-werror >/dev/null && make -j"$jobs" >/dev/null &&
+  make -j"$jobs" check) || { cat build-ci/test-suite.log 2>/dev/null; exit 1; }
+
+echo "== the same tests under ASan and UBSan"
+# PoCL's own allocations are not ours to fix: leaks are checked by the
+# sanitizer runs of our own code, with detect_leaks kept on.
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
+export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$top/tests/lsan.supp:print_suppressions=0}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+(cd build-asan && ../configure --enable-werror --enable-sanitizers >/dev/null &&
+  make -j"$jobs" >/dev/null && make -j"$jobs" check) ||
+  { cat build-asan/test-suite.log 2>/dev/null; exit 1; }
+
+echo "== make distcheck"
+(cd build-ci && make -j"$jobs" distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror >/dev/null) ||
+  { echo "distcheck failed"; exit 1; }
+echo "ci.sh: all passed"

@@ -1,0 +1,319 @@
+/* test_engine.c: the pool, volumes and the engine on real OpenCL (PoCL
+ * with two CPU devices in CI), checked against a host-memory model. */
+#include <CUnit/Basic.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+#include "volume.h"
+
+static struct vd_pool *pool;
+static struct vd_engine *eng;
+static char err[512];
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+
+/* xorshift64: deterministic test data. */
+static uint64_t next_rand(void)
+{
+  rng ^= rng << 13;
+  rng ^= rng >> 7;
+  rng ^= rng << 17;
+  return rng;
+}
+
+/* Fill buf with random bytes. */
+static void fill_random(unsigned char *buf, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    buf[i] = (unsigned char)next_rand();
+}
+
+/* Total bytes allocated over the pool. */
+static uint64_t pool_allocated(void)
+{
+  uint64_t t = 0;
+  for (unsigned i = 0; i < vd_pool_count(pool); i++)
+    t += vd_device_allocated(vd_pool_device(pool, i));
+  return t;
+}
+
+/* A spec with defaults and the given layout over every device. */
+static struct vd_volume_spec spec_of(const char *name, uint64_t size,
+                                     enum vd_layout layout, uint64_t unit)
+{
+  struct vd_volume_spec s;
+  memset(&s, 0, sizeof s);
+  strcpy(s.name, name);
+  s.size = size;
+  s.layout = layout;
+  s.stripe_unit = unit;
+  s.index = -1;
+  return s;
+}
+
+/* Random I/O against a model of the volume; checks every read. */
+static void model_check(struct vd_volume *v, unsigned rounds)
+{
+  uint64_t size = v->size;
+  unsigned char *model = calloc(1, size), *buf = malloc(1 << 21);
+  CU_ASSERT_FATAL(model && buf);
+
+  /* A new volume reads as zeros. */
+  for (uint64_t off = 0; off < size; off += 1 << 21) {
+    uint64_t n = size - off < (1 << 21) ? size - off : (1 << 21);
+    CU_ASSERT_EQUAL(vd_engine_rw(eng, &v->target, VD_OP_READ, off, n, buf), 0);
+    CU_ASSERT_EQUAL(memcmp(buf, model + off, n), 0);
+  }
+  for (unsigned r = 0; r < rounds; r++) {
+    uint64_t len = 1 + next_rand() % (1 << 21);
+    uint64_t off;
+    unsigned op = (unsigned)(next_rand() % 3);
+    if (len > size) len = size;
+    off = next_rand() % (size - len + 1);
+    if (r % 4 == 0) { /* sector-aligned, like a kernel client */
+      off &= ~4095ull;
+      len = (len + 4095) & ~4095ull;
+      if (off + len > size) len = size - off;
+    }
+    if (op == 0) {
+      fill_random(buf, len);
+      CU_ASSERT_EQUAL(vd_engine_rw(eng, &v->target, VD_OP_WRITE, off, len, buf), 0);
+      memcpy(model + off, buf, len);
+    } else if (op == 1) {
+      CU_ASSERT_EQUAL(vd_engine_rw(eng, &v->target, VD_OP_ZERO, off, len, NULL), 0);
+      memset(model + off, 0, len);
+    } else {
+      CU_ASSERT_EQUAL(vd_engine_rw(eng, &v->target, VD_OP_READ, off, len, buf), 0);
+      CU_ASSERT_EQUAL(memcmp(buf, model + off, len), 0);
+    }
+  }
+  for (uint64_t off = 0; off < size; off += 1 << 21) {
+    uint64_t n = size - off < (1 << 21) ? size - off : (1 << 21);
+    CU_ASSERT_EQUAL(vd_engine_rw(eng, &v->target, VD_OP_READ, off, n, buf), 0);
+    CU_ASSERT_EQUAL(memcmp(buf, model + off, n), 0);
+  }
+  free(model);
+  free(buf);
+}
+
+static void test_pool(void)
+{
+  CU_ASSERT(vd_pool_count(pool) >= 2);
+  for (unsigned i = 0; i < vd_pool_count(pool); i++) {
+    const struct vd_device_info *in = vd_device_info(vd_pool_device(pool, i));
+    CU_ASSERT(in->capacity_bytes > 0);
+    CU_ASSERT(in->capacity_bytes <= in->free_bytes);
+    CU_ASSERT(in->max_alloc_bytes > 0);
+    CU_ASSERT(in->id[0] != '\0');
+    CU_ASSERT_PTR_EQUAL(vd_pool_find(pool, in->id), vd_pool_device(pool, i));
+  }
+  CU_ASSERT_PTR_NULL(vd_pool_find(pool, "gpu99"));
+}
+
+static void test_stripe_model(void)
+{
+  /* 1 MiB extents force many extents per device; odd size tests rounding. */
+  struct vd_volume_spec s = spec_of("s1", (23ull << 20) + 5, VD_LAYOUT_STRIPE, 64 << 10);
+  struct vd_volume *v;
+  uint64_t before = pool_allocated();
+  CU_ASSERT_EQUAL_FATAL(vd_volume_create(pool, 1 << 20, &s, &v, err, sizeof err), 0);
+  CU_ASSERT_EQUAL(v->size % ((64 << 10) * v->spec.ndev), 0);
+  CU_ASSERT(v->size >= s.size);
+  CU_ASSERT_EQUAL(pool_allocated() - before, v->size);
+  model_check(v, 300);
+  vd_volume_put(v);
+  CU_ASSERT_EQUAL(pool_allocated(), before);
+}
+
+static void test_concat_model(void)
+{
+  struct vd_volume_spec s = spec_of("c1", 9ull << 20, VD_LAYOUT_CONCAT, 0);
+  struct vd_volume *v;
+  CU_ASSERT_EQUAL_FATAL(vd_volume_create(pool, 3 << 20, &s, &v, err, sizeof err), 0);
+  model_check(v, 200);
+  vd_volume_put(v);
+}
+
+/* Many requests in flight at once on disjoint ranges. */
+struct slot { struct vd_io io; unsigned char *buf; pthread_mutex_t *lock; pthread_cond_t *cv; int *left; int err; };
+
+static void slot_done(struct vd_io *io, int e)
+{
+  struct slot *s = io->priv;
+  s->err = e;
+  pthread_mutex_lock(s->lock);
+  if (--*s->left == 0)
+    pthread_cond_signal(s->cv);
+  pthread_mutex_unlock(s->lock);
+}
+
+/* Submit every slot's I/O of op and wait for all. */
+static void run_slots(struct slot *slots, int n, enum vd_op op)
+{
+  pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+  pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+  int left = n;
+  for (int i = 0; i < n; i++) {
+    slots[i].lock = &lock;
+    slots[i].cv = &cv;
+    slots[i].left = &left;
+    slots[i].io.op = op;
+    vd_engine_submit(eng, &slots[i].io);
+  }
+  pthread_mutex_lock(&lock);
+  while (left)
+    pthread_cond_wait(&cv, &lock);
+  pthread_mutex_unlock(&lock);
+}
+
+static void test_concurrent(void)
+{
+  enum { N = 64, LEN = 200 << 10 };
+  struct vd_volume_spec s = spec_of("q1", (uint64_t)N * LEN, VD_LAYOUT_STRIPE, 16 << 10);
+  struct vd_volume *v;
+  struct slot *slots = calloc(N, sizeof *slots);
+  unsigned char *expect = malloc((size_t)N * LEN);
+
+  CU_ASSERT_EQUAL_FATAL(vd_volume_create(pool, 4 << 20, &s, &v, err, sizeof err), 0);
+  fill_random(expect, (size_t)N * LEN);
+  for (int i = 0; i < N; i++) {
+    slots[i].buf = vd_engine_pinned_alloc(eng, LEN);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(slots[i].buf);
+    memcpy(slots[i].buf, expect + (size_t)i * LEN, LEN);
+    slots[i].io.target = &v->target;
+    slots[i].io.off = (uint64_t)i * LEN;
+    slots[i].io.len = LEN;
+    slots[i].io.buf = slots[i].buf;
+    slots[i].io.done = slot_done;
+    slots[i].io.priv = &slots[i];
+  }
+  run_slots(slots, N, VD_OP_WRITE);
+  for (int i = 0; i < N; i++) {
+    CU_ASSERT_EQUAL(slots[i].err, 0);
+    memset(slots[i].buf, 0xee, LEN);
+  }
+  run_slots(slots, N, VD_OP_READ);
+  for (int i = 0; i < N; i++) {
+    CU_ASSERT_EQUAL(slots[i].err, 0);
+    CU_ASSERT_EQUAL(memcmp(slots[i].buf, expect + (size_t)i * LEN, LEN), 0);
+    vd_engine_pinned_free(eng, slots[i].buf);
+  }
+  vd_volume_put(v);
+  free(slots);
+  free(expect);
+}
+
+static void test_range_errors(void)
+{
+  struct vd_volume_spec s = spec_of("r1", 1 << 20, VD_LAYOUT_STRIPE, 0);
+  struct vd_volume *v;
+  char buf[8192];
+  CU_ASSERT_EQUAL_FATAL(vd_volume_create(pool, 1 << 20, &s, &v, err, sizeof err), 0);
+  CU_ASSERT_EQUAL(vd_engine_rw(eng, &v->target, VD_OP_READ, v->size, 1, buf), -EINVAL);
+  CU_ASSERT_EQUAL(vd_engine_rw(eng, &v->target, VD_OP_READ, v->size - 4096, 8192, buf), -EINVAL);
+  CU_ASSERT_EQUAL(vd_engine_rw(eng, &v->target, VD_OP_WRITE, UINT64_MAX - 10, 4096, buf), -EINVAL);
+  CU_ASSERT_EQUAL(vd_engine_rw(eng, &v->target, VD_OP_READ, v->size - 1, 1, buf), 0);
+  CU_ASSERT_EQUAL(vd_engine_rw(eng, &v->target, VD_OP_READ, v->size, 0, buf), 0);
+  CU_ASSERT_EQUAL(vd_engine_rw(eng, &v->target, VD_OP_FLUSH, 0, 0, NULL), 0);
+  atomic_store(&v->target.failed, 1);
+  CU_ASSERT_EQUAL(vd_engine_rw(eng, &v->target, VD_OP_READ, 0, 4096, buf), -EIO);
+  vd_volume_put(v);
+}
+
+static void test_bad_specs(void)
+{
+  struct vd_volume_spec s = spec_of("b1", 1 << 20, VD_LAYOUT_STRIPE, 3 << 12);
+  struct vd_volume *v = NULL;
+  uint64_t before = pool_allocated();
+
+  CU_ASSERT_EQUAL(vd_volume_create(pool, 1 << 20, &s, &v, err, sizeof err), -EINVAL);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err, "power of two"));
+  s.stripe_unit = 2 << 20;
+  CU_ASSERT_EQUAL(vd_volume_create(pool, 1 << 20, &s, &v, err, sizeof err), -EINVAL);
+  s.stripe_unit = 0;
+  s.ndev = 2;
+  strcpy(s.dev_ids[0], vd_device_info(vd_pool_device(pool, 0))->id);
+  strcpy(s.dev_ids[1], "gpu77");
+  CU_ASSERT_EQUAL(vd_volume_create(pool, 1 << 20, &s, &v, err, sizeof err), -EINVAL);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err, "gpu77"));
+  strcpy(s.dev_ids[1], s.dev_ids[0]);
+  CU_ASSERT_EQUAL(vd_volume_create(pool, 1 << 20, &s, &v, err, sizeof err), -EINVAL);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err, "twice"));
+  s = spec_of("Bad/Name", 1 << 20, VD_LAYOUT_STRIPE, 0);
+  CU_ASSERT_EQUAL(vd_volume_create(pool, 1 << 20, &s, &v, err, sizeof err), -EINVAL);
+  s = spec_of("huge", 1ull << 55, VD_LAYOUT_STRIPE, 0);
+  CU_ASSERT_EQUAL(vd_volume_create(pool, 1 << 20, &s, &v, err, sizeof err), -ENOSPC);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err, "at most"));
+  s.layout = VD_LAYOUT_CONCAT;
+  CU_ASSERT_EQUAL(vd_volume_create(pool, 1 << 20, &s, &v, err, sizeof err), -ENOSPC);
+  s = spec_of("overflow", UINT64_MAX - 5, VD_LAYOUT_STRIPE, 0);
+  CU_ASSERT_EQUAL(vd_volume_create(pool, 1 << 20, &s, &v, err, sizeof err), -ENOSPC);
+  CU_ASSERT_PTR_NULL(v);
+  CU_ASSERT_EQUAL(pool_allocated(), before);
+}
+
+static void test_alloc_fault(void)
+{
+  struct vd_volume_spec s = spec_of("f1", 16 << 20, VD_LAYOUT_STRIPE, 0);
+  struct vd_volume *v = NULL;
+  uint64_t before = pool_allocated();
+
+  setenv("VRAMD_FAULTS", "1", 1);
+  vd_pool_fault_alloc_after(5); /* fails halfway through 16 extents */
+  CU_ASSERT_EQUAL(vd_volume_create(pool, 1 << 20, &s, &v, err, sizeof err), -ENOMEM);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err, "could not allocate"));
+  CU_ASSERT_PTR_NULL(v);
+  CU_ASSERT_EQUAL(pool_allocated(), before);
+  unsetenv("VRAMD_FAULTS");
+}
+
+static void test_no_leak_between_volumes(void)
+{
+  struct vd_volume_spec s = spec_of("l1", 8 << 20, VD_LAYOUT_STRIPE, 0);
+  struct vd_volume *v;
+  unsigned char *buf = malloc(8 << 20), *zero = calloc(1, 8 << 20);
+
+  CU_ASSERT_EQUAL_FATAL(vd_volume_create(pool, 2 << 20, &s, &v, err, sizeof err), 0);
+  memset(buf, 0xa5, 8 << 20);
+  CU_ASSERT_EQUAL(vd_engine_rw(eng, &v->target, VD_OP_WRITE, 0, 8 << 20, buf), 0);
+  vd_volume_put(v);
+  CU_ASSERT_EQUAL_FATAL(vd_volume_create(pool, 2 << 20, &s, &v, err, sizeof err), 0);
+  CU_ASSERT_EQUAL(vd_engine_rw(eng, &v->target, VD_OP_READ, 0, 8 << 20, buf), 0);
+  CU_ASSERT_EQUAL(memcmp(buf, zero, 8 << 20), 0);
+  vd_volume_put(v);
+  free(buf);
+  free(zero);
+}
+
+int main(void)
+{
+  struct vd_pool_config pc = { .types = VD_DEV_CPU };
+  CU_pSuite s;
+  unsigned fails;
+
+  setenv("POCL_DEVICES", "pthread pthread", 0);
+  if (vd_pool_open(&pc, &pool, err, sizeof err) || vd_engine_start(pool, NULL, &eng, err, sizeof err)) {
+    fprintf(stderr, "test_engine: %s\n", err);
+    return 1;
+  }
+  if (CU_initialize_registry() != CUE_SUCCESS)
+    return 1;
+  s = CU_add_suite("engine", NULL, NULL);
+  CU_add_test(s, "pool devices", test_pool);
+  CU_add_test(s, "striped volume against a model", test_stripe_model);
+  CU_add_test(s, "concat volume against a model", test_concat_model);
+  CU_add_test(s, "many requests in flight", test_concurrent);
+  CU_add_test(s, "range errors and failed volumes", test_range_errors);
+  CU_add_test(s, "bad specs and no room", test_bad_specs);
+  CU_add_test(s, "allocation failure halfway", test_alloc_fault);
+  CU_add_test(s, "no data crosses volumes", test_no_leak_between_volumes);
+  CU_basic_set_mode(CU_BRM_VERBOSE);
+  CU_basic_run_tests();
+  fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+  CU_cleanup_registry();
+  vd_engine_stop(eng);
+  vd_pool_close(pool);
+  return fails ? 1 : 0;
+}

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# vramd --list-devices: two PoCL devices, CPU fallback warning, JSON fields.
+. "$(dirname "$0")/functions.sh"
+requires jq
+
+out=$("$VRAMD" --list-devices 2>"$tmpdir/err")
+grep -q "falling back to CPU" "$tmpdir/err" || fail "no CPU fallback warning"
+echo "$out" | grep -q '^cpu0 ' || fail "no cpu0 in table: $out"
+echo "$out" | grep -q '^cpu1 ' || fail "no cpu1 in table: $out"
+pass "table lists cpu0 and cpu1 with a fallback warning"
+
+json=$("$VRAMD" --list-devices --json --device-types cpu 2>"$tmpdir/err")
+[ ! -s "$tmpdir/err" ] || fail "asking for cpu explicitly should not warn: $(cat "$tmpdir/err")"
+[ "$(echo "$json" | jq length)" -ge 2 ] || fail "expected two devices"
+echo "$json" | jq -e 'all(.[]; .id and .vendor and .name and .driver and
+  (.total_bytes > 0) and (.capacity_bytes > 0) and (.capacity_bytes <= .free_bytes) and
+  (.max_alloc_bytes > 0) and .free_source)' >/dev/null || fail "missing fields: $json"
+pass "JSON has ids, vendor, name, driver and sizes"
+
+json=$("$VRAMD" --list-devices --json --device-types cpu --reserve 1G)
+echo "$json" | jq -e 'all(.[]; .reserve_bytes == 1073741824 and
+  .capacity_bytes == ((.free_bytes - .reserve_bytes) / 4096 | floor) * 4096)' >/dev/null ||
+  fail "capacity is not free minus reserve: $json"
+pass "--reserve lowers capacity"
+
+for bad in "--device-types gpu,tpu" "--reserve 12X" "--reserve -1" "--bogus"; do
+  # shellcheck disable=SC2086
+  if "$VRAMD" --list-devices $bad >/dev/null 2>"$tmpdir/err"; then fail "accepted $bad"; fi
+  [ -s "$tmpdir/err" ] || fail "no message for $bad"
+done
+pass "bad options are refused with a message"
+
+POCL_DEVICES=pthread "$VRAMD" --list-devices --device-types gpu >"$tmpdir/out" 2>&1 && fail "gpu-only found devices on a CPU host"
+grep -q "no OpenCL device" "$tmpdir/out" || fail "no clear message: $(cat "$tmpdir/out")"
+pass "asking for GPUs only on a CPU host fails clearly"

@@ -1,0 +1,16 @@
+check_PROGRAMS += tests/unit/test_util
+tests_unit_test_util_SOURCES = tests/unit/test_util.c
+tests_unit_test_util_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS)
+tests_unit_test_util_LDADD = $(CUNIT_LIBS)
+TESTS += tests/unit/test_util
+
+TESTS += tests/integration/list-devices.sh
+dist_noinst_SCRIPTS += tests/integration/list-devices.sh \
+	tests/integration/functions.sh
+
+check_PROGRAMS += tests/engine/test_engine
+tests_engine_test_engine_SOURCES = tests/engine/test_engine.c
+tests_engine_test_engine_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(OPENCL_CFLAGS)
+tests_engine_test_engine_LDADD = daemon/libvdcore.a daemon/libvdmap.a common/libvdcommon.a \
+	$(CUNIT_LIBS) $(OPENCL_LIBS) $(JANSSON_LIBS) $(LIBS)
+TESTS += tests/engine/test_engine

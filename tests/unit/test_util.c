@@ -1,0 +1,120 @@
+/* test_util.c: sizes and names, the first line of defence against bad input. */
+#include <CUnit/Basic.h>
+#include <errno.h>
+#include <string.h>
+
+#include "../../common/name.c"
+#include "../../common/size.c"
+#include "../../common/log.c"
+
+static char err[256];
+
+/* Parse s and expect value v. */
+static void expect_size(const char *s, uint64_t v)
+{
+  uint64_t out = 0;
+  CU_ASSERT_EQUAL_FATAL(vd_parse_size(s, &out, err, sizeof err), 0);
+  CU_ASSERT_EQUAL(out, v);
+}
+
+/* Parse s and expect error rc with a message. */
+static void expect_bad_size(const char *s, int rc)
+{
+  uint64_t out = 12345;
+  err[0] = '\0';
+  CU_ASSERT_EQUAL(vd_parse_size(s, &out, err, sizeof err), rc);
+  CU_ASSERT_EQUAL(out, 12345);
+  CU_ASSERT(strlen(err) > 0);
+}
+
+static void test_size_ok(void)
+{
+  expect_size("1", 1);
+  expect_size("4096", 4096);
+  expect_size("1K", 1024);
+  expect_size("1k", 1024);
+  expect_size("12G", 12ull << 30);
+  expect_size("12GiB", 12ull << 30);
+  expect_size("12GB", 12ull << 30);
+  expect_size("3T", 3ull << 40);
+  expect_size("7M", 7ull << 20);
+  expect_size("5B", 5);
+  expect_size("16383P", 16383ull << 50);
+  expect_size("18446744073709551615", UINT64_MAX);
+}
+
+static void test_size_bad(void)
+{
+  expect_bad_size("", -EINVAL);
+  expect_bad_size("0", -EINVAL);
+  expect_bad_size("0G", -EINVAL);
+  expect_bad_size("-1G", -EINVAL);
+  expect_bad_size("G", -EINVAL);
+  expect_bad_size("1.5G", -EINVAL);
+  expect_bad_size("12X", -EINVAL);
+  expect_bad_size("12Gi", -EINVAL);
+  expect_bad_size("12 G", -EINVAL);
+  expect_bad_size("1BB", -EINVAL);
+  expect_bad_size(" 12G", -EINVAL);
+  expect_bad_size("18446744073709551616", -ERANGE);
+  expect_bad_size("99999999999999999999999", -ERANGE);
+  expect_bad_size("16384P", -ERANGE);
+  expect_bad_size("17179869184G", -ERANGE);
+}
+
+static void test_size_format(void)
+{
+  char b[32];
+  CU_ASSERT_STRING_EQUAL(vd_format_size(0, b, sizeof b), "0 B");
+  CU_ASSERT_STRING_EQUAL(vd_format_size(1023, b, sizeof b), "1023 B");
+  CU_ASSERT_STRING_EQUAL(vd_format_size(1024, b, sizeof b), "1.0 KiB");
+  CU_ASSERT_STRING_EQUAL(vd_format_size(12ull << 30, b, sizeof b), "12.0 GiB");
+  CU_ASSERT_STRING_EQUAL(vd_format_size(1536ull << 20, b, sizeof b), "1.5 GiB");
+  CU_ASSERT_STRING_EQUAL(vd_format_size(UINT64_MAX, b, sizeof b), "16.0 EiB");
+}
+
+static void test_names(void)
+{
+  char long_ok[64], too_long[65];
+  memset(long_ok, 'a', 63);
+  long_ok[63] = '\0';
+  memset(too_long, 'a', 64);
+  too_long[64] = '\0';
+
+  CU_ASSERT_TRUE(vd_name_valid("swap0", err, sizeof err));
+  CU_ASSERT_TRUE(vd_name_valid("a", err, sizeof err));
+  CU_ASSERT_TRUE(vd_name_valid("0cache.v1_x-y", err, sizeof err));
+  CU_ASSERT_TRUE(vd_name_valid(long_ok, err, sizeof err));
+  CU_ASSERT_FALSE(vd_name_valid(too_long, err, sizeof err));
+  CU_ASSERT_FALSE(vd_name_valid("", err, sizeof err));
+  CU_ASSERT_FALSE(vd_name_valid(NULL, err, sizeof err));
+  CU_ASSERT_FALSE(vd_name_valid("Swap", err, sizeof err));
+  CU_ASSERT_FALSE(vd_name_valid("-x", err, sizeof err));
+  CU_ASSERT_FALSE(vd_name_valid(".hidden", err, sizeof err));
+  CU_ASSERT_FALSE(vd_name_valid("..", err, sizeof err));
+  CU_ASSERT_FALSE(vd_name_valid("a/b", err, sizeof err));
+  CU_ASSERT_FALSE(vd_name_valid("a b", err, sizeof err));
+  CU_ASSERT_FALSE(vd_name_valid("a\tb", err, sizeof err));
+  CU_ASSERT_FALSE(vd_name_valid("caf\xc3\xa9", err, sizeof err));
+  CU_ASSERT_PTR_NOT_NULL(strstr(err, "position 4"));
+  CU_ASSERT_FALSE(vd_name_valid("a\nb", err, sizeof err));
+}
+
+int main(void)
+{
+  CU_pSuite s;
+  unsigned fails;
+
+  if (CU_initialize_registry() != CUE_SUCCESS)
+    return 1;
+  s = CU_add_suite("util", NULL, NULL);
+  CU_add_test(s, "size parsing", test_size_ok);
+  CU_add_test(s, "size refusals", test_size_bad);
+  CU_add_test(s, "size formatting", test_size_format);
+  CU_add_test(s, "volume names", test_names);
+  CU_basic_set_mode(CU_BRM_VERBOSE);
+  CU_basic_run_tests();
+  fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+  CU_cleanup_registry();
+  return fails ? 1 : 0;
+}
