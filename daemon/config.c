@@ -260,6 +260,11 @@ int vramd_volume_spec_parse(const char *str, struct vd_volume_spec *s,
         snprintf(err, errlen, "volume: frontend '%s' is not nbd or ublk", v);
         return -EINVAL;
       }
+    } else if (!strcmp(k, "index")) {
+      unsigned idx;
+      if (parse_uint("volume: index", v, 1u << 20, &idx, err, errlen))
+        return -EINVAL;
+      s->index = (int)idx;
     } else if (!strcmp(k, "attach")) {
       s->attach = !strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes");
     } else {

@@ -7,7 +7,7 @@ daemon_libvdcore_a_SOURCES = \
 	daemon/pool/pool.c daemon/pool/extent.c daemon/pool/nvml.c daemon/pool/clerr.c \
 	daemon/engine/engine.h daemon/engine/engine.c \
 	daemon/volume.h daemon/volume.c daemon/registry.c \
-	daemon/vramd.h daemon/core.c daemon/config.c \
+	daemon/vramd.h daemon/core.c daemon/config.c daemon/safety.c \
 	daemon/list.h daemon/list.c
 daemon_libvdcore_a_CFLAGS = $(AM_CFLAGS) $(OPENCL_CFLAGS) $(JANSSON_CFLAGS)
 

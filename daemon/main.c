@@ -20,7 +20,7 @@ static void usage(FILE *f)
     "             [--state-dir DIR] [--device-types gpu,accelerator,cpu]\n"
     "             [--reserve SIZE] [--extent-size SIZE] [--workers N]\n"
     "             [--volume name=N,size=S[,layout=stripe|concat][,devices=all|ID+ID]\n"
-    "                       [,unit=S][,frontend=nbd|ublk]] [--verbose]\n"
+    "                       [,unit=S][,frontend=nbd|ublk][,index=N]] [--verbose]\n"
     "       vramd --list-devices [--json] [--device-types ...]\n"
     "       vramd --version\n");
 }
@@ -160,6 +160,8 @@ int main(int argc, char **argv)
   pthread_sigmask(SIG_BLOCK, &sigs, NULL);
   signal(SIGPIPE, SIG_IGN);
 
+  if (!d.cfg.list_devices)
+    vd_safety_early(&d.safety);
   pc.types = d.cfg.device_types;
   pc.reserve = d.cfg.reserve;
   pc.reserve_set = d.cfg.reserve_set;
@@ -177,6 +179,7 @@ int main(int argc, char **argv)
     rc = 1;
     goto out_pool;
   }
+  vd_safety_lock_memory(&d.safety);
   vd_registry_init(&d.reg);
   d.started = time(NULL);
   if (start_frontends(&d, err, sizeof err)) {

@@ -33,8 +33,19 @@ struct vramd_config {
   struct vd_volume_spec volumes[VD_MAX_CLI_VOLUMES];
 };
 
+/* What vramd did to run safely under swap (see safety.c); shown by
+ * `vramctl status`.  *_err is the errno when a step was not done. */
+struct vd_safety {
+  bool mlocked;           /* mlockall(MCL_CURRENT|MCL_FUTURE) */
+  bool io_flusher;        /* prctl(PR_SET_IO_FLUSHER) */
+  bool oom_protected;     /* oom_score_adj is -1000 */
+  int oom_score_adj;      /* as read back */
+  int mlock_err, io_flusher_err, oom_err;
+};
+
 struct vramd {
   struct vramd_config cfg;
+  struct vd_safety safety;
   struct vd_pool *pool;
   struct vd_engine *eng;
   struct vd_registry reg;
@@ -54,6 +65,11 @@ int vramd_config_load(struct vramd_config *c, const char *path, bool must_exist,
 /* Parse "name=x,size=12G,layout=stripe,devices=gpu0+gpu1,unit=64K,frontend=nbd". */
 int vramd_volume_spec_parse(const char *s, struct vd_volume_spec *spec,
                             char *err, size_t errlen);
+
+/* Swap safety: PR_SET_IO_FLUSHER and oom_score_adj before any thread
+ * starts; mlockall once OpenCL is up.  Never fork after either. */
+void vd_safety_early(struct vd_safety *s);
+void vd_safety_lock_memory(struct vd_safety *s);
 
 /* Create, register and expose a volume.  The returned volume carries a
  * reference for the caller (may be NULL to not get one). */

@@ -2,10 +2,11 @@
 #include <stddef.h>
 
 #include "frontend.h"
+#include "ublk/ublk.h"
 
 static const struct vd_frontend *const frontends[] = {
   NULL, /* nbd */
-  NULL, /* ublk */
+  &vd_frontend_ublk,
 };
 
 /* Look a frontend up by kind. */
