@@ -12,4 +12,5 @@ apt-get install -y -qq --no-install-recommends \
   libcunit1-dev jq curl ca-certificates python3 \
   clang libclang-rt-14-dev \
   nbdkit libnbd-bin nbdfuse fio qemu-utils nbd-client fuse3 e2fsprogs util-linux \
+  qemu-system-x86 busybox-static cpio xz-utils \
   >/dev/null

@@ -15,6 +15,9 @@ echo "== build with -Werror and run the tests"
 (cd build-ci && ../configure --enable-werror >/dev/null && make -j"$jobs" >/dev/null &&
   make -j"$jobs" check) || { cat build-ci/test-suite.log 2>/dev/null; exit 1; }
 
+echo "== kernel tests in a QEMU guest (ublk, kernel NBD attach, swap)"
+(cd build-ci && make check-kernel) || exit 1
+
 echo "== the same tests under ASan and UBSan"
 # PoCL's own allocations are not ours to fix: leaks are checked by the
 # sanitizer runs of our own code, with detect_leaks kept on.

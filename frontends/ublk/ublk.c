@@ -260,6 +260,17 @@ static void ctrl_close(void)
   U.ctrl_fd = -1;
 }
 
+/* A free SQE of a queue's ring, submitting what is queued if full. */
+static struct io_uring_sqe *queue_sqe(struct uq *q)
+{
+  struct io_uring_sqe *sqe = io_uring_get_sqe(&q->ring);
+  if (!sqe) {
+    io_uring_submit(&q->ring);
+    sqe = io_uring_get_sqe(&q->ring);
+  }
+  return sqe;
+}
+
 /* Queue an I/O command (FETCH or COMMIT_AND_FETCH) for a tag. */
 static int queue_io_cmd(struct uq *q, struct utag *t, bool commit)
 {
@@ -267,14 +278,10 @@ static int queue_io_cmd(struct uq *q, struct utag *t, bool commit)
     .q_id = (uint16_t)q->id, .tag = t->tag, .result = t->result,
     .addr = (uintptr_t)(q->bufs + (size_t)t->tag * VD_UBLK_IO_BYTES),
   };
-  struct io_uring_sqe *sqe = io_uring_get_sqe(&q->ring);
+  struct io_uring_sqe *sqe = queue_sqe(q);
 
-  if (!sqe) {
-    io_uring_submit(&q->ring);
-    sqe = io_uring_get_sqe(&q->ring);
-    if (!sqe)
-      return -EBUSY;
-  }
+  if (!sqe)
+    return -EBUSY;
   memset(sqe, 0, 2 * sizeof *sqe);
   sqe->opcode = IORING_OP_URING_CMD;
   sqe->fd = q->dev->cdev_fd;
@@ -291,13 +298,9 @@ static int queue_io_cmd(struct uq *q, struct utag *t, bool commit)
 /* Arm a one-shot poll on the completion eventfd. */
 static int queue_efd_poll(struct uq *q)
 {
-  struct io_uring_sqe *sqe = io_uring_get_sqe(&q->ring);
-  if (!sqe) {
-    io_uring_submit(&q->ring);
-    sqe = io_uring_get_sqe(&q->ring);
-    if (!sqe)
-      return -EBUSY;
-  }
+  struct io_uring_sqe *sqe = queue_sqe(q);
+  if (!sqe)
+    return -EBUSY;
   io_uring_prep_poll_add(sqe, q->efd, POLLIN);
   io_uring_sqe_set_data64(sqe, EFD_DATA);
   return 0;
@@ -365,11 +368,14 @@ static void handle_request(struct uq *q, struct utag *t)
 /* Commit every tag the engine finished since the last look. */
 static void drain_done(struct uq *q)
 {
-  struct utag *t = atomic_exchange_explicit(&q->done_head, NULL, memory_order_acquire);
   uint64_t end = now_ns(), junk;
+  struct utag *t;
 
+  /* Reset the eventfd before taking the list: a tag pushed after the
+   * exchange then always leaves the eventfd readable for the next poll. */
   if (read(q->efd, &junk, sizeof junk) < 0 && errno != EAGAIN)
     vd_err("ublk: queue %u eventfd: %s", q->id, strerror(errno));
+  t = atomic_exchange_explicit(&q->done_head, NULL, memory_order_acquire);
   for (; t; t = t->next_done) {
     q->in_engine--;
     vd_volume_account(q->dev->v, t->io.op, t->io.len, end - t->t0_ns,
