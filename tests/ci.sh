@@ -7,6 +7,8 @@ cd "$top"
 jobs=$(nproc 2>/dev/null || echo 2)
 export POCL_DEVICES="${POCL_DEVICES:-pthread pthread}"
 
+# Out-of-tree builds need a clean source tree.
+[ ! -f config.status ] || make distclean >/dev/null
 autoreconf -fi >/dev/null
 rm -rf build-ci build-asan
 mkdir -p build-ci build-asan

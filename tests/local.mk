@@ -14,3 +14,9 @@ tests_engine_test_engine_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(OPENCL_CFLAGS)
 tests_engine_test_engine_LDADD = daemon/libvdcore.a daemon/libvdmap.a common/libvdcommon.a \
 	$(CUNIT_LIBS) $(OPENCL_LIBS) $(JANSSON_LIBS) $(LIBS)
 TESTS += tests/engine/test_engine
+
+check_PROGRAMS += tests/unit/test_volmap
+tests_unit_test_volmap_SOURCES = tests/unit/test_volmap.c
+tests_unit_test_volmap_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) -I$(top_srcdir)/daemon/map
+tests_unit_test_volmap_LDADD = $(CUNIT_LIBS)
+TESTS += tests/unit/test_volmap
