@@ -29,7 +29,7 @@ struct opts {
   unsigned types;
   unsigned workers;
   unsigned batch, depth;
-  bool ctx_per_dev;
+  bool shared_ctx;
   bool one_only, all_only;
 };
 
@@ -332,7 +332,7 @@ int main(int argc, char **argv)
     { "size", 1, NULL, 's' }, { "seconds", 1, NULL, 't' }, { "qd", 1, NULL, 'q' },
     { "bs", 1, NULL, 'b' }, { "unit", 1, NULL, 'u' }, { "extent-size", 1, NULL, 'e' },
     { "device-types", 1, NULL, 'd' }, { "workers", 1, NULL, 'w' },
-    { "batch", 1, NULL, 'B' }, { "depth", 1, NULL, 'D' }, { "context-per-device", 0, NULL, 'C' },
+    { "batch", 1, NULL, 'B' }, { "depth", 1, NULL, 'D' }, { "shared-context", 0, NULL, 'C' },
     { "one-only", 0, NULL, '1' }, { "all-only", 0, NULL, 'a' }, { NULL, 0, NULL, 0 },
   };
   struct opts o = { .size = 256ull << 20, .seconds = 2, .qd = 32, .unit = 0,
@@ -359,14 +359,14 @@ int main(int argc, char **argv)
     case 'w': o.workers = (unsigned)atoi(optarg); break;
     case 'B': o.batch = (unsigned)atoi(optarg); break;
     case 'D': o.depth = (unsigned)atoi(optarg); break;
-    case 'C': o.ctx_per_dev = true; break;
+    case 'C': o.shared_ctx = true; break;
     case '1': o.one_only = true; break;
     case 'a': o.all_only = true; break;
     default:
       fprintf(stderr, "Usage: engine-bench [--size PER_DEVICE] [--seconds S] [--qd N]\n"
               "  [--bs 4K,64K,1M,4M] [--unit SIZE] [--extent-size SIZE]\n"
               "  [--device-types gpu|cpu] [--workers N] [--batch N] [--depth N]\n"
-              "  [--context-per-device] [--one-only|--all-only]\n");
+              "  [--shared-context] [--one-only|--all-only]\n");
       return 2;
     }
   }
@@ -375,7 +375,7 @@ int main(int argc, char **argv)
     return 2;
   }
   pc.types = o.types;
-  pc.context_per_device = o.ctx_per_dev;
+  pc.shared_context = o.shared_ctx;
   if (vd_pool_open(&pc, &pool, err, sizeof err)) {
     fprintf(stderr, "engine-bench: %s\n", err);
     return 1;
@@ -394,7 +394,7 @@ int main(int argc, char **argv)
     printf("# device %s: %s (%s), driver %s\n", in->id, in->name, in->vendor, in->driver);
   }
   printf("# workers %u, batch %u, depth %u, %s\n", o.workers, o.batch, o.depth,
-         o.ctx_per_dev ? "context per device" : "context per platform");
+         o.shared_ctx ? "context per platform" : "context per device");
   printf("# qd %u, %.1f s per job, %s per device\n", o.qd, o.seconds,
          vd_format_size(o.size, err, sizeof err));
   if (!o.all_only && bench_volume(pool, eng, &o, "one", 1, res, &nres))

@@ -11,10 +11,10 @@
 #include "pool-cl.h"
 #include "util.h"
 
-#define DEFAULT_WORKERS 4
-#define DEFAULT_BATCH 16
+#define DEFAULT_WORKERS 1
+#define DEFAULT_BATCH 32
 #define MAX_WORKERS 64
-#define DEFAULT_DEPTH 4
+#define DEFAULT_DEPTH 8
 #define MAX_DEPTH 16
 
 struct devq;

@@ -193,8 +193,9 @@ static int collect(struct vd_pool *pool, const struct vd_pool_config *cfg,
       pthread_mutex_init(&dev->lock, NULL);
       dev->cl = ids[i];
       dev->ctx = ctx;
-      if (cfg->context_per_device && i > 0) {
-        /* Separate contexts keep one device's driver locks off another's. */
+      if (!cfg->shared_context && i > 0) {
+        /* Separate contexts keep one device's driver locks off another's
+         * (measured: bench/RESULTS.md). */
         dev->ctx = clCreateContext((cl_context_properties[]){ CL_CONTEXT_PLATFORM,
                                      (cl_context_properties)plats[p], 0 }, 1, &ids[i],
                                    NULL, NULL, &rc);
