@@ -78,3 +78,19 @@ wait_threads() {
   done
   fail "vramd still has $(ls /proc/"$vramd_pid"/task | wc -l) threads, expected at most $1"
 }
+# Run one case of nbd-raw.py against vs and vc; after it the daemon must
+# serve other clients, keep the guard volume intact and end every thread.
+run_raw_case() {
+  requires python3
+  start_nbd_vramd
+  local threads vol
+  threads=$(ls /proc/"$vramd_pid"/task | wc -l)
+  for vol in vs vc; do
+    timeout 120 python3 "$top_srcdir/tests/integration/nbd-raw.py" "$tmpdir/nbd.sock" "$vol" "$1" ||
+      fail "$vol: case $1"
+    check_guard
+    timeout 60 nbdcopy "$(nbd_uri "$vol")" "$tmpdir/out" || fail "$vol: not served after case $1"
+    wait_threads "$threads"
+    pass "$vol: $1; the daemon still serves and the guard volume is unchanged"
+  done
+}

@@ -1,15 +1,4 @@
 #!/usr/bin/env bash
-# Raw NBD client case 'garbage' (see nbd-raw.py) on stripe and concat volumes;
-# afterwards the daemon serves other clients and the guard volume is unchanged.
+# NBD bad input: a garbage handshake, bad client flags, bad option magic, a random request.
 . "$(dirname "$0")/functions.sh"
-requires python3
-start_nbd_vramd
-threads=$(ls /proc/"$vramd_pid"/task | wc -l)
-for vol in vs vc; do
-  timeout 120 python3 "$top_srcdir/tests/integration/nbd-raw.py" "$tmpdir/nbd.sock" $vol garbage ||
-    fail "$vol: case garbage"
-  check_guard
-  timeout 60 nbdcopy "$(nbd_uri $vol)" "$tmpdir/out" || fail "$vol: not served after case garbage"
-  wait_threads "$threads"
-  pass "$vol: garbage; the daemon still serves and the guard volume is unchanged"
-done
+run_raw_case garbage
