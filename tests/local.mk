@@ -35,3 +35,11 @@ NBD_TESTS = tests/integration/nbd-info.sh tests/integration/nbd-copy.sh \
 	tests/integration/nbd-bad-many.sh
 TESTS += $(NBD_TESTS)
 dist_noinst_SCRIPTS += $(NBD_TESTS) tests/integration/nbd-raw.py
+
+# libFuzzer targets (clang): `make fuzz [FUZZ_SECONDS=30]`; tests/ci.sh runs them.
+FUZZ_SECONDS = 30
+EXTRA_DIST += tests/fuzz/run.sh tests/fuzz/fuzz_nbd_request.c tests/fuzz/fuzz_nbd_option.c \
+	tests/fuzz/corpus
+fuzz:
+	$(abs_top_srcdir)/tests/fuzz/run.sh $(FUZZ_SECONDS)
+.PHONY: fuzz
