@@ -8,7 +8,7 @@ start_nbd_vramd
 
 for vol in vs vc; do
   common=(--ioengine=nbd "--uri=$(nbd_uri $vol)" --size=32M --iodepth=16
-          --verify=crc32c --do_verify=1 --verify_fatal=1 --output="$tmpdir/fio.out")
+          --verify=crc32c --do_verify=1 --verify_fatal=1 --verify_state_save=0 --output="$tmpdir/fio.out")
   timeout 180 fio --name=rand4k --rw=randwrite --bs=4k "${common[@]}" ||
     fail "$vol: random 4k write+verify: $(cat "$tmpdir/fio.out")"
   timeout 180 fio --name=seq1m --rw=write --bs=1M --numjobs=2 --offset_increment=32M "${common[@]}" ||
