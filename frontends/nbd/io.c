@@ -5,13 +5,13 @@
 
 #include "nbd-internal.h"
 
-/* Read exactly len bytes; a peer that closes early gives -EPIPE. */
-int nbd_recv_full(int fd, void *buf, size_t len)
+/* Move exactly len bytes in one direction; a peer that closes early on a
+ * read gives -EPIPE, and writes never raise SIGPIPE. */
+static int full(int fd, char *p, size_t len, bool rx)
 {
-  char *p = buf;
   while (len) {
-    ssize_t n = recv(fd, p, len, MSG_WAITALL);
-    if (n == 0)
+    ssize_t n = rx ? recv(fd, p, len, MSG_WAITALL) : send(fd, p, len, MSG_NOSIGNAL);
+    if (n == 0 && rx)
       return -EPIPE;
     if (n < 0) {
       if (errno == EINTR)
@@ -24,21 +24,16 @@ int nbd_recv_full(int fd, void *buf, size_t len)
   return 0;
 }
 
-/* Write exactly len bytes; never raises SIGPIPE. */
+/* Read exactly len bytes. */
+int nbd_recv_full(int fd, void *buf, size_t len)
+{
+  return full(fd, buf, len, true);
+}
+
+/* Write exactly len bytes. */
 int nbd_send_full(int fd, const void *buf, size_t len)
 {
-  const char *p = buf;
-  while (len) {
-    ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno == EINTR)
-        continue;
-      return -errno;
-    }
-    p += n;
-    len -= (size_t)n;
-  }
-  return 0;
+  return full(fd, (char *)buf, len, false);
 }
 
 /* Consume bytes we will not use, keeping the stream in step. */
