@@ -28,6 +28,8 @@ struct opts {
   uint64_t extent;
   unsigned types;
   unsigned workers;
+  unsigned batch, depth;
+  bool shared_ctx;
   bool one_only, all_only;
 };
 
@@ -330,6 +332,7 @@ int main(int argc, char **argv)
     { "size", 1, NULL, 's' }, { "seconds", 1, NULL, 't' }, { "qd", 1, NULL, 'q' },
     { "bs", 1, NULL, 'b' }, { "unit", 1, NULL, 'u' }, { "extent-size", 1, NULL, 'e' },
     { "device-types", 1, NULL, 'd' }, { "workers", 1, NULL, 'w' },
+    { "batch", 1, NULL, 'B' }, { "depth", 1, NULL, 'D' }, { "shared-context", 0, NULL, 'C' },
     { "one-only", 0, NULL, '1' }, { "all-only", 0, NULL, 'a' }, { NULL, 0, NULL, 0 },
   };
   struct opts o = { .size = 256ull << 20, .seconds = 2, .qd = 32, .unit = 0,
@@ -354,12 +357,16 @@ int main(int argc, char **argv)
     case 'e': o.extent = size_arg("extent-size", optarg); break;
     case 'd': o.types = !strcmp(optarg, "cpu") ? VD_DEV_CPU : VD_DEV_GPU; break;
     case 'w': o.workers = (unsigned)atoi(optarg); break;
+    case 'B': o.batch = (unsigned)atoi(optarg); break;
+    case 'D': o.depth = (unsigned)atoi(optarg); break;
+    case 'C': o.shared_ctx = true; break;
     case '1': o.one_only = true; break;
     case 'a': o.all_only = true; break;
     default:
       fprintf(stderr, "Usage: engine-bench [--size PER_DEVICE] [--seconds S] [--qd N]\n"
               "  [--bs 4K,64K,1M,4M] [--unit SIZE] [--extent-size SIZE]\n"
-              "  [--device-types gpu|cpu] [--workers N] [--one-only|--all-only]\n");
+              "  [--device-types gpu|cpu] [--workers N] [--batch N] [--depth N]\n"
+              "  [--shared-context] [--one-only|--all-only]\n");
       return 2;
     }
   }
@@ -368,11 +375,14 @@ int main(int argc, char **argv)
     return 2;
   }
   pc.types = o.types;
+  pc.shared_context = o.shared_ctx;
   if (vd_pool_open(&pc, &pool, err, sizeof err)) {
     fprintf(stderr, "engine-bench: %s\n", err);
     return 1;
   }
   ec.workers_per_device = o.workers;
+  ec.batch = o.batch;
+  ec.depth = o.depth;
   if (vd_engine_start(pool, &ec, &eng, err, sizeof err)) {
     fprintf(stderr, "engine-bench: %s\n", err);
     vd_pool_close(pool);
@@ -383,6 +393,8 @@ int main(int argc, char **argv)
     const struct vd_device_info *in = vd_device_info(vd_pool_device(pool, i));
     printf("# device %s: %s (%s), driver %s\n", in->id, in->name, in->vendor, in->driver);
   }
+  printf("# workers %u, batch %u, depth %u, %s\n", o.workers, o.batch, o.depth,
+         o.shared_ctx ? "context per platform" : "context per device");
   printf("# qd %u, %.1f s per job, %s per device\n", o.qd, o.seconds,
          vd_format_size(o.size, err, sizeof err));
   if (!o.all_only && bench_volume(pool, eng, &o, "one", 1, res, &nres))

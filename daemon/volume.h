@@ -13,7 +13,7 @@
 #include "util.h"
 #include "volmap.h"
 
-#define VD_DEFAULT_STRIPE_UNIT (512u << 10)
+#define VD_DEFAULT_STRIPE_UNIT (1u << 20)
 #define VD_DEV_ID_MAX 16
 #define VD_LAT_BUCKETS 16 /* histogram buckets, see vd_lat_bounds */
 

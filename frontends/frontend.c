@@ -2,10 +2,11 @@
 #include <stddef.h>
 
 #include "frontend.h"
+#include "nbd/nbd.h"
 #include "ublk/ublk.h"
 
 static const struct vd_frontend *const frontends[] = {
-  NULL, /* nbd */
+  &vd_frontend_nbd,
   &vd_frontend_ublk,
 };
 

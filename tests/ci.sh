@@ -1,12 +1,14 @@
 #!/bin/sh
 # ci.sh: the whole test suite, as CI runs it: a warnings-as-errors build and
-# its tests, the same tests under ASan and UBSan, and make distcheck.
+# its tests, the same tests under ASan and UBSan, the fuzzers, and make distcheck.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 jobs=$(nproc 2>/dev/null || echo 2)
 export POCL_DEVICES="${POCL_DEVICES:-pthread pthread}"
 
+# Out-of-tree builds need a clean source tree.
+[ ! -f config.status ] || make distclean >/dev/null
 autoreconf -fi >/dev/null
 rm -rf build-ci build-asan
 mkdir -p build-ci build-asan
@@ -27,6 +29,9 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 (cd build-asan && ../configure --enable-werror --enable-sanitizers >/dev/null &&
   make -j"$jobs" >/dev/null && make -j"$jobs" check) ||
   { cat build-asan/test-suite.log 2>/dev/null; exit 1; }
+
+echo "== fuzz the NBD request and option parsers"
+tests/fuzz/run.sh "${FUZZ_SECONDS:-30}" || exit 1
 
 echo "== make distcheck"
 (cd build-ci && make -j"$jobs" distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror >/dev/null) ||

@@ -11,9 +11,11 @@
 #include "pool-cl.h"
 #include "util.h"
 
-#define DEFAULT_WORKERS 4
-#define DEFAULT_BATCH 16
+#define DEFAULT_WORKERS 1
+#define DEFAULT_BATCH 32
 #define MAX_WORKERS 64
+#define DEFAULT_DEPTH 8
+#define MAX_DEPTH 16
 
 struct devq;
 
@@ -31,6 +33,7 @@ struct devq {
   struct vd_io_part *head, *tail;
   bool stop;
   unsigned batch;
+  unsigned depth;
   struct vd_device *dev;
   struct worker w[MAX_WORKERS];
   unsigned nw;
@@ -125,14 +128,15 @@ static void finish_part(struct vd_io_part *p, int err)
     io->done(io, atomic_load(&io->err));
 }
 
-/* Take up to batch parts off the device's list; NULL when stopping. */
-static struct vd_io_part *take_batch(struct devq *dq)
+/* Take up to batch parts off the device's list.  With wait, sleep until
+ * there are some (NULL only when stopping); without, NULL when empty. */
+static struct vd_io_part *take_batch(struct devq *dq, bool wait)
 {
   struct vd_io_part *first, *last;
   unsigned n = 1;
 
   pthread_mutex_lock(&dq->lock);
-  while (!dq->head && !dq->stop)
+  while (wait && !dq->head && !dq->stop)
     pthread_cond_wait(&dq->cv, &dq->lock);
   first = dq->head;
   if (first) {
@@ -150,37 +154,103 @@ static struct vd_io_part *take_batch(struct devq *dq)
   return first;
 }
 
-/* Worker: enqueue a batch of parts, wait for the queue, complete them. */
+/* A batch whose transfers are queued on the device, with the marker that
+ * completes after all of them (the queue is in order). */
+struct group {
+  struct vd_io_part *parts;
+  cl_event marker;
+  uint64_t h2d, d2h;
+};
+
+/* Enqueue a batch's transfers and a marker behind them; flush to start. */
+static void group_start(struct worker *w, struct group *g, struct vd_io_part *batch)
+{
+  cl_int rc;
+  g->parts = batch;
+  g->h2d = g->d2h = 0;
+  for (struct vd_io_part *p = batch; p; p = p->next) {
+    uint64_t b = 0;
+    p->err = enqueue_part(w->q, p, &b);
+    if (p->io->op == VD_OP_READ)
+      g->d2h += b;
+    else if (p->io->op == VD_OP_WRITE)
+      g->h2d += b;
+  }
+  rc = clEnqueueMarkerWithWaitList(w->q, 0, NULL, &g->marker);
+  if (rc != CL_SUCCESS) {
+    /* No marker: wait here instead, so completion order still holds. */
+    g->marker = NULL;
+    rc = clFinish(w->q);
+    if (rc != CL_SUCCESS)
+      for (struct vd_io_part *p = batch; p; p = p->next)
+        p->err = -EIO;
+    return;
+  }
+  clFlush(w->q);
+}
+
+/* True once the group's marker has run (or failed). */
+static bool group_done(const struct group *g)
+{
+  cl_int st = CL_COMPLETE;
+  if (g->marker &&
+      clGetEventInfo(g->marker, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof st, &st, NULL) != CL_SUCCESS)
+    return true;
+  return st <= CL_COMPLETE;
+}
+
+/* Wait for a group if needed, then complete its parts. */
+static void group_finish(struct devq *dq, struct group *g)
+{
+  bool failed = false;
+  if (g->marker) {
+    cl_int st = CL_COMPLETE;
+    if (clWaitForEvents(1, &g->marker) != CL_SUCCESS ||
+        clGetEventInfo(g->marker, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof st, &st, NULL) != CL_SUCCESS ||
+        st < 0) {
+      vd_err("%s: transfers failed", vd_device_info(dq->dev)->id);
+      failed = true;
+    }
+    clReleaseEvent(g->marker);
+  }
+  atomic_fetch_add(&dq->h2d, g->h2d);
+  atomic_fetch_add(&dq->d2h, g->d2h);
+  for (struct vd_io_part *p = g->parts, *next; p; p = next) {
+    next = p->next; /* p's request may be reused once finished */
+    finish_part(p, failed ? -EIO : p->err);
+  }
+}
+
+/* Worker: keep up to depth batches queued on the device; complete them in
+ * order as their markers pass, so the device never idles between batches. */
 static void *worker_main(void *arg)
 {
   struct worker *w = arg;
   struct devq *dq = w->dq;
-  struct vd_io_part *batch;
+  struct group ring[MAX_DEPTH];
+  unsigned head = 0, n = 0;
 
-  while ((batch = take_batch(dq)) != NULL) {
-    uint64_t moved_in = 0, moved_out = 0;
-    int errs[DEFAULT_BATCH * 8];
-    unsigned i = 0;
-    cl_int rc;
-
-    for (struct vd_io_part *p = batch; p; p = p->next, i++) {
-      uint64_t b = 0;
-      errs[i] = enqueue_part(w->q, p, &b);
-      if (p->io->op == VD_OP_READ)
-        moved_out += b;
-      else if (p->io->op == VD_OP_WRITE)
-        moved_in += b;
+  for (;;) {
+    struct vd_io_part *batch = NULL;
+    if (n < dq->depth)
+      batch = take_batch(dq, n == 0);
+    if (batch) {
+      group_start(w, &ring[(head + n) % MAX_DEPTH], batch);
+      n++;
+    } else if (n == 0) {
+      break; /* stopping, and nothing in flight */
     }
-    rc = clFinish(w->q);
-    if (rc != CL_SUCCESS)
-      vd_err("%s: waiting for transfers failed: %s",
-             vd_device_info(dq->dev)->id, vd_cl_strerror(rc));
-    atomic_fetch_add(&dq->h2d, moved_in);
-    atomic_fetch_add(&dq->d2h, moved_out);
-    i = 0;
-    for (struct vd_io_part *p = batch, *next; p; p = next, i++) {
-      next = p->next; /* p's request may be reused once finished */
-      finish_part(p, rc != CL_SUCCESS ? -EIO : errs[i]);
+    /* Block on the oldest batch only when there is nothing new to queue
+     * or the window is full; then complete whatever else has finished. */
+    if (n && (!batch || n == dq->depth)) {
+      group_finish(dq, &ring[head]);
+      head = (head + 1) % MAX_DEPTH;
+      n--;
+    }
+    while (n && group_done(&ring[head])) {
+      group_finish(dq, &ring[head]);
+      head = (head + 1) % MAX_DEPTH;
+      n--;
     }
   }
   return NULL;
@@ -300,12 +370,13 @@ static void devq_stop(struct devq *dq)
 
 /* Create queues and threads for one device. */
 static int devq_start(struct devq *dq, struct vd_device *dev, unsigned nw,
-                      unsigned batch, char *err, size_t errlen)
+                      unsigned batch, unsigned depth, char *err, size_t errlen)
 {
   pthread_mutex_init(&dq->lock, NULL);
   pthread_cond_init(&dq->cv, NULL);
   dq->dev = dev;
   dq->batch = batch;
+  dq->depth = depth;
   for (unsigned i = 0; i < nw; i++) {
     struct worker *w = &dq->w[i];
     cl_int rc;
@@ -335,12 +406,14 @@ int vd_engine_start(struct vd_pool *pool, const struct vd_engine_config *cfg,
   struct vd_engine *eng = calloc(1, sizeof *eng);
   unsigned nw = cfg && cfg->workers_per_device ? cfg->workers_per_device : DEFAULT_WORKERS;
   unsigned batch = cfg && cfg->batch ? cfg->batch : DEFAULT_BATCH;
+  unsigned depth = cfg && cfg->depth ? cfg->depth : DEFAULT_DEPTH;
   struct vd_device *first = vd_pool_device(pool, 0);
   cl_int rc;
   int ret;
 
   if (nw > MAX_WORKERS) nw = MAX_WORKERS;
   if (batch > DEFAULT_BATCH * 8) batch = DEFAULT_BATCH * 8;
+  if (depth > MAX_DEPTH) depth = MAX_DEPTH;
   if (!eng || !first) {
     free(eng);
     snprintf(err, errlen, eng ? "the pool has no device" : "out of memory");
@@ -363,7 +436,7 @@ int vd_engine_start(struct vd_pool *pool, const struct vd_engine_config *cfg,
   }
   for (unsigned i = 0; i < vd_pool_count(pool); i++) {
     eng->ndev = i + 1;
-    ret = devq_start(&eng->dq[i], vd_pool_device(pool, i), nw, batch, err, errlen);
+    ret = devq_start(&eng->dq[i], vd_pool_device(pool, i), nw, batch, depth, err, errlen);
     if (ret)
       goto out_stop;
   }

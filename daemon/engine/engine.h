@@ -22,6 +22,7 @@ struct vd_engine;
 struct vd_engine_config {
   unsigned workers_per_device; /* 0: default */
   unsigned batch;              /* device parts taken per wake-up; 0: default */
+  unsigned depth;              /* batches in flight per worker; 0: default */
 };
 
 /* Where a volume's bytes live: the map plus each device's extents. */
@@ -43,6 +44,7 @@ struct vd_io_part {
   struct vd_io_part *next;
   struct vd_io *io;
   uint32_t dev;
+  int err;
 };
 
 struct vd_io {

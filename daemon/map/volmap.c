@@ -141,7 +141,8 @@ uint64_t vd_map_extent_bytes(const struct vd_map *m, uint32_t dev, uint32_t i)
 {
   if (i >= vd_map_extent_count(m, dev))
     return 0;
-  return min_u64(m->extent_size, m->dev_bytes[dev] - (uint64_t)i * m->extent_size);
+  return min_u64(m->extent_size,
+                 m->dev_bytes[dev] - (uint64_t)i * m->extent_size);
 }
 
 /* Written as two comparisons so off + len is never formed. */
@@ -154,12 +155,12 @@ bool vd_map_in_range(const struct vd_map *m, uint64_t off, uint64_t len)
 static uint64_t stripe_touched(const struct vd_map *m, uint64_t off,
                                uint64_t last)
 {
-  uint64_t u0 = off / m->unit, u1 = last / m->unit;
-  uint32_t n = m->ndev, first = (uint32_t)(u0 % n);
+  uint64_t u0 = off / m->unit, units = last / m->unit - u0 + 1;
+  uint32_t n = m->ndev, first = (uint32_t)(u0 % n), cnt;
 
-  if (u1 - u0 >= n - 1)
+  if (units >= n)
     return bit_run(0, n);
-  uint32_t cnt = (uint32_t)(u1 - u0 + 1);
+  cnt = (uint32_t)units;
   if (first + cnt <= n)
     return bit_run(first, cnt);
   return bit_run(first, n - first) | bit_run(0, first + cnt - n);
@@ -180,21 +181,18 @@ static uint64_t concat_touched(const struct vd_map *m, uint64_t off,
   return mask;
 }
 
-/* Range is clipped to the volume so a bad request cannot misreport. */
+/* Like the iterators, an out-of-range request touches nothing. */
 uint64_t vd_map_devices_touched(const struct vd_map *m, uint64_t off,
                                 uint64_t len)
 {
-  uint64_t last;
-
-  if (len == 0 || off >= m->size)
+  if (len == 0 || !vd_map_in_range(m, off, len))
     return 0;
-  last = off + min_u64(len, m->size - off) - 1;
   if (m->layout == VD_LAYOUT_STRIPE)
-    return stripe_touched(m, off, last);
-  return concat_touched(m, off, last);
+    return stripe_touched(m, off, off + len - 1);
+  return concat_touched(m, off, off + len - 1);
 }
 
-/* Fill the fields shared by both iterator flavours; bad ranges yield nothing. */
+/* Fields shared by both iterators; out-of-range requests yield nothing. */
 static void iter_setup(struct vd_map_iter *it, const struct vd_map *m,
                        uint64_t off, uint64_t len, int32_t dev)
 {
@@ -219,7 +217,7 @@ static void stripe_seek_dev(struct vd_map_iter *it, uint32_t dev)
   uint64_t u = it->off / m->unit, in = it->off % m->unit;
   uint32_t du = (uint32_t)(u % m->ndev);
   uint64_t steps = (dev + m->ndev - du) % m->ndev;
-  /* Distance rather than address: off + gap may exceed 2^64 near the end. */
+  /* Compare distances so no address past the request is formed. */
   uint64_t gap = steps == 0 ? 0 : steps * m->unit - in;
 
   if (gap >= it->end - it->off)
@@ -232,12 +230,12 @@ static void stripe_seek_dev(struct vd_map_iter *it, uint32_t dev)
 void vd_map_iter_init_dev(struct vd_map_iter *it, const struct vd_map *m,
                           uint64_t off, uint64_t len, uint32_t dev)
 {
-  iter_setup(it, m, off, len, (int32_t)dev);
   if (dev >= m->ndev) {
-    it->dev = -1;
-    it->off = it->end;
+    /* No such device: an empty iterator. */
+    iter_setup(it, m, off, 0, -1);
     return;
   }
+  iter_setup(it, m, off, len, (int32_t)dev);
   if (m->layout == VD_LAYOUT_CONCAT) {
     uint64_t s = m->dev_start[dev], e = s + m->dev_bytes[dev];
 
@@ -252,7 +250,24 @@ void vd_map_iter_init_dev(struct vd_map_iter *it, const struct vd_map *m,
   }
 }
 
-/* Device, device offset and bytes left on that device for volume byte v. */
+/* Concat device holding byte v: the largest i with dev_start[i] <= v. */
+static uint32_t concat_find(const struct vd_map *m, uint64_t v)
+{
+  /* Empty devices share the next one's start, so ties end on a full one. */
+  uint32_t lo = 0, hi = m->ndev - 1;
+
+  while (lo < hi) {
+    uint32_t mid = lo + (hi - lo + 1) / 2;
+
+    if (m->dev_start[mid] <= v)
+      lo = mid;
+    else
+      hi = mid - 1;
+  }
+  return lo;
+}
+
+/* Device, device offset and contiguous bytes left there for volume byte v. */
 static void locate(const struct vd_map *m, uint64_t v, uint32_t *dev,
                    uint64_t *dev_off, uint64_t *dev_left)
 {
@@ -265,19 +280,9 @@ static void locate(const struct vd_map *m, uint64_t v, uint32_t *dev,
     *dev_left = m->ndev > 1 ? m->unit - v % m->unit : m->size - v;
     return;
   }
-  /* Largest i with dev_start[i] <= v; ties end on the device holding bytes. */
-  uint32_t lo = 0, hi = m->ndev - 1;
-  while (lo < hi) {
-    uint32_t mid = lo + (hi - lo + 1) / 2;
-
-    if (m->dev_start[mid] <= v)
-      lo = mid;
-    else
-      hi = mid - 1;
-  }
-  *dev = lo;
-  *dev_off = v - m->dev_start[lo];
-  *dev_left = m->dev_bytes[lo] - *dev_off;
+  *dev = concat_find(m, v);
+  *dev_off = v - m->dev_start[*dev];
+  *dev_left = m->dev_bytes[*dev] - *dev_off;
 }
 
 /* Fill a one-row segment at device offset dev_off. */
@@ -307,8 +312,7 @@ static bool next_plain(struct vd_map_iter *it, struct vd_segment *seg)
   return true;
 }
 
-/* After consuming volume bytes up to done (end of a unit of it->dev), hop to
- * the same device's next unit, or finish. */
+/* From done (end of one of it->dev's units) hop to its next unit, or finish. */
 static void stripe_hop(struct vd_map_iter *it, uint64_t done)
 {
   uint64_t skip = it->m->unit * (it->m->ndev - 1);
@@ -319,8 +323,7 @@ static void stripe_hop(struct vd_map_iter *it, uint64_t done)
     it->off = it->end;
 }
 
-/* Next segment of one device of a multi-device stripe: a rectangle of whole
- * units within one extent, or a one-row piece of a unit. */
+/* Next multi-device stripe segment of it->dev: a rectangle or a unit piece. */
 static bool next_stripe_dev(struct vd_map_iter *it, struct vd_segment *seg)
 {
   const struct vd_map *m = it->m;

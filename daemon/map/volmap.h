@@ -61,7 +61,9 @@ int vd_map_init_stripe(struct vd_map *m, uint32_t ndev, uint64_t unit,
 int vd_map_init_concat(struct vd_map *m, uint32_t ndev, const uint64_t *cap,
                        uint64_t extent_size, uint64_t size);
 
-/* Number of extents device dev holds, and the size of extent i on it. */
+/* Number of extents device dev holds, and the size of extent i on it.
+ * Both inits return -EOVERFLOW if a device would need more than UINT32_MAX
+ * extents.  Out-of-range dev or i give 0. */
 uint32_t vd_map_extent_count(const struct vd_map *m, uint32_t dev);
 uint64_t vd_map_extent_bytes(const struct vd_map *m, uint32_t dev, uint32_t i);
 
@@ -84,7 +86,9 @@ void vd_map_iter_init(struct vd_map_iter *it, const struct vd_map *m,
 void vd_map_iter_init_dev(struct vd_map_iter *it, const struct vd_map *m,
                           uint64_t off, uint64_t len, uint32_t dev);
 
-/* Next segment; false when done. */
+/* Next segment; false when done.  Requests that are not in range (and
+ * devices >= ndev) yield no segments and touch no devices.  One-row
+ * segments always have buf_pitch == len. */
 bool vd_map_next(struct vd_map_iter *it, struct vd_segment *seg);
 
 #endif

@@ -193,6 +193,17 @@ static int collect(struct vd_pool *pool, const struct vd_pool_config *cfg,
       pthread_mutex_init(&dev->lock, NULL);
       dev->cl = ids[i];
       dev->ctx = ctx;
+      if (!cfg->shared_context && i > 0) {
+        /* Separate contexts keep one device's driver locks off another's
+         * (measured: bench/RESULTS.md). */
+        dev->ctx = clCreateContext((cl_context_properties[]){ CL_CONTEXT_PLATFORM,
+                                     (cl_context_properties)plats[p], 0 }, 1, &ids[i],
+                                   NULL, NULL, &rc);
+        if (rc != CL_SUCCESS)
+          dev->ctx = ctx;
+        else
+          pool->ctx[pool->nctx++] = dev->ctx;
+      }
       dev->info.index = pool->ndev;
       dev->info.type = dev_type(ids[i]);
       snprintf(dev->info.id, sizeof dev->info.id, "%s%u",

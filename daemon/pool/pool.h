@@ -31,6 +31,7 @@ struct vd_pool_config {
   unsigned types;        /* mask of enum vd_dev_type; 0 = GPU|ACCEL */
   bool reserve_set;      /* false: default reserve per device type */
   uint64_t reserve;      /* bytes held back on every device */
+  bool shared_context;   /* one OpenCL context per platform, not per device */
 };
 
 struct vd_pool;

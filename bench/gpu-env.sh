@@ -1,0 +1,11 @@
+# gpu-env.sh BUNDLE: source on the GPU host to use NVIDIA's OpenCL driver
+# through the bundled ICD loader (the host has no ICD file of its own).
+bundle=$(realpath "${1:?bundle folder}")
+mkdir -p /tmp/icd
+for lib in /usr/lib/libnvidia-opencl.so.1 /usr/lib/x86_64-linux-gnu/libnvidia-opencl.so.1 \
+           /usr/local/nvidia/lib64/libnvidia-opencl.so.1; do
+  [ -e "$lib" ] && { echo "$lib" > /tmp/icd/nvidia.icd; break; }
+done
+export OCL_ICD_VENDORS=/tmp/icd
+export LD_LIBRARY_PATH="$bundle/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+export PATH="$bundle/bin:$PATH"
