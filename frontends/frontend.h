@@ -25,6 +25,10 @@ struct vd_frontend {
                 char *err, size_t errlen);
 };
 
+/* True when a block device is held exclusively (mounted, active swap,
+ * md/dm): what a delete without force refuses. */
+bool vd_bdev_busy(const char *path);
+
 /* The frontend for a kind, or NULL when it is not built in. */
 const struct vd_frontend *vd_frontend_get(enum vd_frontend_kind kind);
 

@@ -188,6 +188,17 @@ unsigned nbd_chunks_for(uint32_t len);
  * on return.  Returns 0 or -errno when the connection could not start. */
 int vd_nbd_serve_transmission(struct vramd *d, struct vd_volume *v, int fd);
 
+/* attach.c: connect v to a kernel /dev/nbdN through a socketpair served
+ * by vd_nbd_serve_transmission (spec.index picks the device, else the
+ * first free one); fills v->device_path.  Returns 0 or -errno, err says
+ * why (module not loaded, device taken). */
+int vd_nbd_attach(struct vramd *d, struct vd_volume *v, char *err, size_t errlen);
+/* Disconnect v's kernel device, if any: -EBUSY while it is mounted or
+ * used for swap unless force.  0 when v was not attached. */
+int vd_nbd_detach(struct vd_volume *v, bool force, char *err, size_t errlen);
+/* Disconnect every kernel device (shutdown). */
+void vd_nbd_detach_all(void);
+
 /* The frontend for frontend.c's table. */
 extern const struct vd_frontend vd_frontend_nbd;
 

@@ -383,6 +383,7 @@ static void kick_and_wait_locked(struct vd_volume *v)
 static void nbd_stop(struct vramd *d)
 {
   (void)d;
+  vd_nbd_detach_all();
   if (!srv.listening)
     return;
   pthread_mutex_lock(&srv.lock);
@@ -401,23 +402,18 @@ static void nbd_stop(struct vramd *d)
 /* Frontend add: every nbd volume is exported under its name. */
 static int nbd_add(struct vramd *d, struct vd_volume *v, char *err, size_t errlen)
 {
-  (void)d;
-  if (v->spec.attach) {
-    snprintf(err, errlen, "volume '%s': kernel NBD attach is not available yet; "
-             "create it without attach and connect with nbd-client or another "
-             "NBD client to the NBD socket", v->spec.name);
-    return -EOPNOTSUPP;
-  }
   v->device_path[0] = '\0';
-  return 0;
+  return v->spec.attach ? vd_nbd_attach(d, v, err, errlen) : 0;
 }
 
 /* Frontend remove: refuse while clients are connected unless forced. */
 static int nbd_remove(struct vramd *d, struct vd_volume *v, bool force,
                       char *err, size_t errlen)
 {
-  int n;
+  int n = vd_nbd_detach(v, force, err, errlen);
   (void)d;
+  if (n)
+    return n;
   pthread_mutex_lock(&srv.lock);
   n = atomic_load(&v->clients);
   if (n && !force) {

@@ -776,17 +776,6 @@ out_unlock:
   return rc;
 }
 
-/* True when someone holds the block device exclusively (mount, swap, md). */
-static bool bdev_busy(const char *path)
-{
-  int fd = open(path, O_RDONLY | O_EXCL | O_CLOEXEC | O_NONBLOCK);
-  if (fd >= 0) {
-    close(fd);
-    return false;
-  }
-  return errno == EBUSY;
-}
-
 /* Withdraw a volume's device; refuses while mounted unless forced. */
 static int ublk_remove(struct vramd *d, struct vd_volume *v, bool force,
                        char *err, size_t errlen)
@@ -800,7 +789,7 @@ static int ublk_remove(struct vramd *d, struct vd_volume *v, bool force,
     pthread_mutex_unlock(&U.lock);
     return 0;
   }
-  if (!force && bdev_busy(v->device_path)) {
+  if (!force && vd_bdev_busy(v->device_path)) {
     snprintf(err, errlen, "%s is in use (mounted, active swap or held by another "
              "device): unmount or swapoff it first, or delete with force",
              v->device_path);

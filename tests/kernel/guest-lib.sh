@@ -58,6 +58,26 @@ stop_vramd() {
   echo "vramd ($pid) still running ${1:-30} s after SIGTERM"; return 1
 }
 
+# start_volumes LOG P OPTS ID DEV: vramd with volumes P0 (filesystem), Ps
+# (swap), Pf at id ID (fio; must become DEV) and Pclash, which also asks
+# for ID and must be refused; all but Pclash striped over both devices.
+start_volumes() {
+  local log=$1 p=$2 o=$3 id=$4 want=$5 v d
+  start_vramd "$log" \
+    --volume "name=${p}0,size=64M,layout=stripe,devices=all,unit=64K,$o" \
+    --volume "name=${p}s,size=48M,layout=stripe,devices=all,$o" \
+    --volume "name=${p}f,size=32M,layout=stripe,devices=all,unit=4K,$o,index=$id" \
+    --volume "name=${p}clash,size=16M,$o,index=$id" || return 1
+  grep -E "swap safety|volume|ublk:|nbd:" "$log"
+  for v in "${p}0" "${p}s" "${p}f"; do
+    d=$(dev_of "$log" "$v")
+    [ -b "$d" ] || { echo "no block device for $v"; return 1; }
+    echo "$d" > "$W/dev.$v"
+  done
+  [ "$(cat "$W/dev.${p}f")" = "$want" ] || { echo "${p}f is not $want"; return 1; }
+  [ "$(blockdev --getsize64 "$(cat "$W/dev.${p}0")")" = 67108864 ] || { echo "${p}0 is not 64 MiB"; return 1; }
+}
+
 # The device path vramd logged for volume $2 in log $1.
 dev_of() { sed -n "s/.*volume $2 is \(\/dev\/[a-z0-9]*\).*/\1/p" "$1" | tail -n 1; }
 
@@ -111,4 +131,36 @@ t_fio() {
   [ "${PIPESTATUS[0]}" = 0 ] || return 1
   fio --name=kt-seq --filename="$dev" --ioengine=io_uring --direct=1 --rw=write --bs=256k \
     --iodepth=4 --size="${FIO_MB:-16}M" --verify=md5 --verify_fatal=1 --output-format=terse > /dev/null
+}
+
+# on FUNC VOL [ARGS...]: run a device test on the device of volume VOL.
+on() { local f=$1 vol=$2; shift 2; "$f" "$(cat "$W/dev.$vol")" "$@"; }
+
+# True when a block device is gone or has no size (disconnected).
+dev_gone() { [ ! -e "$1" ] || [ "$(blockdev --getsize64 "$1" 2>/dev/null || echo 0)" = 0 ]; }
+
+# Delete while mounted: refused, then forced (needs vramctl, else SKIP).
+t_delete_busy() {
+  local d=$1 vol=$2 ctl; ctl=$(cat "$W/vramctl-path")
+  [ -x "$ctl" ] || { echo "no vramctl in this build (the API has not landed)"; exit 77; }
+  mkfs.ext4 -q -F "$d" && mount "$d" /mnt/kt || return 1
+  if "$ctl" --socket "$W/api.sock" volume delete "$vol"; then
+    umount /mnt/kt; echo "delete of a mounted volume was accepted"; return 1; fi
+  "$ctl" --socket "$W/api.sock" volume delete "$vol" --force || { umount /mnt/kt; return 1; }
+  umount /mnt/kt 2>/dev/null || umount -l /mnt/kt
+  dev_gone "$d" || { echo "$d is still there after a forced delete"; return 1; }
+}
+
+# SIGTERM with a mounted filesystem: vramd exits, the guest keeps running,
+# the mount can be taken down and the device is gone.
+t_sigterm_mounted() {
+  local d=$1 log=$2
+  mount "$d" /mnt/kt || return 1
+  dd if=/dev/urandom of=/mnt/kt/during bs=1M count=2 status=none
+  stop_vramd 60 || return 1
+  grep -E "signal|removing|detaching" "$log"
+  ls /mnt/kt > /dev/null 2>&1
+  umount /mnt/kt 2>/dev/null || umount -l /mnt/kt || return 1
+  dev_gone "$d" || { echo "$d is still there after vramd exited"; return 1; }
+  echo "vramd exited, the filesystem was unmounted, $d is gone"
 }

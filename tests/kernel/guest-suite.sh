@@ -21,26 +21,15 @@ t_ublk_unavailable() {
 }
 
 t_modules() {
-  modprobe ublk_drv && [ -c /dev/ublk-control ] && modprobe ext4 && modprobe nbd nbds_max=4 2>/dev/null
+  modprobe ublk_drv && [ -c /dev/ublk-control ] && modprobe ext4
   [ -c /dev/ublk-control ] && grep -qw ext4 /proc/filesystems
 }
 
 # Volumes: u0 (filesystem, SIGTERM), us (swap), uf at a fixed id 7 (fio),
 # and a second volume asking for id 7, which must be refused.
 t_ublk_start() {
-  start_vramd "$W/vramd.log" \
-    --volume name=u0,size=64M,layout=stripe,devices=all,unit=64K,frontend=ublk \
-    --volume name=us,size=48M,layout=stripe,devices=all,frontend=ublk \
-    --volume name=uf,size=32M,layout=stripe,devices=all,unit=4K,frontend=ublk,index=7 \
-    --volume name=uclash,size=16M,frontend=ublk,index=7 || return 1
-  grep -E "swap safety|volume|ublk:" "$W/vramd.log"
-  for v in u0 us uf; do
-    d=$(dev_of "$W/vramd.log" $v)
-    [ -b "$d" ] || { echo "no block device for $v"; return 1; }
-    echo "$d" > "$W/dev.$v"
-  done
-  [ "$(cat "$W/dev.uf")" = /dev/ublkb7 ] || { echo "uf is not /dev/ublkb7"; return 1; }
-  [ ! -e "$W/dev.uclash" ] && grep -q "volume uclash: ublk id 7 is already used by volume 'uf'" "$W/vramd.log"
+  start_volumes "$W/vramd.log" u frontend=ublk 7 /dev/ublkb7 &&
+    grep -q "volume uclash: ublk id 7 is already used by volume 'uf'" "$W/vramd.log"
 }
 
 # Block limits carry the stripe geometry: 64 KiB unit over 2 devices.
@@ -61,36 +50,6 @@ t_ublk_zero() {
   blkdiscard -o 0 -l 1048576 "$d" && blkdiscard -z -o 1048576 -l 1048576 "$d" || return 1
   [ "$(dd if="$d" bs=1M count=2 iflag=direct status=none | tr -d '\0' | wc -c)" = 0 ] &&
     [ "$(dd if="$d" bs=1M skip=2 count=1 iflag=direct status=none | tr -d '\0' | wc -c)" -gt 0 ]
-}
-
-t_ublk_ext4() { t_ext4 "$(cat "$W/dev.u0")"; }
-t_ublk_swap() { t_swap "$(cat "$W/dev.us")"; }
-t_ublk_fio() { t_fio "$(cat "$W/dev.uf")"; }
-
-# Deleting a mounted volume is refused; --force tears it down.  Needs the
-# API (vramctl); without it this is a SKIP, and SIGTERM below covers teardown.
-t_ublk_delete_busy() {
-  local ctl d; ctl=$(cat "$W/vramctl-path"); d=$(cat "$W/dev.us")
-  [ -x "$ctl" ] || { echo "no vramctl in this build (the API has not landed)"; exit 77; }
-  mkfs.ext4 -q -F "$d" && mount "$d" /mnt/kt || return 1
-  if "$ctl" --socket "$W/api.sock" volume delete us; then umount /mnt/kt; echo "delete of a mounted volume was accepted"; return 1; fi
-  "$ctl" --socket "$W/api.sock" volume delete us --force || { umount /mnt/kt; return 1; }
-  umount /mnt/kt 2>/dev/null || umount -l /mnt/kt
-  [ ! -e "$d" ] || { echo "$d still exists after a forced delete"; return 1; }
-}
-
-# SIGTERM with a mounted filesystem: vramd exits, the device goes, the
-# guest keeps running and the mount can be taken down.
-t_ublk_sigterm_mounted() {
-  local d; d=$(cat "$W/dev.u0")
-  mount "$d" /mnt/kt || return 1
-  dd if=/dev/urandom of=/mnt/kt/during bs=1M count=2 status=none
-  stop_vramd 60 || return 1
-  grep -E "signal|removing|STOP|DEL" "$W/vramd.log"
-  [ ! -e "$d" ] || { echo "$d still exists after vramd exited"; return 1; }
-  ls /mnt/kt > /dev/null 2>&1
-  umount /mnt/kt 2>/dev/null || umount -l /mnt/kt || return 1
-  echo "vramd exited, $d is gone, the filesystem was unmounted"
 }
 
 # SIGKILL: no recovery mode, so the kernel removes the device by itself.
@@ -126,11 +85,11 @@ step modules_ublk_ext4 60 t_modules
 if step ublk_volumes_created 240 t_ublk_start; then
   step ublk_block_limits 30 t_ublk_params
   step ublk_discard_write_zeroes_zero 120 t_ublk_zero
-  step ublk_ext4_mkfs_mount_remount_md5_fsck 300 t_ublk_ext4
-  step ublk_swap_under_memcg_pressure 300 t_ublk_swap
-  step ublk_fio_io_uring_verify 300 t_ublk_fio
-  step ublk_delete_mounted_refused_then_forced 120 t_ublk_delete_busy
-  step ublk_sigterm_with_mounted_fs 120 t_ublk_sigterm_mounted
+  step ublk_ext4_mkfs_mount_remount_md5_fsck 300 on t_ext4 u0
+  step ublk_swap_under_memcg_pressure 300 on t_swap us
+  step ublk_fio_io_uring_verify 300 on t_fio uf
+  step ublk_delete_mounted_refused_then_forced 120 on t_delete_busy us us
+  step ublk_sigterm_with_mounted_fs 120 on t_sigterm_mounted u0 "$W/vramd.log"
 fi
 stop_vramd 60 > /dev/null
 step ublk_sigkill_device_removed 180 t_ublk_sigkill

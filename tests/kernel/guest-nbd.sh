@@ -1,0 +1,33 @@
+# guest-nbd.sh: kernel NBD attach tests (vramd's own attach, no nbd-client),
+# sourced by guest-suite.sh; they mirror the ublk ones.
+
+# Before the nbd module is loaded, attach fails with the cause named.
+t_nbd_unavailable() {
+  [ -e /dev/nbd0 ] && { echo "nbd is already loaded"; exit 77; }
+  start_vramd "$W/nonbd.log" --volume name=non,size=16M,frontend=nbd,attach=1 || return 1
+  stop_vramd 30 || return 1
+  grep "volume non:" "$W/nonbd.log"
+  grep -q "volume non: kernel NBD is not available.*modprobe nbd" "$W/nonbd.log"
+}
+
+# Volumes: n0 (filesystem, SIGTERM), ns (swap), nf on /dev/nbd5 (fio),
+# and a second volume asking for /dev/nbd5, which must be refused.
+t_nbd_start() {
+  modprobe nbd nbds_max=8 && [ -b /dev/nbd7 ] || return 1
+  start_volumes "$W/vramd-nbd.log" n frontend=nbd,attach=1 5 /dev/nbd5 &&
+    grep -q "volume nclash: /dev/nbd5 is already attached to volume 'nf'" "$W/vramd-nbd.log"
+}
+
+# Called by guest-suite.sh after the ublk steps.
+nbd_steps() {
+  cp "$W/vramd.log" "$W/vramd-ublk.log" 2>/dev/null
+  step nbd_attach_unavailable_names_cause 120 t_nbd_unavailable
+  if step nbd_attach_volumes_created 240 t_nbd_start; then
+    step nbd_attach_ext4_mkfs_mount_remount_md5_fsck 300 on t_ext4 n0
+    step nbd_attach_swap_under_memcg_pressure 300 on t_swap ns
+    step nbd_attach_fio_io_uring_verify 300 on t_fio nf
+    step nbd_attach_delete_mounted_refused_then_forced 120 on t_delete_busy ns ns
+    step nbd_attach_sigterm_with_mounted_fs 120 on t_sigterm_mounted n0 "$W/vramd-nbd.log"
+  fi
+  stop_vramd 60 > /dev/null
+}
