@@ -39,6 +39,7 @@ start_vramd() {
   "$VRAMD" --api-socket "$W/api.sock" --nbd-socket "$W/nbd.sock" --metrics-listen off \
     --state-dir "$W/state" --device-types cpu --reserve 0 "$@" > "$log" 2>&1 &
   echo $! > "$W/vramd.pid"
+  echo "$log" > "$W/vramd.logpath"
   for _ in $(seq 1 240); do
     grep -q "ready:" "$log" && return 0
     kill -0 "$(cat "$W/vramd.pid")" 2>/dev/null || { cat "$log"; echo "vramd exited"; return 1; }
@@ -52,7 +53,12 @@ stop_vramd() {
   local pid; pid=$(cat "$W/vramd.pid" 2>/dev/null) || return 0
   kill -TERM "$pid" 2>/dev/null || return 0
   for _ in $(seq 1 $((${1:-30} * 10))); do
-    kill -0 "$pid" 2>/dev/null || { rm -f "$W/vramd.pid"; return 0; }
+    if ! kill -0 "$pid" 2>/dev/null; then
+      rm -f "$W/vramd.pid"
+      # a sanitizer build reports at exit: any report fails the step
+      ! grep -B2 -A20 "ERROR: [A-Za-z]*Sanitizer\|runtime error:" "$(cat "$W/vramd.logpath")"
+      return
+    fi
     sleep 0.1
   done
   echo "vramd ($pid) still running ${1:-30} s after SIGTERM"; return 1
