@@ -2,9 +2,10 @@
 #include <stddef.h>
 
 #include "frontend.h"
+#include "nbd/nbd.h"
 
 static const struct vd_frontend *const frontends[] = {
-  NULL, /* nbd */
+  &vd_frontend_nbd,
   NULL, /* ublk */
 };
 

@@ -1,6 +1,6 @@
 #!/bin/sh
 # ci.sh: the whole test suite, as CI runs it: a warnings-as-errors build and
-# its tests, the same tests under ASan and UBSan, and make distcheck.
+# its tests, the same tests under ASan and UBSan, the fuzzers, and make distcheck.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -26,6 +26,9 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 (cd build-asan && ../configure --enable-werror --enable-sanitizers >/dev/null &&
   make -j"$jobs" >/dev/null && make -j"$jobs" check) ||
   { cat build-asan/test-suite.log 2>/dev/null; exit 1; }
+
+echo "== fuzz the NBD request and option parsers"
+tests/fuzz/run.sh "${FUZZ_SECONDS:-30}" || exit 1
 
 echo "== make distcheck"
 (cd build-ci && make -j"$jobs" distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror >/dev/null) ||

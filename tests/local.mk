@@ -20,3 +20,26 @@ tests_unit_test_volmap_SOURCES = tests/unit/test_volmap.c
 tests_unit_test_volmap_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) -I$(top_srcdir)/daemon/map
 tests_unit_test_volmap_LDADD = $(CUNIT_LIBS)
 TESTS += tests/unit/test_volmap
+
+# NBD server: pure request/option checks, then real clients and bad input.
+check_PROGRAMS += tests/unit/test_nbd
+tests_unit_test_nbd_SOURCES = tests/unit/test_nbd.c
+tests_unit_test_nbd_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS)
+tests_unit_test_nbd_LDADD = $(CUNIT_LIBS)
+TESTS += tests/unit/test_nbd
+NBD_TESTS = tests/integration/nbd-info.sh tests/integration/nbd-copy.sh \
+	tests/integration/nbd-fio.sh tests/integration/nbd-fs.sh \
+	tests/integration/nbd-bad-drop.sh tests/integration/nbd-bad-garbage.sh \
+	tests/integration/nbd-bad-options.sh tests/integration/nbd-bad-huge.sh \
+	tests/integration/nbd-bad-past-end.sh tests/integration/nbd-bad-pipeline.sh \
+	tests/integration/nbd-bad-many.sh
+TESTS += $(NBD_TESTS)
+dist_noinst_SCRIPTS += $(NBD_TESTS) tests/integration/nbd-raw.py
+
+# libFuzzer targets (clang): `make fuzz [FUZZ_SECONDS=30]`; tests/ci.sh runs them.
+FUZZ_SECONDS = 30
+EXTRA_DIST += tests/fuzz/run.sh tests/fuzz/fuzz_nbd_request.c tests/fuzz/fuzz_nbd_option.c \
+	tests/fuzz/corpus
+fuzz:
+	$(abs_top_srcdir)/tests/fuzz/run.sh $(FUZZ_SECONDS)
+.PHONY: fuzz

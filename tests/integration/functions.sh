@@ -32,7 +32,8 @@ start_vramd() {
   vramd_pid=$!
   on_exit "stop_vramd"
   for _ in $(seq 1 100); do
-    [ -S "$tmpdir/nbd.sock" ] && [ -S "$tmpdir/api.sock" -o ! -e /dev/null ] && grep -q "ready:" "$tmpdir/vramd.log" && return 0
+    # "ready:" is logged once every listener is up.
+    [ -S "$tmpdir/nbd.sock" ] && grep -q "ready:" "$tmpdir/vramd.log" && return 0
     kill -0 "$vramd_pid" 2>/dev/null || { cat "$tmpdir/vramd.log" >&2; fail "vramd exited"; }
     sleep 0.1
   done
@@ -46,4 +47,50 @@ stop_vramd() {
   kill -TERM "$vramd_pid" 2>/dev/null || true
   wait "$vramd_pid" 2>/dev/null || true
   vramd_pid=
+}
+
+# NBD tests: vramd with a striped volume vs, a concat volume vc (both
+# several extents long) and a guard volume whose data must never change.
+start_nbd_vramd() {
+  start_vramd --extent-size 8M \
+    --volume "name=vs,size=${NBD_SIZE:-64M},layout=stripe,devices=all,unit=64K" \
+    --volume "name=vc,size=${NBD_SIZE:-64M},layout=concat,devices=all" \
+    --volume name=guard,size=4M,layout=stripe,devices=all,unit=4K "$@"
+  requires nbdcopy
+  head -c 4M /dev/urandom >"$tmpdir/guard.data"
+  nbdcopy "$tmpdir/guard.data" "$(nbd_uri guard)"
+}
+# The NBD URI of a volume on the test daemon.
+nbd_uri() { echo "nbd+unix:///$1?socket=$tmpdir/nbd.sock"; }
+# Fail unless the guard volume still holds what start_nbd_vramd wrote and
+# the daemon is alive.
+check_guard() {
+  kill -0 "$vramd_pid" 2>/dev/null || { cat "$tmpdir/vramd.log" >&2; fail "vramd died"; }
+  timeout 60 nbdcopy "$(nbd_uri guard)" "$tmpdir/guard.back"
+  cmp -s "$tmpdir/guard.data" "$tmpdir/guard.back" || fail "the guard volume changed"
+}
+# Wait (20 s at most) until vramd is back to at most $1 threads: every
+# connection it served has ended.
+wait_threads() {
+  for _ in $(seq 1 200); do
+    [ "$(ls /proc/"$vramd_pid"/task | wc -l)" -le "$1" ] && return 0
+    sleep 0.1
+  done
+  fail "vramd still has $(ls /proc/"$vramd_pid"/task | wc -l) threads, expected at most $1"
+}
+# Run one case of nbd-raw.py against vs and vc; after it the daemon must
+# serve other clients, keep the guard volume intact and end every thread.
+run_raw_case() {
+  requires python3
+  start_nbd_vramd
+  local threads vol
+  threads=$(ls /proc/"$vramd_pid"/task | wc -l)
+  for vol in vs vc; do
+    timeout 120 python3 "$top_srcdir/tests/integration/nbd-raw.py" "$tmpdir/nbd.sock" "$vol" "$1" ||
+      fail "$vol: case $1"
+    check_guard
+    timeout 60 nbdcopy "$(nbd_uri "$vol")" "$tmpdir/out" || fail "$vol: not served after case $1"
+    wait_threads "$threads"
+    pass "$vol: $1; the daemon still serves and the guard volume is unchanged"
+  done
 }

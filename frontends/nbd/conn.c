@@ -1,0 +1,381 @@
+/* conn.c: the transmission phase of one connection.
+ *
+ * The reader (the connection's own thread) parses requests, receives WRITE
+ * payloads straight into pinned staging and submits them to the engine.
+ * Completions run on engine threads and reply at once with a non-blocking
+ * send when the socket has room; otherwise the reply joins a queue that
+ * the connection's writer thread drains.  So an engine thread never waits
+ * on a slow client, replies go out of order, and the I/O path allocates
+ * nothing: slots and staging are set up once per connection.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+
+#include "nbd-internal.h"
+#include "util.h"
+#include "volume.h"
+#include "vramd.h"
+
+struct nbd_slot {
+  struct vd_io io;          /* io.priv points back here */
+  struct nbd_xfer *x;
+  struct nbd_slot *next;    /* free list or send queue */
+  uint64_t t0;
+  uint64_t bytes;           /* counted in the volume's stats */
+  int chunk;                /* first staging chunk, -1 for none */
+  unsigned nchunks;
+  int op;                   /* enum vd_op, -1 when not accounted */
+  uint8_t hdr[NBD_REPLY_SIZE];
+  void *data;               /* reply payload (successful READ) */
+  size_t data_len;
+  size_t sent;              /* of hdr + data */
+};
+
+struct nbd_xfer {
+  struct vramd *d;
+  struct vd_volume *v;
+  int fd;
+  uint8_t *staging;         /* pinned, NBD_STAGING_BYTES */
+  pthread_t writer;
+  bool writer_started;
+
+  pthread_mutex_t lock;     /* slots and staging */
+  pthread_cond_t slot_cv;
+  struct nbd_slot *free;
+  struct nbd_chunks chunks;
+  unsigned inflight;
+
+  pthread_mutex_t send_lock; /* send queue and the socket's write side */
+  pthread_cond_t send_cv;
+  struct nbd_slot *sq_head, *sq_tail;
+  bool writer_busy;
+  bool dead;                /* socket broken: replies are dropped */
+  bool stop;
+
+  struct nbd_slot slots[NBD_SLOTS];
+  uint8_t scratch[64 << 10]; /* skipped payloads */
+};
+
+/* Monotonic nanoseconds. */
+static uint64_t now_ns(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Return a slot and its staging; wakes a reader waiting for room. */
+static void slot_release(struct nbd_slot *s)
+{
+  struct nbd_xfer *x = s->x;
+  pthread_mutex_lock(&x->lock);
+  if (s->chunk >= 0)
+    nbd_chunks_free(&x->chunks, (unsigned)s->chunk, s->nchunks);
+  s->chunk = -1;
+  s->next = x->free;
+  x->free = s;
+  x->inflight--;
+  pthread_cond_broadcast(&x->slot_cv);
+  pthread_mutex_unlock(&x->lock);
+}
+
+/* Take a slot with nchunks of staging (0: none), waiting for room. */
+static struct nbd_slot *slot_get(struct nbd_xfer *x, unsigned nchunks)
+{
+  struct nbd_slot *s;
+  int chunk = -1;
+
+  pthread_mutex_lock(&x->lock);
+  while (!x->free || (nchunks && (chunk = nbd_chunks_alloc(&x->chunks, nchunks)) < 0))
+    pthread_cond_wait(&x->slot_cv, &x->lock);
+  s = x->free;
+  x->free = s->next;
+  x->inflight++;
+  pthread_mutex_unlock(&x->lock);
+  s->chunk = chunk;
+  s->nchunks = nchunks;
+  s->data = NULL;
+  s->data_len = 0;
+  s->sent = 0;
+  s->next = NULL;
+  return s;
+}
+
+/* Send what is left of a reply; MSG_DONTWAIT for the inline attempt.
+ * Returns 0 when all is sent, -EAGAIN when the socket is full. */
+static int send_reply(struct nbd_xfer *x, struct nbd_slot *s, int flags)
+{
+  size_t total = NBD_REPLY_SIZE + s->data_len;
+
+  while (s->sent < total) {
+    struct iovec iov[2];
+    struct msghdr m = { .msg_iov = iov };
+    ssize_t n;
+    if (s->sent < NBD_REPLY_SIZE) {
+      iov[0].iov_base = s->hdr + s->sent;
+      iov[0].iov_len = NBD_REPLY_SIZE - s->sent;
+      iov[1].iov_base = s->data;
+      iov[1].iov_len = s->data_len;
+      m.msg_iovlen = s->data_len ? 2 : 1;
+    } else {
+      iov[0].iov_base = (uint8_t *)s->data + (s->sent - NBD_REPLY_SIZE);
+      iov[0].iov_len = total - s->sent;
+      m.msg_iovlen = 1;
+    }
+    n = sendmsg(x->fd, &m, MSG_NOSIGNAL | flags);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    }
+    s->sent += (size_t)n;
+  }
+  return 0;
+}
+
+/* Reply: inline when nothing is queued, else hand it to the writer. */
+static void queue_reply(struct nbd_xfer *x, struct nbd_slot *s)
+{
+  bool done = false;
+
+  pthread_mutex_lock(&x->send_lock);
+  if (x->dead) {
+    done = true;
+  } else if (!x->sq_head && !x->writer_busy) {
+    int rc = send_reply(x, s, MSG_DONTWAIT);
+    if (rc == 0)
+      done = true;
+    else if (rc != -EAGAIN) {
+      x->dead = true;
+      done = true;
+    }
+  }
+  if (!done) {
+    if (x->sq_tail)
+      x->sq_tail->next = s;
+    else
+      x->sq_head = s;
+    x->sq_tail = s;
+    pthread_cond_signal(&x->send_cv);
+  }
+  pthread_mutex_unlock(&x->send_lock);
+  if (done)
+    slot_release(s);
+}
+
+/* Writer thread: blocking sends of queued replies, in queue order. */
+static void *writer_main(void *arg)
+{
+  struct nbd_xfer *x = arg;
+
+  pthread_mutex_lock(&x->send_lock);
+  for (;;) {
+    struct nbd_slot *s;
+    int rc = 0;
+    while (!x->sq_head && !x->stop)
+      pthread_cond_wait(&x->send_cv, &x->send_lock);
+    if (!x->sq_head)
+      break;
+    s = x->sq_head;
+    x->writer_busy = true;
+    bool dead = x->dead;
+    pthread_mutex_unlock(&x->send_lock);
+    if (!dead)
+      rc = send_reply(x, s, 0);
+    pthread_mutex_lock(&x->send_lock);
+    x->sq_head = s->next;
+    if (!x->sq_head)
+      x->sq_tail = NULL;
+    x->writer_busy = false;
+    if (rc)
+      x->dead = true;
+    pthread_mutex_unlock(&x->send_lock);
+    slot_release(s);
+    pthread_mutex_lock(&x->send_lock);
+  }
+  pthread_mutex_unlock(&x->send_lock);
+  return NULL;
+}
+
+/* Engine completion: account, build the reply, send it. */
+static void io_done(struct vd_io *io, int err)
+{
+  struct nbd_slot *s = io->priv;
+  struct nbd_xfer *x = s->x;
+
+  vd_volume_account(x->v, io->op, s->bytes, now_ns() - s->t0, err);
+  nbd_put32(s->hdr + 4, nbd_errno(err));
+  if (!err && io->op == VD_OP_READ) {
+    s->data = io->buf;
+    s->data_len = io->len;
+  }
+  queue_reply(x, s);
+}
+
+/* Reply with an error to a request that never reaches the engine. */
+static void reply_error(struct nbd_xfer *x, const struct nbd_request *r,
+                        const struct nbd_verdict *vd, uint64_t t0)
+{
+  struct nbd_slot *s = slot_get(x, 0);
+  bool known = r->type == NBD_CMD_READ || r->type == NBD_CMD_WRITE ||
+               r->type == NBD_CMD_FLUSH || r->type == NBD_CMD_TRIM ||
+               r->type == NBD_CMD_WRITE_ZEROES;
+  if (known)
+    vd_volume_account(x->v, (enum vd_op)vd->op, 0, now_ns() - t0, 1);
+  nbd_reply_encode(s->hdr, vd->error, r->cookie);
+  queue_reply(x, s);
+}
+
+/* Receive a WRITE payload (if any) and submit one request. */
+static int submit(struct nbd_xfer *x, const struct nbd_request *r,
+                  const struct nbd_verdict *vd, uint64_t t0)
+{
+  bool data = vd->op == VD_OP_READ || vd->op == VD_OP_WRITE;
+  struct nbd_slot *s = slot_get(x, data ? nbd_chunks_for(r->length) : 0);
+  struct vd_io *io = &s->io;
+
+  io->target = &x->v->target;
+  io->op = (enum vd_op)vd->op;
+  io->off = vd->op == VD_OP_FLUSH ? 0 : r->offset;
+  io->len = vd->op == VD_OP_FLUSH ? 0 : r->length;
+  io->buf = data ? x->staging + (size_t)s->chunk * NBD_CHUNK : NULL;
+  io->done = io_done;
+  io->priv = s;
+  s->t0 = t0;
+  s->bytes = io->len;
+  nbd_reply_encode(s->hdr, 0, r->cookie);
+  if (vd->op == VD_OP_WRITE) {
+    int rc = nbd_recv_full(x->fd, io->buf, r->length);
+    if (rc) {
+      slot_release(s);
+      return rc;
+    }
+  }
+  vd_engine_submit(x->d->eng, io);
+  return 0;
+}
+
+/* Handle one request header; <0 ends the session. */
+static int one_request(struct nbd_xfer *x)
+{
+  uint8_t b[NBD_REQUEST_SIZE];
+  struct nbd_request r;
+  struct nbd_verdict vd;
+  uint64_t t0;
+  int rc = nbd_recv_full(x->fd, b, sizeof b);
+
+  if (rc)
+    return rc;
+  t0 = now_ns();
+  nbd_request_decode(b, &r);
+  nbd_request_check(&r, x->v->size, &vd);
+  switch (vd.action) {
+  case NBD_ACT_IO:
+    return submit(x, &r, &vd, t0);
+  case NBD_ACT_ERROR:
+    /* Skipping keeps the stream in step; a payload is at most 4 GiB. */
+    rc = nbd_skip(x->fd, vd.payload, x->scratch, sizeof x->scratch);
+    if (rc)
+      return rc;
+    reply_error(x, &r, &vd, t0);
+    return 0;
+  case NBD_ACT_DISC:
+    return -ECONNRESET;
+  default:
+    vd_warn("nbd %s: bad request magic 0x%08x, closing", x->v->spec.name, r.magic);
+    return -EPROTO;
+  }
+}
+
+/* Allocate the per-connection state and pinned staging. */
+struct nbd_xfer *nbd_xfer_new(struct vramd *d, int fd)
+{
+  struct nbd_xfer *x = calloc(1, sizeof *x);
+
+  if (!x)
+    return NULL;
+  x->d = d;
+  x->fd = fd;
+  x->staging = vd_engine_pinned_alloc(d->eng, NBD_STAGING_BYTES);
+  if (!x->staging) {
+    vd_err("nbd: cannot allocate %u MiB of pinned staging", NBD_STAGING_BYTES >> 20);
+    goto out_free;
+  }
+  pthread_mutex_init(&x->lock, NULL);
+  pthread_cond_init(&x->slot_cv, NULL);
+  pthread_mutex_init(&x->send_lock, NULL);
+  pthread_cond_init(&x->send_cv, NULL);
+  for (int i = NBD_SLOTS - 1; i >= 0; i--) {
+    x->slots[i].x = x;
+    x->slots[i].chunk = -1;
+    x->slots[i].next = x->free;
+    x->free = &x->slots[i];
+  }
+  return x;
+
+out_free:
+  free(x);
+  return NULL;
+}
+
+/* Release what nbd_xfer_new set up. */
+void nbd_xfer_free(struct nbd_xfer *x)
+{
+  if (!x)
+    return;
+  pthread_cond_destroy(&x->send_cv);
+  pthread_mutex_destroy(&x->send_lock);
+  pthread_cond_destroy(&x->slot_cv);
+  pthread_mutex_destroy(&x->lock);
+  vd_engine_pinned_free(x->d->eng, x->staging);
+  free(x);
+}
+
+/* Start the writer with a small stack: connections can be many. */
+static int start_writer(struct nbd_xfer *x)
+{
+  pthread_attr_t a;
+  int rc;
+  pthread_attr_init(&a);
+  pthread_attr_setstacksize(&a, 256 << 10);
+  rc = pthread_create(&x->writer, &a, writer_main, x);
+  pthread_attr_destroy(&a);
+  x->writer_started = rc == 0;
+  return -rc;
+}
+
+/* Serve until the client leaves, then drain in-flight requests. */
+void nbd_xfer_run(struct nbd_xfer *x, struct vd_volume *v)
+{
+  int rc;
+
+  x->v = v;
+  nbd_set_timeouts(x->fd, 0);
+  if (start_writer(x)) {
+    vd_err("nbd %s: cannot start a writer thread", v->spec.name);
+    goto out_free;
+  }
+  while ((rc = one_request(x)) == 0)
+    ;
+  /* A soft disconnect (or EOF) lets in-flight replies go out; anything
+   * else means the peer is gone or broken: stop sending at once. */
+  if (rc != -ECONNRESET && rc != -EPIPE)
+    shutdown(x->fd, SHUT_RDWR);
+  vd_debug("nbd %s: connection ends (%s)", v->spec.name, strerror(-rc));
+  pthread_mutex_lock(&x->lock);
+  while (x->inflight)
+    pthread_cond_wait(&x->slot_cv, &x->lock);
+  pthread_mutex_unlock(&x->lock);
+  pthread_mutex_lock(&x->send_lock);
+  x->stop = true;
+  pthread_cond_signal(&x->send_cv);
+  pthread_mutex_unlock(&x->send_lock);
+  pthread_join(x->writer, NULL);
+out_free:
+  nbd_xfer_free(x);
+}

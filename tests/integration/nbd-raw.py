@@ -1,0 +1,337 @@
+#!/usr/bin/env python3
+"""nbd-raw.py: a raw NBD client that sends what real clients never do.
+
+Usage: nbd-raw.py SOCKET EXPORT CASE; exits non-zero with a message when
+the server answers wrongly.  Cases: drop, garbage, options, huge, past-end,
+pipeline, many.
+"""
+import os
+import resource
+import socket
+import struct
+import sys
+import time
+
+NBDMAGIC = 0x4E42444D41474943
+IHAVEOPT = 0x49484156454F5054
+REPMAGIC = 0x3E889045565A9
+REQ = 0x25609513
+SIMPLE = 0x67446698
+OPT_EXPORT_NAME, OPT_ABORT, OPT_LIST, OPT_STARTTLS, OPT_INFO, OPT_GO, OPT_SR = 1, 2, 3, 5, 6, 7, 8
+REP_ACK, REP_INFO = 1, 3
+ERR = 1 << 31
+ERR_UNSUP, ERR_INVALID, ERR_UNKNOWN, ERR_TOO_BIG = ERR | 1, ERR | 3, ERR | 6, ERR | 9
+READ, WRITE, DISC, FLUSH, TRIM, CACHE, ZERO = 0, 1, 2, 3, 4, 5, 6
+EINVAL, ENOSPC, EOVERFLOW = 22, 28, 75
+MAXP = 32 << 20
+
+sock_path, export = sys.argv[1], sys.argv[2]
+
+
+def die(msg):
+    print("FAIL: " + msg, file=sys.stderr)
+    sys.exit(1)
+
+
+def connect():
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(30)
+    s.connect(sock_path)
+    return s
+
+
+def recvn(s, n):
+    b = b""
+    while len(b) < n:
+        c = s.recv(n - len(b))
+        if not c:
+            raise EOFError("server closed after %d of %d bytes" % (len(b), n))
+        b += c
+    return b
+
+
+def greet(s, cflags=1):
+    magic, opt, hflags = struct.unpack(">QQH", recvn(s, 18))
+    if magic != NBDMAGIC or opt != IHAVEOPT or not hflags & 1:
+        die("bad greeting")
+    s.sendall(struct.pack(">I", cflags))
+
+
+def option(s, opt, data=b""):
+    s.sendall(struct.pack(">QII", IHAVEOPT, opt, len(data)) + data)
+
+
+def opt_reply(s):
+    magic, opt, typ, ln = struct.unpack(">QIII", recvn(s, 20))
+    if magic != REPMAGIC:
+        die("bad option reply magic")
+    return opt, typ, recvn(s, ln)
+
+
+def go(s, name=None):
+    name = (name if name is not None else export).encode()
+    option(s, OPT_GO, struct.pack(">I", len(name)) + name + struct.pack(">H", 0))
+    size = None
+    while True:
+        _, typ, data = opt_reply(s)
+        if typ == REP_INFO and struct.unpack(">H", data[:2])[0] == 0:
+            size, _flags = struct.unpack(">QH", data[2:12])
+        elif typ == REP_ACK:
+            return size
+        elif typ & ERR:
+            return -(typ & ~ERR)
+
+
+def session():
+    s = connect()
+    greet(s)
+    size = go(s)
+    if size is None or size < 0:
+        die("GO failed: %r" % size)
+    return s, size
+
+
+def request(s, typ, off, ln, cookie=1, flags=0, payload=b""):
+    s.sendall(struct.pack(">IHHQQI", REQ, flags, typ, cookie, off, ln) + payload)
+
+
+def reply(s, read_len=0):
+    magic, err, cookie = struct.unpack(">IIQ", recvn(s, 16))
+    if magic != SIMPLE:
+        die("bad reply magic %x" % magic)
+    data = recvn(s, read_len) if err == 0 and read_len else b""
+    return err, cookie, data
+
+
+def expect(s, typ, off, ln, want, flags=0, payload=b"", what=""):
+    request(s, typ, off, ln, cookie=0xC0FFEE, flags=flags, payload=payload)
+    err, cookie, _ = reply(s, ln if typ == READ else 0)
+    if cookie != 0xC0FFEE:
+        die("%s: cookie %x" % (what, cookie))
+    if err != want:
+        die("%s: error %d, expected %d" % (what, err, want))
+
+
+def still_serves(s, size):
+    """A good write and read on the same connection."""
+    data = os.urandom(4096)
+    expect(s, WRITE, size - 4096, 4096, 0, payload=data, what="write after bad input")
+    request(s, READ, size - 4096, 4096, cookie=7)
+    err, _, back = reply(s, 4096)
+    if err or back != data:
+        die("read after bad input returned other data")
+
+
+def case_drop():
+    # Mid-header, mid-payload, and with replies never read.
+    s, size = session()
+    s.sendall(struct.pack(">IHH", REQ, 0, READ))
+    s.close()
+    s, size = session()
+    request(s, WRITE, 0, 1 << 20)
+    s.sendall(os.urandom(300 << 10))
+    s.close()
+    s, size = session()
+    for i in range(64):
+        request(s, READ, 0, 1 << 20, cookie=i)
+    s.close()
+    s, size = session()
+    s.shutdown(socket.SHUT_WR)
+    s.close()
+    s = connect()
+    greet(s)
+    option(s, OPT_GO, b"\0\0")  # cut inside the option data
+    s.close()
+
+
+def case_garbage():
+    s = connect()
+    recvn(s, 18)
+    s.sendall(os.urandom(4096))
+    try:
+        while s.recv(4096):
+            pass
+    except (ConnectionResetError, socket.timeout):
+        pass
+    s.close()
+    for cflags in (0, 1 << 7, 0xFFFFFFFF):
+        s = connect()
+        greet(s, cflags)
+        if s.recv(1) not in (b"",):
+            die("client flags %x accepted" % cflags)
+        s.close()
+    s = connect()
+    greet(s)
+    s.sendall(struct.pack(">QII", 0x1122334455667788, OPT_GO, 0))
+    if s.recv(1) != b"":
+        die("bad option magic accepted")
+    s.close()
+    s, size = session()
+    s.sendall(os.urandom(28))
+    try:
+        left = s.recv(65536)
+    except ConnectionResetError:
+        left = b""
+    if left:
+        die("random request answered with %d bytes" % len(left))
+    s.close()
+
+
+def case_options():
+    s = connect()
+    greet(s)
+    for opt, data, want in ((OPT_STARTTLS, b"", ERR_UNSUP), (OPT_SR, b"", ERR_UNSUP),
+                            (99, b"xyz", ERR_UNSUP), (OPT_GO, b"\0\0\0\x09abc", ERR_INVALID),
+                            (OPT_LIST, b"x", ERR_INVALID),
+                            (OPT_GO, b"\0\0\0\x04nope\0\0", ERR_UNKNOWN),
+                            (OPT_GO, b"\0\0\0\0\0\0", ERR_UNKNOWN),
+                            (OPT_INFO, b"\xff\xff\xff\xff\0\0", ERR_INVALID),
+                            (77, os.urandom(100 << 10), ERR_TOO_BIG)):
+        option(s, opt, data)
+        _, typ, _ = opt_reply(s)
+        if typ != want:
+            die("option %d answered %x, expected %x" % (opt, typ, want))
+    name = export.encode()
+    option(s, OPT_INFO, struct.pack(">I", len(name)) + name + struct.pack(">HH", 1, 3))
+    infos = set()
+    while True:
+        _, typ, data = opt_reply(s)
+        if typ == REP_ACK:
+            break
+        infos.add(struct.unpack(">H", data[:2])[0])
+    if not {0, 3} <= infos:
+        die("INFO lacks EXPORT or BLOCK_SIZE: %r" % infos)
+    size = go(s)
+    if size is None or size < 0:
+        die("GO after bad options failed")
+    still_serves(s, size)
+    s.close()
+    s = connect()
+    greet(s)
+    option(s, 1234, b"")
+    s.sendall(struct.pack(">QII", IHAVEOPT, 77, 0xFFFFFFFF))
+    opt_reply(s)  # the unsupported one
+    _, typ, _ = opt_reply(s)
+    if typ != ERR_TOO_BIG or s.recv(1) != b"":
+        die("a 4 GiB option was not refused and closed")
+    s.close()
+    s = connect()
+    greet(s)
+    option(s, OPT_ABORT)
+    _, typ, _ = opt_reply(s)
+    if typ != REP_ACK:
+        die("ABORT not acknowledged")
+    s.close()
+    s = connect()
+    greet(s, 3)  # NO_ZEROES
+    option(s, OPT_EXPORT_NAME, export.encode())
+    size, flags = struct.unpack(">QH", recvn(s, 10))
+    if not flags & (1 << 8):
+        die("EXPORT_NAME flags %x lack CAN_MULTI_CONN" % flags)
+    still_serves(s, size)
+    s.close()
+    s = connect()
+    greet(s)
+    option(s, OPT_EXPORT_NAME, b"nope")
+    if s.recv(1) != b"":
+        die("EXPORT_NAME of an unknown export did not close")
+    s.close()
+
+
+def case_huge():
+    s, size = session()
+    expect(s, READ, 0, 0xFFFFFFFF, EOVERFLOW, what="4 GiB read")
+    expect(s, READ, 0, MAXP + 1, EOVERFLOW, what="32 MiB + 1 read")
+    expect(s, WRITE, 0, MAXP + 4096, EOVERFLOW, payload=b"\xAA" * (MAXP + 4096),
+           what="over-long write (payload skipped)")
+    expect(s, TRIM, 0, 0xFFFFFFFF, ENOSPC if size < 0xFFFFFFFF else 0, what="4 GiB trim")
+    expect(s, ZERO, 0, 0xFFFFFFFF, ENOSPC if size < 0xFFFFFFFF else 0, what="4 GiB zero")
+    request(s, READ, 0, MAXP, cookie=9)
+    err, _, _ = reply(s, MAXP)
+    if err:
+        die("a 32 MiB read failed with %d" % err)
+    still_serves(s, size)
+    # A 4 GiB write whose payload never comes: the server waits, then the
+    # client leaves; nothing is written.
+    request(s, WRITE, 0, 0xFFFFFFFF)
+    s.sendall(b"\x55" * (1 << 20))
+    s.close()
+
+
+def case_past_end():
+    s, size = session()
+    expect(s, READ, size, 512, EINVAL, what="read at the end")
+    expect(s, READ, size - 512, 1024, EINVAL, what="read across the end")
+    expect(s, READ, 0xFFFFFFFFFFFFFE00, 1024, EINVAL, what="read with offset overflow")
+    expect(s, WRITE, size, 4096, ENOSPC, payload=b"x" * 4096, what="write at the end")
+    expect(s, WRITE, size - 512, 4096, ENOSPC, payload=b"x" * 4096, what="write across the end")
+    expect(s, ZERO, size, 4096, ENOSPC, what="zero past the end")
+    expect(s, TRIM, size - 1, 2, ENOSPC, what="trim across the end")
+    expect(s, READ, 0, 0, EINVAL, what="zero-length read")
+    expect(s, CACHE, 0, 4096, EINVAL, what="CACHE (not offered)")
+    expect(s, 99, 0, 4096, EINVAL, what="unknown command")
+    expect(s, READ, 0, 4096, EINVAL, flags=1 << 2, what="DF flag without structured replies")
+    expect(s, WRITE, 0, 4096, EINVAL, flags=1 << 4, payload=b"y" * 4096, what="FAST_ZERO on write")
+    expect(s, FLUSH, 0, 4096, EINVAL, what="flush with a length")
+    expect(s, FLUSH, 0, 0, 0, what="flush")
+    expect(s, READ, size - 1, 1, 0, flags=1, what="1-byte read with FUA at the last byte")
+    still_serves(s, size)
+    request(s, DISC, 0, 0)
+    if s.recv(1) != b"":
+        die("DISC did not close")
+    s.close()
+
+
+def case_pipeline():
+    # Many requests before any reply; every cookie answered once; zeroes read back.
+    s, size = session()
+    n = 96
+    data = [os.urandom(65536) for _ in range(n)]
+    for i in range(n):
+        request(s, WRITE, i * 65536, 65536, cookie=1000 + i, flags=1 if i % 2 else 0, payload=data[i])
+    seen = set()
+    for _ in range(n):
+        err, cookie, _ = reply(s)
+        if err or cookie in seen or not 1000 <= cookie < 1000 + n:
+            die("pipelined write reply err=%d cookie=%d" % (err, cookie))
+        seen.add(cookie)
+    for i in range(n):
+        request(s, READ, i * 65536, 65536, cookie=5000 + i)
+    for _ in range(n):
+        err, cookie, back = reply(s, 65536)
+        if err or back != data[cookie - 5000]:
+            die("pipelined read %d returned other data" % cookie)
+    expect(s, ZERO, 4096, 8192, 0, flags=(1 << 4) | (1 << 1), what="zero with FAST_ZERO and NO_HOLE")
+    expect(s, TRIM, 65536, 4096, 0, what="trim")
+    request(s, READ, 0, 3 * 65536, cookie=3)
+    _, _, back = reply(s, 3 * 65536)
+    if back[4096:12288] != b"\0" * 8192 or back[65536:69632] != b"\0" * 4096:
+        die("zeroed or trimmed range does not read back as zeros")
+    if back[:4096] != data[0][:4096] or back[12288:65536] != data[0][12288:]:
+        die("zeroing touched bytes around it")
+    s.close()
+
+
+def case_many():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4096), hard))
+    socks = []
+    t0 = time.time()
+    for i in range(1000):
+        s = connect()
+        if i % 3 == 1:
+            recvn(s, 18)
+        elif i % 3 == 2:
+            greet(s)
+            option(s, OPT_GO, b"\0\0\0")  # half an option
+        socks.append(s)
+    # The daemon still serves a real session while all of them hang.
+    s, size = session()
+    still_serves(s, size)
+    s.close()
+    for s in socks:
+        s.close()
+    print("1000 connections opened and abandoned in %.1f s" % (time.time() - t0))
+
+
+globals()["case_" + sys.argv[3].replace("-", "_")]()
