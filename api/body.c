@@ -125,7 +125,7 @@ int vd_api_parse_create(const char *body, size_t len,
   memset(spec, 0, sizeof *spec);
   memset(e, 0, sizeof *e);
   spec->index = -1;
-  root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+  root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
   if (!root)
     return fail(e, "invalid_json", NULL, "body is not valid JSON: %s (line %d, column %d)",
                 je.text, je.line, je.column);
