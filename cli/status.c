@@ -26,7 +26,7 @@ int vctl_status(struct vctl *g, int argc, char **argv)
   char c1[32], c2[32], c3[32];
   int c, rc = VCTL_FAILED;
 
-  while ((c = getopt_long(argc, argv, "+jh", opts, NULL)) != -1)
+  while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1)
     if ((rc = vctl_common_opt(g, c, usage)) >= 0)
       return rc;
   if (optind < argc)

@@ -69,7 +69,7 @@ int vctl_volume_create(struct vctl *g, int argc, char **argv)
   long st;
   int c, rc;
 
-  while ((c = getopt_long(argc, argv, "+jh", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
     switch (c) {
     case 's': size = optarg; break;
     case 'S':

@@ -21,7 +21,7 @@ int vctl_volume_delete(struct vctl *g, int argc, char **argv)
   long st;
   int c, rc;
 
-  while ((c = getopt_long(argc, argv, "+jh", opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
     if (c == 'f')
       force = true;
     else if ((rc = vctl_common_opt(g, c, usage)) >= 0)

@@ -46,7 +46,7 @@ int vctl_volume_show(struct vctl *g, int argc, char **argv)
   long st;
   int c, rc;
 
-  while ((c = getopt_long(argc, argv, "+jh", opts, NULL)) != -1)
+  while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1)
     if ((rc = vctl_common_opt(g, c, usage)) >= 0)
       return rc;
   if (optind + 1 != argc)
