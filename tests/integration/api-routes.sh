@@ -61,12 +61,14 @@ echo "$body" | jq -e '(.error.message | test("at most")) and (.error.devices | l
 api GET /v1/volumes/huge; expect 404 "no half-made volume after 507"
 pass "a volume the pool cannot hold answers 507, saying what fits where"
 
-if command -v nbdsh >/dev/null; then
+# nbdsh runs on the system's python3, where python3-libnbd lives.
+if command -v nbdsh >/dev/null && PATH="/usr/bin:$PATH" nbdsh -c pass >/dev/null 2>&1; then
   uri="nbd+unix:///vol0?socket=$tmpdir/nbd.sock"
-  nbdsh -u "$uri" -c 'import time; time.sleep(4)' &
+  PATH="/usr/bin:$PATH" nbdsh -u "$uri" -c 'import time; time.sleep(4)' &
   holder=$!
   on_exit "kill $holder 2>/dev/null || true"
   for _ in $(seq 50); do api GET /v1/volumes/vol0; [ "$(echo "$body" | jq .clients)" -ge 1 ] && break; sleep 0.1; done
+  [ "$(echo "$body" | jq .clients)" -ge 1 ] || fail "an NBD client is not counted: $body"
   api DELETE /v1/volumes/vol0; expect 409 "delete in use" volume_in_use
   api DELETE "/v1/volumes/vol0?force=true"; expect 204 "forced delete"
   wait $holder 2>/dev/null || true
