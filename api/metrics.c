@@ -73,6 +73,20 @@ static uint64_t vol_written(const struct vd_volume *v) { return atomic_load(&v->
 static uint64_t vol_zeroed(const struct vd_volume *v) { return atomic_load(&v->stats.bytes[VD_OP_ZERO]); }
 static uint64_t vol_clients(const struct vd_volume *v) { return (uint64_t)atomic_load(&v->clients); }
 
+/* A per-volume, per-op counter family: requests or errors. */
+static void op_family(struct vd_buf *b, struct vd_volume **vols, int n, const char *name,
+                      const char *help, bool errors)
+{
+  char l[200];
+  vd_prom_family(b, name, "counter", help);
+  for (int i = 0; i < n; i++)
+    for (unsigned op = 0; op < 4; op++) {
+      const struct vd_volume_stats *st = &vols[i]->stats;
+      snprintf(l, sizeof l, "volume=\"%s\",op=\"%s\"", vols[i]->spec.name, op_names[op]);
+      vd_prom_sample(b, name, l, (double)atomic_load(errors ? &st->errors[op] : &st->ops[op]));
+    }
+}
+
 /* Per-volume sizes, counters and latency histograms. */
 static void volume_metrics(struct vd_buf *b, struct vd_volume **vols, int n)
 {
@@ -87,22 +101,9 @@ static void volume_metrics(struct vd_buf *b, struct vd_volume **vols, int n)
                 "Bytes written to the volume.", vol_written);
   volume_family(b, vols, n, "vramd_volume_zeroed_bytes_total", "counter",
                 "Bytes zeroed or trimmed on the volume.", vol_zeroed);
-  vd_prom_family(b, "vramd_volume_requests_total", "counter",
-                 "Requests finished, by operation (failed ones included).");
-  for (int i = 0; i < n; i++)
-    for (unsigned op = 0; op < 4; op++) {
-      snprintf(l, sizeof l, "volume=\"%s\",op=\"%s\"", vols[i]->spec.name, op_names[op]);
-      vd_prom_sample(b, "vramd_volume_requests_total", l,
-                     (double)atomic_load(&vols[i]->stats.ops[op]));
-    }
-  vd_prom_family(b, "vramd_volume_errors_total", "counter",
-                 "Requests that failed, by operation.");
-  for (int i = 0; i < n; i++)
-    for (unsigned op = 0; op < 4; op++) {
-      snprintf(l, sizeof l, "volume=\"%s\",op=\"%s\"", vols[i]->spec.name, op_names[op]);
-      vd_prom_sample(b, "vramd_volume_errors_total", l,
-                     (double)atomic_load(&vols[i]->stats.errors[op]));
-    }
+  op_family(b, vols, n, "vramd_volume_requests_total",
+            "Requests finished, by operation (failed ones included).", false);
+  op_family(b, vols, n, "vramd_volume_errors_total", "Requests that failed, by operation.", true);
   vd_prom_family(b, "vramd_volume_request_duration_seconds", "histogram",
                  "Time from submission to completion of successful requests.");
   for (int i = 0; i < n; i++)

@@ -1,5 +1,4 @@
 /* device-list.c: vramctl device list. */
-#include <getopt.h>
 #include <stdio.h>
 
 #include "vramctl.h"
@@ -26,23 +25,10 @@ void vctl_print_devices(json_t *devs)
 /* vramctl device list. */
 int vctl_device_list(struct vctl *g, int argc, char **argv)
 {
-  static const struct option opts[] = { VCTL_COMMON_OPTS, { NULL, 0, NULL, 0 } };
   json_t *doc;
-  long st;
-  int c, rc;
-
-  while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1)
-    if ((rc = vctl_common_opt(g, c, usage)) >= 0)
-      return rc;
-  if (optind < argc)
-    return vctl_usage_error(usage, "unexpected argument '%s'", argv[optind]);
-  st = vctl_request(g, "GET", "/v1/devices", NULL, &doc);
-  if (st < 0)
-    return VCTL_FAILED;
-  if (st != 200)
-    return vctl_api_error(g, st, doc);
-  if (g->json)
-    return vctl_print_json(doc);
+  int rc = vctl_simple_get(g, argc, argv, usage, "/v1/devices", &doc);
+  if (rc >= 0)
+    return rc;
   vctl_print_devices(json_object_get(doc, "devices"));
   json_decref(doc);
   return VCTL_OK;

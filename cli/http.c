@@ -164,3 +164,26 @@ const char *vctl_size(json_t *o, const char *key, char *buf, size_t len)
 {
   return vd_format_size(vctl_u64(o, key), buf, len);
 }
+
+/* A read-only command: only --json and --help, no arguments, one GET. */
+int vctl_simple_get(struct vctl *g, int argc, char **argv, const char *usage,
+                    const char *path, json_t **doc)
+{
+  static const struct option opts[] = { VCTL_COMMON_OPTS, { NULL, 0, NULL, 0 } };
+  long st;
+  int c, rc;
+
+  while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1)
+    if ((rc = vctl_common_opt(g, c, usage)) >= 0)
+      return rc;
+  if (optind < argc)
+    return vctl_usage_error(usage, "unexpected argument '%s'", argv[optind]);
+  st = vctl_request(g, "GET", path, NULL, doc);
+  if (st < 0)
+    return VCTL_FAILED;
+  if (st != 200)
+    return vctl_api_error(g, st, *doc);
+  if (g->json)
+    return vctl_print_json(*doc);
+  return -1;
+}

@@ -1,5 +1,4 @@
 /* volume-list.c: vramctl volume list. */
-#include <getopt.h>
 #include <stdio.h>
 
 #include "vramctl.h"
@@ -41,23 +40,10 @@ void vctl_print_volumes(json_t *vols)
 /* vramctl volume list. */
 int vctl_volume_list(struct vctl *g, int argc, char **argv)
 {
-  static const struct option opts[] = { VCTL_COMMON_OPTS, { NULL, 0, NULL, 0 } };
   json_t *doc;
-  long st;
-  int c, rc;
-
-  while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1)
-    if ((rc = vctl_common_opt(g, c, usage)) >= 0)
-      return rc;
-  if (optind < argc)
-    return vctl_usage_error(usage, "unexpected argument '%s'", argv[optind]);
-  st = vctl_request(g, "GET", "/v1/volumes", NULL, &doc);
-  if (st < 0)
-    return VCTL_FAILED;
-  if (st != 200)
-    return vctl_api_error(g, st, doc);
-  if (g->json)
-    return vctl_print_json(doc);
+  int rc = vctl_simple_get(g, argc, argv, usage, "/v1/volumes", &doc);
+  if (rc >= 0)
+    return rc;
   vctl_print_volumes(json_object_get(doc, "volumes"));
   json_decref(doc);
   return VCTL_OK;

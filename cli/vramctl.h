@@ -50,6 +50,11 @@ int vctl_common_opt(struct vctl *g, int c, const char *usage);
 /* Usage error: message, usage on stderr, VCTL_USAGE. */
 int vctl_usage_error(const char *usage, const char *fmt, ...)
   __attribute__((format(printf, 2, 3)));
+/* A read-only command: only --json and --help, no arguments, one GET.
+ * Returns -1 with *doc to print as a table, else the exit status (JSON
+ * already printed). */
+int vctl_simple_get(struct vctl *g, int argc, char **argv, const char *usage,
+                    const char *path, json_t **doc);
 /* Tables shared by list commands and status. */
 void vctl_print_devices(json_t *devs);
 void vctl_print_volumes(json_t *vols);
