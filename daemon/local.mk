@@ -8,8 +8,9 @@ daemon_libvdcore_a_SOURCES = \
 	daemon/engine/engine.h daemon/engine/engine.c \
 	daemon/volume.h daemon/volume.c daemon/registry.c \
 	daemon/vramd.h daemon/core.c daemon/config.c \
-	daemon/list.h daemon/list.c
-daemon_libvdcore_a_CFLAGS = $(AM_CFLAGS) $(OPENCL_CFLAGS) $(JANSSON_CFLAGS)
+	daemon/list.h daemon/list.c \
+	daemon/state.c daemon/service.c
+daemon_libvdcore_a_CFLAGS = $(AM_CFLAGS) $(OPENCL_CFLAGS) $(JANSSON_CFLAGS) $(SYSTEMD_CFLAGS)
 
 # Everything vramd links, in dependency order; frontends and the API add to it.
 VRAMD_LIBS = frontends/libvdfrontends.a daemon/libvdcore.a daemon/libvdmap.a \
@@ -18,4 +19,4 @@ VRAMD_LIBS = frontends/libvdfrontends.a daemon/libvdcore.a daemon/libvdmap.a \
 sbin_PROGRAMS += daemon/vramd
 daemon_vramd_SOURCES = daemon/main.c
 daemon_vramd_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
-daemon_vramd_LDADD = $(VRAMD_LIBS)
+daemon_vramd_LDADD = api/libvdapi.a $(VRAMD_LIBS) $(MHD_LIBS) $(SYSTEMD_LIBS)
