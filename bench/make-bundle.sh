@@ -22,7 +22,7 @@ if [ "${1:-}" = --clients ]; then
     "$(command -v jq)" "$c/bin/"
   cp /usr/lib/x86_64-linux-gnu/nbdkit/plugins/nbdkit-memory-plugin.so "$c/lib/"
   for f in "$c"/bin/* "$c"/lib/*.so; do ldd "$f" | awk '/=> \// { print $3 }'; done | sort -u |
-    grep -Ev '/(libc|libm|libpthread|libdl|librt|ld-linux[^/]*)\.so' |
+    grep -Ev '/(libc|libm|libpthread|libdl|librt|libresolv|libanl|libutil|libnss_[a-z]*|ld-linux[^/]*)\.so' |
     while read -r lib; do cp -L "$lib" "$c/lib/"; done
   tar -cJf "$out/clients.tar.xz" -C "$c" .
   rm -rf "$c"
@@ -30,7 +30,7 @@ fi
 # Libraries: everything ldd names except glibc's own, which the host has.
 for f in "$out"/bin/*; do
   ldd "$f" | awk '/=> \// { print $3 }'
-done | sort -u | grep -Ev '/(libc|libm|libpthread|libdl|librt|ld-linux[^/]*)\.so' |
+done | sort -u | grep -Ev '/(libc|libm|libpthread|libdl|librt|libresolv|libanl|libutil|libnss_[a-z]*|ld-linux[^/]*)\.so' |
   while read -r lib; do cp -L "$lib" "$out/lib/"; done
 cp -L /usr/lib/x86_64-linux-gnu/libOpenCL.so.1 "$out/lib/"
 du -sh "$out"
