@@ -27,10 +27,8 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
   make -j"$jobs" >/dev/null && make -j"$jobs" check) ||
   { cat build-asan/test-suite.log 2>/dev/null; exit 1; }
 
-echo "== fuzz the NBD request and option parsers"
+echo "== fuzz the NBD request and option parsers, API bodies and vramd.conf"
 tests/fuzz/run.sh "${FUZZ_SECONDS:-30}" || exit 1
-echo "== fuzzers: API bodies and vramd.conf, briefly"
-FUZZ_OUT="$top/build-fuzz" tests/fuzz/run-api-fuzz.sh 10 >/dev/null || { echo "API fuzzers failed"; exit 1; }
 
 echo "== make distcheck"
 (cd build-ci && make -j"$jobs" distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror >/dev/null) ||

@@ -56,5 +56,5 @@ API_TESTS = tests/integration/api-routes.sh tests/integration/api-bad-input.sh \
 	tests/integration/concurrency.sh tests/integration/metrics.sh \
 	tests/integration/systemd.sh
 TESTS += $(API_TESTS)
-dist_noinst_SCRIPTS += $(API_TESTS) tests/fuzz/run-api-fuzz.sh
+dist_noinst_SCRIPTS += $(API_TESTS)
 EXTRA_DIST += tests/fuzz/fuzz_api_body.c tests/fuzz/fuzz_config.c

@@ -1,4 +1,7 @@
-/* fuzz_api_body.c: libFuzzer target for POST /v1/volumes bodies. */
+/* fuzz_api_body.c: libFuzzer target for POST /v1/volumes bodies.
+ * fuzz-sources: api/body.c common/size.c common/name.c common/log.c daemon/volume.c daemon/registry.c daemon/map/volmap.c daemon/pool/pool.c daemon/pool/extent.c daemon/pool/nvml.c daemon/pool/clerr.c
+ * fuzz-libs: jansson OpenCL
+ */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
