@@ -6,6 +6,8 @@ daemon_libvdcore_a_SOURCES = \
 	daemon/pool/pool.h daemon/pool/pool-cl.h daemon/pool/pool-internal.h \
 	daemon/pool/pool.c daemon/pool/extent.c daemon/pool/nvml.c daemon/pool/clerr.c \
 	daemon/engine/engine.h daemon/engine/engine.c \
+	daemon/engine/small.h daemon/engine/small.c \
+	daemon/engine/kernels.h daemon/engine/kernels.c \
 	daemon/volume.h daemon/volume.c daemon/registry.c \
 	daemon/vramd.h daemon/core.c daemon/config.c \
 	daemon/list.h daemon/list.c \
