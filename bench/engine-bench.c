@@ -16,6 +16,7 @@
 #include "volume.h"
 
 #define MAX_BS 16
+#define MAX_RES (4 * MAX_BS * 2)
 #define SECTOR 4096u
 
 struct opts {
@@ -30,6 +31,8 @@ struct opts {
   unsigned workers;
   unsigned batch, depth;
   bool shared_ctx;
+  unsigned modes;         /* bit VD_SMALL_OFF / VD_SMALL_ON: engine runs to make */
+  uint64_t small_max, small_stage;
   bool one_only, all_only;
 };
 
@@ -326,6 +329,66 @@ static uint64_t size_arg(const char *name, const char *v)
   return n;
 }
 
+/* Print one engine run's table: one device against all of them. */
+static void print_table(const struct result *res, unsigned nres, unsigned nfirst)
+{
+  if (!nfirst || nres != 2 * nfirst)
+    return;
+  printf("\n%-10s %8s %12s %12s %8s\n", "job", "bs", "one GB/s", "all GB/s", "all/one");
+  for (unsigned i = 0; i < nfirst; i++)
+    printf("%-10s %8llu %12.2f %12.2f %8.2f\n", res[i].job, (unsigned long long)res[i].bs,
+           res[i].gbs, res[nfirst + i].gbs, res[nfirst + i].gbs / res[i].gbs);
+}
+
+/* Print the small-batch path off against on, row by row. */
+static void print_compare(const struct result *off, const struct result *on, unsigned n)
+{
+  printf("\n%-4s %-10s %8s %14s %14s %8s\n", "vol", "job", "bs", "off IOPS", "on IOPS", "on/off");
+  for (unsigned i = 0; i < n; i++)
+    printf("%-4s %-10s %8llu %14.0f %14.0f %8.2f\n", off[i].cfg, off[i].job,
+           (unsigned long long)off[i].bs, off[i].iops, on[i].iops, on[i].iops / off[i].iops);
+}
+
+/* Start an engine in one small-batch mode, run the jobs, stop it. */
+static int bench_engine(struct vd_pool *pool, const struct opts *o, enum vd_small_mode mode,
+                        struct result *res, unsigned *nres)
+{
+  struct vd_engine_config ec = { 0 };
+  struct vd_engine_small_stats st;
+  struct vd_engine *eng;
+  unsigned ndev = vd_pool_count(pool), nfirst;
+  char err[512], a[32], b[32];
+  int rc = 0;
+
+  ec.workers_per_device = o->workers;
+  ec.batch = o->batch;
+  ec.depth = o->depth;
+  ec.small = mode;
+  ec.small_max = o->small_max;
+  ec.small_stage = o->small_stage;
+  if (vd_engine_start(pool, &ec, &eng, err, sizeof err)) {
+    fprintf(stderr, "engine-bench: %s\n", err);
+    return -1;
+  }
+  vd_engine_small_stats(eng, &st);
+  printf("# small-batch %s: on %u of %u devices, staging %s pinned + %s device in all\n",
+         mode == VD_SMALL_OFF ? "off" : "on", st.devices, ndev,
+         vd_format_size(st.stage_bytes, a, sizeof a), vd_format_size(st.scratch_bytes, b, sizeof b));
+  *nres = 0;
+  if (!o->all_only && bench_volume(pool, eng, o, "one", 1, res, nres))
+    rc = -1;
+  nfirst = *nres;
+  if (!rc && !o->one_only && ndev > 1 && bench_volume(pool, eng, o, "all", ndev, res, nres))
+    rc = -1;
+  vd_engine_small_stats(eng, &st);
+  printf("# small-batch: %llu segments batched in %llu kernel launches\n",
+         (unsigned long long)st.segments, (unsigned long long)st.launches);
+  if (!rc)
+    print_table(res, *nres, nfirst);
+  vd_engine_stop(eng);
+  return rc;
+}
+
 int main(int argc, char **argv)
 {
   static const struct option lo[] = {
@@ -333,16 +396,16 @@ int main(int argc, char **argv)
     { "bs", 1, NULL, 'b' }, { "unit", 1, NULL, 'u' }, { "extent-size", 1, NULL, 'e' },
     { "device-types", 1, NULL, 'd' }, { "workers", 1, NULL, 'w' },
     { "batch", 1, NULL, 'B' }, { "depth", 1, NULL, 'D' }, { "shared-context", 0, NULL, 'C' },
-    { "one-only", 0, NULL, '1' }, { "all-only", 0, NULL, 'a' }, { NULL, 0, NULL, 0 },
+    { "one-only", 0, NULL, '1' }, { "all-only", 0, NULL, 'a' },
+    { "small-batch", 1, NULL, 'S' }, { "small-max", 1, NULL, 'M' },
+    { "small-stage", 1, NULL, 'T' }, { NULL, 0, NULL, 0 },
   };
   struct opts o = { .size = 256ull << 20, .seconds = 2, .qd = 32, .unit = 0,
-                    .extent = 1ull << 30 };
+                    .extent = 1ull << 30, .modes = 1u << VD_SMALL_ON };
   struct vd_pool_config pc = { 0 };
-  struct vd_engine_config ec = { 0 };
   struct vd_pool *pool;
-  struct vd_engine *eng;
-  struct result res[4 * MAX_BS * 2];
-  unsigned nres = 0, ndev, nfirst;
+  static struct result res[2][MAX_RES];
+  unsigned nres[2] = { 0, 0 }, ndev;
   char err[512];
   int c, rc = 0;
 
@@ -362,11 +425,23 @@ int main(int argc, char **argv)
     case 'C': o.shared_ctx = true; break;
     case '1': o.one_only = true; break;
     case 'a': o.all_only = true; break;
+    case 'S':
+      if (!strcmp(optarg, "off")) o.modes = 1u << VD_SMALL_OFF;
+      else if (!strcmp(optarg, "on")) o.modes = 1u << VD_SMALL_ON;
+      else if (!strcmp(optarg, "both")) o.modes = 1u << VD_SMALL_OFF | 1u << VD_SMALL_ON;
+      else {
+        fprintf(stderr, "engine-bench: --small-batch off|on|both\n");
+        return 2;
+      }
+      break;
+    case 'M': o.small_max = size_arg("small-max", optarg); break;
+    case 'T': o.small_stage = size_arg("small-stage", optarg); break;
     default:
       fprintf(stderr, "Usage: engine-bench [--size PER_DEVICE] [--seconds S] [--qd N]\n"
               "  [--bs 4K,64K,1M,4M] [--unit SIZE] [--extent-size SIZE]\n"
               "  [--device-types gpu|cpu] [--workers N] [--batch N] [--depth N]\n"
-              "  [--shared-context] [--one-only|--all-only]\n");
+              "  [--shared-context] [--one-only|--all-only]\n"
+              "  [--small-batch off|on|both] [--small-max SIZE] [--small-stage SIZE]\n");
       return 2;
     }
   }
@@ -380,36 +455,26 @@ int main(int argc, char **argv)
     fprintf(stderr, "engine-bench: %s\n", err);
     return 1;
   }
-  ec.workers_per_device = o.workers;
-  ec.batch = o.batch;
-  ec.depth = o.depth;
-  if (vd_engine_start(pool, &ec, &eng, err, sizeof err)) {
-    fprintf(stderr, "engine-bench: %s\n", err);
-    vd_pool_close(pool);
-    return 1;
-  }
   ndev = vd_pool_count(pool);
   for (unsigned i = 0; i < ndev; i++) {
     const struct vd_device_info *in = vd_device_info(vd_pool_device(pool, i));
     printf("# device %s: %s (%s), driver %s\n", in->id, in->name, in->vendor, in->driver);
   }
-  printf("# workers %u, batch %u, depth %u, %s\n", o.workers, o.batch, o.depth,
-         o.shared_ctx ? "context per platform" : "context per device");
+  printf("# workers %u, batch %u, depth %u, %s (0: engine default)\n", o.workers, o.batch,
+         o.depth, o.shared_ctx ? "context per platform" : "context per device");
+  printf("# small-max %llu, small-stage %llu per worker (0: engine default)\n",
+         (unsigned long long)o.small_max, (unsigned long long)o.small_stage);
   printf("# qd %u, %.1f s per job, %s per device\n", o.qd, o.seconds,
          vd_format_size(o.size, err, sizeof err));
-  if (!o.all_only && bench_volume(pool, eng, &o, "one", 1, res, &nres))
-    rc = 1;
-  nfirst = nres;
-  if (!rc && !o.one_only && ndev > 1 && bench_volume(pool, eng, &o, "all", ndev, res, &nres))
-    rc = 1;
-  if (!rc && nfirst && nres == 2 * nfirst) {
-    printf("\n%-10s %8s %12s %12s %8s\n", "job", "bs", "one GB/s", "all GB/s", "all/one");
-    for (unsigned i = 0; i < nfirst; i++)
-      printf("%-10s %8llu %12.2f %12.2f %8.2f\n", res[i].job, (unsigned long long)res[i].bs,
-             res[i].gbs, res[nfirst + i].gbs, res[nfirst + i].gbs / res[i].gbs);
+  /* Off first, then on: each mode gets a fresh engine and fresh volumes. */
+  for (unsigned m = 0; m < 2 && !rc; m++) {
+    enum vd_small_mode mode = m ? VD_SMALL_ON : VD_SMALL_OFF;
+    if (o.modes & (1u << mode) && bench_engine(pool, &o, mode, res[m], &nres[m]))
+      rc = 1;
   }
+  if (!rc && nres[0] && nres[0] == nres[1])
+    print_compare(res[0], res[1], nres[0]);
   printf("# peak RSS %ld KiB\n", peak_rss_kib());
-  vd_engine_stop(eng);
   vd_pool_close(pool);
   return rc;
 }

@@ -9,3 +9,12 @@ done
 export OCL_ICD_VENDORS=/tmp/icd
 export LD_LIBRARY_PATH="$bundle/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export PATH="$bundle/bin:$PATH"
+# Clients (fio, nbdkit, libnbd tools) travel packed; unpack them once.
+if [ -f "$bundle/clients.tar.xz" ] && [ ! -d /tmp/clients ]; then
+  mkdir -p /tmp/clients && tar -xJf "$bundle/clients.tar.xz" -C /tmp/clients
+fi
+if [ -d /tmp/clients ]; then
+  export PATH="/tmp/clients/bin:$PATH"
+  export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:/tmp/clients/lib"
+  export NBDKIT_MEMORY_PLUGIN=/tmp/clients/lib/nbdkit-memory-plugin.so
+fi

@@ -38,7 +38,9 @@ trap cleanup EXIT INT TERM
   --state-dir "$tmp/state" ${types:+--device-types "$types"} ${pocl:+--reserve 0} \
   --volume "name=bench,size=$size,layout=stripe,devices=all" >"$tmp/vramd.log" 2>&1 &
 pids+=($!)
-nbdkit -f -U "$tmp/nbdkit.sock" memory "size=$size" &
+# NBDKIT_MEMORY_PLUGIN: path of nbdkit-memory-plugin.so where nbdkit's own
+# plugin directory is missing (a bundle on the GPU host).
+nbdkit -f -U "$tmp/nbdkit.sock" "${NBDKIT_MEMORY_PLUGIN:-memory}" "size=$size" &
 pids+=($!)
 for _ in $(seq 1 300); do
   grep -q "ready:" "$tmp/vramd.log" && [ -S "$tmp/nbdkit.sock" ] && break
@@ -75,7 +77,9 @@ for srv in vramd nbdkit; do
     --size=$((bytes / 8)) --offset_increment=$((bytes / 8)) "${tb[@]}")
 done
 
+rss=$(awk '/^VmRSS|^VmHWM/ { printf "%s %s %s  ", $1, $2, $3 }' "/proc/${pids[0]}/status")
 printf '%s\n' "size $size ($bytes bytes), ${runtime}s per job, $(date -u +%Y-%m-%dT%H:%MZ)"
+printf 'vramd memory after the run: %s\n' "$rss"
 printf '| %-30s | %12s | %10s | %12s | %10s | %13s |\n' job "vramd MB/s" "vramd IOPS" \
   "nbdkit MB/s" "nbdkit IOPS" "vramd/nbdkit"
 printf '|%s|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..32})" "$(printf -- '-%.0s' {1..14})" \

@@ -42,6 +42,7 @@ int vramd_volume_create(struct vramd *d, const struct vd_volume_spec *spec,
     vd_volume_get(v);
     *out = v;
   }
+  vramd_state_save(d);
   pthread_mutex_unlock(&d->admin_lock);
   return 0;
 
@@ -74,6 +75,7 @@ int vramd_volume_delete(struct vramd *d, const char *name, bool force,
   if (rc)
     goto out_put;
   vd_volume_put(vd_registry_remove(&d->reg, name));
+  vramd_state_save(d);
 
 out_put:
   vd_volume_put(v);

@@ -6,10 +6,13 @@ daemon_libvdcore_a_SOURCES = \
 	daemon/pool/pool.h daemon/pool/pool-cl.h daemon/pool/pool-internal.h \
 	daemon/pool/pool.c daemon/pool/extent.c daemon/pool/nvml.c daemon/pool/clerr.c \
 	daemon/engine/engine.h daemon/engine/engine.c \
+	daemon/engine/small.h daemon/engine/small.c \
+	daemon/engine/kernels.h daemon/engine/kernels.c \
 	daemon/volume.h daemon/volume.c daemon/registry.c \
 	daemon/vramd.h daemon/core.c daemon/config.c daemon/safety.c \
-	daemon/list.h daemon/list.c
-daemon_libvdcore_a_CFLAGS = $(AM_CFLAGS) $(OPENCL_CFLAGS) $(JANSSON_CFLAGS)
+	daemon/list.h daemon/list.c \
+	daemon/state.c daemon/service.c
+daemon_libvdcore_a_CFLAGS = $(AM_CFLAGS) $(OPENCL_CFLAGS) $(JANSSON_CFLAGS) $(SYSTEMD_CFLAGS)
 
 # Everything vramd links, in dependency order; frontends and the API add to it.
 VRAMD_LIBS = frontends/libvdfrontends.a daemon/libvdcore.a daemon/libvdmap.a \
@@ -18,4 +21,4 @@ VRAMD_LIBS = frontends/libvdfrontends.a daemon/libvdcore.a daemon/libvdmap.a \
 sbin_PROGRAMS += daemon/vramd
 daemon_vramd_SOURCES = daemon/main.c
 daemon_vramd_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
-daemon_vramd_LDADD = $(VRAMD_LIBS)
+daemon_vramd_LDADD = api/libvdapi.a $(VRAMD_LIBS) $(MHD_LIBS) $(SYSTEMD_LIBS)

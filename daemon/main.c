@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api.h"
 #include "config.h"
 #include "frontend.h"
 #include "list.h"
@@ -103,6 +104,34 @@ static void create_configured(struct vramd *d)
       vd_info("volume %s created", d->cfg.volumes[i].name);
 }
 
+/* Recreate saved volumes and serve the API; -1 with err on failure. */
+static int start_management(struct vramd *d, char *err, size_t errlen)
+{
+  int api_fd, metrics_fd;
+  vramd_state_load(d);
+  if (vramd_listen(d, &api_fd, &metrics_fd, err, errlen))
+    return -1;
+  if (vd_api_start(d, api_fd, metrics_fd, &d->api, err, errlen)) {
+    vramd_unlisten(d);
+    return -1;
+  }
+  return 0;
+}
+
+/* Wait for SIGTERM or SIGINT, feeding the watchdog and refreshing STATUS. */
+static int wait_for_stop(struct vramd *d, const sigset_t *sigs)
+{
+  unsigned ms = vramd_tick_ms();
+  struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+  for (;;) {
+    int sig = sigtimedwait(sigs, NULL, &ts);
+    if (sig == SIGINT || sig == SIGTERM)
+      return sig;
+    vramd_notify_watchdog();
+    vramd_notify_status(d, NULL);
+  }
+}
+
 /* Delete every volume, disconnecting clients. */
 static void delete_all(struct vramd *d)
 {
@@ -188,14 +217,24 @@ int main(int argc, char **argv)
     goto out_frontends;
   }
   create_configured(&d);
+  if (start_management(&d, err, sizeof err)) {
+    vd_err("%s", err);
+    rc = 1;
+    goto out_frontends;
+  }
   vd_info("ready: %u devices, %u volumes", vd_pool_count(d.pool), d.reg.count);
+  vramd_notify_status(&d, "READY=1\n");
 
-  while (sigwait(&sigs, &sig) == 0 && sig != SIGINT && sig != SIGTERM)
-    ;
+  sig = wait_for_stop(&d, &sigs);
   vd_info("signal %d: stopping", sig);
+  vramd_notify_stopping();
   rc = 0;
 
 out_frontends:
+  /* No new requests, then drain I/O, then free VRAM last. */
+  vd_api_stop(d.api);
+  vramd_unlisten(&d);
+  d.state_frozen = true;
   stop_frontends(&d);
   delete_all(&d);
   vd_engine_stop(d.eng);

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include "engine.h"
@@ -43,6 +44,8 @@ struct vd_safety {
   int mlock_err, io_flusher_err, oom_err;
 };
 
+struct vd_api;
+
 struct vramd {
   struct vramd_config cfg;
   struct vd_safety safety;
@@ -51,6 +54,10 @@ struct vramd {
   struct vd_registry reg;
   pthread_mutex_t admin_lock; /* serialises create and delete */
   time_t started;
+  struct vd_api *api;         /* the HTTP side, NULL until started */
+  bool api_socket_made;       /* vramd made the API socket (not systemd) */
+  bool state_frozen;          /* loading or shutting down: do not save */
+  bool state_disabled;        /* the state file could not be set aside */
 };
 
 /* Set built-in defaults. */
@@ -78,5 +85,26 @@ int vramd_volume_create(struct vramd *d, const struct vd_volume_spec *spec,
 /* Unexpose and delete; -EBUSY when in use and !force, -ENOENT unknown. */
 int vramd_volume_delete(struct vramd *d, const char *name, bool force,
                         char *err, size_t errlen);
+
+/* Listening sockets for the API and metrics: passed by systemd, or made
+ * here (the API's Unix socket mode 0660, group vramd).  metrics_fd is -1
+ * when metrics-listen is off.  Returns 0 or -1 with err filled. */
+int vramd_listen(struct vramd *d, int *api_fd, int *metrics_fd, char *err, size_t errlen);
+/* Remove the API socket file if vramd made it. */
+void vramd_unlisten(struct vramd *d);
+/* mkdir -p. */
+int vramd_mkdir_p(const char *dir, mode_t mode);
+/* sd_notify: STATUS= (after state, e.g. "READY=1\n", when not NULL),
+ * WATCHDOG=1 when enabled, STOPPING=1. */
+void vramd_notify_status(struct vramd *d, const char *state);
+void vramd_notify_watchdog(void);
+void vramd_notify_stopping(void);
+/* How often the main loop should wake up, in milliseconds. */
+unsigned vramd_tick_ms(void);
+
+/* Recreate saved volume definitions (empty) from the state folder; a bad
+ * file is moved aside.  Save them; called with admin_lock held. */
+int vramd_state_load(struct vramd *d);
+int vramd_state_save(struct vramd *d);
 
 #endif

@@ -30,7 +30,7 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
   make -j"$jobs" >/dev/null && make -j"$jobs" check) ||
   { cat build-asan/test-suite.log 2>/dev/null; exit 1; }
 
-echo "== fuzz the NBD request and option parsers"
+echo "== fuzz the NBD request and option parsers, API bodies and vramd.conf"
 tests/fuzz/run.sh "${FUZZ_SECONDS:-30}" || exit 1
 
 echo "== make distcheck"

@@ -53,3 +53,18 @@ EXTRA_DIST += tests/fuzz/run.sh tests/fuzz/fuzz_nbd_request.c tests/fuzz/fuzz_nb
 fuzz:
 	$(abs_top_srcdir)/tests/fuzz/run.sh $(FUZZ_SECONDS)
 .PHONY: fuzz
+# The management plane: JSON bodies and metrics text, then the API, vramctl,
+# state, metrics and systemd against a running vramd.
+check_PROGRAMS += tests/unit/test_api
+tests_unit_test_api_SOURCES = tests/unit/test_api.c
+tests_unit_test_api_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(JANSSON_CFLAGS)
+tests_unit_test_api_LDADD = api/libvdapi.a daemon/libvdcore.a daemon/libvdmap.a \
+	common/libvdcommon.a $(CUNIT_LIBS) $(OPENCL_LIBS) $(JANSSON_LIBS) $(LIBS)
+TESTS += tests/unit/test_api
+API_TESTS = tests/integration/api-routes.sh tests/integration/api-bad-input.sh \
+	tests/integration/vramctl.sh tests/integration/state.sh \
+	tests/integration/concurrency.sh tests/integration/metrics.sh \
+	tests/integration/systemd.sh
+TESTS += $(API_TESTS)
+dist_noinst_SCRIPTS += $(API_TESTS)
+EXTRA_DIST += tests/fuzz/fuzz_api_body.c tests/fuzz/fuzz_config.c

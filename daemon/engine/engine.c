@@ -1,5 +1,6 @@
 /* engine.c: per-device worker threads that turn requests into OpenCL
- * transfers, several in flight per device. */
+ * transfers, several in flight per device; small segments go through the
+ * batch kernel of small.c. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -9,19 +10,24 @@
 
 #include "engine.h"
 #include "pool-cl.h"
+#include "small.h"
 #include "util.h"
 
 #define DEFAULT_WORKERS 1
 #define DEFAULT_BATCH 32
 #define MAX_WORKERS 64
 #define DEFAULT_DEPTH 8
-#define MAX_DEPTH 16
+#define MAX_DEPTH VD_SMALL_SLOTS
+#define DEFAULT_SMALL_MAX (32u << 10) /* see docs/design-decisions.md */
+#define DEFAULT_SMALL_STAGE (4u << 20)
+#define MAX_SMALL_STAGE (1u << 30)
 
 struct devq;
 
 struct worker {
   struct devq *dq;
   cl_command_queue q;
+  struct vd_small sm;
   pthread_t thread;
   bool started;
 };
@@ -35,6 +41,7 @@ struct devq {
   unsigned batch;
   unsigned depth;
   struct vd_device *dev;
+  cl_program prog;        /* the batch kernel; NULL: direct path only */
   struct worker w[MAX_WORKERS];
   unsigned nw;
   _Atomic uint64_t h2d, d2h;
@@ -49,6 +56,8 @@ struct pinned {
 struct vd_engine {
   struct vd_pool *pool;
   unsigned ndev;
+  bool small;             /* batched small-request path wanted */
+  uint64_t small_max, small_stage;
   struct devq *dq;
   pthread_mutex_t pin_lock;
   struct pinned *pins;
@@ -96,8 +105,9 @@ static cl_int enqueue_segment(cl_command_queue q, struct vd_io *io, cl_mem m,
   }
 }
 
-/* Enqueue every segment of one part; bytes gets what it moves. */
-static int enqueue_part(cl_command_queue q, struct vd_io_part *p, uint64_t *bytes)
+/* Enqueue every segment of one part, small ones into the worker's batch;
+ * bytes gets what it moves, p->err -EIO if a transfer cannot be queued. */
+static void enqueue_part(struct worker *w, struct vd_io_part *p, uint64_t *bytes)
 {
   struct vd_io *io = p->io;
   struct vd_target *t = io->target;
@@ -106,15 +116,21 @@ static int enqueue_part(cl_command_queue q, struct vd_io_part *p, uint64_t *byte
 
   vd_map_iter_init_dev(&it, &t->map, io->off, io->len, p->dev);
   while (vd_map_next(&it, &s)) {
-    cl_int rc = enqueue_segment(q, io, vd_extent_mem(t->ext[p->dev][s.extent]), &s);
-    if (rc != CL_SUCCESS) {
-      vd_err("%s: transfer failed: %s", vd_device_info(t->dev[p->dev])->id,
-             vd_cl_strerror(rc));
-      return -EIO;
+    cl_mem m = vd_extent_mem(t->ext[p->dev][s.extent]);
+    cl_int rc;
+    if (!vd_small_add(&w->sm, p, m, &s)) {
+      /* Direct: but not ahead of batched work it overlaps. */
+      vd_small_order(&w->sm, m, s.ext_offset, s.len * s.rows, io->op == VD_OP_READ);
+      rc = enqueue_segment(w->q, io, m, &s);
+      if (rc != CL_SUCCESS) {
+        vd_err("%s: transfer failed: %s", vd_device_info(t->dev[p->dev])->id,
+               vd_cl_strerror(rc));
+        p->err = -EIO;
+        return;
+      }
     }
     *bytes += s.len * s.rows;
   }
-  return 0;
 }
 
 /* Record a part's result; the last part of a request completes it. */
@@ -160,22 +176,28 @@ struct group {
   struct vd_io_part *parts;
   cl_event marker;
   uint64_t h2d, d2h;
+  unsigned slot;          /* its place in the ring, and its staging slot */
 };
 
 /* Enqueue a batch's transfers and a marker behind them; flush to start. */
-static void group_start(struct worker *w, struct group *g, struct vd_io_part *batch)
+static void group_start(struct worker *w, struct group *g, unsigned slot,
+                        struct vd_io_part *batch)
 {
   cl_int rc;
   g->parts = batch;
   g->h2d = g->d2h = 0;
+  g->slot = slot;
+  vd_small_begin(&w->sm, slot);
   for (struct vd_io_part *p = batch; p; p = p->next) {
     uint64_t b = 0;
-    p->err = enqueue_part(w->q, p, &b);
+    p->err = 0;
+    enqueue_part(w, p, &b);
     if (p->io->op == VD_OP_READ)
       g->d2h += b;
     else if (p->io->op == VD_OP_WRITE)
       g->h2d += b;
   }
+  vd_small_end(&w->sm);
   rc = clEnqueueMarkerWithWaitList(w->q, 0, NULL, &g->marker);
   if (rc != CL_SUCCESS) {
     /* No marker: wait here instead, so completion order still holds. */
@@ -200,8 +222,9 @@ static bool group_done(const struct group *g)
 }
 
 /* Wait for a group if needed, then complete its parts. */
-static void group_finish(struct devq *dq, struct group *g)
+static void group_finish(struct worker *w, struct group *g)
 {
+  struct devq *dq = w->dq;
   bool failed = false;
   if (g->marker) {
     cl_int st = CL_COMPLETE;
@@ -215,6 +238,7 @@ static void group_finish(struct devq *dq, struct group *g)
   }
   atomic_fetch_add(&dq->h2d, g->h2d);
   atomic_fetch_add(&dq->d2h, g->d2h);
+  vd_small_complete(&w->sm, g->slot, failed);
   for (struct vd_io_part *p = g->parts, *next; p; p = next) {
     next = p->next; /* p's request may be reused once finished */
     finish_part(p, failed ? -EIO : p->err);
@@ -235,7 +259,8 @@ static void *worker_main(void *arg)
     if (n < dq->depth)
       batch = take_batch(dq, n == 0);
     if (batch) {
-      group_start(w, &ring[(head + n) % MAX_DEPTH], batch);
+      unsigned slot = (head + n) % dq->depth;
+      group_start(w, &ring[slot], slot, batch);
       n++;
     } else if (n == 0) {
       break; /* stopping, and nothing in flight */
@@ -243,13 +268,13 @@ static void *worker_main(void *arg)
     /* Block on the oldest batch only when there is nothing new to queue
      * or the window is full; then complete whatever else has finished. */
     if (n && (!batch || n == dq->depth)) {
-      group_finish(dq, &ring[head]);
-      head = (head + 1) % MAX_DEPTH;
+      group_finish(w, &ring[head]);
+      head = (head + 1) % dq->depth;
       n--;
     }
     while (n && group_done(&ring[head])) {
-      group_finish(dq, &ring[head]);
-      head = (head + 1) % MAX_DEPTH;
+      group_finish(w, &ring[head]);
+      head = (head + 1) % dq->depth;
       n--;
     }
   }
@@ -361,22 +386,29 @@ static void devq_stop(struct devq *dq)
   for (unsigned i = 0; i < dq->nw; i++) {
     if (dq->w[i].started)
       pthread_join(dq->w[i].thread, NULL);
-    if (dq->w[i].q)
+    if (dq->w[i].q) {
+      vd_small_fini(&dq->w[i].sm);
       clReleaseCommandQueue(dq->w[i].q);
+    }
   }
+  if (dq->prog)
+    clReleaseProgram(dq->prog);
   pthread_cond_destroy(&dq->cv);
   pthread_mutex_destroy(&dq->lock);
 }
 
-/* Create queues and threads for one device. */
-static int devq_start(struct devq *dq, struct vd_device *dev, unsigned nw,
-                      unsigned batch, unsigned depth, char *err, size_t errlen)
+/* Create queues and threads for one device, and build its batch kernel
+ * (once per device: each worker only makes its own kernel object). */
+static int devq_start(const struct vd_engine *eng, struct devq *dq, struct vd_device *dev,
+                      unsigned nw, unsigned batch, unsigned depth, char *err, size_t errlen)
 {
   pthread_mutex_init(&dq->lock, NULL);
   pthread_cond_init(&dq->cv, NULL);
   dq->dev = dev;
   dq->batch = batch;
   dq->depth = depth;
+  if (eng->small)
+    dq->prog = vd_small_program(dev);
   for (unsigned i = 0; i < nw; i++) {
     struct worker *w = &dq->w[i];
     cl_int rc;
@@ -390,6 +422,7 @@ static int devq_start(struct devq *dq, struct vd_device *dev, unsigned nw,
                vd_device_info(dev)->id, i, vd_cl_strerror(rc));
       return -EIO;
     }
+    vd_small_init(&w->sm, dq->prog, dev, w->q, depth, eng->small_stage, eng->small_max);
     if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
       snprintf(err, errlen, "%s: cannot start worker thread", vd_device_info(dev)->id);
       return -EAGAIN;
@@ -397,6 +430,22 @@ static int devq_start(struct devq *dq, struct vd_device *dev, unsigned nw,
     w->started = true;
   }
   return 0;
+}
+
+/* Say what the small-request path holds, so its memory is never a surprise. */
+static void log_small(const struct vd_engine *eng)
+{
+  struct vd_engine_small_stats st;
+  char a[32], b[32], c[32];
+
+  if (!eng->small)
+    return;
+  vd_engine_small_stats(eng, &st);
+  vd_info("engine: small requests (segments up to %s) batched on %u of %u devices; "
+          "staging %s pinned host memory and %s device memory in all",
+          vd_format_size(eng->small_max, a, sizeof a), st.devices, eng->ndev,
+          vd_format_size(st.stage_bytes, b, sizeof b),
+          vd_format_size(st.scratch_bytes, c, sizeof c));
 }
 
 /* Start workers on every device of the pool. */
@@ -420,6 +469,12 @@ int vd_engine_start(struct vd_pool *pool, const struct vd_engine_config *cfg,
     return eng ? -ENODEV : -ENOMEM;
   }
   eng->pool = pool;
+  eng->small = !cfg || cfg->small != VD_SMALL_OFF;
+  eng->small_max = cfg && cfg->small_max ? cfg->small_max : DEFAULT_SMALL_MAX;
+  eng->small_stage = cfg && cfg->small_stage ? cfg->small_stage : DEFAULT_SMALL_STAGE;
+  /* Bounded: a slot per batch in flight, each at least 8 KiB. */
+  if (eng->small_stage > MAX_SMALL_STAGE) eng->small_stage = MAX_SMALL_STAGE;
+  if (eng->small_stage < depth * 8192ull) eng->small_stage = depth * 8192ull;
   pthread_mutex_init(&eng->pin_lock, NULL);
   eng->dq = calloc(vd_pool_count(pool), sizeof *eng->dq);
   if (!eng->dq) {
@@ -436,10 +491,11 @@ int vd_engine_start(struct vd_pool *pool, const struct vd_engine_config *cfg,
   }
   for (unsigned i = 0; i < vd_pool_count(pool); i++) {
     eng->ndev = i + 1;
-    ret = devq_start(&eng->dq[i], vd_pool_device(pool, i), nw, batch, depth, err, errlen);
+    ret = devq_start(eng, &eng->dq[i], vd_pool_device(pool, i), nw, batch, depth, err, errlen);
     if (ret)
       goto out_stop;
   }
+  log_small(eng);
   *out = eng;
   return 0;
 
@@ -528,4 +584,25 @@ void vd_engine_device_bytes(const struct vd_engine *eng, unsigned dev,
 {
   *h2d = dev < eng->ndev ? atomic_load(&eng->dq[dev].h2d) : 0;
   *d2h = dev < eng->ndev ? atomic_load(&eng->dq[dev].d2h) : 0;
+}
+
+/* Sum the small-request path over every device's workers. */
+void vd_engine_small_stats(const struct vd_engine *eng, struct vd_engine_small_stats *st)
+{
+  memset(st, 0, sizeof *st);
+  for (unsigned d = 0; d < eng->ndev; d++) {
+    const struct devq *dq = &eng->dq[d];
+    bool on = false;
+    for (unsigned i = 0; i < dq->nw; i++) {
+      const struct vd_small *sm = &dq->w[i].sm;
+      if (!sm->on)
+        continue;
+      on = true;
+      st->stage_bytes += sm->bytes;
+      st->scratch_bytes += sm->bytes;
+      st->segments += atomic_load_explicit(&sm->segments, memory_order_relaxed);
+      st->launches += atomic_load_explicit(&sm->launches, memory_order_relaxed);
+    }
+    st->devices += on;
+  }
 }

@@ -5,7 +5,9 @@
  * (struct vd_io) is owned by the caller, carries everything the engine
  * needs, and is completed by a callback from a worker thread: the I/O path
  * allocates nothing.  Host buffers from vd_engine_pinned_alloc() are
- * page-locked, which lets the driver DMA straight from them.
+ * page-locked, which lets the driver DMA straight from them.  Small
+ * segments of a worker's batch share one staging copy and one kernel
+ * launch instead of a transfer each (small.h).
  */
 #ifndef VRAMD_ENGINE_H
 #define VRAMD_ENGINE_H
@@ -19,10 +21,27 @@
 
 struct vd_engine;
 
+enum vd_small_mode { VD_SMALL_DEFAULT = 0, VD_SMALL_ON = 1, VD_SMALL_OFF = 2 };
+
 struct vd_engine_config {
   unsigned workers_per_device; /* 0: default */
   unsigned batch;              /* device parts taken per wake-up; 0: default */
   unsigned depth;              /* batches in flight per worker; 0: default */
+  /* Batched small-request path: a worker's small segments go through one
+   * pinned staging copy and one gather/scatter kernel launch per batch. */
+  enum vd_small_mode small;    /* default: on */
+  uint64_t small_max;          /* largest segment it takes, bytes; 0: 32 KiB */
+  uint64_t small_stage;        /* pinned staging (and as much device scratch)
+                                * per worker, bytes; 0: 4 MiB */
+};
+
+/* The small-request path over all devices (vd_engine_small_stats). */
+struct vd_engine_small_stats {
+  unsigned devices;        /* devices whose workers use it */
+  uint64_t stage_bytes;    /* pinned host staging held, all workers */
+  uint64_t scratch_bytes;  /* device scratch held, all workers */
+  uint64_t segments;       /* segments moved through it since start */
+  uint64_t launches;       /* kernel launches since start */
 };
 
 /* Where a volume's bytes live: the map plus each device's extents. */
@@ -84,5 +103,9 @@ void vd_engine_pinned_free(struct vd_engine *eng, void *p);
 /* Bytes moved per device since start (host to device, device to host). */
 void vd_engine_device_bytes(const struct vd_engine *eng, unsigned dev,
                             uint64_t *h2d, uint64_t *d2h);
+
+/* What the small-request path holds and has done. */
+void vd_engine_small_stats(const struct vd_engine *eng,
+                           struct vd_engine_small_stats *st);
 
 #endif

@@ -2,11 +2,11 @@
  *
  * The reader (the connection's own thread) parses requests, receives WRITE
  * payloads straight into pinned staging and submits them to the engine.
- * Completions run on engine threads and reply at once with a non-blocking
- * send when the socket has room; otherwise the reply joins a queue that
- * the connection's writer thread drains.  So an engine thread never waits
- * on a slow client, replies go out of order, and the I/O path allocates
- * nothing: slots and staging are set up once per connection.
+ * Completions run on engine threads and only queue the reply; the
+ * connection's writer thread sends everything queued in one sendmsg.  So
+ * an engine thread never waits on a socket, replies go out of order and in
+ * batches, and the I/O path allocates nothing: slots and staging are set
+ * up once per connection.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -33,7 +33,6 @@ struct nbd_slot {
   uint8_t hdr[NBD_REPLY_SIZE];
   void *data;               /* reply payload (successful READ) */
   size_t data_len;
-  size_t sent;              /* of hdr + data */
 };
 
 struct nbd_xfer {
@@ -53,7 +52,7 @@ struct nbd_xfer {
   pthread_mutex_t send_lock; /* send queue and the socket's write side */
   pthread_cond_t send_cv;
   struct nbd_slot *sq_head, *sq_tail;
-  bool writer_busy;
+  bool writer_waiting;
   bool dead;                /* socket broken: replies are dropped */
   bool stop;
 
@@ -67,21 +66,6 @@ static uint64_t now_ns(void)
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-/* Return a slot and its staging; wakes a reader waiting for room. */
-static void slot_release(struct nbd_slot *s)
-{
-  struct nbd_xfer *x = s->x;
-  pthread_mutex_lock(&x->lock);
-  if (s->chunk >= 0)
-    nbd_chunks_free(&x->chunks, (unsigned)s->chunk, s->nchunks);
-  s->chunk = -1;
-  s->next = x->free;
-  x->free = s;
-  x->inflight--;
-  pthread_cond_broadcast(&x->slot_cv);
-  pthread_mutex_unlock(&x->lock);
 }
 
 /* Take a slot with nchunks of staging (0: none), waiting for room. */
@@ -101,101 +85,129 @@ static struct nbd_slot *slot_get(struct nbd_xfer *x, unsigned nchunks)
   s->nchunks = nchunks;
   s->data = NULL;
   s->data_len = 0;
-  s->sent = 0;
   s->next = NULL;
   return s;
 }
 
-/* Send what is left of a reply; MSG_DONTWAIT for the inline attempt.
- * Returns 0 when all is sent, -EAGAIN when the socket is full. */
-static int send_reply(struct nbd_xfer *x, struct nbd_slot *s, int flags)
+/* Return a list of slots (linked by next) with one lock round. */
+static void slots_release(struct nbd_xfer *x, struct nbd_slot *list)
 {
-  size_t total = NBD_REPLY_SIZE + s->data_len;
+  pthread_mutex_lock(&x->lock);
+  while (list) {
+    struct nbd_slot *s = list;
+    list = s->next;
+    if (s->chunk >= 0)
+      nbd_chunks_free(&x->chunks, (unsigned)s->chunk, s->nchunks);
+    s->chunk = -1;
+    s->next = x->free;
+    x->free = s;
+    x->inflight--;
+  }
+  pthread_cond_broadcast(&x->slot_cv);
+  pthread_mutex_unlock(&x->lock);
+}
 
-  while (s->sent < total) {
-    struct iovec iov[2];
+/* Send a list of replies with as few sendmsg calls as the iovec limit
+ * allows: many small replies cost one system call.  Returns 0 or -errno. */
+static int send_replies(struct nbd_xfer *x, struct nbd_slot *list)
+{
+  struct iovec iov[NBD_SEND_IOV];
+  struct nbd_slot *s = list;
+  size_t skip = 0; /* bytes of s already sent */
+
+  while (s) {
     struct msghdr m = { .msg_iov = iov };
+    struct nbd_slot *t = s;
+    size_t off = skip;
     ssize_t n;
-    if (s->sent < NBD_REPLY_SIZE) {
-      iov[0].iov_base = s->hdr + s->sent;
-      iov[0].iov_len = NBD_REPLY_SIZE - s->sent;
-      iov[1].iov_base = s->data;
-      iov[1].iov_len = s->data_len;
-      m.msg_iovlen = s->data_len ? 2 : 1;
-    } else {
-      iov[0].iov_base = (uint8_t *)s->data + (s->sent - NBD_REPLY_SIZE);
-      iov[0].iov_len = total - s->sent;
-      m.msg_iovlen = 1;
+    unsigned k = 0;
+
+    /* Fill the iovec from s onwards, starting skip bytes into s. */
+    for (; t && k + 2 <= NBD_SEND_IOV; t = t->next, off = 0) {
+      if (off < NBD_REPLY_SIZE) {
+        iov[k].iov_base = t->hdr + off;
+        iov[k++].iov_len = NBD_REPLY_SIZE - off;
+        off = NBD_REPLY_SIZE;
+      }
+      if (t->data_len > off - NBD_REPLY_SIZE) {
+        iov[k].iov_base = (uint8_t *)t->data + (off - NBD_REPLY_SIZE);
+        iov[k++].iov_len = t->data_len - (off - NBD_REPLY_SIZE);
+      }
     }
-    n = sendmsg(x->fd, &m, MSG_NOSIGNAL | flags);
+    m.msg_iovlen = k;
+    n = sendmsg(x->fd, &m, MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EINTR)
         continue;
-      return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+      return -errno;
     }
-    s->sent += (size_t)n;
+    /* Advance over what went out. */
+    while (s && n > 0) {
+      size_t left = NBD_REPLY_SIZE + s->data_len - skip;
+      if ((size_t)n < left) {
+        skip += (size_t)n;
+        n = 0;
+      } else {
+        n -= (ssize_t)left;
+        skip = 0;
+        s = s->next;
+      }
+    }
   }
   return 0;
 }
 
-/* Reply: inline when nothing is queued, else hand it to the writer. */
-static void queue_reply(struct nbd_xfer *x, struct nbd_slot *s)
+/* Return one slot and its staging; wakes a reader waiting for room. */
+static void slot_release(struct nbd_slot *s)
 {
-  bool done = false;
-
-  pthread_mutex_lock(&x->send_lock);
-  if (x->dead) {
-    done = true;
-  } else if (!x->sq_head && !x->writer_busy) {
-    int rc = send_reply(x, s, MSG_DONTWAIT);
-    if (rc == 0)
-      done = true;
-    else if (rc != -EAGAIN) {
-      x->dead = true;
-      done = true;
-    }
-  }
-  if (!done) {
-    if (x->sq_tail)
-      x->sq_tail->next = s;
-    else
-      x->sq_head = s;
-    x->sq_tail = s;
-    pthread_cond_signal(&x->send_cv);
-  }
-  pthread_mutex_unlock(&x->send_lock);
-  if (done)
-    slot_release(s);
+  s->next = NULL;
+  slots_release(s->x, s);
 }
 
-/* Writer thread: blocking sends of queued replies, in queue order. */
+/* Queue a reply for the writer; wake it only if it sleeps, so a busy
+ * writer costs the engine thread no system call. */
+static void queue_reply(struct nbd_xfer *x, struct nbd_slot *s)
+{
+  s->next = NULL;
+  pthread_mutex_lock(&x->send_lock);
+  if (x->sq_tail)
+    x->sq_tail->next = s;
+  else
+    x->sq_head = s;
+  x->sq_tail = s;
+  if (x->writer_waiting)
+    pthread_cond_signal(&x->send_cv);
+  pthread_mutex_unlock(&x->send_lock);
+}
+
+/* Writer thread: take every queued reply at once and send them together.
+ * Engine threads never touch the socket, so a slow client or a large
+ * READ reply never holds up a device's queue. */
 static void *writer_main(void *arg)
 {
   struct nbd_xfer *x = arg;
 
   pthread_mutex_lock(&x->send_lock);
   for (;;) {
-    struct nbd_slot *s;
-    int rc = 0;
-    while (!x->sq_head && !x->stop)
+    struct nbd_slot *list;
+    bool dead;
+    while (!x->sq_head && !x->stop) {
+      x->writer_waiting = true;
       pthread_cond_wait(&x->send_cv, &x->send_lock);
+      x->writer_waiting = false;
+    }
     if (!x->sq_head)
       break;
-    s = x->sq_head;
-    x->writer_busy = true;
-    bool dead = x->dead;
+    list = x->sq_head;
+    x->sq_head = x->sq_tail = NULL;
+    dead = x->dead;
     pthread_mutex_unlock(&x->send_lock);
-    if (!dead)
-      rc = send_reply(x, s, 0);
-    pthread_mutex_lock(&x->send_lock);
-    x->sq_head = s->next;
-    if (!x->sq_head)
-      x->sq_tail = NULL;
-    x->writer_busy = false;
-    if (rc)
-      x->dead = true;
-    pthread_mutex_unlock(&x->send_lock);
-    slot_release(s);
+    if (!dead && send_replies(x, list)) {
+      pthread_mutex_lock(&x->send_lock);
+      x->dead = true; /* peer gone: later replies are dropped */
+      pthread_mutex_unlock(&x->send_lock);
+    }
+    slots_release(x, list);
     pthread_mutex_lock(&x->send_lock);
   }
   pthread_mutex_unlock(&x->send_lock);
@@ -356,6 +368,7 @@ void nbd_xfer_run(struct nbd_xfer *x, struct vd_volume *v)
 
   x->v = v;
   nbd_set_timeouts(x->fd, 0);
+  nbd_set_sndbuf(x->fd, NBD_SNDBUF);
   if (start_writer(x)) {
     vd_err("nbd %s: cannot start a writer thread", v->spec.name);
     goto out_free;

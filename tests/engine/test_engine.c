@@ -1,5 +1,8 @@
 /* test_engine.c: the pool, volumes and the engine on real OpenCL (PoCL
- * with two CPU devices in CI), checked against a host-memory model. */
+ * with two CPU devices in CI), checked against a host-memory model.  The
+ * I/O tests run three times: direct transfers only, the batched
+ * small-request path with its defaults, and that path with staging so
+ * tight that batches overflow into direct transfers. */
 #include <CUnit/Basic.h>
 #include <errno.h>
 #include <pthread.h>
@@ -67,7 +70,8 @@ static void model_check(struct vd_volume *v, unsigned rounds)
     CU_ASSERT_EQUAL(memcmp(buf, model + off, n), 0);
   }
   for (unsigned r = 0; r < rounds; r++) {
-    uint64_t len = 1 + next_rand() % (1 << 21);
+    /* Half small (the batch path), half up to 2 MiB (direct, rectangular). */
+    uint64_t len = 1 + next_rand() % (r % 2 ? 9000 : 1 << 21);
     uint64_t off;
     unsigned op = (unsigned)(next_rand() % 3);
     if (len > size) len = size;
@@ -287,6 +291,233 @@ static void test_no_leak_between_volumes(void)
   free(zero);
 }
 
+/* Completion for requests a test submits without waiting on each. */
+struct pending {
+  pthread_mutex_t lock;
+  pthread_cond_t cv;
+  int left;
+  int errors;
+};
+
+/* Count one finished request of a struct pending (io->priv). */
+static void pending_done(struct vd_io *io, int e)
+{
+  struct pending *pd = io->priv;
+  pthread_mutex_lock(&pd->lock);
+  pd->errors += e != 0;
+  if (--pd->left == 0)
+    pthread_cond_signal(&pd->cv);
+  pthread_mutex_unlock(&pd->lock);
+}
+
+/* Submit io[0..n) in order from this thread, then wait for all. */
+static int submit_all(struct vd_io *io, int n)
+{
+  struct pending pd = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, n, 0 };
+  for (int i = 0; i < n; i++) {
+    io[i].done = pending_done;
+    io[i].priv = &pd;
+    vd_engine_submit(eng, &io[i]);
+  }
+  pthread_mutex_lock(&pd.lock);
+  while (pd.left)
+    pthread_cond_wait(&pd.cv, &pd.lock);
+  pthread_mutex_unlock(&pd.lock);
+  return pd.errors;
+}
+
+/* The whole volume must read back as the model. */
+static void check_whole(struct vd_volume *v, const unsigned char *model)
+{
+  unsigned char *buf = malloc(v->size);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
+  CU_ASSERT_EQUAL(vd_engine_rw(eng, &v->target, VD_OP_READ, 0, v->size, buf), 0);
+  CU_ASSERT_EQUAL(memcmp(buf, model, v->size), 0);
+  free(buf);
+}
+
+/* Many small requests in flight at odd offsets and lengths on disjoint
+ * ranges, crossing stripe units, devices and extents: write, zero some,
+ * read back, all at once. */
+static void small_concurrent(struct vd_volume *v, int n)
+{
+  enum { N = 200, R = 5000 };
+  struct vd_io *io = calloc(N, sizeof *io);
+  unsigned char *model = calloc(1, v->size), *data = malloc((size_t)N * R);
+  uint64_t off[N], len[N];
+
+  CU_ASSERT_FATAL(io && model && data && n == N && v->size >= (uint64_t)N * R);
+  for (int i = 0; i < N; i++) {
+    off[i] = (uint64_t)i * R + next_rand() % 64;
+    len[i] = 1 + next_rand() % (R - 64);
+    io[i] = (struct vd_io){ .target = &v->target, .op = VD_OP_WRITE, .off = off[i],
+                            .len = len[i], .buf = data + (size_t)i * R };
+    fill_random(io[i].buf, len[i]);
+    memcpy(model + off[i], io[i].buf, len[i]);
+  }
+  CU_ASSERT_EQUAL(submit_all(io, N), 0);
+  for (int i = 0; i < N; i += 3) {
+    io[i].op = VD_OP_ZERO;
+    memset(model + off[i], 0, len[i]);
+  }
+  CU_ASSERT_EQUAL(submit_all(io, N), 0); /* every third zeroes, the rest rewrite */
+  for (int i = 0; i < N; i++) {
+    io[i].op = VD_OP_READ;
+    memset(io[i].buf, 0xee, len[i]);
+  }
+  CU_ASSERT_EQUAL(submit_all(io, N), 0);
+  for (int i = 0; i < N; i++)
+    CU_ASSERT_EQUAL(memcmp(io[i].buf, model + off[i], len[i]), 0);
+  check_whole(v, model);
+  free(io);
+  free(model);
+  free(data);
+}
+
+/* Run check(v, n) on a striped volume (4 KiB unit) and on a concat one,
+ * both of size bytes in extents of extent bytes. */
+static void on_two_layouts(void (*check)(struct vd_volume *, int), int n, uint64_t size,
+                           uint64_t extent)
+{
+  struct vd_volume_spec s = spec_of("two1", size, VD_LAYOUT_STRIPE, 4 << 10);
+  struct vd_volume *v;
+  CU_ASSERT_EQUAL_FATAL(vd_volume_create(pool, extent, &s, &v, err, sizeof err), 0);
+  check(v, n);
+  vd_volume_put(v);
+  s = spec_of("two2", size, VD_LAYOUT_CONCAT, 0);
+  CU_ASSERT_EQUAL_FATAL(vd_volume_create(pool, extent, &s, &v, err, sizeof err), 0);
+  check(v, n);
+  vd_volume_put(v);
+}
+
+static void test_small_concurrent(void)
+{
+  /* 64 KiB extents: small requests cross units, devices and extents. */
+  on_two_layouts(small_concurrent, 200, 1 << 20, 64 << 10);
+}
+
+/* Reads, writes and zeroes to overlapping ranges, all in flight at once
+ * from one thread: the engine keeps each device's work in submission
+ * order, so every read must see exactly the writes submitted before it. */
+static void ordered_mixed(struct vd_volume *v, int n)
+{
+  struct vd_io *io = calloc((size_t)n, sizeof *io);
+  unsigned char **expect = calloc((size_t)n, sizeof *expect);
+  unsigned char *model = calloc(1, v->size);
+
+  CU_ASSERT_FATAL(io && expect && model);
+  for (int i = 0; i < n; i++) {
+    unsigned kind = (unsigned)(next_rand() % 10);
+    uint64_t len = 1 + next_rand() % (i % 8 ? 6000 : 40000);
+    uint64_t off;
+    if (len > v->size) len = v->size;
+    off = next_rand() % (v->size - len + 1);
+    io[i] = (struct vd_io){ .target = &v->target, .off = off, .len = len };
+    io[i].op = kind < 4 ? VD_OP_WRITE : kind < 8 ? VD_OP_READ : VD_OP_ZERO;
+    io[i].buf = malloc(len);
+    expect[i] = malloc(len);
+    CU_ASSERT_FATAL(io[i].buf && expect[i]);
+    if (io[i].op == VD_OP_WRITE) {
+      fill_random(io[i].buf, len);
+      memcpy(model + off, io[i].buf, len);
+    } else if (io[i].op == VD_OP_ZERO) {
+      memset(model + off, 0, len);
+    } else {
+      memset(io[i].buf, 0xee, len);
+      memcpy(expect[i], model + off, len);
+    }
+  }
+  CU_ASSERT_EQUAL(submit_all(io, n), 0);
+  for (int i = 0; i < n; i++) {
+    if (io[i].op == VD_OP_READ)
+      CU_ASSERT_EQUAL(memcmp(io[i].buf, expect[i], io[i].len), 0);
+    free(io[i].buf);
+    free(expect[i]);
+  }
+  check_whole(v, model);
+  free(io);
+  free(expect);
+  free(model);
+}
+
+static void test_ordered_mixed(void)
+{
+  /* A small volume, so requests overlap all the time. */
+  on_two_layouts(ordered_mixed, 3000, 256 << 10, 32 << 10);
+}
+
+/* The engine configuration each suite runs under. */
+static struct vd_engine_config suite_cfg;
+
+/* Start the engine for a suite. */
+static int suite_init(void)
+{
+  if (vd_engine_start(pool, &suite_cfg, &eng, err, sizeof err)) {
+    fprintf(stderr, "test_engine: %s\n", err);
+    return 1;
+  }
+  return 0;
+}
+
+/* Stop the suite's engine. */
+static int suite_fini(void)
+{
+  vd_engine_stop(eng);
+  eng = NULL;
+  return 0;
+}
+
+static int direct_init(void)
+{
+  suite_cfg = (struct vd_engine_config){ .small = VD_SMALL_OFF };
+  return suite_init();
+}
+
+static int batched_init(void)
+{
+  suite_cfg = (struct vd_engine_config){ .small = VD_SMALL_ON };
+  return suite_init();
+}
+
+static int tight_init(void)
+{
+  /* 8 KiB per batch: few segments fit, the rest overflow to direct. */
+  suite_cfg = (struct vd_engine_config){ .small = VD_SMALL_ON, .small_max = 6000,
+                                         .small_stage = 64 << 10 };
+  return suite_init();
+}
+
+static void test_direct_only(void)
+{
+  struct vd_engine_small_stats st;
+  vd_engine_small_stats(eng, &st);
+  CU_ASSERT_EQUAL(st.devices, 0);
+  CU_ASSERT_EQUAL(st.segments, 0);
+  CU_ASSERT_EQUAL(st.stage_bytes, 0);
+}
+
+static void test_batched_used(void)
+{
+  struct vd_engine_small_stats st;
+  vd_engine_small_stats(eng, &st);
+  CU_ASSERT_EQUAL(st.devices, vd_pool_count(pool));
+  CU_ASSERT(st.segments > 1000);
+  CU_ASSERT(st.launches > 0 && st.launches < st.segments);
+  CU_ASSERT(st.stage_bytes > 0 && st.stage_bytes == st.scratch_bytes);
+}
+
+/* The I/O tests every suite runs. */
+static void add_io_tests(CU_pSuite s)
+{
+  CU_add_test(s, "striped volume against a model", test_stripe_model);
+  CU_add_test(s, "concat volume against a model", test_concat_model);
+  CU_add_test(s, "many requests in flight", test_concurrent);
+  CU_add_test(s, "small odd requests in flight across extents", test_small_concurrent);
+  CU_add_test(s, "mixed overlapping requests in submission order", test_ordered_mixed);
+  CU_add_test(s, "range errors and failed volumes", test_range_errors);
+  CU_add_test(s, "no data crosses volumes", test_no_leak_between_volumes);
+}
+
 int main(void)
 {
   struct vd_pool_config pc = { .types = VD_DEV_CPU };
@@ -294,26 +525,29 @@ int main(void)
   unsigned fails;
 
   setenv("POCL_DEVICES", "pthread pthread", 0);
-  if (vd_pool_open(&pc, &pool, err, sizeof err) || vd_engine_start(pool, NULL, &eng, err, sizeof err)) {
+  if (vd_pool_open(&pc, &pool, err, sizeof err)) {
     fprintf(stderr, "test_engine: %s\n", err);
     return 1;
   }
   if (CU_initialize_registry() != CUE_SUCCESS)
     return 1;
-  s = CU_add_suite("engine", NULL, NULL);
+  s = CU_add_suite("engine, direct transfers", direct_init, suite_fini);
   CU_add_test(s, "pool devices", test_pool);
-  CU_add_test(s, "striped volume against a model", test_stripe_model);
-  CU_add_test(s, "concat volume against a model", test_concat_model);
-  CU_add_test(s, "many requests in flight", test_concurrent);
-  CU_add_test(s, "range errors and failed volumes", test_range_errors);
+  add_io_tests(s);
   CU_add_test(s, "bad specs and no room", test_bad_specs);
   CU_add_test(s, "allocation failure halfway", test_alloc_fault);
-  CU_add_test(s, "no data crosses volumes", test_no_leak_between_volumes);
+  CU_add_test(s, "nothing went through the batch path", test_direct_only);
+  s = CU_add_suite("engine, batched small requests", batched_init, suite_fini);
+  add_io_tests(s);
+  CU_add_test(s, "the batch path was used", test_batched_used);
+  s = CU_add_suite("engine, batched with tight staging", tight_init, suite_fini);
+  add_io_tests(s);
+  CU_add_test(s, "the batch path was used", test_batched_used);
   CU_basic_set_mode(CU_BRM_VERBOSE);
   CU_basic_run_tests();
-  fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+  fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed() +
+          CU_get_number_of_suites_failed();
   CU_cleanup_registry();
-  vd_engine_stop(eng);
   vd_pool_close(pool);
   return fails ? 1 : 0;
 }

@@ -7,13 +7,20 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 secs=${1:-30}
 out=${FUZZ_OUT:-$(mktemp -d "${TMPDIR:-/tmp}/vramd-fuzz.XXXXXX")}
 command -v clang >/dev/null || { echo "run.sh: clang is not installed" >&2; exit 1; }
-inc="-I$top/common -I$top/daemon -I$top/daemon/map -I$top/daemon/pool -I$top/daemon/engine -I$top/frontends"
+inc="-I$top/common -I$top/daemon -I$top/daemon/map -I$top/daemon/pool -I$top/daemon/engine -I$top/frontends -I$top/api"
 for src in "$top"/tests/fuzz/fuzz_*.c; do
   name=$(basename "$src" .c)
   echo "== $name: ${secs}s"
+  # A target names the other files it links in "fuzz-sources:" and the
+  # pkg-config packages in "fuzz-libs:" lines of its header comment.
+  srcs=$(sed -n 's/^ \* fuzz-sources: //p' "$src" | tr ' ' '\n' | sed "s|^.|$top/&|")
+  pkgs=$(sed -n 's/^ \* fuzz-libs: //p' "$src")
+  libs=
+  [ -z "$pkgs" ] || libs="$(pkg-config --libs $pkgs) -ldl"
   # shellcheck disable=SC2086
-  clang -g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-    -DCL_TARGET_OPENCL_VERSION=300 $inc "$src" -o "$out/$name"
+  clang -g -O1 -std=gnu11 -pthread -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+    -D_GNU_SOURCE -DSYSCONFDIR='"/etc"' -DCL_TARGET_OPENCL_VERSION=300 $inc "$src" $srcs \
+    -o "$out/$name" $libs
   mkdir -p "$out/corpus-$name"
   # New inputs go to a scratch corpus; the checked-in seeds stay as they are.
   "$out/$name" -max_total_time="$secs" -timeout=10 -print_final_stats=1 \

@@ -33,7 +33,7 @@ start_vramd() {
   on_exit "stop_vramd"
   for _ in $(seq 1 100); do
     # "ready:" is logged once every listener is up.
-    [ -S "$tmpdir/nbd.sock" ] && grep -q "ready:" "$tmpdir/vramd.log" && return 0
+    [ -S "$tmpdir/api.sock" ] && [ -S "$tmpdir/nbd.sock" ] && grep -q "ready:" "$tmpdir/vramd.log" && return 0
     kill -0 "$vramd_pid" 2>/dev/null || { cat "$tmpdir/vramd.log" >&2; fail "vramd exited"; }
     sleep 0.1
   done
@@ -93,4 +93,28 @@ run_raw_case() {
     wait_threads "$threads"
     pass "$vol: $1; the daemon still serves and the guard volume is unchanged"
   done
+}
+
+# Call the API: api METHOD PATH [curl args]; sets $status and $body.
+api() {
+  local m=$1 p=$2
+  shift 2
+  status=$(curl -s -o "$tmpdir/body" -w '%{http_code}' --max-time 30 --path-as-is \
+    --unix-socket "$tmpdir/api.sock" -X "$m" "$@" "http://localhost$p") || status=000
+  body=$(cat "$tmpdir/body" 2>/dev/null || true)
+}
+
+# Expect the last api call to have answered code (and error code if given).
+expect() {
+  [ "$status" = "$1" ] || fail "$2: expected HTTP $1, got $status: $body"
+  if [ $# -ge 3 ]; then
+    [ "$(echo "$body" | jq -r .error.code)" = "$3" ] || fail "$2: expected error $3: $body"
+  fi
+}
+
+# Skip (77) when vramd lacks a frontend, e.g. before NBD is built in.
+requires_frontend() {
+  api GET /v1
+  echo "$body" | jq -e --arg f "$1" '.frontends | index($f) != null' >/dev/null ||
+    { echo "SKIP: vramd has no $1 frontend"; exit 77; }
 }

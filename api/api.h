@@ -1,0 +1,68 @@
+/* api.h: the management plane's HTTP side: JSON routes on the control
+ * socket, /metrics (also alone on TCP), request bodies and Prometheus text.
+ * Knows the daemon's services, never OpenCL or a wire protocol. */
+#ifndef VRAMD_API_H
+#define VRAMD_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "volume.h"
+
+struct vramd;
+struct vd_api;
+
+#define VD_API_MAX_BODY (64u << 10)   /* request bodies above this get 413 */
+#define VD_API_CONN_MEMORY (32u << 10) /* URL and headers of one request */
+#define VD_API_TIMEOUT_S 10            /* idle or stalled connections */
+#define VD_API_MAX_CONNS 64
+
+/* Serve the control API on a listening Unix socket (api_fd) and /metrics
+ * alone on metrics_fd (-1: none).  The API owns both fds from here on. */
+int vd_api_start(struct vramd *d, int api_fd, int metrics_fd,
+                 struct vd_api **out, char *err, size_t errlen);
+/* Stop serving: waits for running requests, closes the sockets. */
+void vd_api_stop(struct vd_api *api);
+
+/* A body parse failure: which field, an error code and a message. */
+struct vd_api_error {
+  const char *code;   /* "invalid_json", "unknown_field", ... */
+  char field[64];     /* "" when not about one field */
+  char message[256];
+};
+
+/* Parse a POST /v1/volumes body into spec.  Returns 0, or -EINVAL with e
+ * filled (the offending field is named). */
+int vd_api_parse_create(const char *body, size_t len,
+                        struct vd_volume_spec *spec, struct vd_api_error *e);
+
+/* A growing text buffer; on allocation failure it stays short and
+ * sets failed. */
+struct vd_buf {
+  char *s;
+  size_t len, cap;
+  bool failed;
+};
+
+void vd_buf_printf(struct vd_buf *b, const char *fmt, ...)
+  __attribute__((format(printf, 2, 3)));
+void vd_buf_free(struct vd_buf *b);
+
+/* Prometheus text format 0.0.4.  A family header (HELP and TYPE). */
+void vd_prom_family(struct vd_buf *b, const char *name, const char *type,
+                    const char *help);
+/* One sample; labels is "" or already-escaped 'k="v",k2="v2"'. */
+void vd_prom_sample(struct vd_buf *b, const char *name, const char *labels,
+                    double value);
+/* Escape a label value (backslash, quote, newline) into out. */
+const char *vd_prom_escape(const char *in, char *out, size_t len);
+/* A histogram's _bucket, _sum and _count lines from per-bucket (not
+ * cumulative) counts; bounds[n-1] is taken as +Inf. */
+void vd_prom_histogram(struct vd_buf *b, const char *name, const char *labels,
+                       const uint64_t *counts, const double *bounds, unsigned n,
+                       double sum);
+/* Every vramd metric, in text format 0.0.4. */
+void vd_metrics_render(struct vramd *d, struct vd_buf *b);
+
+#endif

@@ -1,0 +1,4 @@
+# The HTTP side of vramd: routes, bodies, metrics text.
+noinst_LIBRARIES += api/libvdapi.a
+api_libvdapi_a_SOURCES = api/api.h api/server.c api/body.c api/prom.c api/metrics.c
+api_libvdapi_a_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS) $(JANSSON_CFLAGS)

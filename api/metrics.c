@@ -1,0 +1,215 @@
+/* metrics.c: every vramd metric as Prometheus text, read from the live
+ * pool, engine and registry at scrape time (nothing is cached). */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "config.h"
+#include "frontend.h"
+#include "vramd.h"
+
+static const char *const op_names[4] = { "read", "write", "write_zeroes", "flush" };
+
+/* Per-device gauges and counters. */
+static void device_metrics(struct vramd *d, struct vd_buf *b)
+{
+  unsigned n = vd_pool_count(d->pool);
+  char l[128];
+
+  static const struct { const char *name, *help; } gauges[] = {
+    { "vramd_device_memory_bytes", "Memory the device reports (CL_DEVICE_GLOBAL_MEM_SIZE)." },
+    { "vramd_device_capacity_bytes", "Bytes volumes may use on the device (free minus reserve)." },
+    { "vramd_device_allocated_bytes", "Bytes held by volume extents on the device." },
+  };
+  for (unsigned g = 0; g < 3; g++) {
+    vd_prom_family(b, gauges[g].name, "gauge", gauges[g].help);
+    for (unsigned i = 0; i < n; i++) {
+      const struct vd_device *dev = vd_pool_device(d->pool, i);
+      const struct vd_device_info *in = vd_device_info(dev);
+      uint64_t v = g == 0 ? in->total_bytes : g == 1 ? in->capacity_bytes
+                                                     : vd_device_allocated(dev);
+      snprintf(l, sizeof l, "device=\"%s\"", in->id);
+      vd_prom_sample(b, gauges[g].name, l, (double)v);
+    }
+  }
+  vd_prom_family(b, "vramd_device_read_bytes_total", "counter",
+                 "Bytes copied from the device to the host.");
+  for (unsigned i = 0; i < n; i++) {
+    uint64_t h2d = 0, d2h = 0;
+    vd_engine_device_bytes(d->eng, i, &h2d, &d2h);
+    snprintf(l, sizeof l, "device=\"%s\"", vd_device_info(vd_pool_device(d->pool, i))->id);
+    vd_prom_sample(b, "vramd_device_read_bytes_total", l, (double)d2h);
+  }
+  vd_prom_family(b, "vramd_device_written_bytes_total", "counter",
+                 "Bytes copied from the host to the device.");
+  for (unsigned i = 0; i < n; i++) {
+    uint64_t h2d = 0, d2h = 0;
+    vd_engine_device_bytes(d->eng, i, &h2d, &d2h);
+    snprintf(l, sizeof l, "device=\"%s\"", vd_device_info(vd_pool_device(d->pool, i))->id);
+    vd_prom_sample(b, "vramd_device_written_bytes_total", l, (double)h2d);
+  }
+}
+
+/* One family with one sample per volume, from a per-volume getter. */
+static void volume_family(struct vd_buf *b, struct vd_volume **vols, int n,
+                          const char *name, const char *type, const char *help,
+                          uint64_t (*get)(const struct vd_volume *))
+{
+  char l[160];
+  vd_prom_family(b, name, type, help);
+  for (int i = 0; i < n; i++) {
+    snprintf(l, sizeof l, "volume=\"%s\"", vols[i]->spec.name);
+    vd_prom_sample(b, name, l, (double)get(vols[i]));
+  }
+}
+
+/* Getters for volume_family. */
+static uint64_t vol_size(const struct vd_volume *v) { return v->size; }
+static uint64_t vol_read(const struct vd_volume *v) { return atomic_load(&v->stats.bytes[VD_OP_READ]); }
+static uint64_t vol_written(const struct vd_volume *v) { return atomic_load(&v->stats.bytes[VD_OP_WRITE]); }
+static uint64_t vol_zeroed(const struct vd_volume *v) { return atomic_load(&v->stats.bytes[VD_OP_ZERO]); }
+static uint64_t vol_clients(const struct vd_volume *v) { return (uint64_t)atomic_load(&v->clients); }
+
+/* A per-volume, per-op counter family: requests or errors. */
+static void op_family(struct vd_buf *b, struct vd_volume **vols, int n, const char *name,
+                      const char *help, bool errors)
+{
+  char l[200];
+  vd_prom_family(b, name, "counter", help);
+  for (int i = 0; i < n; i++)
+    for (unsigned op = 0; op < 4; op++) {
+      const struct vd_volume_stats *st = &vols[i]->stats;
+      snprintf(l, sizeof l, "volume=\"%s\",op=\"%s\"", vols[i]->spec.name, op_names[op]);
+      vd_prom_sample(b, name, l, (double)atomic_load(errors ? &st->errors[op] : &st->ops[op]));
+    }
+}
+
+/* Per-volume sizes, counters and latency histograms. */
+static void volume_metrics(struct vd_buf *b, struct vd_volume **vols, int n)
+{
+  char l[200];
+
+  volume_family(b, vols, n, "vramd_volume_size_bytes", "gauge", "Volume size.", vol_size);
+  volume_family(b, vols, n, "vramd_volume_clients", "gauge",
+                "Open frontend connections to the volume.", vol_clients);
+  volume_family(b, vols, n, "vramd_volume_read_bytes_total", "counter",
+                "Bytes read from the volume.", vol_read);
+  volume_family(b, vols, n, "vramd_volume_written_bytes_total", "counter",
+                "Bytes written to the volume.", vol_written);
+  volume_family(b, vols, n, "vramd_volume_zeroed_bytes_total", "counter",
+                "Bytes zeroed or trimmed on the volume.", vol_zeroed);
+  op_family(b, vols, n, "vramd_volume_requests_total",
+            "Requests finished, by operation (failed ones included).", false);
+  op_family(b, vols, n, "vramd_volume_errors_total", "Requests that failed, by operation.", true);
+  vd_prom_family(b, "vramd_volume_request_duration_seconds", "histogram",
+                 "Time from submission to completion of successful requests.");
+  for (int i = 0; i < n; i++)
+    for (unsigned op = 0; op < 4; op++) {
+      uint64_t counts[VD_LAT_BUCKETS];
+      for (unsigned k = 0; k < VD_LAT_BUCKETS; k++)
+        counts[k] = atomic_load(&vols[i]->stats.lat_count[op][k]);
+      snprintf(l, sizeof l, "volume=\"%s\",op=\"%s\"", vols[i]->spec.name, op_names[op]);
+      vd_prom_histogram(b, "vramd_volume_request_duration_seconds", l, counts,
+                        vd_lat_bounds, VD_LAT_BUCKETS,
+                        (double)atomic_load(&vols[i]->stats.lat_sum_ns[op]) / 1e9);
+    }
+}
+
+/* Connections per frontend: the sum of its volumes' clients. */
+static void frontend_metrics(struct vd_buf *b, struct vd_volume **vols, int n)
+{
+  char l[64];
+  vd_prom_family(b, "vramd_frontend_connections", "gauge",
+                 "Open client connections, by frontend.");
+  for (int k = VD_FRONTEND_NBD; k <= VD_FRONTEND_UBLK; k++) {
+    uint64_t sum = 0;
+    if (!vd_frontend_get(k))
+      continue;
+    for (int i = 0; i < n; i++)
+      if ((int)vols[i]->spec.frontend == k)
+        sum += (uint64_t)atomic_load(&vols[i]->clients);
+    snprintf(l, sizeof l, "frontend=\"%s\"", vd_frontend_name(k));
+    vd_prom_sample(b, "vramd_frontend_connections", l, (double)sum);
+  }
+}
+
+/* Count entries of /proc/self/fd. */
+static unsigned open_fds(void)
+{
+  DIR *dir = opendir("/proc/self/fd");
+  unsigned n = 0;
+  if (!dir)
+    return 0;
+  while (readdir(dir))
+    n++;
+  closedir(dir);
+  return n > 3 ? n - 3 : 0; /* ".", ".." and the directory's own fd */
+}
+
+/* The standard process_* metrics every exporter has. */
+static void process_metrics(struct vramd *d, struct vd_buf *b)
+{
+  struct rusage ru;
+  struct rlimit rl;
+  unsigned long long pages = 0, rss = 0;
+  FILE *f = fopen("/proc/self/statm", "re");
+
+  if (f) {
+    if (fscanf(f, "%llu %llu", &pages, &rss) != 2)
+      pages = rss = 0;
+    fclose(f);
+  }
+  getrusage(RUSAGE_SELF, &ru);
+  vd_prom_family(b, "process_start_time_seconds", "gauge", "Start time since the epoch.");
+  vd_prom_sample(b, "process_start_time_seconds", "", (double)d->started);
+  vd_prom_family(b, "process_resident_memory_bytes", "gauge", "Resident memory.");
+  vd_prom_sample(b, "process_resident_memory_bytes", "", (double)rss * (double)sysconf(_SC_PAGESIZE));
+  vd_prom_family(b, "process_virtual_memory_bytes", "gauge", "Virtual memory.");
+  vd_prom_sample(b, "process_virtual_memory_bytes", "", (double)pages * (double)sysconf(_SC_PAGESIZE));
+  vd_prom_family(b, "process_cpu_seconds_total", "counter", "User and system CPU time.");
+  vd_prom_sample(b, "process_cpu_seconds_total", "",
+                 (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                 (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
+  vd_prom_family(b, "process_open_fds", "gauge", "Open file descriptors.");
+  vd_prom_sample(b, "process_open_fds", "", open_fds());
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+    vd_prom_family(b, "process_max_fds", "gauge", "Limit on open file descriptors.");
+    vd_prom_sample(b, "process_max_fds", "", (double)rl.rlim_cur);
+  }
+}
+
+/* Render the whole scrape. */
+void vd_metrics_render(struct vramd *d, struct vd_buf *b)
+{
+  struct vd_volume **vols = NULL;
+  int n = vd_registry_list(&d->reg, &vols);
+  uint64_t cap = 0, alloc = 0;
+
+  vd_prom_family(b, "vramd_build_info", "gauge", "Always 1; the labels say which build runs.");
+  vd_prom_sample(b, "vramd_build_info", "version=\"" PACKAGE_VERSION "\"", 1);
+  device_metrics(d, b);
+  for (unsigned i = 0; i < vd_pool_count(d->pool); i++) {
+    cap += vd_device_info(vd_pool_device(d->pool, i))->capacity_bytes;
+    alloc += vd_device_allocated(vd_pool_device(d->pool, i));
+  }
+  vd_prom_family(b, "vramd_pool_capacity_bytes", "gauge", "Capacity of every device together.");
+  vd_prom_sample(b, "vramd_pool_capacity_bytes", "", (double)cap);
+  vd_prom_family(b, "vramd_pool_allocated_bytes", "gauge", "Bytes held by volumes together.");
+  vd_prom_sample(b, "vramd_pool_allocated_bytes", "", (double)alloc);
+  vd_prom_family(b, "vramd_volumes", "gauge", "Volumes defined.");
+  vd_prom_sample(b, "vramd_volumes", "", n < 0 ? 0 : n);
+  if (n > 0) {
+    volume_metrics(b, vols, n);
+    frontend_metrics(b, vols, n);
+  } else {
+    frontend_metrics(b, vols, 0);
+  }
+  for (int i = 0; i < n; i++)
+    vd_volume_put(vols[i]);
+  if (n >= 0)
+    free(vols);
+  process_metrics(d, b);
+}

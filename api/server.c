@@ -1,0 +1,576 @@
+/* server.c: the libmicrohttpd servers and the routes of the control API.
+ *
+ * One thread per connection, each with an idle timeout, so a client that
+ * sends half a request and stalls holds only its own thread; URL and headers
+ * are bounded by the connection's memory, bodies by VD_API_MAX_BODY. */
+#include <errno.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "config.h"
+#include "frontend.h"
+#include "list.h"
+#include "vramd.h"
+
+struct server {
+  struct vramd *d;
+  bool metrics_only;
+  struct MHD_Daemon *mhd;
+};
+
+struct vd_api {
+  struct server api, metrics;
+};
+
+/* Per-request state: the body read so far. */
+struct req {
+  struct vd_buf body;
+};
+
+/* Queue a response with a body we own; frees body. */
+static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status,
+                                 const char *type, char *body, size_t len,
+                                 const char *location)
+{
+  struct MHD_Response *r;
+  enum MHD_Result ret;
+
+  r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+  if (!r) {
+    free(body);
+    return MHD_NO;
+  }
+  MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+  if (location)
+    MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, location);
+  if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
+    MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, location ? location : "GET");
+  ret = MHD_queue_response(c, status, r);
+  MHD_destroy_response(r);
+  return ret;
+}
+
+/* Send a JSON document (reference stolen). */
+static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status,
+                                 json_t *doc, const char *location)
+{
+  char *s;
+  if (!doc)
+    return MHD_NO;
+  s = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
+  json_decref(doc);
+  if (!s)
+    return MHD_NO;
+  size_t n = strlen(s);
+  char *t = realloc(s, n + 2); /* a trailing newline for terminals */
+  if (t) {
+    t[n++] = '\n';
+    t[n] = '\0';
+    s = t;
+  }
+  return send_text(c, status, "application/json", s, n,
+                   status == MHD_HTTP_METHOD_NOT_ALLOWED ? NULL : location);
+}
+
+/* The error envelope, with optional extra members merged into "error". */
+__attribute__((format(printf, 5, 6)))
+static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status,
+                                  const char *code, json_t *extra,
+                                  const char *fmt, ...)
+{
+  char msg[600];
+  json_t *e;
+  va_list ap;
+
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  e = json_pack("{s:s, s:s}", "code", code, "message", msg);
+  if (extra) {
+    json_object_update(e, extra);
+    json_decref(extra);
+  }
+  return send_json(c, status, json_pack("{s:o}", "error", e), NULL);
+}
+
+/* 405 with the methods the path allows. */
+static enum MHD_Result not_allowed(struct MHD_Connection *c, const char *method,
+                                   const char *allow)
+{
+  char msg[128];
+  json_t *doc;
+  char *s;
+  snprintf(msg, sizeof msg, "method %.20s is not allowed here; use %s", method, allow);
+  doc = json_pack("{s:{s:s, s:s}}", "error", "code", "method_not_allowed", "message", msg);
+  s = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
+  json_decref(doc);
+  if (!s)
+    return MHD_NO;
+  return send_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "application/json", s, strlen(s), allow);
+}
+
+/* Decode %XX escapes of one path segment; false on a NUL, a bad escape or
+ * a segment too long for out. */
+static bool decode_segment(const char *in, char *out, size_t len)
+{
+  size_t o = 0;
+  for (; *in; in++) {
+    unsigned v;
+    char hex[3];
+    if (o + 1 >= len)
+      return false;
+    if (*in != '%') {
+      out[o++] = *in;
+      continue;
+    }
+    if (!in[1] || !in[2])
+      return false;
+    memcpy(hex, in + 1, 2);
+    hex[2] = '\0';
+    if (sscanf(hex, "%2x", &v) != 1 || v == 0)
+      return false;
+    out[o++] = (char)v;
+    in += 2;
+  }
+  out[o] = '\0';
+  return true;
+}
+
+/* MHD unescape hook: keep the raw URL so a %00 cannot cut a name short;
+ * decode_segment() decodes and checks path segments itself. */
+static size_t keep_escaped(void *cls, struct MHD_Connection *c, char *uri)
+{
+  (void)cls;
+  (void)c;
+  return strlen(uri);
+}
+
+/* The swap-safety steps vramd took at start, with the cause of a miss. */
+static json_t *safety_json(const struct vd_safety *s)
+{
+  return json_pack("{s:b, s:s?, s:b, s:s?, s:b, s:i, s:s?}",
+                   "mlockall", s->mlocked, "mlockall_error",
+                   s->mlocked ? NULL : strerror(s->mlock_err),
+                   "io_flusher", s->io_flusher, "io_flusher_error",
+                   s->io_flusher ? NULL : strerror(s->io_flusher_err),
+                   "oom_protected", s->oom_protected, "oom_score_adj", s->oom_score_adj,
+                   "oom_error", s->oom_err ? strerror(s->oom_err) : NULL);
+}
+
+/* GET /v1: version and what this build offers. */
+static enum MHD_Result get_root(struct vramd *d, struct MHD_Connection *c)
+{
+  json_t *fe = json_array(), *o;
+  for (int k = VD_FRONTEND_NBD; k <= VD_FRONTEND_UBLK; k++)
+    if (vd_frontend_get(k))
+      json_array_append_new(fe, json_string(vd_frontend_name(k)));
+  o = json_pack("{s:s, s:s, s:s, s:[s,s], s:o, s:s, s:I, s:b}", "name", "vramd",
+                "version", PACKAGE_VERSION, "api", "v1", "layouts",
+                "stripe", "concat", "frontends", fe, "nbd_socket",
+                d->cfg.nbd_socket, "started", (json_int_t)d->started,
+                "cpu_fallback", vd_pool_cpu_fallback(d->pool));
+  if (o)
+    json_object_set_new(o, "swap_safety", safety_json(&d->safety));
+  return send_json(c, MHD_HTTP_OK, o, NULL);
+}
+
+/* One device with its engine counters. */
+static json_t *device_json(struct vramd *d, unsigned i)
+{
+  struct vd_device *dev = vd_pool_device(d->pool, i);
+  uint64_t h2d = 0, d2h = 0;
+  json_t *o = vd_device_json(dev);
+  vd_engine_device_bytes(d->eng, i, &h2d, &d2h);
+  json_object_set_new(o, "available_bytes", json_integer((json_int_t)vd_device_available(dev)));
+  json_object_set_new(o, "written_bytes", json_integer((json_int_t)h2d));
+  json_object_set_new(o, "read_bytes", json_integer((json_int_t)d2h));
+  return o;
+}
+
+/* GET /v1/devices and /v1/devices/{id}. */
+static enum MHD_Result get_devices(struct vramd *d, struct MHD_Connection *c,
+                                   const char *id)
+{
+  json_t *arr;
+  if (id) {
+    for (unsigned i = 0; i < vd_pool_count(d->pool); i++)
+      if (!strcmp(vd_device_info(vd_pool_device(d->pool, i))->id, id))
+        return send_json(c, MHD_HTTP_OK, device_json(d, i), NULL);
+    return send_error(c, MHD_HTTP_NOT_FOUND, "no_such_device", NULL,
+                      "no device '%.32s' (GET /v1/devices lists them)", id);
+  }
+  arr = json_array();
+  for (unsigned i = 0; i < vd_pool_count(d->pool); i++)
+    json_array_append_new(arr, device_json(d, i));
+  return send_json(c, MHD_HTTP_OK, json_pack("{s:o}", "devices", arr), NULL);
+}
+
+/* Every device's available bytes, for "how much is free where". */
+static json_t *available_json(struct vramd *d)
+{
+  json_t *arr = json_array();
+  for (unsigned i = 0; i < vd_pool_count(d->pool); i++) {
+    struct vd_device *dev = vd_pool_device(d->pool, i);
+    json_array_append_new(arr, json_pack("{s:s, s:I}", "id", vd_device_info(dev)->id,
+                                         "available_bytes",
+                                         (json_int_t)vd_device_available(dev)));
+  }
+  return arr;
+}
+
+/* GET /v1/pool: totals. */
+static enum MHD_Result get_pool(struct vramd *d, struct MHD_Connection *c)
+{
+  uint64_t total = 0, cap = 0, alloc = 0, avail = 0;
+  for (unsigned i = 0; i < vd_pool_count(d->pool); i++) {
+    struct vd_device *dev = vd_pool_device(d->pool, i);
+    total += vd_device_info(dev)->total_bytes;
+    cap += vd_device_info(dev)->capacity_bytes;
+    alloc += vd_device_allocated(dev);
+    avail += vd_device_available(dev);
+  }
+  return send_json(c, MHD_HTTP_OK,
+                   json_pack("{s:i, s:i, s:I, s:I, s:I, s:I, s:o}", "devices",
+                             (int)vd_pool_count(d->pool), "volumes", (int)d->reg.count,
+                             "total_bytes", (json_int_t)total, "capacity_bytes",
+                             (json_int_t)cap, "allocated_bytes", (json_int_t)alloc,
+                             "available_bytes", (json_int_t)avail, "per_device",
+                             available_json(d)),
+                   NULL);
+}
+
+/* A volume as JSON; detail adds extents and counters. */
+static json_t *volume_json(struct vramd *d, struct vd_volume *v, bool detail)
+{
+  static const char *const ops[4] = { "read", "write", "write_zeroes", "flush" };
+  json_t *devs = json_array(), *o;
+  char uri[300];
+
+  for (unsigned i = 0; i < v->spec.ndev; i++)
+    json_array_append_new(devs, json_string(v->spec.dev_ids[i]));
+  snprintf(uri, sizeof uri, "nbd+unix:///%s?socket=%s", v->spec.name, d->cfg.nbd_socket);
+  o = json_pack("{s:s, s:I, s:I, s:s, s:o, s:s, s:b, s:s?, s:s?, s:i}",
+                "name", v->spec.name, "size", (json_int_t)v->size,
+                "requested_size", (json_int_t)v->spec.size,
+                "layout", vd_layout_name(v->spec.layout), "devices", devs,
+                "frontend", vd_frontend_name(v->spec.frontend), "attach", v->spec.attach,
+                "device_path", v->device_path[0] ? v->device_path : NULL,
+                "nbd_uri", v->spec.frontend == VD_FRONTEND_NBD ? uri : NULL,
+                "clients", (int)atomic_load(&v->clients));
+  if (v->spec.layout == VD_LAYOUT_STRIPE)
+    json_object_set_new(o, "stripe_unit", json_integer((json_int_t)v->spec.stripe_unit));
+  if (!detail)
+    return o;
+  json_t *ext = json_array(), *st = json_object();
+  for (unsigned dv = 0; dv < v->target.map.ndev; dv++)
+    for (uint32_t i = 0; i < vd_map_extent_count(&v->target.map, dv); i++)
+      json_array_append_new(ext, json_pack("{s:s, s:i, s:I}", "device", v->spec.dev_ids[dv],
+                                           "index", (int)i, "bytes",
+                                           (json_int_t)vd_map_extent_bytes(&v->target.map, dv, i)));
+  json_object_set_new(o, "extents", ext);
+  for (unsigned op = 0; op < 4; op++)
+    json_object_set_new(st, ops[op],
+                        json_pack("{s:I, s:I, s:I}",
+                                  "requests", (json_int_t)atomic_load(&v->stats.ops[op]),
+                                  "bytes", (json_int_t)atomic_load(&v->stats.bytes[op]),
+                                  "errors", (json_int_t)atomic_load(&v->stats.errors[op])));
+  json_object_set_new(o, "io", st);
+  return o;
+}
+
+/* GET /v1/volumes. */
+static enum MHD_Result list_volumes(struct vramd *d, struct MHD_Connection *c)
+{
+  struct vd_volume **vols;
+  json_t *arr = json_array();
+  int n = vd_registry_list(&d->reg, &vols);
+
+  if (n < 0) {
+    json_decref(arr);
+    return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", NULL, "out of memory");
+  }
+  for (int i = 0; i < n; i++) {
+    json_array_append_new(arr, volume_json(d, vols[i], false));
+    vd_volume_put(vols[i]);
+  }
+  free(vols);
+  return send_json(c, MHD_HTTP_OK, json_pack("{s:o}", "volumes", arr), NULL);
+}
+
+/* GET /v1/volumes/{name}. */
+static enum MHD_Result get_volume(struct vramd *d, struct MHD_Connection *c,
+                                  const char *name)
+{
+  struct vd_volume *v = vd_registry_get(&d->reg, name);
+  json_t *o;
+  if (!v)
+    return send_error(c, MHD_HTTP_NOT_FOUND, "no_such_volume", NULL, "no volume '%s'", name);
+  o = volume_json(d, v, true);
+  vd_volume_put(v);
+  return send_json(c, MHD_HTTP_OK, o, NULL);
+}
+
+/* POST /v1/volumes. */
+static enum MHD_Result create_volume(struct vramd *d, struct MHD_Connection *c,
+                                     struct req *r)
+{
+  struct vd_volume_spec spec;
+  struct vd_api_error e;
+  struct vd_volume *v;
+  char err[512], loc[128];
+  int rc;
+
+  if (vd_api_parse_create(r->body.s ? r->body.s : "", r->body.len, &spec, &e))
+    return send_error(c, MHD_HTTP_BAD_REQUEST, e.code,
+                      e.field[0] ? json_pack("{s:s}", "field", e.field) : NULL,
+                      "%s", e.message);
+  rc = vramd_volume_create(d, &spec, &v, err, sizeof err);
+  switch (rc) {
+  case 0:
+    break;
+  case -EEXIST:
+    return send_error(c, MHD_HTTP_CONFLICT, "volume_exists", NULL, "%s", err);
+  case -ENOSPC:
+  case -ENOMEM:
+    return send_error(c, MHD_HTTP_INSUFFICIENT_STORAGE, "no_space",
+                      json_pack("{s:o}", "devices", available_json(d)), "%s", err);
+  case -EOPNOTSUPP:
+    return send_error(c, MHD_HTTP_NOT_IMPLEMENTED, "frontend_unavailable", NULL, "%s", err);
+  case -EINVAL:
+    return send_error(c, MHD_HTTP_BAD_REQUEST, "invalid_volume", NULL, "%s", err);
+  default:
+    return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", NULL, "%s", err);
+  }
+  snprintf(loc, sizeof loc, "/v1/volumes/%s", v->spec.name);
+  json_t *o = volume_json(d, v, true);
+  vd_volume_put(v);
+  return send_json(c, MHD_HTTP_CREATED, o, loc);
+}
+
+/* DELETE /v1/volumes/{name}[?force=true]. */
+static enum MHD_Result delete_volume(struct vramd *d, struct MHD_Connection *c,
+                                     const char *name)
+{
+  const char *f = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "force");
+  bool force = false;
+  char err[512];
+  int rc;
+
+  if (f && (!strcmp(f, "true") || !strcmp(f, "1")))
+    force = true;
+  else if (f && strcmp(f, "false") && strcmp(f, "0"))
+    return send_error(c, MHD_HTTP_BAD_REQUEST, "invalid_query", NULL,
+                      "force must be true or false");
+  rc = vramd_volume_delete(d, name, force, err, sizeof err);
+  if (rc == -ENOENT)
+    return send_error(c, MHD_HTTP_NOT_FOUND, "no_such_volume", NULL, "%s", err);
+  if (rc == -EBUSY)
+    return send_error(c, MHD_HTTP_CONFLICT, "volume_in_use", NULL,
+                      "%s; use ?force=true to disconnect its clients and delete it", err);
+  if (rc)
+    return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", NULL, "%s", err);
+  return send_text(c, MHD_HTTP_NO_CONTENT, "application/json", NULL, 0, NULL);
+}
+
+/* GET /metrics. */
+static enum MHD_Result get_metrics(struct vramd *d, struct MHD_Connection *c)
+{
+  struct vd_buf b = { 0 };
+  vd_metrics_render(d, &b);
+  if (b.failed) {
+    vd_buf_free(&b);
+    return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", NULL, "out of memory");
+  }
+  return send_text(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", b.s, b.len, NULL);
+}
+
+/* The name after a route prefix, decoded and checked; NULL after an
+ * error response has been queued (*ret holds its result). */
+static const char *route_name(struct MHD_Connection *c, const char *raw, char *out,
+                              size_t len, bool volume, enum MHD_Result *ret)
+{
+  char msg[200];
+  if (!decode_segment(raw, out, len) || strchr(out, '/') ||
+      (volume && !vd_name_valid(out, msg, sizeof msg))) {
+    *ret = send_error(c, MHD_HTTP_BAD_REQUEST, volume ? "invalid_name" : "invalid_id", NULL,
+                      "'%.80s' is not a valid %s", raw, volume ? "volume name" : "device id");
+    return NULL;
+  }
+  return out;
+}
+
+/* Dispatch a complete request. */
+static enum MHD_Result route(struct server *s, struct MHD_Connection *c, const char *url,
+                             const char *method, struct req *r)
+{
+  struct vramd *d = s->d;
+  bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+  char name[VD_NAME_MAX + 2];
+  enum MHD_Result ret = MHD_NO;
+
+  if (!strcmp(url, "/metrics"))
+    return get ? get_metrics(d, c) : not_allowed(c, method, "GET");
+  if (!strcmp(url, "/healthz"))
+    return get ? send_json(c, MHD_HTTP_OK, json_pack("{s:s}", "status", "ok"), NULL)
+               : not_allowed(c, method, "GET");
+  if (s->metrics_only)
+    return send_error(c, MHD_HTTP_NOT_FOUND, "not_found", NULL,
+                      "only /metrics and /healthz are served here");
+  if (!strcmp(url, "/v1") || !strcmp(url, "/v1/"))
+    return get ? get_root(d, c) : not_allowed(c, method, "GET");
+  if (!strcmp(url, "/v1/pool"))
+    return get ? get_pool(d, c) : not_allowed(c, method, "GET");
+  if (!strcmp(url, "/v1/devices"))
+    return get ? get_devices(d, c, NULL) : not_allowed(c, method, "GET");
+  if (!strncmp(url, "/v1/devices/", 12)) {
+    if (!get)
+      return not_allowed(c, method, "GET");
+    if (!route_name(c, url + 12, name, sizeof name, false, &ret))
+      return ret;
+    return get_devices(d, c, name);
+  }
+  if (!strcmp(url, "/v1/volumes")) {
+    if (get)
+      return list_volumes(d, c);
+    if (!strcmp(method, "POST"))
+      return create_volume(d, c, r);
+    return not_allowed(c, method, "GET, POST");
+  }
+  if (!strncmp(url, "/v1/volumes/", 12)) {
+    bool del = !strcmp(method, "DELETE");
+    if (!get && !del)
+      return not_allowed(c, method, "GET, DELETE");
+    if (!route_name(c, url + 12, name, sizeof name, true, &ret))
+      return ret;
+    return del ? delete_volume(d, c, name) : get_volume(d, c, name);
+  }
+  return send_error(c, MHD_HTTP_NOT_FOUND, "not_found", NULL, "no route %.100s", url);
+}
+
+/* MHD's access handler: collect the body within the cap, then route. */
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
+                              const char *method, const char *version,
+                              const char *upload, size_t *upload_size, void **con_cls)
+{
+  struct req *r = *con_cls;
+  (void)version;
+
+  if (!r) {
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    r = calloc(1, sizeof *r);
+    if (!r)
+      return MHD_NO;
+    *con_cls = r;
+    if (cl && strtoull(cl, NULL, 10) > VD_API_MAX_BODY)
+      return send_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "body_too_large", NULL,
+                        "request bodies are limited to %u bytes", VD_API_MAX_BODY);
+    return MHD_YES;
+  }
+  if (*upload_size) {
+    /* Past the cap without a Content-Length (chunked): MHD cannot answer
+     * mid-body, so the connection is closed. */
+    if (r->body.len + *upload_size > VD_API_MAX_BODY)
+      return MHD_NO;
+    vd_buf_printf(&r->body, "%.*s", (int)*upload_size, upload);
+    if (r->body.failed)
+      return MHD_NO;
+    *upload_size = 0;
+    return MHD_YES;
+  }
+  return route(cls, c, url, method, r);
+}
+
+/* Free a request's state when MHD is done with it. */
+static void request_done(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+  struct req *r = *con_cls;
+  (void)cls;
+  (void)c;
+  (void)toe;
+  if (r) {
+    vd_buf_free(&r->body);
+    free(r);
+    *con_cls = NULL;
+  }
+}
+
+/* libmicrohttpd's own messages, into our log. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+  char line[512];
+  (void)cls;
+  vsnprintf(line, sizeof line, fmt, ap);
+  line[strcspn(line, "\n")] = '\0';
+  vd_debug("http: %s", line);
+}
+
+/* Start one MHD server on a listening fd. */
+static int serve(struct server *s, int fd, char *err, size_t errlen)
+{
+  s->mhd = MHD_start_daemon(
+    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG,
+    0, NULL, NULL, handle, s,
+    MHD_OPTION_LISTEN_SOCKET, fd,
+    MHD_OPTION_CONNECTION_LIMIT, (unsigned)VD_API_MAX_CONNS,
+    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)VD_API_TIMEOUT_S,
+    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)VD_API_CONN_MEMORY,
+    MHD_OPTION_NOTIFY_COMPLETED, request_done, NULL,
+    MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
+    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+    MHD_OPTION_END);
+  if (!s->mhd) {
+    snprintf(err, errlen, "cannot start the HTTP server on fd %d", fd);
+    return -EIO;
+  }
+  return 0;
+}
+
+/* Start the control API and the metrics listener. */
+int vd_api_start(struct vramd *d, int api_fd, int metrics_fd,
+                 struct vd_api **out, char *err, size_t errlen)
+{
+  struct vd_api *a = calloc(1, sizeof *a);
+  if (!a) {
+    snprintf(err, errlen, "out of memory");
+    goto out_close;
+  }
+  a->api.d = a->metrics.d = d;
+  a->metrics.metrics_only = true;
+  if (serve(&a->api, api_fd, err, errlen))
+    goto out_free;
+  api_fd = -1;
+  if (metrics_fd >= 0 && serve(&a->metrics, metrics_fd, err, errlen))
+    goto out_stop_api;
+  *out = a;
+  return 0;
+
+out_stop_api:
+  MHD_stop_daemon(a->api.mhd);
+out_free:
+  free(a);
+out_close:
+  if (api_fd >= 0)
+    close(api_fd);
+  if (metrics_fd >= 0)
+    close(metrics_fd);
+  return -EIO;
+}
+
+/* Stop both servers (MHD closes the listening sockets). */
+void vd_api_stop(struct vd_api *a)
+{
+  if (!a)
+    return;
+  if (a->metrics.mhd)
+    MHD_stop_daemon(a->metrics.mhd);
+  MHD_stop_daemon(a->api.mhd);
+  free(a);
+}

@@ -1,0 +1,249 @@
+/* state.c: volume definitions (never contents) in STATE_DIR/volumes.json,
+ * written atomically and recreated, empty, at start.  A file that cannot
+ * be read or parsed is moved aside, never overwritten. */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vramd.h"
+
+#define STATE_FILE "volumes.json"
+#define STATE_VERSION 1
+
+/* Path of a file in the state folder. */
+static void state_path(const struct vramd *d, const char *name, char *out, size_t len)
+{
+  snprintf(out, len, "%s/%s", d->cfg.state_dir, name);
+}
+
+/* True when a volume of this name comes from the config (it is recreated
+ * from there, so it is not saved twice). */
+static bool from_config(const struct vramd *d, const char *name)
+{
+  for (unsigned i = 0; i < d->cfg.nvolumes; i++)
+    if (!strcmp(d->cfg.volumes[i].name, name))
+      return true;
+  return false;
+}
+
+/* One definition as JSON. */
+static json_t *spec_json(const struct vd_volume *v)
+{
+  json_t *devs = json_array();
+  for (unsigned i = 0; i < v->spec.ndev; i++)
+    json_array_append_new(devs, json_string(v->spec.dev_ids[i]));
+  return json_pack("{s:s, s:I, s:s, s:o, s:I, s:s, s:b}", "name", v->spec.name,
+                   "size", (json_int_t)v->spec.size, "layout", vd_layout_name(v->spec.layout),
+                   "devices", devs, "stripe_unit", (json_int_t)v->spec.stripe_unit,
+                   "frontend", vd_frontend_name(v->spec.frontend), "attach", v->spec.attach);
+}
+
+/* Write data to path through a temporary file, fsync and rename, so a
+ * crash leaves either the old file or the new one. */
+static int write_atomic(const struct vramd *d, const char *data, char *err, size_t errlen)
+{
+  char tmp[300], path[300];
+  size_t len = strlen(data), off = 0;
+  int fd, dfd;
+
+  state_path(d, STATE_FILE ".tmp", tmp, sizeof tmp);
+  state_path(d, STATE_FILE, path, sizeof path);
+  fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  if (fd < 0)
+    goto out_err;
+  while (off < len) {
+    ssize_t n = write(fd, data + off, len - off);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      goto out_unlink;
+    off += (size_t)n;
+  }
+  if (fsync(fd))
+    goto out_unlink;
+  close(fd);
+  if (rename(tmp, path))
+    goto out_err;
+  dfd = open(d->cfg.state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    fsync(dfd);
+    close(dfd);
+  }
+  return 0;
+
+out_unlink:
+  close(fd);
+  unlink(tmp);
+out_err:
+  snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+  return -errno;
+}
+
+/* Save every volume's definition; called with admin_lock held. */
+int vramd_state_save(struct vramd *d)
+{
+  struct vd_volume **vols;
+  json_t *arr, *root;
+  char err[400], *s;
+  int n, rc;
+
+  if (d->state_frozen || d->state_disabled)
+    return 0;
+  n = vd_registry_list(&d->reg, &vols);
+  if (n < 0)
+    return n;
+  arr = json_array();
+  for (int i = 0; i < n; i++) {
+    if (!from_config(d, vols[i]->spec.name))
+      json_array_append_new(arr, spec_json(vols[i]));
+    vd_volume_put(vols[i]);
+  }
+  free(vols);
+  root = json_pack("{s:i, s:s, s:o}", "version", STATE_VERSION, "note",
+                   "vramd volume definitions; contents are not kept", "volumes", arr);
+  s = json_dumps(root, JSON_INDENT(2));
+  json_decref(root);
+  if (!s)
+    return -ENOMEM;
+  rc = write_atomic(d, s, err, sizeof err);
+  free(s);
+  if (rc)
+    vd_err("%s; volume definitions will not survive a restart", err);
+  return rc;
+}
+
+/* Move the state file aside as volumes.json.WHY-TIME and say where. */
+static void move_aside(struct vramd *d, const char *why, const char *reason)
+{
+  char path[300], aside[400];
+  state_path(d, STATE_FILE, path, sizeof path);
+  snprintf(aside, sizeof aside, "%s.%s-%lld", path, why, (long long)time(NULL));
+  if (rename(path, aside)) {
+    vd_err("state file %s: %s; could not move it aside (%s), so it will not be "
+           "overwritten: definitions are not saved until it is fixed",
+           path, reason, strerror(errno));
+    d->state_disabled = true;
+    return;
+  }
+  vd_err("state file %s: %s; kept as %s, starting without those volumes", path, reason, aside);
+}
+
+/* Copy the state file aside when some definitions could not be recreated,
+ * since the next save will no longer hold them. */
+static void keep_unrestored(struct vramd *d, json_t *root)
+{
+  char path[300], aside[400];
+  state_path(d, STATE_FILE, path, sizeof path);
+  snprintf(aside, sizeof aside, "%s.unrestored-%lld", path, (long long)time(NULL));
+  if (json_dump_file(root, aside, JSON_INDENT(2)))
+    vd_err("could not keep the unrestored definitions in %s", aside);
+  else
+    vd_err("definitions that could not be recreated are kept in %s", aside);
+}
+
+/* Turn one saved definition into a spec. */
+static int spec_from_json(json_t *o, struct vd_volume_spec *s, char *err, size_t errlen)
+{
+  const char *name, *layout, *frontend;
+  json_int_t size, unit = 0;
+  json_t *devs = NULL, *id;
+  json_error_t je;
+  int attach = 0;
+  size_t i;
+
+  memset(s, 0, sizeof *s);
+  s->index = -1;
+  if (json_unpack_ex(o, &je, JSON_STRICT, "{s:s, s:I, s:s, s?o, s?I, s:s, s?b}", "name", &name,
+                     "size", &size, "layout", &layout, "devices", &devs, "stripe_unit", &unit,
+                     "frontend", &frontend, "attach", &attach)) {
+    snprintf(err, errlen, "bad definition: %s", je.text);
+    return -EINVAL;
+  }
+  if (!vd_name_valid(name, err, errlen))
+    return -EINVAL;
+  snprintf(s->name, sizeof s->name, "%s", name);
+  if (size <= 0 || unit < 0 || vd_layout_parse(layout, &s->layout) ||
+      vd_frontend_parse(frontend, &s->frontend)) {
+    snprintf(err, errlen, "bad size, stripe_unit, layout or frontend");
+    return -EINVAL;
+  }
+  s->size = (uint64_t)size;
+  s->stripe_unit = (uint64_t)unit;
+  s->attach = attach;
+  if (devs && (!json_is_array(devs) || json_array_size(devs) > VD_MAX_DEVICES)) {
+    snprintf(err, errlen, "bad device list");
+    return -EINVAL;
+  }
+  json_array_foreach(devs, i, id) {
+    if (!json_is_string(id) || json_string_length(id) >= VD_DEV_ID_MAX) {
+      snprintf(err, errlen, "bad device id");
+      return -EINVAL;
+    }
+    snprintf(s->dev_ids[s->ndev++], VD_DEV_ID_MAX, "%s", json_string_value(id));
+  }
+  return 0;
+}
+
+/* Recreate the saved volumes, empty. */
+int vramd_state_load(struct vramd *d)
+{
+  char path[300], err[512];
+  json_error_t je;
+  json_t *root, *vols, *o;
+  unsigned failed = 0, made = 0;
+  size_t i;
+  int rc;
+
+  if ((rc = vramd_mkdir_p(d->cfg.state_dir, 0750))) {
+    vd_err("cannot create state folder %s: %s; definitions will not be saved",
+           d->cfg.state_dir, strerror(-rc));
+    d->state_disabled = true;
+    return rc;
+  }
+  state_path(d, STATE_FILE, path, sizeof path);
+  if (access(path, F_OK) && errno == ENOENT)
+    return 0;
+  root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+  if (!root) {
+    char why[300];
+    snprintf(why, sizeof why, "cannot be read: %s (line %d)", je.text, je.line);
+    move_aside(d, "corrupt", why);
+    return -EINVAL;
+  }
+  vols = json_object_get(root, "volumes");
+  if (!json_is_object(root) || json_integer_value(json_object_get(root, "version")) != STATE_VERSION ||
+      !json_is_array(vols)) {
+    move_aside(d, "corrupt", "not a version 1 vramd state file");
+    json_decref(root);
+    return -EINVAL;
+  }
+  d->state_frozen = true;
+  json_array_foreach(vols, i, o) {
+    struct vd_volume_spec spec;
+    if (spec_from_json(o, &spec, err, sizeof err) == 0 && from_config(d, spec.name))
+      continue;
+    if (spec_from_json(o, &spec, err, sizeof err) ||
+        vramd_volume_create(d, &spec, NULL, err, sizeof err)) {
+      vd_err("saved volume #%zu (%s) not recreated: %s", i + 1,
+             json_string_value(json_object_get(o, "name")) ?
+             json_string_value(json_object_get(o, "name")) : "?", err);
+      failed++;
+      continue;
+    }
+    made++;
+  }
+  d->state_frozen = false;
+  if (failed)
+    keep_unrestored(d, root);
+  json_decref(root);
+  vd_info("recreated %u saved volumes (empty: contents do not survive a restart)", made);
+  pthread_mutex_lock(&d->admin_lock);
+  vramd_state_save(d);
+  pthread_mutex_unlock(&d->admin_lock);
+  return failed ? -EIO : 0;
+}

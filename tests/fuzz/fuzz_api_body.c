@@ -1,0 +1,26 @@
+/* fuzz_api_body.c: libFuzzer target for POST /v1/volumes bodies.
+ * fuzz-sources: api/body.c common/size.c common/name.c common/log.c daemon/volume.c daemon/registry.c daemon/map/volmap.c daemon/pool/pool.c daemon/pool/extent.c daemon/pool/nvml.c daemon/pool/clerr.c
+ * fuzz-libs: jansson OpenCL
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "api.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Any bytes: parse, and check what a success promises. */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+  struct vd_volume_spec spec;
+  struct vd_api_error e;
+  char msg[200];
+  if (vd_api_parse_create((const char *)data, size, &spec, &e) == 0) {
+    if (!vd_name_valid(spec.name, msg, sizeof msg) || spec.size == 0 || spec.ndev > VD_MAX_DEVICES)
+      __builtin_trap();
+  } else if (!e.code || !e.message[0]) {
+    __builtin_trap();
+  }
+  return 0;
+}

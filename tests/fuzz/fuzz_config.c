@@ -1,0 +1,31 @@
+/* fuzz_config.c: libFuzzer target for vramd.conf (read through a memfd,
+ * the same path the daemon reads a file by).
+ * fuzz-sources: daemon/config.c common/size.c common/name.c common/log.c daemon/volume.c daemon/registry.c daemon/map/volmap.c daemon/pool/pool.c daemon/pool/extent.c daemon/pool/nvml.c daemon/pool/clerr.c
+ * fuzz-libs: jansson OpenCL
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "vramd.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Load the bytes as a config file. */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+  static struct vramd_config c;
+  char path[64], err[512];
+  int fd = memfd_create("vramd.conf", MFD_CLOEXEC);
+  if (fd < 0)
+    return 0;
+  if (write(fd, data, size) == (ssize_t)size) {
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    vramd_config_defaults(&c);
+    if (vramd_config_load(&c, path, true, err, sizeof err) == 0 && c.nvolumes > VD_MAX_CLI_VOLUMES)
+      __builtin_trap();
+  }
+  close(fd);
+  return 0;
+}

@@ -1,0 +1,139 @@
+/* test_api.c: create bodies (strict parsing) and Prometheus text (format
+ * details promtool would reject). */
+#include <CUnit/Basic.h>
+#include <errno.h>
+#include <string.h>
+
+#include "api.h"
+
+static struct vd_volume_spec spec;
+static struct vd_api_error e;
+
+/* Parse a body given as a C string. */
+static int parse(const char *s)
+{
+  return vd_api_parse_create(s, strlen(s), &spec, &e);
+}
+
+/* Expect a refusal with code and field. */
+static void expect_bad(const char *body, const char *code, const char *field)
+{
+  CU_ASSERT_EQUAL(parse(body), -EINVAL);
+  CU_ASSERT_STRING_EQUAL(e.code, code);
+  CU_ASSERT_STRING_EQUAL(e.field, field);
+  CU_ASSERT(strlen(e.message) > 0);
+  if (field[0])
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.message, field));
+}
+
+static void test_body_full(void)
+{
+  CU_ASSERT_EQUAL_FATAL(parse("{\"name\":\"swap0\",\"size\":12884901888,\"layout\":\"concat\","
+                              "\"devices\":[\"gpu0\",\"gpu1\"],\"stripe_unit\":65536,"
+                              "\"frontend\":\"ublk\",\"attach\":true}"), 0);
+  CU_ASSERT_STRING_EQUAL(spec.name, "swap0");
+  CU_ASSERT_EQUAL(spec.size, 12884901888ull);
+  CU_ASSERT_EQUAL(spec.layout, VD_LAYOUT_CONCAT);
+  CU_ASSERT_EQUAL(spec.ndev, 2);
+  CU_ASSERT_STRING_EQUAL(spec.dev_ids[1], "gpu1");
+  CU_ASSERT_EQUAL(spec.stripe_unit, 65536);
+  CU_ASSERT_EQUAL(spec.frontend, VD_FRONTEND_UBLK);
+  CU_ASSERT(spec.attach);
+  CU_ASSERT_EQUAL(spec.index, -1);
+}
+
+static void test_body_defaults(void)
+{
+  CU_ASSERT_EQUAL_FATAL(parse("{\"name\":\"a\",\"size\":4096,\"devices\":\"all\"}"), 0);
+  CU_ASSERT_EQUAL(spec.layout, VD_LAYOUT_STRIPE);
+  CU_ASSERT_EQUAL(spec.ndev, 0);
+  CU_ASSERT_EQUAL(spec.stripe_unit, 0);
+  CU_ASSERT_EQUAL(spec.frontend, VD_FRONTEND_NBD);
+  CU_ASSERT(!spec.attach);
+}
+
+static void test_body_bad(void)
+{
+  expect_bad("", "invalid_json", "");
+  expect_bad("{", "invalid_json", "");
+  expect_bad("[]", "invalid_json", "");
+  expect_bad("{\"name\":\"a\",\"name\":\"b\",\"size\":1}", "invalid_json", "");
+  expect_bad("{\"name\":\"a\",\"size\":18446744073709551616}", "invalid_json", "");
+  expect_bad("{\"name\":\"a\",\"size\":\"1G\"}", "invalid_field", "size");
+  expect_bad("{\"name\":\"a\",\"size\":1.0}", "invalid_field", "size");
+  expect_bad("{\"name\":\"a\",\"size\":-1}", "invalid_field", "size");
+  expect_bad("{\"name\":\"a\",\"size\":1,\"stripe_unit\":0}", "invalid_field", "stripe_unit");
+  expect_bad("{\"name\":\"a\",\"size\":1,\"attach\":1}", "invalid_field", "attach");
+  expect_bad("{\"name\":\"a\",\"size\":1,\"devices\":[]}", "invalid_field", "devices");
+  expect_bad("{\"name\":\"a\",\"size\":1,\"devices\":[\"a-very-long-device-id\"]}", "invalid_field", "devices");
+  expect_bad("{\"name\":\"a\",\"size\":1,\"devices\":[\"\"]}", "invalid_field", "devices");
+  expect_bad("{\"name\":\"a\",\"size\":1,\"layout\":\"raid\"}", "invalid_field", "layout");
+  expect_bad("{\"name\":\"a\",\"size\":1,\"frontend\":null}", "invalid_field", "frontend");
+  expect_bad("{\"name\":\"a\",\"size\":1,\"colour\":\"red\"}", "unknown_field", "colour");
+  expect_bad("{\"name\":\"a/b\",\"size\":1}", "invalid_name", "name");
+  expect_bad("{\"name\":\"..\",\"size\":1}", "invalid_name", "name");
+  expect_bad("{\"name\":\"a b\",\"size\":1}", "invalid_name", "name");
+  expect_bad("{\"name\":\"a\\u0000b\",\"size\":1}", "invalid_field", "name");
+  expect_bad("{\"size\":1}", "missing_field", "name");
+  expect_bad("{\"name\":\"a\"}", "missing_field", "size");
+}
+
+static void test_prom_text(void)
+{
+  struct vd_buf b = { 0 };
+  char esc[64];
+
+  vd_prom_family(&b, "vramd_x_bytes", "gauge", "Some bytes.");
+  vd_prom_sample(&b, "vramd_x_bytes", "device=\"gpu0\"", 12884901888.0);
+  vd_prom_sample(&b, "vramd_y", "", 0.5);
+  CU_ASSERT_FALSE(b.failed);
+  CU_ASSERT_STRING_EQUAL(b.s, "# HELP vramd_x_bytes Some bytes.\n# TYPE vramd_x_bytes gauge\n"
+                              "vramd_x_bytes{device=\"gpu0\"} 12884901888\nvramd_y 0.5\n");
+  CU_ASSERT_STRING_EQUAL(vd_prom_escape("a\"b\\c\nd", esc, sizeof esc), "a\\\"b\\\\c\\nd");
+  vd_buf_free(&b);
+}
+
+static void test_prom_histogram(void)
+{
+  static const double bounds[3] = { 0.001, 0.01, 1e300 };
+  const uint64_t counts[3] = { 2, 0, 3 };
+  struct vd_buf b = { 0 };
+
+  vd_prom_histogram(&b, "vramd_h_seconds", "op=\"read\"", counts, bounds, 3, 1.5);
+  CU_ASSERT_STRING_EQUAL(b.s, "vramd_h_seconds_bucket{op=\"read\",le=\"0.001\"} 2\n"
+                              "vramd_h_seconds_bucket{op=\"read\",le=\"0.01\"} 2\n"
+                              "vramd_h_seconds_bucket{op=\"read\",le=\"+Inf\"} 5\n"
+                              "vramd_h_seconds_sum{op=\"read\"} 1.5\n"
+                              "vramd_h_seconds_count{op=\"read\"} 5\n");
+  vd_buf_free(&b);
+}
+
+static void test_buf_grows(void)
+{
+  struct vd_buf b = { 0 };
+  for (int i = 0; i < 10000; i++)
+    vd_buf_printf(&b, "%d,", i % 10);
+  CU_ASSERT_FALSE(b.failed);
+  CU_ASSERT_EQUAL(b.len, 20000);
+  CU_ASSERT_EQUAL(strlen(b.s), 20000);
+  vd_buf_free(&b);
+}
+
+int main(void)
+{
+  CU_pSuite s;
+  if (CU_initialize_registry() != CUE_SUCCESS)
+    return 1;
+  s = CU_add_suite("api", NULL, NULL);
+  CU_add_test(s, "create body, every field", test_body_full);
+  CU_add_test(s, "create body, defaults", test_body_defaults);
+  CU_add_test(s, "create body, refusals name the field", test_body_bad);
+  CU_add_test(s, "prometheus samples and escaping", test_prom_text);
+  CU_add_test(s, "prometheus histogram is cumulative", test_prom_histogram);
+  CU_add_test(s, "text buffer grows", test_buf_grows);
+  CU_basic_set_mode(CU_BRM_VERBOSE);
+  CU_basic_run_tests();
+  unsigned failed = CU_get_number_of_failures();
+  CU_cleanup_registry();
+  return failed ? 1 : 0;
+}
