@@ -40,12 +40,13 @@ start_vramd() {
     --state-dir "$W/state" --device-types cpu --reserve 0 "$@" > "$log" 2>&1 &
   echo $! > "$W/vramd.pid"
   echo "$log" > "$W/vramd.logpath"
-  for _ in $(seq 1 240); do
+  # the first start in a guest is slow: PoCL compiles the engine's kernels
+  for _ in $(seq 1 480); do
     grep -q "ready:" "$log" && return 0
     kill -0 "$(cat "$W/vramd.pid")" 2>/dev/null || { cat "$log"; echo "vramd exited"; return 1; }
     sleep 0.5
   done
-  cat "$log"; echo "vramd did not become ready in 120 s"; return 1
+  cat "$log"; echo "vramd did not become ready in 240 s"; return 1
 }
 
 # stop_vramd LIMIT: SIGTERM and wait up to LIMIT seconds for the exit.

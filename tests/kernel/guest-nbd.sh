@@ -21,7 +21,7 @@ t_nbd_start() {
 # Called by guest-suite.sh after the ublk steps.
 nbd_steps() {
   cp "$W/vramd.log" "$W/vramd-ublk.log" 2>/dev/null
-  step nbd_attach_unavailable_names_cause 120 t_nbd_unavailable
+  step nbd_attach_unavailable_names_cause 300 t_nbd_unavailable
   if step nbd_attach_volumes_created 240 t_nbd_start; then
     step nbd_attach_ext4_mkfs_mount_remount_md5_fsck 300 on t_ext4 n0
     step nbd_attach_swap_under_memcg_pressure 300 on t_swap ns

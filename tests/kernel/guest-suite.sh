@@ -80,7 +80,7 @@ echo "$VRAMD" > "$W/vramd-path"
 echo "$BUILD/cli/vramctl" > "$W/vramctl-path"
 T0=$(now)
 echo "kernel $(uname -r), $(nproc) vCPUs, vramd: $VRAMD"
-step ublk_unavailable_names_cause 120 t_ublk_unavailable
+step ublk_unavailable_names_cause 300 t_ublk_unavailable
 step modules_ublk_ext4 60 t_modules
 if step ublk_volumes_created 240 t_ublk_start; then
   step ublk_block_limits 30 t_ublk_params
