@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Without the ublk driver, a ublk volume fails with the cause named and the
-# daemon keeps running.  (The kernel tests cover ublk itself.)
+# daemon keeps running; the swap safety steps are logged and shown by status.
+# (The kernel tests cover ublk itself.)
 . "$(dirname "$0")/functions.sh"
+requires jq
 [ -e /dev/ublk-control ] && { echo "SKIP: ublk_drv is loaded here; the kernel tests cover it"; exit 77; }
 
 "$VRAMD" --api-socket "$tmpdir/api.sock" --nbd-socket "$tmpdir/nbd.sock" --metrics-listen off \
@@ -18,3 +20,10 @@ pass "a ublk volume without ublk_drv fails with the cause; vramd keeps running"
 grep -q "swap safety: mlockall" "$tmpdir/vramd.log" && grep -q "swap safety: PR_SET_IO_FLUSHER" "$tmpdir/vramd.log" &&
   grep -q "swap safety: oom_score_adj" "$tmpdir/vramd.log" || fail "swap safety steps not logged: $(cat "$tmpdir/vramd.log")"
 pass "swap safety steps are logged"
+status=$("$VRAMCTL" --socket "$tmpdir/api.sock" status) || fail "vramctl status failed"
+echo "$status" | grep -q "^swap safety: mlockall .*, PR_SET_IO_FLUSHER .*, oom_score_adj -\?[0-9]" ||
+  fail "no swap safety line in vramctl status: $status"
+"$VRAMCTL" --socket "$tmpdir/api.sock" --json status | jq -e '.vramd.swap_safety |
+  (.mlockall | type == "boolean") and (.io_flusher | type == "boolean") and (.oom_score_adj | type == "number")' \
+  >/dev/null || fail "no swap_safety in GET /v1"
+pass "vramctl status and GET /v1 show the swap safety steps"
