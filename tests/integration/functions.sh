@@ -118,3 +118,23 @@ requires_frontend() {
   echo "$body" | jq -e --arg f "$1" '.frontends | index($f) != null' >/dev/null ||
     { echo "SKIP: vramd has no $1 frontend"; exit 77; }
 }
+
+# Skip (77) unless a python3 with libnbd's bindings is found; sets $PY
+# (pyenv's python3 may shadow the system one that has them).
+requires_libnbd() {
+  local p
+  for p in python3 /usr/bin/python3; do
+    if command -v "$p" >/dev/null && "$p" -c 'import nbd' 2>/dev/null; then PY=$p; return 0; fi
+  done
+  echo "SKIP: python3 libnbd bindings not installed"; exit 77
+}
+# One metric's value from the API socket's /metrics: metric NAME{LABELS}.
+metric() {
+  curl -s --max-time 30 --unix-socket "$tmpdir/api.sock" http://localhost/metrics |
+    awk -v m="$1" '$1 == m { print $2; found=1 } END { if (!found) print "missing" }'
+}
+# Threads, open fds and RSS (KiB) of vramd, as "threads fds rss".
+vramd_usage() {
+  echo "$(ls /proc/"$vramd_pid"/task | wc -l) $(ls /proc/"$vramd_pid"/fd | wc -l)" \
+    "$(awk '/^VmRSS/ { print $2 }' /proc/"$vramd_pid"/status)"
+}
