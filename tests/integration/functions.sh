@@ -138,3 +138,20 @@ vramd_usage() {
   echo "$(ls /proc/"$vramd_pid"/task | wc -l) $(ls /proc/"$vramd_pid"/fd | wc -l)" \
     "$(awk '/^VmRSS/ { print $2 }' /proc/"$vramd_pid"/status)"
 }
+# True when vramd was built with AddressSanitizer (its quarantine holds
+# freed memory, so RSS says nothing about leaks there).
+vramd_asan() { grep -q libasan "/proc/$vramd_pid/maps" 2>/dev/null || nm "$VRAMD" 2>/dev/null | grep -q __asan_init; }
+# Fail unless threads and fds are back to the "threads fds rss" baseline
+# $1 and RSS grew at most $2 KiB (RSS unchecked under ASan); waits 20 s.
+check_usage() {
+  local t f r now
+  read -r t f r <<<"$1"
+  wait_threads "$t"
+  for _ in $(seq 1 100); do
+    now=$(vramd_usage); [ "$(echo "$now" | cut -d' ' -f2)" -le "$f" ] && break; sleep 0.2
+  done
+  read -r _ nf nr <<<"$now"
+  [ "$nf" -le "$f" ] || fail "fds: $f at the start, $nf now"
+  vramd_asan || [ "$nr" -le $((r + $2)) ] || fail "RSS: $r KiB at the start, $nr KiB now (slack $2 KiB)"
+  echo "usage: threads/fds/RSS KiB $1 -> $now"
+}
