@@ -62,6 +62,7 @@ EXTRA_DIST += tests/fuzz/fuzz_api_body.c tests/fuzz/fuzz_config.c
 # the test-only POST /v1/faults, clients that vanish, signals, data safety,
 # access, and a bounded soak.
 REL_TESTS = tests/integration/faults.sh tests/integration/nbd-vanish.sh \
-	tests/integration/data-safety.sh tests/integration/signals.sh
+	tests/integration/data-safety.sh tests/integration/signals.sh \
+	tests/integration/access.sh
 TESTS += $(REL_TESTS)
 dist_noinst_SCRIPTS += $(REL_TESTS) tests/integration/nbd-vanish.py
