@@ -63,6 +63,6 @@ EXTRA_DIST += tests/fuzz/fuzz_api_body.c tests/fuzz/fuzz_config.c
 # access, and a bounded soak.
 REL_TESTS = tests/integration/faults.sh tests/integration/nbd-vanish.sh \
 	tests/integration/data-safety.sh tests/integration/signals.sh \
-	tests/integration/access.sh
+	tests/integration/access.sh tests/integration/soak.sh
 TESTS += $(REL_TESTS)
 dist_noinst_SCRIPTS += $(REL_TESTS) tests/integration/nbd-vanish.py
