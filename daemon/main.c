@@ -2,6 +2,9 @@
 #include <errno.h>
 #include <getopt.h>
 #include <malloc.h>
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+#endif
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -243,5 +246,10 @@ out_frontends:
   vd_engine_stop(d.eng);
 out_pool:
   vd_pool_close(d.pool);
+#if defined(__SANITIZE_ADDRESS__)
+  /* An exit handler of the OpenCL runtime ends the process before
+   * LeakSanitizer's own one would run: check for leaks here instead. */
+  __lsan_do_leak_check();
+#endif
   return rc;
 }

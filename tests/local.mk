@@ -66,3 +66,4 @@ REL_TESTS = tests/integration/faults.sh tests/integration/nbd-vanish.sh \
 	tests/integration/access.sh tests/integration/soak.sh
 TESTS += $(REL_TESTS)
 dist_noinst_SCRIPTS += $(REL_TESTS) tests/integration/nbd-vanish.py
+EXTRA_DIST += docs/reliability.md docs/limits.md

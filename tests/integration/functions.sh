@@ -13,6 +13,7 @@ cleanup_fns=()
 cleanup() {
   local rc=$?
   for ((i=${#cleanup_fns[@]}-1; i>=0; i--)); do eval "${cleanup_fns[$i]}" || true; done
+  [ -z "${vramd_bad_exit:-}" ] || rc=1
   rm -rf "$tmpdir"
   exit $rc
 }
@@ -41,12 +42,20 @@ start_vramd() {
   fail "vramd did not become ready"
 }
 
-# Stop vramd with SIGTERM and wait for it.
+# Stop vramd with SIGTERM and wait for it; a non-zero exit (a leak found
+# by LeakSanitizer, a crash) fails the test.
 stop_vramd() {
+  local rc=0
   [ -n "${vramd_pid:-}" ] || return 0
   kill -TERM "$vramd_pid" 2>/dev/null || true
-  wait "$vramd_pid" 2>/dev/null || true
+  wait "$vramd_pid" 2>/dev/null || rc=$?
   vramd_pid=
+  if [ $rc != 0 ]; then
+    grep -A20 -m1 "Sanitizer" "$tmpdir/vramd.log" >&2 || tail -5 "$tmpdir/vramd.log" >&2
+    echo "FAIL: vramd exited $rc after SIGTERM" >&2
+    vramd_bad_exit=1
+  fi
+  return 0
 }
 
 # NBD tests: vramd with a striped volume vs, a concat volume vc (both
