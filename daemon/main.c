@@ -1,6 +1,10 @@
 /* main.c: vramd's entry point: options, start-up order and shutdown. */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+#endif
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -177,6 +181,11 @@ int main(int argc, char **argv)
   sigset_t sigs;
   int sig, rc;
 
+  /* Per-connection state and staging (128 KiB and up) come and go with
+   * connections: a fixed threshold keeps them mmapped, so freeing returns
+   * them to the kernel instead of leaving them in a thread's malloc arena
+   * (glibc's moving threshold would: RSS then grows with connection churn). */
+  mallopt(M_MMAP_THRESHOLD, 128 << 10);
   rc = parse_args(argc, argv, &d.cfg);
   if (rc >= 0)
     return rc;
@@ -237,5 +246,10 @@ out_frontends:
   vd_engine_stop(d.eng);
 out_pool:
   vd_pool_close(d.pool);
+#if defined(__SANITIZE_ADDRESS__)
+  /* An exit handler of the OpenCL runtime ends the process before
+   * LeakSanitizer's own one would run: check for leaks here instead. */
+  __lsan_do_leak_check();
+#endif
   return rc;
 }

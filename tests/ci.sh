@@ -29,6 +29,8 @@ echo "== the same tests under ASan and UBSan"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
 export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$top/tests/lsan.supp:print_suppressions=0}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+# The full-length soak (tests/integration/soak.sh) ran above; repeats are short.
+export SOAK_SECONDS="${CI_SHORT_SOAK:-30}"
 (cd build-asan && ../configure --enable-werror --enable-sanitizers >/dev/null &&
   make -j"$jobs" >/dev/null && make -j"$jobs" check) ||
   { cat build-asan/test-suite.log 2>/dev/null; exit 1; }

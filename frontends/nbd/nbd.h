@@ -102,6 +102,7 @@ struct vd_volume;
 #define NBD_MAX_OPTION_SKIP (1u << 20)   /* longer options close the socket */
 #define NBD_MAX_STRING 4096u             /* export names on the wire */
 #define NBD_MAX_CONNS 4096               /* open connections per daemon */
+#define NBD_MAX_SESSIONS 256             /* in transmission, each with its staging */
 #define NBD_HANDSHAKE_TIMEOUT_S 30       /* whole negotiation, per connection */
 #define NBD_REQUEST_SIZE 28u
 #define NBD_REPLY_SIZE 16u
