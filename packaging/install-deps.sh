@@ -11,6 +11,6 @@ apt-get install -y -qq --no-install-recommends \
   libjansson-dev libmicrohttpd-dev liburing-dev libsystemd-dev libcurl4-openssl-dev \
   libcunit1-dev jq curl ca-certificates python3 \
   clang libclang-rt-14-dev \
-  debhelper lintian rpm \
+  debhelper lintian rpm bash-completion \
   nbdkit libnbd-bin python3-libnbd nbdfuse fio prometheus qemu-utils nbd-client fuse3 e2fsprogs util-linux \
   >/dev/null

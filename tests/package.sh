@@ -28,7 +28,7 @@ DEB_BUILD_OPTIONS="nocheck parallel=$(nproc)" "$top/packaging/build-deb.sh" "$ta
   >"$out/build.log" 2>&1 || { tail -n 50 "$out/build.log"; exit 1; }
 deb=$(ls "$out"/vramd_*.deb)
 
-echo "== lintian (errors fail; warnings are listed in docs/packaging.md)"
+echo "== lintian (errors fail; warnings left are explained in docs/systemd.md)"
 lintian --fail-on error --suppress-tags-from-file "$top/packaging/lintian-known.txt" "$deb"
 
 echo "== apt-get install $(basename "$deb")"
