@@ -58,6 +58,6 @@ API_TESTS = tests/integration/api-routes.sh tests/integration/api-bad-input.sh \
 TESTS += $(API_TESTS)
 dist_noinst_SCRIPTS += $(API_TESTS)
 EXTRA_DIST += tests/fuzz/fuzz_api_body.c tests/fuzz/fuzz_config.c
-# bash completion against a running vramd.
-TESTS += tests/integration/completion.sh
-dist_noinst_SCRIPTS += tests/integration/completion.sh
+# bash completion against a running vramd; the systemd units as built.
+TESTS += tests/integration/completion.sh tests/integration/units.sh
+dist_noinst_SCRIPTS += tests/integration/completion.sh tests/integration/units.sh
