@@ -7,6 +7,12 @@ cd "$top"
 jobs=$(nproc 2>/dev/null || echo 2)
 export POCL_DEVICES="${POCL_DEVICES:-pthread pthread}"
 
+# A merge leftover anywhere fails at once.
+if git rev-parse --git-dir >/dev/null 2>&1 && git grep -nE '^(<<<<<<<|>>>>>>>) ' -- . ':!*.xz'; then
+  echo "ci.sh: merge conflict markers left in the tree" >&2
+  exit 1
+fi
+
 # Out-of-tree builds need a clean source tree.
 [ ! -f config.status ] || make distclean >/dev/null
 autoreconf -fi >/dev/null
