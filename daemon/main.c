@@ -191,6 +191,9 @@ int main(int argc, char **argv)
     return rc;
   if (d.cfg.verbose)
     vd_log_max = VD_LOG_DEBUG;
+  vd_debug("settings: config %s, api %s, nbd %s, nbd-listen %s, metrics %s, state %s",
+           d.cfg.config_file, d.cfg.api_socket, d.cfg.nbd_socket,
+           d.cfg.nbd_listen[0] ? d.cfg.nbd_listen : "off", d.cfg.metrics_listen, d.cfg.state_dir);
   /* Block signals before any thread starts so sigwait sees them. */
   sigemptyset(&sigs);
   sigaddset(&sigs, SIGINT);

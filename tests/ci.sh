@@ -41,4 +41,6 @@ tests/fuzz/run.sh "${FUZZ_SECONDS:-30}" || exit 1
 echo "== make distcheck"
 (cd build-ci && make -j"$jobs" distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror >/dev/null) ||
   { echo "distcheck failed"; exit 1; }
+echo "== packages: build, lintian, install, run and purge the .deb; build the RPM"
+if [ "$(id -u)" = 0 ]; then tests/package.sh "$top/build-ci"; else echo "SKIP: needs root"; fi
 echo "ci.sh: all passed"
