@@ -27,6 +27,9 @@ requires() { command -v "$1" >/dev/null 2>&1 || { echo "SKIP: $1 not installed";
 
 # Start vramd in the background on private sockets; extra args pass through.
 start_vramd() {
+  # The shell truncates the log in the child, after fork: remove it here so
+  # the wait below never sees an earlier run's "ready:".
+  rm -f "$tmpdir/vramd.log"
   "$VRAMD" --api-socket "$tmpdir/api.sock" --nbd-socket "$tmpdir/nbd.sock" \
     --metrics-listen off --state-dir "$tmpdir/state" --device-types cpu \
     --reserve 0 "$@" >"$tmpdir/vramd.log" 2>&1 &
