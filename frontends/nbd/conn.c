@@ -381,7 +381,6 @@ void nbd_xfer_run(struct nbd_xfer *x, struct vd_volume *v)
 
   x->v = v;
   nbd_set_timeouts(x->fd, 0);
-  nbd_set_sndbuf(x->fd, NBD_SNDBUF);
   if (start_writer(x)) {
     vd_err("nbd %s: cannot start a writer thread", v->spec.name);
     goto out_free;
