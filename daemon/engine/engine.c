@@ -18,7 +18,7 @@
 #define MAX_WORKERS 64
 #define DEFAULT_DEPTH 8
 #define MAX_DEPTH VD_SMALL_SLOTS
-#define DEFAULT_SMALL_MAX (32u << 10) /* see docs/design-decisions.md */
+#define DEFAULT_SMALL_MAX (16u << 10) /* measured on H200: see bench/RESULTS.md */
 #define DEFAULT_SMALL_STAGE (4u << 20)
 #define MAX_SMALL_STAGE (1u << 30)
 

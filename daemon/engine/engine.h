@@ -30,7 +30,7 @@ struct vd_engine_config {
   /* Batched small-request path: a worker's small segments go through one
    * pinned staging copy and one gather/scatter kernel launch per batch. */
   enum vd_small_mode small;    /* default: on */
-  uint64_t small_max;          /* largest segment it takes, bytes; 0: 32 KiB */
+  uint64_t small_max;          /* largest segment it takes, bytes; 0: 16 KiB */
   uint64_t small_stage;        /* pinned staging (and as much device scratch)
                                 * per worker, bytes; 0: 4 MiB */
 };
