@@ -35,6 +35,12 @@ static void device_metrics(struct vramd *d, struct vd_buf *b)
       vd_prom_sample(b, gauges[g].name, l, (double)v);
     }
   }
+  vd_prom_family(b, "vramd_device_lost", "gauge", "1 when the device stopped answering.");
+  for (unsigned i = 0; i < n; i++) {
+    const struct vd_device *dev = vd_pool_device(d->pool, i);
+    snprintf(l, sizeof l, "device=\"%s\"", vd_device_info(dev)->id);
+    vd_prom_sample(b, "vramd_device_lost", l, vd_device_lost(dev));
+  }
   vd_prom_family(b, "vramd_device_read_bytes_total", "counter",
                  "Bytes copied from the device to the host.");
   for (unsigned i = 0; i < n; i++) {
@@ -72,6 +78,7 @@ static uint64_t vol_read(const struct vd_volume *v) { return atomic_load(&v->sta
 static uint64_t vol_written(const struct vd_volume *v) { return atomic_load(&v->stats.bytes[VD_OP_WRITE]); }
 static uint64_t vol_zeroed(const struct vd_volume *v) { return atomic_load(&v->stats.bytes[VD_OP_ZERO]); }
 static uint64_t vol_clients(const struct vd_volume *v) { return (uint64_t)atomic_load(&v->clients); }
+static uint64_t vol_failed(const struct vd_volume *v) { return vd_volume_failed(v); }
 
 /* A per-volume, per-op counter family: requests or errors. */
 static void op_family(struct vd_buf *b, struct vd_volume **vols, int n, const char *name,
@@ -95,6 +102,8 @@ static void volume_metrics(struct vd_buf *b, struct vd_volume **vols, int n)
   volume_family(b, vols, n, "vramd_volume_size_bytes", "gauge", "Volume size.", vol_size);
   volume_family(b, vols, n, "vramd_volume_clients", "gauge",
                 "Open frontend connections to the volume.", vol_clients);
+  volume_family(b, vols, n, "vramd_volume_failed", "gauge",
+                "1 when a device of the volume is lost: every request gets EIO.", vol_failed);
   volume_family(b, vols, n, "vramd_volume_read_bytes_total", "counter",
                 "Bytes read from the volume.", vol_read);
   volume_family(b, vols, n, "vramd_volume_written_bytes_total", "counter",

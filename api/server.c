@@ -155,7 +155,7 @@ static size_t keep_escaped(void *cls, struct MHD_Connection *c, char *uri)
 static json_t *safety_json(const struct vd_safety *s)
 {
   return json_pack("{s:b, s:s?, s:b, s:s?, s:b, s:i, s:s?}",
-                   "mlockall", s->mlocked, "mlockall_error",
+                   "mlocked", s->mlocked, "mlock_error",
                    s->mlocked ? NULL : strerror(s->mlock_err),
                    "io_flusher", s->io_flusher, "io_flusher_error",
                    s->io_flusher ? NULL : strerror(s->io_flusher_err),
@@ -176,7 +176,7 @@ static enum MHD_Result get_root(struct vramd *d, struct MHD_Connection *c)
                 d->cfg.nbd_socket, "started", (json_int_t)d->started,
                 "cpu_fallback", vd_pool_cpu_fallback(d->pool));
   if (o)
-    json_object_set_new(o, "swap_safety", safety_json(&d->safety));
+    json_object_set_new(o, "safety", safety_json(&d->safety));
   return send_json(c, MHD_HTTP_OK, o, NULL);
 }
 
@@ -190,6 +190,7 @@ static json_t *device_json(struct vramd *d, unsigned i)
   json_object_set_new(o, "available_bytes", json_integer((json_int_t)vd_device_available(dev)));
   json_object_set_new(o, "written_bytes", json_integer((json_int_t)h2d));
   json_object_set_new(o, "read_bytes", json_integer((json_int_t)d2h));
+  json_object_set_new(o, "lost", json_boolean(vd_device_lost(dev)));
   return o;
 }
 
@@ -263,6 +264,7 @@ static json_t *volume_json(struct vramd *d, struct vd_volume *v, bool detail)
                 "device_path", v->device_path[0] ? v->device_path : NULL,
                 "nbd_uri", v->spec.frontend == VD_FRONTEND_NBD ? uri : NULL,
                 "clients", (int)atomic_load(&v->clients));
+  json_object_set_new(o, "state", json_string(vd_volume_failed(v) ? "failed" : "ok"));
   if (v->spec.layout == VD_LAYOUT_STRIPE)
     json_object_set_new(o, "stripe_unit", json_integer((json_int_t)v->spec.stripe_unit));
   if (!detail)
@@ -390,6 +392,43 @@ static enum MHD_Result get_metrics(struct vramd *d, struct MHD_Connection *c)
   return send_text(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", b.s, b.len, NULL);
 }
 
+/* POST /v1/faults, a test-only route that exists only under VRAMD_FAULTS=1:
+ * {"alloc_after": N, "io_after": N, "device_lost": "ID"}, each optional. */
+static enum MHD_Result post_faults(struct vramd *d, struct MHD_Connection *c, struct req *r)
+{
+  json_error_t je;
+  json_t *doc = json_loadb(r->body.s ? r->body.s : "", r->body.len, 0, &je);
+  json_t *val;
+  const char *key;
+  char err[256];
+
+  if (!json_is_object(doc)) {
+    json_decref(doc);
+    return send_error(c, MHD_HTTP_BAD_REQUEST, "invalid_json", NULL, "a JSON object is expected");
+  }
+  json_object_foreach(doc, key, val) {
+    bool count = !strcmp(key, "alloc_after") || !strcmp(key, "io_after");
+    if ((count && (!json_is_integer(val) || json_integer_value(val) < 0 ||
+                   json_integer_value(val) > 1000000)) ||
+        (!count && (strcmp(key, "device_lost") || !json_is_string(val)))) {
+      json_decref(doc);
+      return send_error(c, MHD_HTTP_BAD_REQUEST, "invalid_field", NULL,
+                        "'%.40s': alloc_after and io_after take a count, device_lost an id", key);
+    }
+  }
+  if ((val = json_object_get(doc, "alloc_after")))
+    vd_pool_fault_alloc_after((unsigned)json_integer_value(val));
+  if ((val = json_object_get(doc, "io_after")))
+    vd_engine_fault_io_after((unsigned)json_integer_value(val));
+  if ((val = json_object_get(doc, "device_lost")) &&
+      vramd_device_lost(d, json_string_value(val), err, sizeof err)) {
+    json_decref(doc);
+    return send_error(c, MHD_HTTP_NOT_FOUND, "no_such_device", NULL, "%s", err);
+  }
+  json_decref(doc);
+  return send_text(c, MHD_HTTP_NO_CONTENT, "application/json", NULL, 0, NULL);
+}
+
 /* The name after a route prefix, decoded and checked; NULL after an
  * error response has been queued (*ret holds its result). */
 static const char *route_name(struct MHD_Connection *c, const char *raw, char *out,
@@ -424,6 +463,8 @@ static enum MHD_Result route(struct server *s, struct MHD_Connection *c, const c
                       "only /metrics and /healthz are served here");
   if (!strcmp(url, "/v1") || !strcmp(url, "/v1/"))
     return get ? get_root(d, c) : not_allowed(c, method, "GET");
+  if (!strcmp(url, "/v1/faults") && vd_faults_enabled())
+    return !strcmp(method, "POST") ? post_faults(d, c, r) : not_allowed(c, method, "POST");
   if (!strcmp(url, "/v1/pool"))
     return get ? get_pool(d, c) : not_allowed(c, method, "GET");
   if (!strcmp(url, "/v1/devices"))

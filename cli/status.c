@@ -1,6 +1,7 @@
 /* status.c: vramctl status: the daemon, the pool, devices and volumes. */
 #include <getopt.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "vramctl.h"
 
@@ -18,27 +19,57 @@ static long get(struct vctl *g, const char *path, json_t **out)
   return st;
 }
 
-/* One swap-safety step: "yes", or "no (cause)". */
-static void print_step(const char *what, json_t *sf, const char *ok, const char *why)
+/* "3d 4h", "2h 5m", "4m 10s": how long since the epoch second started. */
+static const char *uptime(json_t *root, char *buf, size_t len)
 {
-  if (json_is_true(json_object_get(sf, ok)))
-    printf(" %s yes", what);
+  long long s = (long long)time(NULL) - (long long)vctl_u64(root, "started");
+  if (!json_is_integer(json_object_get(root, "started")) || s < 0)
+    snprintf(buf, len, "?");
+  else if (s >= 86400)
+    snprintf(buf, len, "%lldd %lldh", s / 86400, s % 86400 / 3600);
+  else if (s >= 3600)
+    snprintf(buf, len, "%lldh %lldm", s / 3600, s % 3600 / 60);
   else
-    printf(" %s no (%s)", what, vctl_str(sf, why, "?"));
+    snprintf(buf, len, "%lldm %llds", s / 60, s % 60);
+  return buf;
 }
 
-/* The swap-safety line: mlockall, PR_SET_IO_FLUSHER, oom_score_adj. */
-static void print_safety(json_t *sf)
+/* One "name yes/no" item of GET /v1's "safety" object, or "?" if absent. */
+static const char *yes_no(json_t *safety, const char *key)
 {
-  if (!json_is_object(sf))
+  json_t *v = json_object_get(safety, key);
+  return json_is_boolean(v) ? (json_is_true(v) ? "yes" : "NO") : "?";
+}
+
+/* Swap safety (mlockall, PR_SET_IO_FLUSHER, oom_score_adj) as GET /v1
+ * reports it in "safety"; older daemons do not, and say so.  Adds to
+ * *warnings what is not in place. */
+static void print_safety(json_t *root, int *warnings)
+{
+  json_t *s = json_object_get(root, "safety");
+  if (!json_is_object(s)) {
+    printf("swap safety: not reported by this vramd (GET /v1 has no \"safety\")\n");
     return;
-  printf("swap safety:");
-  print_step("mlockall", sf, "mlockall", "mlockall_error");
-  printf(",");
-  print_step("PR_SET_IO_FLUSHER", sf, "io_flusher", "io_flusher_error");
-  printf(", oom_score_adj %lld%s\n\n",
-         (long long)json_integer_value(json_object_get(sf, "oom_score_adj")),
-         json_is_true(json_object_get(sf, "oom_protected")) ? "" : " (not protected)");
+  }
+  printf("swap safety: mlockall %s, IO_FLUSHER %s, oom_score_adj %lld\n", yes_no(s, "mlocked"),
+         yes_no(s, "io_flusher"), json_integer_value(json_object_get(s, "oom_score_adj")));
+  *warnings += !json_is_true(json_object_get(s, "mlocked")) +
+               !json_is_true(json_object_get(s, "io_flusher")) +
+               (json_integer_value(json_object_get(s, "oom_score_adj")) != -1000);
+}
+
+/* Warnings an operator should act on. */
+static void print_warnings(json_t *root, json_t *pool, int safety_warnings)
+{
+  int n = 0;
+  printf("warnings:");
+  if (json_is_true(json_object_get(root, "cpu_fallback")) && ++n)
+    printf("\n  no GPU or accelerator found: volumes use CPU devices (host RAM)");
+  if (safety_warnings && ++n)
+    printf("\n  swap safety incomplete: do not put swap on vramd volumes (see vramd(8), SYSTEMD)");
+  if (vctl_u64(pool, "devices") == 0 && ++n)
+    printf("\n  no devices: install an OpenCL driver (ICD) for the GPUs");
+  printf("%s\n\n", n ? "" : " none");
 }
 
 /* vramctl status. */
@@ -46,8 +77,8 @@ int vctl_status(struct vctl *g, int argc, char **argv)
 {
   static const struct option opts[] = { VCTL_COMMON_OPTS, { NULL, 0, NULL, 0 } };
   json_t *root = NULL, *pool = NULL, *devs = NULL, *vols = NULL;
-  char c1[32], c2[32], c3[32];
-  int c, rc = VCTL_FAILED;
+  char c1[32], c2[32], c3[32], up[32];
+  int c, rc = VCTL_FAILED, safety_warnings = 0;
 
   while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1)
     if ((rc = vctl_common_opt(g, c, usage)) >= 0)
@@ -64,13 +95,15 @@ int vctl_status(struct vctl *g, int argc, char **argv)
                                    "volumes", json_object_get(vols, "volumes")));
     goto out_put;
   }
-  printf("vramd %s on %s%s\n", vctl_str(root, "version", "?"), g->socket,
+  printf("vramd %s on %s, up %s%s\n", vctl_str(root, "version", "?"), g->socket,
+         uptime(root, up, sizeof up),
          json_is_true(json_object_get(root, "cpu_fallback")) ? " (CPU devices: no GPU found)" : "");
+  print_safety(root, &safety_warnings);
+  print_warnings(root, pool, safety_warnings);
   printf("pool: %llu devices, %s capacity, %s allocated, %s available; %llu volumes\n\n",
          vctl_u64(pool, "devices"), vctl_size(pool, "capacity_bytes", c1, sizeof c1),
          vctl_size(pool, "allocated_bytes", c2, sizeof c2),
          vctl_size(pool, "available_bytes", c3, sizeof c3), vctl_u64(pool, "volumes"));
-  print_safety(json_object_get(root, "swap_safety"));
   vctl_print_devices(json_object_get(devs, "devices"));
   printf("\n");
   vctl_print_volumes(json_object_get(vols, "volumes"));

@@ -25,6 +25,7 @@ static void show(json_t *v)
   printf("\nfrontend:  %s\n", vctl_str(v, "frontend", "?"));
   printf("where:     %s\n", vctl_volume_where(v));
   printf("clients:   %llu\n", vctl_u64(v, "clients"));
+  printf("state:     %s\n", vctl_str(v, "state", "ok"));
   printf("extents:\n");
   json_array_foreach(json_object_get(v, "extents"), i, e)
     printf("  %-6s #%-4llu %s\n", vctl_str(e, "device", "?"), vctl_u64(e, "index"),

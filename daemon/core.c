@@ -2,6 +2,7 @@
  * reverse, with no half-made volume left behind on any failure. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "frontend.h"
 #include "vramd.h"
@@ -82,4 +83,29 @@ out_put:
 out_unlock:
   pthread_mutex_unlock(&d->admin_lock);
   return rc;
+}
+
+/* Mark a device lost and its volumes failed, loudly. */
+int vramd_device_lost(struct vramd *d, const char *id, char *err, size_t errlen)
+{
+  struct vd_device *dev = vd_pool_find(d->pool, id);
+  struct vd_volume **vols;
+  int n;
+
+  if (!dev) {
+    snprintf(err, errlen, "no device '%s'", id);
+    return -ENOENT;
+  }
+  vd_device_mark_lost(dev);
+  vd_err("%s: device lost; its volumes now fail every request", id);
+  n = vd_registry_list(&d->reg, &vols);
+  for (int i = 0; i < n; i++) {
+    for (unsigned k = 0; k < vols[i]->target.map.ndev; k++)
+      if (vols[i]->target.dev[k] == dev && !atomic_exchange(&vols[i]->target.failed, 1))
+        vd_err("volume %s: failed (device %s lost)", vols[i]->spec.name, id);
+    vd_volume_put(vols[i]);
+  }
+  if (n >= 0)
+    free(vols);
+  return 0;
 }

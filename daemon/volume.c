@@ -217,6 +217,17 @@ void vd_volume_free(struct vd_volume *v)
   free(v);
 }
 
+/* Failed by vramd_device_lost, or a device gone under it since. */
+bool vd_volume_failed(const struct vd_volume *v)
+{
+  if (atomic_load(&v->target.failed))
+    return true;
+  for (unsigned i = 0; i < v->target.map.ndev; i++)
+    if (vd_device_lost(v->target.dev[i]))
+      return true;
+  return false;
+}
+
 /* Add one request's outcome to the volume's counters. */
 void vd_volume_account(struct vd_volume *v, enum vd_op op, uint64_t bytes,
                        uint64_t ns, int err)

@@ -65,6 +65,9 @@ int vd_volume_create(struct vd_pool *pool, uint64_t extent_size,
 /* Free a volume's extents; it must be out of the registry and idle. */
 void vd_volume_free(struct vd_volume *v);
 
+/* True once the volume lost a device: every I/O gets EIO at once. */
+bool vd_volume_failed(const struct vd_volume *v);
+
 /* Count one finished request. */
 void vd_volume_account(struct vd_volume *v, enum vd_op op, uint64_t bytes,
                        uint64_t ns, int err);

@@ -86,6 +86,11 @@ int vramd_volume_create(struct vramd *d, const struct vd_volume_spec *spec,
 int vramd_volume_delete(struct vramd *d, const char *name, bool force,
                         char *err, size_t errlen);
 
+/* A device stopped answering: mark it lost and fail every volume on it
+ * (their I/O gets EIO at once; other devices' volumes go on).  -ENOENT
+ * for an unknown id. */
+int vramd_device_lost(struct vramd *d, const char *id, char *err, size_t errlen);
+
 /* Listening sockets for the API and metrics: passed by systemd, or made
  * here (the API's Unix socket mode 0660, group vramd).  metrics_fd is -1
  * when metrics-listen is off.  Returns 0 or -1 with err filled. */

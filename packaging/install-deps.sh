@@ -10,6 +10,7 @@ apt-get install -y -qq --no-install-recommends \
   ocl-icd-opencl-dev opencl-headers ocl-icd-libopencl1 pocl-opencl-icd clinfo \
   libjansson-dev libmicrohttpd-dev liburing-dev libsystemd-dev libcurl4-openssl-dev \
   libcunit1-dev jq curl ca-certificates python3 \
+  debhelper lintian rpm bash-completion \
   clang libclang-rt-14-dev \
   nbdkit libnbd-bin python3-libnbd nbdfuse fio prometheus qemu-utils nbd-client fuse3 e2fsprogs util-linux \
   qemu-system-x86 busybox-static cpio xz-utils \

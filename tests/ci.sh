@@ -7,6 +7,12 @@ cd "$top"
 jobs=$(nproc 2>/dev/null || echo 2)
 export POCL_DEVICES="${POCL_DEVICES:-pthread pthread}"
 
+# A merge leftover anywhere fails at once.
+if git rev-parse --git-dir >/dev/null 2>&1 && git grep -nE '^(<<<<<<<|>>>>>>>) ' -- . ':!*.xz'; then
+  echo "ci.sh: merge conflict markers left in the tree" >&2
+  exit 1
+fi
+
 # Out-of-tree builds need a clean source tree.
 [ ! -f config.status ] || make distclean >/dev/null
 autoreconf -fi >/dev/null
@@ -26,6 +32,8 @@ echo "== the same tests under ASan and UBSan"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
 export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$top/tests/lsan.supp:print_suppressions=0}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+# The full-length soak (tests/integration/soak.sh) ran above; repeats are short.
+export SOAK_SECONDS="${CI_SHORT_SOAK:-30}"
 (cd build-asan && ../configure --enable-werror --enable-sanitizers >/dev/null &&
   make -j"$jobs" >/dev/null && make -j"$jobs" check) ||
   { cat build-asan/test-suite.log 2>/dev/null; exit 1; }
@@ -36,4 +44,6 @@ tests/fuzz/run.sh "${FUZZ_SECONDS:-30}" || exit 1
 echo "== make distcheck"
 (cd build-ci && make -j"$jobs" distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror >/dev/null) ||
   { echo "distcheck failed"; exit 1; }
+echo "== packages: build, lintian, install, run and purge the .deb; build the RPM"
+if [ "$(id -u)" = 0 ]; then tests/package.sh "$top/build-ci"; else echo "SKIP: needs root"; fi
 echo "ci.sh: all passed"

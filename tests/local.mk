@@ -68,3 +68,15 @@ API_TESTS = tests/integration/api-routes.sh tests/integration/api-bad-input.sh \
 TESTS += $(API_TESTS)
 dist_noinst_SCRIPTS += $(API_TESTS)
 EXTRA_DIST += tests/fuzz/fuzz_api_body.c tests/fuzz/fuzz_config.c
+# Reliability and security (docs/reliability.md): faults injected through
+# the test-only POST /v1/faults, clients that vanish, signals, data safety,
+# access, and a bounded soak.
+REL_TESTS = tests/integration/faults.sh tests/integration/nbd-vanish.sh \
+	tests/integration/data-safety.sh tests/integration/signals.sh \
+	tests/integration/access.sh tests/integration/soak.sh
+TESTS += $(REL_TESTS)
+dist_noinst_SCRIPTS += $(REL_TESTS) tests/integration/nbd-vanish.py
+EXTRA_DIST += docs/reliability.md docs/limits.md
+# bash completion against a running vramd; the systemd units as built.
+TESTS += tests/integration/completion.sh tests/integration/units.sh
+dist_noinst_SCRIPTS += tests/integration/completion.sh tests/integration/units.sh

@@ -18,11 +18,13 @@
 #define MAX_WORKERS 64
 #define DEFAULT_DEPTH 8
 #define MAX_DEPTH VD_SMALL_SLOTS
-#define DEFAULT_SMALL_MAX (32u << 10) /* see docs/design-decisions.md */
+#define DEFAULT_SMALL_MAX (16u << 10) /* measured on H200: see bench/RESULTS.md */
 #define DEFAULT_SMALL_STAGE (4u << 20)
 #define MAX_SMALL_STAGE (1u << 30)
 
 struct devq;
+
+static unsigned fault_io_countdown; /* test hook, see vd_engine_fault_io_after */
 
 struct worker {
   struct devq *dq;
@@ -114,6 +116,11 @@ static void enqueue_part(struct worker *w, struct vd_io_part *p, uint64_t *bytes
   struct vd_map_iter it;
   struct vd_segment s;
 
+  /* A lost device, or the test hook, fails the part before it queues. */
+  if (vd_device_lost(t->dev[p->dev]) || vd_fault_tick(&fault_io_countdown)) {
+    p->err = -EIO;
+    return;
+  }
   vd_map_iter_init_dev(&it, &t->map, io->off, io->len, p->dev);
   while (vd_map_next(&it, &s)) {
     cl_mem m = vd_extent_mem(t->ext[p->dev][s.extent]);
@@ -319,6 +326,11 @@ void vd_engine_submit(struct vd_engine *eng, struct vd_io *io)
   mask = vd_map_devices_touched(&t->map, io->off, io->len);
   for (unsigned d = 0; d < t->map.ndev; d++)
     if (mask & (1ull << d)) {
+      /* A lost device answers at once: no request waits on it. */
+      if (vd_device_lost(t->dev[d])) {
+        io->done(io, -EIO);
+        return;
+      }
       dev[n] = d;
       qidx[n++] = vd_device_info(t->dev[d])->index;
     }
@@ -446,6 +458,13 @@ static void log_small(const struct vd_engine *eng)
           vd_format_size(eng->small_max, a, sizeof a), st.devices, eng->ndev,
           vd_format_size(st.stage_bytes, b, sizeof b),
           vd_format_size(st.scratch_bytes, c, sizeof c));
+}
+
+/* Arm the transfer fault hook when the environment allows it. */
+void vd_engine_fault_io_after(unsigned n)
+{
+  if (vd_faults_enabled())
+    __atomic_store_n(&fault_io_countdown, n, __ATOMIC_SEQ_CST);
 }
 
 /* Start workers on every device of the pool. */

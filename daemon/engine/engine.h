@@ -30,7 +30,7 @@ struct vd_engine_config {
   /* Batched small-request path: a worker's small segments go through one
    * pinned staging copy and one gather/scatter kernel launch per batch. */
   enum vd_small_mode small;    /* default: on */
-  uint64_t small_max;          /* largest segment it takes, bytes; 0: 32 KiB */
+  uint64_t small_max;          /* largest segment it takes, bytes; 0: 16 KiB */
   uint64_t small_stage;        /* pinned staging (and as much device scratch)
                                 * per worker, bytes; 0: 4 MiB */
 };
@@ -94,6 +94,10 @@ void vd_engine_submit(struct vd_engine *eng, struct vd_io *io);
 /* Submit and wait: returns 0 or -errno. */
 int vd_engine_rw(struct vd_engine *eng, struct vd_target *t, enum vd_op op,
                  uint64_t off, uint64_t len, void *buf);
+
+/* Test hook: the n-th device part queued from now fails with EIO, as a
+ * failed transfer would (0 = off).  Only honoured when vd_faults_enabled(). */
+void vd_engine_fault_io_after(unsigned n);
 
 /* Page-locked host memory the devices can DMA from directly; NULL on
  * failure.  Allocate at setup, never on the I/O path. */

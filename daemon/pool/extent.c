@@ -8,20 +8,26 @@
 
 static unsigned fault_countdown; /* test hook, see vd_pool_fault_alloc_after */
 
+/* Test hooks act only under VRAMD_FAULTS=1. */
+bool vd_faults_enabled(void)
+{
+  const char *e = getenv("VRAMD_FAULTS");
+  return e && e[0] == '1' && !e[1];
+}
+
 /* Arm the allocation fault hook when the environment allows it. */
 void vd_pool_fault_alloc_after(unsigned n)
 {
-  const char *e = getenv("VRAMD_FAULTS");
-  if (e && e[0] == '1')
+  if (vd_faults_enabled())
     __atomic_store_n(&fault_countdown, n, __ATOMIC_SEQ_CST);
 }
 
-/* True when the fault hook says this allocation must fail. */
-static bool fault_now(void)
+/* Count one event down; true on the armed one. */
+bool vd_fault_tick(unsigned *countdown)
 {
-  unsigned n = __atomic_load_n(&fault_countdown, __ATOMIC_SEQ_CST);
+  unsigned n = __atomic_load_n(countdown, __ATOMIC_SEQ_CST);
   while (n) {
-    if (__atomic_compare_exchange_n(&fault_countdown, &n, n - 1, false,
+    if (__atomic_compare_exchange_n(countdown, &n, n - 1, false,
                                     __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
       return n == 1;
   }
@@ -33,7 +39,7 @@ static bool claim(struct vd_device *dev, uint64_t bytes)
 {
   bool ok;
   pthread_mutex_lock(&dev->lock);
-  ok = bytes <= dev->info.capacity_bytes &&
+  ok = !vd_device_lost(dev) && bytes <= dev->info.capacity_bytes &&
        dev->allocated <= dev->info.capacity_bytes - bytes;
   if (ok)
     __atomic_add_fetch(&dev->allocated, bytes, __ATOMIC_RELAXED);
@@ -62,6 +68,10 @@ int vd_extent_alloc(struct vd_device *dev, uint64_t bytes,
              (unsigned long long)bytes, vd_format_size(dev->info.max_alloc_bytes, have, sizeof have));
     return -EINVAL;
   }
+  if (vd_device_lost(dev)) {
+    snprintf(err, errlen, "%s: the device is lost; restart vramd once it is back", dev->info.id);
+    return -ENOSPC;
+  }
   if (!claim(dev, bytes)) {
     snprintf(err, errlen, "%s: needs %s more but only %s is available", dev->info.id,
              vd_format_size(bytes, want, sizeof want),
@@ -75,7 +85,7 @@ int vd_extent_alloc(struct vd_device *dev, uint64_t bytes,
   }
   ext->dev = dev;
   ext->bytes = bytes;
-  if (fault_now()) {
+  if (vd_fault_tick(&fault_countdown)) {
     rc = CL_MEM_OBJECT_ALLOCATION_FAILURE;
     goto out_free_ext;
   }

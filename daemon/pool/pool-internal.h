@@ -25,6 +25,7 @@ struct vd_device {
   cl_command_queue admin;   /* zero-fills new extents */
   pthread_mutex_t lock;     /* serialises capacity checks */
   uint64_t allocated;       /* bytes in live extents */
+  bool lost;                /* see vd_device_mark_lost; atomic access */
 };
 
 struct vd_extent {

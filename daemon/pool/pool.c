@@ -331,9 +331,23 @@ uint64_t vd_device_allocated(const struct vd_device *dev)
   return __atomic_load_n(&dev->allocated, __ATOMIC_RELAXED);
 }
 
-/* Capacity minus allocation. */
+/* Capacity minus allocation; nothing on a lost device. */
 uint64_t vd_device_available(const struct vd_device *dev)
 {
   uint64_t a = vd_device_allocated(dev);
+  if (vd_device_lost(dev))
+    return 0;
   return a < dev->info.capacity_bytes ? dev->info.capacity_bytes - a : 0;
+}
+
+/* Mark a device lost; the engine and volumes check the flag. */
+void vd_device_mark_lost(struct vd_device *dev)
+{
+  __atomic_store_n(&dev->lost, true, __ATOMIC_SEQ_CST);
+}
+
+/* Whether the device was marked lost. */
+bool vd_device_lost(const struct vd_device *dev)
+{
+  return __atomic_load_n(&dev->lost, __ATOMIC_RELAXED);
 }

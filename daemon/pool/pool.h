@@ -69,8 +69,19 @@ void vd_extent_free(struct vd_extent *ext);
 uint64_t vd_extent_bytes(const struct vd_extent *ext);
 struct vd_device *vd_extent_device(const struct vd_extent *ext);
 
+/* A device that stopped answering: its extents fail every transfer and
+ * no new extent goes there.  Marking is one-way until restart. */
+void vd_device_mark_lost(struct vd_device *dev);
+bool vd_device_lost(const struct vd_device *dev);
+
+/* True when VRAMD_FAULTS=1 is in the environment: test hooks only act
+ * then, so a production daemon cannot be made to fail on purpose. */
+bool vd_faults_enabled(void);
+/* One step of a test hook's countdown: true when *countdown goes from 1
+ * to 0, i.e. this is the n-th event since it was armed with n. */
+bool vd_fault_tick(unsigned *countdown);
 /* Test hook: fail the n-th extent allocation from now (0 = off).  Only
- * honoured when VRAMD_FAULTS=1 is in the environment. */
+ * honoured when vd_faults_enabled(). */
 void vd_pool_fault_alloc_after(unsigned n);
 
 #endif

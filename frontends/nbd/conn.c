@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -59,6 +60,10 @@ struct nbd_xfer {
   struct nbd_slot slots[NBD_SLOTS];
   uint8_t scratch[64 << 10]; /* skipped payloads */
 };
+
+/* Sessions holding staging: bounds pinned memory to NBD_MAX_SESSIONS times
+ * NBD_STAGING_BYTES, whatever clients do. */
+static atomic_uint sessions;
 
 /* Monotonic nanoseconds. */
 static uint64_t now_ns(void)
@@ -307,10 +312,15 @@ static int one_request(struct nbd_xfer *x)
 /* Allocate the per-connection state and pinned staging. */
 struct nbd_xfer *nbd_xfer_new(struct vramd *d, int fd)
 {
-  struct nbd_xfer *x = calloc(1, sizeof *x);
+  struct nbd_xfer *x;
 
+  if (atomic_fetch_add(&sessions, 1) >= NBD_MAX_SESSIONS) {
+    vd_warn("nbd: %d sessions already; refusing another", NBD_MAX_SESSIONS);
+    goto out_count;
+  }
+  x = calloc(1, sizeof *x);
   if (!x)
-    return NULL;
+    goto out_count;
   x->d = d;
   x->fd = fd;
   x->staging = vd_engine_pinned_alloc(d->eng, NBD_STAGING_BYTES);
@@ -332,6 +342,8 @@ struct nbd_xfer *nbd_xfer_new(struct vramd *d, int fd)
 
 out_free:
   free(x);
+out_count:
+  atomic_fetch_sub(&sessions, 1);
   return NULL;
 }
 
@@ -346,6 +358,7 @@ void nbd_xfer_free(struct nbd_xfer *x)
   pthread_mutex_destroy(&x->lock);
   vd_engine_pinned_free(x->d->eng, x->staging);
   free(x);
+  atomic_fetch_sub(&sessions, 1);
 }
 
 /* Start the writer with a small stack: connections can be many. */
@@ -368,7 +381,6 @@ void nbd_xfer_run(struct nbd_xfer *x, struct vd_volume *v)
 
   x->v = v;
   nbd_set_timeouts(x->fd, 0);
-  nbd_set_sndbuf(x->fd, NBD_SNDBUF);
   if (start_writer(x)) {
     vd_err("nbd %s: cannot start a writer thread", v->spec.name);
     goto out_free;

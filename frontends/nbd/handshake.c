@@ -150,7 +150,8 @@ static int opt_go(struct hs *h, struct nbd_xfer **xfer)
   rc = enter_transmission(h, v, xfer);
   if (rc)
     return reply_err(h, NBD_REP_ERR_SHUTDOWN,
-                     rc == -ENOMEM ? "vramd is out of staging memory" : "the volume is being deleted");
+                     rc == -ENOMEM ? "vramd has no staging for another session (too many "
+                     "sessions, or out of memory)" : "the volume is being deleted");
   rc = reply(h, NBD_REP_ACK, NULL, 0);
   return rc ? rc : 1;
 }

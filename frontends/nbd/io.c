@@ -56,12 +56,3 @@ void nbd_set_timeouts(int fd, int seconds)
   (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   (void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 }
-
-/* Let the socket hold several large READ replies at once, so the writer
- * hands the kernel a whole batch per call instead of waking per 200 KiB
- * (the default buffer).  SO_SNDBUFFORCE passes wmem_max when root. */
-void nbd_set_sndbuf(int fd, int bytes)
-{
-  if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &bytes, sizeof bytes) != 0)
-    (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes);
-}

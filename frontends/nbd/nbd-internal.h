@@ -43,7 +43,6 @@ int nbd_send_full(int fd, const void *buf, size_t len);
 int nbd_skip(int fd, uint64_t len, void *scratch, size_t scratch_len);
 /* Set receive and send timeouts (0 clears them). */
 void nbd_set_timeouts(int fd, int seconds);
-void nbd_set_sndbuf(int fd, int bytes);
 
 /* handshake.c: negotiate; on success c->v is attached and *xfer is ready
  * to serve.  Returns 0, or -errno when the session is over. */

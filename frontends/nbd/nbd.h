@@ -97,11 +97,11 @@ struct vd_volume;
 #define NBD_CHUNKS (NBD_STAGING_BYTES / NBD_CHUNK)
 #define NBD_SLOTS 128                    /* requests in flight per connection */
 #define NBD_SEND_IOV 128                 /* iovec entries per reply sendmsg */
-#define NBD_SNDBUF (8 << 20)             /* socket send buffer per connection */
 #define NBD_MAX_OPTION 4096u             /* option data we read and parse */
 #define NBD_MAX_OPTION_SKIP (1u << 20)   /* longer options close the socket */
 #define NBD_MAX_STRING 4096u             /* export names on the wire */
 #define NBD_MAX_CONNS 4096               /* open connections per daemon */
+#define NBD_MAX_SESSIONS 256             /* in transmission, each with its staging */
 #define NBD_HANDSHAKE_TIMEOUT_S 30       /* whole negotiation, per connection */
 #define NBD_REQUEST_SIZE 28u
 #define NBD_REPLY_SIZE 16u

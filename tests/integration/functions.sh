@@ -13,6 +13,7 @@ cleanup_fns=()
 cleanup() {
   local rc=$?
   for ((i=${#cleanup_fns[@]}-1; i>=0; i--)); do eval "${cleanup_fns[$i]}" || true; done
+  [ -z "${vramd_bad_exit:-}" ] || rc=1
   rm -rf "$tmpdir"
   exit $rc
 }
@@ -26,6 +27,9 @@ requires() { command -v "$1" >/dev/null 2>&1 || { echo "SKIP: $1 not installed";
 
 # Start vramd in the background on private sockets; extra args pass through.
 start_vramd() {
+  # The shell truncates the log in the child, after fork: remove it here so
+  # the wait below never sees an earlier run's "ready:".
+  rm -f "$tmpdir/vramd.log"
   "$VRAMD" --api-socket "$tmpdir/api.sock" --nbd-socket "$tmpdir/nbd.sock" \
     --metrics-listen off --state-dir "$tmpdir/state" --device-types cpu \
     --reserve 0 "$@" >"$tmpdir/vramd.log" 2>&1 &
@@ -41,12 +45,20 @@ start_vramd() {
   fail "vramd did not become ready"
 }
 
-# Stop vramd with SIGTERM and wait for it.
+# Stop vramd with SIGTERM and wait for it; a non-zero exit (a leak found
+# by LeakSanitizer, a crash) fails the test.
 stop_vramd() {
+  local rc=0
   [ -n "${vramd_pid:-}" ] || return 0
   kill -TERM "$vramd_pid" 2>/dev/null || true
-  wait "$vramd_pid" 2>/dev/null || true
+  wait "$vramd_pid" 2>/dev/null || rc=$?
   vramd_pid=
+  if [ $rc != 0 ]; then
+    grep -A20 -m1 "Sanitizer" "$tmpdir/vramd.log" >&2 || tail -5 "$tmpdir/vramd.log" >&2
+    echo "FAIL: vramd exited $rc after SIGTERM" >&2
+    vramd_bad_exit=1
+  fi
+  return 0
 }
 
 # NBD tests: vramd with a striped volume vs, a concat volume vc (both
@@ -117,4 +129,41 @@ requires_frontend() {
   api GET /v1
   echo "$body" | jq -e --arg f "$1" '.frontends | index($f) != null' >/dev/null ||
     { echo "SKIP: vramd has no $1 frontend"; exit 77; }
+}
+
+# Skip (77) unless a python3 with libnbd's bindings is found; sets $PY
+# (pyenv's python3 may shadow the system one that has them).
+requires_libnbd() {
+  local p
+  for p in python3 /usr/bin/python3; do
+    if command -v "$p" >/dev/null && "$p" -c 'import nbd' 2>/dev/null; then PY=$p; return 0; fi
+  done
+  echo "SKIP: python3 libnbd bindings not installed"; exit 77
+}
+# One metric's value from the API socket's /metrics: metric NAME{LABELS}.
+metric() {
+  curl -s --max-time 30 --unix-socket "$tmpdir/api.sock" http://localhost/metrics |
+    awk -v m="$1" '$1 == m { print $2; found=1 } END { if (!found) print "missing" }'
+}
+# Threads, open fds and RSS (KiB) of vramd, as "threads fds rss".
+vramd_usage() {
+  echo "$(ls /proc/"$vramd_pid"/task | wc -l) $(ls /proc/"$vramd_pid"/fd | wc -l)" \
+    "$(awk '/^VmRSS/ { print $2 }' /proc/"$vramd_pid"/status)"
+}
+# True when vramd was built with AddressSanitizer (its quarantine holds
+# freed memory, so RSS says nothing about leaks there).
+vramd_asan() { grep -q libasan "/proc/$vramd_pid/maps" 2>/dev/null || nm "$VRAMD" 2>/dev/null | grep -q __asan_init; }
+# Fail unless threads and fds are back to the "threads fds rss" baseline
+# $1 and RSS grew at most $2 KiB (RSS unchecked under ASan); waits 20 s.
+check_usage() {
+  local t f r now
+  read -r t f r <<<"$1"
+  wait_threads "$t"
+  for _ in $(seq 1 100); do
+    now=$(vramd_usage); [ "$(echo "$now" | cut -d' ' -f2)" -le "$f" ] && break; sleep 0.2
+  done
+  read -r _ nf nr <<<"$now"
+  [ "$nf" -le "$f" ] || fail "fds: $f at the start, $nf now"
+  vramd_asan || [ "$nr" -le $((r + $2)) ] || fail "RSS: $r KiB at the start, $nr KiB now (slack $2 KiB)"
+  echo "usage: threads/fds/RSS KiB $1 -> $now"
 }
