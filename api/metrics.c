@@ -13,6 +13,20 @@
 
 static const char *const op_names[4] = { "read", "write", "write_zeroes", "flush" };
 
+/* One counter family of bytes moved per device, in one direction. */
+static void device_bytes(struct vd_buf *b, struct vramd *d, const char *name,
+                         const char *help, bool to_device)
+{
+  char l[64];
+  vd_prom_family(b, name, "counter", help);
+  for (unsigned i = 0; i < vd_pool_count(d->pool); i++) {
+    uint64_t h2d = 0, d2h = 0;
+    vd_engine_device_bytes(d->eng, i, &h2d, &d2h);
+    snprintf(l, sizeof l, "device=\"%s\"", vd_device_info(vd_pool_device(d->pool, i))->id);
+    vd_prom_sample(b, name, l, (double)(to_device ? h2d : d2h));
+  }
+}
+
 /* Per-device gauges and counters. */
 static void device_metrics(struct vramd *d, struct vd_buf *b)
 {
@@ -41,22 +55,10 @@ static void device_metrics(struct vramd *d, struct vd_buf *b)
     snprintf(l, sizeof l, "device=\"%s\"", vd_device_info(dev)->id);
     vd_prom_sample(b, "vramd_device_lost", l, vd_device_lost(dev));
   }
-  vd_prom_family(b, "vramd_device_read_bytes_total", "counter",
-                 "Bytes copied from the device to the host.");
-  for (unsigned i = 0; i < n; i++) {
-    uint64_t h2d = 0, d2h = 0;
-    vd_engine_device_bytes(d->eng, i, &h2d, &d2h);
-    snprintf(l, sizeof l, "device=\"%s\"", vd_device_info(vd_pool_device(d->pool, i))->id);
-    vd_prom_sample(b, "vramd_device_read_bytes_total", l, (double)d2h);
-  }
-  vd_prom_family(b, "vramd_device_written_bytes_total", "counter",
-                 "Bytes copied from the host to the device.");
-  for (unsigned i = 0; i < n; i++) {
-    uint64_t h2d = 0, d2h = 0;
-    vd_engine_device_bytes(d->eng, i, &h2d, &d2h);
-    snprintf(l, sizeof l, "device=\"%s\"", vd_device_info(vd_pool_device(d->pool, i))->id);
-    vd_prom_sample(b, "vramd_device_written_bytes_total", l, (double)h2d);
-  }
+  device_bytes(b, d, "vramd_device_read_bytes_total",
+               "Bytes copied from the device to the host.", false);
+  device_bytes(b, d, "vramd_device_written_bytes_total",
+               "Bytes copied from the host to the device.", true);
 }
 
 /* One family with one sample per volume, from a per-volume getter. */

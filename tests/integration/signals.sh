@@ -16,8 +16,12 @@ requires_frontend nbd
 timeout 120 "$PY" - "$tmpdir/nbd.sock" "$tmpdir/loaded" >"$tmpdir/load.out" 2>&1 <<'PYEOF' &
 import nbd, os, sys, threading
 acked, bad, ends = [0], [], []
+# Every client connects before any writes, so the signal (sent once 200
+# writes are acknowledged) never lands in the middle of a connect.
+ready = threading.Barrier(8)
 def run(k):
     h = nbd.NBD(); h.set_export_name("ab"[k % 2]); h.connect_unix(sys.argv[1])
+    ready.wait()
     slots = h.get_size() // 65536
     i = 0
     try:
