@@ -20,7 +20,7 @@ requires_frontend nbd
 jobfile() {
   local rt=$1 v
   printf '[global]\nioengine=nbd\nrw=randwrite\nbsrange=512-256k\nbs_unaligned=0\n'
-  printf 'iodepth=16\nsize=32M\nverify=crc32c\nverify_backlog=32\nverify_fatal=1\n'
+  printf 'iodepth=16\nsize=32M\nverify=crc32c\nverify_backlog=32\nverify_fatal=1\nverify_state_save=0\n'
   printf 'time_based=1\nruntime=%s\ngroup_reporting=0\n' "$rt"
   for v in s1 s2 c1; do
     printf '[%s-lo]\nuri=nbd+unix:///%s?socket=%s\noffset=0\n' "$v" "$v" "$tmpdir/nbd.sock"
