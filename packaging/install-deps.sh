@@ -14,4 +14,5 @@ apt-get install -y -qq --no-install-recommends \
   clang libclang-rt-14-dev \
   nbdkit libnbd-bin python3-libnbd nbdfuse fio prometheus qemu-utils nbd-client fuse3 e2fsprogs util-linux \
   qemu-system-x86 busybox-static cpio xz-utils \
+  systemd passwd iproute2 kmod procps \
   >/dev/null
