@@ -145,6 +145,18 @@ int vctl_usage_error(const char *usage, const char *fmt, ...)
   return VCTL_USAGE;
 }
 
+/* The single volume NAME argument, validated like the daemon does. */
+int vctl_volume_name_arg(int argc, char **argv, const char *usage, const char **name)
+{
+  char err[256];
+  if (optind + 1 != argc)
+    return vctl_usage_error(usage, "give exactly one volume NAME");
+  if (!vd_name_valid(argv[optind], err, sizeof err))
+    return vctl_usage_error(usage, "%s", err);
+  *name = argv[optind];
+  return -1;
+}
+
 /* Integer member or 0. */
 unsigned long long vctl_u64(json_t *o, const char *key)
 {

@@ -67,6 +67,7 @@ int vctl_volume_create(struct vctl *g, int argc, char **argv)
   char err[256] = "", a[32], b[32];
   json_t *body, *doc, *dl;
   long st;
+  const char *name;
   int c, rc;
 
   while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
@@ -88,10 +89,8 @@ int vctl_volume_create(struct vctl *g, int argc, char **argv)
         return rc;
     }
   }
-  if (optind + 1 != argc)
-    return vctl_usage_error(usage, "give exactly one volume NAME");
-  if (!vd_name_valid(argv[optind], err, sizeof err))
-    return vctl_usage_error(usage, "%s", err);
+  if ((rc = vctl_volume_name_arg(argc, argv, usage, &name)) >= 0)
+    return rc;
   if (!size)
     return vctl_usage_error(usage, "--size is required");
   if (vd_parse_size(size, &bytes, err, sizeof err) || bytes > (uint64_t)INT64_MAX)
@@ -105,7 +104,7 @@ int vctl_volume_create(struct vctl *g, int argc, char **argv)
   if (!(dl = device_list(devs)))
     return vctl_usage_error(usage, "empty device list");
 
-  body = json_pack("{s:s, s:I, s:s, s:o, s:b}", "name", argv[optind], "size", (json_int_t)bytes,
+  body = json_pack("{s:s, s:I, s:s, s:o, s:b}", "name", name, "size", (json_int_t)bytes,
                    "layout", layout, "devices", dl, "attach", attach);
   if (unit)
     json_object_set_new(body, "stripe_unit", json_integer((json_int_t)unit_bytes));

@@ -15,10 +15,11 @@ int vctl_volume_delete(struct vctl *g, int argc, char **argv)
   static const struct option opts[] = {
     { "force", no_argument, NULL, 'f' }, VCTL_COMMON_OPTS, { NULL, 0, NULL, 0 },
   };
-  char path[128], err[256];
+  char path[128];
   bool force = false;
   json_t *doc;
   long st;
+  const char *name;
   int c, rc;
 
   while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
@@ -27,11 +28,9 @@ int vctl_volume_delete(struct vctl *g, int argc, char **argv)
     else if ((rc = vctl_common_opt(g, c, usage)) >= 0)
       return rc;
   }
-  if (optind + 1 != argc)
-    return vctl_usage_error(usage, "give exactly one volume NAME");
-  if (!vd_name_valid(argv[optind], err, sizeof err))
-    return vctl_usage_error(usage, "%s", err);
-  snprintf(path, sizeof path, "/v1/volumes/%s%s", argv[optind], force ? "?force=true" : "");
+  if ((rc = vctl_volume_name_arg(argc, argv, usage, &name)) >= 0)
+    return rc;
+  snprintf(path, sizeof path, "/v1/volumes/%s%s", name, force ? "?force=true" : "");
   st = vctl_request(g, "DELETE", path, NULL, &doc);
   if (st < 0)
     return VCTL_FAILED;
@@ -39,7 +38,7 @@ int vctl_volume_delete(struct vctl *g, int argc, char **argv)
     return vctl_api_error(g, st, doc);
   json_decref(doc);
   if (g->json)
-    return vctl_print_json(json_pack("{s:s, s:b}", "deleted", argv[optind], "forced", force));
-  printf("deleted %s\n", argv[optind]);
+    return vctl_print_json(json_pack("{s:s, s:b}", "deleted", name, "forced", force));
+  printf("deleted %s\n", name);
   return VCTL_OK;
 }

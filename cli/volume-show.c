@@ -42,19 +42,18 @@ static void show(json_t *v)
 int vctl_volume_show(struct vctl *g, int argc, char **argv)
 {
   static const struct option opts[] = { VCTL_COMMON_OPTS, { NULL, 0, NULL, 0 } };
-  char path[128], err[256];
+  char path[128];
   json_t *doc;
   long st;
+  const char *name;
   int c, rc;
 
   while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1)
     if ((rc = vctl_common_opt(g, c, usage)) >= 0)
       return rc;
-  if (optind + 1 != argc)
-    return vctl_usage_error(usage, "give exactly one volume NAME");
-  if (!vd_name_valid(argv[optind], err, sizeof err))
-    return vctl_usage_error(usage, "%s", err);
-  snprintf(path, sizeof path, "/v1/volumes/%s", argv[optind]);
+  if ((rc = vctl_volume_name_arg(argc, argv, usage, &name)) >= 0)
+    return rc;
+  snprintf(path, sizeof path, "/v1/volumes/%s", name);
   st = vctl_request(g, "GET", path, NULL, &doc);
   if (st < 0)
     return VCTL_FAILED;

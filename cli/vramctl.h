@@ -50,6 +50,9 @@ int vctl_common_opt(struct vctl *g, int c, const char *usage);
 /* Usage error: message, usage on stderr, VCTL_USAGE. */
 int vctl_usage_error(const char *usage, const char *fmt, ...)
   __attribute__((format(printf, 2, 3)));
+/* The one volume NAME after the options, checked.  Returns -1 with *name
+ * set, else the usage exit status (message printed). */
+int vctl_volume_name_arg(int argc, char **argv, const char *usage, const char **name);
 /* A read-only command: only --json and --help, no arguments, one GET.
  * Returns -1 with *doc to print as a table, else the exit status (JSON
  * already printed). */
