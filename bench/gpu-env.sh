@@ -17,4 +17,5 @@ if [ -d /tmp/clients ]; then
   export PATH="/tmp/clients/bin:$PATH"
   export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:/tmp/clients/lib"
   export NBDKIT_MEMORY_PLUGIN=/tmp/clients/lib/nbdkit-memory-plugin.so
+  export NBDKIT_NULL_PLUGIN=/tmp/clients/lib/nbdkit-null-plugin.so
 fi

@@ -1,14 +1,24 @@
 #!/usr/bin/env bash
-# nbd-bench.sh: fio (ioengine=nbd, Unix socket) against vramd and against
-# `nbdkit memory` of the same size, in one run: fill, a verify=crc32c pass,
-# then the standard jobs (../shared/GPU.md), and a table of vramd/nbdkit.
+# nbd-bench.sh: fio (ioengine=nbd, Unix socket) against vramd, against
+# `nbdkit memory` of the same size and against `nbdkit null`, in one run,
+# and a table of vramd/nbdkit.  `nbdkit null` stores nothing (reads are
+# zeros, writes are dropped): it is the most that this client, this
+# protocol and one socket give any server, so it shows what bounds a job.
+#
+# Per storing server: fill the whole volume with fio verify blocks, run the
+# read jobs, verify the whole fill (a wrong byte fails the run), run the
+# write jobs, then a 4k random write + read-back verify pass.
 #
 # Usage: bench/nbd-bench.sh [--size SIZE] [--runtime SEC] [--pocl]
-#                           [--device-types TYPES] [--vramd PATH]
+#          [--device-types TYPES] [--vramd PATH] [--vramd-opts "ARGS"]
+#          [--servers vramd,nbdkit,null] [--jobs LIST] [--tsv FILE]
 #   --pocl: two PoCL CPU devices, 512M and 5 s per job unless given (runs anywhere).
+#   --jobs: any of seqwrite,seqread,randread,randwrite,seq8 (default all).
+#   --tsv: also write "server job MB/s IOPS" lines to FILE.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-size= runtime= pocl= types= vramd="$top/daemon/vramd"
+size= runtime= pocl= types= vramd="$top/daemon/vramd" vopts= tsv=
+servers=vramd,nbdkit,null jobs=seqwrite,seqread,randread,randwrite,seq8
 while [ $# -gt 0 ]; do
   case "$1" in
     --size) size=$2; shift 2 ;;
@@ -16,7 +26,11 @@ while [ $# -gt 0 ]; do
     --pocl) pocl=1; shift ;;
     --device-types) types=$2; shift 2 ;;
     --vramd) vramd=$2; shift 2 ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    --vramd-opts) vopts=$2; shift 2 ;;
+    --servers) servers=$2; shift 2 ;;
+    --jobs) jobs=$2; shift 2 ;;
+    --tsv) tsv=$2; shift 2 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "nbd-bench.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -25,72 +39,121 @@ if [ -n "$pocl" ]; then
   size=${size:-512M} runtime=${runtime:-5} types=${types:-cpu}
 fi
 size=${size:-8G} runtime=${runtime:-8}
-for t in fio nbdkit jq; do command -v $t >/dev/null || { echo "nbd-bench.sh: needs $t" >&2; exit 2; }; done
+IFS=, read -r -a servers <<<"$servers"
+IFS=, read -r -a jobs <<<"$jobs"
+for t in fio nbdkit nbdinfo jq; do
+  command -v $t >/dev/null || { echo "nbd-bench.sh: needs $t" >&2; exit 2; }
+done
 [ -x "$vramd" ] || { echo "nbd-bench.sh: build vramd first ($vramd)" >&2; exit 2; }
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/nbd-bench.XXXXXX")
-pids=()
+declare -A pid
 # Stop what we started and remove the scratch directory.
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
+cleanup() {
+  for p in "${pid[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  rm -rf "$tmp"
+}
 trap cleanup EXIT INT TERM
 
-"$vramd" --api-socket "$tmp/api.sock" --nbd-socket "$tmp/vramd.sock" --metrics-listen off \
-  --state-dir "$tmp/state" ${types:+--device-types "$types"} ${pocl:+--reserve 0} \
-  --volume "name=bench,size=$size,layout=stripe,devices=all" >"$tmp/vramd.log" 2>&1 &
-pids+=($!)
-# NBDKIT_MEMORY_PLUGIN: path of nbdkit-memory-plugin.so where nbdkit's own
-# plugin directory is missing (a bundle on the GPU host).
-nbdkit -f -U "$tmp/nbdkit.sock" "${NBDKIT_MEMORY_PLUGIN:-memory}" "size=$size" &
-pids+=($!)
-for _ in $(seq 1 300); do
-  grep -q "ready:" "$tmp/vramd.log" && [ -S "$tmp/nbdkit.sock" ] && break
-  sleep 0.1
-done
-grep -q "volume bench created" "$tmp/vramd.log" || { cat "$tmp/vramd.log" >&2; exit 1; }
-bytes=$(nbdinfo --size "nbd+unix:///bench?socket=$tmp/vramd.sock")
+# Start one server; sets uri[$1].  NBDKIT_MEMORY_PLUGIN / NBDKIT_NULL_PLUGIN:
+# plugin paths where nbdkit's own plugin directory is missing (a bundle).
+declare -A uri
+start() {
+  case $1 in
+    vramd)
+      # shellcheck disable=SC2086 # --vramd-opts is a list of words
+      "$vramd" --api-socket "$tmp/api.sock" --nbd-socket "$tmp/vramd.sock" \
+        --metrics-listen off --state-dir "$tmp/state" ${types:+--device-types "$types"} \
+        ${pocl:+--reserve 0} $vopts \
+        --volume "name=bench,size=$size,layout=stripe,devices=all" >"$tmp/vramd.log" 2>&1 &
+      pid[vramd]=$!
+      uri[vramd]="nbd+unix:///bench?socket=$tmp/vramd.sock"
+      for _ in $(seq 1 600); do grep -q "ready:" "$tmp/vramd.log" && break; sleep 0.1; done
+      grep -q "volume bench created" "$tmp/vramd.log" || { cat "$tmp/vramd.log" >&2; exit 1; } ;;
+    nbdkit|null)
+      local plugin="${NBDKIT_MEMORY_PLUGIN:-memory}"
+      [ "$1" = null ] && plugin="${NBDKIT_NULL_PLUGIN:-null}"
+      nbdkit -f -U "$tmp/$1.sock" "$plugin" "size=$size" &
+      pid[$1]=$!
+      uri[$1]="nbd+unix:///?socket=$tmp/$1.sock"
+      for _ in $(seq 1 100); do [ -S "$tmp/$1.sock" ] && break; sleep 0.1; done ;;
+    *) echo "nbd-bench.sh: unknown server $1" >&2; exit 2 ;;
+  esac
+}
 
 # fio against one server; prints "MB/s IOPS".
 run() {
-  local uri=$1 name=$2; shift 2
-  fio --name="$name" --ioengine=nbd --uri="$uri" --size="$bytes" --group_reporting \
+  local u=$1 name=$2; shift 2
+  fio --name="$name" --ioengine=nbd --uri="$u" --size="$bytes" --group_reporting \
     --output-format=json --output="$tmp/$name.json" "$@" >/dev/null
   jq -r '.jobs[0] | [(.read.bw_bytes + .write.bw_bytes) / 1e6, .read.iops + .write.iops] |
     map(. * 10 | round / 10) | @tsv' "$tmp/$name.json"
 }
 
+# Check data or stop the whole run: speed with a wrong byte is a failure.
+check() {
+  local srv=$1 what=$2; shift 2
+  run "${uri[$srv]}" "$what" --verify=crc32c --verify_fatal=1 --verify_state_save=0 "$@" \
+    >/dev/null 2>"$tmp/$what.err" ||
+    { echo "nbd-bench.sh: $srv FAILED $what" >&2; tail -5 "$tmp/$what.err" >&2; exit 1; }
+  echo "   $srv: $what ok" >&2
+}
+
 declare -A res
-jobs=(seqwrite seqread randread randwrite seq8)
-for srv in vramd nbdkit; do
-  if [ $srv = vramd ]; then uri="nbd+unix:///bench?socket=$tmp/vramd.sock"
-  else uri="nbd+unix:///?socket=$tmp/nbdkit.sock"; fi
-  echo "== $srv: fill, verify, jobs" >&2
-  run "$uri" fill --rw=write --bs=1M --iodepth=32 >/dev/null
-  run "$uri" verify --rw=randwrite --bs=4k --iodepth=32 --size=$((bytes < 256<<20 ? bytes : 256<<20)) \
-    --verify=crc32c --do_verify=1 --verify_fatal=1 --verify_state_save=0 >/dev/null ||
-    { echo "nbd-bench.sh: $srv failed verification" >&2; exit 1; }
-  tb=(--time_based --runtime="$runtime" --ramp_time=1)
-  res[$srv,seqwrite]=$(run "$uri" seqwrite --rw=write --bs=1M --iodepth=32 "${tb[@]}")
-  res[$srv,seqread]=$(run "$uri" seqread --rw=read --bs=1M --iodepth=32 "${tb[@]}")
-  res[$srv,randread]=$(run "$uri" randread --rw=randread --bs=4k --iodepth=32 --numjobs=4 "${tb[@]}")
-  res[$srv,randwrite]=$(run "$uri" randwrite --rw=randwrite --bs=4k --iodepth=32 --numjobs=4 "${tb[@]}")
-  res[$srv,seq8]=$(run "$uri" seq8 --rw=read --bs=1M --iodepth=32 --numjobs=8 \
-    --size=$((bytes / 8)) --offset_increment=$((bytes / 8)) "${tb[@]}")
+tb=(--time_based --runtime="$runtime" --ramp_time=1)
+# One timed job against one server.
+job() {
+  local srv=$1 j=$2 u=${uri[$1]}
+  case $j in
+    seqwrite) res[$srv,$j]=$(run "$u" seqwrite --rw=write --bs=1M --iodepth=32 "${tb[@]}") ;;
+    seqread) res[$srv,$j]=$(run "$u" seqread --rw=read --bs=1M --iodepth=32 "${tb[@]}") ;;
+    randread) res[$srv,$j]=$(run "$u" randread --rw=randread --bs=4k --iodepth=32 --numjobs=4 "${tb[@]}") ;;
+    randwrite) res[$srv,$j]=$(run "$u" randwrite --rw=randwrite --bs=4k --iodepth=32 --numjobs=4 "${tb[@]}") ;;
+    seq8) res[$srv,$j]=$(run "$u" seq8 --rw=read --bs=1M --iodepth=32 --numjobs=8 \
+            --size=$((bytes / 8)) --offset_increment=$((bytes / 8)) "${tb[@]}") ;;
+    *) echo "nbd-bench.sh: unknown job $j" >&2; exit 2 ;;
+  esac
+  [ -z "$tsv" ] || printf '%s\t%s\t%s\n' "$srv" "$j" "${res[$srv,$j]}" >>"$tsv"
+}
+
+[ -z "$tsv" ] || : >"$tsv"
+rss=
+for srv in "${servers[@]}"; do
+  start "$srv"
+  bytes=$(nbdinfo --size "${uri[$srv]}")
+  fill=(--rw=write --bs=1M --iodepth=32)
+  if [ "$srv" = null ]; then
+    echo "== null: jobs (nothing stored, nothing to verify)" >&2
+    for j in "${jobs[@]}"; do job "$srv" "$j"; done
+  else
+    echo "== $srv: fill, read jobs, verify, write jobs, verify" >&2
+    run "${uri[$srv]}" fill "${fill[@]}" --verify=crc32c --do_verify=0 --verify_state_save=0 >/dev/null
+    for j in "${jobs[@]}"; do case $j in *read|seq8) job "$srv" "$j" ;; esac; done
+    check "$srv" verify-fill "${fill[@]}" --verify_only
+    for j in "${jobs[@]}"; do case $j in *write) job "$srv" "$j" ;; esac; done
+    check "$srv" verify-4k --rw=randwrite --bs=4k --iodepth=32 \
+      --size=$((bytes < 256 << 20 ? bytes : 256 << 20)) --do_verify=1
+  fi
+  if [ "$srv" = vramd ]; then
+    rss=$(awk '/^VmRSS|^VmHWM/ { printf "%s %s %s  ", $1, $2, $3 }' "/proc/${pid[vramd]}/status")
+  fi
+  kill "${pid[$srv]}"; wait "${pid[$srv]}" 2>/dev/null || true; unset "pid[$srv]"
 done
 
-rss=$(awk '/^VmRSS|^VmHWM/ { printf "%s %s %s  ", $1, $2, $3 }' "/proc/${pids[0]}/status")
 printf '%s\n' "size $size ($bytes bytes), ${runtime}s per job, $(date -u +%Y-%m-%dT%H:%MZ)"
-printf 'vramd memory after the run: %s\n' "$rss"
-printf '| %-30s | %12s | %10s | %12s | %10s | %13s |\n' job "vramd MB/s" "vramd IOPS" \
-  "nbdkit MB/s" "nbdkit IOPS" "vramd/nbdkit"
-printf '|%s|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..32})" "$(printf -- '-%.0s' {1..14})" \
-  "$(printf -- '-%.0s' {1..12})" "$(printf -- '-%.0s' {1..14})" "$(printf -- '-%.0s' {1..12})" \
-  "$(printf -- '-%.0s' {1..15})"
+[ -z "$rss" ] || printf 'vramd memory after the run: %s\n' "$rss"
 declare -A label=([seqwrite]="seq write 1M QD32" [seqread]="seq read 1M QD32"
   [randread]="rand read 4k QD32 x4 jobs" [randwrite]="rand write 4k QD32 x4 jobs"
   [seq8]="seq read 1M QD32 x8 jobs")
+head="| job |" rule="|---|"
+for srv in "${servers[@]}"; do head+=" $srv MB/s | $srv IOPS |"; rule+="---|---|"; done
+head+=" vramd/nbdkit |" rule+="---|"
+printf '%s\n%s\n' "$head" "$rule"
 for j in "${jobs[@]}"; do
-  read -r vb vi <<<"${res[vramd,$j]}"
-  read -r kb ki <<<"${res[nbdkit,$j]}"
-  ratio=$(awk -v a="$vb" -v b="$kb" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
-  printf '| %-30s | %12s | %10s | %12s | %10s | %13s |\n' "${label[$j]}" "$vb" "$vi" "$kb" "$ki" "$ratio"
+  line="| ${label[$j]} |"
+  for srv in "${servers[@]}"; do read -r b i <<<"${res[$srv,$j]}"; line+=" $b | $i |"; done
+  read -r vb _ <<<"${res[vramd,$j]:-0 0}"
+  read -r kb _ <<<"${res[nbdkit,$j]:-0 0}"
+  line+=" $(awk -v a="$vb" -v b="$kb" 'BEGIN { print (a > 0 && b > 0) ? sprintf("%.2f", a / b) : "-" }') |"
+  printf '%s\n' "$line"
 done

@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# run.sh: the whole benchmark of issue 6 in one command, on a GPU host or
+# (--pocl) anywhere: the in-process engine benchmark, the raw Unix-socket
+# ceiling, then fio's nbd engine against vramd, `nbdkit memory` and `nbdkit
+# null` (bench/nbd-bench.sh), and a table of every target with its figure.
+# Every storing run fills its volume first and verifies it; a verify failure
+# stops the run with exit 1.  Documented in bench/README.md.
+#
+# Usage: bench/run.sh [--pocl] [--bin DIR] [--size SIZE] [--engine-size SIZE]
+#                     [--runtime SEC] [--out FILE] [--sweep "VRAMD OPTIONS"]...
+#   --bin: folder holding vramd, engine-bench and sock-bench (default: the
+#          build tree); a GPU bundle's bin/ after `. bench/gpu-env.sh BUNDLE`.
+#   --size: NBD volume (default 8G, PoCL 512M); --engine-size: engine volume
+#          per device (default 8G, PoCL 256M); --runtime: seconds per fio job.
+#   --out: also append the report (markdown) to FILE.
+#   --sweep: after the main run, the 1M NBD jobs against vramd alone started
+#          with these extra options (repeatable), e.g. --sweep "--nbd-staging 8M".
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+pocl= bin= size= esize= runtime= out=
+sweeps=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --pocl) pocl=1; shift ;;
+    --bin) bin=$2; shift 2 ;;
+    --size) size=$2; shift 2 ;;
+    --engine-size) esize=$2; shift 2 ;;
+    --runtime) runtime=$2; shift 2 ;;
+    --out) out=$2; shift 2 ;;
+    --sweep) sweeps+=("$2"); shift 2 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+if [ -n "$bin" ]; then
+  vramd=$bin/vramd ebench=$bin/engine-bench sbench=$bin/sock-bench
+else
+  vramd=$top/daemon/vramd ebench=$top/bench/engine-bench sbench=$top/bench/sock-bench
+fi
+for p in "$vramd" "$ebench" "$sbench"; do
+  [ -x "$p" ] || { echo "run.sh: $p is missing (build first, or --bin DIR)" >&2; exit 2; }
+done
+types=gpu
+if [ -n "$pocl" ]; then
+  export POCL_DEVICES="${POCL_DEVICES:-pthread pthread}"
+  types=cpu size=${size:-512M} esize=${esize:-256M} runtime=${runtime:-5}
+fi
+size=${size:-8G} esize=${esize:-8G} runtime=${runtime:-6}
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/bench-run.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+report=$tmp/report.md
+# Print to the terminal and keep for the report.
+say() { printf '%s\n' "$@" | tee -a "$report"; }
+
+say "## bench/run.sh ${pocl:+--pocl }— $(date -u +%Y-%m-%d\ %H:%MZ), $(hostname)" ""
+say '```'
+"$vramd" --list-devices --device-types "$types" 2>&1 | tee -a "$report"
+say "cores: $(nproc), kernel $(uname -r)" '```' ""
+
+echo "== engine: 1M and 4M, one device and striped over all (fill + verify inside)" >&2
+"$ebench" --device-types "$types" --size "$esize" --seconds 2 --qd 32 --bs 1M,4M \
+  >"$tmp/engine-big.txt" || { cat "$tmp/engine-big.txt"; echo "run.sh: engine-bench failed" >&2; exit 1; }
+echo "== engine: 4K over all devices, QD 128" >&2
+"$ebench" --device-types "$types" --size "$esize" --seconds 2 --qd 128 --bs 4K --all-only \
+  >"$tmp/engine-4k.txt" || { cat "$tmp/engine-4k.txt"; echo "run.sh: engine-bench failed" >&2; exit 1; }
+say '```' "$(grep -hv '^$' "$tmp/engine-big.txt" "$tmp/engine-4k.txt")" '```' ""
+
+echo "== raw Unix socket, 1M messages" >&2
+sock1=$("$sbench" --seconds 3 | awk '{ print $(NF-1) }')
+sock1s=$("$sbench" --seconds 3 --splice | awk '{ print $(NF-1) }')
+sock8=$("$sbench" --seconds 3 --conns 8 | awk '{ print $(NF-1) }')
+say "Raw Unix socket, 1 MiB messages (bench/sock-bench): one connection ${sock1} GB/s" \
+  "(send), ${sock1s} GB/s (vmsplice+splice, sender copies nothing); 8 connections ${sock8} GB/s." ""
+
+echo "== NBD: vramd, nbdkit memory, nbdkit null" >&2
+nbdopts=(--size "$size" --runtime "$runtime" --vramd "$vramd" --tsv "$tmp/nbd.tsv")
+[ -n "$pocl" ] && nbdopts+=(--pocl)
+"$top/bench/nbd-bench.sh" "${nbdopts[@]}" >"$tmp/nbd.md"
+say "$(cat "$tmp/nbd.md")" ""
+
+# Engine figure: GB/s (field 5) or IOPS (field 7) of LABEL JOB at BS.
+eng() { awk -v l="$1" -v j="$2" -v b="$3" -v f="$4" '$1 == l && $2 == j && $3 $4 == b { print $f }' \
+  "$tmp"/engine-*.txt; }
+# NBD figure: MB/s of SERVER JOB.
+nbd() { awk -v s="$1" -v j="$2" '$1 == s && $2 == j { print $3 }' "$tmp/nbd.tsv"; }
+# One table row: what, figure, goal as "OP LIMIT", and whether it is met.
+row() {
+  local met
+  met=$(awk -v v="$2" -v op="$3" -v lim="$4" 'BEGIN {
+    if (v == "") print "no figure"; else print ((op == ">=" ? v + 0 >= lim : v + 0 < lim) ? "yes" : "**no**") }')
+  [ -n "$pocl" ] && [ "$5" = abs ] && met="n/a (PoCL)"
+  say "| $1 | $2 | $3 $4 | $met |"
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b }'; }
+
+say "| target | measured | goal | met |" "|---|---|---|---|"
+for j in seq-write seq-read; do
+  row "engine $j 1M, one device (GB/s)" "$(eng one "$j" 1.0MiB 5)" ">=" 45 abs
+done
+for j in seq-write seq-read; do
+  row "engine $j 1M, striped/one" "$(ratio "$(eng all "$j" 1.0MiB 5)" "$(eng one "$j" 1.0MiB 5)")" \
+    ">=" 1.8 abs
+done
+for j in rand-write rand-read; do
+  row "engine $j 4K, all devices, QD128 (IOPS)" "$(eng all "$j" 4.0KiB 7)" ">=" 1000000 abs
+done
+for j in seqwrite seqread; do
+  row "NBD $j 1M QD32, vramd/nbdkit" "$(ratio "$(nbd vramd $j)" "$(nbd nbdkit $j)")" ">=" 1.6 rel
+done
+for j in randread randwrite; do
+  row "NBD $j 4k QD32 ×4, vramd/nbdkit" "$(ratio "$(nbd vramd $j)" "$(nbd nbdkit $j)")" ">=" 1.1 rel
+done
+row "NBD seq read 1M QD32 ×8, vramd (MB/s)" "$(nbd vramd seq8)" ">=" 20000 abs
+say "" "$(printf '%s ' "Ceilings for one connection: \`nbdkit null\` (stores nothing) moves" \
+  "$(nbd null seqwrite) MB/s of 1M writes and $(nbd null seqread) MB/s of 1M reads; vramd" \
+  "reaches $(ratio "$(nbd vramd seqwrite)" "$(nbd null seqwrite)") and" \
+  "$(ratio "$(nbd vramd seqread)" "$(nbd null seqread)") of that, nbdkit memory" \
+  "$(ratio "$(nbd nbdkit seqwrite)" "$(nbd null seqwrite)") and" \
+  "$(ratio "$(nbd nbdkit seqread)" "$(nbd null seqread)"); the raw socket moves ${sock1} GB/s.")"
+
+if [ ${#sweeps[@]} -gt 0 ]; then
+  say "" "vramd alone with other settings, same jobs (MB/s):" "" \
+    "| vramd options | seq write 1M | seq read 1M | seq read 1M ×8 |" "|---|---|---|---|" \
+    "| (defaults, above) | $(nbd vramd seqwrite) | $(nbd vramd seqread) | $(nbd vramd seq8) |"
+  for opts in "${sweeps[@]}"; do
+    echo "== NBD sweep: vramd $opts" >&2
+    "$top/bench/nbd-bench.sh" "${nbdopts[@]}" --servers vramd --jobs seqwrite,seqread,seq8 \
+      --vramd-opts "$opts" >/dev/null
+    say "| \`$opts\` | $(nbd vramd seqwrite) | $(nbd vramd seqread) | $(nbd vramd seq8) |"
+  done
+fi
+[ -z "$out" ] || cat "$report" >>"$out"
