@@ -198,6 +198,7 @@ void vd_metrics_render(struct vramd *d, struct vd_buf *b)
   struct vd_volume **vols = NULL;
   int n = vd_registry_list(&d->reg, &vols);
   uint64_t cap = 0, alloc = 0;
+  struct vramd_pinned pinned;
 
   vd_prom_family(b, "vramd_build_info", "gauge", "Always 1; the labels say which build runs.");
   vd_prom_sample(b, "vramd_build_info", "version=\"" PACKAGE_VERSION "\"", 1);
@@ -210,6 +211,11 @@ void vd_metrics_render(struct vramd *d, struct vd_buf *b)
   vd_prom_sample(b, "vramd_pool_capacity_bytes", "", (double)cap);
   vd_prom_family(b, "vramd_pool_allocated_bytes", "gauge", "Bytes held by volumes together.");
   vd_prom_sample(b, "vramd_pool_allocated_bytes", "", (double)alloc);
+  vd_prom_family(b, "vramd_pinned_host_bytes", "gauge",
+                 "Page-locked host memory held for staging (NBD sessions, ublk queues, "
+                 "the engine's small-request batches).");
+  vramd_pinned(d, &pinned);
+  vd_prom_sample(b, "vramd_pinned_host_bytes", "", (double)pinned.held);
   vd_prom_family(b, "vramd_volumes", "gauge", "Volumes defined.");
   vd_prom_sample(b, "vramd_volumes", "", n < 0 ? 0 : n);
   if (n > 0) {

@@ -163,6 +163,42 @@ static json_t *safety_json(const struct vd_safety *s)
                    "oom_error", s->oom_err ? strerror(s->oom_err) : NULL);
 }
 
+/* One frontend's pinned staging: per session or queue, how many. */
+static json_t *frontend_pinned_json(const struct vd_frontend_pinned *f)
+{
+  json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:I}", "per", f->unit,
+                        "staging_bytes", (json_int_t)f->unit_bytes,
+                        "now", (json_int_t)f->units,
+                        "held_bytes", (json_int_t)(f->unit_bytes * f->units),
+                        "max_request_bytes", (json_int_t)f->max_request);
+  if (o && f->max_units)
+    json_object_set_new(o, "max", json_integer(f->max_units));
+  if (o && f->units_per_volume)
+    json_object_set_new(o, "max_per_volume", json_integer(f->units_per_volume));
+  return o;
+}
+
+/* Pinned host memory: held now, the bound the settings put on it, and
+ * each part with its settings. */
+static json_t *pinned_json(struct vramd *d)
+{
+  struct vramd_pinned p;
+  json_t *o;
+
+  vramd_pinned(d, &p);
+  o = json_pack("{s:I, s:I, s:{s:b, s:I, s:I, s:i, s:I}}",
+                "held_bytes", (json_int_t)p.held, "bound_bytes", (json_int_t)p.bound,
+                "engine", "small_batch", d->cfg.small_batch,
+                "small_max_bytes", (json_int_t)d->cfg.small_max,
+                "staging_bytes", (json_int_t)d->cfg.small_staging,
+                "workers", (int)p.small.workers,
+                "held_bytes", (json_int_t)p.small.stage_bytes);
+  for (int k = VD_FRONTEND_NBD; o && k <= VD_FRONTEND_UBLK; k++)
+    if (p.have[k])
+      json_object_set_new(o, vd_frontend_name(k), frontend_pinned_json(&p.fe[k]));
+  return o;
+}
+
 /* GET /v1: version and what this build offers. */
 static enum MHD_Result get_root(struct vramd *d, struct MHD_Connection *c)
 {
@@ -175,8 +211,10 @@ static enum MHD_Result get_root(struct vramd *d, struct MHD_Connection *c)
                 "stripe", "concat", "frontends", fe, "nbd_socket",
                 d->cfg.nbd_socket, "started", (json_int_t)d->started,
                 "cpu_fallback", vd_pool_cpu_fallback(d->pool));
-  if (o)
+  if (o) {
     json_object_set_new(o, "safety", safety_json(&d->safety));
+    json_object_set_new(o, "pinned_host", pinned_json(d));
+  }
   return send_json(c, MHD_HTTP_OK, o, NULL);
 }
 

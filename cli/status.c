@@ -58,6 +58,47 @@ static void print_safety(json_t *root, int *warnings)
                (json_integer_value(json_object_get(s, "oom_score_adj")) != -1000);
 }
 
+/* One frontend's line of "pinned_host": per session or queue, how many. */
+static void print_pinned_frontend(const char *name, json_t *f)
+{
+  char a[32], b[32], c[32];
+  const char *per = vctl_str(f, "per", "unit");
+
+  if (!json_is_object(f))
+    return;
+  printf("  %s: %s per %s", name, vctl_size(f, "staging_bytes", a, sizeof a), per);
+  if (json_object_get(f, "max"))
+    printf(" x %llu %ss max", vctl_u64(f, "max"), per);
+  if (json_object_get(f, "max_per_volume"))
+    printf(" x up to %llu per volume", vctl_u64(f, "max_per_volume"));
+  printf(" (requests up to %s); %llu now, %s held\n",
+         vctl_size(f, "max_request_bytes", b, sizeof b), vctl_u64(f, "now"),
+         vctl_size(f, "held_bytes", c, sizeof c));
+}
+
+/* Pinned host memory as GET /v1 reports it in "pinned_host": held, the
+ * settings' bound, and each part; older daemons do not, and say so. */
+static void print_pinned(json_t *root)
+{
+  json_t *p = json_object_get(root, "pinned_host"), *e = json_object_get(p, "engine");
+  char a[32], b[32], c[32];
+
+  if (!json_is_object(p)) {
+    printf("pinned host memory: not reported by this vramd (GET /v1 has no \"pinned_host\")\n");
+    return;
+  }
+  printf("pinned host memory: %s held, at most %s with these settings\n",
+         vctl_size(p, "held_bytes", a, sizeof a), vctl_size(p, "bound_bytes", b, sizeof b));
+  print_pinned_frontend("nbd", json_object_get(p, "nbd"));
+  print_pinned_frontend("ublk", json_object_get(p, "ublk"));
+  if (json_is_object(e))
+    printf("  engine: small-request batching %s, segments up to %s; %s per worker "
+           "x %llu workers; %s held\n", json_is_true(json_object_get(e, "small_batch")) ?
+           "on" : "off", vctl_size(e, "small_max_bytes", a, sizeof a),
+           vctl_size(e, "staging_bytes", b, sizeof b), vctl_u64(e, "workers"),
+           vctl_size(e, "held_bytes", c, sizeof c));
+}
+
 /* Warnings an operator should act on. */
 static void print_warnings(json_t *root, json_t *pool, int safety_warnings)
 {
@@ -99,6 +140,7 @@ int vctl_status(struct vctl *g, int argc, char **argv)
          uptime(root, up, sizeof up),
          json_is_true(json_object_get(root, "cpu_fallback")) ? " (CPU devices: no GPU found)" : "");
   print_safety(root, &safety_warnings);
+  print_pinned(root);
   print_warnings(root, pool, safety_warnings);
   printf("pool: %llu devices, %s capacity, %s allocated, %s available; %llu volumes\n\n",
          vctl_u64(pool, "devices"), vctl_size(pool, "capacity_bytes", c1, sizeof c1),

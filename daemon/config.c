@@ -2,13 +2,34 @@
  * config key of the same name; the command line wins. */
 #include <ctype.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "nbd/nbd.h"
 #include "vramd.h"
 
 #define DEFAULT_EXTENT_SIZE (1ull << 30)
+
+/* Size settings: their range, and the multiple each must be and why. */
+static const struct size_setting {
+  const char *key;
+  size_t off;           /* of the uint64_t in struct vramd_config */
+  uint64_t min, max, multiple;
+  const char *why;
+} size_settings[] = {
+  /* Staging is handed out in chunks. */
+  { "nbd-staging", offsetof(struct vramd_config, nbd_staging), NBD_STAGING_MIN,
+    NBD_STAGING_MAX, NBD_CHUNK, "the staging chunk" },
+  /* The batch kernel takes any length; past 64 KiB batching only loses
+   * (it already does at 32 KiB on H200) and crowds a batch's slot. */
+  { "small-max", offsetof(struct vramd_config, small_max), 512, 64u << 10, 512,
+    "a sector" },
+  /* Cut into one slot per batch in flight (up to 16): whole 4 KiB pages. */
+  { "small-staging", offsetof(struct vramd_config, small_staging), 1u << 20, 64u << 20,
+    64u << 10, "each batch in flight gets whole 4K pages" },
+};
 
 /* Built-in defaults, as DESIGN.md lists them. */
 void vramd_config_defaults(struct vramd_config *c)
@@ -20,6 +41,11 @@ void vramd_config_defaults(struct vramd_config *c)
   snprintf(c->metrics_listen, sizeof c->metrics_listen, "127.0.0.1:9855");
   snprintf(c->state_dir, sizeof c->state_dir, "/var/lib/vramd");
   c->extent_size = DEFAULT_EXTENT_SIZE;
+  c->nbd_staging = NBD_STAGING_DEFAULT;
+  c->nbd_max_sessions = NBD_SESSIONS_DEFAULT;
+  c->small_batch = true;
+  c->small_max = VD_SMALL_MAX_DEFAULT;
+  c->small_staging = VD_SMALL_STAGE_DEFAULT;
 }
 
 /* Copy a string setting, refusing values that do not fit. */
@@ -57,19 +83,74 @@ bad:
   return -EINVAL;
 }
 
-/* Parse a non-negative integer setting. */
-static int parse_uint(const char *key, const char *v, unsigned max, unsigned *out,
-                      char *err, size_t errlen)
+/* Parse an integer setting from min to max. */
+static int parse_uint(const char *key, const char *v, unsigned min, unsigned max,
+                      unsigned *out, char *err, size_t errlen)
 {
   char *end;
   unsigned long n;
   errno = 0;
   n = strtoul(v, &end, 10);
-  if (!isdigit((unsigned char)*v) || *end || errno || n > max) {
-    snprintf(err, errlen, "%s: '%s' is not a number from 0 to %u", key, v, max);
+  if (!isdigit((unsigned char)*v) || *end || errno || n < min || n > max) {
+    snprintf(err, errlen, "%s: '%s' is not a number from %u to %u", key, v, min, max);
     return -EINVAL;
   }
   *out = (unsigned)n;
+  return 0;
+}
+
+/* Parse on/off (or yes/no, true/false, 1/0). */
+static int parse_switch(const char *key, const char *v, bool *out, char *err, size_t errlen)
+{
+  if (!strcmp(v, "on") || !strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1"))
+    *out = true;
+  else if (!strcmp(v, "off") || !strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "0"))
+    *out = false;
+  else {
+    snprintf(err, errlen, "%s: '%s' is not on or off", key, v);
+    return -EINVAL;
+  }
+  return 0;
+}
+
+/* A size as it would be typed: "128K", "4M", "512". */
+static const char *short_size(uint64_t n, char *buf, size_t len)
+{
+  static const char suffix[] = "KMGT";
+  int i = -1;
+  while (i < 3 && n && n % 1024 == 0) {
+    n /= 1024;
+    i++;
+  }
+  if (i < 0)
+    snprintf(buf, len, "%llu", (unsigned long long)n);
+  else
+    snprintf(buf, len, "%llu%c", (unsigned long long)n, suffix[i]);
+  return buf;
+}
+
+/* Parse a size setting of the table, checking range and multiple. */
+static int parse_sized(const struct size_setting *ss, struct vramd_config *c,
+                       const char *v, char *err, size_t errlen)
+{
+  char e[200], a[32], b[32];
+  uint64_t n;
+
+  if (vd_parse_size(v, &n, e, sizeof e)) {
+    snprintf(err, errlen, "%s: %s", ss->key, e);
+    return -EINVAL;
+  }
+  if (n < ss->min || n > ss->max) {
+    snprintf(err, errlen, "%s: '%s' is out of range (%s to %s)", ss->key, v,
+             short_size(ss->min, a, sizeof a), short_size(ss->max, b, sizeof b));
+    return -EINVAL;
+  }
+  if (n % ss->multiple) {
+    snprintf(err, errlen, "%s: '%s' is not a multiple of %s (%s)", ss->key, v,
+             short_size(ss->multiple, a, sizeof a), ss->why);
+    return -EINVAL;
+  }
+  *(uint64_t *)((char *)c + ss->off) = n;
   return 0;
 }
 
@@ -91,7 +172,14 @@ int vramd_config_set(struct vramd_config *c, const char *key, const char *v,
   if (!strcmp(key, "device-types"))
     return parse_types(v, &c->device_types, err, errlen);
   if (!strcmp(key, "workers"))
-    return parse_uint(key, v, 64, &c->workers, err, errlen);
+    return parse_uint(key, v, 0, 64, &c->workers, err, errlen);
+  if (!strcmp(key, "nbd-max-sessions"))
+    return parse_uint(key, v, 1, NBD_SESSIONS_MAX, &c->nbd_max_sessions, err, errlen);
+  if (!strcmp(key, "small-batch"))
+    return parse_switch(key, v, &c->small_batch, err, errlen);
+  for (size_t i = 0; i < sizeof size_settings / sizeof size_settings[0]; i++)
+    if (!strcmp(key, size_settings[i].key))
+      return parse_sized(&size_settings[i], c, v, err, errlen);
   if (!strcmp(key, "verbose")) {
     c->verbose = !strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes");
     return 0;
@@ -262,7 +350,7 @@ int vramd_volume_spec_parse(const char *str, struct vd_volume_spec *s,
       }
     } else if (!strcmp(k, "index")) {
       unsigned idx;
-      if (parse_uint("volume: index", v, 1u << 20, &idx, err, errlen))
+      if (parse_uint("volume: index", v, 0, 1u << 20, &idx, err, errlen))
         return -EINVAL;
       s->index = (int)idx;
     } else if (!strcmp(k, "attach")) {

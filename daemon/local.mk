@@ -10,7 +10,7 @@ daemon_libvdcore_a_SOURCES = \
 	daemon/engine/kernels.h daemon/engine/kernels.c \
 	daemon/volume.h daemon/volume.c daemon/registry.c \
 	daemon/vramd.h daemon/core.c daemon/config.c daemon/safety.c \
-	daemon/list.h daemon/list.c \
+	daemon/list.h daemon/list.c daemon/pinned.c \
 	daemon/state.c daemon/service.c
 daemon_libvdcore_a_CFLAGS = $(AM_CFLAGS) $(OPENCL_CFLAGS) $(JANSSON_CFLAGS) $(SYSTEMD_CFLAGS)
 

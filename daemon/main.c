@@ -24,6 +24,8 @@ static void usage(FILE *f)
     "             [--nbd-listen HOST:PORT] [--metrics-listen HOST:PORT|off]\n"
     "             [--state-dir DIR] [--device-types gpu,accelerator,cpu]\n"
     "             [--reserve SIZE] [--extent-size SIZE] [--workers N]\n"
+    "             [--nbd-staging SIZE] [--nbd-max-sessions N] [--small-batch on|off]\n"
+    "             [--small-max SIZE] [--small-staging SIZE]\n"
     "             [--volume name=N,size=S[,layout=stripe|concat][,devices=all|ID+ID]\n"
     "                       [,unit=S][,frontend=nbd|ublk][,index=N]] [--verbose]\n"
     "       vramd --list-devices [--json] [--device-types ...]\n"
@@ -41,6 +43,11 @@ static const struct option long_opts[] = {
   { "reserve", required_argument, NULL, 1 },
   { "extent-size", required_argument, NULL, 1 },
   { "workers", required_argument, NULL, 1 },
+  { "nbd-staging", required_argument, NULL, 1 },
+  { "nbd-max-sessions", required_argument, NULL, 1 },
+  { "small-batch", required_argument, NULL, 1 },
+  { "small-max", required_argument, NULL, 1 },
+  { "small-staging", required_argument, NULL, 1 },
   { "volume", required_argument, NULL, 1 },
   { "verbose", no_argument, NULL, 'v' },
   { "list-devices", no_argument, NULL, 'l' },
@@ -215,6 +222,9 @@ int main(int argc, char **argv)
     goto out_pool;
   }
   ec.workers_per_device = d.cfg.workers;
+  ec.small = d.cfg.small_batch ? VD_SMALL_ON : VD_SMALL_OFF;
+  ec.small_max = d.cfg.small_max;
+  ec.small_stage = d.cfg.small_staging;
   if (vd_engine_start(d.pool, &ec, &d.eng, err, sizeof err)) {
     vd_err("%s", err);
     rc = 1;

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "engine.h"
+#include "frontend.h"
 #include "pool.h"
 #include "volume.h"
 
@@ -27,6 +28,13 @@ struct vramd_config {
   uint64_t reserve;
   uint64_t extent_size;
   unsigned workers;         /* engine workers per device, 0 = default */
+  /* Pinned host memory: staging per NBD session and how many sessions;
+   * the engine's batched small-request path and its staging per worker. */
+  uint64_t nbd_staging;
+  unsigned nbd_max_sessions;
+  bool small_batch;
+  uint64_t small_max;
+  uint64_t small_staging;
   bool verbose;
   bool list_devices;
   bool json;
@@ -106,6 +114,17 @@ void vramd_notify_watchdog(void);
 void vramd_notify_stopping(void);
 /* How often the main loop should wake up, in milliseconds. */
 unsigned vramd_tick_ms(void);
+
+/* Pinned host memory: what each part holds now and the bound the
+ * settings put on it (nbd-staging x nbd-max-sessions, small-staging x
+ * engine workers, plus what ublk volumes hold). */
+struct vramd_pinned {
+  struct vd_frontend_pinned fe[VD_FRONTEND_UBLK + 1];
+  bool have[VD_FRONTEND_UBLK + 1];   /* the frontend is built in */
+  struct vd_engine_small_stats small;
+  uint64_t held, bound;
+};
+void vramd_pinned(struct vramd *d, struct vramd_pinned *p);
 
 /* Recreate saved volume definitions (empty) from the state folder; a bad
  * file is moved aside.  Save them; called with admin_lock held. */

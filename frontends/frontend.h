@@ -5,10 +5,22 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "volume.h"
 
 struct vramd;
+
+/* A frontend's pinned host staging, for GET /v1 and metrics: buffers of
+ * unit_bytes each, one per session (NBD) or per queue (ublk). */
+struct vd_frontend_pinned {
+  const char *unit;           /* "session" or "queue" */
+  uint64_t unit_bytes;        /* pinned per unit */
+  unsigned max_units;         /* cap a setting puts on units; 0: none */
+  unsigned units_per_volume;  /* at most, per volume; 0: not per volume */
+  unsigned units;             /* holding staging now */
+  uint64_t max_request;       /* largest READ or WRITE it serves */
+};
 
 struct vd_frontend {
   enum vd_frontend_kind kind;
@@ -23,6 +35,8 @@ struct vd_frontend {
    * disconnect its clients first.  Returns once no request is running. */
   int (*remove)(struct vramd *d, struct vd_volume *v, bool force,
                 char *err, size_t errlen);
+  /* What it pins of host memory, with its settings' bounds. */
+  void (*pinned)(const struct vramd *d, struct vd_frontend_pinned *out);
 };
 
 /* True when a block device is held exclusively (mounted, active swap,

@@ -4,6 +4,14 @@ tests_unit_test_util_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS)
 tests_unit_test_util_LDADD = $(CUNIT_LIBS)
 TESTS += tests/unit/test_util
 
+# vramd.conf and options: the pinned-memory settings and their messages.
+check_PROGRAMS += tests/unit/test_config
+tests_unit_test_config_SOURCES = tests/unit/test_config.c
+tests_unit_test_config_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(OPENCL_CFLAGS) $(JANSSON_CFLAGS)
+tests_unit_test_config_LDADD = daemon/libvdcore.a daemon/libvdmap.a common/libvdcommon.a \
+	$(CUNIT_LIBS) $(OPENCL_LIBS) $(JANSSON_LIBS) $(LIBS)
+TESTS += tests/unit/test_config
+
 TESTS += tests/integration/list-devices.sh tests/integration/ublk-unavailable.sh
 dist_noinst_SCRIPTS += tests/integration/list-devices.sh tests/integration/ublk-unavailable.sh \
 	tests/integration/functions.sh
@@ -42,7 +50,7 @@ NBD_TESTS = tests/integration/nbd-info.sh tests/integration/nbd-copy.sh \
 	tests/integration/nbd-bad-drop.sh tests/integration/nbd-bad-garbage.sh \
 	tests/integration/nbd-bad-options.sh tests/integration/nbd-bad-huge.sh \
 	tests/integration/nbd-bad-past-end.sh tests/integration/nbd-bad-pipeline.sh \
-	tests/integration/nbd-bad-many.sh
+	tests/integration/nbd-bad-many.sh tests/integration/nbd-staging.sh
 TESTS += $(NBD_TESTS)
 dist_noinst_SCRIPTS += $(NBD_TESTS) tests/integration/nbd-raw.py
 

@@ -18,8 +18,6 @@
 #define MAX_WORKERS 64
 #define DEFAULT_DEPTH 8
 #define MAX_DEPTH VD_SMALL_SLOTS
-#define DEFAULT_SMALL_MAX (16u << 10) /* measured on H200: see bench/RESULTS.md */
-#define DEFAULT_SMALL_STAGE (4u << 20)
 #define MAX_SMALL_STAGE (1u << 30)
 
 struct devq;
@@ -489,8 +487,8 @@ int vd_engine_start(struct vd_pool *pool, const struct vd_engine_config *cfg,
   }
   eng->pool = pool;
   eng->small = !cfg || cfg->small != VD_SMALL_OFF;
-  eng->small_max = cfg && cfg->small_max ? cfg->small_max : DEFAULT_SMALL_MAX;
-  eng->small_stage = cfg && cfg->small_stage ? cfg->small_stage : DEFAULT_SMALL_STAGE;
+  eng->small_max = cfg && cfg->small_max ? cfg->small_max : VD_SMALL_MAX_DEFAULT;
+  eng->small_stage = cfg && cfg->small_stage ? cfg->small_stage : VD_SMALL_STAGE_DEFAULT;
   /* Bounded: a slot per batch in flight, each at least 8 KiB. */
   if (eng->small_stage > MAX_SMALL_STAGE) eng->small_stage = MAX_SMALL_STAGE;
   if (eng->small_stage < depth * 8192ull) eng->small_stage = depth * 8192ull;
@@ -612,6 +610,7 @@ void vd_engine_small_stats(const struct vd_engine *eng, struct vd_engine_small_s
   for (unsigned d = 0; d < eng->ndev; d++) {
     const struct devq *dq = &eng->dq[d];
     bool on = false;
+    st->workers += dq->nw;
     for (unsigned i = 0; i < dq->nw; i++) {
       const struct vd_small *sm = &dq->w[i].sm;
       if (!sm->on)

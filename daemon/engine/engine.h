@@ -23,6 +23,11 @@ struct vd_engine;
 
 enum vd_small_mode { VD_SMALL_DEFAULT = 0, VD_SMALL_ON = 1, VD_SMALL_OFF = 2 };
 
+/* Defaults of the batched small-request path (small-max, small-staging),
+ * measured on H200: see docs/design-decisions.md and bench/RESULTS.md. */
+#define VD_SMALL_MAX_DEFAULT (16u << 10)
+#define VD_SMALL_STAGE_DEFAULT (4u << 20)
+
 struct vd_engine_config {
   unsigned workers_per_device; /* 0: default */
   unsigned batch;              /* device parts taken per wake-up; 0: default */
@@ -30,13 +35,14 @@ struct vd_engine_config {
   /* Batched small-request path: a worker's small segments go through one
    * pinned staging copy and one gather/scatter kernel launch per batch. */
   enum vd_small_mode small;    /* default: on */
-  uint64_t small_max;          /* largest segment it takes, bytes; 0: 16 KiB */
+  uint64_t small_max;          /* largest segment it takes, bytes; 0: default */
   uint64_t small_stage;        /* pinned staging (and as much device scratch)
-                                * per worker, bytes; 0: 4 MiB */
+                                * per worker, bytes; 0: default */
 };
 
 /* The small-request path over all devices (vd_engine_small_stats). */
 struct vd_engine_small_stats {
+  unsigned workers;        /* workers on every device, using it or not */
   unsigned devices;        /* devices whose workers use it */
   uint64_t stage_bytes;    /* pinned host staging held, all workers */
   uint64_t scratch_bytes;  /* device scratch held, all workers */

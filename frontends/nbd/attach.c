@@ -93,9 +93,37 @@ static struct nbd_attach *ours(int n)
   return NULL;
 }
 
+/* The kernel sends requests of up to max_sectors_kb (1280 KiB by default,
+ * up to 32 MiB), and an ioctl-set device has no NBD_INFO_BLOCK_SIZE to
+ * learn a smaller maximum from: lower it to what nbd-staging serves.  A
+ * failure is only logged: requests over the maximum then get EOVERFLOW. */
+static void limit_request_size(int n, uint32_t max_request)
+{
+  char path[64];
+  unsigned long kb;
+  FILE *f;
+  bool ok;
+
+  snprintf(path, sizeof path, "/sys/block/nbd%d/queue/max_sectors_kb", n);
+  f = fopen(path, "r+e");
+  if (!f) {
+    vd_warn("nbd: cannot limit /dev/nbd%d to %u KiB requests: %s: %s", n,
+            max_request >> 10, path, strerror(errno));
+    return;
+  }
+  ok = fscanf(f, "%lu", &kb) == 1;
+  if (ok && kb > max_request >> 10) {
+    rewind(f);
+    ok = fprintf(f, "%u\n", max_request >> 10) > 0 && fflush(f) == 0;
+  }
+  if (fclose(f) || !ok)
+    vd_warn("nbd: cannot limit /dev/nbd%d to %u KiB requests (%s)", n,
+            max_request >> 10, path);
+}
+
 /* Give /dev/nbdN the kernel end of the socket, size and flags.  Returns
  * the open device, -EBUSY when someone else holds it, or -errno. */
-static int nbd_claim(int n, const struct vd_volume *v, int sk)
+static int nbd_claim(int n, const struct vd_volume *v, int sk, uint32_t max_request)
 {
   char path[32];
   int fd;
@@ -113,12 +141,15 @@ static int nbd_claim(int n, const struct vd_volume *v, int sk)
     close(fd);
     return -e;
   }
+  if (max_request < NBD_MAX_PAYLOAD)
+    limit_request_size(n, max_request);
   return fd;
 }
 
 /* Pick and claim a device: the one asked for, or the first free one. */
 static int pick_device(struct nbd_attach *a, char *err, size_t errlen)
 {
+  uint32_t max_request = nbd_max_payload(a->d->cfg.nbd_staging);
   int want = a->v->spec.index, rc = -ENOENT;
 
   if (want >= 0) {
@@ -128,7 +159,7 @@ static int pick_device(struct nbd_attach *a, char *err, size_t errlen)
                o->v->spec.name);
       return -EEXIST;
     }
-    rc = nbd_connected(want) ? -EBUSY : nbd_claim(want, a->v, a->sk_kernel);
+    rc = nbd_connected(want) ? -EBUSY : nbd_claim(want, a->v, a->sk_kernel, max_request);
     if (rc == -EBUSY)
       snprintf(err, errlen, "/dev/nbd%d is in use by another NBD client; ask for "
                "another device or none", want);
@@ -146,7 +177,7 @@ static int pick_device(struct nbd_attach *a, char *err, size_t errlen)
   for (int n = 0; n < NBD_SCAN_MAX; n++) {
     if (ours(n) || nbd_connected(n))
       continue;
-    rc = nbd_claim(n, a->v, a->sk_kernel);
+    rc = nbd_claim(n, a->v, a->sk_kernel, max_request);
     if (rc >= 0) {
       a->index = n;
       a->dev_fd = rc;

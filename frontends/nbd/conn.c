@@ -40,7 +40,8 @@ struct nbd_xfer {
   struct vramd *d;
   struct vd_volume *v;
   int fd;
-  uint8_t *staging;         /* pinned, NBD_STAGING_BYTES */
+  uint8_t *staging;         /* pinned, nbd-staging bytes */
+  uint32_t max_payload;     /* largest READ or WRITE: fits in staging */
   pthread_t writer;
   bool writer_started;
 
@@ -61,9 +62,11 @@ struct nbd_xfer {
   uint8_t scratch[64 << 10]; /* skipped payloads */
 };
 
-/* Sessions holding staging: bounds pinned memory to NBD_MAX_SESSIONS times
- * NBD_STAGING_BYTES, whatever clients do. */
+/* Sessions admitted (staging held or being allocated): bounds pinned
+ * memory to nbd-max-sessions times nbd-staging, whatever clients do. */
 static atomic_uint sessions;
+/* Sessions whose staging is allocated: what is pinned now. */
+static atomic_uint staged;
 
 /* Monotonic nanoseconds. */
 static uint64_t now_ns(void)
@@ -290,7 +293,7 @@ static int one_request(struct nbd_xfer *x)
     return rc;
   t0 = now_ns();
   nbd_request_decode(b, &r);
-  nbd_request_check(&r, x->v->size, &vd);
+  nbd_request_check(&r, x->v->size, x->max_payload, &vd);
   switch (vd.action) {
   case NBD_ACT_IO:
     return submit(x, &r, &vd, t0);
@@ -309,13 +312,20 @@ static int one_request(struct nbd_xfer *x)
   }
 }
 
-/* Allocate the per-connection state and pinned staging. */
-struct nbd_xfer *nbd_xfer_new(struct vramd *d, int fd)
+/* Allocate the per-connection state and pinned staging: 0, -EUSERS at
+ * nbd-max-sessions, or -ENOMEM. */
+int nbd_xfer_new(struct vramd *d, int fd, struct nbd_xfer **out)
 {
+  uint64_t staging = d->cfg.nbd_staging;
   struct nbd_xfer *x;
+  char sz[32];
+  int rc = -ENOMEM;
 
-  if (atomic_fetch_add(&sessions, 1) >= NBD_MAX_SESSIONS) {
-    vd_warn("nbd: %d sessions already; refusing another", NBD_MAX_SESSIONS);
+  *out = NULL;
+  if (atomic_fetch_add(&sessions, 1) >= d->cfg.nbd_max_sessions) {
+    vd_warn("nbd: %u sessions already (nbd-max-sessions); refusing another",
+            d->cfg.nbd_max_sessions);
+    rc = -EUSERS;
     goto out_count;
   }
   x = calloc(1, sizeof *x);
@@ -323,11 +333,15 @@ struct nbd_xfer *nbd_xfer_new(struct vramd *d, int fd)
     goto out_count;
   x->d = d;
   x->fd = fd;
-  x->staging = vd_engine_pinned_alloc(d->eng, NBD_STAGING_BYTES);
+  x->staging = vd_engine_pinned_alloc(d->eng, staging);
   if (!x->staging) {
-    vd_err("nbd: cannot allocate %u MiB of pinned staging", NBD_STAGING_BYTES >> 20);
+    vd_err("nbd: cannot allocate %s of pinned staging",
+           vd_format_size(staging, sz, sizeof sz));
     goto out_free;
   }
+  atomic_fetch_add(&staged, 1);
+  x->max_payload = nbd_max_payload(staging);
+  nbd_chunks_init(&x->chunks, (unsigned)(staging / NBD_CHUNK));
   pthread_mutex_init(&x->lock, NULL);
   pthread_cond_init(&x->slot_cv, NULL);
   pthread_mutex_init(&x->send_lock, NULL);
@@ -338,13 +352,14 @@ struct nbd_xfer *nbd_xfer_new(struct vramd *d, int fd)
     x->slots[i].next = x->free;
     x->free = &x->slots[i];
   }
-  return x;
+  *out = x;
+  return 0;
 
 out_free:
   free(x);
 out_count:
   atomic_fetch_sub(&sessions, 1);
-  return NULL;
+  return rc;
 }
 
 /* Release what nbd_xfer_new set up. */
@@ -358,7 +373,14 @@ void nbd_xfer_free(struct nbd_xfer *x)
   pthread_mutex_destroy(&x->lock);
   vd_engine_pinned_free(x->d->eng, x->staging);
   free(x);
+  atomic_fetch_sub(&staged, 1);
   atomic_fetch_sub(&sessions, 1);
+}
+
+/* Sessions holding staging now. */
+unsigned nbd_sessions_staged(void)
+{
+  return atomic_load(&staged);
 }
 
 /* Start the writer with a small stack: connections can be many. */

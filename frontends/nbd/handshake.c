@@ -85,7 +85,7 @@ static int send_infos(struct hs *h, struct vd_volume *v)
   nbd_put16(b, NBD_INFO_BLOCK_SIZE);
   nbd_put32(b + 2, NBD_MIN_BLOCK);
   nbd_put32(b + 6, NBD_PREF_BLOCK);
-  nbd_put32(b + 10, NBD_MAX_PAYLOAD);
+  nbd_put32(b + 10, nbd_max_payload(h->d->cfg.nbd_staging));
   rc = rc ? rc : reply(h, NBD_REP_INFO, b, 14);
   if (!rc && h->go.want_name) {
     size_t n = strlen(v->spec.name);
@@ -103,13 +103,14 @@ static int send_infos(struct hs *h, struct vd_volume *v)
   return rc;
 }
 
-/* Attach v and get the transmission state ready; drops v on failure. */
+/* Attach v and get the transmission state ready; drops v on failure.
+ * Returns 0, -EUSERS, -ENOMEM or -ESHUTDOWN. */
 static int enter_transmission(struct hs *h, struct vd_volume *v, struct nbd_xfer **xfer)
 {
-  *xfer = nbd_xfer_new(h->d, h->c->fd);
-  if (!*xfer) {
+  int rc = nbd_xfer_new(h->d, h->c->fd, xfer);
+  if (rc) {
     vd_volume_put(v);
-    return -ENOMEM;
+    return rc;
   }
   if (nbd_conn_attach(h->c, v)) {
     nbd_xfer_free(*xfer);
@@ -128,6 +129,21 @@ static int reply_unknown(struct hs *h)
   else
     snprintf(msg, sizeof msg, "no volume '%s' is exported over NBD", h->go.name);
   return reply_err(h, NBD_REP_ERR_UNKNOWN, msg);
+}
+
+/* Tell the client why its session cannot start. */
+static int reply_no_session(struct hs *h, int rc)
+{
+  char msg[160], sz[32];
+  if (rc == -EUSERS)
+    snprintf(msg, sizeof msg, "vramd serves at most %u NBD sessions at a time "
+             "(nbd-max-sessions); try again when one ends", h->d->cfg.nbd_max_sessions);
+  else if (rc == -ENOMEM)
+    snprintf(msg, sizeof msg, "vramd cannot pin %s of staging for another NBD session "
+             "(out of memory)", vd_format_size(h->d->cfg.nbd_staging, sz, sizeof sz));
+  else
+    snprintf(msg, sizeof msg, "the volume is being deleted");
+  return reply_err(h, NBD_REP_ERR_SHUTDOWN, msg);
 }
 
 /* NBD_OPT_GO / NBD_OPT_INFO.  Returns 1 when transmission starts. */
@@ -149,9 +165,7 @@ static int opt_go(struct hs *h, struct nbd_xfer **xfer)
   }
   rc = enter_transmission(h, v, xfer);
   if (rc)
-    return reply_err(h, NBD_REP_ERR_SHUTDOWN,
-                     rc == -ENOMEM ? "vramd has no staging for another session (too many "
-                     "sessions, or out of memory)" : "the volume is being deleted");
+    return reply_no_session(h, rc);
   rc = reply(h, NBD_REP_ACK, NULL, 0);
   return rc ? rc : 1;
 }

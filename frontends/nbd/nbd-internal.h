@@ -48,13 +48,16 @@ void nbd_set_timeouts(int fd, int seconds);
  * to serve.  Returns 0, or -errno when the session is over. */
 int nbd_handshake(struct vramd *d, struct nbd_conn *c, struct nbd_xfer **xfer);
 
-/* conn.c: per-connection transmission state with pinned staging; NULL
- * when memory or threads are short. */
-struct nbd_xfer *nbd_xfer_new(struct vramd *d, int fd);
+/* conn.c: per-connection transmission state with pinned staging of
+ * nbd-staging bytes.  Returns 0 with *xfer set, -EUSERS when
+ * nbd-max-sessions sessions are running, or -ENOMEM. */
+int nbd_xfer_new(struct vramd *d, int fd, struct nbd_xfer **xfer);
 /* Serve requests on the attached volume until the session ends; frees x. */
 void nbd_xfer_run(struct nbd_xfer *x, struct vd_volume *v);
 /* Free a transmission state that never ran. */
 void nbd_xfer_free(struct nbd_xfer *x);
+/* Sessions holding pinned staging now. */
+unsigned nbd_sessions_staged(void);
 
 /* server.c: attach a volume to a connection unless it is being deleted;
  * takes over the caller's reference and counts a client.  -ESHUTDOWN when

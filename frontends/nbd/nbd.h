@@ -91,20 +91,27 @@ struct vd_volume;
 /* Limits. */
 #define NBD_MIN_BLOCK 1u                 /* any byte range is served */
 #define NBD_PREF_BLOCK 4096u
-#define NBD_MAX_PAYLOAD (32u << 20)      /* largest READ or WRITE */
+#define NBD_MAX_PAYLOAD (32u << 20)      /* largest READ or WRITE, any staging */
 #define NBD_CHUNK (128u << 10)           /* staging allocation unit */
-#define NBD_STAGING_BYTES NBD_MAX_PAYLOAD /* pinned staging per connection */
-#define NBD_CHUNKS (NBD_STAGING_BYTES / NBD_CHUNK)
 #define NBD_SLOTS 128                    /* requests in flight per connection */
 #define NBD_SEND_IOV 128                 /* iovec entries per reply sendmsg */
 #define NBD_MAX_OPTION 4096u             /* option data we read and parse */
 #define NBD_MAX_OPTION_SKIP (1u << 20)   /* longer options close the socket */
 #define NBD_MAX_STRING 4096u             /* export names on the wire */
 #define NBD_MAX_CONNS 4096               /* open connections per daemon */
-#define NBD_MAX_SESSIONS 256             /* in transmission, each with its staging */
 #define NBD_HANDSHAKE_TIMEOUT_S 30       /* whole negotiation, per connection */
 #define NBD_REQUEST_SIZE 28u
 #define NBD_REPLY_SIZE 16u
+
+/* Pinned staging per session (nbd-staging): a multiple of NBD_CHUNK.  The
+ * default holds one request of NBD_MAX_PAYLOAD, qemu's largest. */
+#define NBD_STAGING_DEFAULT NBD_MAX_PAYLOAD
+#define NBD_STAGING_MIN (1u << 20)
+#define NBD_STAGING_MAX (256u << 20)
+#define NBD_CHUNKS_MAX (NBD_STAGING_MAX / NBD_CHUNK)
+/* Sessions in transmission, each with its staging (nbd-max-sessions). */
+#define NBD_SESSIONS_DEFAULT 256
+#define NBD_SESSIONS_MAX 4096
 
 /* One request as it came off the wire. */
 struct nbd_request {
@@ -133,9 +140,13 @@ struct nbd_verdict {
 
 /* Decode 28 wire bytes. */
 void nbd_request_decode(const uint8_t b[NBD_REQUEST_SIZE], struct nbd_request *r);
-/* Decide what a request means for an export of size bytes. */
+/* Decide what a request means for an export of size bytes, on a session
+ * that takes READ and WRITE payloads of up to max_payload bytes. */
 void nbd_request_check(const struct nbd_request *r, uint64_t size,
-                       struct nbd_verdict *out);
+                       uint32_t max_payload, struct nbd_verdict *out);
+/* The largest READ or WRITE a session with staging bytes of staging
+ * takes (and advertises): all of it, up to NBD_MAX_PAYLOAD. */
+uint32_t nbd_max_payload(uint64_t staging);
 /* Encode a simple reply header. */
 void nbd_reply_encode(uint8_t b[NBD_REPLY_SIZE], uint32_t error, uint64_t cookie);
 /* Map a -errno from the engine to an NBD error. */
@@ -172,11 +183,15 @@ void nbd_option_reply_encode(uint8_t b[20], uint32_t option, uint32_t type,
 /* The transmission flags every export gets. */
 uint16_t nbd_transmission_flags(void);
 
-/* Staging: NBD_CHUNKS chunks handed out as contiguous runs. */
+/* Staging: n chunks (at most NBD_CHUNKS_MAX) handed out as contiguous
+ * runs; sized for the largest staging so a session allocates nothing. */
 struct nbd_chunks {
-  uint64_t used[(NBD_CHUNKS + 63) / 64];
+  unsigned n;
+  uint64_t used[(NBD_CHUNKS_MAX + 63) / 64];
 };
 
+/* Start with n chunks, all free (n is capped at NBD_CHUNKS_MAX). */
+void nbd_chunks_init(struct nbd_chunks *c, unsigned n);
 /* First free run of n chunks (marked used), or -1. */
 int nbd_chunks_alloc(struct nbd_chunks *c, unsigned n);
 /* Give a run back. */

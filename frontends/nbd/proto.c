@@ -36,7 +36,7 @@ static void verdict_error(struct nbd_verdict *v, uint32_t error)
 /* Decide what to do with a request.  Order: magic, command, flags, length,
  * range, so a bad request always gets the first error that applies. */
 void nbd_request_check(const struct nbd_request *r, uint64_t size,
-                       struct nbd_verdict *v)
+                       uint32_t max_payload, struct nbd_verdict *v)
 {
   uint64_t len = r->length;
   bool in_range = len <= size && r->offset <= size - len;
@@ -77,7 +77,7 @@ void nbd_request_check(const struct nbd_request *r, uint64_t size,
     verdict_error(v, NBD_EINVAL);
     return;
   }
-  if ((r->type == NBD_CMD_READ || r->type == NBD_CMD_WRITE) && len > NBD_MAX_PAYLOAD) {
+  if ((r->type == NBD_CMD_READ || r->type == NBD_CMD_WRITE) && len > max_payload) {
     verdict_error(v, NBD_EOVERFLOW);
     return;
   }
@@ -86,6 +86,13 @@ void nbd_request_check(const struct nbd_request *r, uint64_t size,
     return;
   }
   v->action = NBD_ACT_IO;
+}
+
+/* A request must fit in staging, so smaller staging means smaller
+ * requests; larger staging only lets more of them be in flight. */
+uint32_t nbd_max_payload(uint64_t staging)
+{
+  return staging < NBD_MAX_PAYLOAD ? (uint32_t)staging : NBD_MAX_PAYLOAD;
 }
 
 /* Encode a simple reply header. */
@@ -189,14 +196,21 @@ static bool chunk_used(const struct nbd_chunks *c, unsigned i)
   return c->used[i / 64] >> (i % 64) & 1;
 }
 
-/* First fit over the bitmap: O(NBD_CHUNKS), no allocation. */
+/* All chunks free. */
+void nbd_chunks_init(struct nbd_chunks *c, unsigned n)
+{
+  memset(c, 0, sizeof *c);
+  c->n = n < NBD_CHUNKS_MAX ? n : NBD_CHUNKS_MAX;
+}
+
+/* First fit over the bitmap: O(c->n), no allocation. */
 int nbd_chunks_alloc(struct nbd_chunks *c, unsigned n)
 {
   unsigned run = 0;
 
-  if (n == 0 || n > NBD_CHUNKS)
+  if (n == 0 || n > c->n)
     return -1;
-  for (unsigned i = 0; i < NBD_CHUNKS; i++) {
+  for (unsigned i = 0; i < c->n; i++) {
     run = chunk_used(c, i) ? 0 : run + 1;
     if (run == n) {
       unsigned first = i + 1 - n;
@@ -211,6 +225,6 @@ int nbd_chunks_alloc(struct nbd_chunks *c, unsigned n)
 /* Clear a run's bits. */
 void nbd_chunks_free(struct nbd_chunks *c, unsigned first, unsigned n)
 {
-  for (unsigned j = first; j < first + n && j < NBD_CHUNKS; j++)
+  for (unsigned j = first; j < first + n && j < c->n; j++)
     c->used[j / 64] &= ~(1ull << (j % 64));
 }

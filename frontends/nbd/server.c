@@ -335,6 +335,7 @@ static void close_listeners(void)
 /* Frontend start: listeners and their thread. */
 static int nbd_start(struct vramd *d, char *err, size_t errlen)
 {
+  char a[32], b[32], c[32];
   int rc;
 
   srv.d = d;
@@ -353,8 +354,12 @@ static int nbd_start(struct vramd *d, char *err, size_t errlen)
   if (rc)
     goto out_close;
   srv.listening = true;
-  vd_info("nbd: listening on %s%s%s", d->cfg.nbd_socket,
-          d->cfg.nbd_listen[0] ? " and " : "", d->cfg.nbd_listen);
+  vd_info("nbd: listening on %s%s%s; %s of pinned staging per session, at most "
+          "%u sessions (%s), requests up to %s", d->cfg.nbd_socket,
+          d->cfg.nbd_listen[0] ? " and " : "", d->cfg.nbd_listen,
+          vd_format_size(d->cfg.nbd_staging, a, sizeof a), d->cfg.nbd_max_sessions,
+          vd_format_size(d->cfg.nbd_staging * d->cfg.nbd_max_sessions, b, sizeof b),
+          vd_format_size(nbd_max_payload(d->cfg.nbd_staging), c, sizeof c));
   return 0;
 
 out_close:
@@ -446,11 +451,11 @@ int vd_nbd_serve_transmission(struct vramd *d, struct vd_volume *v, int fd)
     free(c);
     return rc;
   }
-  x = nbd_xfer_new(d, fd);
-  vd_volume_get(v);
-  rc = !x ? -ENOMEM : nbd_conn_attach(c, v);
-  if (!x)
-    vd_volume_put(v);
+  rc = nbd_xfer_new(d, fd, &x);
+  if (!rc) {
+    vd_volume_get(v);
+    rc = nbd_conn_attach(c, v); /* drops the reference on failure */
+  }
   if (rc)
     nbd_xfer_free(x);
   else
@@ -460,6 +465,18 @@ int vd_nbd_serve_transmission(struct vramd *d, struct vd_volume *v, int fd)
   return rc;
 }
 
+/* Frontend pinned: nbd-staging per session, nbd-max-sessions of them. */
+static void nbd_pinned(const struct vramd *d, struct vd_frontend_pinned *out)
+{
+  *out = (struct vd_frontend_pinned){
+    .unit = "session",
+    .unit_bytes = d->cfg.nbd_staging,
+    .max_units = d->cfg.nbd_max_sessions,
+    .units = nbd_sessions_staged(),
+    .max_request = nbd_max_payload(d->cfg.nbd_staging),
+  };
+}
+
 const struct vd_frontend vd_frontend_nbd = {
   .kind = VD_FRONTEND_NBD,
   .name = "nbd",
@@ -467,4 +484,5 @@ const struct vd_frontend vd_frontend_nbd = {
   .stop = nbd_stop,
   .add = nbd_add,
   .remove = nbd_remove,
+  .pinned = nbd_pinned,
 };

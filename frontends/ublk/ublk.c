@@ -143,6 +143,9 @@ static struct {
   struct udev *devs;
 } U = { .lock = PTHREAD_MUTEX_INITIALIZER, .ctrl_fd = -1 };
 
+/* Queues holding pinned staging, read without U.lock (metrics, GET /v1). */
+static atomic_uint queues_staged;
+
 /* Monotonic clock in nanoseconds, for request latency. */
 static uint64_t now_ns(void)
 {
@@ -472,8 +475,10 @@ static void queue_free(struct uq *q)
   if (q->efd >= 0)
     close(q->efd);
   q->efd = -1;
-  if (q->bufs)
+  if (q->bufs) {
     vd_engine_pinned_free(q->dev->d->eng, q->bufs);
+    atomic_fetch_sub(&queues_staged, 1);
+  }
   q->bufs = NULL;
   free(q->tags);
   q->tags = NULL;
@@ -522,6 +527,8 @@ static int queue_setup(struct udev *u, unsigned id, char *err, size_t errlen)
   pthread_cond_init(&q->cv, NULL);
   q->tags = calloc(VD_UBLK_QUEUE_DEPTH, sizeof *q->tags);
   q->bufs = vd_engine_pinned_alloc(u->d->eng, (size_t)VD_UBLK_QUEUE_DEPTH * VD_UBLK_IO_BYTES);
+  if (q->bufs)
+    atomic_fetch_add(&queues_staged, 1);
   if (!q->tags || !q->bufs) {
     snprintf(err, errlen, "ublk: cannot allocate %u MiB of pinned staging memory "
              "for queue %u", VD_UBLK_QUEUE_DEPTH * VD_UBLK_IO_BYTES >> 20, id);
@@ -834,6 +841,21 @@ static void ublk_stop(struct vramd *d)
   pthread_mutex_unlock(&U.lock);
 }
 
+/* Frontend pinned: a staging buffer per queue, at most 4 queues per ublk
+ * volume, allocated when the volume is created.  Fixed sizes, not settings:
+ * a tag's slice is the largest request (max_sectors). */
+static void ublk_pinned(const struct vramd *d, struct vd_frontend_pinned *out)
+{
+  (void)d;
+  *out = (struct vd_frontend_pinned){
+    .unit = "queue",
+    .unit_bytes = (uint64_t)VD_UBLK_QUEUE_DEPTH * VD_UBLK_IO_BYTES,
+    .units_per_volume = VD_UBLK_MAX_QUEUES,
+    .units = atomic_load(&queues_staged),
+    .max_request = VD_UBLK_IO_BYTES,
+  };
+}
+
 const struct vd_frontend vd_frontend_ublk = {
   .kind = VD_FRONTEND_UBLK,
   .name = "ublk",
@@ -841,4 +863,5 @@ const struct vd_frontend vd_frontend_ublk = {
   .stop = ublk_stop,
   .add = ublk_add,
   .remove = ublk_remove,
+  .pinned = ublk_pinned,
 };

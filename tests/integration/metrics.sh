@@ -29,7 +29,8 @@ promtool check metrics <"$tmpdir/m" >"$tmpdir/lint" 2>&1 || fail "promtool: $(ca
 [ ! -s "$tmpdir/lint" ] || fail "promtool warnings: $(cat "$tmpdir/lint")"
 for m in vramd_build_info vramd_device_memory_bytes vramd_device_capacity_bytes \
          vramd_device_allocated_bytes vramd_device_written_bytes_total vramd_device_read_bytes_total \
-         vramd_frontend_connections process_start_time_seconds process_resident_memory_bytes process_open_fds; do
+         vramd_frontend_connections vramd_pinned_host_bytes process_start_time_seconds \
+         process_resident_memory_bytes process_open_fds; do
   grep -q "^$m" "$tmpdir/m" || [ "$m" = vramd_frontend_connections -a $have_nbd = 0 ] || fail "no $m"
 done
 if [ $have_nbd = 1 ]; then

@@ -6,13 +6,15 @@
 #include "../../frontends/nbd/proto.c"
 
 #define SIZE (64ull << 20)
+#define CHUNKS (NBD_STAGING_DEFAULT / NBD_CHUNK)
 
-/* Build a request and check it against a SIZE-byte export. */
+/* Build a request and check it against a SIZE-byte export on a session
+ * with the default staging. */
 static struct nbd_verdict check(uint16_t type, uint16_t flags, uint64_t off, uint32_t len)
 {
   struct nbd_request r = { NBD_REQUEST_MAGIC, flags, type, 42, off, len };
   struct nbd_verdict v;
-  nbd_request_check(&r, SIZE, &v);
+  nbd_request_check(&r, SIZE, nbd_max_payload(NBD_STAGING_DEFAULT), &v);
   return v;
 }
 
@@ -49,7 +51,7 @@ static void test_request_errors(void)
 {
   struct nbd_request r = { 0x12345678, 0, NBD_CMD_READ, 1, 0, 512 };
   struct nbd_verdict v;
-  nbd_request_check(&r, SIZE, &v);
+  nbd_request_check(&r, SIZE, NBD_MAX_PAYLOAD, &v);
   CU_ASSERT_EQUAL(v.action, NBD_ACT_HANGUP);
 
   expect_err(NBD_CMD_READ, 0, SIZE, 1, NBD_EINVAL);
@@ -71,6 +73,32 @@ static void test_request_errors(void)
   expect_err(NBD_CMD_WRITE, 0x8000, 0, 4096, NBD_EINVAL);
   expect_err(NBD_CMD_FLUSH, 0, 0, 1, NBD_EINVAL);
   expect_err(NBD_CMD_FLUSH, 0, 1, 0, NBD_EINVAL);
+}
+
+/* Smaller staging (nbd-staging) means smaller READs and WRITEs; other
+ * commands carry no payload and are not limited by it. */
+static void test_request_staging(void)
+{
+  uint32_t maxp = nbd_max_payload(4u << 20);
+  struct nbd_request r = { NBD_REQUEST_MAGIC, 0, NBD_CMD_WRITE, 1, 0, 4u << 20 };
+  struct nbd_verdict v;
+
+  CU_ASSERT_EQUAL(maxp, 4u << 20);
+  CU_ASSERT_EQUAL(nbd_max_payload(NBD_STAGING_MIN), NBD_STAGING_MIN);
+  CU_ASSERT_EQUAL(nbd_max_payload(NBD_STAGING_DEFAULT), NBD_MAX_PAYLOAD);
+  CU_ASSERT_EQUAL(nbd_max_payload(NBD_STAGING_MAX), NBD_MAX_PAYLOAD);
+  nbd_request_check(&r, SIZE, maxp, &v);
+  CU_ASSERT(v.action == NBD_ACT_IO && v.payload == 4u << 20);
+  r.length++;
+  nbd_request_check(&r, SIZE, maxp, &v);
+  CU_ASSERT(v.action == NBD_ACT_ERROR && v.error == NBD_EOVERFLOW && v.payload == r.length);
+  r.type = NBD_CMD_READ;
+  nbd_request_check(&r, SIZE, maxp, &v);
+  CU_ASSERT(v.action == NBD_ACT_ERROR && v.error == NBD_EOVERFLOW && v.payload == 0);
+  r.type = NBD_CMD_WRITE_ZEROES;
+  r.length = 16u << 20;
+  nbd_request_check(&r, SIZE, maxp, &v);
+  CU_ASSERT_EQUAL(v.action, NBD_ACT_IO);
 }
 
 static void test_wire(void)
@@ -123,14 +151,14 @@ static void test_chunks(void)
 {
   struct nbd_chunks c;
   int a, b, d;
-  memset(&c, 0, sizeof c);
+  nbd_chunks_init(&c, CHUNKS);
   CU_ASSERT_EQUAL(nbd_chunks_for(0), 1);
   CU_ASSERT_EQUAL(nbd_chunks_for(1), 1);
   CU_ASSERT_EQUAL(nbd_chunks_for(NBD_CHUNK + 1), 2);
-  CU_ASSERT_EQUAL(nbd_chunks_for(NBD_MAX_PAYLOAD), NBD_CHUNKS);
-  CU_ASSERT_EQUAL(nbd_chunks_alloc(&c, NBD_CHUNKS), 0);
+  CU_ASSERT_EQUAL(nbd_chunks_for(NBD_MAX_PAYLOAD), CHUNKS);
+  CU_ASSERT_EQUAL(nbd_chunks_alloc(&c, CHUNKS), 0);
   CU_ASSERT_EQUAL(nbd_chunks_alloc(&c, 1), -1);
-  nbd_chunks_free(&c, 0, NBD_CHUNKS);
+  nbd_chunks_free(&c, 0, CHUNKS);
   a = nbd_chunks_alloc(&c, 3);
   b = nbd_chunks_alloc(&c, 70);   /* crosses a 64-bit word */
   d = nbd_chunks_alloc(&c, 1);
@@ -138,10 +166,35 @@ static void test_chunks(void)
   nbd_chunks_free(&c, (unsigned)a, 3);
   CU_ASSERT_EQUAL(nbd_chunks_alloc(&c, 4), 74);   /* a's hole is too small */
   CU_ASSERT_EQUAL(nbd_chunks_alloc(&c, 3), 0);    /* fits a's hole */
-  CU_ASSERT_EQUAL(nbd_chunks_alloc(&c, NBD_CHUNKS - 78 + 1), -1);
-  CU_ASSERT_EQUAL(nbd_chunks_alloc(&c, NBD_CHUNKS - 78), 78);
+  CU_ASSERT_EQUAL(nbd_chunks_alloc(&c, CHUNKS - 78 + 1), -1);
+  CU_ASSERT_EQUAL(nbd_chunks_alloc(&c, CHUNKS - 78), 78);
   CU_ASSERT_EQUAL(nbd_chunks_alloc(&c, 0), -1);
-  CU_ASSERT_EQUAL(nbd_chunks_alloc(&c, NBD_CHUNKS + 1), -1);
+  CU_ASSERT_EQUAL(nbd_chunks_alloc(&c, CHUNKS + 1), -1);
+}
+
+/* The chunk count comes from nbd-staging: the smallest and the largest. */
+static void test_chunks_sized(void)
+{
+  struct nbd_chunks c;
+  unsigned max = NBD_STAGING_MAX / NBD_CHUNK;
+
+  nbd_chunks_init(&c, NBD_STAGING_MIN / NBD_CHUNK);
+  CU_ASSERT_EQUAL(c.n, 8);
+  CU_ASSERT_EQUAL(nbd_chunks_alloc(&c, 9), -1);
+  CU_ASSERT_EQUAL(nbd_chunks_alloc(&c, 5), 0);
+  CU_ASSERT_EQUAL(nbd_chunks_alloc(&c, 4), -1);
+  CU_ASSERT_EQUAL(nbd_chunks_alloc(&c, 3), 5);
+  CU_ASSERT_EQUAL(nbd_chunks_alloc(&c, 1), -1);
+  nbd_chunks_free(&c, 0, 100);  /* past the end: only the 8 are cleared */
+  CU_ASSERT_EQUAL(nbd_chunks_alloc(&c, 8), 0);
+
+  nbd_chunks_init(&c, max + 1); /* capped */
+  CU_ASSERT_EQUAL(c.n, max);
+  CU_ASSERT_EQUAL(nbd_chunks_alloc(&c, max - 1), 0);
+  CU_ASSERT_EQUAL(nbd_chunks_alloc(&c, 1), (int)max - 1);
+  CU_ASSERT_EQUAL(nbd_chunks_alloc(&c, 1), -1);
+  nbd_chunks_free(&c, max - 1, 1);
+  CU_ASSERT_EQUAL(nbd_chunks_alloc(&c, 1), (int)max - 1);
 }
 
 int main(void)
@@ -153,9 +206,11 @@ int main(void)
   s = CU_add_suite("nbd", NULL, NULL);
   CU_add_test(s, "valid requests", test_request_ok);
   CU_add_test(s, "request errors", test_request_errors);
+  CU_add_test(s, "requests and staging size", test_request_staging);
   CU_add_test(s, "wire encoding", test_wire);
   CU_add_test(s, "options", test_options);
   CU_add_test(s, "staging chunks", test_chunks);
+  CU_add_test(s, "staging chunks, smallest and largest", test_chunks_sized);
   CU_basic_set_mode(CU_BRM_VERBOSE);
   CU_basic_run_tests();
   failed = CU_get_number_of_failures();

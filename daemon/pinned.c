@@ -1,0 +1,29 @@
+/* pinned.c: the pinned host memory vramd holds, and the most its settings
+ * let it hold: staging of the frontends and of the engine's batched
+ * small-request path (docs/limits.md). */
+#include <string.h>
+
+#include "frontend.h"
+#include "vramd.h"
+
+/* Sum every part.  ublk's staging counts in the bound as held: a ublk
+ * volume pins all of it at create, so it grows only with ublk volumes. */
+void vramd_pinned(struct vramd *d, struct vramd_pinned *p)
+{
+  memset(p, 0, sizeof *p);
+  vd_engine_small_stats(d->eng, &p->small);
+  p->held = p->small.stage_bytes;
+  p->bound = d->cfg.small_batch ? d->cfg.small_staging * p->small.workers : 0;
+  for (int k = VD_FRONTEND_NBD; k <= VD_FRONTEND_UBLK; k++) {
+    const struct vd_frontend *fe = vd_frontend_get(k);
+    struct vd_frontend_pinned *f = &p->fe[k];
+    uint64_t held;
+    if (!fe || !fe->pinned)
+      continue;
+    fe->pinned(d, f);
+    p->have[k] = true;
+    held = f->unit_bytes * f->units;
+    p->held += held;
+    p->bound += f->max_units ? f->unit_bytes * f->max_units : held;
+  }
+}

@@ -1,0 +1,183 @@
+/* test_config.c: vramd.conf and option parsing of the pinned-memory
+ * settings (nbd-staging, nbd-max-sessions, small-batch, small-max,
+ * small-staging): defaults, good values, and each bad value's message. */
+#include <CUnit/Basic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vramd.h"
+
+static struct vramd_config cfg;
+static char err[512];
+
+/* Apply one setting to fresh defaults. */
+static int set(const char *key, const char *value)
+{
+  vramd_config_defaults(&cfg);
+  err[0] = '\0';
+  return vramd_config_set(&cfg, key, value, err, sizeof err);
+}
+
+/* Expect a refusal whose message is exactly msg. */
+static void expect_bad(const char *key, const char *value, const char *msg)
+{
+  CU_ASSERT_EQUAL(set(key, value), -EINVAL);
+  CU_ASSERT_STRING_EQUAL(err, msg);
+  if (strcmp(err, msg))
+    fprintf(stderr, "\n%s = %s: got \"%s\"\n", key, value, err);
+}
+
+/* Expect a size setting to take value as bytes. */
+static void expect_size(const char *key, const char *value, uint64_t bytes)
+{
+  CU_ASSERT_EQUAL_FATAL(set(key, value), 0);
+  if (!strcmp(key, "nbd-staging"))
+    CU_ASSERT_EQUAL(cfg.nbd_staging, bytes);
+  if (!strcmp(key, "small-max"))
+    CU_ASSERT_EQUAL(cfg.small_max, bytes);
+  if (!strcmp(key, "small-staging"))
+    CU_ASSERT_EQUAL(cfg.small_staging, bytes);
+}
+
+/* The defaults are the measured ones (docs/design-decisions.md). */
+static void test_defaults(void)
+{
+  vramd_config_defaults(&cfg);
+  CU_ASSERT_EQUAL(cfg.nbd_staging, 32u << 20);
+  CU_ASSERT_EQUAL(cfg.nbd_max_sessions, 256);
+  CU_ASSERT(cfg.small_batch);
+  CU_ASSERT_EQUAL(cfg.small_max, 16u << 10);
+  CU_ASSERT_EQUAL(cfg.small_staging, 4u << 20);
+}
+
+static void test_nbd_staging(void)
+{
+  expect_size("nbd-staging", "4M", 4u << 20);
+  expect_size("nbd-staging", "1M", 1u << 20);
+  expect_size("nbd-staging", "256M", 256u << 20);
+  expect_size("nbd-staging", "3M", 3u << 20);       /* 24 chunks */
+  expect_size("nbd-staging", "1152K", 1152u << 10); /* 9 chunks */
+  expect_size("nbd-staging", "33554432", 32u << 20);
+  expect_size("nbd-staging", "64MiB", 64u << 20);
+  expect_bad("nbd-staging", "0", "nbd-staging: size '0' must be greater than zero");
+  expect_bad("nbd-staging", "", "nbd-staging: empty size");
+  expect_bad("nbd-staging", "-4M", "nbd-staging: size '-4M' must start with a digit (e.g. 12G)");
+  expect_bad("nbd-staging", "4X", "nbd-staging: size '4X' has an unknown suffix (use K, M, G or T)");
+  expect_bad("nbd-staging", "512K", "nbd-staging: '512K' is out of range (1M to 256M)");
+  expect_bad("nbd-staging", "257M", "nbd-staging: '257M' is out of range (1M to 256M)");
+  expect_bad("nbd-staging", "1G", "nbd-staging: '1G' is out of range (1M to 256M)");
+  expect_bad("nbd-staging", "3136K",
+             "nbd-staging: '3136K' is not a multiple of 128K (the staging chunk)");
+  expect_bad("nbd-staging", "1048577",
+             "nbd-staging: '1048577' is not a multiple of 128K (the staging chunk)");
+}
+
+static void test_nbd_max_sessions(void)
+{
+  CU_ASSERT_EQUAL(set("nbd-max-sessions", "1"), 0);
+  CU_ASSERT_EQUAL(cfg.nbd_max_sessions, 1);
+  CU_ASSERT_EQUAL(set("nbd-max-sessions", "4096"), 0);
+  CU_ASSERT_EQUAL(cfg.nbd_max_sessions, 4096);
+  expect_bad("nbd-max-sessions", "0", "nbd-max-sessions: '0' is not a number from 1 to 4096");
+  expect_bad("nbd-max-sessions", "4097", "nbd-max-sessions: '4097' is not a number from 1 to 4096");
+  expect_bad("nbd-max-sessions", "-1", "nbd-max-sessions: '-1' is not a number from 1 to 4096");
+  expect_bad("nbd-max-sessions", "2x", "nbd-max-sessions: '2x' is not a number from 1 to 4096");
+  expect_bad("nbd-max-sessions", "", "nbd-max-sessions: '' is not a number from 1 to 4096");
+  /* workers keeps its range and message */
+  expect_bad("workers", "65", "workers: '65' is not a number from 0 to 64");
+}
+
+static void test_small_batch(void)
+{
+  static const char *const on[] = { "on", "yes", "true", "1" };
+  static const char *const off[] = { "off", "no", "false", "0" };
+  for (unsigned i = 0; i < 4; i++) {
+    CU_ASSERT_EQUAL(set("small-batch", off[i]), 0);
+    CU_ASSERT(!cfg.small_batch);
+    CU_ASSERT_EQUAL(vramd_config_set(&cfg, "small-batch", on[i], err, sizeof err), 0);
+    CU_ASSERT(cfg.small_batch);
+  }
+  expect_bad("small-batch", "maybe", "small-batch: 'maybe' is not on or off");
+  expect_bad("small-batch", "ON", "small-batch: 'ON' is not on or off");
+  expect_bad("small-batch", "", "small-batch: '' is not on or off");
+}
+
+static void test_small_max(void)
+{
+  expect_size("small-max", "512", 512);
+  expect_size("small-max", "24K", 24u << 10);
+  expect_size("small-max", "64K", 64u << 10);
+  expect_size("small-max", "1536", 1536);
+  expect_bad("small-max", "256", "small-max: '256' is out of range (512 to 64K)");
+  expect_bad("small-max", "128K", "small-max: '128K' is out of range (512 to 64K)");
+  expect_bad("small-max", "1000", "small-max: '1000' is not a multiple of 512 (a sector)");
+  expect_bad("small-max", "0", "small-max: size '0' must be greater than zero");
+}
+
+static void test_small_staging(void)
+{
+  expect_size("small-staging", "1M", 1u << 20);
+  expect_size("small-staging", "64M", 64u << 20);
+  expect_size("small-staging", "1088K", 1088u << 10);
+  expect_bad("small-staging", "512K", "small-staging: '512K' is out of range (1M to 64M)");
+  expect_bad("small-staging", "65M", "small-staging: '65M' is out of range (1M to 64M)");
+  expect_bad("small-staging", "1028K", "small-staging: '1028K' is not a multiple of 64K "
+             "(each batch in flight gets whole 4K pages)");
+  expect_bad("small-staging", "4G", "small-staging: '4G' is out of range (1M to 64M)");
+}
+
+/* A bad value in the file names the file, the line and the key; good
+ * ones are applied, later lines over earlier ones. */
+static void test_file(void)
+{
+  char path[] = "/tmp/vramd-test-config.XXXXXX";
+  int fd = mkstemp(path);
+  FILE *f;
+
+  CU_ASSERT_FATAL(fd >= 0);
+  f = fdopen(fd, "w");
+  CU_ASSERT_FATAL(f != NULL);
+  fputs("# pinned memory\nnbd-staging = 8M\nnbd-max-sessions = 3  # few\n"
+        "small-batch = off\nsmall-max = 8K\nsmall-staging = 2M\nnbd-staging = 4M\n", f);
+  fclose(f);
+  vramd_config_defaults(&cfg);
+  CU_ASSERT_EQUAL(vramd_config_load(&cfg, path, true, err, sizeof err), 0);
+  CU_ASSERT_EQUAL(cfg.nbd_staging, 4u << 20);
+  CU_ASSERT_EQUAL(cfg.nbd_max_sessions, 3);
+  CU_ASSERT(!cfg.small_batch);
+  CU_ASSERT_EQUAL(cfg.small_max, 8u << 10);
+  CU_ASSERT_EQUAL(cfg.small_staging, 2u << 20);
+
+  f = fopen(path, "w");
+  CU_ASSERT_FATAL(f != NULL);
+  fputs("small-max = 16K\n\nnbd-staging = 100K\n", f);
+  fclose(f);
+  vramd_config_defaults(&cfg);
+  CU_ASSERT_EQUAL(vramd_config_load(&cfg, path, true, err, sizeof err), -EINVAL);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err, ":3: nbd-staging: '100K' is out of range (1M to 256M)"));
+  CU_ASSERT_EQUAL(strncmp(err, path, strlen(path)), 0);
+  unlink(path);
+}
+
+int main(void)
+{
+  CU_pSuite s;
+  unsigned failed;
+  if (CU_initialize_registry() != CUE_SUCCESS)
+    return 1;
+  s = CU_add_suite("config", NULL, NULL);
+  CU_add_test(s, "defaults", test_defaults);
+  CU_add_test(s, "nbd-staging", test_nbd_staging);
+  CU_add_test(s, "nbd-max-sessions", test_nbd_max_sessions);
+  CU_add_test(s, "small-batch", test_small_batch);
+  CU_add_test(s, "small-max", test_small_max);
+  CU_add_test(s, "small-staging", test_small_staging);
+  CU_add_test(s, "config file", test_file);
+  CU_basic_set_mode(CU_BRM_VERBOSE);
+  CU_basic_run_tests();
+  failed = CU_get_number_of_failures();
+  CU_cleanup_registry();
+  return failed ? 1 : 0;
+}
