@@ -10,8 +10,11 @@ export OCL_ICD_VENDORS=/tmp/icd
 export LD_LIBRARY_PATH="$bundle/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export PATH="$bundle/bin:$PATH"
 # Clients (fio, nbdkit, libnbd tools) travel packed; unpack them once.
-if [ -f "$bundle/clients.tar.xz" ] && [ ! -d /tmp/clients ]; then
+if [ -f "$bundle/clients.tar.xz" ] && [ ! -e /tmp/clients/bin/fio ]; then
   mkdir -p /tmp/clients && tar -xJf "$bundle/clients.tar.xz" -C /tmp/clients
+fi
+if [ -f "$bundle/perf.tar.xz" ] && [ ! -e /tmp/clients/bin/perf ]; then
+  mkdir -p /tmp/clients && tar -xJf "$bundle/perf.tar.xz" -C /tmp/clients
 fi
 if [ -d /tmp/clients ]; then
   export PATH="/tmp/clients/bin:$PATH"

@@ -11,13 +11,15 @@
 #
 # Usage: bench/nbd-bench.sh [--size SIZE] [--runtime SEC] [--pocl]
 #          [--device-types TYPES] [--vramd PATH] [--vramd-opts "ARGS"]
-#          [--servers vramd,nbdkit,null] [--jobs LIST] [--tsv FILE]
+#          [--servers vramd,nbdkit,null] [--jobs LIST] [--tsv FILE] [--perf DIR]
 #   --pocl: two PoCL CPU devices, 512M and 5 s per job unless given (runs anywhere).
 #   --jobs: any of seqwrite,seqread,randread,randwrite,seq8 (default all).
 #   --tsv: also write "server job MB/s IOPS" lines to FILE.
+#   --perf: profile the whole host (perf record -a -g) during each timed job
+#           and leave DIR/SERVER-JOB.txt: where the CPU time went, by thread.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-size= runtime= pocl= types= vramd="$top/daemon/vramd" vopts= tsv=
+size= runtime= pocl= types= vramd="$top/daemon/vramd" vopts= tsv= perfdir=
 servers=vramd,nbdkit,null jobs=seqwrite,seqread,randread,randwrite,seq8
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -30,7 +32,8 @@ while [ $# -gt 0 ]; do
     --servers) servers=$2; shift 2 ;;
     --jobs) jobs=$2; shift 2 ;;
     --tsv) tsv=$2; shift 2 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    --perf) perfdir=$2; shift 2 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "nbd-bench.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -45,6 +48,10 @@ for t in fio nbdkit nbdinfo jq; do
   command -v $t >/dev/null || { echo "nbd-bench.sh: needs $t" >&2; exit 2; }
 done
 [ -x "$vramd" ] || { echo "nbd-bench.sh: build vramd first ($vramd)" >&2; exit 2; }
+if [ -n "$perfdir" ]; then
+  command -v perf >/dev/null || { echo "nbd-bench.sh: --perf needs perf" >&2; exit 2; }
+  mkdir -p "$perfdir"
+fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/nbd-bench.XXXXXX")
 declare -A pid
@@ -101,9 +108,20 @@ check() {
 
 declare -A res
 tb=(--time_based --runtime="$runtime" --ramp_time=1)
+# Profile the host for the timed part of job $2 of server $1, after its ramp.
+profile() {
+  sleep 1.5
+  perf record -a -g -e cpu-clock -F 499 -o "$tmp/perf.data" -- sleep "$((runtime - 1))" \
+    >/dev/null 2>&1 || return 0
+  perf report -i "$tmp/perf.data" --stdio --no-children --sort comm,dso,sym -g none \
+    --percent-limit 0.3 >"$perfdir/$1-$2.txt" 2>/dev/null
+  rm -f "$tmp/perf.data"
+}
+
 # One timed job against one server.
 job() {
-  local srv=$1 j=$2 u=${uri[$1]}
+  local srv=$1 j=$2 u=${uri[$1]} prof=
+  if [ -n "$perfdir" ]; then profile "$srv" "$j" & prof=$!; fi
   case $j in
     seqwrite) res[$srv,$j]=$(run "$u" seqwrite --rw=write --bs=1M --iodepth=32 "${tb[@]}") ;;
     seqread) res[$srv,$j]=$(run "$u" seqread --rw=read --bs=1M --iodepth=32 "${tb[@]}") ;;
@@ -113,6 +131,7 @@ job() {
             --size=$((bytes / 8)) --offset_increment=$((bytes / 8)) "${tb[@]}") ;;
     *) echo "nbd-bench.sh: unknown job $j" >&2; exit 2 ;;
   esac
+  [ -z "$prof" ] || wait "$prof"
   [ -z "$tsv" ] || printf '%s\t%s\t%s\n' "$srv" "$j" "${res[$srv,$j]}" >>"$tsv"
 }
 

@@ -12,7 +12,7 @@
 #          build tree); a GPU bundle's bin/ after `. bench/gpu-env.sh BUNDLE`.
 #   --size: NBD volume (default 8G, PoCL 512M); --engine-size: engine volume
 #          per device (default 8G, PoCL 256M); --runtime: seconds per fio job.
-#   --out: also append the report (markdown) to FILE.
+#   --out: also append the report (markdown) to FILE, as it goes.
 #   --sweep: after the main run, the 1M NBD jobs against vramd alone started
 #          with these extra options (repeatable), e.g. --sweep "--nbd-staging 8M".
 set -euo pipefail
@@ -49,7 +49,7 @@ size=${size:-8G} esize=${esize:-8G} runtime=${runtime:-6}
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/bench-run.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-report=$tmp/report.md
+report=${out:-$tmp/report.md} # written as it goes: a cut-off run keeps its part
 # Print to the terminal and keep for the report.
 say() { printf '%s\n' "$@" | tee -a "$report"; }
 
@@ -130,4 +130,3 @@ if [ ${#sweeps[@]} -gt 0 ]; then
     say "| \`$opts\` | $(nbd vramd seqwrite) | $(nbd vramd seqread) | $(nbd vramd seq8) |"
   done
 fi
-[ -z "$out" ] || cat "$report" >>"$out"

@@ -114,13 +114,17 @@ close_fd:
   return NULL;
 }
 
-/* Receiver process: read until EOF into one bs-sized buffer. */
-static void receiver(int fd, size_t bs)
+/* Receiver process: read messages until EOF into a ring of `ring`
+ * bs-sized buffers.  One buffer stays in cache; a ring the size of a
+ * server's staging does not, which is what a server receiving payloads
+ * into staging pays. */
+static void receiver(int fd, size_t bs, unsigned ring)
 {
-  char *buf = aligned_alloc(4096, bs);
+  char *buf = aligned_alloc(4096, bs * ring);
   if (!buf) _exit(1);
-  for (;;) {
-    ssize_t n = recv(fd, buf, bs, 0);
+  memset(buf, 0, bs * ring);
+  for (unsigned i = 0;; i = (i + 1) % ring) {
+    ssize_t n = recv(fd, buf + (size_t)i * bs, bs, MSG_WAITALL);
     if (n == 0) _exit(0);
     if (n < 0 && errno != EINTR) _exit(1);
   }
@@ -133,12 +137,13 @@ int main(int argc, char **argv)
     { "seconds", required_argument, NULL, 's' },
     { "conns", required_argument, NULL, 'c' },
     { "splice", no_argument, NULL, 'p' },
+    { "ring", required_argument, NULL, 'r' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
   uint64_t bs = 1 << 20;
   double seconds = 3;
-  unsigned conns = 1;
+  unsigned conns = 1, ring = 1;
   bool use_splice = false;
   char err[256];
   int o;
@@ -153,13 +158,15 @@ int main(int argc, char **argv)
     case 's': seconds = atof(optarg); break;
     case 'c': conns = (unsigned)atoi(optarg); break;
     case 'p': use_splice = true; break;
+    case 'r': ring = (unsigned)atoi(optarg); break;
     default:
-      fprintf(stderr, "Usage: sock-bench [--bs SIZE] [--seconds S] [--conns N] [--splice]\n");
+      fprintf(stderr, "Usage: sock-bench [--bs SIZE] [--seconds S] [--conns N] [--splice]"
+                      " [--ring N]\n");
       return o == 'h' ? 0 : 2;
     }
   }
-  if (conns < 1 || conns > MAX_CONNS || !(seconds > 0)) {
-    fprintf(stderr, "sock-bench: --conns 1..%d and --seconds > 0\n", MAX_CONNS);
+  if (conns < 1 || conns > MAX_CONNS || !(seconds > 0) || ring < 1 || ring > 1024) {
+    fprintf(stderr, "sock-bench: --conns 1..%d, --ring 1..1024 and --seconds > 0\n", MAX_CONNS);
     return 2;
   }
 
@@ -179,7 +186,7 @@ int main(int argc, char **argv)
     }
     if (pid[i] == 0) {
       close(sv[0]);
-      receiver(sv[1], bs);
+      receiver(sv[1], bs, ring);
     }
     close(sv[1]);
     c[i] = (struct conn){ .fd = sv[0], .splice = use_splice, .bs = bs, .seconds = seconds };
@@ -203,7 +210,7 @@ int main(int argc, char **argv)
   double t = now() - t0;
   char bss[32];
   vd_format_size(bs, bss, sizeof bss);
-  printf("sock-bench: %s %s x%u conn: %.2f GB/s\n", use_splice ? "splice" : "send", bss, conns,
-         (double)total / t / 1e9);
+  printf("sock-bench: %s %s x%u conn, ring %u: %.2f GB/s\n", use_splice ? "splice" : "send", bss,
+         conns, ring, (double)total / t / 1e9);
   return failed;
 }

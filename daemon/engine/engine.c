@@ -259,6 +259,8 @@ static void *worker_main(void *arg)
   struct group ring[MAX_DEPTH];
   unsigned head = 0, n = 0;
 
+  vd_thread_name("vd-%s", vd_device_info(dq->dev)->id);
+
   for (;;) {
     struct vd_io_part *batch = NULL;
     if (n < dq->depth)

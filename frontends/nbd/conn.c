@@ -195,6 +195,7 @@ static void *writer_main(void *arg)
 {
   struct nbd_xfer *x = arg;
 
+  vd_thread_name("nbd-tx");
   pthread_mutex_lock(&x->send_lock);
   for (;;) {
     struct nbd_slot *list;

@@ -104,6 +104,8 @@ static void *conn_main(void *arg)
   struct nbd_conn *c = arg;
   struct nbd_xfer *x = NULL;
 
+  vd_thread_name("nbd-rx");
+
   nbd_set_timeouts(c->fd, NBD_HANDSHAKE_TIMEOUT_S);
   (void)nbd_handshake(srv.d, c, &x);
   if (x)
@@ -154,6 +156,8 @@ static void *listener_main(void *arg)
 {
   struct pollfd p[3];
   (void)arg;
+
+  vd_thread_name("nbd-listen");
 
   for (;;) {
     unsigned n = 0;

@@ -417,6 +417,8 @@ static void *queue_main(void *arg)
   struct uq *q = arg;
   int rc = 0;
 
+  vd_thread_name("ublk-q%u", q->id);
+
   for (unsigned i = 0; i < VD_UBLK_QUEUE_DEPTH && !rc; i++)
     rc = queue_io_cmd(q, &q->tags[i], false);
   if (!rc)
