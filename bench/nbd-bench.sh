@@ -113,8 +113,9 @@ profile() {
   sleep 1.5
   perf record -a -g -e cpu-clock -F 499 -o "$tmp/perf.data" -- sleep "$((runtime - 1))" \
     >/dev/null 2>&1 || return 0
-  perf report -i "$tmp/perf.data" --stdio --no-children --sort comm,dso,sym -g none \
-    --percent-limit 0.3 >"$perfdir/$1-$2.txt" 2>/dev/null
+  { perf report -i "$tmp/perf.data" --stdio --no-children --sort comm -g none --percent-limit 0.5
+    perf report -i "$tmp/perf.data" --stdio --no-children --sort comm,dso,sym -g none \
+      --percent-limit 0.3; } 2>/dev/null | grep -v '^#' | grep -v '^$' >"$perfdir/$1-$2.txt"
   rm -f "$tmp/perf.data"
 }
 
