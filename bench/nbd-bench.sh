@@ -11,15 +11,17 @@
 #
 # Usage: bench/nbd-bench.sh [--size SIZE] [--runtime SEC] [--pocl]
 #          [--device-types TYPES] [--vramd PATH] [--vramd-opts "ARGS"]
-#          [--servers vramd,nbdkit,null] [--jobs LIST] [--tsv FILE] [--perf DIR]
+#          [--servers vramd,nbdkit,null] [--jobs LIST] [--repeat N] [--tsv FILE]
+#          [--perf DIR]
 #   --pocl: two PoCL CPU devices, 512M and 5 s per job unless given (runs anywhere).
 #   --jobs: any of seqwrite,seqread,randread,randwrite,seq8 (default all).
-#   --tsv: also write "server job MB/s IOPS" lines to FILE.
+#   --repeat: run each timed job N times and report the median (default 1).
+#   --tsv: also write "server job MB/s IOPS lowest-highest" lines to FILE.
 #   --perf: profile the whole host (perf record -a -g) during each timed job
 #           and leave DIR/SERVER-JOB.txt: where the CPU time went, by thread.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-size= runtime= pocl= types= vramd="$top/daemon/vramd" vopts= tsv= perfdir=
+size= runtime= pocl= types= vramd="$top/daemon/vramd" vopts= tsv= perfdir= repeat=1
 servers=vramd,nbdkit,null jobs=seqwrite,seqread,randread,randwrite,seq8
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -33,7 +35,8 @@ while [ $# -gt 0 ]; do
     --jobs) jobs=$2; shift 2 ;;
     --tsv) tsv=$2; shift 2 ;;
     --perf) perfdir=$2; shift 2 ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    --repeat) repeat=$2; shift 2 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "nbd-bench.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -119,21 +122,35 @@ profile() {
   rm -f "$tmp/perf.data"
 }
 
-# One timed job against one server.
-job() {
-  local srv=$1 j=$2 u=${uri[$1]} prof=
-  if [ -n "$perfdir" ]; then profile "$srv" "$j" & prof=$!; fi
-  case $j in
-    seqwrite) res[$srv,$j]=$(run "$u" seqwrite --rw=write --bs=1M --iodepth=32 "${tb[@]}") ;;
-    seqread) res[$srv,$j]=$(run "$u" seqread --rw=read --bs=1M --iodepth=32 "${tb[@]}") ;;
-    randread) res[$srv,$j]=$(run "$u" randread --rw=randread --bs=4k --iodepth=32 --numjobs=4 "${tb[@]}") ;;
-    randwrite) res[$srv,$j]=$(run "$u" randwrite --rw=randwrite --bs=4k --iodepth=32 --numjobs=4 "${tb[@]}") ;;
-    seq8) res[$srv,$j]=$(run "$u" seq8 --rw=read --bs=1M --iodepth=32 --numjobs=8 \
-            --size=$((bytes / 8)) --offset_increment=$((bytes / 8)) "${tb[@]}") ;;
-    *) echo "nbd-bench.sh: unknown job $j" >&2; exit 2 ;;
+# fio arguments of timed job $1.
+job_args() {
+  case $1 in
+    seqwrite) echo --rw=write --bs=1M --iodepth=32 ;;
+    seqread) echo --rw=read --bs=1M --iodepth=32 ;;
+    randread) echo --rw=randread --bs=4k --iodepth=32 --numjobs=4 ;;
+    randwrite) echo --rw=randwrite --bs=4k --iodepth=32 --numjobs=4 ;;
+    seq8) echo --rw=read --bs=1M --iodepth=32 --numjobs=8 --size=$((bytes / 8)) \
+            --offset_increment=$((bytes / 8)) ;;
+    *) echo "nbd-bench.sh: unknown job $1" >&2; exit 2 ;;
   esac
-  [ -z "$prof" ] || wait "$prof"
-  [ -z "$tsv" ] || printf '%s\t%s\t%s\n' "$srv" "$j" "${res[$srv,$j]}" >>"$tsv"
+}
+
+# One timed job against one server, $repeat times: res gets the median run's
+# "MB/s IOPS", spread its "min-max" MB/s.
+declare -A spread
+job() {
+  local srv=$1 j=$2 prof= args runs=
+  args=$(job_args "$j") || exit 2
+  for _ in $(seq 1 "$repeat"); do
+    if [ -n "$perfdir" ]; then profile "$srv" "$j" & prof=$!; fi
+    # shellcheck disable=SC2086 # job_args is a list of words
+    runs+="$(run "${uri[$srv]}" "$j" $args "${tb[@]}")"$'\n'
+    [ -z "$prof" ] || wait "$prof"
+  done
+  runs=$(printf '%s' "$runs" | sort -g)
+  res[$srv,$j]=$(sed -n "$(( (repeat + 1) / 2 ))p" <<<"$runs")
+  spread[$srv,$j]="$(head -1 <<<"$runs" | cut -f1)-$(tail -1 <<<"$runs" | cut -f1)"
+  [ -z "$tsv" ] || printf '%s\t%s\t%s\t%s\n' "$srv" "$j" "${res[$srv,$j]}" "${spread[$srv,$j]}" >>"$tsv"
 }
 
 [ -z "$tsv" ] || : >"$tsv"
@@ -167,11 +184,16 @@ declare -A label=([seqwrite]="seq write 1M QD32" [seqread]="seq read 1M QD32"
   [seq8]="seq read 1M QD32 x8 jobs")
 head="| job |" rule="|---|"
 for srv in "${servers[@]}"; do head+=" $srv MB/s | $srv IOPS |"; rule+="---|---|"; done
+[ "$repeat" -gt 1 ] && echo "median of $repeat runs per job (lowest-highest MB/s in brackets)"
 head+=" vramd/nbdkit |" rule+="---|"
 printf '%s\n%s\n' "$head" "$rule"
 for j in "${jobs[@]}"; do
   line="| ${label[$j]} |"
-  for srv in "${servers[@]}"; do read -r b i <<<"${res[$srv,$j]}"; line+=" $b | $i |"; done
+  for srv in "${servers[@]}"; do
+    read -r b i <<<"${res[$srv,$j]}"
+    [ "$repeat" -gt 1 ] && b+=" (${spread[$srv,$j]})"
+    line+=" $b | $i |"
+  done
   read -r vb _ <<<"${res[vramd,$j]:-0 0}"
   read -r kb _ <<<"${res[nbdkit,$j]:-0 0}"
   line+=" $(awk -v a="$vb" -v b="$kb" 'BEGIN { print (a > 0 && b > 0) ? sprintf("%.2f", a / b) : "-" }') |"

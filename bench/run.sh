@@ -7,17 +7,18 @@
 # stops the run with exit 1.  Documented in bench/README.md.
 #
 # Usage: bench/run.sh [--pocl] [--bin DIR] [--size SIZE] [--engine-size SIZE]
-#                     [--runtime SEC] [--out FILE] [--sweep "VRAMD OPTIONS"]...
+#                     [--runtime SEC] [--repeat N] [--out FILE] [--sweep "VRAMD OPTIONS"]...
 #   --bin: folder holding vramd, engine-bench and sock-bench (default: the
 #          build tree); a GPU bundle's bin/ after `. bench/gpu-env.sh BUNDLE`.
 #   --size: NBD volume (default 8G, PoCL 512M); --engine-size: engine volume
-#          per device (default 8G, PoCL 256M); --runtime: seconds per fio job.
+#          per device (default 8G, PoCL 256M); --runtime: seconds per fio job;
+#          --repeat: runs per fio job, the median counts (default 3, PoCL 1).
 #   --out: also append the report (markdown) to FILE, as it goes.
 #   --sweep: after the main run, the 1M NBD jobs against vramd alone started
 #          with these extra options (repeatable), e.g. --sweep "--nbd-staging 8M".
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-pocl= bin= size= esize= runtime= out=
+pocl= bin= size= esize= runtime= out= repeat=
 sweeps=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -26,9 +27,10 @@ while [ $# -gt 0 ]; do
     --size) size=$2; shift 2 ;;
     --engine-size) esize=$2; shift 2 ;;
     --runtime) runtime=$2; shift 2 ;;
+    --repeat) repeat=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --sweep) sweeps+=("$2"); shift 2 ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -43,9 +45,9 @@ done
 types=gpu
 if [ -n "$pocl" ]; then
   export POCL_DEVICES="${POCL_DEVICES:-pthread pthread}"
-  types=cpu size=${size:-512M} esize=${esize:-256M} runtime=${runtime:-5}
+  types=cpu size=${size:-512M} esize=${esize:-256M} runtime=${runtime:-5} repeat=${repeat:-1}
 fi
-size=${size:-8G} esize=${esize:-8G} runtime=${runtime:-6}
+size=${size:-8G} esize=${esize:-8G} runtime=${runtime:-6} repeat=${repeat:-3}
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/bench-run.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
@@ -69,12 +71,14 @@ say '```' "$(grep -hv '^$' "$tmp/engine-big.txt" "$tmp/engine-4k.txt")" '```' ""
 echo "== raw Unix socket, 1M messages" >&2
 sock1=$("$sbench" --seconds 3 | awk '{ print $(NF-1) }')
 sock1s=$("$sbench" --seconds 3 --splice | awk '{ print $(NF-1) }')
+sock1r=$("$sbench" --seconds 3 --ring 32 | awk '{ print $(NF-1) }')
 sock8=$("$sbench" --seconds 3 --conns 8 | awk '{ print $(NF-1) }')
 say "Raw Unix socket, 1 MiB messages (bench/sock-bench): one connection ${sock1} GB/s" \
-  "(send), ${sock1s} GB/s (vmsplice+splice, sender copies nothing); 8 connections ${sock8} GB/s." ""
+  "(send), ${sock1s} GB/s (vmsplice+splice, sender copies nothing), ${sock1r} GB/s when the" \
+  "receiver cycles through 32 MiB of buffers as a server's staging does; 8 connections ${sock8} GB/s." ""
 
 echo "== NBD: vramd, nbdkit memory, nbdkit null" >&2
-nbdopts=(--size "$size" --runtime "$runtime" --vramd "$vramd" --tsv "$tmp/nbd.tsv")
+nbdopts=(--size "$size" --runtime "$runtime" --repeat "$repeat" --vramd "$vramd" --tsv "$tmp/nbd.tsv")
 [ -n "$pocl" ] && nbdopts+=(--pocl)
 "$top/bench/nbd-bench.sh" "${nbdopts[@]}" >"$tmp/nbd.md"
 say "$(cat "$tmp/nbd.md")" ""
