@@ -18,6 +18,25 @@ t_nbd_start() {
     grep -q "volume nclash: /dev/nbd5 is already attached to volume 'nf'" "$W/vramd-nbd.log"
 }
 
+# With nbd-staging 1M a request may carry at most 1 MiB: attach must lower
+# max_sectors_kb so the kernel never sends more, and 4 MiB direct writes
+# (split by the kernel) read back intact.
+t_nbd_small_staging() {
+  local kb
+  start_vramd "$W/nbd-small.log" --nbd-staging 1M \
+    --volume name=nsm,size=32M,layout=stripe,devices=all,frontend=nbd,attach=1,index=6 || return 1
+  [ -b /dev/nbd6 ] || { cat "$W/nbd-small.log"; return 1; }
+  kb=$(cat /sys/block/nbd6/queue/max_sectors_kb)
+  echo "/dev/nbd6 max_sectors_kb $kb"
+  [ "$kb" -le 1024 ] || return 1
+  head -c 16M /dev/urandom > "$W/small.bin"
+  dd if="$W/small.bin" of=/dev/nbd6 bs=4M oflag=direct status=none || return 1
+  dd if=/dev/nbd6 of="$W/small.out" bs=4M count=4 iflag=direct status=none || return 1
+  cmp "$W/small.bin" "$W/small.out" || return 1
+  ! grep -q "EOVERFLOW\|too large" "$W/nbd-small.log" || return 1
+  stop_vramd 30
+}
+
 # Called by guest-suite.sh after the ublk steps.
 nbd_steps() {
   cp "$W/vramd.log" "$W/vramd-ublk.log" 2>/dev/null
@@ -30,4 +49,5 @@ nbd_steps() {
     step nbd_attach_sigterm_with_mounted_fs 120 on t_sigterm_mounted n0 "$W/vramd-nbd.log"
   fi
   stop_vramd 60 > /dev/null
+  step nbd_attach_small_staging_limits_requests 180 t_nbd_small_staging
 }
