@@ -96,7 +96,9 @@ for m in netfs 9pnet 9pnet_virtio 9p overlay; do modprobe $m || echo "vmtest-ini
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,cache=loose,ro hostroot /lower || die "mount 9p hostroot"
 mount -t tmpfs -o mode=755 tmpfs /rw; mkdir -p /rw/upper /rw/work
 mount -t overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work overlay /newroot || die "overlay root"
-for d in /newroot/run /newroot/mnt /newroot/var/tmp /newroot/tmp; do mount -t tmpfs -o mode=1777 tmpfs $d || die "tmpfs $d"; done
+# /tmp stays on the overlay: a checkout or build tree under /tmp (where a CI
+# may clone) must be visible in the guest as on the host.
+for d in /newroot/run /newroot/mnt; do mount -t tmpfs -o mode=1777 tmpfs $d || die "tmpfs $d"; done
 mkdir -p /newroot/run/vmout
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 vmout /newroot/run/vmout || die "mount 9p vmout"
 mount --move /proc /newroot/proc; mount --move /sys /newroot/sys; mount --move /dev /newroot/dev
