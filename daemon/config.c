@@ -180,10 +180,8 @@ int vramd_config_set(struct vramd_config *c, const char *key, const char *v,
   for (size_t i = 0; i < sizeof size_settings / sizeof size_settings[0]; i++)
     if (!strcmp(key, size_settings[i].key))
       return parse_sized(&size_settings[i], c, v, err, errlen);
-  if (!strcmp(key, "verbose")) {
-    c->verbose = !strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes");
-    return 0;
-  }
+  if (!strcmp(key, "verbose"))
+    return parse_switch(key, v, &c->verbose, err, errlen);
   if (!strcmp(key, "reserve") || !strcmp(key, "extent-size")) {
     uint64_t n;
     if (!strcmp(v, "0") && !strcmp(key, "reserve")) {
@@ -354,7 +352,8 @@ int vramd_volume_spec_parse(const char *str, struct vd_volume_spec *s,
         return -EINVAL;
       s->index = (int)idx;
     } else if (!strcmp(k, "attach")) {
-      s->attach = !strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes");
+      if (parse_switch("volume: attach", v, &s->attach, err, errlen))
+        return -EINVAL;
     } else {
       snprintf(err, errlen, "volume: unknown key '%s'", k);
       return -EINVAL;

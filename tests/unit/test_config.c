@@ -41,6 +41,23 @@ static void expect_size(const char *key, const char *value, uint64_t bytes)
     CU_ASSERT_EQUAL(cfg.small_staging, bytes);
 }
 
+/* verbose and a volume's attach take the same words as small-batch, and
+ * a typo is refused rather than read as "off". */
+static void test_switches(void)
+{
+  struct vd_volume_spec spec;
+  CU_ASSERT_EQUAL(set("verbose", "on"), 0);
+  CU_ASSERT(cfg.verbose);
+  expect_bad("verbose", "ye", "verbose: 'ye' is not on or off");
+  CU_ASSERT_EQUAL(vramd_volume_spec_parse("name=a,size=4M,attach=on", &spec, err, sizeof err), 0);
+  CU_ASSERT(spec.attach);
+  CU_ASSERT_EQUAL(vramd_volume_spec_parse("name=a,size=4M,attach=no", &spec, err, sizeof err), 0);
+  CU_ASSERT(!spec.attach);
+  CU_ASSERT_EQUAL(vramd_volume_spec_parse("name=a,size=4M,attach=ture", &spec, err, sizeof err),
+                  -EINVAL);
+  CU_ASSERT_STRING_EQUAL(err, "volume: attach: 'ture' is not on or off");
+}
+
 /* The defaults are the measured ones (docs/design-decisions.md). */
 static void test_defaults(void)
 {
@@ -175,6 +192,7 @@ int main(void)
   CU_add_test(s, "small-max", test_small_max);
   CU_add_test(s, "small-staging", test_small_staging);
   CU_add_test(s, "config file", test_file);
+  CU_add_test(s, "switches", test_switches);
   CU_basic_set_mode(CU_BRM_VERBOSE);
   CU_basic_run_tests();
   failed = CU_get_number_of_failures();
