@@ -1,22 +1,70 @@
 /* log.c: one line per message on stderr; journald reads the <N> prefix as
  * the priority, and a terminal user still gets readable text. */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "util.h"
 
 int vd_log_max = VD_LOG_INFO;
 
+/* One lock for every rate limit: only warning paths take it. */
+static pthread_mutex_t rl_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Format and write one line at a given syslog level. */
+static void log_line(int level, const char *fmt, va_list ap)
+{
+  char line[1024];
+  vsnprintf(line, sizeof line, fmt, ap);
+  fprintf(stderr, "<%d>vramd: %s\n", level, line);
+}
+
 /* Write one log line at a given syslog level. */
 void vd_log(int level, const char *fmt, ...)
 {
-  char line[1024];
   va_list ap;
 
   if (level > vd_log_max)
     return;
   va_start(ap, fmt);
-  vsnprintf(line, sizeof line, fmt, ap);
+  log_line(level, fmt, ap);
   va_end(ap);
-  fprintf(stderr, "<%d>vramd: %s\n", level, line);
+}
+
+/* Monotonic time in nanoseconds, never 0 (0 marks an unused budget). */
+static uint64_t now_ns(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec + 1;
+}
+
+/* Log unless this site printed its burst in the current window. */
+void vd_log_rl(struct vd_ratelimit *rl, int level, const char *fmt, ...)
+{
+  unsigned dropped = 0;
+  uint64_t t = now_ns();
+  va_list ap;
+
+  if (level > vd_log_max)
+    return;
+  pthread_mutex_lock(&rl_lock);
+  if (!rl->window_start_ns || t - rl->window_start_ns >= VD_RATELIMIT_WINDOW_NS) {
+    dropped = rl->suppressed;
+    rl->window_start_ns = t;
+    rl->printed = rl->suppressed = 0;
+  }
+  if (rl->printed >= VD_RATELIMIT_BURST) {
+    rl->suppressed++;
+    pthread_mutex_unlock(&rl_lock);
+    return;
+  }
+  rl->printed++;
+  pthread_mutex_unlock(&rl_lock);
+  if (dropped)
+    vd_log(level, "(%u similar messages suppressed)", dropped);
+  va_start(ap, fmt);
+  log_line(level, fmt, ap);
+  va_end(ap);
 }

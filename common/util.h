@@ -49,4 +49,31 @@ void vd_log(int level, const char *fmt, ...)
 #define vd_info(...) vd_log(VD_LOG_INFO, __VA_ARGS__)
 #define vd_debug(...) vd_log(VD_LOG_DEBUG, __VA_ARGS__)
 
+/* One call site's budget of log lines: a burst per window, then silence
+ * until the window ends, and the count of what was dropped on the next line.
+ * Anything a remote peer can trigger goes through one of these. */
+struct vd_ratelimit {
+  uint64_t window_start_ns;
+  unsigned printed, suppressed;
+};
+
+#define VD_RATELIMIT_BURST 10
+#define VD_RATELIMIT_WINDOW_NS (5ull * 1000000000ull)
+
+/* Log like vd_log, unless rl's budget for this window is spent. */
+void vd_log_rl(struct vd_ratelimit *rl, int level, const char *fmt, ...)
+  __attribute__((format(printf, 3, 4)));
+
+/* Rate-limited warning with a budget of its own per call site. */
+#define vd_warn_rl(...)                                                    \
+  do {                                                                     \
+    static struct vd_ratelimit vd_rl_site_;                                \
+    vd_log_rl(&vd_rl_site_, VD_LOG_WARNING, __VA_ARGS__);                  \
+  } while (0)
+#define vd_info_rl(...)                                                    \
+  do {                                                                     \
+    static struct vd_ratelimit vd_rl_site_;                                \
+    vd_log_rl(&vd_rl_site_, VD_LOG_INFO, __VA_ARGS__);                     \
+  } while (0)
+
 #endif

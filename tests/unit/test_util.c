@@ -2,6 +2,7 @@
 #include <CUnit/Basic.h>
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../../common/name.c"
 #include "../../common/size.c"
@@ -100,6 +101,43 @@ static void test_names(void)
   CU_ASSERT_FALSE(vd_name_valid("a\nb", err, sizeof err));
 }
 
+/* Count the lines in f that contain needle. */
+static unsigned count_lines(FILE *f, const char *needle)
+{
+  char line[1200];
+  unsigned n = 0;
+  rewind(f);
+  while (fgets(line, sizeof line, f))
+    n += strstr(line, needle) != NULL;
+  return n;
+}
+
+/* A flood from one site prints its burst; the next window says how many
+ * lines were dropped; another site keeps its own budget. */
+static void test_log_ratelimit(void)
+{
+  struct vd_ratelimit a = {0}, b = {0};
+  FILE *f = tmpfile();
+  int saved = dup(STDERR_FILENO);
+
+  CU_ASSERT_FATAL(f != NULL && saved >= 0);
+  fflush(stderr);
+  dup2(fileno(f), STDERR_FILENO);
+  for (int i = 0; i < 10000; i++)
+    vd_log_rl(&a, VD_LOG_WARNING, "flood #%d", i);
+  vd_log_rl(&b, VD_LOG_WARNING, "other site");
+  a.window_start_ns -= VD_RATELIMIT_WINDOW_NS; /* as if 5 s went by */
+  vd_log_rl(&a, VD_LOG_WARNING, "flood again");
+  fflush(stderr);
+  dup2(saved, STDERR_FILENO);
+  close(saved);
+  CU_ASSERT_EQUAL(count_lines(f, "flood #"), VD_RATELIMIT_BURST);
+  CU_ASSERT_EQUAL(count_lines(f, "other site"), 1);
+  CU_ASSERT_EQUAL(count_lines(f, "(9990 similar messages suppressed)"), 1);
+  CU_ASSERT_EQUAL(count_lines(f, "flood again"), 1);
+  fclose(f);
+}
+
 int main(void)
 {
   CU_pSuite s;
@@ -112,6 +150,7 @@ int main(void)
   CU_add_test(s, "size refusals", test_size_bad);
   CU_add_test(s, "size formatting", test_size_format);
   CU_add_test(s, "volume names", test_names);
+  CU_add_test(s, "rate-limited logs", test_log_ratelimit);
   CU_basic_set_mode(CU_BRM_VERBOSE);
   CU_basic_run_tests();
   fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
