@@ -84,7 +84,7 @@ REL_TESTS = tests/integration/faults.sh tests/integration/nbd-vanish.sh \
 	tests/integration/access.sh tests/integration/soak.sh
 TESTS += $(REL_TESTS)
 dist_noinst_SCRIPTS += $(REL_TESTS) tests/integration/nbd-vanish.py
-EXTRA_DIST += docs/reliability.md docs/limits.md
+EXTRA_DIST += docs/reliability.md docs/limits.md docs/architecture.md
 # bash completion against a running vramd; the systemd units as built.
 TESTS += tests/integration/completion.sh tests/integration/units.sh
 dist_noinst_SCRIPTS += tests/integration/completion.sh tests/integration/units.sh
