@@ -226,21 +226,25 @@ static bool group_done(const struct group *g)
   return st <= CL_COMPLETE;
 }
 
-/* Wait for a group if needed, then complete its parts. */
+/* Wait for a group if needed, then complete its parts.  A failure makes
+ * the device prove it is still there before any part completes, so a
+ * request that fails on a lost device finds its volume failed. */
 static void group_finish(struct worker *w, struct group *g)
 {
   struct devq *dq = w->dq;
-  bool failed = false;
+  bool failed = false, part_failed = false;
   if (g->marker) {
-    cl_int st = CL_COMPLETE;
-    if (clWaitForEvents(1, &g->marker) != CL_SUCCESS ||
-        clGetEventInfo(g->marker, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof st, &st, NULL) != CL_SUCCESS ||
-        st < 0) {
-      vd_err("%s: transfers failed", vd_device_info(dq->dev)->id);
+    cl_int rc = vd_cl_event_wait(g->marker);
+    if (rc != CL_SUCCESS) {
+      vd_err("%s: transfers failed: %s", vd_device_info(dq->dev)->id, vd_cl_strerror(rc));
       failed = true;
     }
     clReleaseEvent(g->marker);
   }
+  for (struct vd_io_part *p = g->parts; p && !failed && !part_failed; p = p->next)
+    part_failed = p->err != 0;
+  if (failed || part_failed)
+    vd_device_check(dq->dev, failed ? "a batch of transfers" : "queueing a transfer");
   atomic_fetch_add(&dq->h2d, g->h2d);
   atomic_fetch_add(&dq->d2h, g->d2h);
   vd_small_complete(&w->sm, g->slot, failed);
@@ -314,6 +318,11 @@ void vd_engine_submit(struct vd_engine *eng, struct vd_io *io)
     io->done(io, -EINVAL);
     return;
   }
+  /* A lost device fails the whole volume at once, as its state says: no
+   * request waits on it, and none succeeds on the devices left. */
+  for (unsigned d = 0; d < t->map.ndev && !atomic_load(&t->failed); d++)
+    if (vd_device_lost(t->dev[d]))
+      atomic_store(&t->failed, 1);
   if (atomic_load(&t->failed)) {
     io->done(io, -EIO);
     return;
@@ -326,11 +335,6 @@ void vd_engine_submit(struct vd_engine *eng, struct vd_io *io)
   mask = vd_map_devices_touched(&t->map, io->off, io->len);
   for (unsigned d = 0; d < t->map.ndev; d++)
     if (mask & (1ull << d)) {
-      /* A lost device answers at once: no request waits on it. */
-      if (vd_device_lost(t->dev[d])) {
-        io->done(io, -EIO);
-        return;
-      }
       dev[n] = d;
       qidx[n++] = vd_device_info(t->dev[d])->index;
     }

@@ -22,8 +22,10 @@ struct vd_device {
   struct vd_device_info info;
   cl_device_id cl;
   cl_context ctx;
-  cl_command_queue admin;   /* zero-fills new extents */
+  cl_command_queue admin;   /* zero-fills new extents; carries probes */
+  cl_mem probe;             /* 4 KiB, committed at start: health.c reads it */
   pthread_mutex_t lock;     /* serialises capacity checks */
+  pthread_mutex_t probe_lock; /* one probe at a time */
   uint64_t allocated;       /* bytes in live extents */
   bool lost;                /* see vd_device_mark_lost; atomic access */
 };
