@@ -307,6 +307,7 @@ int vd_pool_open(const struct vd_pool_config *cfg, struct vd_pool **out,
     free(pool);
     return rc;
   }
+  pool->watch = vd_nvml_watch_start(pool);
   *out = pool;
   return 0;
 }
@@ -316,6 +317,7 @@ void vd_pool_close(struct vd_pool *pool)
 {
   if (!pool)
     return;
+  vd_nvml_watch_stop(pool->watch);
   release(pool);
   free(pool);
 }
