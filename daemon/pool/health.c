@@ -93,7 +93,11 @@ bool vd_device_check(struct vd_device *dev, const char *what)
     vd_device_declare_lost(dev, why);
     return true;
   }
-  vd_warn_rl("%s: %s failed, but the device %s: only those requests fail", dev->info.id,
-             what, rc == CL_SUCCESS ? "answers a probe" : "is not gone by its probe's error");
+  if (rc == CL_SUCCESS)
+    vd_warn_rl("%s: %s failed, but the device answers a probe: only those requests fail",
+               dev->info.id, what);
+  else
+    vd_warn_rl("%s: %s failed, and a probe with %s, which does not mean the device is "
+               "gone: only those requests fail", dev->info.id, what, vd_cl_strerror(rc));
   return false;
 }
