@@ -7,6 +7,8 @@
 #    fast, cpu0's serves on, status and metrics say so, SIGTERM exits 0.
 # 3. cpu0 lost, seen only in its commands' status (CL_OUT_OF_RESOURCES) and
 #    as maps it refuses: likewise, and new sessions on cpu1 still work.
+# 4. Every call on cpu1 fails with an error that does not mean "gone"
+#    (CL_OUT_OF_HOST_MEMORY): its requests fail, but it is not marked lost.
 . "$(dirname "$0")/functions.sh"
 requires jq
 requires promtool
@@ -171,3 +173,23 @@ expect_metrics cpu0 cpu1
 expect_status cpu0 '["a","b"]'
 expect_clean_stop
 pass "cpu0 lost through its commands' status: a and b fail fast, new sessions on c get staging and data"
+
+# 4. An error that is the host's trouble, not the device's, even when it
+# never stops: c's requests fail, cpu1 stays in service.
+start
+arm lost 1 CL_OUT_OF_HOST_MEMORY
+nbdpy '
+for _ in range(3):
+    try:
+        h.pread(4096, 0); sys.exit("a read whose transfer failed succeeded")
+    except nbd.Error as e:
+        assert eio(e), e
+h.shutdown()' c || fail "reads on cpu1 failing with CL_OUT_OF_HOST_MEMORY"
+grep -q "cpu1: .* failed, and a probe with CL_OUT_OF_HOST_MEMORY, which does not mean" "$log" ||
+  fail "no probe verdict: $(tail -5 "$log")"
+! grep -q "device lost" "$log" || fail "cpu1 lost over CL_OUT_OF_HOST_MEMORY"
+[ "$(metric 'vramd_device_lost{device="cpu1"}')" = 0 ] || fail "vramd_device_lost of cpu1 is not 0"
+expect_status "" '[]'
+expect_intact b '\x5a' 4
+expect_clean_stop
+pass "an error that does not mean loss (CL_OUT_OF_HOST_MEMORY) fails requests but leaves cpu1 in service"
