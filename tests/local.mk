@@ -88,3 +88,20 @@ EXTRA_DIST += docs/reliability.md docs/limits.md docs/architecture.md
 # bash completion against a running vramd; the systemd units as built.
 TESTS += tests/integration/completion.sh tests/integration/units.sh
 dist_noinst_SCRIPTS += tests/integration/completion.sh tests/integration/units.sh
+# A device that fails for real: tests/shim/libclfault.so, preloaded into
+# vramd, makes the OpenCL calls on one device return a lost device's errors.
+check_PROGRAMS += tests/shim/libclfault.so
+tests_shim_libclfault_so_SOURCES = tests/shim/clfault.c
+tests_shim_libclfault_so_CFLAGS = $(AM_CFLAGS) $(OPENCL_CFLAGS) -fPIC
+tests_shim_libclfault_so_LDFLAGS = $(AM_LDFLAGS) -shared
+tests_shim_libclfault_so_LDADD = $(OPENCL_LIBS) $(LIBS)
+TESTS += tests/integration/device-loss.sh
+dist_noinst_SCRIPTS += tests/integration/device-loss.sh
+# Which errors mean a device is gone (OpenCL, NVML), and a lost device on
+# a real PoCL pool: its volumes fail whole, the other device serves on.
+check_PROGRAMS += tests/unit/test_health
+tests_unit_test_health_SOURCES = tests/unit/test_health.c
+tests_unit_test_health_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(OPENCL_CFLAGS)
+tests_unit_test_health_LDADD = daemon/libvdcore.a daemon/libvdmap.a common/libvdcommon.a \
+	$(CUNIT_LIBS) $(OPENCL_LIBS) $(JANSSON_LIBS) $(LIBS)
+TESTS += tests/unit/test_health

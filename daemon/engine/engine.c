@@ -41,6 +41,7 @@ struct devq {
   unsigned batch;
   unsigned depth;
   struct vd_device *dev;
+  cl_command_queue pin_q; /* maps pinned buffers made in this device's context */
   cl_program prog;        /* the batch kernel; NULL: direct path only */
   struct worker w[MAX_WORKERS];
   unsigned nw;
@@ -51,6 +52,7 @@ struct pinned {
   struct pinned *next;
   void *ptr;
   cl_mem mem;
+  cl_command_queue q;     /* the pin_q that mapped it */
 };
 
 struct vd_engine {
@@ -61,7 +63,6 @@ struct vd_engine {
   struct devq *dq;
   pthread_mutex_t pin_lock;
   struct pinned *pins;
-  cl_command_queue pin_q; /* maps pinned buffers; in the first device's context */
 };
 
 /* Largest fill pattern (4, 2 or 1 bytes) that divides offset and length. */
@@ -226,21 +227,25 @@ static bool group_done(const struct group *g)
   return st <= CL_COMPLETE;
 }
 
-/* Wait for a group if needed, then complete its parts. */
+/* Wait for a group if needed, then complete its parts.  A failure makes
+ * the device prove it is still there before any part completes, so a
+ * request that fails on a lost device finds its volume failed. */
 static void group_finish(struct worker *w, struct group *g)
 {
   struct devq *dq = w->dq;
-  bool failed = false;
+  bool failed = false, part_failed = false;
   if (g->marker) {
-    cl_int st = CL_COMPLETE;
-    if (clWaitForEvents(1, &g->marker) != CL_SUCCESS ||
-        clGetEventInfo(g->marker, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof st, &st, NULL) != CL_SUCCESS ||
-        st < 0) {
-      vd_err("%s: transfers failed", vd_device_info(dq->dev)->id);
+    cl_int rc = vd_cl_event_wait(g->marker);
+    if (rc != CL_SUCCESS) {
+      vd_err("%s: transfers failed: %s", vd_device_info(dq->dev)->id, vd_cl_strerror(rc));
       failed = true;
     }
     clReleaseEvent(g->marker);
   }
+  for (struct vd_io_part *p = g->parts; p && !failed && !part_failed; p = p->next)
+    part_failed = p->err != 0;
+  if (failed || part_failed)
+    vd_device_check(dq->dev, failed ? "a batch of transfers" : "queueing a transfer");
   atomic_fetch_add(&dq->h2d, g->h2d);
   atomic_fetch_add(&dq->d2h, g->d2h);
   vd_small_complete(&w->sm, g->slot, failed);
@@ -314,6 +319,11 @@ void vd_engine_submit(struct vd_engine *eng, struct vd_io *io)
     io->done(io, -EINVAL);
     return;
   }
+  /* A lost device fails the whole volume at once, as its state says: no
+   * request waits on it, and none succeeds on the devices left. */
+  for (unsigned d = 0; d < t->map.ndev && !atomic_load(&t->failed); d++)
+    if (vd_device_lost(t->dev[d]))
+      atomic_store(&t->failed, 1);
   if (atomic_load(&t->failed)) {
     io->done(io, -EIO);
     return;
@@ -326,11 +336,6 @@ void vd_engine_submit(struct vd_engine *eng, struct vd_io *io)
   mask = vd_map_devices_touched(&t->map, io->off, io->len);
   for (unsigned d = 0; d < t->map.ndev; d++)
     if (mask & (1ull << d)) {
-      /* A lost device answers at once: no request waits on it. */
-      if (vd_device_lost(t->dev[d])) {
-        io->done(io, -EIO);
-        return;
-      }
       dev[n] = d;
       qidx[n++] = vd_device_info(t->dev[d])->index;
     }
@@ -414,16 +419,25 @@ static void devq_stop(struct devq *dq)
 static int devq_start(const struct vd_engine *eng, struct devq *dq, struct vd_device *dev,
                       unsigned nw, unsigned batch, unsigned depth, char *err, size_t errlen)
 {
+  cl_int rc;
+
   pthread_mutex_init(&dq->lock, NULL);
   pthread_cond_init(&dq->cv, NULL);
   dq->dev = dev;
   dq->batch = batch;
   dq->depth = depth;
+  dq->pin_q = clCreateCommandQueueWithProperties(vd_device_context(dev), vd_device_cl(dev),
+                                                 NULL, &rc);
+  if (rc != CL_SUCCESS) {
+    dq->pin_q = NULL;
+    snprintf(err, errlen, "%s: cannot create the staging queue: %s",
+             vd_device_info(dev)->id, vd_cl_strerror(rc));
+    return -EIO;
+  }
   if (eng->small)
     dq->prog = vd_small_program(dev);
   for (unsigned i = 0; i < nw; i++) {
     struct worker *w = &dq->w[i];
-    cl_int rc;
     w->dq = dq;
     w->q = clCreateCommandQueueWithProperties(vd_device_context(dev), vd_device_cl(dev),
                                               NULL, &rc);
@@ -476,7 +490,6 @@ int vd_engine_start(struct vd_pool *pool, const struct vd_engine_config *cfg,
   unsigned batch = cfg && cfg->batch ? cfg->batch : DEFAULT_BATCH;
   unsigned depth = cfg && cfg->depth ? cfg->depth : DEFAULT_DEPTH;
   struct vd_device *first = vd_pool_device(pool, 0);
-  cl_int rc;
   int ret;
 
   if (nw > MAX_WORKERS) nw = MAX_WORKERS;
@@ -499,13 +512,6 @@ int vd_engine_start(struct vd_pool *pool, const struct vd_engine_config *cfg,
   if (!eng->dq) {
     ret = -ENOMEM;
     snprintf(err, errlen, "out of memory");
-    goto out_free;
-  }
-  eng->pin_q = clCreateCommandQueueWithProperties(vd_device_context(first),
-                                                  vd_device_cl(first), NULL, &rc);
-  if (rc != CL_SUCCESS) {
-    ret = -EIO;
-    snprintf(err, errlen, "cannot create the staging queue: %s", vd_cl_strerror(rc));
     goto out_free;
   }
   for (unsigned i = 0; i < vd_pool_count(pool); i++) {
@@ -537,38 +543,52 @@ void vd_engine_stop(struct vd_engine *eng)
     devq_stop(&eng->dq[i]);
   while (eng->pins)
     vd_engine_pinned_free(eng, eng->pins->ptr);
-  if (eng->pin_q)
-    clReleaseCommandQueue(eng->pin_q);
+  for (unsigned i = 0; i < eng->ndev; i++)
+    if (eng->dq[i].pin_q)
+      clReleaseCommandQueue(eng->dq[i].pin_q);
   pthread_mutex_destroy(&eng->pin_lock);
   free(eng->dq);
   free(eng);
 }
 
-/* Allocate host memory the driver pins, mapped once for the CPU. */
+/* Pin and map bytes in one device's context; false if it refuses. */
+static bool pin_on(struct devq *dq, struct pinned *p, size_t bytes)
+{
+  cl_int rc;
+  p->mem = clCreateBuffer(vd_device_context(dq->dev), CL_MEM_READ_WRITE | CL_MEM_ALLOC_HOST_PTR,
+                          bytes, NULL, &rc);
+  if (rc != CL_SUCCESS)
+    return false;
+  p->ptr = clEnqueueMapBuffer(dq->pin_q, p->mem, CL_TRUE, CL_MAP_READ | CL_MAP_WRITE,
+                              0, bytes, 0, NULL, NULL, &rc);
+  if (rc != CL_SUCCESS) {
+    clReleaseMemObject(p->mem);
+    return false;
+  }
+  p->q = dq->pin_q;
+  return true;
+}
+
+/* Allocate host memory the driver pins, mapped once for the CPU, in the
+ * first device's context that is not lost and agrees: a lost device must
+ * not stop new sessions on the others. */
 void *vd_engine_pinned_alloc(struct vd_engine *eng, size_t bytes)
 {
   struct pinned *p = calloc(1, sizeof *p);
-  struct vd_device *first = vd_pool_device(eng->pool, 0);
-  cl_int rc;
+  bool ok = false;
 
   if (!p || bytes == 0)
     goto out_free;
-  p->mem = clCreateBuffer(vd_device_context(first), CL_MEM_READ_WRITE | CL_MEM_ALLOC_HOST_PTR,
-                          bytes, NULL, &rc);
-  if (rc != CL_SUCCESS)
+  for (unsigned i = 0; i < eng->ndev && !ok; i++)
+    ok = !vd_device_lost(eng->dq[i].dev) && pin_on(&eng->dq[i], p, bytes);
+  if (!ok)
     goto out_free;
-  p->ptr = clEnqueueMapBuffer(eng->pin_q, p->mem, CL_TRUE, CL_MAP_READ | CL_MAP_WRITE,
-                              0, bytes, 0, NULL, NULL, &rc);
-  if (rc != CL_SUCCESS)
-    goto out_release;
   pthread_mutex_lock(&eng->pin_lock);
   p->next = eng->pins;
   eng->pins = p;
   pthread_mutex_unlock(&eng->pin_lock);
   return p->ptr;
 
-out_release:
-  clReleaseMemObject(p->mem);
 out_free:
   free(p);
   return NULL;
@@ -591,8 +611,8 @@ void vd_engine_pinned_free(struct vd_engine *eng, void *ptr)
   pthread_mutex_unlock(&eng->pin_lock);
   if (!p)
     return;
-  clEnqueueUnmapMemObject(eng->pin_q, p->mem, p->ptr, 0, NULL, NULL);
-  clFinish(eng->pin_q);
+  clEnqueueUnmapMemObject(p->q, p->mem, p->ptr, 0, NULL, NULL);
+  clFinish(p->q);
   clReleaseMemObject(p->mem);
   free(p);
 }

@@ -16,9 +16,12 @@ const char *vd_cl_strerror(cl_int e)
   case CL_INVALID_MEM_OBJECT: return "CL_INVALID_MEM_OBJECT";
   case CL_INVALID_COMMAND_QUEUE: return "CL_INVALID_COMMAND_QUEUE";
   case CL_INVALID_CONTEXT: return "CL_INVALID_CONTEXT";
+  case CL_INVALID_DEVICE: return "CL_INVALID_DEVICE";
+  case CL_INVALID_EVENT: return "CL_INVALID_EVENT";
   case CL_INVALID_OPERATION: return "CL_INVALID_OPERATION";
   case CL_EXEC_STATUS_ERROR_FOR_EVENTS_IN_WAIT_LIST: return "CL_EXEC_STATUS_ERROR_FOR_EVENTS_IN_WAIT_LIST";
   case CL_MAP_FAILURE: return "CL_MAP_FAILURE";
+  case -9999: return "NVIDIA fatal error (-9999)";
   default: return "CL error";
   }
 }

@@ -12,5 +12,11 @@ cl_context vd_device_context(const struct vd_device *dev);
 cl_mem vd_extent_mem(const struct vd_extent *ext);
 /* Map an OpenCL error to a short name for logs. */
 const char *vd_cl_strerror(cl_int e);
+/* True when an error on a live queue, buffer or event of ours means the
+ * device or its context is gone (health.c). */
+bool vd_cl_error_gone(cl_int e);
+/* Wait for an event: CL_SUCCESS, or the wait's error, or the command's
+ * negative execution status. */
+cl_int vd_cl_event_wait(cl_event ev);
 
 #endif

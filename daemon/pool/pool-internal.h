@@ -22,8 +22,10 @@ struct vd_device {
   struct vd_device_info info;
   cl_device_id cl;
   cl_context ctx;
-  cl_command_queue admin;   /* zero-fills new extents */
+  cl_command_queue admin;   /* zero-fills new extents; carries probes */
+  cl_mem probe;             /* 4 KiB, committed at start: health.c reads it */
   pthread_mutex_t lock;     /* serialises capacity checks */
+  pthread_mutex_t probe_lock; /* one probe at a time */
   uint64_t allocated;       /* bytes in live extents */
   bool lost;                /* see vd_device_mark_lost; atomic access */
 };
@@ -40,10 +42,39 @@ struct vd_pool {
   cl_context ctx[VD_POOL_MAX];
   unsigned nctx;
   bool cpu_fallback;
+  struct vd_nvml_watch *watch; /* NULL: no GPU NVML can see */
 };
 
 /* Free bytes on the NVIDIA GPU at pci_bus_id via NVML, loaded on demand.
  * Returns 0, or -ENOENT when NVML or the device is not there. */
 int vd_nvml_free(const char *pci_bus_id, uint64_t *free_bytes);
+
+/* NVML return codes vramd acts on (nvml.h's nvmlReturn_t). */
+#define VD_NVML_SUCCESS 0
+#define VD_NVML_ERROR_UNINITIALIZED 1
+#define VD_NVML_ERROR_INVALID_ARGUMENT 2
+#define VD_NVML_ERROR_NOT_SUPPORTED 3
+#define VD_NVML_ERROR_NO_PERMISSION 4
+#define VD_NVML_ERROR_NOT_FOUND 6
+#define VD_NVML_ERROR_FUNCTION_NOT_FOUND 13
+#define VD_NVML_ERROR_GPU_IS_LOST 15
+#define VD_NVML_ERROR_RESET_REQUIRED 16
+
+enum vd_nvml_verdict {
+  VD_NVML_FINE,         /* the GPU answered */
+  VD_NVML_LOST,         /* gone: mark it lost */
+  VD_NVML_UNWATCHABLE,  /* NVML cannot watch it: stop asking */
+  VD_NVML_UNSURE,       /* no verdict this time: ask again */
+};
+/* What an NVML return code says about the GPU asked (pure). */
+enum vd_nvml_verdict vd_nvml_judge(int rc);
+/* NVML's handle of the GPU at pci_bus_id, or NULL without NVML or GPU. */
+void *vd_nvml_handle(const char *pci_bus_id);
+/* Ask a GPU one cheap question (its memory use): NVML's return code. */
+int vd_nvml_query(void *handle);
+
+/* Poll NVML for the pool's GPUs (watch.c); NULL when it sees none of them. */
+struct vd_nvml_watch *vd_nvml_watch_start(struct vd_pool *pool);
+void vd_nvml_watch_stop(struct vd_nvml_watch *w);
 
 #endif

@@ -191,6 +191,7 @@ static int collect(struct vd_pool *pool, const struct vd_pool_config *cfg,
         return -ENOMEM;
       }
       pthread_mutex_init(&dev->lock, NULL);
+      pthread_mutex_init(&dev->probe_lock, NULL);
       dev->cl = ids[i];
       dev->ctx = ctx;
       if (!cfg->shared_context && i > 0) {
@@ -234,8 +235,11 @@ static int collect(struct vd_pool *pool, const struct vd_pool_config *cfg,
 static void release(struct vd_pool *pool)
 {
   for (unsigned i = 0; i < pool->ndev; i++) {
+    if (pool->dev[i]->probe)
+      clReleaseMemObject(pool->dev[i]->probe);
     if (pool->dev[i]->admin)
       clReleaseCommandQueue(pool->dev[i]->admin);
+    pthread_mutex_destroy(&pool->dev[i]->probe_lock);
     pthread_mutex_destroy(&pool->dev[i]->lock);
     free(pool->dev[i]);
   }
@@ -244,15 +248,28 @@ static void release(struct vd_pool *pool)
   pool->ndev = pool->nctx = 0;
 }
 
-/* Give each device the queue used to zero new extents. */
+/* Give each device the queue used to zero new extents, and the buffer
+ * health.c probes (zeroed now, so a probe never has to allocate). */
 static int make_admin_queues(struct vd_pool *pool, char *err, size_t errlen)
 {
   for (unsigned i = 0; i < pool->ndev; i++) {
     struct vd_device *dev = pool->dev[i];
+    const cl_uint zero = 0;
     cl_int rc;
     dev->admin = clCreateCommandQueueWithProperties(dev->ctx, dev->cl, NULL, &rc);
     if (rc != CL_SUCCESS) {
       snprintf(err, errlen, "%s: cannot create a command queue: %s",
+               dev->info.id, vd_cl_strerror(rc));
+      return -EIO;
+    }
+    dev->probe = clCreateBuffer(dev->ctx, CL_MEM_READ_WRITE, VD_POOL_ALIGN, NULL, &rc);
+    if (rc == CL_SUCCESS)
+      rc = clEnqueueFillBuffer(dev->admin, dev->probe, &zero, sizeof zero, 0, VD_POOL_ALIGN,
+                               0, NULL, NULL);
+    if (rc == CL_SUCCESS)
+      rc = clFinish(dev->admin);
+    if (rc != CL_SUCCESS) {
+      snprintf(err, errlen, "%s: cannot make its 4 KiB health probe buffer: %s",
                dev->info.id, vd_cl_strerror(rc));
       return -EIO;
     }
@@ -290,6 +307,7 @@ int vd_pool_open(const struct vd_pool_config *cfg, struct vd_pool **out,
     free(pool);
     return rc;
   }
+  pool->watch = vd_nvml_watch_start(pool);
   *out = pool;
   return 0;
 }
@@ -299,6 +317,7 @@ void vd_pool_close(struct vd_pool *pool)
 {
   if (!pool)
     return;
+  vd_nvml_watch_stop(pool->watch);
   release(pool);
   free(pool);
 }
@@ -341,9 +360,9 @@ uint64_t vd_device_available(const struct vd_device *dev)
 }
 
 /* Mark a device lost; the engine and volumes check the flag. */
-void vd_device_mark_lost(struct vd_device *dev)
+bool vd_device_mark_lost(struct vd_device *dev)
 {
-  __atomic_store_n(&dev->lost, true, __ATOMIC_SEQ_CST);
+  return !__atomic_exchange_n(&dev->lost, true, __ATOMIC_SEQ_CST);
 }
 
 /* Whether the device was marked lost. */

@@ -70,9 +70,16 @@ uint64_t vd_extent_bytes(const struct vd_extent *ext);
 struct vd_device *vd_extent_device(const struct vd_extent *ext);
 
 /* A device that stopped answering: its extents fail every transfer and
- * no new extent goes there.  Marking is one-way until restart. */
-void vd_device_mark_lost(struct vd_device *dev);
+ * no new extent goes there.  Marking is one-way until restart; true when
+ * this call marked it. */
+bool vd_device_mark_lost(struct vd_device *dev);
 bool vd_device_lost(const struct vd_device *dev);
+/* Mark a device lost and log why, once (health.c). */
+void vd_device_declare_lost(struct vd_device *dev, const char *why);
+/* After a failed transfer (what names it, for the log): probe the device
+ * and declare it lost if it is gone, rather than one request failing.
+ * True when the device is lost.  Blocks for a probe's round trip. */
+bool vd_device_check(struct vd_device *dev, const char *what);
 
 /* True when VRAMD_FAULTS=1 is in the environment: test hooks only act
  * then, so a production daemon cannot be made to fail on purpose. */

@@ -12,20 +12,6 @@ start_vramd --extent-size 1M \
   --volume name=c,size=4M,layout=concat,devices=cpu1
 requires_frontend nbd
 
-# Run python with libnbd handles h (and g) on volume $1 (and $2).
-nbdpy() {
-  local code=$1; shift
-  timeout 60 "$PY" - "$tmpdir/nbd.sock" "$@" <<PYEOF
-import nbd, sys, errno, time
-def conn(name):
-    h = nbd.NBD(); h.set_export_name(name); h.connect_unix(sys.argv[1]); return h
-def eio(e):  # libnbd names the errno
-    return e.errno in ("EIO", errno.EIO)
-h = conn(sys.argv[2])
-$code
-PYEOF
-}
-
 # 1. Allocation fails halfway: 507, nothing stays allocated.
 api GET /v1/pool; before=$(echo "$body" | jq -c '[.allocated_bytes, .per_device]')
 api POST /v1/faults -d '{"alloc_after": 5}'; expect 204 "arm alloc fault"

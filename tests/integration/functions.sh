@@ -167,3 +167,17 @@ check_usage() {
   vramd_asan || [ "$nr" -le $((r + $2)) ] || fail "RSS: $r KiB at the start, $nr KiB now (slack $2 KiB)"
   echo "usage: threads/fds/RSS KiB $1 -> $now"
 }
+# Run python code with a libnbd handle h on volume $1 (after
+# requires_libnbd); conn(name) opens another, eio(e) tells an EIO.
+nbdpy() {
+  local code=$1; shift
+  timeout 60 "$PY" - "$tmpdir/nbd.sock" "$@" <<PYEOF
+import nbd, sys, errno, time
+def conn(name):
+    h = nbd.NBD(); h.set_export_name(name); h.connect_unix(sys.argv[1]); return h
+def eio(e):  # libnbd names the errno
+    return e.errno in ("EIO", errno.EIO)
+h = conn(sys.argv[2])
+$code
+PYEOF
+}
