@@ -70,6 +70,11 @@ void vd_log_rl(struct vd_ratelimit *rl, int level, const char *fmt, ...)
     static struct vd_ratelimit vd_rl_site_;                                \
     vd_log_rl(&vd_rl_site_, VD_LOG_WARNING, __VA_ARGS__);                  \
   } while (0)
+#define vd_err_rl(...)                                                     \
+  do {                                                                     \
+    static struct vd_ratelimit vd_rl_site_;                                \
+    vd_log_rl(&vd_rl_site_, VD_LOG_ERR, __VA_ARGS__);                      \
+  } while (0)
 #define vd_info_rl(...)                                                    \
   do {                                                                     \
     static struct vd_ratelimit vd_rl_site_;                                \

@@ -129,7 +129,7 @@ static void enqueue_part(struct worker *w, struct vd_io_part *p, uint64_t *bytes
       vd_small_order(&w->sm, m, s.ext_offset, s.len * s.rows, io->op == VD_OP_READ);
       rc = enqueue_segment(w->q, io, m, &s);
       if (rc != CL_SUCCESS) {
-        vd_err("%s: transfer failed: %s", vd_device_info(t->dev[p->dev])->id,
+        vd_err_rl("%s: transfer failed: %s", vd_device_info(t->dev[p->dev])->id,
                vd_cl_strerror(rc));
         p->err = -EIO;
         return;
@@ -237,7 +237,7 @@ static void group_finish(struct worker *w, struct group *g)
   if (g->marker) {
     cl_int rc = vd_cl_event_wait(g->marker);
     if (rc != CL_SUCCESS) {
-      vd_err("%s: transfers failed: %s", vd_device_info(dq->dev)->id, vd_cl_strerror(rc));
+      vd_err_rl("%s: transfers failed: %s", vd_device_info(dq->dev)->id, vd_cl_strerror(rc));
       failed = true;
     }
     clReleaseEvent(g->marker);

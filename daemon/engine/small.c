@@ -137,7 +137,7 @@ static void flush(struct vd_small *sm)
   }
   if (rc != CL_SUCCESS) {
     /* Only this chunk's requests fail; what was enqueued before stands. */
-    vd_err("%s: batched transfer failed: %s", sm->id, vd_cl_strerror(rc));
+    vd_err_rl("%s: batched transfer failed: %s", sm->id, vd_cl_strerror(rc));
     for (unsigned i = sm->chunk; i < sl->nrec; i++)
       sl->rec[i].p->err = -EIO;
   }
@@ -274,7 +274,7 @@ void vd_small_end(struct vd_small *sm)
                            sm->slot_bytes - sl->rd_lo, sm->stage + sm->base + sl->rd_lo,
                            0, NULL, NULL);
   if (rc != CL_SUCCESS) {
-    vd_err("%s: batched read-back failed: %s", sm->id, vd_cl_strerror(rc));
+    vd_err_rl("%s: batched read-back failed: %s", sm->id, vd_cl_strerror(rc));
     for (unsigned i = 0; i < sl->nrec; i++)
       if (sl->rec[i].kop == VD_KOP_READ)
         sl->rec[i].p->err = -EIO;
