@@ -199,6 +199,7 @@ void vd_metrics_render(struct vramd *d, struct vd_buf *b)
   int n = vd_registry_list(&d->reg, &vols);
   uint64_t cap = 0, alloc = 0;
   struct vramd_pinned pinned;
+  char e[400];
 
   vd_prom_family(b, "vramd_build_info", "gauge", "Always 1; the labels say which build runs.");
   vd_prom_sample(b, "vramd_build_info", "version=\"" PACKAGE_VERSION "\"", 1);
@@ -216,6 +217,10 @@ void vd_metrics_render(struct vramd *d, struct vd_buf *b)
                  "the engine's small-request batches).");
   vramd_pinned(d, &pinned);
   vd_prom_sample(b, "vramd_pinned_host_bytes", "", (double)pinned.held);
+  vd_prom_family(b, "vramd_state_saving", "gauge",
+                 "1 while volume definitions are saved; 0 after a save failed (creates "
+                 "and deletes are refused until one works).");
+  vd_prom_sample(b, "vramd_state_saving", "", vramd_state_health(d, e, sizeof e));
   vd_prom_family(b, "vramd_volumes", "gauge", "Volumes defined.");
   vd_prom_sample(b, "vramd_volumes", "", n < 0 ? 0 : n);
   if (n > 0) {

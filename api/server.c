@@ -186,8 +186,9 @@ static json_t *pinned_json(struct vramd *d)
   json_t *o;
 
   vramd_pinned(d, &p);
-  o = json_pack("{s:I, s:I, s:{s:b, s:I, s:I, s:i, s:I}}",
+  o = json_pack("{s:I, s:I, s:I, s:{s:b, s:I, s:I, s:i, s:I}}",
                 "held_bytes", (json_int_t)p.held, "bound_bytes", (json_int_t)p.bound,
+                "host_ram_bytes", (json_int_t)p.host_ram,
                 "engine", "small_batch", d->cfg.small_batch,
                 "small_max_bytes", (json_int_t)d->cfg.small_max,
                 "staging_bytes", (json_int_t)d->cfg.small_staging,
@@ -212,8 +213,13 @@ static enum MHD_Result get_root(struct vramd *d, struct MHD_Connection *c)
                 d->cfg.nbd_socket, "started", (json_int_t)d->started,
                 "cpu_fallback", vd_pool_cpu_fallback(d->pool));
   if (o) {
+    char err[400];
+    bool saving = vramd_state_health(d, err, sizeof err);
     json_object_set_new(o, "safety", safety_json(&d->safety));
     json_object_set_new(o, "pinned_host", pinned_json(d));
+    json_object_set_new(o, "state", json_pack("{s:s, s:b, s:s?}", "dir", d->cfg.state_dir,
+                                              "saving", saving, "error",
+                                              saving ? NULL : err));
   }
   return send_json(c, MHD_HTTP_OK, o, NULL);
 }
@@ -384,6 +390,8 @@ static enum MHD_Result create_volume(struct vramd *d, struct MHD_Connection *c,
     return send_error(c, MHD_HTTP_NOT_IMPLEMENTED, "frontend_unavailable", NULL, "%s", err);
   case -EINVAL:
     return send_error(c, MHD_HTTP_BAD_REQUEST, "invalid_volume", NULL, "%s", err);
+  case -VRAMD_E_STATE:
+    return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "state_not_saved", NULL, "%s", err);
   default:
     return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", NULL, "%s", err);
   }
@@ -413,6 +421,8 @@ static enum MHD_Result delete_volume(struct vramd *d, struct MHD_Connection *c,
   if (rc == -EBUSY)
     return send_error(c, MHD_HTTP_CONFLICT, "volume_in_use", NULL,
                       "%s; use ?force=true to disconnect its clients and delete it", err);
+  if (rc == -VRAMD_E_STATE)
+    return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "state_not_saved", NULL, "%s", err);
   if (rc)
     return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", NULL, "%s", err);
   return send_text(c, MHD_HTTP_NO_CONTENT, "application/json", NULL, 0, NULL);

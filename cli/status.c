@@ -102,8 +102,18 @@ static void print_pinned(json_t *root)
 /* Warnings an operator should act on. */
 static void print_warnings(json_t *root, json_t *pool, int safety_warnings)
 {
+  json_t *st = json_object_get(root, "state"), *p = json_object_get(root, "pinned_host");
+  char a[32], b[32];
   int n = 0;
   printf("warnings:");
+  if (json_is_false(json_object_get(st, "saving")) && ++n)
+    printf("\n  volume definitions are NOT saved (%s): creates and deletes are refused",
+           vctl_str(st, "error", "?"));
+  if (vctl_u64(p, "host_ram_bytes") &&
+      vctl_u64(p, "bound_bytes") > vctl_u64(p, "host_ram_bytes") && ++n)
+    printf("\n  pinned host memory may reach %s, more than the host's %s of RAM: lower "
+           "nbd-staging, nbd-max-sessions or small-staging",
+           vctl_size(p, "bound_bytes", a, sizeof a), vctl_size(p, "host_ram_bytes", b, sizeof b));
   if (json_is_true(json_object_get(root, "cpu_fallback")) && ++n)
     printf("\n  no GPU or accelerator found: volumes use CPU devices (host RAM)");
   if (safety_warnings && ++n)
@@ -141,6 +151,10 @@ int vctl_status(struct vctl *g, int argc, char **argv)
          json_is_true(json_object_get(root, "cpu_fallback")) ? " (CPU devices: no GPU found)" : "");
   print_safety(root, &safety_warnings);
   print_pinned(root);
+  if (json_is_object(json_object_get(root, "state")))
+    printf("volume definitions: %s in %s\n",
+           json_is_true(json_object_get(json_object_get(root, "state"), "saving")) ?
+           "saved" : "NOT saved", vctl_str(json_object_get(root, "state"), "dir", "?"));
   print_warnings(root, pool, safety_warnings);
   printf("pool: %llu devices, %s capacity, %s allocated, %s available; %llu volumes\n\n",
          vctl_u64(pool, "devices"), vctl_size(pool, "capacity_bytes", c1, sizeof c1),

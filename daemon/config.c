@@ -2,10 +2,13 @@
  * config key of the same name; the command line wins. */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "nbd/nbd.h"
 #include "vramd.h"
@@ -154,6 +157,26 @@ static int parse_sized(const struct size_setting *ss, struct vramd_config *c,
   return 0;
 }
 
+/* Refuse a volume whose name or index an earlier one has: only one of
+ * them could be created. */
+static int volume_clash(const struct vramd_config *c, const struct vd_volume_spec *s,
+                        char *err, size_t errlen)
+{
+  for (unsigned i = 0; i < c->nvolumes; i++) {
+    if (!strcmp(c->volumes[i].name, s->name)) {
+      snprintf(err, errlen, "volume: '%s' is defined twice", s->name);
+      return -EINVAL;
+    }
+    if (s->index >= 0 && c->volumes[i].index == s->index &&
+        c->volumes[i].frontend == s->frontend) {
+      snprintf(err, errlen, "volume: index %d is given to both '%s' and '%s'", s->index,
+               c->volumes[i].name, s->name);
+      return -EINVAL;
+    }
+  }
+  return 0;
+}
+
 /* Apply one setting by its option name. */
 int vramd_config_set(struct vramd_config *c, const char *key, const char *v,
                      char *err, size_t errlen)
@@ -206,7 +229,8 @@ int vramd_config_set(struct vramd_config *c, const char *key, const char *v,
       snprintf(err, errlen, "volume: at most %d volumes can be defined", VD_MAX_CLI_VOLUMES);
       return -EINVAL;
     }
-    if (vramd_volume_spec_parse(v, &c->volumes[c->nvolumes], err, errlen))
+    if (vramd_volume_spec_parse(v, &c->volumes[c->nvolumes], err, errlen) ||
+        volume_clash(c, &c->volumes[c->nvolumes], err, errlen))
       return -EINVAL;
     c->nvolumes++;
     return 0;
@@ -227,29 +251,74 @@ static char *trim(char *s)
   return s;
 }
 
+/* Read one line of at most len - 1 bytes, without its newline: 1 read,
+ * 0 at the end of the file, -E2BIG too long, -EILSEQ a NUL byte in it,
+ * -errno a read error. */
+static int read_line(FILE *f, char *line, size_t len)
+{
+  size_t n = 0;
+  int ch;
+
+  while ((ch = getc(f)) != EOF && ch != '\n') {
+    if (ch == '\0')
+      return -EILSEQ;
+    if (n + 1 >= len)
+      return -E2BIG;
+    line[n++] = (char)ch;
+  }
+  line[n] = '\0';
+  if (ferror(f))
+    return errno ? -errno : -EIO;
+  return ch == EOF && n == 0 ? 0 : 1;
+}
+
+/* Open the config file without blocking on a FIFO; NULL with err filled
+ * when it cannot be read or is not a file (a character device such as
+ * /dev/null is read: it ends at once). */
+static FILE *open_config(const char *path, bool must_exist, char *err, size_t errlen, int *rc)
+{
+  struct stat st;
+  FILE *f;
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+
+  *rc = 0;
+  if (fd < 0) {
+    if (errno != ENOENT || must_exist) {
+      *rc = -errno;
+      snprintf(err, errlen, "%s: %s", path, strerror(errno));
+    }
+    return NULL;
+  }
+  if (fstat(fd, &st) || !(S_ISREG(st.st_mode) || S_ISCHR(st.st_mode))) {
+    close(fd);
+    *rc = -EINVAL;
+    snprintf(err, errlen, "%s: not a regular file (a folder, FIFO or socket)", path);
+    return NULL;
+  }
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  f = fdopen(fd, "r");
+  if (!f) {
+    *rc = -errno;
+    snprintf(err, errlen, "%s: %s", path, strerror(errno));
+    close(fd);
+  }
+  return f;
+}
+
 /* Read "key = value" lines; '#' starts a comment. */
 int vramd_config_load(struct vramd_config *c, const char *path, bool must_exist,
                       char *err, size_t errlen)
 {
-  FILE *f = fopen(path, "re");
   char line[1024], e[512];
   unsigned lineno = 0;
-  int rc = 0;
+  int rc, got;
+  FILE *f = open_config(path, must_exist, err, errlen, &rc);
 
-  if (!f) {
-    if (errno == ENOENT && !must_exist)
-      return 0;
-    snprintf(err, errlen, "%s: %s", path, strerror(errno));
-    return -errno;
-  }
-  while (fgets(line, sizeof line, f)) {
+  if (!f)
+    return rc;
+  while ((got = read_line(f, line, sizeof line)) > 0) {
     char *s, *eq, *hash;
     lineno++;
-    if (!strchr(line, '\n') && !feof(f)) {
-      snprintf(err, errlen, "%s:%u: line is too long", path, lineno);
-      rc = -EINVAL;
-      break;
-    }
     if ((hash = strchr(line, '#')))
       *hash = '\0';
     s = trim(line);
@@ -258,18 +327,26 @@ int vramd_config_load(struct vramd_config *c, const char *path, bool must_exist,
     eq = strchr(s, '=');
     if (!eq) {
       snprintf(err, errlen, "%s:%u: expected 'key = value'", path, lineno);
-      rc = -EINVAL;
+      got = -EINVAL;
       break;
     }
     *eq = '\0';
     if (vramd_config_set(c, trim(s), trim(eq + 1), e, sizeof e)) {
       snprintf(err, errlen, "%s:%u: %s", path, lineno, e);
-      rc = -EINVAL;
+      got = -EINVAL;
       break;
     }
   }
+  if (got == -E2BIG)
+    snprintf(err, errlen, "%s:%u: line is longer than %zu bytes", path, lineno + 1,
+             sizeof line - 1);
+  else if (got == -EILSEQ)
+    snprintf(err, errlen, "%s:%u: line holds a NUL byte (is this a text file?)", path,
+             lineno + 1);
+  else if (got < 0 && got != -EINVAL)
+    snprintf(err, errlen, "%s: cannot be read: %s", path, strerror(-got));
   fclose(f);
-  return rc;
+  return got < 0 ? -EINVAL : 0;
 }
 
 /* Parse the device list of a volume spec: "all" or "gpu0+gpu1". */
@@ -284,6 +361,11 @@ static int parse_devices(char *v, struct vd_volume_spec *s, char *err, size_t er
       snprintf(err, errlen, "devices: bad device list");
       return -EINVAL;
     }
+    for (unsigned i = 0; i < s->ndev; i++)
+      if (!strcmp(s->dev_ids[i], tok)) {
+        snprintf(err, errlen, "devices: '%s' is listed twice", tok);
+        return -EINVAL;
+      }
     strcpy(s->dev_ids[s->ndev++], tok);
   }
   if (!s->ndev) {
@@ -330,6 +412,9 @@ int vramd_volume_spec_parse(const char *str, struct vd_volume_spec *s,
       if (k[0] == 's') {
         s->size = n;
         have_size = true;
+      } else if (!vd_is_pow2(n) || n < VD_MIN_STRIPE_UNIT || n > VD_MAX_STRIPE_UNIT) {
+        snprintf(err, errlen, "volume: unit '%s' is not a power of two from 4K to 1M", v);
+        return -EINVAL;
       } else {
         s->stripe_unit = n;
       }

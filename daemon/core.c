@@ -7,6 +7,16 @@
 #include "frontend.h"
 #include "vramd.h"
 
+/* Put the state file back as the registry has it after a create or
+ * delete saved and then failed; a failure here is logged and shows in
+ * vramd_state_health(). */
+static void unsave(struct vramd *d, const char *skip)
+{
+  char err[512];
+  if (vramd_state_save(d, NULL, skip, err, sizeof err))
+    vd_err("the state file no longer matches the volumes: %s", err);
+}
+
 /* Create, register and expose a volume. */
 int vramd_volume_create(struct vramd *d, const struct vd_volume_spec *spec,
                         struct vd_volume **out, char *err, size_t errlen)
@@ -31,9 +41,14 @@ int vramd_volume_create(struct vramd *d, const struct vd_volume_spec *spec,
   rc = vd_volume_create(d->pool, d->cfg.extent_size, spec, &v, err, errlen);
   if (rc)
     goto out_unlock;
-  rc = fe->add(d, v, err, errlen);
+  /* Saved before any client can see it: a volume that would be gone
+   * after a restart is refused instead. */
+  rc = vramd_state_save(d, v, NULL, err, errlen);
   if (rc)
     goto out_free;
+  rc = fe->add(d, v, err, errlen);
+  if (rc)
+    goto out_unsave;
   rc = vd_registry_add(&d->reg, v);
   if (rc) {
     snprintf(err, errlen, "volume '%s' already exists", spec->name);
@@ -43,12 +58,13 @@ int vramd_volume_create(struct vramd *d, const struct vd_volume_spec *spec,
     vd_volume_get(v);
     *out = v;
   }
-  vramd_state_save(d);
   pthread_mutex_unlock(&d->admin_lock);
   return 0;
 
 out_remove:
   fe->remove(d, v, true, err, errlen);
+out_unsave:
+  unsave(d, NULL);
 out_free:
   vd_volume_put(v);
 out_unlock:
@@ -71,12 +87,18 @@ int vramd_volume_delete(struct vramd *d, const char *name, bool force,
     rc = -ENOENT;
     goto out_unlock;
   }
-  fe = vd_frontend_get(v->spec.frontend);
-  rc = fe ? fe->remove(d, v, force, err, errlen) : 0;
+  /* Saved first: a delete that would come back after a restart is
+   * refused instead. */
+  rc = vramd_state_save(d, NULL, name, err, errlen);
   if (rc)
     goto out_put;
+  fe = vd_frontend_get(v->spec.frontend);
+  rc = fe ? fe->remove(d, v, force, err, errlen) : 0;
+  if (rc) {
+    unsave(d, NULL);
+    goto out_put;
+  }
   vd_volume_put(vd_registry_remove(&d->reg, name));
-  vramd_state_save(d);
 
 out_put:
   vd_volume_put(v);

@@ -13,6 +13,7 @@ daemon_libvdcore_a_SOURCES = \
 	daemon/vramd.h daemon/core.c daemon/config.c daemon/safety.c \
 	daemon/list.h daemon/list.c daemon/pinned.c \
 	daemon/state.c daemon/service.c
+daemon_libvdcore_a_SOURCES += daemon/signals.c
 daemon_libvdcore_a_CFLAGS = $(AM_CFLAGS) $(OPENCL_CFLAGS) $(JANSSON_CFLAGS) $(SYSTEMD_CFLAGS)
 
 # Everything vramd links, in dependency order; frontends and the API add to it.

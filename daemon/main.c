@@ -5,7 +5,6 @@
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/lsan_interface.h>
 #endif
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,10 +56,11 @@ static const struct option long_opts[] = {
   { NULL, 0, NULL, 0 },
 };
 
-/* Parse the command line over the config file's settings.  Returns -1 to
- * go on, or an exit status. */
-static int parse_args(int argc, char **argv, struct vramd_config *cfg)
+/* Parse the command line over the config file's settings, keeping the
+ * file's own for SIGHUP.  Returns -1 to go on, or an exit status. */
+static int parse_args(int argc, char **argv, struct vramd *d)
 {
+  struct vramd_config *cfg = &d->cfg;
   char err[512];
   const char *config = NULL;
   int c, idx;
@@ -77,6 +77,12 @@ static int parse_args(int argc, char **argv, struct vramd_config *cfg)
     fprintf(stderr, "vramd: %s\n", err);
     return 2;
   }
+  d->file_cfg = malloc(sizeof *d->file_cfg);
+  if (!d->file_cfg) {
+    fprintf(stderr, "vramd: out of memory\n");
+    return 1;
+  }
+  memcpy(d->file_cfg, cfg, sizeof *cfg);
   optind = 1;
   opterr = 1;
   while ((c = getopt_long(argc, argv, "c:vh", long_opts, &idx)) != -1) {
@@ -88,7 +94,7 @@ static int parse_args(int argc, char **argv, struct vramd_config *cfg)
         return 2;
       }
       break;
-    case 'v': cfg->verbose = true; break;
+    case 'v': cfg->verbose = d->verbose_cli = true; break;
     case 'l': cfg->list_devices = true; break;
     case 'j': cfg->json = true; break;
     case 'V': printf("vramd %s\n", PACKAGE_VERSION); return 0;
@@ -104,22 +110,39 @@ static int parse_args(int argc, char **argv, struct vramd_config *cfg)
   return -1;
 }
 
-/* Create the volumes named in the config and on the command line. */
+/* Create the volumes named in the config and on the command line,
+ * stopping early when a stop signal comes. */
 static void create_configured(struct vramd *d)
 {
   char err[512];
-  for (unsigned i = 0; i < d->cfg.nvolumes; i++)
+  for (unsigned i = 0; i < d->cfg.nvolumes && !vramd_stop_requested(d); i++)
     if (vramd_volume_create(d, &d->cfg.volumes[i], NULL, err, sizeof err))
       vd_err("volume %s: %s", d->cfg.volumes[i].name, err);
     else
       vd_info("volume %s created", d->cfg.volumes[i].name);
 }
 
-/* Recreate saved volumes and serve the API; -1 with err on failure. */
+/* Warn when the settings let vramd pin more host memory than the host
+ * has (GET /v1 and `vramctl status` show it too). */
+static void check_pinned_bound(struct vramd *d)
+{
+  struct vramd_pinned p;
+  char a[32], b[32];
+
+  vramd_pinned(d, &p);
+  if (p.host_ram && p.bound > p.host_ram)
+    vd_warn("pinned host memory: these settings let vramd pin up to %s, more than the "
+            "host's %s of RAM; lower nbd-staging, nbd-max-sessions or small-staging",
+            vd_format_size(p.bound, a, sizeof a), vd_format_size(p.host_ram, b, sizeof b));
+}
+
+/* Recreate saved volumes and serve the API; -1 with err on failure, 0
+ * without serving when a stop signal came. */
 static int start_management(struct vramd *d, char *err, size_t errlen)
 {
   int api_fd, metrics_fd;
-  vramd_state_load(d);
+  if (vramd_state_load(d) == -EINTR || vramd_stop_requested(d))
+    return 0;
   if (vramd_listen(d, &api_fd, &metrics_fd, err, errlen))
     return -1;
   if (vd_api_start(d, api_fd, metrics_fd, &d->api, err, errlen)) {
@@ -129,14 +152,14 @@ static int start_management(struct vramd *d, char *err, size_t errlen)
   return 0;
 }
 
-/* Wait for SIGTERM or SIGINT, feeding the watchdog and refreshing STATUS. */
-static int wait_for_stop(struct vramd *d, const sigset_t *sigs)
+/* Serve signals until a stop signal, feeding the watchdog and
+ * refreshing STATUS. */
+static int wait_for_stop(struct vramd *d)
 {
   unsigned ms = vramd_tick_ms();
-  struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
   for (;;) {
-    int sig = sigtimedwait(sigs, NULL, &ts);
-    if (sig == SIGINT || sig == SIGTERM)
+    int sig = vramd_signals_wait(d, ms);
+    if (sig)
       return sig;
     vramd_notify_watchdog();
     vramd_notify_status(d, NULL);
@@ -181,46 +204,47 @@ static void stop_frontends(struct vramd *d)
 
 int main(int argc, char **argv)
 {
-  struct vramd d = { .admin_lock = PTHREAD_MUTEX_INITIALIZER };
+  struct vramd d = { .admin_lock = PTHREAD_MUTEX_INITIALIZER,
+                     .state_lock = PTHREAD_MUTEX_INITIALIZER };
   struct vd_pool_config pc = { 0 };
   struct vd_engine_config ec = { 0 };
   char err[512];
-  sigset_t sigs;
-  int sig, rc;
+  int rc;
 
   /* Per-connection state and staging (128 KiB and up) come and go with
    * connections: a fixed threshold keeps them mmapped, so freeing returns
    * them to the kernel instead of leaving them in a thread's malloc arena
    * (glibc's moving threshold would: RSS then grows with connection churn). */
   mallopt(M_MMAP_THRESHOLD, 128 << 10);
-  rc = parse_args(argc, argv, &d.cfg);
+  rc = parse_args(argc, argv, &d);
   if (rc >= 0)
-    return rc;
+    goto out_cfg;
   if (d.cfg.verbose)
     vd_log_max = VD_LOG_DEBUG;
   vd_debug("settings: config %s, api %s, nbd %s, nbd-listen %s, metrics %s, state %s",
            d.cfg.config_file, d.cfg.api_socket, d.cfg.nbd_socket,
            d.cfg.nbd_listen[0] ? d.cfg.nbd_listen : "off", d.cfg.metrics_listen, d.cfg.state_dir);
-  /* Block signals before any thread starts so sigwait sees them. */
-  sigemptyset(&sigs);
-  sigaddset(&sigs, SIGINT);
-  sigaddset(&sigs, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-  signal(SIGPIPE, SIG_IGN);
-
-  if (!d.cfg.list_devices)
+  /* Before any thread starts, since threads inherit the mask; a short
+   * --list-devices keeps the default (a signal ends it). */
+  if (!d.cfg.list_devices) {
+    vramd_signals_block();
     vd_safety_early(&d.safety);
+  }
   pc.types = d.cfg.device_types;
   pc.reserve = d.cfg.reserve;
   pc.reserve_set = d.cfg.reserve_set;
   if (vd_pool_open(&pc, &d.pool, err, sizeof err)) {
     vd_err("%s", err);
-    return 1;
+    rc = 1;
+    goto out_cfg;
   }
   if (d.cfg.list_devices) {
     rc = vd_list_devices(d.pool, d.cfg.json) ? 1 : 0;
     goto out_pool;
   }
+  rc = 0;
+  if (vramd_stop_requested(&d))
+    goto out_pool;
   ec.workers_per_device = d.cfg.workers;
   ec.small = d.cfg.small_batch ? VD_SMALL_ON : VD_SMALL_OFF;
   ec.small_max = d.cfg.small_max;
@@ -233,24 +257,29 @@ int main(int argc, char **argv)
   vd_safety_lock_memory(&d.safety);
   vd_registry_init(&d.reg);
   d.started = time(NULL);
+  /* Nothing is saved until the saved volumes are back (the state file
+   * would lose them). */
+  d.state_frozen = true;
+  vramd_state_prepare(&d);
   if (start_frontends(&d, err, sizeof err)) {
     vd_err("%s", err);
     rc = 1;
     goto out_frontends;
   }
+  check_pinned_bound(&d);
   create_configured(&d);
   if (start_management(&d, err, sizeof err)) {
     vd_err("%s", err);
     rc = 1;
     goto out_frontends;
   }
-  vd_info("ready: %u devices, %u volumes", vd_pool_count(d.pool), d.reg.count);
-  vramd_notify_status(&d, "READY=1\n");
-
-  sig = wait_for_stop(&d, &sigs);
-  vd_info("signal %d: stopping", sig);
+  if (!d.stop_signal) {
+    vd_info("ready: %u devices, %u volumes", vd_pool_count(d.pool), d.reg.count);
+    vramd_notify_status(&d, "READY=1\n");
+  }
+  vd_info("signal %d: stopping%s", wait_for_stop(&d),
+          d.api ? "" : " before start-up was done");
   vramd_notify_stopping();
-  rc = 0;
 
 out_frontends:
   /* No new requests, then drain I/O, then free VRAM last. */
@@ -261,7 +290,11 @@ out_frontends:
   delete_all(&d);
   vd_engine_stop(d.eng);
 out_pool:
+  if (d.stop_signal && !d.eng)
+    vd_info("signal %d: stopping before start-up was done", d.stop_signal);
   vd_pool_close(d.pool);
+out_cfg:
+  free(d.file_cfg);
 #if defined(__SANITIZE_ADDRESS__)
   /* An exit handler of the OpenCL runtime ends the process before
    * LeakSanitizer's own one would run: check for leaks here instead. */

@@ -2,6 +2,7 @@
  * let it hold: staging of the frontends and of the engine's batched
  * small-request path (docs/limits.md). */
 #include <string.h>
+#include <unistd.h>
 
 #include "frontend.h"
 #include "vramd.h"
@@ -10,7 +11,11 @@
  * volume pins all of it at create, so it grows only with ublk volumes. */
 void vramd_pinned(struct vramd *d, struct vramd_pinned *p)
 {
+  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+
   memset(p, 0, sizeof *p);
+  if (pages > 0 && page > 0)
+    p->host_ram = (uint64_t)pages * (uint64_t)page;
   vd_engine_small_stats(d->eng, &p->small);
   p->held = p->small.stage_bytes;
   p->bound = d->cfg.small_batch ? d->cfg.small_staging * p->small.workers : 0;

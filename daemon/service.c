@@ -27,10 +27,24 @@ static int make_parent(const char *path)
   return vramd_mkdir_p(dir, 0755);
 }
 
+/* mkdir that takes an existing folder, but not a file in the way. */
+static int make_dir(const char *dir, mode_t mode)
+{
+  struct stat st;
+  if (mkdir(dir, mode) == 0)
+    return 0;
+  if (errno != EEXIST)
+    return -errno;
+  if (stat(dir, &st))
+    return -errno;
+  return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
 /* Create every missing folder of dir. */
 int vramd_mkdir_p(const char *dir, mode_t mode)
 {
   char buf[256];
+  int rc;
   size_t n = strlen(dir);
   if (n == 0 || n >= sizeof buf)
     return -ENAMETOOLONG;
@@ -39,13 +53,11 @@ int vramd_mkdir_p(const char *dir, mode_t mode)
     if (*p != '/')
       continue;
     *p = '\0';
-    if (mkdir(buf, mode) && errno != EEXIST)
-      return -errno;
+    if ((rc = make_dir(buf, mode)))
+      return rc;
     *p = '/';
   }
-  if (mkdir(buf, mode) && errno != EEXIST)
-    return -errno;
-  return 0;
+  return make_dir(buf, mode);
 }
 
 /* Bind the API's Unix socket: mode 0660, group vramd when it exists, and a
@@ -54,16 +66,16 @@ static int unix_listen(const char *path, char *err, size_t errlen)
 {
   struct sockaddr_un sa = { .sun_family = AF_UNIX };
   struct group *g;
-  int fd, probe;
+  int fd, probe, rc;
 
   if (strlen(path) >= sizeof sa.sun_path) {
     snprintf(err, errlen, "API socket path '%s' is too long", path);
     return -ENAMETOOLONG;
   }
   memcpy(sa.sun_path, path, strlen(path) + 1);
-  if (make_parent(path)) {
-    snprintf(err, errlen, "cannot create the folder of %s: %s", path, strerror(errno));
-    return -errno;
+  if ((rc = make_parent(path))) {
+    snprintf(err, errlen, "cannot create the folder of %s: %s", path, strerror(-rc));
+    return rc;
   }
   probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof sa) == 0) {
@@ -79,7 +91,7 @@ static int unix_listen(const char *path, char *err, size_t errlen)
     goto out_err;
   /* The umask keeps the socket private between bind and chmod. */
   mode_t old = umask(0177);
-  int rc = bind(fd, (struct sockaddr *)&sa, sizeof sa);
+  rc = bind(fd, (struct sockaddr *)&sa, sizeof sa);
   umask(old);
   if (rc || listen(fd, 64))
     goto out_close;

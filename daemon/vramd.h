@@ -64,9 +64,23 @@ struct vramd {
   time_t started;
   struct vd_api *api;         /* the HTTP side, NULL until started */
   bool api_socket_made;       /* vramd made the API socket (not systemd) */
-  bool state_frozen;          /* loading or shutting down: do not save */
+  bool state_frozen;          /* starting or stopping: do not save */
   bool state_disabled;        /* the state file could not be set aside */
+  /* Whether the last save worked, and why not (GET /v1 "state", the
+   * vramd_state_saving metric); under state_lock. */
+  pthread_mutex_t state_lock;
+  bool state_saving;
+  char state_error[400];
+  /* Signals (signals.c): the stop signal once one came; the settings as
+   * the config file alone gave them, for SIGHUP to compare against. */
+  int stop_signal;
+  struct vramd_config *file_cfg;
+  bool verbose_cli;           /* --verbose: SIGHUP leaves it on */
 };
+
+/* The errno of a create or delete refused because the volume
+ * definitions could not be saved (the API's 503 state_not_saved). */
+#define VRAMD_E_STATE EROFS
 
 /* Set built-in defaults. */
 void vramd_config_defaults(struct vramd_config *c);
@@ -123,12 +137,33 @@ struct vramd_pinned {
   bool have[VD_FRONTEND_UBLK + 1];   /* the frontend is built in */
   struct vd_engine_small_stats small;
   uint64_t held, bound;
+  uint64_t host_ram;                 /* physical memory of the host */
 };
 void vramd_pinned(struct vramd *d, struct vramd_pinned *p);
 
+/* Make the state folder (mode 0750) before any volume is made. */
+void vramd_state_prepare(struct vramd *d);
 /* Recreate saved volume definitions (empty) from the state folder; a bad
- * file is moved aside.  Save them; called with admin_lock held. */
+ * or non-regular file is moved aside.  -EINTR when a stop signal came
+ * before every volume was made (nothing is saved then). */
 int vramd_state_load(struct vramd *d);
-int vramd_state_save(struct vramd *d);
+/* Save the definitions of the registry's volumes plus add (may be NULL)
+ * less the one named skip (may be NULL); called with admin_lock held.
+ * 0 when saved or when nothing saved changes (a volume of the config, or
+ * while starting or stopping); -VRAMD_E_STATE with err filled when the
+ * file could not be written. */
+int vramd_state_save(struct vramd *d, const struct vd_volume *add, const char *skip,
+                     char *err, size_t errlen);
+/* True while definitions are being saved; err says why they are not. */
+bool vramd_state_health(struct vramd *d, char *err, size_t errlen);
+
+/* Block every signal vramd handles; before any thread starts. */
+void vramd_signals_block(void);
+/* Wait up to ms for signals, acting on each (SIGHUP re-reads the config,
+ * others are logged); returns the stop signal (SIGTERM, SIGINT, SIGQUIT)
+ * or 0. */
+int vramd_signals_wait(struct vramd *d, unsigned ms);
+/* True once a stop signal came; start-up checks it between steps. */
+bool vramd_stop_requested(struct vramd *d);
 
 #endif

@@ -85,6 +85,12 @@ REL_TESTS = tests/integration/faults.sh tests/integration/nbd-vanish.sh \
 TESTS += $(REL_TESTS)
 dist_noinst_SCRIPTS += $(REL_TESTS) tests/integration/nbd-vanish.py
 EXTRA_DIST += docs/reliability.md docs/limits.md docs/architecture.md
+# Every signal, SIGTERM during start-up, state that cannot be saved or
+# read, and config files read as written.
+HARDEN_TESTS = tests/integration/signals-all.sh tests/integration/signals-start.sh \
+	tests/integration/state-bad.sh tests/integration/config-bad.sh
+TESTS += $(HARDEN_TESTS)
+dist_noinst_SCRIPTS += $(HARDEN_TESTS)
 # bash completion against a running vramd; the systemd units as built.
 TESTS += tests/integration/completion.sh tests/integration/units.sh
 dist_noinst_SCRIPTS += tests/integration/completion.sh tests/integration/units.sh

@@ -178,6 +178,50 @@ static void test_file(void)
   unlink(path);
 }
 
+/* Load a file holding len bytes of text; the result of the load. */
+static int load_bytes(const char *text, size_t len)
+{
+  char path[] = "/tmp/vramd-test-config.XXXXXX";
+  int fd = mkstemp(path), rc;
+
+  CU_ASSERT_FATAL(fd >= 0);
+  CU_ASSERT_FATAL(write(fd, text, len) == (ssize_t)len);
+  close(fd);
+  vramd_config_defaults(&cfg);
+  err[0] = '\0';
+  rc = vramd_config_load(&cfg, path, true, err, sizeof err);
+  unlink(path);
+  return rc;
+}
+
+/* volume= lines invalid on their face are refused at load, like an
+ * unknown key; a NUL byte and an over-long line are named as such. */
+static void test_file_refusals(void)
+{
+  static const char nul[] = "verbose = on\nworkers = 2\0\n";
+  char long_line[1100];
+
+  CU_ASSERT_EQUAL(load_bytes("volume = name=a,size=4M,unit=3K\n", 32), -EINVAL);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err, ":1: volume: unit '3K' is not a power of two from 4K to 1M"));
+  CU_ASSERT_EQUAL(load_bytes("volume = name=a,size=4M\nvolume = name=a,size=8M\n", 48), -EINVAL);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err, ":2: volume: 'a' is defined twice"));
+  CU_ASSERT_EQUAL(load_bytes("volume = name=a,size=4M,index=3\nvolume = name=b,size=4M,index=3\n",
+                             64), -EINVAL);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err, ":2: volume: index 3 is given to both 'a' and 'b'"));
+  CU_ASSERT_EQUAL(load_bytes("volume = name=a,size=0\n", 23), -EINVAL);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err, ":1: volume: size '0' must be greater than zero"));
+  CU_ASSERT_EQUAL(load_bytes(nul, sizeof nul - 1), -EINVAL);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err, ":2: line holds a NUL byte"));
+  memset(long_line, 'x', sizeof long_line);
+  CU_ASSERT_EQUAL(load_bytes(long_line, sizeof long_line), -EINVAL);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err, ":1: line is longer than 1023 bytes"));
+  CU_ASSERT_EQUAL(load_bytes("volume = name=a,size=4M\nvolume = name=b,size=4M", 47), 0);
+  CU_ASSERT_EQUAL(cfg.nvolumes, 2);
+  vramd_config_defaults(&cfg);
+  CU_ASSERT_EQUAL(vramd_config_load(&cfg, "/tmp", true, err, sizeof err), -EINVAL);
+  CU_ASSERT_STRING_EQUAL(err, "/tmp: not a regular file (a folder, FIFO or socket)");
+}
+
 int main(void)
 {
   CU_pSuite s;
@@ -192,6 +236,7 @@ int main(void)
   CU_add_test(s, "small-max", test_small_max);
   CU_add_test(s, "small-staging", test_small_staging);
   CU_add_test(s, "config file", test_file);
+  CU_add_test(s, "config file refusals", test_file_refusals);
   CU_add_test(s, "switches", test_switches);
   CU_basic_set_mode(CU_BRM_VERBOSE);
   CU_basic_run_tests();
