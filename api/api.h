@@ -4,6 +4,7 @@
 #ifndef VRAMD_API_H
 #define VRAMD_API_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -32,6 +33,11 @@ struct vd_api_error {
   char message[256];
 };
 
+/* Load a request body of len bytes as a JSON object; NULL with e filled
+ * (invalid_json) when it is not one or holds a NUL byte anywhere. */
+json_t *vd_api_load_object(const char *body, size_t len, size_t flags,
+                           struct vd_api_error *e);
+
 /* Parse a POST /v1/volumes body into spec.  Returns 0, or -EINVAL with e
  * filled (the offending field is named). */
 int vd_api_parse_create(const char *body, size_t len,
@@ -47,6 +53,8 @@ struct vd_buf {
 
 void vd_buf_printf(struct vd_buf *b, const char *fmt, ...)
   __attribute__((format(printf, 2, 3)));
+/* Append n bytes as they are (NUL bytes too); a NUL follows them. */
+void vd_buf_append(struct vd_buf *b, const void *p, size_t n);
 void vd_buf_free(struct vd_buf *b);
 
 /* Prometheus text format 0.0.4.  A family header (HELP and TYPE). */

@@ -434,16 +434,14 @@ static enum MHD_Result get_metrics(struct vramd *d, struct MHD_Connection *c)
  * {"alloc_after": N, "io_after": N, "device_lost": "ID"}, each optional. */
 static enum MHD_Result post_faults(struct vramd *d, struct MHD_Connection *c, struct req *r)
 {
-  json_error_t je;
-  json_t *doc = json_loadb(r->body.s ? r->body.s : "", r->body.len, 0, &je);
+  struct vd_api_error e = { 0 };
+  json_t *doc = vd_api_load_object(r->body.s ? r->body.s : "", r->body.len, 0, &e);
   json_t *val;
   const char *key;
   char err[256];
 
-  if (!json_is_object(doc)) {
-    json_decref(doc);
-    return send_error(c, MHD_HTTP_BAD_REQUEST, "invalid_json", NULL, "a JSON object is expected");
-  }
+  if (!doc)
+    return send_error(c, MHD_HTTP_BAD_REQUEST, e.code, NULL, "%s", e.message);
   json_object_foreach(doc, key, val) {
     bool count = !strcmp(key, "alloc_after") || !strcmp(key, "io_after");
     if ((count && (!json_is_integer(val) || json_integer_value(val) < 0 ||
@@ -557,7 +555,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
      * mid-body, so the connection is closed. */
     if (r->body.len + *upload_size > VD_API_MAX_BODY)
       return MHD_NO;
-    vd_buf_printf(&r->body, "%.*s", (int)*upload_size, upload);
+    /* Taken with its length: a NUL byte stays in and is refused later. */
+    vd_buf_append(&r->body, upload, *upload_size);
     if (r->body.failed)
       return MHD_NO;
     *upload_size = 0;
