@@ -15,9 +15,19 @@ struct vramd;
 struct vd_api;
 
 #define VD_API_MAX_BODY (64u << 10)   /* request bodies above this get 413 */
+#define VD_API_DRAIN_BODY (1u << 20)  /* read and dropped to answer that 413 */
 #define VD_API_CONN_MEMORY (32u << 10) /* URL and headers of one request */
-#define VD_API_TIMEOUT_S 10            /* idle or stalled connections */
-#define VD_API_MAX_CONNS 64
+/* From accept to a complete request, and again from the answer to its
+ * last byte sent: a client that trickles is closed at this deadline. */
+#define VD_API_DEADLINE_MS 5000
+#define VD_API_MAX_CONNS 64    /* connections served at once, per listener */
+#define VD_API_PEER_CONNS 16   /* of them from one uid (root: no cap) or address */
+/* Past either, up to this many more are answered 503 busy, each given
+ * VD_API_BUSY_MS to read it; past that the kernel's backlog holds them. */
+#define VD_API_BUSY_CONNS 64
+#define VD_API_BUSY_MS 1000
+#define VD_API_STACK (256u << 10)      /* MHD's polling thread, the deadline thread */
+#define VD_API_WORKER_STACK (2u << 20) /* the create/delete worker: OpenCL calls */
 
 /* Serve the control API on a listening Unix socket (api_fd) and /metrics
  * alone on metrics_fd (-1: none).  The API owns both fds from here on. */
