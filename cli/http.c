@@ -15,7 +15,7 @@
 
 struct reply {
   char *s;
-  size_t len;
+  size_t len, cap;
   bool too_large;
 };
 
@@ -31,13 +31,18 @@ static size_t on_data(char *p, size_t size, size_t n, void *cls)
     r->too_large = true;
     return 0; /* curl stops with CURLE_WRITE_ERROR */
   }
-  s = realloc(r->s, r->len + add + 1);
-  if (!s)
-    return 0;
-  memcpy(s + r->len, p, add);
+  if (r->len + add >= r->cap) {
+    size_t cap = r->cap ? r->cap : 16384;
+    while (cap <= r->len + add)
+      cap *= 2;
+    if (!(s = realloc(r->s, cap)))
+      return 0;
+    r->s = s;
+    r->cap = cap;
+  }
+  memcpy(r->s + r->len, p, add);
   r->len += add;
-  s[r->len] = '\0';
-  r->s = s;
+  r->s[r->len] = '\0';
   return add;
 }
 
