@@ -29,6 +29,7 @@ struct conn {
   char refused[160];               /* why it gets 503; "" when served */
   bool counted;                    /* holds one of max_conns */
   bool working;                    /* the daemon works on it: no deadline */
+  bool answering;                  /* its answer is queued */
   bool shut;                       /* shut down past its deadline */
   uint64_t deadline_ns;
 };
@@ -194,6 +195,7 @@ static void set_phase(struct MHD_Connection *c, bool working)
   g = k->g;
   pthread_mutex_lock(&g->lock);
   k->working = working;
+  k->answering = !working;
   k->deadline_ns = now_ns() +
                    (uint64_t)(k->counted ? g->conf.deadline_ms : g->conf.busy_ms) * 1000000ull;
   pthread_cond_signal(&g->wake);
@@ -305,6 +307,23 @@ out_free:
   pthread_mutex_destroy(&g->lock);
   free(g);
   return -rc;
+}
+
+/* Wait up to ms for every request being worked on or answered to be
+ * sent and closed, so a stop does not cut answers off. */
+void vd_guard_drain(struct vd_guard *g, unsigned ms)
+{
+  const struct timespec tick = { 0, 10 * 1000000L };
+  for (unsigned waited = 0; waited < ms; waited += 10) {
+    bool busy = false;
+    pthread_mutex_lock(&g->lock);
+    for (struct conn *k = g->head; k && !busy; k = k->next)
+      busy = (k->working || k->answering) && !k->shut;
+    pthread_mutex_unlock(&g->lock);
+    if (!busy)
+      return;
+    nanosleep(&tick, NULL);
+  }
 }
 
 /* Stop the thread; every connection is gone by now (MHD is stopped). */

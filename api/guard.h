@@ -23,6 +23,8 @@ struct vd_guard_conf {
 /* Start the guard and its deadline thread. */
 int vd_guard_start(const struct vd_guard_conf *conf, struct vd_guard **out,
                    char *err, size_t errlen);
+/* Wait up to ms until no answer is being made or sent. */
+void vd_guard_drain(struct vd_guard *g, unsigned ms);
 /* Stop the thread and free the guard; after MHD_stop_daemon. */
 void vd_guard_stop(struct vd_guard *g);
 /* MHD_OPTION_NOTIFY_CONNECTION callback (cls: the guard): counts peers,

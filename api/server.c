@@ -723,6 +723,7 @@ static int serve(struct server *s, int fd, char *err, size_t errlen)
 
 out_worker:
   vd_worker_stop(s->worker);
+  vd_worker_free(s->worker);
   s->worker = NULL;
 out_guard:
   vd_guard_stop(s->guard);
@@ -732,14 +733,18 @@ out_close:
   return rc;
 }
 
-/* Stop one server: the worker first, so no connection stays suspended,
- * then MHD (which closes every connection), then the guard. */
+/* Stop one server: the worker first, so no connection stays suspended
+ * (requests that come after are cancelled at once); a moment for the
+ * answers made to leave; then MHD (which closes every connection), then
+ * what MHD's callbacks use. */
 static void unserve(struct server *s)
 {
   if (!s->mhd)
     return;
   vd_worker_stop(s->worker);
+  vd_guard_drain(s->guard, VD_API_BUSY_MS);
   MHD_stop_daemon(s->mhd);
+  vd_worker_free(s->worker);
   vd_guard_stop(s->guard);
 }
 

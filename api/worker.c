@@ -83,11 +83,17 @@ int vd_worker_start(struct vd_worker **out, char *err, size_t errlen)
   return 0;
 }
 
-/* Append a job and wake the thread. */
+/* Append a job and wake the thread; once stopped, cancel it at once. */
 void vd_worker_push(struct vd_worker *w, struct vd_job *job)
 {
   job->next = NULL;
   pthread_mutex_lock(&w->lock);
+  if (w->stop) {
+    pthread_mutex_unlock(&w->lock);
+    job->run(job, true);
+    MHD_resume_connection(job->conn);
+    return;
+  }
   if (w->tail)
     w->tail->next = job;
   else
@@ -107,6 +113,13 @@ void vd_worker_stop(struct vd_worker *w)
   pthread_cond_signal(&w->wake);
   pthread_mutex_unlock(&w->lock);
   pthread_join(w->thread, NULL);
+}
+
+/* Free a stopped worker. */
+void vd_worker_free(struct vd_worker *w)
+{
+  if (!w)
+    return;
   pthread_cond_destroy(&w->wake);
   pthread_mutex_destroy(&w->lock);
   free(w);

@@ -20,10 +20,13 @@ struct vd_worker;
 
 /* Start the thread. */
 int vd_worker_start(struct vd_worker **out, char *err, size_t errlen);
-/* Queue a job whose connection is suspended; it is resumed once run. */
+/* Queue a job whose connection is suspended; it is resumed once run
+ * (at once and cancelled after vd_worker_stop). */
 void vd_worker_push(struct vd_worker *w, struct vd_job *job);
 /* Finish the job in hand, cancel the rest (resumed with their answer),
  * end the thread.  Before MHD_stop_daemon: no connection stays suspended. */
 void vd_worker_stop(struct vd_worker *w);
+/* Free the worker; after MHD_stop_daemon, when nothing can push. */
+void vd_worker_free(struct vd_worker *w);
 
 #endif

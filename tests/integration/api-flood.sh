@@ -149,3 +149,24 @@ timed timeout 30 "$VRAMCTL" status
 [ "$rc" = 0 ] && [ "$ms" -lt 2000 ] || fail "after the floods: exit $rc, $ms ms"
 [ "$(proc_status Threads)" -le "$threads0" ] || fail "threads after the floods: $(proc_status Threads)"
 pass "after the floods: served in $ms ms, $(proc_status Threads) threads"
+
+# 6. SIGTERM with creates queued on the worker: the one running finishes,
+#    the rest are answered 503 "stopping", and vramd exits 0.
+for n in q1 q2 q3; do
+  curl -s -o "$tmpdir/$n" -w '%{http_code}' --max-time 60 --unix-socket "$tmpdir/api.sock" \
+    -d "{\"name\":\"$n\",\"size\":1073741824}" http://localhost/v1/volumes >"$tmpdir/$n.code" &
+done
+sleep 0.3
+stop_vramd
+wait
+[ -z "${vramd_bad_exit:-}" ] || fail "vramd did not exit 0 with creates queued"
+codes="$(cat "$tmpdir/q1.code") $(cat "$tmpdir/q2.code") $(cat "$tmpdir/q3.code")"
+for n in q1 q2 q3; do
+  case $(cat "$tmpdir/$n.code") in
+    201) ;;
+    503) jq -e '.error.code == "stopping"' "$tmpdir/$n" >/dev/null || fail "$n: $(cat "$tmpdir/$n")" ;;
+    *) fail "$n during stop: HTTP $(cat "$tmpdir/$n.code")" ;;
+  esac
+done
+echo "$codes" | grep -q 503 || echo "note: every create finished before the stop ($codes)"
+pass "SIGTERM with creates queued: exit 0; answers $codes"
