@@ -4,6 +4,7 @@
 #ifndef VRAMD_API_H
 #define VRAMD_API_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -14,9 +15,19 @@ struct vramd;
 struct vd_api;
 
 #define VD_API_MAX_BODY (64u << 10)   /* request bodies above this get 413 */
+#define VD_API_DRAIN_BODY (1u << 20)  /* read and dropped to answer that 413 */
 #define VD_API_CONN_MEMORY (32u << 10) /* URL and headers of one request */
-#define VD_API_TIMEOUT_S 10            /* idle or stalled connections */
-#define VD_API_MAX_CONNS 64
+/* From accept to a complete request, and again from the answer to its
+ * last byte sent: a client that trickles is closed at this deadline. */
+#define VD_API_DEADLINE_MS 5000
+#define VD_API_MAX_CONNS 64    /* connections served at once, per listener */
+#define VD_API_PEER_CONNS 16   /* of them from one uid (root: no cap) or address */
+/* Past either, up to this many more are answered 503 busy, each given
+ * VD_API_BUSY_MS to read it; past that the kernel's backlog holds them. */
+#define VD_API_BUSY_CONNS 64
+#define VD_API_BUSY_MS 1000
+#define VD_API_STACK (256u << 10)      /* MHD's polling thread, the deadline thread */
+#define VD_API_WORKER_STACK (2u << 20) /* the create/delete worker: OpenCL calls */
 
 /* Serve the control API on a listening Unix socket (api_fd) and /metrics
  * alone on metrics_fd (-1: none).  The API owns both fds from here on. */
@@ -31,6 +42,11 @@ struct vd_api_error {
   char field[64];     /* "" when not about one field */
   char message[256];
 };
+
+/* Load a request body of len bytes as a JSON object; NULL with e filled
+ * (invalid_json) when it is not one or holds a NUL byte anywhere. */
+json_t *vd_api_load_object(const char *body, size_t len, size_t flags,
+                           struct vd_api_error *e);
 
 /* Parse a POST /v1/volumes body into spec.  Returns 0, or -EINVAL with e
  * filled (the offending field is named). */
@@ -47,6 +63,8 @@ struct vd_buf {
 
 void vd_buf_printf(struct vd_buf *b, const char *fmt, ...)
   __attribute__((format(printf, 2, 3)));
+/* Append n bytes as they are (NUL bytes too); a NUL follows them. */
+void vd_buf_append(struct vd_buf *b, const void *p, size_t n);
 void vd_buf_free(struct vd_buf *b);
 
 /* Prometheus text format 0.0.4.  A family header (HELP and TYPE). */

@@ -113,11 +113,37 @@ static int apply_field(const char *key, json_t *v, struct vd_volume_spec *s,
   return 0;
 }
 
+/* A body as a JSON object, taken with its length: a NUL byte anywhere
+ * (which a C string would cut the body at) is refused, never skipped. */
+json_t *vd_api_load_object(const char *body, size_t len, size_t flags,
+                           struct vd_api_error *e)
+{
+  json_error_t je;
+  json_t *root;
+
+  if (memchr(body, '\0', len)) {
+    fail(e, "invalid_json", NULL, "body holds a NUL byte at offset %zu",
+         (size_t)((const char *)memchr(body, '\0', len) - body));
+    return NULL;
+  }
+  root = json_loadb(body, len, flags, &je);
+  if (!root) {
+    fail(e, "invalid_json", NULL, "body is not valid JSON: %s (line %d, column %d)",
+         je.text, je.line, je.column);
+    return NULL;
+  }
+  if (!json_is_object(root)) {
+    json_decref(root);
+    fail(e, "invalid_json", NULL, "body must be a JSON object");
+    return NULL;
+  }
+  return root;
+}
+
 /* Parse a create body into a spec. */
 int vd_api_parse_create(const char *body, size_t len,
                         struct vd_volume_spec *spec, struct vd_api_error *e)
 {
-  json_error_t je;
   json_t *root, *v;
   const char *key;
   int rc = 0;
@@ -125,14 +151,10 @@ int vd_api_parse_create(const char *body, size_t len,
   memset(spec, 0, sizeof *spec);
   memset(e, 0, sizeof *e);
   spec->index = -1;
-  root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
+  /* JSON_ALLOW_NUL lets "\u0000" through to get_str, which names the field. */
+  root = vd_api_load_object(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, e);
   if (!root)
-    return fail(e, "invalid_json", NULL, "body is not valid JSON: %s (line %d, column %d)",
-                je.text, je.line, je.column);
-  if (!json_is_object(root)) {
-    rc = fail(e, "invalid_json", NULL, "body must be a JSON object");
-    goto out_root;
-  }
+    return -EINVAL;
   json_object_foreach(root, key, v) {
     rc = apply_field(key, v, spec, e);
     if (rc)
@@ -142,6 +164,9 @@ int vd_api_parse_create(const char *body, size_t len,
     rc = fail(e, "missing_field", "name", "field 'name' is required");
   else if (!spec->size)
     rc = fail(e, "missing_field", "size", "field 'size' (bytes) is required");
+  else if (spec->stripe_unit && spec->layout != VD_LAYOUT_STRIPE)
+    rc = fail(e, "invalid_field", "stripe_unit",
+              "field 'stripe_unit' applies to layout \"stripe\" only; drop it for \"concat\"");
 
 out_root:
   json_decref(root);

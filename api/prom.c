@@ -8,15 +8,37 @@
 
 #include "api.h"
 
+/* Make room for need more bytes and a NUL; false (and failed) if not. */
+static bool grow(struct vd_buf *b, size_t need)
+{
+  size_t cap = b->cap ? b->cap : 4096;
+  char *s;
+
+  if (b->failed)
+    return false;
+  if (b->cap - b->len > need)
+    return true;
+  while (cap - b->len <= need)
+    cap *= 2;
+  s = realloc(b->s, cap);
+  if (!s) {
+    b->failed = true;
+    return false;
+  }
+  b->s = s;
+  b->cap = cap;
+  return true;
+}
+
 /* Append formatted text, growing the buffer. */
 void vd_buf_printf(struct vd_buf *b, const char *fmt, ...)
 {
   va_list ap;
   int n;
 
-  if (b->failed)
-    return;
   for (;;) {
+    if (b->failed)
+      return;
     size_t room = b->cap - b->len;
     va_start(ap, fmt);
     n = vsnprintf(b->s ? b->s + b->len : NULL, room, fmt, ap);
@@ -29,17 +51,18 @@ void vd_buf_printf(struct vd_buf *b, const char *fmt, ...)
       b->len += (size_t)n;
       return;
     }
-    size_t cap = b->cap ? b->cap * 2 : 4096;
-    while (cap - b->len <= (size_t)n)
-      cap *= 2;
-    char *s = realloc(b->s, cap);
-    if (!s) {
-      b->failed = true;
-      return;
-    }
-    b->s = s;
-    b->cap = cap;
+    grow(b, (size_t)n);
   }
+}
+
+/* Append n bytes as they are, NUL bytes included. */
+void vd_buf_append(struct vd_buf *b, const void *p, size_t n)
+{
+  if (!grow(b, n))
+    return;
+  memcpy(b->s + b->len, p, n);
+  b->len += n;
+  b->s[b->len] = '\0';
 }
 
 /* Release the buffer's memory. */

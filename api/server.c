@@ -1,8 +1,12 @@
 /* server.c: the libmicrohttpd servers and the routes of the control API.
  *
- * One thread per connection, each with an idle timeout, so a client that
- * sends half a request and stalls holds only its own thread; URL and headers
- * are bounded by the connection's memory, bodies by VD_API_MAX_BODY. */
+ * One polling thread (epoll) per listener receives requests and sends
+ * answers, so a slow or idle client costs a connection's memory, never a
+ * thread; guard.c puts a deadline on both and caps connections per peer.
+ * Reads are answered on the polling thread; requests that change things
+ * run on worker.c's thread with their connection suspended, so a long
+ * create holds up neither reads nor the deadlines.  Each connection serves
+ * one request (Connection: close), so its deadline is the request's. */
 #include <errno.h>
 #include <jansson.h>
 #include <microhttpd.h>
@@ -15,31 +19,43 @@
 #include "api.h"
 #include "config.h"
 #include "frontend.h"
+#include "guard.h"
 #include "list.h"
 #include "vramd.h"
+#include "worker.h"
 
 struct server {
   struct vramd *d;
   bool metrics_only;
   struct MHD_Daemon *mhd;
+  struct vd_guard *guard;
+  struct vd_worker *worker; /* API only: runs what changes things */
 };
 
 struct vd_api {
   struct server api, metrics;
 };
 
-/* Per-request state: the body read so far. */
+/* Per-request state: the body read so far, the answer once made. */
 struct req {
+  struct vd_job job;          /* first: a job is its request */
+  struct server *s;
+  const char *url, *method;   /* in the connection's memory while it lives */
+  const char *force;          /* ?force=, looked up before a job runs */
   struct vd_buf body;
+  size_t body_len;            /* bytes received (metrics: not kept) */
+  bool routed;
+  unsigned status;
+  struct MHD_Response *resp;
 };
 
-/* Queue a response with a body we own; frees body. */
-static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status,
+/* Make the request's answer from a body we own; frees body.  It is
+ * queued by answer(), on the polling thread. */
+static enum MHD_Result send_text(struct req *c, unsigned status,
                                  const char *type, char *body, size_t len,
                                  const char *location)
 {
   struct MHD_Response *r;
-  enum MHD_Result ret;
 
   r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
   if (!r) {
@@ -47,17 +63,22 @@ static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status,
     return MHD_NO;
   }
   MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+  MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
   if (location)
     MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, location);
   if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
     MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, location ? location : "GET");
-  ret = MHD_queue_response(c, status, r);
-  MHD_destroy_response(r);
-  return ret;
+  if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
+    MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+  if (c->resp)
+    MHD_destroy_response(c->resp);
+  c->resp = r;
+  c->status = status;
+  return MHD_YES;
 }
 
 /* Send a JSON document (reference stolen). */
-static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status,
+static enum MHD_Result send_json(struct req *c, unsigned status,
                                  json_t *doc, const char *location)
 {
   char *s;
@@ -80,7 +101,7 @@ static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status,
 
 /* The error envelope, with optional extra members merged into "error". */
 __attribute__((format(printf, 5, 6)))
-static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status,
+static enum MHD_Result send_error(struct req *c, unsigned status,
                                   const char *code, json_t *extra,
                                   const char *fmt, ...)
 {
@@ -100,7 +121,7 @@ static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status,
 }
 
 /* 405 with the methods the path allows. */
-static enum MHD_Result not_allowed(struct MHD_Connection *c, const char *method,
+static enum MHD_Result not_allowed(struct req *c, const char *method,
                                    const char *allow)
 {
   char msg[128];
@@ -201,7 +222,7 @@ static json_t *pinned_json(struct vramd *d)
 }
 
 /* GET /v1: version and what this build offers. */
-static enum MHD_Result get_root(struct vramd *d, struct MHD_Connection *c)
+static enum MHD_Result get_root(struct vramd *d, struct req *c)
 {
   json_t *fe = json_array(), *o;
   for (int k = VD_FRONTEND_NBD; k <= VD_FRONTEND_UBLK; k++)
@@ -239,7 +260,7 @@ static json_t *device_json(struct vramd *d, unsigned i)
 }
 
 /* GET /v1/devices and /v1/devices/{id}. */
-static enum MHD_Result get_devices(struct vramd *d, struct MHD_Connection *c,
+static enum MHD_Result get_devices(struct vramd *d, struct req *c,
                                    const char *id)
 {
   json_t *arr;
@@ -270,7 +291,7 @@ static json_t *available_json(struct vramd *d)
 }
 
 /* GET /v1/pool: totals. */
-static enum MHD_Result get_pool(struct vramd *d, struct MHD_Connection *c)
+static enum MHD_Result get_pool(struct vramd *d, struct req *c)
 {
   uint64_t total = 0, cap = 0, alloc = 0, avail = 0;
   for (unsigned i = 0; i < vd_pool_count(d->pool); i++) {
@@ -331,7 +352,7 @@ static json_t *volume_json(struct vramd *d, struct vd_volume *v, bool detail)
 }
 
 /* GET /v1/volumes. */
-static enum MHD_Result list_volumes(struct vramd *d, struct MHD_Connection *c)
+static enum MHD_Result list_volumes(struct vramd *d, struct req *c)
 {
   struct vd_volume **vols;
   json_t *arr = json_array();
@@ -350,7 +371,7 @@ static enum MHD_Result list_volumes(struct vramd *d, struct MHD_Connection *c)
 }
 
 /* GET /v1/volumes/{name}. */
-static enum MHD_Result get_volume(struct vramd *d, struct MHD_Connection *c,
+static enum MHD_Result get_volume(struct vramd *d, struct req *c,
                                   const char *name)
 {
   struct vd_volume *v = vd_registry_get(&d->reg, name);
@@ -363,8 +384,7 @@ static enum MHD_Result get_volume(struct vramd *d, struct MHD_Connection *c,
 }
 
 /* POST /v1/volumes. */
-static enum MHD_Result create_volume(struct vramd *d, struct MHD_Connection *c,
-                                     struct req *r)
+static enum MHD_Result create_volume(struct vramd *d, struct req *c)
 {
   struct vd_volume_spec spec;
   struct vd_api_error e;
@@ -372,7 +392,7 @@ static enum MHD_Result create_volume(struct vramd *d, struct MHD_Connection *c,
   char err[512], loc[128];
   int rc;
 
-  if (vd_api_parse_create(r->body.s ? r->body.s : "", r->body.len, &spec, &e))
+  if (vd_api_parse_create(c->body.s ? c->body.s : "", c->body.len, &spec, &e))
     return send_error(c, MHD_HTTP_BAD_REQUEST, e.code,
                       e.field[0] ? json_pack("{s:s}", "field", e.field) : NULL,
                       "%s", e.message);
@@ -402,10 +422,10 @@ static enum MHD_Result create_volume(struct vramd *d, struct MHD_Connection *c,
 }
 
 /* DELETE /v1/volumes/{name}[?force=true]. */
-static enum MHD_Result delete_volume(struct vramd *d, struct MHD_Connection *c,
+static enum MHD_Result delete_volume(struct vramd *d, struct req *c,
                                      const char *name)
 {
-  const char *f = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "force");
+  const char *f = c->force;
   bool force = false;
   char err[512];
   int rc;
@@ -429,7 +449,7 @@ static enum MHD_Result delete_volume(struct vramd *d, struct MHD_Connection *c,
 }
 
 /* GET /metrics. */
-static enum MHD_Result get_metrics(struct vramd *d, struct MHD_Connection *c)
+static enum MHD_Result get_metrics(struct vramd *d, struct req *c)
 {
   struct vd_buf b = { 0 };
   vd_metrics_render(d, &b);
@@ -442,18 +462,16 @@ static enum MHD_Result get_metrics(struct vramd *d, struct MHD_Connection *c)
 
 /* POST /v1/faults, a test-only route that exists only under VRAMD_FAULTS=1:
  * {"alloc_after": N, "io_after": N, "device_lost": "ID"}, each optional. */
-static enum MHD_Result post_faults(struct vramd *d, struct MHD_Connection *c, struct req *r)
+static enum MHD_Result post_faults(struct vramd *d, struct req *c)
 {
-  json_error_t je;
-  json_t *doc = json_loadb(r->body.s ? r->body.s : "", r->body.len, 0, &je);
+  struct vd_api_error e = { 0 };
+  json_t *doc = vd_api_load_object(c->body.s ? c->body.s : "", c->body.len, 0, &e);
   json_t *val;
   const char *key;
   char err[256];
 
-  if (!json_is_object(doc)) {
-    json_decref(doc);
-    return send_error(c, MHD_HTTP_BAD_REQUEST, "invalid_json", NULL, "a JSON object is expected");
-  }
+  if (!doc)
+    return send_error(c, MHD_HTTP_BAD_REQUEST, e.code, NULL, "%s", e.message);
   json_object_foreach(doc, key, val) {
     bool count = !strcmp(key, "alloc_after") || !strcmp(key, "io_after");
     if ((count && (!json_is_integer(val) || json_integer_value(val) < 0 ||
@@ -479,7 +497,7 @@ static enum MHD_Result post_faults(struct vramd *d, struct MHD_Connection *c, st
 
 /* The name after a route prefix, decoded and checked; NULL after an
  * error response has been queued (*ret holds its result). */
-static const char *route_name(struct MHD_Connection *c, const char *raw, char *out,
+static const char *route_name(struct req *c, const char *raw, char *out,
                               size_t len, bool volume, enum MHD_Result *ret)
 {
   char msg[200];
@@ -493,8 +511,8 @@ static const char *route_name(struct MHD_Connection *c, const char *raw, char *o
 }
 
 /* Dispatch a complete request. */
-static enum MHD_Result route(struct server *s, struct MHD_Connection *c, const char *url,
-                             const char *method, struct req *r)
+static enum MHD_Result route(struct server *s, struct req *c, const char *url,
+                             const char *method)
 {
   struct vramd *d = s->d;
   bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
@@ -512,7 +530,7 @@ static enum MHD_Result route(struct server *s, struct MHD_Connection *c, const c
   if (!strcmp(url, "/v1") || !strcmp(url, "/v1/"))
     return get ? get_root(d, c) : not_allowed(c, method, "GET");
   if (!strcmp(url, "/v1/faults") && vd_faults_enabled())
-    return !strcmp(method, "POST") ? post_faults(d, c, r) : not_allowed(c, method, "POST");
+    return !strcmp(method, "POST") ? post_faults(d, c) : not_allowed(c, method, "POST");
   if (!strcmp(url, "/v1/pool"))
     return get ? get_pool(d, c) : not_allowed(c, method, "GET");
   if (!strcmp(url, "/v1/devices"))
@@ -528,7 +546,7 @@ static enum MHD_Result route(struct server *s, struct MHD_Connection *c, const c
     if (get)
       return list_volumes(d, c);
     if (!strcmp(method, "POST"))
-      return create_volume(d, c, r);
+      return create_volume(d, c);
     return not_allowed(c, method, "GET, POST");
   }
   if (!strncmp(url, "/v1/volumes/", 12)) {
@@ -542,38 +560,110 @@ static enum MHD_Result route(struct server *s, struct MHD_Connection *c, const c
   return send_error(c, MHD_HTTP_NOT_FOUND, "not_found", NULL, "no route %.100s", url);
 }
 
-/* MHD's access handler: collect the body within the cap, then route. */
+/* Run a request that changes things on the worker, then resume it. */
+static void run_job(struct vd_job *job, bool cancelled)
+{
+  struct req *r = (struct req *)job;
+  if (cancelled)
+    send_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "stopping", NULL,
+               "vramd is stopping; the request was not carried out");
+  else
+    route(r->s, r, r->url, r->method);
+}
+
+/* Queue the answer made for r; no answer closes the connection. */
+static enum MHD_Result answer(struct MHD_Connection *c, struct req *r)
+{
+  enum MHD_Result ret;
+  if (!r->resp)
+    return MHD_NO;
+  ret = MHD_queue_response(c, r->status, r->resp);
+  MHD_destroy_response(r->resp);
+  r->resp = NULL;
+  vd_guard_sending(c);
+  return ret;
+}
+
+/* The 413 for a body past VD_API_MAX_BODY. */
+static void too_large(struct req *r)
+{
+  send_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "body_too_large", NULL,
+             "request bodies are limited to %u bytes", VD_API_MAX_BODY);
+}
+
+/* A new request: refuse it when busy or far too large, else read on. */
+static enum MHD_Result begin(struct server *s, struct MHD_Connection *c, struct req *r)
+{
+  const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                               MHD_HTTP_HEADER_CONTENT_LENGTH);
+  const char *busy = vd_guard_refused(c);
+
+  r->s = s;
+  if (busy) {
+    send_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "busy", NULL, "%s", busy);
+    return answer(c, r);
+  }
+  /* Past the drain limit, answer before the body: the client may see its
+   * send fail instead of the 413, but nobody streams megabytes here. */
+  if (cl && strtoull(cl, NULL, 10) > VD_API_DRAIN_BODY) {
+    too_large(r);
+    return answer(c, r);
+  }
+  return MHD_YES;
+}
+
+/* MHD's access handler: collect the body within the cap, then route:
+ * reads here, anything else on the worker with the connection suspended. */
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
                               const char *method, const char *version,
                               const char *upload, size_t *upload_size, void **con_cls)
 {
+  struct server *s = cls;
   struct req *r = *con_cls;
   (void)version;
 
   if (!r) {
-    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
     r = calloc(1, sizeof *r);
     if (!r)
       return MHD_NO;
     *con_cls = r;
-    if (cl && strtoull(cl, NULL, 10) > VD_API_MAX_BODY)
-      return send_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "body_too_large", NULL,
-                        "request bodies are limited to %u bytes", VD_API_MAX_BODY);
-    return MHD_YES;
+    return begin(s, c, r);
   }
   if (*upload_size) {
-    /* Past the cap without a Content-Length (chunked): MHD cannot answer
-     * mid-body, so the connection is closed. */
-    if (r->body.len + *upload_size > VD_API_MAX_BODY)
+    /* A body past the cap is read and dropped up to the drain limit, so
+     * that the client is not cut off mid-send and sees the 413; past
+     * that (chunked, so undeclared) the connection is closed. */
+    r->body_len += *upload_size;
+    if (r->body_len > VD_API_DRAIN_BODY)
       return MHD_NO;
-    vd_buf_printf(&r->body, "%.*s", (int)*upload_size, upload);
+    /* Taken with its length: a NUL byte stays in and is refused later. */
+    if (!s->metrics_only && r->body_len <= VD_API_MAX_BODY)
+      vd_buf_append(&r->body, upload, *upload_size);
     if (r->body.failed)
       return MHD_NO;
     *upload_size = 0;
     return MHD_YES;
   }
-  return route(cls, c, url, method, r);
+  if (!r->routed && r->body_len > VD_API_MAX_BODY) {
+    r->routed = true;
+    too_large(r);
+  }
+  if (!r->routed) {
+    r->routed = true;
+    vd_guard_working(c);
+    r->force = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "force");
+    if (s->worker && strcmp(method, "GET") && strcmp(method, "HEAD")) {
+      r->url = url;
+      r->method = method;
+      r->job.conn = c;
+      r->job.run = run_job;
+      MHD_suspend_connection(c);
+      vd_worker_push(s->worker, &r->job);
+      return MHD_YES;
+    }
+    route(s, r, url, method);
+  }
+  return answer(c, r);
 }
 
 /* Free a request's state when MHD is done with it. */
@@ -585,41 +675,87 @@ static void request_done(void *cls, struct MHD_Connection *c, void **con_cls,
   (void)c;
   (void)toe;
   if (r) {
+    if (r->resp)
+      MHD_destroy_response(r->resp);
     vd_buf_free(&r->body);
     free(r);
     *con_cls = NULL;
   }
 }
 
-/* libmicrohttpd's own messages, into our log. */
+/* libmicrohttpd's own messages, into our log: a peer can cause them, so
+ * they have a budget. */
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
+  static struct vd_ratelimit rl;
   char line[512];
   (void)cls;
   vsnprintf(line, sizeof line, fmt, ap);
   line[strcspn(line, "\n")] = '\0';
-  vd_debug("http: %s", line);
+  vd_log_rl(&rl, VD_LOG_DEBUG, "http: %s", line);
 }
 
-/* Start one MHD server on a listening fd. */
+/* Start one MHD server on a listening fd, with its guard (and, for the
+ * API, its worker). */
 static int serve(struct server *s, int fd, char *err, size_t errlen)
 {
+  const struct vd_guard_conf gc = {
+    .name = s->metrics_only ? "metrics" : "api", .max_conns = VD_API_MAX_CONNS,
+    .per_peer = VD_API_PEER_CONNS, .deadline_ms = VD_API_DEADLINE_MS,
+    .busy_ms = VD_API_BUSY_MS, .root_exempt = !s->metrics_only,
+  };
+  int rc;
+
+  if ((rc = vd_guard_start(&gc, &s->guard, err, errlen)))
+    goto out_close;
+  if (!s->metrics_only && (rc = vd_worker_start(&s->worker, err, errlen)))
+    goto out_guard;
   s->mhd = MHD_start_daemon(
-    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG,
+    MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
     0, NULL, NULL, handle, s,
     MHD_OPTION_LISTEN_SOCKET, fd,
-    MHD_OPTION_CONNECTION_LIMIT, (unsigned)VD_API_MAX_CONNS,
-    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)VD_API_TIMEOUT_S,
+    MHD_OPTION_CONNECTION_LIMIT, (unsigned)(VD_API_MAX_CONNS + VD_API_BUSY_CONNS),
+    /* An idle timeout; the deadline in guard.c is the real bound. */
+    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)((VD_API_DEADLINE_MS + 999) / 1000),
     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)VD_API_CONN_MEMORY,
+    MHD_OPTION_THREAD_STACK_SIZE, (size_t)VD_API_STACK,
+    MHD_OPTION_NOTIFY_CONNECTION, vd_guard_notify, s->guard,
     MHD_OPTION_NOTIFY_COMPLETED, request_done, NULL,
     MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
     MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
     MHD_OPTION_END);
   if (!s->mhd) {
     snprintf(err, errlen, "cannot start the HTTP server on fd %d", fd);
-    return -EIO;
+    rc = -EIO;
+    goto out_worker;
   }
   return 0;
+
+out_worker:
+  vd_worker_stop(s->worker);
+  vd_worker_free(s->worker);
+  s->worker = NULL;
+out_guard:
+  vd_guard_stop(s->guard);
+  s->guard = NULL;
+out_close:
+  close(fd);
+  return rc;
+}
+
+/* Stop one server: the worker first, so no connection stays suspended
+ * (requests that come after are cancelled at once); a moment for the
+ * answers made to leave; then MHD (which closes every connection), then
+ * what MHD's callbacks use. */
+static void unserve(struct server *s)
+{
+  if (!s->mhd)
+    return;
+  vd_worker_stop(s->worker);
+  vd_guard_drain(s->guard, VD_API_BUSY_MS);
+  MHD_stop_daemon(s->mhd);
+  vd_worker_free(s->worker);
+  vd_guard_stop(s->guard);
 }
 
 /* Start the control API and the metrics listener. */
@@ -633,16 +769,20 @@ int vd_api_start(struct vramd *d, int api_fd, int metrics_fd,
   }
   a->api.d = a->metrics.d = d;
   a->metrics.metrics_only = true;
-  if (serve(&a->api, api_fd, err, errlen))
+  if (serve(&a->api, api_fd, err, errlen)) {
+    api_fd = -1;
     goto out_free;
+  }
   api_fd = -1;
-  if (metrics_fd >= 0 && serve(&a->metrics, metrics_fd, err, errlen))
+  if (metrics_fd >= 0 && serve(&a->metrics, metrics_fd, err, errlen)) {
+    metrics_fd = -1;
     goto out_stop_api;
+  }
   *out = a;
   return 0;
 
 out_stop_api:
-  MHD_stop_daemon(a->api.mhd);
+  unserve(&a->api);
 out_free:
   free(a);
 out_close:
@@ -658,8 +798,7 @@ void vd_api_stop(struct vd_api *a)
 {
   if (!a)
     return;
-  if (a->metrics.mhd)
-    MHD_stop_daemon(a->metrics.mhd);
-  MHD_stop_daemon(a->api.mhd);
+  unserve(&a->metrics);
+  unserve(&a->api);
   free(a);
 }

@@ -8,26 +8,41 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
 
 #include "vramctl.h"
 
 struct reply {
   char *s;
-  size_t len;
+  size_t len, cap;
+  bool too_large;
 };
 
-/* Collect the response body. */
+/* Collect the response body, up to VCTL_MAX_REPLY: a server that never
+ * ends its reply must not grow vramctl without bound. */
 static size_t on_data(char *p, size_t size, size_t n, void *cls)
 {
   struct reply *r = cls;
   size_t add = size * n;
-  char *s = realloc(r->s, r->len + add + 1);
-  if (!s)
-    return 0;
-  memcpy(s + r->len, p, add);
+  char *s;
+
+  if (add > VCTL_MAX_REPLY - r->len) {
+    r->too_large = true;
+    return 0; /* curl stops with CURLE_WRITE_ERROR */
+  }
+  if (r->len + add >= r->cap) {
+    size_t cap = r->cap ? r->cap : 16384;
+    while (cap <= r->len + add)
+      cap *= 2;
+    if (!(s = realloc(r->s, cap)))
+      return 0;
+    r->s = s;
+    r->cap = cap;
+  }
+  memcpy(r->s + r->len, p, add);
   r->len += add;
-  s[r->len] = '\0';
-  r->s = s;
+  r->s[r->len] = '\0';
   return add;
 }
 
@@ -44,6 +59,61 @@ static void not_running(const struct vctl *g, const char *why)
           g->socket, exists ? why : "no such socket", g->socket);
 }
 
+/* Milliseconds left of the command's deadline; 0 when it has passed. */
+static long time_left_ms(const struct vctl *g)
+{
+  struct timespec ts;
+  long long now;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+  return now < g->deadline_ms ? (long)(g->deadline_ms - now) : 0;
+}
+
+/* Say that vramd took longer than the deadline. */
+static void timed_out(const struct vctl *g)
+{
+  fprintf(stderr,
+          "vramctl: vramd did not answer within %.3g s on %s (it may be stuck or very\n"
+          "busy); --timeout SECONDS or VRAMCTL_TIMEOUT allows longer.\n",
+          g->timeout_ms / 1000.0, g->socket);
+}
+
+/* A failed transfer, in words that say what to do. */
+static void transfer_failed(const struct vctl *g, CURL *c, CURLcode cc,
+                            const struct reply *r)
+{
+  long os_errno = 0;
+  curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &os_errno);
+  if (cc == CURLE_COULDNT_CONNECT && (os_errno == EAGAIN || os_errno == EWOULDBLOCK))
+    fprintf(stderr, "vramctl: vramd is busy: the queue of connections waiting on %s is "
+            "full; try again in a few seconds\n", g->socket);
+  else if (cc == CURLE_COULDNT_CONNECT)
+    not_running(g, os_errno ? strerror((int)os_errno) : curl_easy_strerror(cc));
+  else if (cc == CURLE_OPERATION_TIMEDOUT)
+    timed_out(g);
+  else if (cc == CURLE_WRITE_ERROR && r->too_large)
+    fprintf(stderr, "vramctl: the reply on %s passed %u MiB and was cut off: that is not "
+            "vramd, or it is broken\n", g->socket, VCTL_MAX_REPLY >> 20);
+  else if (cc == CURLE_GOT_NOTHING || cc == CURLE_RECV_ERROR || cc == CURLE_SEND_ERROR)
+    fprintf(stderr, "vramctl: vramd closed the connection on %s without an answer (%s); "
+            "it may be stopping or busy: try again\n", g->socket, curl_easy_strerror(cc));
+  else
+    fprintf(stderr, "vramctl: request to vramd on %s failed: %s\n", g->socket,
+            curl_easy_strerror(cc));
+}
+
+/* A socket path that fits in sockaddr_un, else say so. */
+static bool socket_path_ok(const struct vctl *g)
+{
+  size_t n = strlen(g->socket), max = sizeof ((struct sockaddr_un *)0)->sun_path - 1;
+  if (n && n <= max)
+    return true;
+  fprintf(stderr, "vramctl: the socket path '%.60s%s' is %zu bytes; a Unix socket path "
+          "holds 1 to %zu: give a shorter one with --socket or VRAMCTL_SOCKET\n",
+          g->socket, n > 60 ? "..." : "", n, max);
+  return false;
+}
+
 /* One request to the API. */
 long vctl_request(struct vctl *g, const char *method, const char *path,
                   const char *body, json_t **out)
@@ -51,11 +121,17 @@ long vctl_request(struct vctl *g, const char *method, const char *path,
   struct reply r = { 0 };
   struct curl_slist *hdr = NULL;
   char url[512];
-  long status = -1;
+  long status = -1, left;
   CURLcode cc;
   CURL *c;
 
   *out = NULL;
+  if (!socket_path_ok(g))
+    return -1;
+  if (!(left = time_left_ms(g))) {
+    timed_out(g);
+    return -1;
+  }
   c = curl_easy_init();
   if (!c) {
     fprintf(stderr, "vramctl: cannot initialise libcurl\n");
@@ -67,7 +143,7 @@ long vctl_request(struct vctl *g, const char *method, const char *path,
   curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 5L);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, left);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   if (body) {
     hdr = curl_slist_append(hdr, "Content-Type: application/json");
@@ -75,10 +151,8 @@ long vctl_request(struct vctl *g, const char *method, const char *path,
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
   }
   cc = curl_easy_perform(c);
-  if (cc == CURLE_COULDNT_CONNECT) {
-    not_running(g, curl_easy_strerror(cc));
-  } else if (cc != CURLE_OK) {
-    fprintf(stderr, "vramctl: request to vramd failed: %s\n", curl_easy_strerror(cc));
+  if (cc != CURLE_OK) {
+    transfer_failed(g, c, cc, &r);
   } else {
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     if (r.len)
@@ -164,11 +238,16 @@ unsigned long long vctl_u64(json_t *o, const char *key)
   return json_is_integer(v) && json_integer_value(v) > 0 ? (unsigned long long)json_integer_value(v) : 0;
 }
 
+/* A JSON string's text, or def for anything else (never NULL for %s). */
+const char *vctl_text(json_t *v, const char *def)
+{
+  return json_is_string(v) ? json_string_value(v) : def;
+}
+
 /* String member or def. */
 const char *vctl_str(json_t *o, const char *key, const char *def)
 {
-  json_t *v = json_object_get(o, key);
-  return json_is_string(v) ? json_string_value(v) : def;
+  return vctl_text(json_object_get(o, key), def);
 }
 
 /* A byte count member in IEC units. */

@@ -30,7 +30,7 @@ void vctl_print_volumes(json_t *vols)
     json_array_foreach(json_object_get(v, "devices"), k, id)
       if (off < sizeof devs)
         off += (size_t)snprintf(devs + off, sizeof devs - off, "%s%s", k ? "," : "",
-                                json_string_value(id));
+                                vctl_text(id, "?"));
     printf("%-20s %10s %-7s %-16s %-8s %7llu  %s\n", vctl_str(v, "name", "?"),
            vctl_size(v, "size", s, sizeof s), vctl_str(v, "layout", "?"), devs,
            vctl_str(v, "frontend", "?"), vctl_u64(v, "clients"), vctl_volume_where(v));

@@ -21,7 +21,7 @@ static void show(json_t *v)
     printf(", unit %s", vctl_size(v, "stripe_unit", b, sizeof b));
   printf("\ndevices:  ");
   json_array_foreach(json_object_get(v, "devices"), i, id)
-    printf(" %s", json_string_value(id));
+    printf(" %s", vctl_text(id, "?"));
   printf("\nfrontend:  %s\n", vctl_str(v, "frontend", "?"));
   printf("where:     %s\n", vctl_volume_where(v));
   printf("clients:   %llu\n", vctl_u64(v, "clients"));

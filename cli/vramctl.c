@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "config.h"
 #include "vramctl.h"
@@ -22,12 +23,43 @@ static const struct vctl_cmd commands[] = {
 /* The overall usage. */
 static void usage(FILE *f)
 {
-  fprintf(f, "Usage: vramctl [--socket PATH] [--json] COMMAND ...\n\nCommands:\n");
+  fprintf(f, "Usage: vramctl [--socket PATH] [--timeout SECONDS] [--json] COMMAND ...\n\n"
+             "Commands:\n");
   for (size_t i = 0; i < NCOMMANDS; i++)
     fprintf(f, "  vramctl %s\n", commands[i].usage);
   fprintf(f, "\nSizes take K, M, G, T (base 2). --socket defaults to $VRAMCTL_SOCKET,\n"
-             "else %s. Exit status: 0 ok, 1 failed, 2 usage.\n"
-             "'vramctl COMMAND --help' describes one command.\n", VCTL_DEFAULT_SOCKET);
+             "else %s. --timeout (default $VRAMCTL_TIMEOUT, else %d) bounds the\n"
+             "whole command; past it vramctl gives up and says so.\n"
+             "Exit status: 0 ok, 1 failed, 2 usage.\n"
+             "'vramctl COMMAND --help' describes one command.\n", VCTL_DEFAULT_SOCKET,
+          VCTL_DEFAULT_TIMEOUT_S);
+}
+
+/* Seconds (fractions allowed) from 0.001 to a day, as milliseconds; 0 if
+ * s is not that. */
+static long parse_timeout(const char *s)
+{
+  char *end;
+  double v = strtod(s, &end);
+  if (end == s || *end || !(v >= 0.001 && v <= 86400))
+    return 0;
+  return (long)(v * 1000 + 0.5);
+}
+
+/* Set the command's deadline from --timeout or VRAMCTL_TIMEOUT. */
+static int set_deadline(struct vctl *g, const char *t, const char *from)
+{
+  struct timespec ts;
+  if (t && !(g->timeout_ms = parse_timeout(t))) {
+    fprintf(stderr, "vramctl: %s '%s' is not a number of seconds from 0.001 to 86400\n",
+            from, t);
+    return VCTL_USAGE;
+  }
+  if (!t)
+    g->timeout_ms = VCTL_DEFAULT_TIMEOUT_S * 1000L;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  g->deadline_ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + g->timeout_ms;
+  return -1;
 }
 
 /* Find the command for argv (noun, then verb where it takes one). */
@@ -51,6 +83,7 @@ static const struct vctl_cmd *find(int argc, char **argv, int *used)
 int main(int argc, char **argv)
 {
   struct vctl g = { .socket = getenv("VRAMCTL_SOCKET") };
+  const char *timeout = getenv("VRAMCTL_TIMEOUT"), *timeout_from = "VRAMCTL_TIMEOUT";
   const struct vctl_cmd *cmd;
   int i = 1, used = 0, rc;
 
@@ -63,6 +96,12 @@ int main(int argc, char **argv)
       g.socket = argv[++i];
     } else if (!strncmp(argv[i], "--socket=", 9)) {
       g.socket = argv[i] + 9;
+    } else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
+      timeout = argv[++i];
+      timeout_from = "--timeout";
+    } else if (!strncmp(argv[i], "--timeout=", 10)) {
+      timeout = argv[i] + 10;
+      timeout_from = "--timeout";
     } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
       usage(stdout);
       return VCTL_OK;
@@ -87,6 +126,10 @@ int main(int argc, char **argv)
     usage(stderr);
     return VCTL_USAGE;
   }
+  if (timeout && !*timeout && timeout_from[0] != '-')
+    timeout = NULL; /* an empty VRAMCTL_TIMEOUT is unset */
+  if ((rc = set_deadline(&g, timeout, timeout_from)) >= 0)
+    return rc;
   if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
     fprintf(stderr, "vramctl: cannot initialise libcurl\n");
     return VCTL_FAILED;

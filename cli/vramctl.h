@@ -12,10 +12,17 @@
 #define VCTL_FAILED 1
 #define VCTL_USAGE 2
 #define VCTL_DEFAULT_SOCKET "/run/vramd/vramd.sock"
+/* The whole command's deadline: vramd answers reads at once and gives a
+ * client 5 s each way to send and read; the long operation is a create
+ * that zero-fills a big volume, or a delete that detaches a device. */
+#define VCTL_DEFAULT_TIMEOUT_S 60
+#define VCTL_MAX_REPLY (16u << 20) /* replies past this are cut off */
 
 struct vctl {
   const char *socket;  /* vramd's API socket */
   bool json;           /* print JSON with integer bytes */
+  long timeout_ms;     /* --timeout, for messages */
+  long long deadline_ms; /* CLOCK_MONOTONIC ms by which the command ends */
 };
 
 /* A subcommand: noun, verb, entry point and one line of help. */
@@ -65,7 +72,9 @@ void vctl_print_volumes(json_t *vols);
 const char *vctl_volume_where(json_t *v);
 /* Integer member of an object, 0 if missing. */
 unsigned long long vctl_u64(json_t *o, const char *key);
-/* String member of an object, def if missing. */
+/* A JSON string's text, def if it is not a string. */
+const char *vctl_text(json_t *v, const char *def);
+/* String member of an object, def if missing or not a string. */
 const char *vctl_str(json_t *o, const char *key, const char *def);
 /* IEC size of an integer member, into buf. */
 const char *vctl_size(json_t *o, const char *key, char *buf, size_t len);

@@ -72,9 +72,11 @@ TESTS += tests/unit/test_api
 API_TESTS = tests/integration/api-routes.sh tests/integration/api-bad-input.sh \
 	tests/integration/vramctl.sh tests/integration/state.sh \
 	tests/integration/concurrency.sh tests/integration/metrics.sh \
-	tests/integration/systemd.sh
+	tests/integration/systemd.sh tests/integration/api-flood.sh \
+	tests/integration/vramctl-hostile.sh
 TESTS += $(API_TESTS)
-dist_noinst_SCRIPTS += $(API_TESTS)
+dist_noinst_SCRIPTS += $(API_TESTS) tests/integration/trickle.py \
+	tests/integration/fake-vramd.py
 EXTRA_DIST += tests/fuzz/fuzz_api_body.c tests/fuzz/fuzz_config.c
 # Reliability and security (docs/reliability.md): faults injected through
 # the test-only POST /v1/faults, clients that vanish, signals, data safety,

@@ -19,6 +19,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   if (vd_api_parse_create((const char *)data, size, &spec, &e) == 0) {
     if (!vd_name_valid(spec.name, msg, sizeof msg) || spec.size == 0 || spec.ndev > VD_MAX_DEVICES)
       __builtin_trap();
+    /* Bodies are taken with their length: a NUL byte is never accepted. */
+    if (memchr(data, 0, size))
+      __builtin_trap();
+    /* A stripe unit comes only with the stripe layout. */
+    if (spec.stripe_unit && spec.layout != VD_LAYOUT_STRIPE)
+      __builtin_trap();
   } else if (!e.code || !e.message[0]) {
     __builtin_trap();
   }

@@ -58,6 +58,38 @@ done
 bad_body "name with NUL" '{"name":"ab\u0000cd","size":4096}' invalid_field name
 pass "names with '/', '..', spaces, NUL, capitals or too long answer 400"
 
+# A raw NUL byte in the body, in one upload chunk and split across two
+# ({"name":"ab\0zzz + c",...} once made volume abc): invalid_json, nothing made.
+for split in 0 1; do
+  python3 - "$tmpdir/api.sock" "$split" >"$tmpdir/raw" <<'PY'
+import socket, sys, time
+body = [b'{"name":"ab\0zzz', b'c","size":4096}']
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+s.sendall(b"POST /v1/volumes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+          b"Content-Length: %d\r\n\r\n" % sum(map(len, body)))
+if sys.argv[2] == "1":
+    s.sendall(body[0]); time.sleep(0.3); s.sendall(body[1])
+else:
+    s.sendall(b"".join(body))
+reply = b""
+while True:
+    more = s.recv(65536)
+    if not more:
+        break
+    reply += more
+sys.stdout.write(reply.decode(errors="replace"))
+PY
+  head -1 "$tmpdir/raw" | grep -q " 400 " || fail "NUL in body (split $split): $(cat "$tmpdir/raw")"
+  grep -q '"invalid_json"' "$tmpdir/raw" || fail "NUL in body (split $split): $(cat "$tmpdir/raw")"
+  api GET /v1/volumes
+  [ "$(echo "$body" | jq '.volumes | length')" = 0 ] || fail "NUL in body made a volume: $body"
+done
+pass "a NUL byte in a body, whole or split across chunks, is invalid_json and makes nothing"
+
+bad_body "stripe_unit with concat" '{"name":"a","size":4096,"layout":"concat","stripe_unit":65536}' \
+  invalid_field stripe_unit
+pass "stripe_unit with layout concat answers 400, as vramctl refuses it"
+
 for p in '/v1/volumes/a%2Fb' '/v1/volumes/..' '/v1/volumes/a%00b' '/v1/volumes/a%20b' \
          '/v1/volumes/a/b' '/v1/volumes/%zz' '/v1/devices/a%00'; do
   api GET "$p"

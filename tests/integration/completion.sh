@@ -24,7 +24,7 @@ expect_words() {
 
 start_vramd --volume name=alpha,size=4M
 s="$tmpdir/api.sock"
-expect_words "--socket --json --help --version device volume status" vramctl ""
+expect_words "--socket --timeout --json --help --version device volume status" vramctl ""
 expect_words "create list show delete" vramctl volume ""
 expect_words "nbd ublk" vramctl volume create x --frontend ""
 expect_words "--json --help alpha" vramctl --socket "$s" volume show ""

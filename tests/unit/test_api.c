@@ -28,12 +28,12 @@ static void expect_bad(const char *body, const char *code, const char *field)
 
 static void test_body_full(void)
 {
-  CU_ASSERT_EQUAL_FATAL(parse("{\"name\":\"swap0\",\"size\":12884901888,\"layout\":\"concat\","
+  CU_ASSERT_EQUAL_FATAL(parse("{\"name\":\"swap0\",\"size\":12884901888,\"layout\":\"stripe\","
                               "\"devices\":[\"gpu0\",\"gpu1\"],\"stripe_unit\":65536,"
                               "\"frontend\":\"ublk\",\"attach\":true}"), 0);
   CU_ASSERT_STRING_EQUAL(spec.name, "swap0");
   CU_ASSERT_EQUAL(spec.size, 12884901888ull);
-  CU_ASSERT_EQUAL(spec.layout, VD_LAYOUT_CONCAT);
+  CU_ASSERT_EQUAL(spec.layout, VD_LAYOUT_STRIPE);
   CU_ASSERT_EQUAL(spec.ndev, 2);
   CU_ASSERT_STRING_EQUAL(spec.dev_ids[1], "gpu1");
   CU_ASSERT_EQUAL(spec.stripe_unit, 65536);
@@ -76,6 +76,37 @@ static void test_body_bad(void)
   expect_bad("{\"name\":\"a\\u0000b\",\"size\":1}", "invalid_field", "name");
   expect_bad("{\"size\":1}", "missing_field", "name");
   expect_bad("{\"name\":\"a\"}", "missing_field", "size");
+  /* A unit means nothing to concat: refused as vramctl refuses it. */
+  expect_bad("{\"name\":\"a\",\"size\":1,\"layout\":\"concat\",\"stripe_unit\":65536}",
+             "invalid_field", "stripe_unit");
+  expect_bad("{\"stripe_unit\":65536,\"name\":\"a\",\"size\":1,\"layout\":\"concat\"}",
+             "invalid_field", "stripe_unit");
+  CU_ASSERT_EQUAL(parse("{\"name\":\"a\",\"size\":1,\"layout\":\"concat\"}"), 0);
+}
+
+/* A raw NUL byte anywhere in a body (taken with its length) is invalid
+ * JSON, never a string end that drops what follows. */
+static void test_body_nul(void)
+{
+  static const char body[] = "{\"name\":\"ab\0zzzc\",\"size\":4096}";
+  static const char tail[] = "{\"name\":\"abc\",\"size\":4096}\0";
+  CU_ASSERT_EQUAL(vd_api_parse_create(body, sizeof body - 1, &spec, &e), -EINVAL);
+  CU_ASSERT_STRING_EQUAL(e.code, "invalid_json");
+  CU_ASSERT_PTR_NOT_NULL(strstr(e.message, "NUL"));
+  CU_ASSERT_EQUAL(vd_api_parse_create(tail, sizeof tail - 1, &spec, &e), -EINVAL);
+  CU_ASSERT_STRING_EQUAL(e.code, "invalid_json");
+  CU_ASSERT_EQUAL(vd_api_parse_create(tail, sizeof tail - 2, &spec, &e), 0);
+}
+
+/* vd_buf_append keeps bytes after a NUL. */
+static void test_buf_append(void)
+{
+  struct vd_buf b = { 0 };
+  vd_buf_append(&b, "ab\0c", 4);
+  vd_buf_append(&b, "d", 1);
+  CU_ASSERT_EQUAL(b.len, 5);
+  CU_ASSERT_EQUAL(memcmp(b.s, "ab\0cd", 6), 0);
+  vd_buf_free(&b);
 }
 
 static void test_prom_text(void)
@@ -128,9 +159,11 @@ int main(void)
   CU_add_test(s, "create body, every field", test_body_full);
   CU_add_test(s, "create body, defaults", test_body_defaults);
   CU_add_test(s, "create body, refusals name the field", test_body_bad);
+  CU_add_test(s, "create body, a NUL byte is invalid JSON", test_body_nul);
   CU_add_test(s, "prometheus samples and escaping", test_prom_text);
   CU_add_test(s, "prometheus histogram is cumulative", test_prom_histogram);
   CU_add_test(s, "text buffer grows", test_buf_grows);
+  CU_add_test(s, "text buffer appends NUL bytes", test_buf_append);
   CU_basic_set_mode(CU_BRM_VERBOSE);
   CU_basic_run_tests();
   unsigned failed = CU_get_number_of_failures();
