@@ -1,6 +1,7 @@
 /* status.c: vramctl status: the daemon, the pool, devices and volumes. */
 #include <getopt.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "vramctl.h"
@@ -99,13 +100,42 @@ static void print_pinned(json_t *root)
            vctl_size(e, "held_bytes", c, sizeof c));
 }
 
+/* One warning per lost device, naming the volumes that failed with it. */
+static int print_lost(json_t *devs, json_t *vols)
+{
+  size_t i, j;
+  json_t *dev, *vol, *id;
+  int n = 0;
+
+  json_array_foreach(devs, i, dev) {
+    if (!json_is_true(json_object_get(dev, "lost")))
+      continue;
+    printf("\n  device %s lost: its volumes fail every request with EIO (failed:",
+           vctl_str(dev, "id", "?"));
+    json_array_foreach(vols, j, vol) {
+      json_t *on = json_object_get(vol, "devices");
+      size_t k;
+      if (strcmp(vctl_str(vol, "state", ""), "failed"))
+        continue;
+      json_array_foreach(on, k, id)
+        if (json_is_string(id) && !strcmp(json_string_value(id), vctl_str(dev, "id", "")))
+          printf(" %s", vctl_str(vol, "name", "?"));
+    }
+    printf("); delete them, and restart vramd once the device is back");
+    n++;
+  }
+  return n;
+}
+
 /* Warnings an operator should act on. */
-static void print_warnings(json_t *root, json_t *pool, int safety_warnings)
+static void print_warnings(json_t *root, json_t *pool, json_t *devs, json_t *vols,
+                           int safety_warnings)
 {
   json_t *st = json_object_get(root, "state"), *p = json_object_get(root, "pinned_host");
   char a[32], b[32];
   int n = 0;
   printf("warnings:");
+  n += print_lost(devs, vols);
   if (json_is_false(json_object_get(st, "saving")) && ++n)
     printf("\n  volume definitions are NOT saved (%s): creates and deletes are refused",
            vctl_str(st, "error", "?"));
@@ -155,7 +185,8 @@ int vctl_status(struct vctl *g, int argc, char **argv)
     printf("volume definitions: %s in %s\n",
            json_is_true(json_object_get(json_object_get(root, "state"), "saving")) ?
            "saved" : "NOT saved", vctl_str(json_object_get(root, "state"), "dir", "?"));
-  print_warnings(root, pool, safety_warnings);
+  print_warnings(root, pool, json_object_get(devs, "devices"),
+                 json_object_get(vols, "volumes"), safety_warnings);
   printf("pool: %llu devices, %s capacity, %s allocated, %s available; %llu volumes\n\n",
          vctl_u64(pool, "devices"), vctl_size(pool, "capacity_bytes", c1, sizeof c1),
          vctl_size(pool, "allocated_bytes", c2, sizeof c2),

@@ -448,5 +448,9 @@ int vramd_volume_spec_parse(const char *str, struct vd_volume_spec *s,
     snprintf(err, errlen, "volume: name= and size= are required");
     return -EINVAL;
   }
+  if (s->stripe_unit && s->layout == VD_LAYOUT_CONCAT) {
+    snprintf(err, errlen, "volume: unit= applies to layout=stripe only, not concat");
+    return -EINVAL;
+  }
   return 0;
 }

@@ -88,6 +88,16 @@ expect_status() {
     ([.volumes[] | select(.state == "failed") | .name] | sort) == ($f | sort) and
     ([.volumes[] | select(.state != "failed") | .state] | all(. == "ok"))' "$tmpdir/status" >/dev/null ||
     fail "vramctl status does not show $1 lost and $2 failed: $(cat "$tmpdir/status")"
+  # The text an operator reads names the device and its failed volumes.
+  "$VRAMCTL" status >"$tmpdir/status.txt" || fail "vramctl status failed"
+  if [ -n "$1" ]; then
+    grep -q "device $1 lost: .*(failed:$(jq -r --arg d "$1" --argjson f "$2" \
+      '[.volumes[] | select(.state == "failed" and (.devices | index($d))) | " " + .name] | join("")' \
+      "$tmpdir/status"))" "$tmpdir/status.txt" ||
+      fail "vramctl status text does not warn of $1: $(cat "$tmpdir/status.txt")"
+  else
+    ! grep -q " lost:" "$tmpdir/status.txt" || fail "vramctl status warns of a loss: $(cat "$tmpdir/status.txt")"
+  fi
 }
 # Stop vramd with SIGTERM: it must exit 0, within 15 s.
 expect_clean_stop() {

@@ -58,6 +58,21 @@ static void test_switches(void)
   CU_ASSERT_STRING_EQUAL(err, "volume: attach: 'ture' is not on or off");
 }
 
+/* A stripe unit means nothing to concat: refused in either order, as the
+ * API and vramctl refuse it. */
+static void test_unit_needs_stripe(void)
+{
+  struct vd_volume_spec spec;
+  CU_ASSERT_EQUAL(vramd_volume_spec_parse("name=a,size=4M,layout=concat,unit=64K", &spec,
+                                          err, sizeof err), -EINVAL);
+  CU_ASSERT_STRING_EQUAL(err, "volume: unit= applies to layout=stripe only, not concat");
+  CU_ASSERT_EQUAL(vramd_volume_spec_parse("name=a,size=4M,unit=64K,layout=concat", &spec,
+                                          err, sizeof err), -EINVAL);
+  CU_ASSERT_EQUAL(vramd_volume_spec_parse("name=a,size=4M,unit=64K,layout=stripe", &spec,
+                                          err, sizeof err), 0);
+  CU_ASSERT_EQUAL(spec.stripe_unit, 64 << 10);
+}
+
 /* The defaults are the measured ones (docs/design-decisions.md). */
 static void test_defaults(void)
 {
@@ -229,6 +244,7 @@ int main(void)
   if (CU_initialize_registry() != CUE_SUCCESS)
     return 1;
   s = CU_add_suite("config", NULL, NULL);
+  CU_add_test(s, "unit= only with stripe", test_unit_needs_stripe);
   CU_add_test(s, "defaults", test_defaults);
   CU_add_test(s, "nbd-staging", test_nbd_staging);
   CU_add_test(s, "nbd-max-sessions", test_nbd_max_sessions);
