@@ -7,7 +7,7 @@
 
 #include "util.h"
 
-int vd_log_max = VD_LOG_INFO;
+_Atomic int vd_log_max = VD_LOG_INFO;
 
 /* One lock for every rate limit: only warning paths take it. */
 static pthread_mutex_t rl_lock = PTHREAD_MUTEX_INITIALIZER;

@@ -38,7 +38,9 @@ static inline bool vd_round_up(uint64_t x, uint64_t a, uint64_t *out)
 enum vd_log_level { VD_LOG_ERR = 3, VD_LOG_WARNING = 4, VD_LOG_NOTICE = 5,
                     VD_LOG_INFO = 6, VD_LOG_DEBUG = 7 };
 
-extern int vd_log_max; /* messages above this level are dropped */
+/* Messages above this level are dropped; SIGHUP may change it while
+ * other threads log, so it is atomic. */
+extern _Atomic int vd_log_max;
 
 /* Log to stderr with a journald "<N>" priority prefix. */
 void vd_log(int level, const char *fmt, ...)

@@ -63,7 +63,7 @@ static void reload(struct vramd *d)
             c->config_file);
   d->file_cfg->verbose = verbose;
   if (!d->verbose_cli)
-    __atomic_store_n(&vd_log_max, verbose ? VD_LOG_DEBUG : VD_LOG_INFO, __ATOMIC_RELAXED);
+    vd_log_max = verbose ? VD_LOG_DEBUG : VD_LOG_INFO;
   vd_info("SIGHUP: re-read %s; verbose is %s%s", c->config_file,
           d->verbose_cli || verbose ? "on" : "off", d->verbose_cli ? " (--verbose)" : "");
 out_free:
