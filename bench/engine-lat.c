@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "engine-lat.h"
 #include "pool-cl.h"
@@ -14,14 +13,6 @@
 #define MAX_SAMPLES (1u << 22)
 
 static uint32_t *samples; /* ns per request of the current job */
-
-/* Monotonic nanoseconds. */
-static uint64_t ns_now(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* qsort order for samples. */
 static int cmp_u32(const void *a, const void *b)
@@ -96,26 +87,26 @@ int lat_engine(struct vd_engine *eng, struct vd_volume *v, const char *label,
     struct waiter w;
     struct vd_io io = { .target = &v->target, .op = jobs[j].op, .len = bs, .buf = buf,
                         .done = lat_done, .priv = &w };
-    uint64_t end = ns_now() + (uint64_t)(secs * 1e9), t0;
+    uint64_t end = vd_now_ns() + (uint64_t)(secs * 1e9), t0;
     size_t n = 0;
-    double t_start = (double)ns_now();
+    double t_start = (double)vd_now_ns();
 
-    while (n < MAX_SAMPLES && ns_now() < end) {
+    while (n < MAX_SAMPLES && vd_now_ns() < end) {
       io.off = rand_off(&rng, v->size, bs);
       if (io.op == VD_OP_WRITE)
         prep(buf, io.off, bs);
       atomic_store(&w.done, 0);
-      t0 = ns_now();
+      t0 = vd_now_ns();
       vd_engine_submit(eng, &io);
       while (!atomic_load_explicit(&w.done, memory_order_acquire))
         ;
-      samples[n++] = (uint32_t)(ns_now() - t0);
+      samples[n++] = (uint32_t)(vd_now_ns() - t0);
       if (atomic_load(&w.err)) {
         fprintf(stderr, "engine-bench: %s at QD1 failed\n", jobs[j].name);
         return -1;
       }
     }
-    report(label, jobs[j].name, bs, n, ((double)ns_now() - t_start) / 1e9);
+    report(label, jobs[j].name, bs, n, ((double)vd_now_ns() - t_start) / 1e9);
   }
   return 0;
 }
@@ -156,18 +147,18 @@ int lat_bare(struct vd_volume *v, unsigned char *buf, uint64_t bs, double secs)
   }
   for (unsigned k = 0; k < 4 && rc == CL_SUCCESS; k++) {
     bool write = k & 1, poll = k >> 1;
-    uint64_t end = ns_now() + (uint64_t)(secs * 1e9), t0;
-    double t_start = (double)ns_now();
+    uint64_t end = vd_now_ns() + (uint64_t)(secs * 1e9), t0;
+    double t_start = (double)vd_now_ns();
     size_t n = 0;
-    while (rc == CL_SUCCESS && n < MAX_SAMPLES && (t0 = ns_now()) < end) {
+    while (rc == CL_SUCCESS && n < MAX_SAMPLES && (t0 = vd_now_ns()) < end) {
       rc = bare_copy(q, vd_extent_mem(ext), write, poll, rand_off(&rng, size, bs), bs, buf);
-      samples[n++] = (uint32_t)(ns_now() - t0);
+      samples[n++] = (uint32_t)(vd_now_ns() - t0);
     }
     if (rc != CL_SUCCESS)
       fprintf(stderr, "engine-bench: bare copy failed: %s\n", vd_cl_strerror(rc));
     else
       report(poll ? "bare-poll" : "bare", write ? "rand-write" : "rand-read", bs, n,
-             ((double)ns_now() - t_start) / 1e9);
+             ((double)vd_now_ns() - t_start) / 1e9);
   }
   clReleaseCommandQueue(q);
   return rc == CL_SUCCESS ? 0 : -1;
