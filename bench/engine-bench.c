@@ -37,6 +37,8 @@ struct opts {
   uint64_t small_max, small_stage;
   bool one_only, all_only;
   bool latency;           /* QD1 latency jobs instead of the throughput jobs */
+  enum vd_idle_mode idle;
+  uint64_t idle_max;
 };
 
 struct run;
@@ -401,6 +403,8 @@ static int bench_engine(struct vd_pool *pool, const struct opts *o, enum vd_smal
   ec.small = mode;
   ec.small_max = o->small_max;
   ec.small_stage = o->small_stage;
+  ec.idle = o->idle;
+  ec.idle_max = o->idle_max;
   if (vd_engine_start(pool, &ec, &eng, err, sizeof err)) {
     fprintf(stderr, "engine-bench: %s\n", err);
     return -1;
@@ -416,8 +420,9 @@ static int bench_engine(struct vd_pool *pool, const struct opts *o, enum vd_smal
   if (!rc && !o->one_only && ndev > 1 && bench_volume(pool, eng, o, "all", ndev, res, nres))
     rc = -1;
   vd_engine_small_stats(eng, &st);
-  printf("# small-batch: %llu segments batched in %llu kernel launches\n",
-         (unsigned long long)st.segments, (unsigned long long)st.launches);
+  printf("# small-batch: %llu segments batched in %llu kernel launches; "
+         "%llu requests on the idle path\n", (unsigned long long)st.segments,
+         (unsigned long long)st.launches, (unsigned long long)st.idle);
   if (!rc && !o->latency)
     print_table(res, *nres, nfirst);
   vd_engine_stop(eng);
@@ -433,7 +438,8 @@ int main(int argc, char **argv)
     { "batch", 1, NULL, 'B' }, { "depth", 1, NULL, 'D' }, { "shared-context", 0, NULL, 'C' },
     { "one-only", 0, NULL, '1' }, { "all-only", 0, NULL, 'a' },
     { "small-batch", 1, NULL, 'S' }, { "small-max", 1, NULL, 'M' },
-    { "small-stage", 1, NULL, 'T' }, { "latency", 0, NULL, 'L' }, { NULL, 0, NULL, 0 },
+    { "small-stage", 1, NULL, 'T' }, { "latency", 0, NULL, 'L' },
+    { "idle", 1, NULL, 'I' }, { "idle-max", 1, NULL, 'X' }, { NULL, 0, NULL, 0 },
   };
   struct opts o = { .size = 256ull << 20, .seconds = 2, .qd = 32, .unit = 0,
                     .extent = 1ull << 30, .modes = 1u << VD_SMALL_ON };
@@ -472,13 +478,23 @@ int main(int argc, char **argv)
     case 'M': o.small_max = size_arg("small-max", optarg); break;
     case 'T': o.small_stage = size_arg("small-stage", optarg); break;
     case 'L': o.latency = true; break;
+    case 'I':
+      if (!strcmp(optarg, "spin")) o.idle = VD_IDLE_SPIN;
+      else if (!strcmp(optarg, "block")) o.idle = VD_IDLE_BLOCK;
+      else if (!strcmp(optarg, "off")) o.idle = VD_IDLE_OFF;
+      else {
+        fprintf(stderr, "engine-bench: --idle spin|block|off\n");
+        return 2;
+      }
+      break;
+    case 'X': o.idle_max = size_arg("idle-max", optarg); break;
     default:
       fprintf(stderr, "Usage: engine-bench [--size PER_DEVICE] [--seconds S] [--qd N]\n"
               "  [--bs 4K,64K,1M,4M] [--unit SIZE] [--extent-size SIZE]\n"
               "  [--device-types gpu|cpu] [--workers N] [--batch N] [--depth N]\n"
               "  [--shared-context] [--one-only|--all-only]\n"
               "  [--small-batch off|on|both] [--small-max SIZE] [--small-stage SIZE]\n"
-              "  [--latency]\n");
+              "  [--latency] [--idle spin|block|off] [--idle-max SIZE]\n");
       return 2;
     }
   }
@@ -499,8 +515,11 @@ int main(int argc, char **argv)
   }
   printf("# workers %u, batch %u, depth %u, %s (0: engine default)\n", o.workers, o.batch,
          o.depth, o.shared_ctx ? "context per platform" : "context per device");
-  printf("# small-max %llu, small-stage %llu per worker (0: engine default)\n",
-         (unsigned long long)o.small_max, (unsigned long long)o.small_stage);
+  printf("# small-max %llu, small-stage %llu per worker, idle path %s up to %llu "
+         "(0: engine default)\n", (unsigned long long)o.small_max,
+         (unsigned long long)o.small_stage,
+         o.idle == VD_IDLE_SPIN ? "spin" : o.idle == VD_IDLE_BLOCK ? "block" :
+         o.idle == VD_IDLE_OFF ? "off" : "default", (unsigned long long)o.idle_max);
   if (o.latency)
     printf("# QD1 latency, one request at a time, %.1f s per job, %s per device; \"bare\" is\n"
            "# a blocking clEnqueue{Read,Write}Buffer from pinned memory on the first device,\n"

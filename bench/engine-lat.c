@@ -86,7 +86,7 @@ int lat_engine(struct vd_engine *eng, struct vd_volume *v, const char *label,
   for (unsigned j = 0; j < 2; j++) {
     struct waiter w;
     struct vd_io io = { .target = &v->target, .op = jobs[j].op, .len = bs, .buf = buf,
-                        .done = lat_done, .priv = &w };
+                        .done = lat_done, .priv = &w, .inline_ok = true };
     uint64_t end = vd_now_ns() + (uint64_t)(secs * 1e9), t0;
     size_t n = 0;
     double t_start = (double)vd_now_ns();
