@@ -54,7 +54,10 @@ IFS=, read -r -a jobs <<<"$jobs"
 for t in fio nbdkit nbdinfo jq; do
   command -v $t >/dev/null || { echo "nbd-bench.sh: needs $t" >&2; exit 2; }
 done
-[ -x "$vramd" ] || { echo "nbd-bench.sh: build vramd first ($vramd)" >&2; exit 2; }
+for srv in "${servers[@]}"; do
+  [ "$srv" != vramd ] || [ -x "$vramd" ] ||
+    { echo "nbd-bench.sh: build vramd first ($vramd)" >&2; exit 2; }
+done
 if [ -n "$perfdir" ]; then
   command -v perf >/dev/null || { echo "nbd-bench.sh: --perf needs perf" >&2; exit 2; }
   mkdir -p "$perfdir"
