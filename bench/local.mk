@@ -8,4 +8,4 @@ noinst_PROGRAMS += bench/sock-bench
 bench_sock_bench_SOURCES = bench/sock-bench.c
 bench_sock_bench_LDADD = common/libvdcommon.a $(LIBS)
 EXTRA_DIST += bench/README.md bench/RESULTS.md bench/run.sh bench/nbd-bench.sh \
-	bench/make-bundle.sh bench/gpu-env.sh
+	bench/make-bundle.sh bench/gpu-env.sh bench/guest-qd1.sh
