@@ -1,6 +1,7 @@
 /* engine-bench.c: in-process engine benchmark, no frontend in the way.
  * Sequential and random reads and writes at several block sizes, on one
- * device and striped over all of them, with a verify pass at the end. */
+ * device and striped over all of them, with a verify pass at the end;
+ * with --latency, QD1 latency instead (engine-lat.c). */
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
@@ -11,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine-lat.h"
 #include "engine.h"
 #include "util.h"
 #include "volume.h"
@@ -34,6 +36,9 @@ struct opts {
   unsigned modes;         /* bit VD_SMALL_OFF / VD_SMALL_ON: engine runs to make */
   uint64_t small_max, small_stage;
   bool one_only, all_only;
+  bool latency;           /* QD1 latency jobs instead of the throughput jobs */
+  enum vd_idle_mode idle;
+  uint64_t idle_max;
 };
 
 struct run;
@@ -43,7 +48,14 @@ struct slot {
   unsigned char *buf;
   uint64_t rng;
   struct run *run;
+  atomic_int state;       /* SLOT_* */
 };
+
+/* A completion may run inside vd_engine_submit (an idle device moves the
+ * request on the submitting thread): then it must not submit again from
+ * there, or the stack grows with every request.  It marks the slot and
+ * slot_go's loop submits the next request. */
+enum { SLOT_IDLE, SLOT_SUBMITTING, SLOT_AGAIN };
 
 struct run {
   struct vd_engine *eng;
@@ -106,33 +118,49 @@ static uint64_t next_offset(struct slot *s)
   return (atomic_fetch_add(&r->next_off, 1) % blocks) * r->bs;
 }
 
-static void slot_done(struct vd_io *io, int err);
-
-/* Submit the slot's next request. */
-static void slot_go(struct slot *s)
+/* The slot is out of the run: the last thing anyone does with it. */
+static void slot_retire(struct slot *s)
 {
-  s->io.off = next_offset(s);
-  if (s->io.op == VD_OP_WRITE)
-    stamp(s->buf, s->io.off, s->io.len);
-  vd_engine_submit(s->run->eng, &s->io);
-}
-
-/* Completion: count, then go again unless the run is over. */
-static void slot_done(struct vd_io *io, int err)
-{
-  struct slot *s = io->priv;
   struct run *r = s->run;
-  if (err)
-    atomic_fetch_add(&r->errors, 1);
-  atomic_fetch_add(&r->ops, 1);
-  if (!atomic_load(&r->stop)) {
-    slot_go(s);
-    return;
-  }
   pthread_mutex_lock(&r->lock);
   if (atomic_fetch_sub(&r->inflight, 1) == 1)
     pthread_cond_signal(&r->cv);
   pthread_mutex_unlock(&r->lock);
+}
+
+/* Submit the slot's next request, again while the last one completed
+ * inside vd_engine_submit, and retire it once the run stops. */
+static void slot_go(struct slot *s)
+{
+  for (;;) {
+    int st = SLOT_SUBMITTING;
+    if (atomic_load(&s->run->stop)) {
+      slot_retire(s);
+      return;
+    }
+    s->io.off = next_offset(s);
+    if (s->io.op == VD_OP_WRITE)
+      stamp(s->buf, s->io.off, s->io.len);
+    atomic_store(&s->state, SLOT_SUBMITTING);
+    vd_engine_submit(s->run->eng, &s->io);
+    /* Not completed yet: slot_done goes on from another thread. */
+    if (atomic_compare_exchange_strong(&s->state, &st, SLOT_IDLE))
+      return;
+  }
+}
+
+/* Completion: count, then go again (or retire) unless the submitter is
+ * still inside vd_engine_submit, whose loop then does it. */
+static void slot_done(struct vd_io *io, int err)
+{
+  struct slot *s = io->priv;
+  struct run *r = s->run;
+  int st = SLOT_SUBMITTING;
+  if (err)
+    atomic_fetch_add(&r->errors, 1);
+  atomic_fetch_add(&r->ops, 1);
+  if (!atomic_compare_exchange_strong(&s->state, &st, SLOT_AGAIN))
+    slot_go(s);
 }
 
 /* Run one job for a while; returns ops per second, or -1 on errors. */
@@ -259,7 +287,12 @@ static int bench_volume(struct vd_pool *pool, struct vd_engine *eng, const struc
   pthread_mutex_init(&r.lock, NULL);
   pthread_cond_init(&r.cv, NULL);
   r.vol = v;
-  for (unsigned b = 0; b < o->nbs; b++)
+  for (unsigned b = 0; o->latency && b < o->nbs; b++)
+    if (lat_engine(eng, v, label, slots[0].buf, o->bs[b], o->seconds, stamp)) {
+      rc = -1;
+      goto out;
+    }
+  for (unsigned b = 0; !o->latency && b < o->nbs; b++)
     for (unsigned j = 0; j < sizeof jobs / sizeof jobs[0]; j++) {
       double ops;
       r.op = jobs[j].op;
@@ -290,6 +323,10 @@ static int bench_volume(struct vd_pool *pool, struct vd_engine *eng, const struc
          (unsigned long long)bad, (double)v->size / (now() - t0) / 1e9);
   if (bad)
     rc = -1;
+  /* The bare copy overwrites data, so it comes after the verify. */
+  for (unsigned b = 0; !rc && o->latency && !strcmp(label, "one") && b < o->nbs; b++)
+    if (lat_bare(v, slots[0].buf, o->bs[b], o->seconds))
+      rc = -1;
 out:
   if (slots)
     for (unsigned i = 0; i < o->qd; i++)
@@ -366,6 +403,8 @@ static int bench_engine(struct vd_pool *pool, const struct opts *o, enum vd_smal
   ec.small = mode;
   ec.small_max = o->small_max;
   ec.small_stage = o->small_stage;
+  ec.idle = o->idle;
+  ec.idle_max = o->idle_max;
   if (vd_engine_start(pool, &ec, &eng, err, sizeof err)) {
     fprintf(stderr, "engine-bench: %s\n", err);
     return -1;
@@ -381,9 +420,10 @@ static int bench_engine(struct vd_pool *pool, const struct opts *o, enum vd_smal
   if (!rc && !o->one_only && ndev > 1 && bench_volume(pool, eng, o, "all", ndev, res, nres))
     rc = -1;
   vd_engine_small_stats(eng, &st);
-  printf("# small-batch: %llu segments batched in %llu kernel launches\n",
-         (unsigned long long)st.segments, (unsigned long long)st.launches);
-  if (!rc)
+  printf("# small-batch: %llu segments batched in %llu kernel launches; "
+         "%llu requests on the idle path\n", (unsigned long long)st.segments,
+         (unsigned long long)st.launches, (unsigned long long)st.idle);
+  if (!rc && !o->latency)
     print_table(res, *nres, nfirst);
   vd_engine_stop(eng);
   return rc;
@@ -398,7 +438,8 @@ int main(int argc, char **argv)
     { "batch", 1, NULL, 'B' }, { "depth", 1, NULL, 'D' }, { "shared-context", 0, NULL, 'C' },
     { "one-only", 0, NULL, '1' }, { "all-only", 0, NULL, 'a' },
     { "small-batch", 1, NULL, 'S' }, { "small-max", 1, NULL, 'M' },
-    { "small-stage", 1, NULL, 'T' }, { NULL, 0, NULL, 0 },
+    { "small-stage", 1, NULL, 'T' }, { "latency", 0, NULL, 'L' },
+    { "idle", 1, NULL, 'I' }, { "idle-max", 1, NULL, 'X' }, { NULL, 0, NULL, 0 },
   };
   struct opts o = { .size = 256ull << 20, .seconds = 2, .qd = 32, .unit = 0,
                     .extent = 1ull << 30, .modes = 1u << VD_SMALL_ON };
@@ -436,12 +477,24 @@ int main(int argc, char **argv)
       break;
     case 'M': o.small_max = size_arg("small-max", optarg); break;
     case 'T': o.small_stage = size_arg("small-stage", optarg); break;
+    case 'L': o.latency = true; break;
+    case 'I':
+      if (!strcmp(optarg, "spin")) o.idle = VD_IDLE_SPIN;
+      else if (!strcmp(optarg, "block")) o.idle = VD_IDLE_BLOCK;
+      else if (!strcmp(optarg, "off")) o.idle = VD_IDLE_OFF;
+      else {
+        fprintf(stderr, "engine-bench: --idle spin|block|off\n");
+        return 2;
+      }
+      break;
+    case 'X': o.idle_max = size_arg("idle-max", optarg); break;
     default:
       fprintf(stderr, "Usage: engine-bench [--size PER_DEVICE] [--seconds S] [--qd N]\n"
               "  [--bs 4K,64K,1M,4M] [--unit SIZE] [--extent-size SIZE]\n"
               "  [--device-types gpu|cpu] [--workers N] [--batch N] [--depth N]\n"
               "  [--shared-context] [--one-only|--all-only]\n"
-              "  [--small-batch off|on|both] [--small-max SIZE] [--small-stage SIZE]\n");
+              "  [--small-batch off|on|both] [--small-max SIZE] [--small-stage SIZE]\n"
+              "  [--latency] [--idle spin|block|off] [--idle-max SIZE]\n");
       return 2;
     }
   }
@@ -462,10 +515,19 @@ int main(int argc, char **argv)
   }
   printf("# workers %u, batch %u, depth %u, %s (0: engine default)\n", o.workers, o.batch,
          o.depth, o.shared_ctx ? "context per platform" : "context per device");
-  printf("# small-max %llu, small-stage %llu per worker (0: engine default)\n",
-         (unsigned long long)o.small_max, (unsigned long long)o.small_stage);
-  printf("# qd %u, %.1f s per job, %s per device\n", o.qd, o.seconds,
-         vd_format_size(o.size, err, sizeof err));
+  printf("# small-max %llu, small-stage %llu per worker, idle path %s up to %llu "
+         "(0: engine default)\n", (unsigned long long)o.small_max,
+         (unsigned long long)o.small_stage,
+         o.idle == VD_IDLE_SPIN ? "spin" : o.idle == VD_IDLE_BLOCK ? "block" :
+         o.idle == VD_IDLE_OFF ? "off" : "default", (unsigned long long)o.idle_max);
+  if (o.latency)
+    printf("# QD1 latency, one request at a time, %.1f s per job, %s per device; \"bare\" is\n"
+           "# a blocking clEnqueue{Read,Write}Buffer from pinned memory on the first device,\n"
+           "# \"bare-poll\" a non-blocking one whose event is polled\n", o.seconds,
+           vd_format_size(o.size, err, sizeof err));
+  else
+    printf("# qd %u, %.1f s per job, %s per device\n", o.qd, o.seconds,
+           vd_format_size(o.size, err, sizeof err));
   /* Off first, then on: each mode gets a fresh engine and fresh volumes. */
   for (unsigned m = 0; m < 2 && !rc; m++) {
     enum vd_small_mode mode = m ? VD_SMALL_ON : VD_SMALL_OFF;

@@ -1,5 +1,6 @@
 noinst_PROGRAMS += bench/engine-bench
-bench_engine_bench_SOURCES = bench/engine-bench.c
+bench_engine_bench_SOURCES = bench/engine-bench.c bench/engine-lat.h bench/engine-lat.c
+bench_engine_bench_CFLAGS = $(AM_CFLAGS) $(OPENCL_CFLAGS)
 bench_engine_bench_LDADD = daemon/libvdcore.a daemon/libvdmap.a common/libvdcommon.a \
 	$(OPENCL_LIBS) $(JANSSON_LIBS) $(LIBS)
 
@@ -7,4 +8,4 @@ noinst_PROGRAMS += bench/sock-bench
 bench_sock_bench_SOURCES = bench/sock-bench.c
 bench_sock_bench_LDADD = common/libvdcommon.a $(LIBS)
 EXTRA_DIST += bench/README.md bench/RESULTS.md bench/run.sh bench/nbd-bench.sh \
-	bench/make-bundle.sh bench/gpu-env.sh
+	bench/make-bundle.sh bench/gpu-env.sh bench/guest-qd1.sh

@@ -7,22 +7,26 @@
 #
 # Per storing server: fill the whole volume with fio verify blocks, run the
 # read jobs, verify the whole fill (a wrong byte fails the run), run the
-# write jobs, then a 4k random write + read-back verify pass.
+# write jobs, then a 4k random write + read-back verify pass.  The QD1 jobs
+# (qd1read, qd1write: 4k random, one job, iodepth 1, on the first 1 GiB)
+# report p50/p99/p99.9 total latency next to throughput.
 #
 # Usage: bench/nbd-bench.sh [--size SIZE] [--runtime SEC] [--pocl]
 #          [--device-types TYPES] [--vramd PATH] [--vramd-opts "ARGS"]
 #          [--servers vramd,nbdkit,null] [--jobs LIST] [--repeat N] [--tsv FILE]
 #          [--perf DIR]
 #   --pocl: two PoCL CPU devices, 512M and 5 s per job unless given (runs anywhere).
-#   --jobs: any of seqwrite,seqread,randread,randwrite,seq8 (default all).
+#   --jobs: any of seqwrite,seqread,randread,randwrite,seq8,qd1read,qd1write
+#           (default all).
 #   --repeat: run each timed job N times and report the median (default 1).
-#   --tsv: also write "server job MB/s IOPS lowest-highest" lines to FILE.
+#   --tsv: also write "server job MB/s IOPS p50 p99 p99.9 lowest-highest"
+#          lines to FILE (latency in µs, of the run with the median MB/s).
 #   --perf: profile the whole host (perf record -a -g) during each timed job
 #           and leave DIR/SERVER-JOB.txt: where the CPU time went, by thread.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 size= runtime= pocl= types= vramd="$top/daemon/vramd" vopts= tsv= perfdir= repeat=1
-servers=vramd,nbdkit,null jobs=seqwrite,seqread,randread,randwrite,seq8
+servers=vramd,nbdkit,null jobs=seqwrite,seqread,randread,randwrite,seq8,qd1read,qd1write
 while [ $# -gt 0 ]; do
   case "$1" in
     --size) size=$2; shift 2 ;;
@@ -36,7 +40,7 @@ while [ $# -gt 0 ]; do
     --tsv) tsv=$2; shift 2 ;;
     --perf) perfdir=$2; shift 2 ;;
     --repeat) repeat=$2; shift 2 ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "nbd-bench.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -50,7 +54,10 @@ IFS=, read -r -a jobs <<<"$jobs"
 for t in fio nbdkit nbdinfo jq; do
   command -v $t >/dev/null || { echo "nbd-bench.sh: needs $t" >&2; exit 2; }
 done
-[ -x "$vramd" ] || { echo "nbd-bench.sh: build vramd first ($vramd)" >&2; exit 2; }
+for srv in "${servers[@]}"; do
+  [ "$srv" != vramd ] || [ -x "$vramd" ] ||
+    { echo "nbd-bench.sh: build vramd first ($vramd)" >&2; exit 2; }
+done
 if [ -n "$perfdir" ]; then
   command -v perf >/dev/null || { echo "nbd-bench.sh: --perf needs perf" >&2; exit 2; }
   mkdir -p "$perfdir"
@@ -91,12 +98,15 @@ start() {
   esac
 }
 
-# fio against one server; prints "MB/s IOPS".
+# fio against one server; prints "MB/s IOPS p50 p99 p99.9", latency (from
+# submission to completion) in µs of the direction that moved data.
 run() {
   local u=$1 name=$2; shift 2
   fio --name="$name" --ioengine=nbd --uri="$u" --size="$bytes" --group_reporting \
-    --output-format=json --output="$tmp/$name.json" "$@" >/dev/null
-  jq -r '.jobs[0] | [(.read.bw_bytes + .write.bw_bytes) / 1e6, .read.iops + .write.iops] |
+    --lat_percentiles=1 --output-format=json --output="$tmp/$name.json" "$@" >/dev/null
+  jq -r '.jobs[0] | (if .read.io_bytes > 0 then .read else .write end).lat_ns.percentile as $p |
+    [(.read.bw_bytes + .write.bw_bytes) / 1e6, .read.iops + .write.iops,
+     ($p["50.000000"] // 0) / 1e3, ($p["99.000000"] // 0) / 1e3, ($p["99.900000"] // 0) / 1e3] |
     map(. * 10 | round / 10) | @tsv' "$tmp/$name.json"
 }
 
@@ -131,12 +141,14 @@ job_args() {
     randwrite) echo --rw=randwrite --bs=4k --iodepth=32 --numjobs=4 ;;
     seq8) echo --rw=read --bs=1M --iodepth=32 --numjobs=8 --size=$((bytes / 8)) \
             --offset_increment=$((bytes / 8)) ;;
+    qd1read) echo --rw=randread --bs=4k --iodepth=1 --size=$((bytes < 1 << 30 ? bytes : 1 << 30)) ;;
+    qd1write) echo --rw=randwrite --bs=4k --iodepth=1 --size=$((bytes < 1 << 30 ? bytes : 1 << 30)) ;;
     *) echo "nbd-bench.sh: unknown job $1" >&2; exit 2 ;;
   esac
 }
 
 # One timed job against one server, $repeat times: res gets the median run's
-# "MB/s IOPS", spread its "min-max" MB/s.
+# "MB/s IOPS p50 p99 p99.9", spread its "min-max" MB/s.
 declare -A spread
 job() {
   local srv=$1 j=$2 prof= args runs=
@@ -151,6 +163,7 @@ job() {
   res[$srv,$j]=$(sed -n "$(( (repeat + 1) / 2 ))p" <<<"$runs")
   spread[$srv,$j]="$(head -1 <<<"$runs" | cut -f1)-$(tail -1 <<<"$runs" | cut -f1)"
   [ -z "$tsv" ] || printf '%s\t%s\t%s\t%s\n' "$srv" "$j" "${res[$srv,$j]}" "${spread[$srv,$j]}" >>"$tsv"
+  echo "   $srv $j: ${res[$srv,$j]}" >&2
 }
 
 [ -z "$tsv" ] || : >"$tsv"
@@ -181,7 +194,7 @@ printf '%s\n' "size $size ($bytes bytes), ${runtime}s per job, $(date -u +%Y-%m-
 [ -z "$rss" ] || printf 'vramd memory after the run: %s\n' "$rss"
 declare -A label=([seqwrite]="seq write 1M QD32" [seqread]="seq read 1M QD32"
   [randread]="rand read 4k QD32 x4 jobs" [randwrite]="rand write 4k QD32 x4 jobs"
-  [seq8]="seq read 1M QD32 x8 jobs")
+  [seq8]="seq read 1M QD32 x8 jobs" [qd1read]="rand read 4k QD1" [qd1write]="rand write 4k QD1")
 head="| job |" rule="|---|"
 for srv in "${servers[@]}"; do head+=" $srv MB/s | $srv IOPS |"; rule+="---|---|"; done
 [ "$repeat" -gt 1 ] && echo "median of $repeat runs per job (lowest-highest MB/s in brackets)"
@@ -190,12 +203,34 @@ printf '%s\n%s\n' "$head" "$rule"
 for j in "${jobs[@]}"; do
   line="| ${label[$j]} |"
   for srv in "${servers[@]}"; do
-    read -r b i <<<"${res[$srv,$j]}"
+    read -r b i _ <<<"${res[$srv,$j]}"
     [ "$repeat" -gt 1 ] && b+=" (${spread[$srv,$j]})"
     line+=" $b | $i |"
   done
   read -r vb _ <<<"${res[vramd,$j]:-0 0}"
   read -r kb _ <<<"${res[nbdkit,$j]:-0 0}"
   line+=" $(awk -v a="$vb" -v b="$kb" 'BEGIN { print (a > 0 && b > 0) ? sprintf("%.2f", a / b) : "-" }') |"
+  printf '%s\n' "$line"
+done
+# QD1: latency, where lower is better; ratios are vramd over nbdkit memory.
+qd1=()
+for j in "${jobs[@]}"; do case $j in qd1*) qd1+=("$j") ;; esac; done
+[ ${#qd1[@]} -gt 0 ] || exit 0
+printf '\n%s\n' "Latency at QD1 (µs, from submission to completion; p50 / p99 / p99.9):"
+head="| job |" rule="|---|"
+for srv in "${servers[@]}"; do head+=" $srv |"; rule+="---|"; done
+printf '%s\n%s\n' "$head vramd/nbdkit |" "$rule---|"
+for j in "${qd1[@]}"; do
+  line="| ${label[$j]} |"
+  for srv in "${servers[@]}"; do
+    read -r _ _ p50 p99 p999 <<<"${res[$srv,$j]}"
+    line+=" $p50 / $p99 / $p999 |"
+  done
+  read -r _ _ v50 v99 v999 <<<"${res[vramd,$j]:-0 0 0 0 0}"
+  read -r _ _ k50 k99 k999 <<<"${res[nbdkit,$j]:-0 0 0 0 0}"
+  line+=" $(awk -v a="$v50 $v99 $v999" -v b="$k50 $k99 $k999" 'BEGIN {
+    n = split(a, x, " "); split(b, y, " ")
+    for (i = 1; i <= n; i++) s = s (i > 1 ? " / " : "") (x[i] > 0 && y[i] > 0 ? sprintf("%.2f", x[i] / y[i]) : "-")
+    print s }') |"
   printf '%s\n' "$line"
 done

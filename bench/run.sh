@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# run.sh: the whole benchmark of issue 6 in one command, on a GPU host or
-# (--pocl) anywhere: the in-process engine benchmark, the raw Unix-socket
-# ceiling, then fio's nbd engine against vramd, `nbdkit memory` and `nbdkit
-# null` (bench/nbd-bench.sh), and a table of every target with its figure.
+# run.sh: the whole benchmark in one command, on a GPU host or (--pocl)
+# anywhere: the in-process engine benchmark (throughput, and QD1 latency
+# next to a bare pinned copy), the raw Unix-socket ceiling, then fio's nbd
+# engine against vramd, `nbdkit memory` and `nbdkit null`
+# (bench/nbd-bench.sh, QD1 latency included), and a table of every target
+# with its figure.
 # Every storing run fills its volume first and verifies it; a verify failure
 # stops the run with exit 1.  Documented in bench/README.md.
 #
@@ -30,7 +32,7 @@ while [ $# -gt 0 ]; do
     --repeat) repeat=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --sweep) sweeps+=("$2"); shift 2 ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -66,7 +68,10 @@ echo "== engine: 1M and 4M, one device and striped over all (fill + verify insid
 echo "== engine: 4K over all devices, QD 128" >&2
 "$ebench" --device-types "$types" --size "$esize" --seconds 2 --qd 128 --bs 4K --all-only \
   >"$tmp/engine-4k.txt" || { cat "$tmp/engine-4k.txt"; echo "run.sh: engine-bench failed" >&2; exit 1; }
-say '```' "$(grep -hv '^$' "$tmp/engine-big.txt" "$tmp/engine-4k.txt")" '```' ""
+echo "== engine: QD1 latency, 4K, next to a bare pinned copy" >&2
+"$ebench" --device-types "$types" --size "$esize" --seconds 2 --bs 4K --latency \
+  >"$tmp/engine-lat.txt" || { cat "$tmp/engine-lat.txt"; echo "run.sh: engine-bench failed" >&2; exit 1; }
+say '```' "$(grep -hv '^$' "$tmp/engine-big.txt" "$tmp/engine-4k.txt" "$tmp/engine-lat.txt")" '```' ""
 
 echo "== raw Unix socket, 1M messages" >&2
 sock1=$("$sbench" --seconds 3 | awk '{ print $(NF-1) }')
@@ -85,9 +90,11 @@ say "$(cat "$tmp/nbd.md")" ""
 
 # Engine figure: GB/s (field 5) or IOPS (field 7) of LABEL JOB at BS.
 eng() { awk -v l="$1" -v j="$2" -v b="$3" -v f="$4" '$1 == l && $2 == j && $3 $4 == b { print $f }' \
-  "$tmp"/engine-*.txt; }
-# NBD figure: MB/s of SERVER JOB.
-nbd() { awk -v s="$1" -v j="$2" '$1 == s && $2 == j { print $3 }' "$tmp/nbd.tsv"; }
+  "$tmp"/engine-big.txt "$tmp"/engine-4k.txt; }
+# Engine QD1 p50 in µs of LABEL (one, all, bare, bare-poll) and JOB, 4 KiB.
+lat() { awk -v l="$1" -v j="$2" '$1 == "qd1" && $2 == l && $3 == j { print $7 }' "$tmp/engine-lat.txt"; }
+# NBD figure: field F (default 3, MB/s; 5-7: p50, p99, p99.9 µs) of SERVER JOB.
+nbd() { awk -v s="$1" -v j="$2" -v f="${3:-3}" '$1 == s && $2 == j { print $f }' "$tmp/nbd.tsv"; }
 # One table row: what, figure, the least that meets the target, and whether it does.
 row() {
   local met
@@ -97,6 +104,15 @@ row() {
   [ -n "$pocl" ] && met="n/a (PoCL)"
   say "| $1 | $2 | >= $3 | $met |"
 }
+# The same for a target that is a maximum (latency).
+row_max() {
+  local met
+  met=$(awk -v v="$2" -v lim="$3" 'BEGIN {
+    if (v == "") print "no figure"; else print (v + 0 <= lim ? "yes" : "**no**") }')
+  [ -n "$pocl" ] && met="n/a (PoCL)"
+  say "| $1 | $2 | <= $3 | $met |"
+}
+minus() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b != "") printf "%.1f", a - b }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b }'; }
 
 say "| target | measured | goal | met |" "|---|---|---|---|"
@@ -116,12 +132,33 @@ for j in randread randwrite; do
   row "NBD $j 4k QD32 ×4, vramd/nbdkit" "$(ratio "$(nbd vramd $j)" "$(nbd nbdkit $j)")" 1.1
 done
 row "NBD seq read 1M QD32 ×8, vramd (MB/s)" "$(nbd vramd seq8)" 20000
+for j in read write; do
+  row_max "engine QD1 4K rand-$j p50, one device, minus bare copy (µs)" \
+    "$(minus "$(lat one rand-$j)" "$(lat bare rand-$j)")" 2
+done
+for j in read write; do
+  for q in "5 p50 1.15" "6 p99 1.5" "7 p99.9 2"; do
+    read -r f name lim <<<"$q"
+    row_max "NBD $j 4k QD1 $name, vramd/nbdkit" \
+      "$(ratio "$(nbd vramd qd1$j "$f")" "$(nbd nbdkit qd1$j "$f")")" "$lim"
+  done
+done
 say "" "$(printf '%s ' "Ceilings for one connection: \`nbdkit null\` (stores nothing) moves" \
   "$(nbd null seqwrite) MB/s of 1M writes and $(nbd null seqread) MB/s of 1M reads; vramd" \
   "reaches $(ratio "$(nbd vramd seqwrite)" "$(nbd null seqwrite)") and" \
   "$(ratio "$(nbd vramd seqread)" "$(nbd null seqread)") of that, nbdkit memory" \
   "$(ratio "$(nbd nbdkit seqwrite)" "$(nbd null seqwrite)") and" \
   "$(ratio "$(nbd nbdkit seqread)" "$(nbd null seqread)"); the raw socket moves ${sock1} GB/s.")"
+# What bounds QD1: vramd's time outside the device copy (its p50 minus a
+# bare copy's) against what 1.15 x nbdkit memory leaves once the copy is
+# paid, and against nbdkit null (a server that does nothing).
+for j in read write; do
+  v=$(nbd vramd qd1$j 5) b=$(lat bare rand-$j) k=$(nbd nbdkit qd1$j 5) z=$(nbd null qd1$j 5)
+  say "" "$(printf '%s ' "QD1 $j: vramd p50 $v µs, of which a bare 4 KiB copy takes $b µs:" \
+    "$(minus "$v" "$b") µs outside it, against nbdkit memory's whole $k µs and nbdkit null's" \
+    "$z µs; 1.15 × nbdkit memory leaves $(awk -v k="$k" -v b="$b" \
+    'BEGIN { if (k != "" && b != "") printf "%.1f", k * 1.15 - b }') µs for all but the copy.")"
+done
 
 if [ ${#sweeps[@]} -gt 0 ]; then
   say "" "vramd alone with other settings, same jobs (MB/s):" "" \

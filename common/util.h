@@ -16,6 +16,9 @@ int vd_parse_size(const char *s, uint64_t *out, char *err, size_t errlen);
 /* Format bytes as IEC ("12.0 GiB", "512 B") into buf. */
 const char *vd_format_size(uint64_t bytes, char *buf, size_t len);
 
+/* Monotonic nanoseconds since an arbitrary start. */
+uint64_t vd_now_ns(void);
+
 /* Name the calling thread (15 characters at most are kept). */
 void vd_thread_name(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

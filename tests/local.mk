@@ -50,7 +50,8 @@ NBD_TESTS = tests/integration/nbd-info.sh tests/integration/nbd-copy.sh \
 	tests/integration/nbd-bad-drop.sh tests/integration/nbd-bad-garbage.sh \
 	tests/integration/nbd-bad-options.sh tests/integration/nbd-bad-huge.sh \
 	tests/integration/nbd-bad-past-end.sh tests/integration/nbd-bad-pipeline.sh \
-	tests/integration/nbd-bad-many.sh tests/integration/nbd-staging.sh
+	tests/integration/nbd-bad-many.sh tests/integration/nbd-staging.sh \
+	tests/integration/nbd-bad-stall.sh
 TESTS += $(NBD_TESTS)
 dist_noinst_SCRIPTS += $(NBD_TESTS) tests/integration/nbd-raw.py
 

@@ -1,6 +1,8 @@
 /* engine.c: per-device worker threads that turn requests into OpenCL
  * transfers, several in flight per device; small segments go through the
- * batch kernel of small.c. */
+ * batch kernel of small.c.  A request for an idle device is moved by the
+ * submitting thread itself (the idle path), so a lone request costs no
+ * wake-up of a worker and no hand-back. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -19,6 +21,7 @@
 #define DEFAULT_DEPTH 8
 #define MAX_DEPTH VD_SMALL_SLOTS
 #define MAX_SMALL_STAGE (1u << 30)
+#define IDLE_SPIN_NS 1000000ull /* then wait blocking: the device is stalled */
 
 struct devq;
 
@@ -30,6 +33,7 @@ struct worker {
   struct vd_small sm;
   pthread_t thread;
   bool started;
+  bool busy;              /* has batches in flight; under dq->lock */
 };
 
 /* The work list of one pool device and the workers that drain it. */
@@ -38,6 +42,9 @@ struct devq {
   pthread_cond_t cv;
   struct vd_io_part *head, *tail;
   bool stop;
+  unsigned busy;          /* workers with batches in flight */
+  enum vd_idle_mode idle; /* how the idle path waits on this device */
+  bool idle_held;         /* a submitter is moving a request (idle path) */
   unsigned batch;
   unsigned depth;
   struct vd_device *dev;
@@ -46,6 +53,7 @@ struct devq {
   struct worker w[MAX_WORKERS];
   unsigned nw;
   _Atomic uint64_t h2d, d2h;
+  _Atomic uint64_t idle_ops;
 };
 
 struct pinned {
@@ -60,6 +68,8 @@ struct vd_engine {
   unsigned ndev;
   bool small;             /* batched small-request path wanted */
   uint64_t small_max, small_stage;
+  enum vd_idle_mode idle;
+  uint64_t idle_max;
   struct devq *dq;
   pthread_mutex_t pin_lock;
   struct pinned *pins;
@@ -73,9 +83,10 @@ static size_t fill_pattern(uint64_t off, uint64_t len)
   return 1;
 }
 
-/* Enqueue one segment's transfer; returns the CL status. */
+/* Enqueue one segment's transfer, with an event in *ev unless ev is
+ * NULL; returns the CL status. */
 static cl_int enqueue_segment(cl_command_queue q, struct vd_io *io, cl_mem m,
-                              const struct vd_segment *s)
+                              const struct vd_segment *s, cl_event *ev)
 {
   static const cl_uint zero;
   size_t bo[3] = { s->ext_offset, 0, 0 };
@@ -87,19 +98,19 @@ static cl_int enqueue_segment(cl_command_queue q, struct vd_io *io, cl_mem m,
   case VD_OP_READ:
     if (s->rows == 1)
       return clEnqueueReadBuffer(q, m, CL_FALSE, s->ext_offset, s->len,
-                                 p + s->buf_offset, 0, NULL, NULL);
+                                 p + s->buf_offset, 0, NULL, ev);
     return clEnqueueReadBufferRect(q, m, CL_FALSE, bo, ho, region, s->len, 0,
-                                   s->buf_pitch, 0, p, 0, NULL, NULL);
+                                   s->buf_pitch, 0, p, 0, NULL, ev);
   case VD_OP_WRITE:
     if (s->rows == 1)
       return clEnqueueWriteBuffer(q, m, CL_FALSE, s->ext_offset, s->len,
-                                  p + s->buf_offset, 0, NULL, NULL);
+                                  p + s->buf_offset, 0, NULL, ev);
     return clEnqueueWriteBufferRect(q, m, CL_FALSE, bo, ho, region, s->len, 0,
-                                    s->buf_pitch, 0, p, 0, NULL, NULL);
+                                    s->buf_pitch, 0, p, 0, NULL, ev);
   case VD_OP_ZERO: {
     uint64_t n = s->len * s->rows;
     return clEnqueueFillBuffer(q, m, &zero, fill_pattern(s->ext_offset, n),
-                               s->ext_offset, n, 0, NULL, NULL);
+                               s->ext_offset, n, 0, NULL, ev);
   }
   default:
     return CL_INVALID_OPERATION;
@@ -127,7 +138,7 @@ static void enqueue_part(struct worker *w, struct vd_io_part *p, uint64_t *bytes
     if (!vd_small_add(&w->sm, p, m, &s)) {
       /* Direct: but not ahead of batched work it overlaps. */
       vd_small_order(&w->sm, m, s.ext_offset, s.len * s.rows, io->op == VD_OP_READ);
-      rc = enqueue_segment(w->q, io, m, &s);
+      rc = enqueue_segment(w->q, io, m, &s, NULL);
       if (rc != CL_SUCCESS) {
         vd_err_rl("%s: transfer failed: %s", vd_device_info(t->dev[p->dev])->id,
                vd_cl_strerror(rc));
@@ -150,17 +161,27 @@ static void finish_part(struct vd_io_part *p, int err)
     io->done(io, atomic_load(&io->err));
 }
 
-/* Take up to batch parts off the device's list.  With wait, sleep until
- * there are some (NULL only when stopping); without, NULL when empty. */
-static struct vd_io_part *take_batch(struct devq *dq, bool wait)
+/* Take up to batch parts off the device's list for a worker with
+ * inflight batches queued.  With wait, sleep until there are some (NULL
+ * only when stopping); without, NULL when empty.  Nothing is taken while
+ * the idle path holds the device: what was queued behind its request
+ * runs after it.  A worker with nothing in flight and nothing taken is no
+ * longer busy, which lets the idle path in. */
+static struct vd_io_part *take_batch(struct worker *w, unsigned inflight, bool wait)
 {
-  struct vd_io_part *first, *last;
+  struct devq *dq = w->dq;
+  struct vd_io_part *first = NULL, *last;
   unsigned n = 1;
 
   pthread_mutex_lock(&dq->lock);
-  while (wait && !dq->head && !dq->stop)
+  if (inflight == 0 && w->busy) {
+    w->busy = false;
+    dq->busy--;
+  }
+  while (wait && (dq->idle_held || (!dq->head && !dq->stop)))
     pthread_cond_wait(&dq->cv, &dq->lock);
-  first = dq->head;
+  if (!dq->idle_held)
+    first = dq->head;
   if (first) {
     last = first;
     while (last->next && n < dq->batch) {
@@ -171,6 +192,10 @@ static struct vd_io_part *take_batch(struct devq *dq, bool wait)
     if (!dq->head)
       dq->tail = NULL;
     last->next = NULL;
+    if (!w->busy) {
+      w->busy = true;
+      dq->busy++;
+    }
   }
   pthread_mutex_unlock(&dq->lock);
   return first;
@@ -269,7 +294,7 @@ static void *worker_main(void *arg)
   for (;;) {
     struct vd_io_part *batch = NULL;
     if (n < dq->depth)
-      batch = take_batch(dq, n == 0);
+      batch = take_batch(w, n, n == 0);
     if (batch) {
       unsigned slot = (head + n) % dq->depth;
       group_start(w, &ring[slot], slot, batch);
@@ -307,6 +332,112 @@ static void push_part(struct devq *dq, struct vd_io_part *p)
   pthread_mutex_unlock(&dq->lock);
 }
 
+/* Hold an idle device for the idle path: no worker has a batch in flight,
+ * nothing is queued and no other submitter holds it, so the request
+ * cannot overtake earlier work, and later work waits behind it. */
+static bool idle_claim(struct devq *dq)
+{
+  bool ok;
+  pthread_mutex_lock(&dq->lock);
+  ok = !dq->busy && !dq->head && !dq->idle_held && !dq->stop;
+  if (ok)
+    dq->idle_held = true;
+  pthread_mutex_unlock(&dq->lock);
+  return ok;
+}
+
+/* Give the device back to its workers, waking one if work arrived. */
+static void idle_release(struct devq *dq)
+{
+  pthread_mutex_lock(&dq->lock);
+  dq->idle_held = false;
+  if (dq->head || dq->stop)
+    pthread_cond_signal(&dq->cv);
+  pthread_mutex_unlock(&dq->lock);
+}
+
+/* Wait for ev, the last transfer of an idle-path request.  SPIN polls its
+ * status (at QD1 waking up from a blocking wait costs about as much as a
+ * 4 KiB copy), but only for so long: a stalled device gets a blocking
+ * wait.  Returns CL_SUCCESS or the error. */
+static cl_int idle_wait(enum vd_idle_mode mode, cl_command_queue q, cl_event ev)
+{
+  cl_int st = CL_QUEUED, rc = CL_SUCCESS;
+
+  if (mode == VD_IDLE_SPIN) {
+    uint64_t end = vd_now_ns() + IDLE_SPIN_NS;
+    clFlush(q);
+    do
+      rc = clGetEventInfo(ev, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof st, &st, NULL);
+    while (rc == CL_SUCCESS && st > CL_COMPLETE && vd_now_ns() < end);
+  }
+  if (rc == CL_SUCCESS && st > CL_COMPLETE) {
+    rc = clWaitForEvents(1, &ev);
+    if (rc == CL_SUCCESS)
+      rc = clGetEventInfo(ev, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof st, &st, NULL);
+  }
+  return rc != CL_SUCCESS ? rc : st < 0 ? st : CL_SUCCESS;
+}
+
+/* The idle path: move part p on the calling thread through the first
+ * worker's queue (its worker is asleep) and wait for it.  0 or -EIO. */
+static int idle_move(struct devq *dq, struct vd_io_part *p)
+{
+  struct vd_io *io = p->io;
+  struct vd_target *t = io->target;
+  cl_command_queue q = dq->w[0].q;
+  struct vd_map_iter it;
+  struct vd_segment s;
+  cl_event ev = NULL;
+  cl_int rc = CL_SUCCESS;
+  uint64_t bytes = 0;
+
+  if (vd_device_lost(t->dev[p->dev]) || vd_fault_tick(&fault_io_countdown))
+    return -EIO;
+  vd_map_iter_init_dev(&it, &t->map, io->off, io->len, p->dev);
+  while (rc == CL_SUCCESS && vd_map_next(&it, &s)) {
+    /* In order: the last transfer's event stands for all of them. */
+    if (ev)
+      clReleaseEvent(ev);
+    ev = NULL;
+    rc = enqueue_segment(q, io, vd_extent_mem(t->ext[p->dev][s.extent]), &s, &ev);
+    bytes += s.len * s.rows;
+  }
+  if (rc == CL_SUCCESS)
+    rc = idle_wait(dq->idle, q, ev);
+  else
+    clFinish(q); /* what was queued must end before the device is given back */
+  if (ev)
+    clReleaseEvent(ev);
+  if (rc != CL_SUCCESS) {
+    vd_err("%s: transfer failed: %s", vd_device_info(dq->dev)->id, vd_cl_strerror(rc));
+    return -EIO;
+  }
+  atomic_fetch_add(io->op == VD_OP_READ ? &dq->d2h : &dq->h2d,
+                   io->op == VD_OP_ZERO ? 0 : bytes);
+  atomic_fetch_add_explicit(&dq->idle_ops, 1, memory_order_relaxed);
+  return 0;
+}
+
+/* Run a one-device inline_ok request on the idle path if its device is
+ * idle; false leaves it to be queued. */
+static bool try_idle(struct vd_engine *eng, struct vd_io *io, unsigned dev, struct devq *dq)
+{
+  struct vd_io_part *p = &io->part[dev];
+  int err;
+
+  if (!io->inline_ok || dq->idle == VD_IDLE_OFF || io->len > eng->idle_max ||
+      !idle_claim(dq))
+    return false;
+  p->io = io;
+  p->dev = dev;
+  atomic_store(&io->pending, 1);
+  err = idle_move(dq, p);
+  idle_release(dq);
+  finish_part(p, err);
+  return true;
+}
+
 /* Split a request into per-device parts and queue them. */
 void vd_engine_submit(struct vd_engine *eng, struct vd_io *io)
 {
@@ -339,6 +470,8 @@ void vd_engine_submit(struct vd_engine *eng, struct vd_io *io)
       dev[n] = d;
       qidx[n++] = vd_device_info(t->dev[d])->index;
     }
+  if (n == 1 && try_idle(eng, io, dev[0], &eng->dq[qidx[0]]))
+    return;
   atomic_store(&io->pending, (int)n);
   for (unsigned i = 0; i < n; i++) {
     struct vd_io_part *p = &io->part[dev[i]];
@@ -383,6 +516,7 @@ int vd_engine_rw(struct vd_engine *eng, struct vd_target *t, enum vd_op op,
   io->buf = buf;
   io->done = sync_done;
   io->priv = &w;
+  io->inline_ok = true; /* this thread only waits */
   vd_engine_submit(eng, io);
   pthread_mutex_lock(&w.lock);
   while (!w.done)
@@ -424,6 +558,8 @@ static int devq_start(const struct vd_engine *eng, struct devq *dq, struct vd_de
   pthread_mutex_init(&dq->lock, NULL);
   pthread_cond_init(&dq->cv, NULL);
   dq->dev = dev;
+  dq->idle = eng->idle != VD_IDLE_DEFAULT ? eng->idle :
+             vd_device_info(dev)->type == VD_DEV_CPU ? VD_IDLE_CPU_DEFAULT : VD_IDLE_GPU_DEFAULT;
   dq->batch = batch;
   dq->depth = depth;
   dq->pin_q = clCreateCommandQueueWithProperties(vd_device_context(dev), vd_device_cl(dev),
@@ -504,6 +640,8 @@ int vd_engine_start(struct vd_pool *pool, const struct vd_engine_config *cfg,
   eng->small = !cfg || cfg->small != VD_SMALL_OFF;
   eng->small_max = cfg && cfg->small_max ? cfg->small_max : VD_SMALL_MAX_DEFAULT;
   eng->small_stage = cfg && cfg->small_stage ? cfg->small_stage : VD_SMALL_STAGE_DEFAULT;
+  eng->idle = cfg ? cfg->idle : VD_IDLE_DEFAULT;
+  eng->idle_max = cfg && cfg->idle_max ? cfg->idle_max : VD_IDLE_MAX_DEFAULT;
   /* Bounded: a slot per batch in flight, each at least 8 KiB. */
   if (eng->small_stage > MAX_SMALL_STAGE) eng->small_stage = MAX_SMALL_STAGE;
   if (eng->small_stage < depth * 8192ull) eng->small_stage = depth * 8192ull;
@@ -633,6 +771,7 @@ void vd_engine_small_stats(const struct vd_engine *eng, struct vd_engine_small_s
     const struct devq *dq = &eng->dq[d];
     bool on = false;
     st->workers += dq->nw;
+    st->idle += atomic_load_explicit(&dq->idle_ops, memory_order_relaxed);
     for (unsigned i = 0; i < dq->nw; i++) {
       const struct vd_small *sm = &dq->w[i].sm;
       if (!sm->on)

@@ -3,8 +3,10 @@
  * Each device gets several worker threads, each with its own in-order
  * OpenCL queue, so several transfers per device are in flight.  A request
  * (struct vd_io) is owned by the caller, carries everything the engine
- * needs, and is completed by a callback from a worker thread: the I/O path
- * allocates nothing.  Host buffers from vd_engine_pinned_alloc() are
+ * needs, and is completed by a callback from a worker thread, or from the
+ * submitting thread when its device was idle and it moved the request
+ * itself (no hand-over: what a queue-depth-1 client waits for).  The I/O
+ * path allocates nothing.  Host buffers from vd_engine_pinned_alloc() are
  * page-locked, which lets the driver DMA straight from them.  Small
  * segments of a worker's batch share one staging copy and one kernel
  * launch instead of a transfer each (small.h).
@@ -23,10 +25,25 @@ struct vd_engine;
 
 enum vd_small_mode { VD_SMALL_DEFAULT = 0, VD_SMALL_ON = 1, VD_SMALL_OFF = 2 };
 
+/* The idle path: a request marked inline_ok for a device whose workers
+ * have nothing queued or in flight is moved by the submitting thread
+ * itself, which then waits for it by polling its event (SPIN) or in a
+ * blocking call (BLOCK); OFF always hands requests to the worker.  See
+ * docs/design-decisions.md. */
+enum vd_idle_mode { VD_IDLE_DEFAULT = 0, VD_IDLE_SPIN = 1, VD_IDLE_BLOCK = 2, VD_IDLE_OFF = 3 };
+
 /* Defaults of the batched small-request path (small-max, small-staging),
  * measured on H200: see docs/design-decisions.md and bench/RESULTS.md. */
 #define VD_SMALL_MAX_DEFAULT (16u << 10)
 #define VD_SMALL_STAGE_DEFAULT (4u << 20)
+/* Largest request the idle path takes, and how it waits by default on a
+ * GPU or accelerator and on a CPU device (PoCL, where the copy runs on a
+ * host thread that a spinning waiter would compete with). */
+#define VD_IDLE_MAX_DEFAULT (1u << 20)
+#ifndef VD_IDLE_GPU_DEFAULT
+#define VD_IDLE_GPU_DEFAULT VD_IDLE_SPIN
+#endif
+#define VD_IDLE_CPU_DEFAULT VD_IDLE_BLOCK
 
 struct vd_engine_config {
   unsigned workers_per_device; /* 0: default */
@@ -38,6 +55,8 @@ struct vd_engine_config {
   uint64_t small_max;          /* largest segment it takes, bytes; 0: default */
   uint64_t small_stage;        /* pinned staging (and as much device scratch)
                                 * per worker, bytes; 0: default */
+  enum vd_idle_mode idle;      /* default: VD_IDLE_{GPU,CPU}_DEFAULT */
+  uint64_t idle_max;           /* largest request it takes, bytes; 0: default */
 };
 
 /* The small-request path over all devices (vd_engine_small_stats). */
@@ -48,6 +67,7 @@ struct vd_engine_small_stats {
   uint64_t scratch_bytes;  /* device scratch held, all workers */
   uint64_t segments;       /* segments moved through it since start */
   uint64_t launches;       /* kernel launches since start */
+  uint64_t idle;           /* requests the idle path moved since start */
 };
 
 /* Where a volume's bytes live: the map plus each device's extents. */
@@ -81,6 +101,10 @@ struct vd_io {
   void *buf;            /* READ: filled, WRITE: source; unused otherwise */
   vd_io_done_fn done;
   void *priv;
+  /* The caller has nothing else to submit until this one completes (a
+   * queue-depth-1 client): the idle path may take it.  Callers with more
+   * requests at hand leave it false, so the workers batch them. */
+  bool inline_ok;
   /* engine-private */
   atomic_int pending;
   atomic_int err;
@@ -93,8 +117,11 @@ int vd_engine_start(struct vd_pool *pool, const struct vd_engine_config *cfg,
 /* Finish queued work, stop the workers and free the engine. */
 void vd_engine_stop(struct vd_engine *eng);
 
-/* Queue a request.  Out-of-range requests complete at once with -EINVAL;
- * done() may run before this returns. */
+/* Queue a request.  done() may run on the calling thread before this
+ * returns: for a request refused at once (-EINVAL out of range, -EIO on a
+ * failed volume or device, 0 for FLUSH), and for an inline_ok one that
+ * the idle path moved.  A done() that submits again must therefore not
+ * recurse without bound. */
 void vd_engine_submit(struct vd_engine *eng, struct vd_io *io);
 
 /* Submit and wait: returns 0 or -errno. */

@@ -6,7 +6,10 @@
  * connection's writer thread sends everything queued in one sendmsg.  So
  * an engine thread never waits on a socket, replies go out of order and in
  * batches, and the I/O path allocates nothing: slots and staging are set
- * up once per connection.
+ * up once per connection.  When the engine completes a request on the
+ * reader itself (an idle device: the queue-depth-1 case) and no other
+ * reply is queued or going out, the reader sends the reply at once,
+ * without blocking; what does not fit in the socket goes to the writer.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -15,7 +18,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
-#include <time.h>
 
 #include "nbd-internal.h"
 #include "util.h"
@@ -34,6 +36,8 @@ struct nbd_slot {
   uint8_t hdr[NBD_REPLY_SIZE];
   void *data;               /* reply payload (successful READ) */
   size_t data_len;
+  size_t sent;              /* bytes of the reply already sent */
+  bool alone;               /* no other request of the session in flight */
 };
 
 struct nbd_xfer {
@@ -42,6 +46,7 @@ struct nbd_xfer {
   int fd;
   uint8_t *staging;         /* pinned, nbd-staging bytes */
   uint32_t max_payload;     /* largest READ or WRITE: fits in staging */
+  pthread_t reader;         /* the thread in nbd_xfer_run */
   pthread_t writer;
   bool writer_started;
 
@@ -55,6 +60,7 @@ struct nbd_xfer {
   pthread_cond_t send_cv;
   struct nbd_slot *sq_head, *sq_tail;
   bool writer_waiting;
+  bool sending;             /* a thread is writing to the socket */
   bool dead;                /* socket broken: replies are dropped */
   bool stop;
 
@@ -68,14 +74,6 @@ static atomic_uint sessions;
 /* Sessions whose staging is allocated: what is pinned now. */
 static atomic_uint staged;
 
-/* Monotonic nanoseconds. */
-static uint64_t now_ns(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* Take a slot with nchunks of staging (0: none), waiting for room. */
 static struct nbd_slot *slot_get(struct nbd_xfer *x, unsigned nchunks)
 {
@@ -87,12 +85,13 @@ static struct nbd_slot *slot_get(struct nbd_xfer *x, unsigned nchunks)
     pthread_cond_wait(&x->slot_cv, &x->lock);
   s = x->free;
   x->free = s->next;
-  x->inflight++;
+  s->alone = ++x->inflight == 1;
   pthread_mutex_unlock(&x->lock);
   s->chunk = chunk;
   s->nchunks = nchunks;
   s->data = NULL;
   s->data_len = 0;
+  s->sent = 0;
   s->next = NULL;
   return s;
 }
@@ -116,12 +115,13 @@ static void slots_release(struct nbd_xfer *x, struct nbd_slot *list)
 }
 
 /* Send a list of replies with as few sendmsg calls as the iovec limit
- * allows: many small replies cost one system call.  Returns 0 or -errno. */
+ * allows: many small replies cost one system call.  The first may have
+ * been sent in part already (its sent field).  Returns 0 or -errno. */
 static int send_replies(struct nbd_xfer *x, struct nbd_slot *list)
 {
   struct iovec iov[NBD_SEND_IOV];
   struct nbd_slot *s = list;
-  size_t skip = 0; /* bytes of s already sent */
+  size_t skip = list->sent; /* bytes of s already sent */
 
   while (s) {
     struct msghdr m = { .msg_iov = iov };
@@ -200,7 +200,8 @@ static void *writer_main(void *arg)
   for (;;) {
     struct nbd_slot *list;
     bool dead;
-    while (!x->sq_head && !x->stop) {
+    /* The reader may be sending its own reply: never interleave. */
+    while ((!x->sq_head || x->sending) && !x->stop) {
       x->writer_waiting = true;
       pthread_cond_wait(&x->send_cv, &x->send_lock);
       x->writer_waiting = false;
@@ -209,6 +210,7 @@ static void *writer_main(void *arg)
       break;
     list = x->sq_head;
     x->sq_head = x->sq_tail = NULL;
+    x->sending = true;
     dead = x->dead;
     pthread_mutex_unlock(&x->send_lock);
     if (!dead && send_replies(x, list)) {
@@ -218,9 +220,83 @@ static void *writer_main(void *arg)
     }
     slots_release(x, list);
     pthread_mutex_lock(&x->send_lock);
+    x->sending = false;
   }
   pthread_mutex_unlock(&x->send_lock);
   return NULL;
+}
+
+/* Send what the socket takes now of one reply, from its sent field on:
+ * 0 when all of it is out, -EAGAIN when the socket is full, or -errno. */
+static int send_now(struct nbd_xfer *x, struct nbd_slot *s)
+{
+  for (;;) {
+    struct iovec iov[2];
+    struct msghdr m = { .msg_iov = iov };
+    size_t total = NBD_REPLY_SIZE + s->data_len;
+    ssize_t n;
+
+    if (s->sent == total)
+      return 0;
+    if (s->sent < NBD_REPLY_SIZE) {
+      iov[m.msg_iovlen].iov_base = s->hdr + s->sent;
+      iov[m.msg_iovlen++].iov_len = NBD_REPLY_SIZE - s->sent;
+    }
+    if (s->data_len) {
+      size_t d = s->sent > NBD_REPLY_SIZE ? s->sent - NBD_REPLY_SIZE : 0;
+      iov[m.msg_iovlen].iov_base = (uint8_t *)s->data + d;
+      iov[m.msg_iovlen++].iov_len = s->data_len - d;
+    }
+    n = sendmsg(x->fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    s->sent += (size_t)n;
+  }
+}
+
+/* The reader's own reply: send it now if no other reply is queued or
+ * going out (replies never interleave), without blocking; the rest, if
+ * the socket is full, goes first in the writer's queue.  False when the
+ * writer must take it. */
+static bool reply_direct(struct nbd_xfer *x, struct nbd_slot *s)
+{
+  int rc;
+
+  pthread_mutex_lock(&x->send_lock);
+  if (x->sq_head || x->sending || x->dead) {
+    pthread_mutex_unlock(&x->send_lock);
+    return false;
+  }
+  x->sending = true;
+  pthread_mutex_unlock(&x->send_lock);
+  rc = send_now(x, s);
+  pthread_mutex_lock(&x->send_lock);
+  x->sending = false;
+  if (rc && rc != -EAGAIN)
+    x->dead = true; /* peer gone: later replies are dropped */
+  if (rc == -EAGAIN) {
+    s->next = x->sq_head;
+    x->sq_head = s;
+    if (!x->sq_tail)
+      x->sq_tail = s;
+  }
+  if (x->sq_head && x->writer_waiting)
+    pthread_cond_signal(&x->send_cv);
+  pthread_mutex_unlock(&x->send_lock);
+  if (rc != -EAGAIN)
+    slot_release(s);
+  return true;
+}
+
+/* Hand a finished reply on: sent by the reader when it finished the
+ * request itself and may, else queued for the writer. */
+static void reply(struct nbd_xfer *x, struct nbd_slot *s)
+{
+  if (pthread_equal(pthread_self(), x->reader) && reply_direct(x, s))
+    return;
+  queue_reply(x, s);
 }
 
 /* Engine completion: account, build the reply, send it. */
@@ -229,13 +305,13 @@ static void io_done(struct vd_io *io, int err)
   struct nbd_slot *s = io->priv;
   struct nbd_xfer *x = s->x;
 
-  vd_volume_account(x->v, io->op, s->bytes, now_ns() - s->t0, err);
+  vd_volume_account(x->v, io->op, s->bytes, vd_now_ns() - s->t0, err);
   nbd_put32(s->hdr + 4, nbd_errno(err));
   if (!err && io->op == VD_OP_READ) {
     s->data = io->buf;
     s->data_len = io->len;
   }
-  queue_reply(x, s);
+  reply(x, s);
 }
 
 /* Reply with an error to a request that never reaches the engine. */
@@ -247,9 +323,18 @@ static void reply_error(struct nbd_xfer *x, const struct nbd_request *r,
                r->type == NBD_CMD_FLUSH || r->type == NBD_CMD_TRIM ||
                r->type == NBD_CMD_WRITE_ZEROES;
   if (known)
-    vd_volume_account(x->v, (enum vd_op)vd->op, 0, now_ns() - t0, 1);
+    vd_volume_account(x->v, (enum vd_op)vd->op, 0, vd_now_ns() - t0, 1);
   nbd_reply_encode(s->hdr, vd->error, r->cookie);
-  queue_reply(x, s);
+  reply(x, s);
+}
+
+/* True when the client waits for this request before sending another:
+ * nothing else of the session is in flight and no further request is
+ * waiting in the socket.  Then the engine may move it on this thread. */
+static bool client_waits(const struct nbd_xfer *x, const struct nbd_slot *s)
+{
+  uint8_t c;
+  return s->alone && recv(x->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && errno == EAGAIN;
 }
 
 /* Receive a WRITE payload (if any) and submit one request. */
@@ -277,6 +362,7 @@ static int submit(struct nbd_xfer *x, const struct nbd_request *r,
       return rc;
     }
   }
+  io->inline_ok = client_waits(x, s);
   vd_engine_submit(x->d->eng, io);
   return 0;
 }
@@ -292,7 +378,7 @@ static int one_request(struct nbd_xfer *x)
 
   if (rc)
     return rc;
-  t0 = now_ns();
+  t0 = vd_now_ns();
   nbd_request_decode(b, &r);
   nbd_request_check(&r, x->v->size, x->max_payload, &vd);
   switch (vd.action) {
@@ -403,6 +489,7 @@ void nbd_xfer_run(struct nbd_xfer *x, struct vd_volume *v)
   int rc;
 
   x->v = v;
+  x->reader = pthread_self();
   nbd_set_timeouts(x->fd, 0);
   if (start_writer(x)) {
     vd_err("nbd %s: cannot start a writer thread", v->spec.name);

@@ -340,8 +340,10 @@ static bool map_op(uint8_t uop, enum vd_op *op)
   }
 }
 
-/* A request arrived for tag t: start it on the engine. */
-static void handle_request(struct uq *q, struct utag *t)
+/* A request arrived for tag t: start it on the engine.  last: no other
+ * completion is waiting in the ring, so with no tag in the engine this
+ * thread has nothing else to do and the engine may move it inline. */
+static void handle_request(struct uq *q, struct utag *t, bool last)
 {
   const struct ublksrv_io_desc *iod = &q->iods[t->tag];
   struct vd_volume *v = q->dev->v;
@@ -364,6 +366,7 @@ static void handle_request(struct uq *q, struct utag *t)
     queue_io_cmd(q, t, true);
     return;
   }
+  t->io.inline_ok = last && q->in_engine == 0;
   q->in_engine++;
   vd_engine_submit(q->dev->d->eng, &t->io);
 }
@@ -433,7 +436,7 @@ static void *queue_main(void *arg)
 
   for (;;) {
     struct io_uring_cqe *cqe;
-    unsigned head, seen = 0;
+    unsigned head, seen = 0, ready;
 
     if (q->in_engine == 0 && (atomic_load(&q->stopping) || live_tags(q) == 0))
       break;
@@ -443,6 +446,7 @@ static void *queue_main(void *arg)
       atomic_store(&q->stopping, true);
       continue;
     }
+    ready = io_uring_cq_ready(&q->ring);
     io_uring_for_each_cqe(&q->ring, head, cqe) {
       uint64_t ud = io_uring_cqe_get_data64(cqe);
       seen++;
@@ -456,7 +460,7 @@ static void *queue_main(void *arg)
       struct utag *t = &q->tags[ud];
       t->live = false;
       if (cqe->res == UBLK_IO_RES_OK && !atomic_load(&q->stopping))
-        handle_request(q, t);
+        handle_request(q, t, seen == ready);
       else if (cqe->res != UBLK_IO_RES_ABORT && cqe->res != UBLK_IO_RES_OK)
         vd_debug("ublk: queue %u tag %u: %s", q->id, t->tag, strerror(-cqe->res));
     }

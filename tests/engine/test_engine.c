@@ -1,11 +1,14 @@
 /* test_engine.c: the pool, volumes and the engine on real OpenCL (PoCL
  * with two CPU devices in CI), checked against a host-memory model.  The
- * I/O tests run three times: direct transfers only, the batched
- * small-request path with its defaults, and that path with staging so
- * tight that batches overflow into direct transfers. */
+ * I/O tests run four times: direct transfers only, the batched
+ * small-request path with its defaults (idle path off), that path with
+ * staging so tight that batches overflow into direct transfers, and the
+ * idle path waiting by polling instead of blocking. */
 #include <CUnit/Basic.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -398,7 +401,8 @@ static void test_small_concurrent(void)
 
 /* Reads, writes and zeroes to overlapping ranges, all in flight at once
  * from one thread: the engine keeps each device's work in submission
- * order, so every read must see exactly the writes submitted before it. */
+ * order, idle path or not, so every read must see exactly the writes
+ * submitted before it. */
 static void ordered_mixed(struct vd_volume *v, int n)
 {
   struct vd_io *io = calloc((size_t)n, sizeof *io);
@@ -414,6 +418,8 @@ static void ordered_mixed(struct vd_volume *v, int n)
     off = next_rand() % (v->size - len + 1);
     io[i] = (struct vd_io){ .target = &v->target, .off = off, .len = len };
     io[i].op = kind < 4 ? VD_OP_WRITE : kind < 8 ? VD_OP_READ : VD_OP_ZERO;
+    /* Some may take the idle path whenever the device drains meanwhile. */
+    io[i].inline_ok = i % 3 == 0;
     io[i].buf = malloc(len);
     expect[i] = malloc(len);
     CU_ASSERT_FATAL(io[i].buf && expect[i]);
@@ -449,6 +455,81 @@ static void test_ordered_mixed(void)
 /* The engine configuration each suite runs under. */
 static struct vd_engine_config suite_cfg;
 
+struct probe {
+  pthread_t thread;
+  atomic_int done;
+  int err;
+};
+
+/* Completion: note the thread it ran on. */
+static void probe_done(struct vd_io *io, int e)
+{
+  struct probe *p = io->priv;
+  p->thread = pthread_self();
+  p->err = e;
+  atomic_store(&p->done, 1);
+}
+
+/* Submit one request and wait; true when it completed inside submit, on
+ * this thread (the idle path). */
+static bool probe_rw(struct vd_volume *v, enum vd_op op, uint64_t off, unsigned char *buf,
+                     bool inline_ok)
+{
+  struct probe p = { .done = 0 };
+  struct vd_io io = { .target = &v->target, .op = op, .off = off, .len = 4096, .buf = buf,
+                      .done = probe_done, .priv = &p, .inline_ok = inline_ok };
+  bool at_once;
+  vd_engine_submit(eng, &io);
+  at_once = atomic_load(&p.done);
+  while (!atomic_load(&p.done))
+    sched_yield();
+  CU_ASSERT_EQUAL(p.err, 0);
+  return at_once && pthread_equal(p.thread, pthread_self());
+}
+
+/* The idle path: an inline_ok request for an idle device completes on the
+ * submitting thread, one without the mark never does, and an inline_ok
+ * read behind queued writes to the same range sees the last of them. */
+static void test_idle_path(void)
+{
+  enum { N = 64 };
+  struct vd_volume_spec s = spec_of("idle", 1 << 20, VD_LAYOUT_STRIPE, 0);
+  bool on = suite_cfg.idle != VD_IDLE_OFF;
+  struct vd_engine_small_stats st0, st1;
+  struct probe p[N];
+  struct vd_io io[N];
+  unsigned char *w = malloc((size_t)N * 4096), r[4096];
+  struct vd_volume *v;
+
+  CU_ASSERT_FATAL(w != NULL);
+  CU_ASSERT_EQUAL_FATAL(vd_volume_create(pool, 1 << 20, &s, &v, err, sizeof err), 0);
+  fill_random(w, (size_t)N * 4096);
+  vd_engine_small_stats(eng, &st0);
+  CU_ASSERT_EQUAL(probe_rw(v, VD_OP_WRITE, 8192, w, true), on);
+  CU_ASSERT_FALSE(probe_rw(v, VD_OP_READ, 8192, r, false));
+  CU_ASSERT_EQUAL(memcmp(r, w, 4096), 0);
+  vd_engine_small_stats(eng, &st1);
+  CU_ASSERT_EQUAL(st1.idle - st0.idle, on ? 1 : 0);
+  /* Queued writes, then at once a read that may take the idle path. */
+  for (int i = 0; i < N; i++) {
+    io[i] = (struct vd_io){ .target = &v->target, .op = VD_OP_WRITE, .off = 4096,
+                            .len = 4096, .buf = w + (size_t)i * 4096, .done = probe_done,
+                            .priv = &p[i] };
+    atomic_store(&p[i].done, 0);
+    vd_engine_submit(eng, &io[i]);
+  }
+  memset(r, 0xee, sizeof r);
+  probe_rw(v, VD_OP_READ, 4096, r, true);
+  CU_ASSERT_EQUAL(memcmp(r, w + (size_t)(N - 1) * 4096, 4096), 0);
+  for (int i = 0; i < N; i++) {
+    while (!atomic_load(&p[i].done))
+      sched_yield();
+    CU_ASSERT_EQUAL(p[i].err, 0);
+  }
+  vd_volume_put(v);
+  free(w);
+}
+
 /* Start the engine for a suite. */
 static int suite_init(void)
 {
@@ -475,7 +556,14 @@ static int direct_init(void)
 
 static int batched_init(void)
 {
-  suite_cfg = (struct vd_engine_config){ .small = VD_SMALL_ON };
+  /* Idle path off: every request goes through the workers' batches. */
+  suite_cfg = (struct vd_engine_config){ .small = VD_SMALL_ON, .idle = VD_IDLE_OFF };
+  return suite_init();
+}
+
+static int spin_init(void)
+{
+  suite_cfg = (struct vd_engine_config){ .idle = VD_IDLE_SPIN };
   return suite_init();
 }
 
@@ -516,6 +604,7 @@ static void add_io_tests(CU_pSuite s)
   CU_add_test(s, "mixed overlapping requests in submission order", test_ordered_mixed);
   CU_add_test(s, "range errors and failed volumes", test_range_errors);
   CU_add_test(s, "no data crosses volumes", test_no_leak_between_volumes);
+  CU_add_test(s, "the idle path and its order", test_idle_path);
 }
 
 int main(void)
@@ -543,6 +632,8 @@ int main(void)
   s = CU_add_suite("engine, batched with tight staging", tight_init, suite_fini);
   add_io_tests(s);
   CU_add_test(s, "the batch path was used", test_batched_used);
+  s = CU_add_suite("engine, idle path polling", spin_init, suite_fini);
+  add_io_tests(s);
   CU_basic_set_mode(CU_BRM_VERBOSE);
   CU_basic_run_tests();
   fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed() +

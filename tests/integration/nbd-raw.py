@@ -313,6 +313,38 @@ def case_pipeline():
     s.close()
 
 
+def case_stall():
+    # A lone READ (which the reader may answer itself), then 8 MiB of WRITEs
+    # sent before reading any reply: the server must keep receiving.
+    s, size = session()
+    mib = 1 << 20
+    first = os.urandom(mib)
+    expect(s, WRITE, 0, mib, 0, payload=first, what="write before the stall")
+    request(s, READ, 0, mib, cookie=1)
+    time.sleep(0.2)  # the READ is alone: nothing else waits in the socket
+    data = [os.urandom(mib) for _ in range(8)]
+    s.settimeout(10)
+    try:
+        for i in range(8):
+            request(s, WRITE, (i + 1) * mib, mib, cookie=100 + i, payload=data[i])
+    except socket.timeout:
+        die("the server stopped receiving while its reply was not read")
+    err, cookie, back = reply(s, mib)
+    if err or cookie != 1 or back != first:
+        die("the lone READ's reply was wrong (err=%d cookie=%d)" % (err, cookie))
+    seen = set()
+    for _ in range(8):
+        err, cookie, _ = reply(s)
+        if err or cookie in seen or not 100 <= cookie < 108:
+            die("write reply err=%d cookie=%d" % (err, cookie))
+        seen.add(cookie)
+    request(s, READ, 8 * mib, mib, cookie=9)
+    err, _, back = reply(s, mib)
+    if err or back != data[7]:
+        die("the last WRITE does not read back")
+    s.close()
+
+
 def case_many():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4096), hard))

@@ -7,6 +7,7 @@
 #include "../../common/name.c"
 #include "../../common/size.c"
 #include "../../common/log.c"
+#include "../../common/clock.c"
 
 static char err[256];
 
