@@ -410,7 +410,10 @@ static int idle_move(struct devq *dq, struct vd_io_part *p)
   if (ev)
     clReleaseEvent(ev);
   if (rc != CL_SUCCESS) {
-    vd_err("%s: transfer failed: %s", vd_device_info(dq->dev)->id, vd_cl_strerror(rc));
+    vd_err_rl("%s: transfer failed: %s", vd_device_info(dq->dev)->id, vd_cl_strerror(rc));
+    /* As after a failed batch: a lost device fails its volume before
+     * this request completes. */
+    vd_device_check(dq->dev, "a transfer");
     return -EIO;
   }
   atomic_fetch_add(io->op == VD_OP_READ ? &dq->d2h : &dq->h2d,
