@@ -45,12 +45,18 @@ tests_unit_test_nbd_SOURCES = tests/unit/test_nbd.c
 tests_unit_test_nbd_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS)
 tests_unit_test_nbd_LDADD = $(CUNIT_LIBS)
 TESTS += tests/unit/test_nbd
+check_PROGRAMS += tests/unit/test_nbd_guard
+tests_unit_test_nbd_guard_SOURCES = tests/unit/test_nbd_guard.c
+tests_unit_test_nbd_guard_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS)
+tests_unit_test_nbd_guard_LDADD = $(CUNIT_LIBS)
+TESTS += tests/unit/test_nbd_guard
 NBD_TESTS = tests/integration/nbd-info.sh tests/integration/nbd-copy.sh \
 	tests/integration/nbd-fio.sh tests/integration/nbd-fs.sh \
 	tests/integration/nbd-bad-drop.sh tests/integration/nbd-bad-garbage.sh \
 	tests/integration/nbd-bad-options.sh tests/integration/nbd-bad-huge.sh \
 	tests/integration/nbd-bad-past-end.sh tests/integration/nbd-bad-pipeline.sh \
-	tests/integration/nbd-bad-many.sh tests/integration/nbd-staging.sh
+	tests/integration/nbd-bad-many.sh tests/integration/nbd-staging.sh \
+	tests/integration/nbd-bad-names.sh
 TESTS += $(NBD_TESTS)
 dist_noinst_SCRIPTS += $(NBD_TESTS) tests/integration/nbd-raw.py
 
