@@ -87,9 +87,12 @@ EXTRA_DIST += tests/fuzz/fuzz_api_body.c tests/fuzz/fuzz_config.c
 # access, and a bounded soak.
 REL_TESTS = tests/integration/faults.sh tests/integration/nbd-vanish.sh \
 	tests/integration/data-safety.sh tests/integration/signals.sh \
-	tests/integration/access.sh tests/integration/soak.sh
+	tests/integration/access.sh tests/integration/soak.sh \
+	tests/integration/nbd-flood-unix.sh tests/integration/nbd-flood-tcp.sh \
+	tests/integration/nbd-log-flood.sh
 TESTS += $(REL_TESTS)
-dist_noinst_SCRIPTS += $(REL_TESTS) tests/integration/nbd-vanish.py
+dist_noinst_SCRIPTS += $(REL_TESTS) tests/integration/nbd-vanish.py \
+	tests/integration/nbd-flood.py tests/integration/nbd-flood-lib.sh
 EXTRA_DIST += docs/reliability.md docs/limits.md
 # bash completion against a running vramd; the systemd units as built.
 TESTS += tests/integration/completion.sh tests/integration/units.sh
