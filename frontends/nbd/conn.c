@@ -325,7 +325,7 @@ int nbd_xfer_new(struct vramd *d, int fd, struct nbd_xfer **out)
   *out = NULL;
   if (atomic_fetch_add(&sessions, 1) >= d->cfg.nbd_max_sessions) {
     vd_warn_rl("nbd: %u sessions already (nbd-max-sessions); refusing another",
-            d->cfg.nbd_max_sessions);
+               d->cfg.nbd_max_sessions);
     rc = -EUSERS;
     goto out_count;
   }

@@ -228,9 +228,8 @@ static bool make_room(const struct nbd_peer_key *k)
   case NBD_ROOM_FREE:
     return true;
   case NBD_ROOM_PEER:
-    vd_warn_rl("nbd: %s has %u connections negotiating (at most %u per peer); "
-               "closing its oldest", peer_name(k, who, sizeof who), L.g.per_peer,
-               L.g.per_peer);
+    vd_warn_rl("nbd: %s has %u connections negotiating, the most one peer may; "
+               "closing its oldest", peer_name(k, who, sizeof who), L.g.per_peer);
     break;
   case NBD_ROOM_ALL:
     vd_warn_rl("nbd: %u connections negotiating (at most); closing the oldest of "
