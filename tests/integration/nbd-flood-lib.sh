@@ -23,7 +23,7 @@ usage_watch() {
 # Stop recording; print the largest "threads vmlck vmrss" seen.
 usage_max() {
   kill "$usage_pid" 2>/dev/null; wait "$usage_pid" 2>/dev/null || true
-  awk '{ for (i = 1; i <= 3; i++) if ($i > m[i]) m[i] = $i } END { print m[1], m[2], m[3] }' "$tmpdir/usage"
+  awk '{ for (i = 1; i <= 3; i++) if ($i > m[i] + 0) m[i] = $i } END { print m[1] + 0, m[2] + 0, m[3] + 0 }' "$tmpdir/usage"
 }
 # Fail unless the largest usage stayed within $1 threads and $2 KiB of
 # locked memory and of RSS above the baseline "threads vmlck vmrss" $3
