@@ -45,13 +45,18 @@ tests_unit_test_nbd_SOURCES = tests/unit/test_nbd.c
 tests_unit_test_nbd_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS)
 tests_unit_test_nbd_LDADD = $(CUNIT_LIBS)
 TESTS += tests/unit/test_nbd
+check_PROGRAMS += tests/unit/test_nbd_guard
+tests_unit_test_nbd_guard_SOURCES = tests/unit/test_nbd_guard.c
+tests_unit_test_nbd_guard_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS)
+tests_unit_test_nbd_guard_LDADD = $(CUNIT_LIBS)
+TESTS += tests/unit/test_nbd_guard
 NBD_TESTS = tests/integration/nbd-info.sh tests/integration/nbd-copy.sh \
 	tests/integration/nbd-fio.sh tests/integration/nbd-fs.sh \
 	tests/integration/nbd-bad-drop.sh tests/integration/nbd-bad-garbage.sh \
 	tests/integration/nbd-bad-options.sh tests/integration/nbd-bad-huge.sh \
 	tests/integration/nbd-bad-past-end.sh tests/integration/nbd-bad-pipeline.sh \
 	tests/integration/nbd-bad-many.sh tests/integration/nbd-staging.sh \
-	tests/integration/nbd-bad-stall.sh
+	tests/integration/nbd-bad-stall.sh tests/integration/nbd-bad-names.sh
 TESTS += $(NBD_TESTS)
 dist_noinst_SCRIPTS += $(NBD_TESTS) tests/integration/nbd-raw.py
 
@@ -84,9 +89,12 @@ EXTRA_DIST += tests/fuzz/fuzz_api_body.c tests/fuzz/fuzz_config.c
 # access, and a bounded soak.
 REL_TESTS = tests/integration/faults.sh tests/integration/nbd-vanish.sh \
 	tests/integration/data-safety.sh tests/integration/signals.sh \
-	tests/integration/access.sh tests/integration/soak.sh
+	tests/integration/access.sh tests/integration/soak.sh \
+	tests/integration/nbd-flood-unix.sh tests/integration/nbd-flood-tcp.sh \
+	tests/integration/nbd-log-flood.sh
 TESTS += $(REL_TESTS)
-dist_noinst_SCRIPTS += $(REL_TESTS) tests/integration/nbd-vanish.py
+dist_noinst_SCRIPTS += $(REL_TESTS) tests/integration/nbd-vanish.py \
+	tests/integration/nbd-flood.py tests/integration/nbd-flood-lib.sh
 EXTRA_DIST += docs/reliability.md docs/limits.md docs/architecture.md
 # Every signal, SIGTERM during start-up, state that cannot be saved or
 # read, and config files read as written.

@@ -394,7 +394,7 @@ static int one_request(struct nbd_xfer *x)
   case NBD_ACT_DISC:
     return -ECONNRESET;
   default:
-    vd_warn("nbd %s: bad request magic 0x%08x, closing", x->v->spec.name, r.magic);
+    vd_warn_rl("nbd %s: bad request magic 0x%08x, closing", x->v->spec.name, r.magic);
     return -EPROTO;
   }
 }
@@ -410,8 +410,8 @@ int nbd_xfer_new(struct vramd *d, int fd, struct nbd_xfer **out)
 
   *out = NULL;
   if (atomic_fetch_add(&sessions, 1) >= d->cfg.nbd_max_sessions) {
-    vd_warn("nbd: %u sessions already (nbd-max-sessions); refusing another",
-            d->cfg.nbd_max_sessions);
+    vd_warn_rl("nbd: %u sessions already (nbd-max-sessions); refusing another",
+               d->cfg.nbd_max_sessions);
     rc = -EUSERS;
     goto out_count;
   }
@@ -422,8 +422,9 @@ int nbd_xfer_new(struct vramd *d, int fd, struct nbd_xfer **out)
   x->fd = fd;
   x->staging = vd_engine_pinned_alloc(d->eng, staging);
   if (!x->staging) {
-    vd_err("nbd: cannot allocate %s of pinned staging",
-           vd_format_size(staging, sz, sizeof sz));
+    static struct vd_ratelimit rl; /* clients can ask again and again */
+    vd_log_rl(&rl, VD_LOG_ERR, "nbd: cannot allocate %s of pinned staging",
+              vd_format_size(staging, sz, sizeof sz));
     goto out_free;
   }
   atomic_fetch_add(&staged, 1);
@@ -492,7 +493,7 @@ void nbd_xfer_run(struct nbd_xfer *x, struct vd_volume *v)
   x->reader = pthread_self();
   nbd_set_timeouts(x->fd, 0);
   if (start_writer(x)) {
-    vd_err("nbd %s: cannot start a writer thread", v->spec.name);
+    vd_warn_rl("nbd %s: cannot start a writer thread", v->spec.name);
     goto out_free;
   }
   while ((rc = one_request(x)) == 0)

@@ -1,5 +1,5 @@
 /* nbd-internal.h: what the files of frontends/nbd share with each other
- * (byte order, socket helpers, the connection list); nothing outside
+ * (byte order, socket helpers, sessions, negotiation); nothing outside
  * frontends/nbd includes it. */
 #ifndef VRAMD_NBD_INTERNAL_H
 #define VRAMD_NBD_INTERNAL_H
@@ -29,7 +29,8 @@ static inline void nbd_put32(uint8_t *p, uint32_t v)
 }
 static inline void nbd_put64(uint8_t *p, uint64_t v) { nbd_put32(p, (uint32_t)(v >> 32)); nbd_put32(p + 4, (uint32_t)v); }
 
-/* One client connection, from accept to close. */
+/* One session: a connection past negotiation, from its first request to
+ * close; on the server list (for kicks) while a volume is attached. */
 struct nbd_conn {
   struct nbd_conn *prev, *next;  /* server list, under the server lock */
   int fd;
@@ -44,10 +45,6 @@ int nbd_skip(int fd, uint64_t len, void *scratch, size_t scratch_len);
 /* Set receive and send timeouts (0 clears them). */
 void nbd_set_timeouts(int fd, int seconds);
 
-/* handshake.c: negotiate; on success c->v is attached and *xfer is ready
- * to serve.  Returns 0, or -errno when the session is over. */
-int nbd_handshake(struct vramd *d, struct nbd_conn *c, struct nbd_xfer **xfer);
-
 /* conn.c: per-connection transmission state with pinned staging of
  * nbd-staging bytes.  Returns 0 with *xfer set, -EUSERS when
  * nbd-max-sessions sessions are running, or -ENOMEM. */
@@ -59,9 +56,129 @@ void nbd_xfer_free(struct nbd_xfer *x);
 /* Sessions holding pinned staging now. */
 unsigned nbd_sessions_staged(void);
 
-/* server.c: attach a volume to a connection unless it is being deleted;
- * takes over the caller's reference and counts a client.  -ESHUTDOWN when
- * the volume or the server is going away. */
+/* Who a connection comes from, for the per-peer cap: the uid on the Unix
+ * socket, the address on TCP (an IPv6 address's /64: one host gets a
+ * whole /64, so single addresses would be free to an attacker). */
+enum nbd_peer_kind { NBD_PEER_UID = 1, NBD_PEER_IPV4, NBD_PEER_IPV6 };
+struct nbd_peer_key {
+  uint8_t kind;                  /* enum nbd_peer_kind */
+  uint8_t b[8];                  /* uid, IPv4 address or IPv6 /64 prefix */
+};
+
+struct nbd_peer;
+
+/* guard.c's record of one negotiating connection. */
+struct nbd_gent {
+  struct nbd_gent *prev, *next;  /* every entry, oldest (first deadline) first */
+  struct nbd_gent *pprev, *pnext; /* its peer's entries, oldest first */
+  struct nbd_peer *peer;
+  uint64_t deadline_ns;
+  bool busy;                     /* a session thread holds it: never dropped */
+};
+
+/* One peer with connections negotiating. */
+struct nbd_peer {
+  struct nbd_peer_key key;
+  unsigned n;                    /* 0: the slot is free */
+  struct nbd_gent *oldest, *newest;
+};
+
+/* Connections negotiating, capped in all and per peer. */
+struct nbd_guard {
+  unsigned max, per_peer;
+  unsigned n;
+  struct nbd_gent *oldest, *newest;
+  struct nbd_peer *peers;        /* max of them: each entry has a peer */
+};
+
+/* What nbd_guard_room found. */
+enum nbd_room {
+  NBD_ROOM_FREE,                 /* room: add the newcomer */
+  NBD_ROOM_PEER,                 /* its peer is at per_peer: drop *victim first */
+  NBD_ROOM_ALL,                  /* all max are taken: drop *victim first */
+  NBD_ROOM_NONE,                 /* nothing can be dropped: refuse the newcomer */
+};
+
+/* guard.c: 0 or -ENOMEM. */
+int nbd_guard_init(struct nbd_guard *g, unsigned max, unsigned per_peer);
+void nbd_guard_fini(struct nbd_guard *g);
+/* Room for a newcomer from k: the victim is the oldest droppable entry of
+ * k itself when k is at its cap, else, when all are taken, of the peer
+ * with the most entries; so a newcomer is never refused for another
+ * peer's flood. */
+enum nbd_room nbd_guard_room(struct nbd_guard *g, const struct nbd_peer_key *k,
+                             struct nbd_gent **victim);
+/* The oldest droppable entry of the peer with the most entries, or NULL. */
+struct nbd_gent *nbd_guard_largest(struct nbd_guard *g);
+/* Add e for peer k; the caller made room.  -ENOSPC when there is none. */
+int nbd_guard_add(struct nbd_guard *g, struct nbd_gent *e, const struct nbd_peer_key *k,
+                  uint64_t deadline_ns);
+void nbd_guard_del(struct nbd_guard *g, struct nbd_gent *e);
+/* The oldest entry (not busy) whose deadline is at or before now, or NULL. */
+struct nbd_gent *nbd_guard_expired(struct nbd_guard *g, uint64_t now_ns);
+/* The earliest deadline of an entry that is not busy; 0 when none. */
+uint64_t nbd_guard_next_deadline(const struct nbd_guard *g);
+
+/* One connection in negotiation: the loop (loop.c) owns it, except while
+ * a session thread sets up its session (g.busy). */
+struct nbd_neg {
+  struct nbd_gent g;             /* first: loop.c gets back from &n->g */
+  struct nbd_neg *wnext;         /* loop: waiting for a start slot */
+  struct nbd_neg *bnext;         /* loop: handed back by a session thread */
+  struct nbd_peer_key peer;
+  struct vramd *d;
+  int fd;
+  uint32_t events;               /* loop: what epoll watches; 0 when not added */
+  bool dead;                     /* loop: dropped, freed at the end of the turn */
+  int start_rc;                  /* session thread's verdict */
+  int state;                     /* handshake.c's */
+  bool no_zeroes;
+  uint32_t have;                 /* bytes of the current read so far */
+  uint8_t hdr[16];               /* client flags, then each option header */
+  struct nbd_option o;
+  uint8_t *data;                 /* the option's data: o.length bytes */
+  uint32_t skip;                 /* option bytes still to drop */
+  uint8_t *out;                  /* replies not sent yet */
+  size_t out_len, out_off, out_cap;
+  struct vd_volume *v;           /* the export GO or EXPORT_NAME picked */
+};
+
+/* What the loop does next with a negotiating connection. */
+enum { NBD_NEG_READ = 1, NBD_NEG_WRITE, NBD_NEG_START };
+/* The largest last reply of a negotiation (EXPORT_NAME's, with zeroes). */
+#define NBD_NEG_FINAL_MAX 134
+
+/* handshake.c: a negotiation on non-blocking socket fd, greeting queued.
+ * NULL when out of memory (fd is then the caller's to close). */
+struct nbd_neg *nbd_neg_new(struct vramd *d, int fd);
+/* Read what has arrived, answer whole options, send what is queued:
+ * NBD_NEG_READ or _WRITE (what to wait for), NBD_NEG_START (an export
+ * was picked: set up the session), or -errno to close. */
+int nbd_neg_step(struct nbd_neg *n);
+/* Session thread: admit, stage and attach n's export on c, and build the
+ * final reply (*flen bytes of fin).  0, after which c owns the socket, or
+ * -EUSERS, -ENOMEM, -ESHUTDOWN (the export is dropped either way). */
+int nbd_neg_enter(struct nbd_neg *n, struct nbd_conn *c, struct nbd_xfer **x,
+                  uint8_t fin[NBD_NEG_FINAL_MAX], size_t *flen);
+/* The session could not start (rc from nbd_neg_enter, or -EAGAIN): tell
+ * the client and go on negotiating, or close after EXPORT_NAME. */
+void nbd_neg_refused(struct nbd_neg *n, int rc);
+/* Close the socket (unless a session took it) and free. */
+void nbd_neg_free(struct nbd_neg *n);
+
+/* loop.c: accept on lfd[0..nlfd) and negotiate; 0 or -errno with err. */
+int nbd_loop_start(struct vramd *d, const int *lfd, unsigned nlfd, char *err, size_t errlen);
+/* Close every negotiation, wait for session set-ups, end the thread. */
+void nbd_loop_stop(void);
+/* Session thread: n's set-up ended with rc (0: a session has its socket). */
+void nbd_loop_hand_back(struct nbd_neg *n, int rc);
+
+/* server.c: a thread that sets up n's session and serves it; -errno when
+ * none starts (n is then still the loop's). */
+int nbd_session_spawn(struct nbd_neg *n);
+/* Attach a volume to a session and put it on the server list, unless
+ * the volume or the server is going away; takes over the caller's
+ * reference and counts a client.  -ESHUTDOWN when refused. */
 int nbd_conn_attach(struct nbd_conn *c, struct vd_volume *v);
 
 #endif

@@ -95,11 +95,16 @@ struct vd_volume;
 #define NBD_CHUNK (128u << 10)           /* staging allocation unit */
 #define NBD_SLOTS 128                    /* requests in flight per connection */
 #define NBD_SEND_IOV 128                 /* iovec entries per reply sendmsg */
-#define NBD_MAX_OPTION 4096u             /* option data we read and parse */
+#define NBD_MAX_STRING 4096u             /* export names on the wire (the spec's limit) */
+/* Option data we read and parse: a GO naming a 4096-byte export, with up
+ * to 2045 info requests. */
+#define NBD_MAX_OPTION (NBD_MAX_STRING + 4096u)
 #define NBD_MAX_OPTION_SKIP (1u << 20)   /* longer options close the socket */
-#define NBD_MAX_STRING 4096u             /* export names on the wire */
-#define NBD_MAX_CONNS 4096               /* open connections per daemon */
-#define NBD_HANDSHAKE_TIMEOUT_S 30       /* whole negotiation, per connection */
+/* Negotiation: connections that have not reached transmission yet. */
+#define NBD_NEG_MAX 512                  /* negotiating at once, per daemon */
+#define NBD_NEG_PER_PEER 64              /* of them from one uid (Unix) or address (TCP) */
+#define NBD_NEG_DEADLINE_S 10            /* whole negotiation, accept to transmission */
+#define NBD_NEG_STARTS 8                 /* sessions being set up at once (threads) */
 #define NBD_REQUEST_SIZE 28u
 #define NBD_REPLY_SIZE 16u
 
@@ -175,8 +180,13 @@ struct nbd_go {
   bool want_name, want_description, want_block_size;
 };
 
-/* Parse a GO/INFO body; returns 0 or NBD_REP_ERR_INVALID. */
+/* Parse a GO/INFO body; returns 0 or NBD_REP_ERR_INVALID (bad lengths,
+ * or a name that nbd_name_check refuses). */
 uint32_t nbd_go_parse(const uint8_t *data, uint32_t len, struct nbd_go *g);
+/* Check an export name as it came off the wire, for every option that
+ * carries one: 0, or NBD_REP_ERR_INVALID when it is longer than
+ * NBD_MAX_STRING or holds a NUL byte (the spec forbids both). */
+uint32_t nbd_name_check(const uint8_t *name, uint32_t len);
 /* Encode an option reply header into b (20 bytes). */
 void nbd_option_reply_encode(uint8_t b[20], uint32_t option, uint32_t type,
                              uint32_t length);

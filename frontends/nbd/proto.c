@@ -150,7 +150,7 @@ uint32_t nbd_go_parse(const uint8_t *data, uint32_t len, struct nbd_go *g)
   if (nlen > NBD_MAX_STRING || nlen > len - 6)
     return NBD_REP_ERR_INVALID;
   g->ninfo = nbd_get16(data + 4 + nlen);
-  if ((uint64_t)len != 6ull + nlen + 2ull * g->ninfo)
+  if ((uint64_t)len != 6ull + nlen + 2ull * g->ninfo || nbd_name_check(data + 4, nlen))
     return NBD_REP_ERR_INVALID;
   memcpy(g->name, data + 4, nlen);
   g->name[nlen] = '\0';
@@ -161,6 +161,14 @@ uint32_t nbd_go_parse(const uint8_t *data, uint32_t len, struct nbd_go *g)
     else if (t == NBD_INFO_DESCRIPTION) g->want_description = true;
     else if (t == NBD_INFO_BLOCK_SIZE) g->want_block_size = true;
   }
+  return 0;
+}
+
+/* The spec's rules for a string, applied the same way to every name. */
+uint32_t nbd_name_check(const uint8_t *name, uint32_t len)
+{
+  if (len > NBD_MAX_STRING || (len && memchr(name, 0, len)))
+    return NBD_REP_ERR_INVALID;
   return 0;
 }
 

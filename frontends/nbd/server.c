@@ -1,16 +1,16 @@
-/* server.c: the NBD frontend's life cycle: listeners, the list of live
- * connections, and exporting and withdrawing volumes. */
+/* server.c: the NBD frontend's life cycle: listeners, session threads
+ * and the list of sessions, and exporting and withdrawing volumes.
+ * Negotiation is loop.c's. */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -25,41 +25,17 @@
 static struct {
   struct vramd *d;
   pthread_mutex_t lock;
-  pthread_cond_t cv;        /* a connection ended or detached */
-  struct nbd_conn *conns;
-  unsigned nconns;
+  pthread_cond_t cv;        /* a session ended or detached */
+  struct nbd_conn *conns;   /* sessions */
   bool stopping;
   int lfd[2];
   unsigned nlfd;
-  int wake[2];
-  pthread_t listener;
   bool listening;
   char unix_path[108];
 } srv = { .lock = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER,
-          .lfd = { -1, -1 }, .wake = { -1, -1 } };
+          .lfd = { -1, -1 } };
 
-/* Put a connection on the list; -ESHUTDOWN or -EMFILE when refused. */
-static int conn_register(struct nbd_conn *c)
-{
-  int rc = 0;
-  pthread_mutex_lock(&srv.lock);
-  if (srv.stopping)
-    rc = -ESHUTDOWN;
-  else if (srv.nconns >= NBD_MAX_CONNS)
-    rc = -EMFILE;
-  if (!rc) {
-    c->prev = NULL;
-    c->next = srv.conns;
-    if (srv.conns)
-      srv.conns->prev = c;
-    srv.conns = c;
-    srv.nconns++;
-  }
-  pthread_mutex_unlock(&srv.lock);
-  return rc;
-}
-
-/* Attach a volume, unless it or the server is going away. */
+/* Attach a volume and list the session, unless it or the server is going away. */
 int nbd_conn_attach(struct nbd_conn *c, struct vd_volume *v)
 {
   int rc = 0;
@@ -69,6 +45,11 @@ int nbd_conn_attach(struct nbd_conn *c, struct vd_volume *v)
   else {
     c->v = v;
     atomic_fetch_add(&v->clients, 1);
+    c->prev = NULL;
+    c->next = srv.conns;
+    if (srv.conns)
+      srv.conns->prev = c;
+    srv.conns = c;
   }
   pthread_mutex_unlock(&srv.lock);
   if (rc)
@@ -76,7 +57,7 @@ int nbd_conn_attach(struct nbd_conn *c, struct vd_volume *v)
   return rc;
 }
 
-/* Detach, unlink and close a connection; wakes remove() and stop(). */
+/* Detach, unlink and close a session; wakes remove() and stop(). */
 static void conn_unregister(struct nbd_conn *c)
 {
   struct vd_volume *v;
@@ -91,98 +72,54 @@ static void conn_unregister(struct nbd_conn *c)
     srv.conns = c->next;
   if (c->next)
     c->next->prev = c->prev;
-  srv.nconns--;
   close(c->fd);
   pthread_cond_broadcast(&srv.cv);
   pthread_mutex_unlock(&srv.lock);
   vd_volume_put(v);
 }
 
-/* Connection thread: negotiate, then serve. */
-static void *conn_main(void *arg)
+/* Session thread: set the session up (admission, staging, attach) and
+ * hand the negotiation back to the loop; then send the last reply and
+ * serve.  A session that cannot start goes back to negotiating. */
+static void *session_main(void *arg)
 {
-  struct nbd_conn *c = arg;
+  struct nbd_neg *n = arg;
+  struct nbd_conn *c = calloc(1, sizeof *c);
   struct nbd_xfer *x = NULL;
+  uint8_t fin[NBD_NEG_FINAL_MAX];
+  size_t flen = 0;
+  int rc, fl;
 
   vd_thread_name("nbd-rx");
-
-  nbd_set_timeouts(c->fd, NBD_HANDSHAKE_TIMEOUT_S);
-  (void)nbd_handshake(srv.d, c, &x);
-  if (x)
+  rc = c ? nbd_neg_enter(n, c, &x, fin, &flen) : -ENOMEM;
+  nbd_loop_hand_back(n, rc); /* n is the loop's again from here */
+  if (rc) {
+    free(c);
+    return NULL;
+  }
+  fl = fcntl(c->fd, F_GETFL);
+  if (fl < 0 || fcntl(c->fd, F_SETFL, fl & ~O_NONBLOCK) || nbd_send_full(c->fd, fin, flen))
+    nbd_xfer_free(x);
+  else
     nbd_xfer_run(x, c->v);
   conn_unregister(c);
   free(c);
   return NULL;
 }
 
-/* Start a detached thread for a new socket, or close it. */
-static void conn_spawn(int fd)
+/* A detached thread with a small stack: mlockall locks all of it. */
+int nbd_session_spawn(struct nbd_neg *n)
 {
-  struct nbd_conn *c = calloc(1, sizeof *c);
   pthread_attr_t a;
   pthread_t t;
-  int one = 1;
+  int rc;
 
-  if (!c) {
-    close(fd);
-    return;
-  }
-  c->fd = fd;
-  (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  if (conn_register(c)) {
-    vd_warn("nbd: too many connections (%d), refusing one", NBD_MAX_CONNS);
-    goto out_free;
-  }
   pthread_attr_init(&a);
   pthread_attr_setstacksize(&a, 256 << 10);
   pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-  if (pthread_create(&t, &a, conn_main, c)) {
-    pthread_attr_destroy(&a);
-    vd_warn("nbd: cannot start a connection thread");
-    conn_unregister(c);
-    free(c);
-    return;
-  }
+  rc = pthread_create(&t, &a, session_main, n);
   pthread_attr_destroy(&a);
-  return;
-
-out_free:
-  close(fd);
-  free(c);
-}
-
-/* Accept on every listener until stop() writes to the wake pipe. */
-static void *listener_main(void *arg)
-{
-  struct pollfd p[3];
-  (void)arg;
-
-  vd_thread_name("nbd-listen");
-
-  for (;;) {
-    unsigned n = 0;
-    for (; n < srv.nlfd; n++)
-      p[n] = (struct pollfd){ .fd = srv.lfd[n], .events = POLLIN };
-    p[n] = (struct pollfd){ .fd = srv.wake[0], .events = POLLIN };
-    if (poll(p, n + 1, -1) < 0) {
-      if (errno == EINTR)
-        continue;
-      vd_err("nbd: poll: %s", strerror(errno));
-      return NULL;
-    }
-    if (p[n].revents)
-      return NULL;
-    for (unsigned i = 0; i < n; i++) {
-      int fd;
-      if (!(p[i].revents & POLLIN))
-        continue;
-      fd = accept4(srv.lfd[i], NULL, NULL, SOCK_CLOEXEC);
-      if (fd >= 0)
-        conn_spawn(fd);
-      else if (errno == EMFILE || errno == ENFILE)
-        usleep(10000); /* out of descriptors: let connections end */
-    }
-  }
+  return -rc;
 }
 
 /* mkdir -p for the socket's parent directory. */
@@ -329,14 +266,29 @@ static void close_listeners(void)
   if (srv.unix_path[0])
     unlink(srv.unix_path);
   srv.unix_path[0] = '\0';
-  for (int i = 0; i < 2; i++)
-    if (srv.wake[i] >= 0) {
-      close(srv.wake[i]);
-      srv.wake[i] = -1;
-    }
 }
 
-/* Frontend start: listeners and their thread. */
+/* Each connection is a descriptor: take the hard limit, as a daemon that
+ * never uses select() should, and warn when even that is short. */
+static void raise_nofile(const struct vramd *d)
+{
+  rlim_t need = NBD_NEG_MAX + (rlim_t)d->cfg.nbd_max_sessions + 256;
+  struct rlimit rl;
+
+  if (getrlimit(RLIMIT_NOFILE, &rl))
+    return;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    (void)setrlimit(RLIMIT_NOFILE, &rl);
+    (void)getrlimit(RLIMIT_NOFILE, &rl);
+  }
+  if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
+    vd_warn("nbd: the descriptor limit is %llu, under the %llu that %u negotiations, "
+            "nbd-max-sessions and the rest can hold; raise LimitNOFILE",
+            (unsigned long long)rl.rlim_cur, (unsigned long long)need, NBD_NEG_MAX);
+}
+
+/* Frontend start: listeners and the negotiation loop. */
 static int nbd_start(struct vramd *d, char *err, size_t errlen)
 {
   char a[32], b[32], c[32];
@@ -344,26 +296,23 @@ static int nbd_start(struct vramd *d, char *err, size_t errlen)
 
   srv.d = d;
   srv.stopping = false;
+  raise_nofile(d);
   rc = listen_unix(d->cfg.nbd_socket, err, errlen);
   if (!rc && d->cfg.nbd_listen[0])
     rc = listen_tcp(d->cfg.nbd_listen, err, errlen);
-  if (!rc && pipe2(srv.wake, O_CLOEXEC)) {
-    rc = -errno;
-    snprintf(err, errlen, "nbd: pipe: %s", strerror(errno));
-  }
-  if (!rc && pthread_create(&srv.listener, NULL, listener_main, NULL)) {
-    rc = -EAGAIN;
-    snprintf(err, errlen, "nbd: cannot start the listener thread");
-  }
+  if (!rc)
+    rc = nbd_loop_start(d, srv.lfd, srv.nlfd, err, errlen);
   if (rc)
     goto out_close;
   srv.listening = true;
   vd_info("nbd: listening on %s%s%s; %s of pinned staging per session, at most "
-          "%u sessions (%s), requests up to %s", d->cfg.nbd_socket,
+          "%u sessions (%s), requests up to %s; at most %u connections negotiating, "
+          "%u per peer, %d s each", d->cfg.nbd_socket,
           d->cfg.nbd_listen[0] ? " and " : "", d->cfg.nbd_listen,
           vd_format_size(d->cfg.nbd_staging, a, sizeof a), d->cfg.nbd_max_sessions,
           vd_format_size(d->cfg.nbd_staging * d->cfg.nbd_max_sessions, b, sizeof b),
-          vd_format_size(nbd_max_payload(d->cfg.nbd_staging), c, sizeof c));
+          vd_format_size(nbd_max_payload(d->cfg.nbd_staging), c, sizeof c),
+          NBD_NEG_MAX, NBD_NEG_PER_PEER, NBD_NEG_DEADLINE_S);
   return 0;
 
 out_close:
@@ -398,9 +347,7 @@ static void nbd_stop(struct vramd *d)
   pthread_mutex_lock(&srv.lock);
   srv.stopping = true;
   pthread_mutex_unlock(&srv.lock);
-  if (write(srv.wake[1], "x", 1) != 1)
-    vd_err("nbd: cannot wake the listener");
-  pthread_join(srv.listener, NULL);
+  nbd_loop_stop();
   srv.listening = false;
   pthread_mutex_lock(&srv.lock);
   kick_and_wait_locked(NULL);
@@ -449,21 +396,19 @@ int vd_nbd_serve_transmission(struct vramd *d, struct vd_volume *v, int fd)
     return -ENOMEM;
   }
   c->fd = fd;
-  rc = conn_register(c);
+  rc = nbd_xfer_new(d, fd, &x);
+  if (!rc) {
+    vd_volume_get(v);
+    rc = nbd_conn_attach(c, v); /* drops the reference on failure */
+    if (rc)
+      nbd_xfer_free(x);
+  }
   if (rc) {
     close(fd);
     free(c);
     return rc;
   }
-  rc = nbd_xfer_new(d, fd, &x);
-  if (!rc) {
-    vd_volume_get(v);
-    rc = nbd_conn_attach(c, v); /* drops the reference on failure */
-  }
-  if (rc)
-    nbd_xfer_free(x);
-  else
-    nbd_xfer_run(x, v);
+  nbd_xfer_run(x, v);
   conn_unregister(c);
   free(c);
   return rc;

@@ -1,5 +1,6 @@
 /* fuzz_nbd_option.c: libFuzzer target for NBD option parsing: the option
- * header, its length class and the GO/INFO body parser. */
+ * header, its length class and the GO/INFO body parser.  An accepted name
+ * is exactly name_len bytes long: no NUL inside it survives parsing. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   if (len > NBD_MAX_OPTION)
     len = NBD_MAX_OPTION;
   e = nbd_go_parse(data + sizeof hdr, len, &g);
-  if (e == 0 && (g.name_len > NBD_MAX_STRING || strlen(g.name) > g.name_len ||
+  if (e == 0 && (g.name_len > NBD_MAX_STRING || strlen(g.name) != g.name_len ||
                  6ull + g.name_len + 2ull * g.ninfo != len))
     abort();
   if (e != 0 && e != NBD_REP_ERR_INVALID)

@@ -2,8 +2,8 @@
 """nbd-raw.py: a raw NBD client that sends what real clients never do.
 
 Usage: nbd-raw.py SOCKET EXPORT CASE; exits non-zero with a message when
-the server answers wrongly.  Cases: drop, garbage, options, huge, past-end,
-pipeline, many.  $NBD_MAX_PAYLOAD is the largest READ or WRITE the server
+the server answers wrongly.  Cases: drop, garbage, options, names, huge,
+past-end, pipeline, many.  $NBD_MAX_PAYLOAD is the largest READ or WRITE the server
 takes (default 32 MiB; smaller with vramd's nbd-staging).
 """
 import os
@@ -236,6 +236,58 @@ def case_options():
     option(s, OPT_EXPORT_NAME, b"nope")
     if s.recv(1) != b"":
         die("EXPORT_NAME of an unknown export did not close")
+    s.close()
+
+
+def name_option(s, opt, name):
+    """GO or INFO naming raw bytes; the last reply's type (ACK or an error)."""
+    option(s, opt, struct.pack(">I", len(name)) + name + struct.pack(">H", 0))
+    while True:
+        _, typ, _ = opt_reply(s)
+        if typ == REP_ACK or typ & ERR:
+            return typ
+
+
+def case_names():
+    # Every option that names an export checks the name the same way: a
+    # NUL byte anywhere is refused (never read as the name before it),
+    # 4096 bytes (the protocol's maximum) is merely unknown, 4097 invalid.
+    name = export.encode()
+    cases = ((name + b"\0anything", ERR_INVALID), (name + b"\0", ERR_INVALID),
+             (b"\0" + name, ERR_INVALID), (name[:1] + b"\0" + name[1:], ERR_INVALID),
+             (name + b"." * (4096 - len(name)), ERR_UNKNOWN), (b"x" * 4096, ERR_UNKNOWN),
+             (name + b"." * (4097 - len(name)), ERR_INVALID))
+    s = connect()
+    greet(s)
+    for opt in (OPT_INFO, OPT_GO):
+        for nm, want in cases:
+            typ = name_option(s, opt, nm)
+            if typ != want:
+                die("option %d with a %d-byte name %r...: %x, expected %x"
+                    % (opt, len(nm), nm[:12], typ, want))
+    if name_option(s, OPT_INFO, name) != REP_ACK:
+        die("INFO of the export itself failed")
+    size = go(s)
+    if size is None or size < 0:
+        die("GO after the refused names failed")
+    still_serves(s, size)
+    s.close()
+    for nm, _ in cases:
+        s = connect()
+        greet(s)
+        option(s, OPT_EXPORT_NAME, nm)
+        try:
+            left = s.recv(1)
+        except ConnectionResetError:
+            left = b""
+        if left:
+            die("EXPORT_NAME with a %d-byte name %r... was served" % (len(nm), nm[:12]))
+        s.close()
+    s = connect()
+    greet(s, 3)
+    option(s, OPT_EXPORT_NAME, name)
+    size, _ = struct.unpack(">QH", recvn(s, 10))
+    still_serves(s, size)
     s.close()
 
 

@@ -147,6 +147,36 @@ static void test_options(void)
   CU_ASSERT_EQUAL(nbd_option_length_class(0xFFFFFFFF), NBD_OPTLEN_CLOSE);
 }
 
+/* Names: the spec's 4096 bytes are parsed; NUL anywhere or one byte
+ * more is invalid, on every path (nbd_go_parse uses nbd_name_check). */
+static void test_names(void)
+{
+  static uint8_t b[4 + NBD_MAX_STRING + 1 + 2];
+  static struct nbd_go g;
+  const uint8_t nul[] = { 'v', 0, 'x' };
+
+  memset(b + 4, 'x', NBD_MAX_STRING + 1);
+  nbd_put32(b, NBD_MAX_STRING);
+  nbd_put16(b + 4 + NBD_MAX_STRING, 0);
+  CU_ASSERT(nbd_option_length_class(4 + NBD_MAX_STRING + 2 + 2 * 8) == NBD_OPTLEN_READ);
+  CU_ASSERT_EQUAL(nbd_go_parse(b, 4 + NBD_MAX_STRING + 2, &g), 0);
+  CU_ASSERT(g.name_len == NBD_MAX_STRING && strlen(g.name) == NBD_MAX_STRING);
+  nbd_put32(b, NBD_MAX_STRING + 1);
+  nbd_put16(b + 4 + NBD_MAX_STRING + 1, 0);
+  CU_ASSERT_EQUAL(nbd_go_parse(b, 4 + NBD_MAX_STRING + 3, &g), NBD_REP_ERR_INVALID);
+  nbd_put32(b, 3);
+  memcpy(b + 4, nul, sizeof nul);
+  nbd_put16(b + 7, 0);
+  CU_ASSERT_EQUAL(nbd_go_parse(b, 9, &g), NBD_REP_ERR_INVALID);
+  CU_ASSERT_EQUAL(nbd_name_check(nul, 1), 0);
+  CU_ASSERT_EQUAL(nbd_name_check(nul, 2), NBD_REP_ERR_INVALID);
+  CU_ASSERT_EQUAL(nbd_name_check(nul + 1, 1), NBD_REP_ERR_INVALID);
+  CU_ASSERT_EQUAL(nbd_name_check(NULL, 0), 0);
+  memset(b, 'x', sizeof b);
+  CU_ASSERT_EQUAL(nbd_name_check(b, NBD_MAX_STRING), 0);
+  CU_ASSERT_EQUAL(nbd_name_check(b, NBD_MAX_STRING + 1), NBD_REP_ERR_INVALID);
+}
+
 static void test_chunks(void)
 {
   struct nbd_chunks c;
@@ -209,6 +239,7 @@ int main(void)
   CU_add_test(s, "requests and staging size", test_request_staging);
   CU_add_test(s, "wire encoding", test_wire);
   CU_add_test(s, "options", test_options);
+  CU_add_test(s, "export names", test_names);
   CU_add_test(s, "staging chunks", test_chunks);
   CU_add_test(s, "staging chunks, smallest and largest", test_chunks_sized);
   CU_basic_set_mode(CU_BRM_VERBOSE);
