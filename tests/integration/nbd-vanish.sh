@@ -9,7 +9,7 @@ requires python3
 start_nbd_vramd
 vanish() { timeout 300 python3 "$top_srcdir/tests/integration/nbd-vanish.py" "$tmpdir/nbd.sock" "$1" "$2" 4; }
 vanish vs 1000 && vanish vc 1000 && check_guard || fail "warm-up"
-wait_threads 7
+wait_threads "$vramd_idle_threads"
 sleep 1
 base=$(vramd_usage)
 n=${VANISH_COUNT:-10000}

@@ -32,7 +32,7 @@ jobfile() {
 jobfile 3 >"$tmpdir/warm.fio"
 timeout 120 fio --output-format=json --output="$tmpdir/warm.json" "$tmpdir/warm.fio" ||
   fail "warm-up: $(tail -20 "$tmpdir/warm.json")"
-wait_threads 7
+wait_threads "$vramd_idle_threads"
 base=$(vramd_usage)
 
 # Churn: create, check, delete volumes of assorted shapes until told to stop.
