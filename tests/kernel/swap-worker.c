@@ -105,5 +105,7 @@ int main(int argc, char **argv)
       bad_page(pg, gen[pg], &bad);
   printf("swap-worker %d: %zu MiB, %.0f s, %lu page checks, %lu rewrites, %lu bad\n",
          (int)getpid(), pages * PAGE / 1048576, now() - t0, checked, written, bad);
+  free(gen);
+  munmap(mem, pages * PAGE);
   return bad ? 1 : 0;
 }
