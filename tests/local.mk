@@ -33,6 +33,21 @@ check-kernel: all
 	rc=$$?; if test $$rc = 77; then echo "check-kernel: skipped (see above)"; exit 0; fi; exit $$rc
 .PHONY: check-kernel
 
+# The swap soak (docs/swap-soak.md): SWAP_SOAK_SECONDS of swapping through
+# a ublk and a kernel-NBD volume in the guest; far beyond CI's time budget,
+# so neither `make check` nor tests/ci.sh runs it.
+SWAP_SOAK_SECONDS = 600
+EXTRA_PROGRAMS = tests/kernel/swap-worker
+tests_kernel_swap_worker_SOURCES = tests/kernel/swap-worker.c
+CLEANFILES += tests/kernel/swap-worker$(EXEEXT)
+EXTRA_DIST += tests/kernel/guest-swap-soak.sh docs/swap-soak.md
+check-swap-soak: all tests/kernel/swap-worker$(EXEEXT)
+	@top_builddir='$(abs_top_builddir)' VM_OUT='$(abs_top_builddir)/tests/kernel/out-swap-soak' \
+	VM_TIMEOUT=$$(($(SWAP_SOAK_SECONDS) + 1500)) \
+	bash $(top_srcdir)/tests/kernel/check-kernel.sh guest-swap-soak.sh $(SWAP_SOAK_SECONDS); \
+	rc=$$?; if test $$rc = 77; then echo "check-swap-soak: skipped (see above)"; exit 0; fi; exit $$rc
+.PHONY: check-swap-soak
+
 check_PROGRAMS += tests/unit/test_volmap
 tests_unit_test_volmap_SOURCES = tests/unit/test_volmap.c
 tests_unit_test_volmap_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) -I$(top_srcdir)/daemon/map

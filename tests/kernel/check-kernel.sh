@@ -1,7 +1,8 @@
 #!/bin/bash
-# check-kernel.sh: `make check-kernel`: boot Debian's 6.12 kernel in QEMU
-# (TCG) and run guest-suite.sh there against this build.  Exit 77 (skip)
-# only when qemu cannot run here at all; otherwise PASS/FAIL per step.
+# check-kernel.sh [GUEST_SCRIPT [ARGS...]]: `make check-kernel` (and
+# `make check-swap-soak`): boot Debian's 6.12 kernel in QEMU (TCG) and run
+# GUEST_SCRIPT (default guest-suite.sh) there against this build.  Exit 77
+# (skip) only when qemu cannot run here at all; otherwise PASS/FAIL per step.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 : "${top_builddir:=$(pwd)}"
@@ -11,12 +12,13 @@ why=$(bash "$here/vmtest.sh" check); rc=$?
 [ $rc = 77 ] && { echo "SKIP: kernel tests: $why"; exit 77; }
 [ $rc = 0 ] || { echo "FAIL: qemu check: $why"; exit 1; }
 
+guest=${1:-guest-suite.sh}; shift $(($# > 0))
 out=${VM_OUT:-$top_builddir/tests/kernel/out}
 rm -rf "$out" && mkdir -p "$out"
 t0=$(date +%s)
-VM_OUT=$out bash "$here/vmtest.sh" run "$here/guest-suite.sh" "$top_builddir"; rc=$?
+VM_OUT=$out bash "$here/vmtest.sh" run "$here/$guest" "$top_builddir" "$@"; rc=$?
 echo
-echo "================ kernel tests (guest log: $out/guest.log) ================"
+echo "================ ${guest%.sh} (guest log: $out/guest.log) ================"
 if [ -f "$out/results" ]; then cat "$out/results"; else echo "FAIL the guest produced no results"; rc=1; fi
 [ -f "$out/rc" ] || { echo "FAIL the guest did not finish (see $out/console.log)"; rc=1; }
 grep -q '^FAIL' "$out/results" 2>/dev/null && rc=1

@@ -30,6 +30,26 @@ step() {
   return $rc
 }
 
+# A step re-enters its suite script with __step FUNC ARGS: run FUNC, exit.
+step_entry() {
+  [ "${1:-}" = __step ] || return 0
+  shift
+  VRAMD=$(cat "$W/vramd-path")
+  "$@"
+  exit $?
+}
+
+# suite_init BUILDDIR: the binaries of that build, for this run's steps.
+suite_init() {
+  BUILD=$(realpath "$1") || exit 2
+  VRAMD=$BUILD/daemon/vramd
+  echo "$VRAMD" > "$W/vramd-path"
+  echo "$BUILD/cli/vramctl" > "$W/vramctl-path"
+  echo "$BUILD" > "$W/build-path"
+  T0=$(now)  # shellcheck disable=SC2034  # the suite reports its time
+  echo "kernel $(uname -r), $(nproc) vCPUs, vramd: $VRAMD"
+}
+
 md5() { md5sum < "$1" | cut -d' ' -f1; }
 vmstat() { awk -v k="$1" '$1 == k {print $2}' /proc/vmstat; }
 

@@ -66,20 +66,8 @@ t_ublk_sigkill() {
   return 0
 }
 
-# A step re-enters this script: run the one function asked for.
-if [ "${1:-}" = __step ]; then
-  shift
-  VRAMD=$(cat "$W/vramd-path")
-  "$@"
-  exit $?
-fi
-
-BUILD=$(realpath "${1:?usage: guest-suite.sh BUILDDIR}")
-VRAMD=$BUILD/daemon/vramd
-echo "$VRAMD" > "$W/vramd-path"
-echo "$BUILD/cli/vramctl" > "$W/vramctl-path"
-T0=$(now)
-echo "kernel $(uname -r), $(nproc) vCPUs, vramd: $VRAMD"
+step_entry "$@"
+suite_init "${1:?usage: guest-suite.sh BUILDDIR}"
 step ublk_unavailable_names_cause 300 t_ublk_unavailable
 step modules_ublk_ext4 60 t_modules
 if step ublk_volumes_created 240 t_ublk_start; then
