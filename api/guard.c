@@ -47,14 +47,6 @@ struct vd_guard {
   struct vd_ratelimit rl_refused, rl_closed;
 };
 
-/* CLOCK_MONOTONIC in nanoseconds. */
-static uint64_t now_ns(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* Who is on the other end of fd: "uid N" on a Unix socket, else the
  * address; *root when the uid is 0. */
 static void peer_of(int fd, char *out, size_t len, bool *root)
@@ -93,7 +85,7 @@ static unsigned peer_count(struct vd_guard *g, const char *peer)
 static void admit(struct vd_guard *g, struct conn *k, bool root)
 {
   const struct vd_guard_conf *f = &g->conf;
-  uint64_t now = now_ns();
+  uint64_t now = vd_now_ns();
 
   if (g->served >= f->max_conns)
     snprintf(k->refused, sizeof k->refused,
@@ -196,7 +188,7 @@ static void set_phase(struct MHD_Connection *c, bool working)
   pthread_mutex_lock(&g->lock);
   k->working = working;
   k->answering = !working;
-  k->deadline_ns = now_ns() +
+  k->deadline_ns = vd_now_ns() +
                    (uint64_t)(k->counted ? g->conf.deadline_ms : g->conf.busy_ms) * 1000000ull;
   pthread_cond_signal(&g->wake);
   pthread_mutex_unlock(&g->lock);
@@ -251,7 +243,7 @@ static void *deadline_thread(void *arg)
   vd_thread_name("http-%s", g->conf.name);
   pthread_mutex_lock(&g->lock);
   while (!g->stop) {
-    n = sweep(g, now_ns(), &next, peer, sizeof peer);
+    n = sweep(g, vd_now_ns(), &next, peer, sizeof peer);
     if (n) {
       pthread_mutex_unlock(&g->lock);
       vd_log_rl(&g->rl_closed, VD_LOG_WARNING, "http %s: closed %u connection%s (%s "

@@ -49,14 +49,6 @@ static struct {
   struct nbd_neg *dead;          /* dropped this turn: freed after its events */
 } L = { .ep = -1, .wake = -1, .lock = PTHREAD_MUTEX_INITIALIZER };
 
-/* Monotonic nanoseconds. */
-static uint64_t now_ns(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* A peer for log lines: "uid 1000", "192.0.2.7", "2001:db8:1:2::/64". */
 static const char *peer_name(const struct nbd_peer_key *k, char *buf, size_t len)
 {
@@ -344,7 +336,7 @@ static void drain(void)
   while (L.starting) {
     if (poll(&p, 1, -1) > 0 && read(L.wake, &v, sizeof v) < 0 && errno != EAGAIN)
       break;
-    take_back(now_ns());
+    take_back(vd_now_ns());
   }
 }
 
@@ -356,7 +348,7 @@ static void *loop_main(void *arg)
 
   vd_thread_name("nbd-neg");
   for (;;) {
-    uint64_t now = now_ns();
+    uint64_t now = vd_now_ns();
     bool stop;
     int k = epoll_wait(L.ep, ev, MAX_EVENTS, wait_ms(now));
 
@@ -364,7 +356,7 @@ static void *loop_main(void *arg)
       vd_err("nbd: epoll_wait: %s", strerror(errno));
       break;
     }
-    now = now_ns();
+    now = vd_now_ns();
     for (int i = 0; i < k; i++) {
       uint64_t tag = ev[i].data.u64;
       uint64_t v;

@@ -146,14 +146,6 @@ static struct {
 /* Queues holding pinned staging, read without U.lock (metrics, GET /v1). */
 static atomic_uint queues_staged;
 
-/* Monotonic clock in nanoseconds, for request latency. */
-static uint64_t now_ns(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* Put a 32-byte command payload into an SQE128's command area. */
 static void sqe_set_cmd(struct io_uring_sqe *sqe, const void *cmd, size_t len)
 {
@@ -350,7 +342,7 @@ static void handle_request(struct uq *q, struct utag *t, bool last)
   uint8_t uop = (uint8_t)(iod->op_flags & 0xff);
   enum vd_op op;
 
-  t->t0_ns = now_ns();
+  t->t0_ns = vd_now_ns();
   if (!map_op(uop, &op)) {
     t->result = -EOPNOTSUPP;
     queue_io_cmd(q, t, true);
@@ -374,7 +366,7 @@ static void handle_request(struct uq *q, struct utag *t, bool last)
 /* Commit every tag the engine finished since the last look. */
 static void drain_done(struct uq *q)
 {
-  uint64_t end = now_ns(), junk;
+  uint64_t end = vd_now_ns(), junk;
   struct utag *t;
 
   /* Reset the eventfd before taking the list: a tag pushed after the
