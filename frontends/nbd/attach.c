@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,7 @@ struct nbd_attach {
   int sk_kernel, sk_server;     /* socketpair ends */
   pthread_t doit, serve;
   bool doit_started, serve_started;
+  atomic_bool detaching;        /* DO_IT returning is expected */
   int doit_rc;
   struct nbd_attach *next;
 };
@@ -60,7 +62,15 @@ static void *doit_main(void *arg)
   a->doit_rc = ioctl(a->dev_fd, NBD_IOC_DO_IT) < 0 ? -errno : 0;
   ioctl(a->dev_fd, NBD_IOC_CLEAR_QUE);
   ioctl(a->dev_fd, NBD_IOC_CLEAR_SOCK);
-  vd_debug("nbd: /dev/nbd%d: connection ended (%d)", a->index, a->doit_rc);
+  if (atomic_load(&a->detaching))
+    vd_debug("nbd: /dev/nbd%d: connection ended (%d)", a->index, a->doit_rc);
+  else
+    /* The kernel ends DO_IT early when its wait is interrupted: vramd
+     * stopped (SIGSTOP), frozen (cgroup freezer) or ptrace-attached. */
+    vd_err("nbd: the kernel dropped /dev/nbd%d of volume %s (%s): its I/O fails from "
+           "now on; this follows vramd being stopped, frozen or traced. Detach and "
+           "attach again; put swap that must survive this on ublk",
+           a->index, a->v->spec.name, a->doit_rc ? strerror(-a->doit_rc) : "no error");
   return NULL;
 }
 
@@ -225,6 +235,7 @@ static void join_or_kick(pthread_t t, int sk, unsigned wait_s)
  * has unlinked it. */
 static void attach_free(struct nbd_attach *a)
 {
+  atomic_store(&a->detaching, true);
   if (a->doit_started) {
     /* The kernel sends NBD_CMD_DISC; the server ends, then DO_IT returns. */
     if (ioctl(a->dev_fd, NBD_IOC_DISCONNECT) < 0)

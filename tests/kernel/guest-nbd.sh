@@ -36,6 +36,25 @@ t_nbd_small_staging() {
   stop_vramd 30
 }
 
+# SIGSTOP interrupts the kernel's NBD_DO_IT wait, and the kernel then
+# drops the device (a limit of the ioctl interface, docs/reliability.md):
+# vramd must say so at error level, naming the device and the volume, and
+# keep serving and stop cleanly.
+t_nbd_sigstop_logged() {
+  local pid
+  start_vramd "$W/nbd-stop.log" \
+    --volume name=nst,size=16M,layout=stripe,devices=all,frontend=nbd,attach=1,index=3 || return 1
+  pid=$(cat "$W/vramd.pid")
+  kill -STOP "$pid" && sleep 2 && kill -CONT "$pid" || return 1
+  for _ in $(seq 1 50); do
+    grep -q "<3>vramd: nbd: the kernel dropped /dev/nbd3 of volume nst" "$W/nbd-stop.log" && break
+    sleep 0.2
+  done
+  grep "dropped /dev/nbd3" "$W/nbd-stop.log" || { echo "no error line after SIGSTOP"; return 1; }
+  "$(cat "$W/vramctl-path")" --socket "$W/api.sock" volume show nst > /dev/null || return 1
+  stop_vramd 30
+}
+
 # Called by guest-suite.sh after the ublk steps.
 nbd_steps() {
   cp "$W/vramd.log" "$W/vramd-ublk.log" 2>/dev/null
@@ -49,4 +68,5 @@ nbd_steps() {
   fi
   stop_vramd 60 > /dev/null
   step nbd_attach_small_staging_limits_requests 180 t_nbd_small_staging
+  step nbd_attach_sigstop_says_device_dropped 180 t_nbd_sigstop_logged
 }
