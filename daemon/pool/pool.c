@@ -172,8 +172,12 @@ static int collect(struct vd_pool *pool, const struct vd_pool_config *cfg,
       continue;
     if (n > VD_POOL_MAX - pool->ndev)
       n = VD_POOL_MAX - pool->ndev;
+    /* A context over several devices commits every one of them (NVIDIA:
+     * a CUDA context each, about 500 MiB of VRAM), so it is made only
+     * when it is the one all devices share. */
     ctx = clCreateContext((cl_context_properties[]){ CL_CONTEXT_PLATFORM,
-                            (cl_context_properties)plats[p], 0 }, n, ids, NULL, NULL, &rc);
+                            (cl_context_properties)plats[p], 0 },
+                          cfg->shared_context ? n : 1, ids, NULL, NULL, &rc);
     if (rc != CL_SUCCESS) {
       vd_warn("platform %u: cannot create a context (%s), skipping its devices",
               p, vd_cl_strerror(rc));
@@ -200,10 +204,15 @@ static int collect(struct vd_pool *pool, const struct vd_pool_config *cfg,
         dev->ctx = clCreateContext((cl_context_properties[]){ CL_CONTEXT_PLATFORM,
                                      (cl_context_properties)plats[p], 0 }, 1, &ids[i],
                                    NULL, NULL, &rc);
-        if (rc != CL_SUCCESS)
-          dev->ctx = ctx;
-        else
-          pool->ctx[pool->nctx++] = dev->ctx;
+        if (rc != CL_SUCCESS) {
+          vd_warn("platform %u, device %u: cannot create a context (%s), skipping it",
+                  p, i, vd_cl_strerror(rc));
+          pthread_mutex_destroy(&dev->probe_lock);
+          pthread_mutex_destroy(&dev->lock);
+          free(dev);
+          continue;
+        }
+        pool->ctx[pool->nctx++] = dev->ctx;
       }
       dev->info.index = pool->ndev;
       dev->info.type = dev_type(ids[i]);
@@ -228,6 +237,7 @@ static int collect(struct vd_pool *pool, const struct vd_pool_config *cfg,
     for (unsigned i = 0; i < pool->ndev; i++)
       dev_capacity(pool->dev[i], cfg, ncpu);
   }
+  vd_debug("pool: %u devices in %u OpenCL contexts", pool->ndev, pool->nctx);
   return 0;
 }
 
