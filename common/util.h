@@ -2,6 +2,7 @@
 #ifndef VRAMD_UTIL_H
 #define VRAMD_UTIL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -21,6 +22,10 @@ uint64_t vd_now_ns(void);
 
 /* Name the calling thread (15 characters at most are kept). */
 void vd_thread_name(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Start a joinable thread with a stack of stack bytes (vramd runs under
+ * mlockall: glibc's default 8 MiB would all be locked); 0 or an errno. */
+int vd_thread_start(pthread_t *t, size_t stack, void *(*fn)(void *), void *arg);
 
 /* True if name matches [a-z0-9][a-z0-9._-]{0,62}; err says why not. */
 bool vd_name_valid(const char *name, char *err, size_t errlen);

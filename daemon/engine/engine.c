@@ -22,6 +22,10 @@
 #define MAX_DEPTH VD_SMALL_SLOTS
 #define MAX_SMALL_STAGE (1u << 30)
 #define IDLE_SPIN_NS 1000000ull /* then wait blocking: the device is stalled */
+/* A worker's stack: driver calls only.  Connection threads make the same
+ * enqueue and wait calls on 256 KiB; twice that leaves room for a kernel
+ * launch.  glibc's default, 8 MiB, was locked whole (bench/RESULTS.md). */
+#define WORKER_STACK (512u << 10)
 
 struct devq;
 
@@ -588,7 +592,7 @@ static int devq_start(const struct vd_engine *eng, struct devq *dq, struct vd_de
       return -EIO;
     }
     vd_small_init(&w->sm, dq->prog, dev, w->q, depth, eng->small_stage, eng->small_max);
-    if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+    if (vd_thread_start(&w->thread, WORKER_STACK, worker_main, w) != 0) {
       snprintf(err, errlen, "%s: cannot start worker thread", vd_device_info(dev)->id);
       return -EAGAIN;
     }

@@ -9,6 +9,7 @@
 #include "util.h"
 
 #define POLL_MS 500
+#define WATCH_STACK (512u << 10) /* NVML calls only; not the 8 MiB default, locked whole */
 
 struct watched {
   struct vd_device *dev;
@@ -95,7 +96,7 @@ struct vd_nvml_watch *vd_nvml_watch_start(struct vd_pool *pool)
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
   pthread_cond_init(&w->cv, &ca);
   pthread_condattr_destroy(&ca);
-  if (pthread_create(&w->thread, NULL, watch_main, w) != 0) {
+  if (vd_thread_start(&w->thread, WATCH_STACK, watch_main, w) != 0) {
     vd_warn("cannot start the NVML watch thread; a lost GPU is still seen "
             "through failed transfers");
     goto out_destroy;
