@@ -8,4 +8,10 @@ noinst_PROGRAMS += bench/sock-bench
 bench_sock_bench_SOURCES = bench/sock-bench.c
 bench_sock_bench_LDADD = common/libvdcommon.a $(LIBS)
 EXTRA_DIST += bench/README.md bench/RESULTS.md bench/run.sh bench/nbd-bench.sh \
-	bench/make-bundle.sh bench/gpu-env.sh bench/guest-qd1.sh
+	bench/make-bundle.sh bench/gpu-env.sh bench/guest-qd1.sh bench/mem-bench.sh \
+	bench/mem-breakdown.awk
+
+noinst_PROGRAMS += bench/cl-bare
+bench_cl_bare_SOURCES = bench/cl-bare.c
+bench_cl_bare_CFLAGS = $(AM_CFLAGS) $(OPENCL_CFLAGS)
+bench_cl_bare_LDADD = daemon/libvdcore.a $(OPENCL_LIBS) $(LIBS)
