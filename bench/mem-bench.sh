@@ -16,15 +16,16 @@
 # the host memory that is vramd's own, as a multiple of the driver's.
 #
 # Usage: bench/mem-bench.sh [--pocl] [--bin DIR] [--vramd LABEL=PATH]...
-#                           [--size SIZE] [--runtime SEC] [--out FILE]
+#                           [--size SIZE] [--runtime SEC] [--out FILE] [--keep DIR]
 #   --bin: folder with vramd, vramctl and cl-bare (default: the build tree).
 #   --vramd: a vramd to measure (repeatable, e.g. before=old/vramd);
 #            default: DIR/vramd as "vramd".
 #   --size: the volume (default 8G, PoCL 512M); --runtime: seconds per job
-#           (default 5); --out: also append the report to FILE.
+#           (default 5); --out: also append the report to FILE; --keep: copy
+#           every snapshot's raw breakdown, status and logs into DIR.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-pocl= bin= size= runtime=5 out=
+pocl= bin= size= runtime=5 out= keep=
 vramds=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -34,6 +35,7 @@ while [ $# -gt 0 ]; do
     --size) size=$2; shift 2 ;;
     --runtime) runtime=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
+    --keep) keep=$2; shift 2 ;;
     -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "mem-bench.sh: unknown option $1" >&2; exit 2 ;;
   esac
@@ -64,6 +66,7 @@ pid=
 # Stop what we started and remove the scratch directory.
 cleanup() {
   [ -z "$pid" ] || { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; }
+  [ -z "$keep" ] || { mkdir -p "$keep" && cp -r "$tmp"/. "$keep"/; }
   rm -rf "$tmp"
 }
 trap cleanup EXIT INT TERM
@@ -81,6 +84,10 @@ snap() {
   st=$(awk '/^(VmRSS|VmHWM|VmLck):/ { v[$1] = $2 } /^Threads:/ { t = $2 }
     END { print v["VmRSS:"], v["VmHWM:"], v["VmLck:"], t }' /proc/"$p"/status)
   echo "$st" >"$tmp/$label.status"
+  cp /proc/"$p"/smaps "$tmp/$label.smaps"
+  for t in /proc/"$p"/task/*; do echo "$(cat "$t/comm") $(awk '{ print $(NF-1) }' "$t/syscall")"; done \
+    >"$tmp/$label.sp" 2>/dev/null || true
+  cat /proc/"$p"/task/*/comm | sort | uniq -c | awk '{ printf "%s×%s ", $2, $1 }' >"$tmp/$label.threads"
   if [ ${#gpus[@]} -gt 0 ]; then
     nvidia-smi --query-compute-apps=pid,gpu_bus_id,used_memory --format=csv,noheader,nounits \
       >"$tmp/$label.gpu" || true
@@ -181,8 +188,11 @@ awk '$1 == "file" { print $3, $2 }' "$tmp/$last.mem" | sort -rn | head -8 | whil
   b=$(awk -v f="$f" '$1 == "file" && $2 == f { print $3 }' "$tmp/bare-locked.mem")
   say "| ${f##*/} | $(kib2mib "$kb") | $(kib2mib "${b:-0}") |"
 done
+say "" "Threads:" ""
 for r in "${rows[@]}"; do
   label=${r%%|*}
-  [ -f "$tmp/$label.log" ] && grep -h "contexts\|swap safety: mlockall\|staging" "$tmp/$label.log" |
-    sed "s/^/$label: /" >&2 || true
+  say "- $label: $(cat "$tmp/$label.threads")"
+done
+for v in "${vramds[@]}"; do
+  grep -h "swap safety: mlockall\|staging" "$tmp/${v%%=*}.log" | sed "s/^/${v%%=*}: /" >&2 || true
 done
