@@ -146,7 +146,7 @@ for v in "${vramds[@]}"; do
     echo $(( $("$vramctl" --socket "$tmp/api.sock" status --json |
                  jq '.vramd.pinned_host.held_bytes / 1024 | floor') +
              $("$vramctl" --socket "$tmp/api.sock" device list --json |
-                 jq '[.devices[] | select(.type == "cpu") | .allocated_bytes] | add / 1024 | floor') ))
+                 jq '[.devices[] | select(.type == "cpu") | .allocated_bytes] | (add // 0) / 1024 | floor') ))
   }
   snap "$label-idle" "$pid" "$(held)"
   "$vramctl" --socket "$tmp/api.sock" volume create mem --size "$size" --stripe all >/dev/null

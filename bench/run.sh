@@ -3,15 +3,17 @@
 # anywhere: the in-process engine benchmark (throughput, and QD1 latency
 # next to a bare pinned copy), the raw Unix-socket ceiling, then fio's nbd
 # engine against vramd, `nbdkit memory` and `nbdkit null`
-# (bench/nbd-bench.sh, QD1 latency included), and a table of every target
-# with its figure.
+# (bench/nbd-bench.sh, QD1 latency included), a table of every target
+# with its figure, and where vramd's host memory goes next to a bare OpenCL
+# context per device (bench/mem-bench.sh).
 # Every storing run fills its volume first and verifies it; a verify failure
 # stops the run with exit 1.  Documented in bench/README.md.
 #
 # Usage: bench/run.sh [--pocl] [--bin DIR] [--size SIZE] [--engine-size SIZE]
 #                     [--runtime SEC] [--repeat N] [--out FILE] [--sweep "VRAMD OPTIONS"]...
-#   --bin: folder holding vramd, engine-bench and sock-bench (default: the
-#          build tree); a GPU bundle's bin/ after `. bench/gpu-env.sh BUNDLE`.
+#   --bin: folder holding vramd, engine-bench, sock-bench, vramctl and
+#          cl-bare (default: the build tree); a GPU bundle's bin/ after
+#          `. bench/gpu-env.sh BUNDLE`.
 #   --size: NBD volume (default 8G, PoCL 512M); --engine-size: engine volume
 #          per device (default 8G, PoCL 256M); --runtime: seconds per fio job;
 #          --repeat: runs per fio job, the median counts (default 3, PoCL 1).
@@ -32,7 +34,7 @@ while [ $# -gt 0 ]; do
     --repeat) repeat=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --sweep) sweeps+=("$2"); shift 2 ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -159,6 +161,13 @@ for j in read write; do
     "$z µs; 1.15 × nbdkit memory leaves $(awk -v k="$k" -v b="$b" \
     'BEGIN { if (k != "" && b != "") printf "%.1f", k * 1.15 - b }') µs for all but the copy.")"
 done
+
+echo "== host memory: vramd next to a bare OpenCL context per device" >&2
+memopts=(--size "$size" --out "$tmp/mem.md")
+[ -n "$pocl" ] && memopts+=(--pocl)
+[ -n "$bin" ] && memopts+=(--bin "$bin" --vramd "vramd=$vramd")
+"$top/bench/mem-bench.sh" "${memopts[@]}" >/dev/null
+say "" "$(cat "$tmp/mem.md")"
 
 if [ ${#sweeps[@]} -gt 0 ]; then
   say "" "vramd alone with other settings, same jobs (MB/s):" "" \

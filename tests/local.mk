@@ -12,8 +12,10 @@ tests_unit_test_config_LDADD = daemon/libvdcore.a daemon/libvdmap.a common/libvd
 	$(CUNIT_LIBS) $(OPENCL_LIBS) $(JANSSON_LIBS) $(LIBS)
 TESTS += tests/unit/test_config
 
-TESTS += tests/integration/list-devices.sh tests/integration/ublk-unavailable.sh
+TESTS += tests/integration/list-devices.sh tests/integration/ublk-unavailable.sh \
+	tests/integration/host-memory.sh
 dist_noinst_SCRIPTS += tests/integration/list-devices.sh tests/integration/ublk-unavailable.sh \
+	tests/integration/host-memory.sh \
 	tests/integration/functions.sh
 
 check_PROGRAMS += tests/engine/test_engine
