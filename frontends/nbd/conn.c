@@ -491,7 +491,6 @@ void nbd_xfer_run(struct nbd_xfer *x, struct vd_volume *v)
 
   x->v = v;
   x->reader = pthread_self();
-  nbd_set_timeouts(x->fd, 0);
   if (start_writer(x)) {
     vd_warn_rl("nbd %s: cannot start a writer thread", v->spec.name);
     goto out_free;

@@ -1,7 +1,6 @@
 /* io.c: blocking whole-buffer socket reads and writes for the NBD server. */
 #include <errno.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 
 #include "nbd-internal.h"
 
@@ -47,12 +46,4 @@ int nbd_skip(int fd, uint64_t len, void *scratch, size_t scratch_len)
     len -= n;
   }
   return 0;
-}
-
-/* Bound how long a peer may stall us (handshake only). */
-void nbd_set_timeouts(int fd, int seconds)
-{
-  struct timeval tv = { .tv_sec = seconds, .tv_usec = 0 };
-  (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  (void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 }

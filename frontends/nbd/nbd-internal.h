@@ -42,8 +42,6 @@ int nbd_recv_full(int fd, void *buf, size_t len);
 int nbd_send_full(int fd, const void *buf, size_t len);
 /* Read and drop len bytes through a scratch buffer. */
 int nbd_skip(int fd, uint64_t len, void *scratch, size_t scratch_len);
-/* Set receive and send timeouts (0 clears them). */
-void nbd_set_timeouts(int fd, int seconds);
 
 /* conn.c: per-connection transmission state with pinned staging of
  * nbd-staging bytes.  Returns 0 with *xfer set, -EUSERS when
