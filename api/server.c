@@ -330,6 +330,8 @@ static json_t *volume_json(struct vramd *d, struct vd_volume *v, bool detail)
                 "nbd_uri", v->spec.frontend == VD_FRONTEND_NBD ? uri : NULL,
                 "clients", (int)atomic_load(&v->clients));
   json_object_set_new(o, "state", json_string(vd_volume_failed(v) ? "failed" : "ok"));
+  if (v->device_conns)
+    json_object_set_new(o, "device_connections", json_integer(v->device_conns));
   if (v->spec.layout == VD_LAYOUT_STRIPE)
     json_object_set_new(o, "stripe_unit", json_integer((json_int_t)v->spec.stripe_unit));
   if (!detail)

@@ -23,7 +23,10 @@ static void show(json_t *v)
   json_array_foreach(json_object_get(v, "devices"), i, id)
     printf(" %s", vctl_text(id, "?"));
   printf("\nfrontend:  %s\n", vctl_str(v, "frontend", "?"));
-  printf("where:     %s\n", vctl_volume_where(v));
+  printf("where:     %s", vctl_volume_where(v));
+  if (json_object_get(v, "device_connections"))
+    printf(" (%llu kernel connections)", vctl_u64(v, "device_connections"));
+  printf("\n");
   printf("clients:   %llu\n", vctl_u64(v, "clients"));
   printf("state:     %s\n", vctl_str(v, "state", "ok"));
   printf("extents:\n");

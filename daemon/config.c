@@ -34,6 +34,14 @@ static const struct size_setting {
     64u << 10, "each batch in flight gets whole 4K pages" },
 };
 
+/* One kernel NBD connection per online CPU, up to NBD_ATTACH_CONNS_AUTO:
+ * the kernel maps each CPU's requests to one connection. */
+static unsigned default_attach_connections(void)
+{
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n < 1 ? 1 : n > NBD_ATTACH_CONNS_AUTO ? NBD_ATTACH_CONNS_AUTO : (unsigned)n;
+}
+
 /* Built-in defaults, as DESIGN.md lists them. */
 void vramd_config_defaults(struct vramd_config *c)
 {
@@ -46,6 +54,7 @@ void vramd_config_defaults(struct vramd_config *c)
   c->extent_size = DEFAULT_EXTENT_SIZE;
   c->nbd_staging = NBD_STAGING_DEFAULT;
   c->nbd_max_sessions = NBD_SESSIONS_DEFAULT;
+  c->nbd_attach_connections = default_attach_connections();
   c->small_batch = true;
   c->small_max = VD_SMALL_MAX_DEFAULT;
   c->small_staging = VD_SMALL_STAGE_DEFAULT;
@@ -198,6 +207,9 @@ int vramd_config_set(struct vramd_config *c, const char *key, const char *v,
     return parse_uint(key, v, 0, 64, &c->workers, err, errlen);
   if (!strcmp(key, "nbd-max-sessions"))
     return parse_uint(key, v, 1, NBD_SESSIONS_MAX, &c->nbd_max_sessions, err, errlen);
+  if (!strcmp(key, "nbd-attach-connections"))
+    return parse_uint(key, v, 1, NBD_ATTACH_CONNS_MAX, &c->nbd_attach_connections, err,
+                      errlen);
   if (!strcmp(key, "small-batch"))
     return parse_switch(key, v, &c->small_batch, err, errlen);
   for (size_t i = 0; i < sizeof size_settings / sizeof size_settings[0]; i++)

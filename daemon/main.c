@@ -23,7 +23,8 @@ static void usage(FILE *f)
     "             [--nbd-listen HOST:PORT] [--metrics-listen HOST:PORT|off]\n"
     "             [--state-dir DIR] [--device-types gpu,accelerator,cpu]\n"
     "             [--reserve SIZE] [--extent-size SIZE] [--workers N]\n"
-    "             [--nbd-staging SIZE] [--nbd-max-sessions N] [--small-batch on|off]\n"
+    "             [--nbd-staging SIZE] [--nbd-max-sessions N]\n"
+    "             [--nbd-attach-connections N] [--small-batch on|off]\n"
     "             [--small-max SIZE] [--small-staging SIZE]\n"
     "             [--volume name=N,size=S[,layout=stripe|concat][,devices=all|ID+ID]\n"
     "                       [,unit=S][,frontend=nbd|ublk][,index=N]] [--verbose]\n"
@@ -44,6 +45,7 @@ static const struct option long_opts[] = {
   { "workers", required_argument, NULL, 1 },
   { "nbd-staging", required_argument, NULL, 1 },
   { "nbd-max-sessions", required_argument, NULL, 1 },
+  { "nbd-attach-connections", required_argument, NULL, 1 },
   { "small-batch", required_argument, NULL, 1 },
   { "small-max", required_argument, NULL, 1 },
   { "small-staging", required_argument, NULL, 1 },

@@ -49,6 +49,7 @@ struct vd_volume {
   atomic_int clients;                 /* open frontend connections */
   atomic_bool deleting;
   char device_path[64];               /* /dev/nbdN, /dev/ublkbN or "" */
+  unsigned device_conns;              /* kernel NBD: its connections */
   void *frontend_priv;
   struct vd_volume *next;             /* registry list */
 };

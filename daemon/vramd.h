@@ -32,6 +32,7 @@ struct vramd_config {
    * the engine's batched small-request path and its staging per worker. */
   uint64_t nbd_staging;
   unsigned nbd_max_sessions;
+  unsigned nbd_attach_connections; /* per kernel-attached device */
   bool small_batch;
   uint64_t small_max;
   uint64_t small_staging;

@@ -3,11 +3,12 @@ frontends_libvdfrontends_a_SOURCES = frontends/frontend.h frontends/frontend.c
 
 # ublk: liburing and <linux/ublk_cmd.h>; the core it calls comes after it.
 frontends_libvdfrontends_a_SOURCES += frontends/ublk/ublk.h frontends/ublk/ublk.c
-frontends_libvdfrontends_a_CFLAGS = $(AM_CFLAGS) $(OPENCL_CFLAGS) $(LIBURING_CFLAGS)
-VRAMD_LIBS += $(LIBURING_LIBS)
+frontends_libvdfrontends_a_CFLAGS = $(AM_CFLAGS) $(OPENCL_CFLAGS) $(LIBURING_CFLAGS) $(LIBNL_CFLAGS)
+VRAMD_LIBS += $(LIBURING_LIBS) $(LIBNL_LIBS)
 
 # NBD server: one header is the interface; proto.c is pure (unit tests, fuzzers).
 frontends_libvdfrontends_a_SOURCES += frontends/nbd/nbd.h frontends/nbd/nbd-internal.h \
 	frontends/nbd/proto.c frontends/nbd/io.c frontends/nbd/guard.c \
 	frontends/nbd/handshake.c frontends/nbd/loop.c \
-	frontends/nbd/conn.c frontends/nbd/server.c frontends/nbd/attach.c
+	frontends/nbd/conn.c frontends/nbd/server.c frontends/nbd/attach.c \
+	frontends/nbd/netlink.c

@@ -1,10 +1,17 @@
 /* attach.c: connect a volume to the kernel's NBD driver without nbd-client.
  *
- * One end of a socketpair goes to /dev/nbdN (NBD_SET_SOCK), the other is
- * served by vd_nbd_serve_transmission() (no handshake: size and flags are
- * set by ioctl).  NBD_DO_IT blocks for the life of the connection, so it
- * runs in its own thread; detach sends NBD_DISCONNECT, which makes the
- * kernel send NBD_CMD_DISC, after which both threads end.
+ * Each of nbd-attach-connections connections is a socketpair: one end goes
+ * to the kernel, the other is served by vd_nbd_serve_transmission() in its
+ * own thread (no handshake: size and flags are given to the kernel).  The
+ * kernel spreads requests over the connections by CPU (one blk-mq hardware
+ * queue per socket).
+ *
+ * The netlink interface (netlink.c) is used where the kernel has it: the
+ * kernel picks or creates the device, so there is no nbds_max limit, and
+ * destroys it on disconnect.  Without it, the ioctls: the sockets go to a
+ * free /dev/nbdN by NBD_SET_SOCK, and NBD_DO_IT blocks for the life of
+ * the device in its own thread.  Either way detach makes the kernel send
+ * NBD_CMD_DISC on every connection, after which the threads end.
  */
 #include "config.h"
 
@@ -22,7 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "nbd.h"
+#include "nbd-internal.h"
 #include "vramd.h"
 
 /* <linux/nbd.h>'s ioctls; the header itself clashes with nbd.h's names. */
@@ -36,26 +43,40 @@
 #define NBD_IOC_SET_FLAGS _IO(0xab, 10)
 
 #define ATTACH_STACK (256u << 10)
-#define NBD_SCAN_MAX 1024       /* highest /dev/nbdN looked at */
+#define NBD_SCAN_MAX 1024       /* highest /dev/nbdN the ioctl path looks at */
+#define ATTACH_JOIN_S 10        /* wait for a thread before kicking its socket */
 
-/* One attached volume: the device, the socketpair and two threads. */
+struct nbd_attach;
+
+/* One connection: a socketpair and the thread serving our end. */
+struct attach_conn {
+  struct nbd_attach *a;
+  int sk_kernel, sk_server;
+  pthread_t serve;
+  bool serve_started;
+};
+
+/* One attached volume: the device and its connections. */
 struct nbd_attach {
   struct vramd *d;
   struct vd_volume *v;
   int index;
-  int dev_fd;                   /* /dev/nbdN */
-  int sk_kernel, sk_server;     /* socketpair ends */
-  pthread_t doit, serve;
-  bool doit_started, serve_started;
+  bool netlink;                 /* connected by NBD_CMD_CONNECT */
+  bool connected;               /* netlink: the kernel took the sockets */
+  int dev_fd;                   /* ioctl: /dev/nbdN */
+  pthread_t doit;
+  bool doit_started;
   atomic_bool detaching;        /* DO_IT returning is expected */
   int doit_rc;
+  unsigned nconn;
+  struct attach_conn conn[NBD_ATTACH_CONNS_MAX];
   struct nbd_attach *next;
 };
 
 static pthread_mutex_t attach_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct nbd_attach *attached;
 
-/* Thread: hand the connection to the kernel until it ends. */
+/* Thread: hand the connections to the kernel until the device ends. */
 static void *doit_main(void *arg)
 {
   struct nbd_attach *a = arg;
@@ -74,14 +95,15 @@ static void *doit_main(void *arg)
   return NULL;
 }
 
-/* Thread: serve the transmission phase on our end of the socketpair. */
+/* Thread: serve the transmission phase on our end of one socketpair. */
 static void *serve_main(void *arg)
 {
-  struct nbd_attach *a = arg;
-  int rc = vd_nbd_serve_transmission(a->d, a->v, a->sk_server);
+  struct attach_conn *c = arg;
+  struct nbd_attach *a = c->a;
+  int rc = vd_nbd_serve_transmission(a->d, a->v, c->sk_server);
   if (rc)
-    vd_err("nbd: serving /dev/nbd%d for volume %s: %s", a->index, a->v->spec.name,
-           strerror(-rc));
+    vd_err("nbd: serving a connection of volume %s's kernel device: %s",
+           a->v->spec.name, strerror(-rc));
   return NULL;
 }
 
@@ -104,8 +126,8 @@ static struct nbd_attach *ours(int n)
 }
 
 /* The kernel sends requests of up to max_sectors_kb (1280 KiB by default,
- * up to 32 MiB), and an ioctl-set device has no NBD_INFO_BLOCK_SIZE to
- * learn a smaller maximum from: lower it to what nbd-staging serves.  A
+ * up to 32 MiB), and a device set up by vramd has no NBD_INFO_BLOCK_SIZE
+ * to learn a smaller maximum from: lower it to what nbd-staging serves.  A
  * failure is only logged: requests over the maximum then get EOVERFLOW. */
 static void limit_request_size(int n, uint32_t max_request)
 {
@@ -131,9 +153,9 @@ static void limit_request_size(int n, uint32_t max_request)
             max_request >> 10, path);
 }
 
-/* Give /dev/nbdN the kernel end of the socket, size and flags.  Returns
+/* Give /dev/nbdN the kernel ends of the sockets, size and flags.  Returns
  * the open device, -EBUSY when someone else holds it, or -errno. */
-static int nbd_claim(int n, const struct vd_volume *v, int sk, uint32_t max_request)
+static int nbd_claim(int n, const struct nbd_attach *a)
 {
   char path[32];
   int fd;
@@ -143,43 +165,48 @@ static int nbd_claim(int n, const struct vd_volume *v, int sk, uint32_t max_requ
   if (fd < 0)
     return -errno;
   if (ioctl(fd, NBD_IOC_SET_BLKSIZE, (unsigned long)VD_SECTOR) < 0 ||
-      ioctl(fd, NBD_IOC_SET_SIZE_BLOCKS, (unsigned long)(v->size / VD_SECTOR)) < 0 ||
-      ioctl(fd, NBD_IOC_SET_FLAGS, (unsigned long)nbd_transmission_flags()) < 0 ||
-      ioctl(fd, NBD_IOC_SET_SOCK, (unsigned long)sk) < 0) {
+      ioctl(fd, NBD_IOC_SET_SIZE_BLOCKS, (unsigned long)(a->v->size / VD_SECTOR)) < 0 ||
+      ioctl(fd, NBD_IOC_SET_FLAGS, (unsigned long)nbd_transmission_flags()) < 0)
+    goto out_clear;
+  for (unsigned i = 0; i < a->nconn; i++)
+    if (ioctl(fd, NBD_IOC_SET_SOCK, (unsigned long)a->conn[i].sk_kernel) < 0)
+      goto out_clear;
+  return fd;
+
+out_clear: {
     int e = errno;
     ioctl(fd, NBD_IOC_CLEAR_SOCK);
     close(fd);
     return -e;
   }
-  if (max_request < NBD_MAX_PAYLOAD)
-    limit_request_size(n, max_request);
-  return fd;
 }
 
-/* Pick and claim a device: the one asked for, or the first free one. */
-static int pick_device(struct nbd_attach *a, char *err, size_t errlen)
+/* Explain a failed claim of a device the user asked for. */
+static void index_error(int want, int rc, char *err, size_t errlen)
 {
-  uint32_t max_request = nbd_max_payload(a->d->cfg.nbd_staging);
+  if (rc == -EBUSY)
+    snprintf(err, errlen, "/dev/nbd%d is in use by another NBD client; ask for "
+             "another device or none", want);
+  else if (rc == -ENOENT || rc == -ENXIO)
+    snprintf(err, errlen, "/dev/nbd%d does not exist (the nbd module is not "
+             "loaded, or has fewer devices: modprobe nbd nbds_max=N)", want);
+  else if (rc == -EACCES || rc == -EPERM)
+    snprintf(err, errlen, "kernel NBD attach needs root (CAP_SYS_ADMIN)");
+  else
+    snprintf(err, errlen, "cannot attach /dev/nbd%d: %s", want, strerror(-rc));
+}
+
+/* ioctl interface: claim the device asked for, or the first free one. */
+static int claim_ioctl(struct nbd_attach *a, char *err, size_t errlen)
+{
   int want = a->v->spec.index, rc = -ENOENT;
 
   if (want >= 0) {
-    struct nbd_attach *o = ours(want);
-    if (o) {
-      snprintf(err, errlen, "/dev/nbd%d is already attached to volume '%s'", want,
-               o->v->spec.name);
-      return -EEXIST;
-    }
-    rc = nbd_connected(want) ? -EBUSY : nbd_claim(want, a->v, a->sk_kernel, max_request);
-    if (rc == -EBUSY)
-      snprintf(err, errlen, "/dev/nbd%d is in use by another NBD client; ask for "
-               "another device or none", want);
-    else if (rc == -ENOENT || rc == -ENXIO)
-      snprintf(err, errlen, "/dev/nbd%d does not exist (the nbd module is not "
-               "loaded, or has fewer devices: modprobe nbd nbds_max=N)", want);
-    else if (rc < 0)
-      snprintf(err, errlen, "cannot attach /dev/nbd%d: %s", want, strerror(-rc));
-    if (rc < 0)
+    rc = nbd_connected(want) ? -EBUSY : nbd_claim(want, a);
+    if (rc < 0) {
+      index_error(want, rc, err, errlen);
       return rc == -EBUSY ? -EEXIST : rc;
+    }
     a->index = want;
     a->dev_fd = rc;
     return 0;
@@ -187,7 +214,7 @@ static int pick_device(struct nbd_attach *a, char *err, size_t errlen)
   for (int n = 0; n < NBD_SCAN_MAX; n++) {
     if (ours(n) || nbd_connected(n))
       continue;
-    rc = nbd_claim(n, a->v, a->sk_kernel, max_request);
+    rc = nbd_claim(n, a);
     if (rc >= 0) {
       a->index = n;
       a->dev_fd = rc;
@@ -206,6 +233,49 @@ static int pick_device(struct nbd_attach *a, char *err, size_t errlen)
   return rc < 0 ? rc : -ENODEV;
 }
 
+/* netlink interface: the kernel connects the device asked for, or picks
+ * (or creates) a free one, and tells its index. */
+static int claim_netlink(struct nbd_attach *a, char *err, size_t errlen)
+{
+  int fds[NBD_ATTACH_CONNS_MAX], want = a->v->spec.index, rc;
+  struct nbd_nl_connect req = {
+    .index = want,
+    .size = a->v->size,
+    .block_size = VD_SECTOR,
+    .server_flags = nbd_transmission_flags(),
+    /* 0 keeps one connection waiting for ever, as with the ioctls; with
+     * several the kernel would drop a connection after 30 s. */
+    .timeout_s = a->nconn > 1 ? NBD_ATTACH_TIMEOUT_S : 0,
+    .fds = fds,
+    .nfds = a->nconn,
+  };
+
+  for (unsigned i = 0; i < a->nconn; i++)
+    fds[i] = a->conn[i].sk_kernel;
+  rc = nbd_nl_connect(&req, &a->index);
+  if (rc == 0) {
+    a->connected = true;
+    return 0;
+  }
+  if (want >= 0) {
+    index_error(want, rc, err, errlen);
+    return rc == -EBUSY ? -EEXIST : rc;
+  }
+  if (rc == -EACCES || rc == -EPERM)
+    snprintf(err, errlen, "kernel NBD attach needs root (CAP_SYS_ADMIN)");
+  else
+    snprintf(err, errlen, "cannot attach to a kernel NBD device: %s", strerror(-rc));
+  return rc;
+}
+
+/* Test hook: VRAMD_FAULTS=1 VRAMD_NBD_ATTACH=ioctl takes the ioctl path
+ * on kernels that have netlink, so the fallback is tested too. */
+static bool force_ioctl(void)
+{
+  const char *e = getenv("VRAMD_NBD_ATTACH");
+  return vd_faults_enabled() && e && !strcmp(e, "ioctl");
+}
+
 /* Start a thread with a small stack. */
 static int start_thread(pthread_t *t, void *(*fn)(void *), void *arg)
 {
@@ -218,89 +288,158 @@ static int start_thread(pthread_t *t, void *(*fn)(void *), void *arg)
   return rc;
 }
 
-/* Join a thread, waiting at most wait_s seconds before kicking the
- * socket so a stuck peer cannot hold the caller forever. */
-static void join_or_kick(pthread_t t, int sk, unsigned wait_s)
+/* Join a thread, waiting until the deadline before kicking the socket so
+ * a stuck peer cannot hold the caller forever. */
+static void join_or_kick(pthread_t t, int sk, const struct timespec *until)
 {
-  struct timespec until;
-  clock_gettime(CLOCK_REALTIME, &until);
-  until.tv_sec += wait_s;
-  if (pthread_timedjoin_np(t, NULL, &until) != 0) {
+  if (pthread_timedjoin_np(t, NULL, until) != 0) {
     shutdown(sk, SHUT_RDWR);
     pthread_join(t, NULL);
   }
 }
 
-/* End the connection and free an attachment; caller holds the lock and
+/* End the connections and free an attachment; caller holds the lock and
  * has unlinked it. */
 static void attach_free(struct nbd_attach *a)
 {
+  struct timespec until;
+  bool kernel_has = a->doit_started || a->connected;
+
   atomic_store(&a->detaching, true);
-  if (a->doit_started) {
-    /* The kernel sends NBD_CMD_DISC; the server ends, then DO_IT returns. */
-    if (ioctl(a->dev_fd, NBD_IOC_DISCONNECT) < 0)
-      shutdown(a->sk_kernel, SHUT_RDWR);
-    join_or_kick(a->doit, a->sk_kernel, 10);
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += ATTACH_JOIN_S;
+  /* The kernel sends NBD_CMD_DISC on every connection; the servers end
+   * (and DO_IT returns).  If it cannot be asked, cut the sockets. */
+  if (a->connected && nbd_nl_disconnect(a->index) < 0)
+    kernel_has = false;
+  if (a->doit_started && ioctl(a->dev_fd, NBD_IOC_DISCONNECT) < 0)
+    kernel_has = false;
+  for (unsigned i = 0; i < a->nconn && !kernel_has; i++)
+    if (a->conn[i].sk_kernel >= 0)
+      shutdown(a->conn[i].sk_kernel, SHUT_RDWR);
+  if (a->doit_started)
+    join_or_kick(a->doit, a->conn[0].sk_kernel, &until);
+  for (unsigned i = 0; i < a->nconn; i++) {
+    struct attach_conn *c = &a->conn[i];
+    if (c->serve_started)
+      join_or_kick(c->serve, c->sk_kernel, &until);
+    else if (c->sk_server >= 0)
+      close(c->sk_server);
+    if (c->sk_kernel >= 0)
+      close(c->sk_kernel);
   }
-  if (a->serve_started && !a->doit_started)
-    shutdown(a->sk_kernel, SHUT_RDWR); /* the kernel never got going */
-  if (a->serve_started)
-    join_or_kick(a->serve, a->sk_kernel, 10);
-  else if (a->sk_server >= 0)
-    close(a->sk_server);
   if (a->dev_fd >= 0) {
     if (!a->doit_started)
       ioctl(a->dev_fd, NBD_IOC_CLEAR_SOCK);
     close(a->dev_fd);
   }
-  if (a->sk_kernel >= 0)
-    close(a->sk_kernel);
-  if (a->v)
+  if (a->v) {
     a->v->device_path[0] = '\0';
+    a->v->device_conns = 0;
+  }
   free(a);
+}
+
+/* A new attachment with its socketpairs, or NULL with err set. */
+static struct nbd_attach *attach_new(struct vramd *d, struct vd_volume *v, char *err,
+                                     size_t errlen)
+{
+  struct nbd_attach *a = calloc(1, sizeof *a);
+  int sk[2];
+
+  if (!a) {
+    snprintf(err, errlen, "out of memory");
+    return NULL;
+  }
+  a->d = d;
+  a->v = v;
+  a->dev_fd = -1;
+  a->nconn = d->cfg.nbd_attach_connections;
+  for (unsigned i = 0; i < a->nconn; i++) {
+    a->conn[i].a = a;
+    a->conn[i].sk_kernel = a->conn[i].sk_server = -1;
+  }
+  for (unsigned i = 0; i < a->nconn; i++) {
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sk) < 0) {
+      snprintf(err, errlen, "socketpair: %s", strerror(errno));
+      a->v = NULL;
+      attach_free(a);
+      return NULL;
+    }
+    a->conn[i].sk_kernel = sk[0];
+    a->conn[i].sk_server = sk[1];
+  }
+  return a;
+}
+
+/* Start the threads serving our ends: before the kernel has the device,
+ * so its first reads (partition scan) are answered. */
+static int start_servers(struct nbd_attach *a, char *err, size_t errlen)
+{
+  for (unsigned i = 0; i < a->nconn; i++) {
+    int rc = start_thread(&a->conn[i].serve, serve_main, &a->conn[i]);
+    if (rc) {
+      snprintf(err, errlen, "cannot start the NBD attach thread: %s", strerror(rc));
+      return -rc;
+    }
+    a->conn[i].serve_started = true;
+  }
+  return 0;
+}
+
+/* Name each serving thread nbdNcK (device N, connection K), so top -H
+ * and the kernel tests can tell the connections apart. */
+static void name_servers(const struct nbd_attach *a)
+{
+  char name[16];
+  for (unsigned i = 0; i < a->nconn; i++) {
+    snprintf(name, sizeof name, "nbd%dc%u", a->index, i);
+    pthread_setname_np(a->conn[i].serve, name);
+  }
 }
 
 /* Attach volume v to a kernel /dev/nbdN; fills v->device_path. */
 int vd_nbd_attach(struct vramd *d, struct vd_volume *v, char *err, size_t errlen)
 {
-  struct nbd_attach *a = calloc(1, sizeof *a);
-  int sk[2], rc;
+  struct nbd_attach *a = attach_new(d, v, err, errlen), *o;
+  uint32_t max_request = nbd_max_payload(d->cfg.nbd_staging);
+  int rc;
 
-  if (!a) {
-    snprintf(err, errlen, "out of memory");
+  if (!a)
     return -ENOMEM;
-  }
-  a->d = d;
-  a->v = v;
-  a->dev_fd = a->sk_kernel = a->sk_server = -1;
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sk) < 0) {
-    snprintf(err, errlen, "socketpair: %s", strerror(errno));
-    free(a);
-    return -errno;
-  }
-  a->sk_kernel = sk[0];
-  a->sk_server = sk[1];
   pthread_mutex_lock(&attach_lock);
-  rc = pick_device(a, err, errlen);
+  if (v->spec.index >= 0 && (o = ours(v->spec.index))) {
+    snprintf(err, errlen, "/dev/nbd%d is already attached to volume '%s'",
+             v->spec.index, o->v->spec.name);
+    rc = -EEXIST;
+    goto out_free;
+  }
+  rc = start_servers(a, err, errlen);
   if (rc)
     goto out_free;
-  rc = -start_thread(&a->serve, serve_main, a);
-  if (rc) {
-    snprintf(err, errlen, "cannot start the NBD attach thread: %s", strerror(-rc));
+  a->netlink = !force_ioctl() && nbd_nl_available();
+  rc = a->netlink ? claim_netlink(a, err, errlen) : claim_ioctl(a, err, errlen);
+  if (rc)
     goto out_free;
+  if (max_request < NBD_MAX_PAYLOAD)
+    limit_request_size(a->index, max_request);
+  if (!a->netlink) {
+    rc = -start_thread(&a->doit, doit_main, a);
+    if (rc) {
+      snprintf(err, errlen, "cannot start the NBD attach thread: %s", strerror(-rc));
+      goto out_free;
+    }
+    a->doit_started = true;
   }
-  a->serve_started = true;
-  rc = -start_thread(&a->doit, doit_main, a);
-  if (rc) {
-    snprintf(err, errlen, "cannot start the NBD attach thread: %s", strerror(-rc));
-    goto out_free;
-  }
-  a->doit_started = true;
+  name_servers(a);
   snprintf(v->device_path, sizeof v->device_path, "/dev/nbd%d", a->index);
+  v->device_conns = a->nconn;
   a->next = attached;
   attached = a;
   pthread_mutex_unlock(&attach_lock);
-  vd_info("volume %s is %s (kernel NBD attach)", v->spec.name, v->device_path);
+  vd_info("volume %s is %s (kernel NBD attach, %u connection%s, %s)", v->spec.name,
+          v->device_path, a->nconn, a->nconn == 1 ? "" : "s",
+          a->netlink ? "netlink" : "ioctl: the kernel has no nbd netlink family");
   return 0;
 
 out_free:

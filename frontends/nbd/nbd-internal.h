@@ -179,4 +179,22 @@ int nbd_session_spawn(struct nbd_neg *n);
  * reference and counts a client.  -ESHUTDOWN when refused. */
 int nbd_conn_attach(struct nbd_conn *c, struct vd_volume *v);
 
+/* netlink.c: what NBD_CMD_CONNECT sets up. */
+struct nbd_nl_connect {
+  int index;             /* /dev/nbd<index>, or -1: the kernel picks */
+  uint64_t size, block_size, server_flags;
+  uint64_t timeout_s;    /* per request, before the kernel drops a socket */
+  const int *fds;        /* the kernel's ends of the connections */
+  unsigned nfds;
+};
+
+/* True when the kernel has the "nbd" netlink family; asking may load the
+ * module, as opening /dev/nbdN would. */
+bool nbd_nl_available(void);
+/* Connect a device with req's sockets, destroyed on disconnect: 0 with
+ * *index set, or the kernel's -errno (-EBUSY: the index is in use). */
+int nbd_nl_connect(const struct nbd_nl_connect *req, int *index);
+/* Disconnect /dev/nbd<index>: 0 or -errno. */
+int nbd_nl_disconnect(int index);
+
 #endif

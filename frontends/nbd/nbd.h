@@ -114,6 +114,14 @@ struct vd_volume;
 #define NBD_STAGING_MIN (1u << 20)
 #define NBD_STAGING_MAX (256u << 20)
 #define NBD_CHUNKS_MAX (NBD_STAGING_MAX / NBD_CHUNK)
+/* Connections of a kernel-attached device (nbd-attach-connections), each
+ * a session; the default is one per online CPU up to the _AUTO cap. */
+#define NBD_ATTACH_CONNS_MAX 16
+#define NBD_ATTACH_CONNS_AUTO 4
+/* A request the kernel waits for longer than this drops its connection
+ * (with several, the kernel requeues it on another): vramd answers every
+ * request, so only a wedged daemon gets there. */
+#define NBD_ATTACH_TIMEOUT_S 3600
 /* Sessions in transmission, each with its staging (nbd-max-sessions). */
 #define NBD_SESSIONS_DEFAULT 256
 #define NBD_SESSIONS_MAX 4096
@@ -215,9 +223,10 @@ unsigned nbd_chunks_for(uint32_t len);
  * on return.  Returns 0 or -errno when the connection could not start. */
 int vd_nbd_serve_transmission(struct vramd *d, struct vd_volume *v, int fd);
 
-/* attach.c: connect v to a kernel /dev/nbdN through a socketpair served
- * by vd_nbd_serve_transmission (spec.index picks the device, else the
- * first free one); fills v->device_path.  Returns 0 or -errno, err says
+/* attach.c: connect v to a kernel /dev/nbdN through nbd-attach-connections
+ * socketpairs, each served by vd_nbd_serve_transmission (spec.index picks
+ * the device, else the kernel's first free one); over netlink where the
+ * kernel has it, else the ioctls.  Fills v->device_path and device_conns.  Returns 0 or -errno, err says
  * why (module not loaded, device taken). */
 int vd_nbd_attach(struct vramd *d, struct vd_volume *v, char *err, size_t errlen);
 /* Disconnect v's kernel device, if any: -EBUSY while it is mounted or

@@ -82,6 +82,9 @@ static void test_defaults(void)
   CU_ASSERT(cfg.small_batch);
   CU_ASSERT_EQUAL(cfg.small_max, 16u << 10);
   CU_ASSERT_EQUAL(cfg.small_staging, 4u << 20);
+  /* one kernel NBD connection per online CPU, at most 4 */
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  CU_ASSERT_EQUAL(cfg.nbd_attach_connections, cpus < 1 ? 1 : cpus > 4 ? 4 : (unsigned)cpus);
 }
 
 static void test_nbd_staging(void)
@@ -119,6 +122,18 @@ static void test_nbd_max_sessions(void)
   expect_bad("nbd-max-sessions", "", "nbd-max-sessions: '' is not a number from 1 to 4096");
   /* workers keeps its range and message */
   expect_bad("workers", "65", "workers: '65' is not a number from 0 to 64");
+}
+
+static void test_nbd_attach_connections(void)
+{
+  CU_ASSERT_EQUAL(set("nbd-attach-connections", "1"), 0);
+  CU_ASSERT_EQUAL(cfg.nbd_attach_connections, 1);
+  CU_ASSERT_EQUAL(set("nbd-attach-connections", "16"), 0);
+  CU_ASSERT_EQUAL(cfg.nbd_attach_connections, 16);
+  expect_bad("nbd-attach-connections", "0",
+             "nbd-attach-connections: '0' is not a number from 1 to 16");
+  expect_bad("nbd-attach-connections", "17",
+             "nbd-attach-connections: '17' is not a number from 1 to 16");
 }
 
 static void test_small_batch(void)
@@ -248,6 +263,7 @@ int main(void)
   CU_add_test(s, "defaults", test_defaults);
   CU_add_test(s, "nbd-staging", test_nbd_staging);
   CU_add_test(s, "nbd-max-sessions", test_nbd_max_sessions);
+  CU_add_test(s, "nbd-attach-connections", test_nbd_attach_connections);
   CU_add_test(s, "small-batch", test_small_batch);
   CU_add_test(s, "small-max", test_small_max);
   CU_add_test(s, "small-staging", test_small_staging);
