@@ -403,6 +403,7 @@ int vd_nbd_attach(struct vramd *d, struct vd_volume *v, char *err, size_t errlen
 {
   struct nbd_attach *a = attach_new(d, v, err, errlen), *o;
   uint32_t max_request = nbd_max_payload(d->cfg.nbd_staging);
+  bool forced;
   int rc;
 
   if (!a)
@@ -417,7 +418,8 @@ int vd_nbd_attach(struct vramd *d, struct vd_volume *v, char *err, size_t errlen
   rc = start_servers(a, err, errlen);
   if (rc)
     goto out_free;
-  a->netlink = !force_ioctl() && nbd_nl_available();
+  forced = force_ioctl();
+  a->netlink = !forced && nbd_nl_available();
   rc = a->netlink ? claim_netlink(a, err, errlen) : claim_ioctl(a, err, errlen);
   if (rc)
     goto out_free;
@@ -439,7 +441,9 @@ int vd_nbd_attach(struct vramd *d, struct vd_volume *v, char *err, size_t errlen
   pthread_mutex_unlock(&attach_lock);
   vd_info("volume %s is %s (kernel NBD attach, %u connection%s, %s)", v->spec.name,
           v->device_path, a->nconn, a->nconn == 1 ? "" : "s",
-          a->netlink ? "netlink" : "ioctl: the kernel has no nbd netlink family");
+          a->netlink ? "netlink"
+          : forced   ? "ioctl: VRAMD_NBD_ATTACH=ioctl"
+                     : "ioctl: the kernel has no nbd netlink family");
   return 0;
 
 out_free:
