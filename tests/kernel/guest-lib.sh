@@ -85,21 +85,22 @@ stop_vramd() {
   echo "vramd ($pid) still running ${1:-30} s after SIGTERM"; return 1
 }
 
-# start_volumes LOG P OPTS ID DEV: vramd with volumes P0 (filesystem), Ps
-# (swap) and Pf at id ID (fio; must become DEV), all striped over both
-# devices; first, a Pclash that also asks for ID must make vramd refuse
-# to start (exit 2), naming both.
+# start_volumes LOG P OPTS ID DEV [VRAMD ARGS...]: vramd with volumes P0
+# (filesystem), Ps (swap) and Pf at id ID (fio; must become DEV), all
+# striped over both devices; first, a Pclash that also asks for ID must
+# make vramd refuse to start (exit 2), naming both.
 start_volumes() {
   local log=$1 p=$2 o=$3 id=$4 want=$5 v d rc=0
+  shift 5
   local vols=(--volume "name=${p}0,size=64M,layout=stripe,devices=all,unit=64K,$o"
               --volume "name=${p}s,size=48M,layout=stripe,devices=all,$o"
               --volume "name=${p}f,size=32M,layout=stripe,devices=all,unit=4K,$o,index=$id")
   timeout 60 "$VRAMD" --api-socket "$W/api.sock" --nbd-socket "$W/nbd.sock" --metrics-listen off \
-    --state-dir "$W/state" --device-types cpu --reserve 0 "${vols[@]}" \
+    --state-dir "$W/state" --device-types cpu --reserve 0 "$@" "${vols[@]}" \
     --volume "name=${p}clash,size=16M,$o,index=$id" > "$log.clash" 2>&1 || rc=$?
   [ $rc = 2 ] && grep -q "index $id is given to both '${p}f' and '${p}clash'" "$log.clash" ||
     { cat "$log.clash"; echo "a second volume at index $id: exit $rc, not 2 with both names"; return 1; }
-  start_vramd "$log" "${vols[@]}" || return 1
+  start_vramd "$log" "$@" "${vols[@]}" || return 1
   grep -E "swap safety|volume|ublk:|nbd:" "$log"
   for v in "${p}0" "${p}s" "${p}f"; do
     d=$(dev_of "$log" "$v")
