@@ -298,6 +298,14 @@ static void join_or_kick(pthread_t t, int sk, const struct timespec *until)
   }
 }
 
+/* Shut down the kernel's end of every connection. */
+static void cut_all(const struct nbd_attach *a)
+{
+  for (unsigned i = 0; i < a->nconn; i++)
+    if (a->conn[i].sk_kernel >= 0)
+      shutdown(a->conn[i].sk_kernel, SHUT_RDWR);
+}
+
 /* End the connections and free an attachment; caller holds the lock and
  * has unlinked it. */
 static void attach_free(struct nbd_attach *a)
@@ -314,11 +322,13 @@ static void attach_free(struct nbd_attach *a)
     kernel_has = false;
   if (a->doit_started && ioctl(a->dev_fd, NBD_IOC_DISCONNECT) < 0)
     kernel_has = false;
-  for (unsigned i = 0; i < a->nconn && !kernel_has; i++)
-    if (a->conn[i].sk_kernel >= 0)
-      shutdown(a->conn[i].sk_kernel, SHUT_RDWR);
-  if (a->doit_started)
-    join_or_kick(a->doit, a->conn[0].sk_kernel, &until);
+  if (!kernel_has)
+    cut_all(a);
+  /* NBD_DO_IT waits for every connection: a stuck one needs all cut. */
+  if (a->doit_started && pthread_timedjoin_np(a->doit, NULL, &until) != 0) {
+    cut_all(a);
+    pthread_join(a->doit, NULL);
+  }
   for (unsigned i = 0; i < a->nconn; i++) {
     struct attach_conn *c = &a->conn[i];
     if (c->serve_started)
