@@ -18,13 +18,16 @@
 #include "volume.h"
 
 #define MAX_BS 16
-#define MAX_RES (4 * MAX_BS * 2)
+#define MAX_QD 16
+#define MAX_RES (4 * MAX_BS * MAX_QD * 2)
 #define SECTOR 4096u
 
 struct opts {
   uint64_t size;          /* bytes per device */
   double seconds;
-  unsigned qd;
+  unsigned qd;            /* the largest of qds */
+  unsigned qds[MAX_QD];   /* depths to run each job at */
+  unsigned nqd;
   uint64_t bs[MAX_BS];
   unsigned nbs;
   uint64_t unit;
@@ -39,6 +42,8 @@ struct opts {
   bool latency;           /* QD1 latency jobs instead of the throughput jobs */
   enum vd_idle_mode idle;
   uint64_t idle_max;
+  uint64_t poll_ns;
+  bool profile;           /* print where each device's workers spent the job */
 };
 
 struct run;
@@ -218,7 +223,27 @@ static long peak_rss_kib(void)
   return kb;
 }
 
-struct result { char cfg[8]; const char *job; uint64_t bs; double gbs, iops; };
+struct result { char cfg[8]; const char *job; uint64_t bs; unsigned qd; double gbs, iops; };
+
+/* Print where each of ndev devices' workers spent a job, from profile
+ * snapshots before (a) and after (b) it: per part and as a share of the
+ * job's wall time. */
+static void print_profile(const char *label, const char *job, unsigned ndev, double secs,
+                          const struct vd_engine_profile *a, const struct vd_engine_profile *b)
+{
+  for (unsigned d = 0; d < ndev; d++) {
+#define D(f) ((double)(b[d].f - a[d].f))
+    double parts = D(parts) > 0 ? D(parts) : 1, wall = secs * 1e9;
+    printf("# profile %s %s dev%u: %.0f batches, %.1f parts each; per part: queue %.2f us, "
+           "wait %.2f us, complete %.2f us; %% of time: queue %.0f, wait %.0f, complete %.0f, "
+           "poll %.0f, asleep %.0f (%.0f sleeps, %.0f wake-ups sent)\n",
+           label, job, d, D(batches), D(batches) > 0 ? D(parts) / D(batches) : 0,
+           D(enqueue_ns) / parts / 1e3, D(wait_ns) / parts / 1e3, D(complete_ns) / parts / 1e3,
+           100 * D(enqueue_ns) / wall, 100 * D(wait_ns) / wall, 100 * D(complete_ns) / wall,
+           100 * D(poll_ns) / wall, 100 * D(sleep_ns) / wall, D(sleeps), D(signals));
+#undef D
+  }
+}
 
 /* Benchmark one volume layout; appends rows to res. */
 static int bench_volume(struct vd_pool *pool, struct vd_engine *eng, const struct opts *o,
@@ -293,27 +318,36 @@ static int bench_volume(struct vd_pool *pool, struct vd_engine *eng, const struc
       goto out;
     }
   for (unsigned b = 0; !o->latency && b < o->nbs; b++)
-    for (unsigned j = 0; j < sizeof jobs / sizeof jobs[0]; j++) {
-      double ops;
-      r.op = jobs[j].op;
-      r.random = jobs[j].random;
-      r.bs = o->bs[b];
-      ops = run_job(&r, slots, o->qd, o->seconds);
-      if (ops < 0) {
-        fprintf(stderr, "engine-bench: I/O errors in %s\n", jobs[j].name);
-        rc = -1;
-        goto out;
+    for (unsigned q = 0; q < o->nqd; q++)
+      for (unsigned j = 0; j < sizeof jobs / sizeof jobs[0]; j++) {
+        struct vd_engine_profile pa[VD_MAX_DEVICES], pb[VD_MAX_DEVICES];
+        double ops;
+        r.op = jobs[j].op;
+        r.random = jobs[j].random;
+        r.bs = o->bs[b];
+        for (unsigned d = 0; d < ndev; d++)
+          vd_engine_device_profile(eng, d, &pa[d]);
+        ops = run_job(&r, slots, o->qds[q], o->seconds);
+        if (ops < 0) {
+          fprintf(stderr, "engine-bench: I/O errors in %s\n", jobs[j].name);
+          rc = -1;
+          goto out;
+        }
+        for (unsigned d = 0; d < ndev; d++)
+          vd_engine_device_profile(eng, d, &pb[d]);
+        snprintf(res[*nres].cfg, sizeof res[*nres].cfg, "%s", label);
+        res[*nres].job = jobs[j].name;
+        res[*nres].bs = o->bs[b];
+        res[*nres].qd = o->qds[q];
+        res[*nres].iops = ops;
+        res[*nres].gbs = ops * (double)o->bs[b] / 1e9;
+        printf("%-4s %-10s %8s qd %-4u %10.2f GB/s %12.0f IOPS\n", label, jobs[j].name,
+               vd_format_size(o->bs[b], sz, sizeof sz), o->qds[q], res[*nres].gbs, ops);
+        if (o->profile)
+          print_profile(label, jobs[j].name, ndev, o->seconds, pa, pb);
+        fflush(stdout);
+        (*nres)++;
       }
-      snprintf(res[*nres].cfg, sizeof res[*nres].cfg, "%s", label);
-      res[*nres].job = jobs[j].name;
-      res[*nres].bs = o->bs[b];
-      res[*nres].iops = ops;
-      res[*nres].gbs = ops * (double)o->bs[b] / 1e9;
-      printf("%-4s %-10s %8s %10.2f GB/s %12.0f IOPS\n", label, jobs[j].name,
-             vd_format_size(o->bs[b], sz, sizeof sz), res[*nres].gbs, ops);
-      fflush(stdout);
-      (*nres)++;
-    }
   t0 = now();
   if (fill_or_verify(eng, v, big, chunk, true, &bad)) {
     rc = -1;
@@ -354,6 +388,24 @@ static int parse_bs_list(const char *s, struct opts *o)
   return o->nbs ? 0 : -1;
 }
 
+/* Parse "1,32,512" into o->qds (each 1..1024) and o->qd, the largest. */
+static int parse_qd_list(const char *s, struct opts *o)
+{
+  char buf[256], *save = NULL, *end;
+  snprintf(buf, sizeof buf, "%s", s);
+  o->nqd = o->qd = 0;
+  for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+    unsigned long q = strtoul(t, &end, 10);
+    if (o->nqd == MAX_QD || *end || q == 0 || q > 1024) {
+      fprintf(stderr, "engine-bench: bad queue depth '%s' (1..1024, at most %d)\n", t, MAX_QD);
+      return -1;
+    }
+    o->qds[o->nqd++] = (unsigned)q;
+    o->qd = q > o->qd ? (unsigned)q : o->qd;
+  }
+  return o->nqd ? 0 : -1;
+}
+
 /* Parse a size option or exit. */
 static uint64_t size_arg(const char *name, const char *v)
 {
@@ -371,19 +423,23 @@ static void print_table(const struct result *res, unsigned nres, unsigned nfirst
 {
   if (!nfirst || nres != 2 * nfirst)
     return;
-  printf("\n%-10s %8s %12s %12s %8s\n", "job", "bs", "one GB/s", "all GB/s", "all/one");
+  printf("\n%-10s %8s %5s %12s %12s %12s %12s %8s\n", "job", "bs", "qd", "one GB/s",
+         "all GB/s", "one IOPS", "all IOPS", "all/one");
   for (unsigned i = 0; i < nfirst; i++)
-    printf("%-10s %8llu %12.2f %12.2f %8.2f\n", res[i].job, (unsigned long long)res[i].bs,
-           res[i].gbs, res[nfirst + i].gbs, res[nfirst + i].gbs / res[i].gbs);
+    printf("%-10s %8llu %5u %12.2f %12.2f %12.0f %12.0f %8.2f\n", res[i].job,
+           (unsigned long long)res[i].bs, res[i].qd, res[i].gbs, res[nfirst + i].gbs,
+           res[i].iops, res[nfirst + i].iops, res[nfirst + i].gbs / res[i].gbs);
 }
 
 /* Print the small-batch path off against on, row by row. */
 static void print_compare(const struct result *off, const struct result *on, unsigned n)
 {
-  printf("\n%-4s %-10s %8s %14s %14s %8s\n", "vol", "job", "bs", "off IOPS", "on IOPS", "on/off");
+  printf("\n%-4s %-10s %8s %5s %14s %14s %8s\n", "vol", "job", "bs", "qd", "off IOPS",
+         "on IOPS", "on/off");
   for (unsigned i = 0; i < n; i++)
-    printf("%-4s %-10s %8llu %14.0f %14.0f %8.2f\n", off[i].cfg, off[i].job,
-           (unsigned long long)off[i].bs, off[i].iops, on[i].iops, on[i].iops / off[i].iops);
+    printf("%-4s %-10s %8llu %5u %14.0f %14.0f %8.2f\n", off[i].cfg, off[i].job,
+           (unsigned long long)off[i].bs, off[i].qd, off[i].iops, on[i].iops,
+           on[i].iops / off[i].iops);
 }
 
 /* Start an engine in one small-batch mode, run the jobs, stop it. */
@@ -405,6 +461,7 @@ static int bench_engine(struct vd_pool *pool, const struct opts *o, enum vd_smal
   ec.small_stage = o->small_stage;
   ec.idle = o->idle;
   ec.idle_max = o->idle_max;
+  ec.poll_ns = o->poll_ns;
   if (vd_engine_start(pool, &ec, &eng, err, sizeof err)) {
     fprintf(stderr, "engine-bench: %s\n", err);
     return -1;
@@ -439,9 +496,10 @@ int main(int argc, char **argv)
     { "one-only", 0, NULL, '1' }, { "all-only", 0, NULL, 'a' },
     { "small-batch", 1, NULL, 'S' }, { "small-max", 1, NULL, 'M' },
     { "small-stage", 1, NULL, 'T' }, { "latency", 0, NULL, 'L' },
-    { "idle", 1, NULL, 'I' }, { "idle-max", 1, NULL, 'X' }, { NULL, 0, NULL, 0 },
+    { "idle", 1, NULL, 'I' }, { "idle-max", 1, NULL, 'X' }, { "poll-ns", 1, NULL, 'P' },
+    { "profile", 0, NULL, 'R' }, { NULL, 0, NULL, 0 },
   };
-  struct opts o = { .size = 256ull << 20, .seconds = 2, .qd = 32, .unit = 0,
+  struct opts o = { .size = 256ull << 20, .seconds = 2, .qd = 32, .qds = { 32 }, .nqd = 1, .unit = 0,
                     .extent = 1ull << 30, .modes = 1u << VD_SMALL_ON };
   struct vd_pool_config pc = { 0 };
   struct vd_pool *pool;
@@ -455,7 +513,7 @@ int main(int argc, char **argv)
     switch (c) {
     case 's': o.size = size_arg("size", optarg); break;
     case 't': o.seconds = atof(optarg); break;
-    case 'q': o.qd = (unsigned)atoi(optarg); break;
+    case 'q': if (parse_qd_list(optarg, &o)) return 2; break;
     case 'b': if (parse_bs_list(optarg, &o)) return 2; break;
     case 'u': o.unit = size_arg("unit", optarg); break;
     case 'e': o.extent = size_arg("extent-size", optarg); break;
@@ -488,18 +546,21 @@ int main(int argc, char **argv)
       }
       break;
     case 'X': o.idle_max = size_arg("idle-max", optarg); break;
+    case 'P': o.poll_ns = !strcmp(optarg, "off") ? VD_POLL_OFF : strtoull(optarg, NULL, 10); break;
+    case 'R': o.profile = true; break;
     default:
-      fprintf(stderr, "Usage: engine-bench [--size PER_DEVICE] [--seconds S] [--qd N]\n"
+      fprintf(stderr, "Usage: engine-bench [--size PER_DEVICE] [--seconds S] [--qd N[,N...]]\n"
               "  [--bs 4K,64K,1M,4M] [--unit SIZE] [--extent-size SIZE]\n"
               "  [--device-types gpu|cpu] [--workers N] [--batch N] [--depth N]\n"
               "  [--shared-context] [--one-only|--all-only]\n"
               "  [--small-batch off|on|both] [--small-max SIZE] [--small-stage SIZE]\n"
-              "  [--latency] [--idle spin|block|off] [--idle-max SIZE]\n");
+              "  [--latency] [--idle spin|block|off] [--idle-max SIZE]\n"
+              "  [--poll-ns NS|off] [--profile]\n");
       return 2;
     }
   }
-  if (o.qd == 0 || o.qd > 1024 || o.seconds <= 0) {
-    fprintf(stderr, "engine-bench: --qd 1..1024 and --seconds > 0\n");
+  if (o.seconds <= 0) {
+    fprintf(stderr, "engine-bench: --seconds > 0\n");
     return 2;
   }
   pc.types = o.types;
@@ -526,7 +587,7 @@ int main(int argc, char **argv)
            "# \"bare-poll\" a non-blocking one whose event is polled\n", o.seconds,
            vd_format_size(o.size, err, sizeof err));
   else
-    printf("# qd %u, %.1f s per job, %s per device\n", o.qd, o.seconds,
+    printf("# qd up to %u, %.1f s per job, %s per device\n", o.qd, o.seconds,
            vd_format_size(o.size, err, sizeof err));
   /* Off first, then on: each mode gets a fresh engine and fresh volumes. */
   for (unsigned m = 0; m < 2 && !rc; m++) {

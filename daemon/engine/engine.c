@@ -38,6 +38,7 @@ struct worker {
   pthread_t thread;
   bool started;
   bool busy;              /* has batches in flight; under dq->lock */
+  struct vd_engine_profile prof; /* this thread's own: relaxed atomics */
 };
 
 /* The work list of one pool device and the workers that drain it. */
@@ -47,6 +48,10 @@ struct devq {
   struct vd_io_part *head, *tail;
   bool stop;
   unsigned busy;          /* workers with batches in flight */
+  unsigned sleepers;      /* workers asleep on cv: only they need a signal */
+  uint64_t signals;       /* wake-ups sent by submitters; under lock */
+  _Atomic unsigned queued; /* parts on the list, for peeking without the lock */
+  uint64_t poll_ns;       /* how long a worker polls before it sleeps */
   enum vd_idle_mode idle; /* how the idle path waits on this device */
   bool idle_held;         /* a submitter is moving a request (idle path) */
   unsigned batch;
@@ -74,6 +79,7 @@ struct vd_engine {
   uint64_t small_max, small_stage;
   enum vd_idle_mode idle;
   uint64_t idle_max;
+  uint64_t poll_ns;       /* VD_POLL_DEFAULT: per device type */
   struct devq *dq;
   pthread_mutex_t pin_lock;
   struct pinned *pins;
@@ -165,6 +171,29 @@ static void finish_part(struct vd_io_part *p, int err)
     io->done(io, atomic_load(&io->err));
 }
 
+/* Add to one of a worker's profile counters (only its thread writes). */
+static inline void prof_add(_Atomic uint64_t *c, uint64_t v)
+{
+  atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v,
+                        memory_order_relaxed);
+}
+
+/* Poll for up to dq->poll_ns for parts to arrive, so that a worker which
+ * ran dry does not sleep and cost the next submitter a wake-up.  True
+ * when some are queued. */
+static bool poll_queue(struct devq *dq)
+{
+  uint64_t end;
+  if (!dq->poll_ns)
+    return false;
+  end = vd_now_ns() + dq->poll_ns;
+  do
+    if (atomic_load_explicit(&dq->queued, memory_order_relaxed))
+      return true;
+  while (vd_now_ns() < end);
+  return false;
+}
+
 /* Take up to batch parts off the device's list for a worker with
  * inflight batches queued.  With wait, sleep until there are some (NULL
  * only when stopping); without, NULL when empty.  Nothing is taken while
@@ -182,8 +211,14 @@ static struct vd_io_part *take_batch(struct worker *w, unsigned inflight, bool w
     w->busy = false;
     dq->busy--;
   }
-  while (wait && (dq->idle_held || (!dq->head && !dq->stop)))
+  while (wait && (dq->idle_held || (!dq->head && !dq->stop))) {
+    uint64_t t0 = vd_now_ns();
+    dq->sleepers++;
     pthread_cond_wait(&dq->cv, &dq->lock);
+    dq->sleepers--;
+    prof_add(&w->prof.sleep_ns, vd_now_ns() - t0);
+    prof_add(&w->prof.sleeps, 1);
+  }
   if (!dq->idle_held)
     first = dq->head;
   if (first) {
@@ -196,6 +231,9 @@ static struct vd_io_part *take_batch(struct worker *w, unsigned inflight, bool w
     if (!dq->head)
       dq->tail = NULL;
     last->next = NULL;
+    atomic_fetch_sub_explicit(&dq->queued, n, memory_order_relaxed);
+    prof_add(&w->prof.batches, 1);
+    prof_add(&w->prof.parts, n);
     if (!w->busy) {
       w->busy = true;
       dq->busy++;
@@ -263,8 +301,10 @@ static void group_finish(struct worker *w, struct group *g)
 {
   struct devq *dq = w->dq;
   bool failed = false, part_failed = false;
+  uint64_t t0 = vd_now_ns();
   if (g->marker) {
     cl_int rc = vd_cl_event_wait(g->marker);
+    prof_add(&w->prof.wait_ns, vd_now_ns() - t0);
     if (rc != CL_SUCCESS) {
       vd_err_rl("%s: transfers failed: %s", vd_device_info(dq->dev)->id, vd_cl_strerror(rc));
       failed = true;
@@ -278,10 +318,34 @@ static void group_finish(struct worker *w, struct group *g)
   atomic_fetch_add(&dq->h2d, g->h2d);
   atomic_fetch_add(&dq->d2h, g->d2h);
   vd_small_complete(&w->sm, g->slot, failed);
+  t0 = vd_now_ns();
   for (struct vd_io_part *p = g->parts, *next; p; p = next) {
     next = p->next; /* p's request may be reused once finished */
     finish_part(p, failed ? -EIO : p->err);
   }
+  prof_add(&w->prof.complete_ns, vd_now_ns() - t0);
+}
+
+/* Poll the oldest batch in flight for up to poll_ns, and the list too
+ * when watch_list: true when parts arrived first (start them rather than
+ * wait), false when the batch finished or the time ran out. */
+static bool poll_oldest(struct worker *w, const struct group *g, bool watch_list)
+{
+  struct devq *dq = w->dq;
+  uint64_t t0, end;
+  bool arrived = false;
+
+  if (!dq->poll_ns)
+    return false;
+  t0 = vd_now_ns();
+  end = t0 + dq->poll_ns;
+  for (uint64_t now = t0; now < end && !group_done(g); now = vd_now_ns())
+    if (watch_list && atomic_load_explicit(&dq->queued, memory_order_relaxed)) {
+      arrived = true;
+      break;
+    }
+  prof_add(&w->prof.wait_ns, vd_now_ns() - t0);
+  return arrived;
 }
 
 /* Worker: keep up to depth batches queued on the device; complete them in
@@ -298,17 +362,28 @@ static void *worker_main(void *arg)
   for (;;) {
     struct vd_io_part *batch = NULL;
     if (n < dq->depth)
-      batch = take_batch(w, n, n == 0);
+      batch = take_batch(w, n, false);
+    if (!batch && n == 0) {
+      /* Ran dry: poll a while before sleeping (poll-ns). */
+      uint64_t t0 = vd_now_ns();
+      poll_queue(dq);
+      prof_add(&w->prof.poll_ns, vd_now_ns() - t0);
+      batch = take_batch(w, 0, true);
+    }
     if (batch) {
       unsigned slot = (head + n) % dq->depth;
+      uint64_t t0 = vd_now_ns();
       group_start(w, &ring[slot], slot, batch);
+      prof_add(&w->prof.enqueue_ns, vd_now_ns() - t0);
       n++;
     } else if (n == 0) {
       break; /* stopping, and nothing in flight */
     }
-    /* Block on the oldest batch only when there is nothing new to queue
-     * or the window is full; then complete whatever else has finished. */
-    if (n && (!batch || n == dq->depth)) {
+    /* Wait for the oldest batch only when there is nothing new to queue
+     * or the window is full (polling first, for parts to start while it
+     * runs); then complete whatever else has finished. */
+    if (n && (!batch || n == dq->depth) &&
+        !poll_oldest(w, &ring[head], n < dq->depth)) {
       group_finish(w, &ring[head]);
       head = (head + 1) % dq->depth;
       n--;
@@ -332,7 +407,11 @@ static void push_part(struct devq *dq, struct vd_io_part *p)
   else
     dq->head = p;
   dq->tail = p;
-  pthread_cond_signal(&dq->cv);
+  atomic_fetch_add_explicit(&dq->queued, 1, memory_order_relaxed);
+  if (dq->sleepers) {
+    pthread_cond_signal(&dq->cv);
+    dq->signals++;
+  }
   pthread_mutex_unlock(&dq->lock);
 }
 
@@ -569,6 +648,10 @@ static int devq_start(const struct vd_engine *eng, struct devq *dq, struct vd_de
              vd_device_info(dev)->type == VD_DEV_CPU ? VD_IDLE_CPU_DEFAULT : VD_IDLE_GPU_DEFAULT;
   dq->batch = batch;
   dq->depth = depth;
+  dq->poll_ns = eng->poll_ns == VD_POLL_OFF ? 0 :
+                eng->poll_ns != VD_POLL_DEFAULT ? eng->poll_ns :
+                vd_device_info(dev)->type == VD_DEV_CPU ? VD_POLL_CPU_DEFAULT_NS :
+                VD_POLL_GPU_DEFAULT_NS;
   dq->pin_q = clCreateCommandQueueWithProperties(vd_device_context(dev), vd_device_cl(dev),
                                                  NULL, &rc);
   if (rc != CL_SUCCESS) {
@@ -649,6 +732,7 @@ int vd_engine_start(struct vd_pool *pool, const struct vd_engine_config *cfg,
   eng->small_stage = cfg && cfg->small_stage ? cfg->small_stage : VD_SMALL_STAGE_DEFAULT;
   eng->idle = cfg ? cfg->idle : VD_IDLE_DEFAULT;
   eng->idle_max = cfg && cfg->idle_max ? cfg->idle_max : VD_IDLE_MAX_DEFAULT;
+  eng->poll_ns = cfg && cfg->poll_ns ? cfg->poll_ns : VD_POLL_DEFAULT;
   /* Bounded: a slot per batch in flight, each at least 8 KiB. */
   if (eng->small_stage > MAX_SMALL_STAGE) eng->small_stage = MAX_SMALL_STAGE;
   if (eng->small_stage < depth * 8192ull) eng->small_stage = depth * 8192ull;
@@ -791,4 +875,24 @@ void vd_engine_small_stats(const struct vd_engine *eng, struct vd_engine_small_s
     }
     st->devices += on;
   }
+}
+
+/* Sum the profile of one pool device's workers. */
+void vd_engine_device_profile(const struct vd_engine *eng, unsigned dev,
+                              struct vd_engine_profile *p)
+{
+  memset(p, 0, sizeof *p);
+  if (dev >= eng->ndev)
+    return;
+  const struct devq *dq = &eng->dq[dev];
+  for (unsigned i = 0; i < dq->nw; i++) {
+    const struct vd_engine_profile *w = &dq->w[i].prof;
+#define SUM(f) p->f += atomic_load_explicit(&w->f, memory_order_relaxed)
+    SUM(batches); SUM(parts); SUM(sleeps); SUM(sleep_ns); SUM(poll_ns);
+    SUM(enqueue_ns); SUM(wait_ns); SUM(complete_ns);
+#undef SUM
+  }
+  pthread_mutex_lock((pthread_mutex_t *)&dq->lock);
+  p->signals = dq->signals;
+  pthread_mutex_unlock((pthread_mutex_t *)&dq->lock);
 }

@@ -57,6 +57,34 @@ struct vd_engine_config {
                                 * per worker, bytes; 0: default */
   enum vd_idle_mode idle;      /* default: VD_IDLE_{GPU,CPU}_DEFAULT */
   uint64_t idle_max;           /* largest request it takes, bytes; 0: default */
+  /* How long a worker polls (its list when it ran dry, its oldest batch
+   * and its list while batches are in flight) before it sleeps or blocks,
+   * ns; 0: default, VD_POLL_OFF: never. */
+  uint64_t poll_ns;
+};
+
+/* Polling defaults: on a GPU a worker that sleeps costs the submitter a
+ * wake-up; on a CPU device (PoCL) a polling worker takes a core from the
+ * threads that do the copies.  See docs/design-decisions.md. */
+#define VD_POLL_DEFAULT 0
+#define VD_POLL_OFF UINT64_MAX
+#ifndef VD_POLL_GPU_DEFAULT_NS
+#define VD_POLL_GPU_DEFAULT_NS 0
+#endif
+#define VD_POLL_CPU_DEFAULT_NS 0
+
+/* Where one device's workers spent their time, since start: counters for
+ * profiling (engine-bench prints them per job). */
+struct vd_engine_profile {
+  _Atomic uint64_t batches;     /* batches started */
+  _Atomic uint64_t parts;       /* device parts in them */
+  _Atomic uint64_t sleeps;      /* times a worker slept on an empty list */
+  _Atomic uint64_t sleep_ns;    /* asleep */
+  _Atomic uint64_t poll_ns;     /* polling an empty list before sleeping */
+  _Atomic uint64_t enqueue_ns;  /* queueing batches (driver calls, staging copies) */
+  _Atomic uint64_t wait_ns;     /* waiting for the oldest batch (polling or blocked) */
+  _Atomic uint64_t complete_ns; /* completion callbacks */
+  _Atomic uint64_t signals;     /* wake-ups submitters sent */
 };
 
 /* The small-request path over all devices (vd_engine_small_stats). */
@@ -140,6 +168,10 @@ void vd_engine_pinned_free(struct vd_engine *eng, void *p);
 /* Bytes moved per device since start (host to device, device to host). */
 void vd_engine_device_bytes(const struct vd_engine *eng, unsigned dev,
                             uint64_t *h2d, uint64_t *d2h);
+
+/* Where a device's workers spent their time (a snapshot). */
+void vd_engine_device_profile(const struct vd_engine *eng, unsigned dev,
+                              struct vd_engine_profile *p);
 
 /* What the small-request path holds and has done. */
 void vd_engine_small_stats(const struct vd_engine *eng,
