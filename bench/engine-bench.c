@@ -43,6 +43,7 @@ struct opts {
   enum vd_idle_mode idle;
   uint64_t idle_max;
   uint64_t poll_ns;
+  unsigned small_min;
   bool profile;           /* print where each device's workers spent the job */
 };
 
@@ -462,6 +463,7 @@ static int bench_engine(struct vd_pool *pool, const struct opts *o, enum vd_smal
   ec.idle = o->idle;
   ec.idle_max = o->idle_max;
   ec.poll_ns = o->poll_ns;
+  ec.small_min = o->small_min;
   if (vd_engine_start(pool, &ec, &eng, err, sizeof err)) {
     fprintf(stderr, "engine-bench: %s\n", err);
     return -1;
@@ -497,7 +499,7 @@ int main(int argc, char **argv)
     { "small-batch", 1, NULL, 'S' }, { "small-max", 1, NULL, 'M' },
     { "small-stage", 1, NULL, 'T' }, { "latency", 0, NULL, 'L' },
     { "idle", 1, NULL, 'I' }, { "idle-max", 1, NULL, 'X' }, { "poll-ns", 1, NULL, 'P' },
-    { "profile", 0, NULL, 'R' }, { NULL, 0, NULL, 0 },
+    { "profile", 0, NULL, 'R' }, { "small-min", 1, NULL, 'm' }, { NULL, 0, NULL, 0 },
   };
   struct opts o = { .size = 256ull << 20, .seconds = 2, .qd = 32, .qds = { 32 }, .nqd = 1, .unit = 0,
                     .extent = 1ull << 30, .modes = 1u << VD_SMALL_ON };
@@ -548,6 +550,7 @@ int main(int argc, char **argv)
     case 'X': o.idle_max = size_arg("idle-max", optarg); break;
     case 'P': o.poll_ns = !strcmp(optarg, "off") ? VD_POLL_OFF : strtoull(optarg, NULL, 10); break;
     case 'R': o.profile = true; break;
+    case 'm': o.small_min = (unsigned)atoi(optarg); break;
     default:
       fprintf(stderr, "Usage: engine-bench [--size PER_DEVICE] [--seconds S] [--qd N[,N...]]\n"
               "  [--bs 4K,64K,1M,4M] [--unit SIZE] [--extent-size SIZE]\n"
@@ -555,7 +558,7 @@ int main(int argc, char **argv)
               "  [--shared-context] [--one-only|--all-only]\n"
               "  [--small-batch off|on|both] [--small-max SIZE] [--small-stage SIZE]\n"
               "  [--latency] [--idle spin|block|off] [--idle-max SIZE]\n"
-              "  [--poll-ns NS|off] [--profile]\n");
+              "  [--poll-ns NS|off] [--small-min N] [--profile]\n");
       return 2;
     }
   }
@@ -576,9 +579,10 @@ int main(int argc, char **argv)
   }
   printf("# workers %u, batch %u, depth %u, %s (0: engine default)\n", o.workers, o.batch,
          o.depth, o.shared_ctx ? "context per platform" : "context per device");
-  printf("# small-max %llu, small-stage %llu per worker, idle path %s up to %llu "
-         "(0: engine default)\n", (unsigned long long)o.small_max,
-         (unsigned long long)o.small_stage,
+  printf("# small-max %llu, small-stage %llu per worker, small-min %u, poll-ns %llu, "
+         "idle path %s up to %llu (0: engine default)\n", (unsigned long long)o.small_max,
+         (unsigned long long)o.small_stage, o.small_min,
+         (unsigned long long)(o.poll_ns == VD_POLL_OFF ? 0 : o.poll_ns),
          o.idle == VD_IDLE_SPIN ? "spin" : o.idle == VD_IDLE_BLOCK ? "block" :
          o.idle == VD_IDLE_OFF ? "off" : "default", (unsigned long long)o.idle_max);
   if (o.latency)

@@ -38,6 +38,7 @@ struct worker {
   pthread_t thread;
   bool started;
   bool busy;              /* has batches in flight; under dq->lock */
+  bool direct;            /* this batch is too thin for the batch kernel */
   struct vd_engine_profile prof; /* this thread's own: relaxed atomics */
 };
 
@@ -52,6 +53,7 @@ struct devq {
   uint64_t signals;       /* wake-ups sent by submitters; under lock */
   _Atomic unsigned queued; /* parts on the list, for peeking without the lock */
   uint64_t poll_ns;       /* how long a worker polls before it sleeps */
+  unsigned small_min;     /* fewest parts in a batch for the batch kernel */
   enum vd_idle_mode idle; /* how the idle path waits on this device */
   bool idle_held;         /* a submitter is moving a request (idle path) */
   unsigned batch;
@@ -80,6 +82,7 @@ struct vd_engine {
   enum vd_idle_mode idle;
   uint64_t idle_max;
   uint64_t poll_ns;       /* VD_POLL_DEFAULT: per device type */
+  unsigned small_min;
   struct devq *dq;
   pthread_mutex_t pin_lock;
   struct pinned *pins;
@@ -145,7 +148,7 @@ static void enqueue_part(struct worker *w, struct vd_io_part *p, uint64_t *bytes
   while (vd_map_next(&it, &s)) {
     cl_mem m = vd_extent_mem(t->ext[p->dev][s.extent]);
     cl_int rc;
-    if (!vd_small_add(&w->sm, p, m, &s)) {
+    if (w->direct || !vd_small_add(&w->sm, p, m, &s)) {
       /* Direct: but not ahead of batched work it overlaps. */
       vd_small_order(&w->sm, m, s.ext_offset, s.len * s.rows, io->op == VD_OP_READ);
       rc = enqueue_segment(w->q, io, m, &s, NULL);
@@ -260,6 +263,15 @@ static void group_start(struct worker *w, struct group *g, unsigned slot,
   g->parts = batch;
   g->h2d = g->d2h = 0;
   g->slot = slot;
+  /* A kernel launch costs as much driver time as several direct copies:
+   * a batch of fewer than small_min parts is cheaper without it. */
+  w->direct = false;
+  if (w->dq->small_min > 1) {
+    unsigned n = 0;
+    for (struct vd_io_part *p = batch; p && n < w->dq->small_min; p = p->next)
+      n++;
+    w->direct = n < w->dq->small_min;
+  }
   vd_small_begin(&w->sm, slot);
   for (struct vd_io_part *p = batch; p; p = p->next) {
     uint64_t b = 0;
@@ -648,6 +660,7 @@ static int devq_start(const struct vd_engine *eng, struct devq *dq, struct vd_de
              vd_device_info(dev)->type == VD_DEV_CPU ? VD_IDLE_CPU_DEFAULT : VD_IDLE_GPU_DEFAULT;
   dq->batch = batch;
   dq->depth = depth;
+  dq->small_min = eng->small_min;
   dq->poll_ns = eng->poll_ns == VD_POLL_OFF ? 0 :
                 eng->poll_ns != VD_POLL_DEFAULT ? eng->poll_ns :
                 vd_device_info(dev)->type == VD_DEV_CPU ? VD_POLL_CPU_DEFAULT_NS :
@@ -733,6 +746,8 @@ int vd_engine_start(struct vd_pool *pool, const struct vd_engine_config *cfg,
   eng->idle = cfg ? cfg->idle : VD_IDLE_DEFAULT;
   eng->idle_max = cfg && cfg->idle_max ? cfg->idle_max : VD_IDLE_MAX_DEFAULT;
   eng->poll_ns = cfg && cfg->poll_ns ? cfg->poll_ns : VD_POLL_DEFAULT;
+  eng->small_min = cfg && cfg->small_min ? cfg->small_min : VD_SMALL_MIN_DEFAULT;
+  if (eng->small_min > DEFAULT_BATCH * 8) eng->small_min = DEFAULT_BATCH * 8;
   /* Bounded: a slot per batch in flight, each at least 8 KiB. */
   if (eng->small_stage > MAX_SMALL_STAGE) eng->small_stage = MAX_SMALL_STAGE;
   if (eng->small_stage < depth * 8192ull) eng->small_stage = depth * 8192ull;
