@@ -43,7 +43,7 @@ struct opts {
   enum vd_idle_mode idle;
   uint64_t idle_max;
   uint64_t poll_ns;
-  unsigned small_min;
+  unsigned small_min, fill;
   bool profile;           /* print where each device's workers spent the job */
 };
 
@@ -464,6 +464,7 @@ static int bench_engine(struct vd_pool *pool, const struct opts *o, enum vd_smal
   ec.idle_max = o->idle_max;
   ec.poll_ns = o->poll_ns;
   ec.small_min = o->small_min;
+  ec.fill = o->fill;
   if (vd_engine_start(pool, &ec, &eng, err, sizeof err)) {
     fprintf(stderr, "engine-bench: %s\n", err);
     return -1;
@@ -499,7 +500,8 @@ int main(int argc, char **argv)
     { "small-batch", 1, NULL, 'S' }, { "small-max", 1, NULL, 'M' },
     { "small-stage", 1, NULL, 'T' }, { "latency", 0, NULL, 'L' },
     { "idle", 1, NULL, 'I' }, { "idle-max", 1, NULL, 'X' }, { "poll-ns", 1, NULL, 'P' },
-    { "profile", 0, NULL, 'R' }, { "small-min", 1, NULL, 'm' }, { NULL, 0, NULL, 0 },
+    { "profile", 0, NULL, 'R' }, { "small-min", 1, NULL, 'm' },
+    { "fill", 1, NULL, 'F' }, { NULL, 0, NULL, 0 },
   };
   struct opts o = { .size = 256ull << 20, .seconds = 2, .qd = 32, .qds = { 32 }, .nqd = 1, .unit = 0,
                     .extent = 1ull << 30, .modes = 1u << VD_SMALL_ON };
@@ -551,6 +553,7 @@ int main(int argc, char **argv)
     case 'P': o.poll_ns = !strcmp(optarg, "off") ? VD_POLL_OFF : strtoull(optarg, NULL, 10); break;
     case 'R': o.profile = true; break;
     case 'm': o.small_min = (unsigned)atoi(optarg); break;
+    case 'F': o.fill = (unsigned)atoi(optarg); break;
     default:
       fprintf(stderr, "Usage: engine-bench [--size PER_DEVICE] [--seconds S] [--qd N[,N...]]\n"
               "  [--bs 4K,64K,1M,4M] [--unit SIZE] [--extent-size SIZE]\n"
@@ -558,7 +561,7 @@ int main(int argc, char **argv)
               "  [--shared-context] [--one-only|--all-only]\n"
               "  [--small-batch off|on|both] [--small-max SIZE] [--small-stage SIZE]\n"
               "  [--latency] [--idle spin|block|off] [--idle-max SIZE]\n"
-              "  [--poll-ns NS|off] [--small-min N] [--profile]\n");
+              "  [--poll-ns NS|off] [--small-min N] [--fill N] [--profile]\n");
       return 2;
     }
   }
@@ -579,9 +582,9 @@ int main(int argc, char **argv)
   }
   printf("# workers %u, batch %u, depth %u, %s (0: engine default)\n", o.workers, o.batch,
          o.depth, o.shared_ctx ? "context per platform" : "context per device");
-  printf("# small-max %llu, small-stage %llu per worker, small-min %u, poll-ns %llu, "
+  printf("# small-max %llu, small-stage %llu per worker, small-min %u, fill %u, poll-ns %llu, "
          "idle path %s up to %llu (0: engine default)\n", (unsigned long long)o.small_max,
-         (unsigned long long)o.small_stage, o.small_min,
+         (unsigned long long)o.small_stage, o.small_min, o.fill,
          (unsigned long long)(o.poll_ns == VD_POLL_OFF ? 0 : o.poll_ns),
          o.idle == VD_IDLE_SPIN ? "spin" : o.idle == VD_IDLE_BLOCK ? "block" :
          o.idle == VD_IDLE_OFF ? "off" : "default", (unsigned long long)o.idle_max);

@@ -21,6 +21,7 @@
 #define DEFAULT_DEPTH 8
 #define MAX_DEPTH VD_SMALL_SLOTS
 #define MAX_SMALL_STAGE (1u << 30)
+#define FILL_BYTES (1u << 20)    /* queued bytes that start a batch at once */
 #define IDLE_SPIN_NS 1000000ull /* then wait blocking: the device is stalled */
 /* A worker's stack: driver calls only.  Connection threads make the same
  * enqueue and wait calls on 256 KiB; twice that leaves room for a kernel
@@ -52,6 +53,9 @@ struct devq {
   unsigned sleepers;      /* workers asleep on cv: only they need a signal */
   uint64_t signals;       /* wake-ups sent by submitters; under lock */
   _Atomic unsigned queued; /* parts on the list, for peeking without the lock */
+  _Atomic uint64_t queued_bytes; /* and their requests' bytes */
+  unsigned fill;          /* parts to wait for before another batch starts
+                           * while one is in flight (or FILL_BYTES) */
   uint64_t poll_ns;       /* how long a worker polls before it sleeps */
   unsigned small_min;     /* fewest parts in a batch for the batch kernel */
   enum vd_idle_mode idle; /* how the idle path waits on this device */
@@ -83,6 +87,7 @@ struct vd_engine {
   uint64_t idle_max;
   uint64_t poll_ns;       /* VD_POLL_DEFAULT: per device type */
   unsigned small_min;
+  unsigned fill;
   struct devq *dq;
   pthread_mutex_t pin_lock;
   struct pinned *pins;
@@ -197,6 +202,17 @@ static bool poll_queue(struct devq *dq)
   return false;
 }
 
+/* True when enough is queued to start a batch beside those in flight:
+ * thin batches cost a worker as much driver time as full ones, so while
+ * one runs, parts wait for it unless there are fill of them or a large
+ * request's worth. */
+static bool fill_reached(struct devq *dq)
+{
+  unsigned q = atomic_load_explicit(&dq->queued, memory_order_relaxed);
+  return q && (q >= dq->fill ||
+               atomic_load_explicit(&dq->queued_bytes, memory_order_relaxed) >= FILL_BYTES);
+}
+
 /* Take up to batch parts off the device's list for a worker with
  * inflight batches queued.  With wait, sleep until there are some (NULL
  * only when stopping); without, NULL when empty.  Nothing is taken while
@@ -208,6 +224,7 @@ static struct vd_io_part *take_batch(struct worker *w, unsigned inflight, bool w
   struct devq *dq = w->dq;
   struct vd_io_part *first = NULL, *last;
   unsigned n = 1;
+  uint64_t bytes;
 
   pthread_mutex_lock(&dq->lock);
   if (inflight == 0 && w->busy) {
@@ -226,10 +243,13 @@ static struct vd_io_part *take_batch(struct worker *w, unsigned inflight, bool w
     first = dq->head;
   if (first) {
     last = first;
+    bytes = first->io->len;
     while (last->next && n < dq->batch) {
       last = last->next;
+      bytes += last->io->len;
       n++;
     }
+    atomic_fetch_sub_explicit(&dq->queued_bytes, bytes, memory_order_relaxed);
     dq->head = last->next;
     if (!dq->head)
       dq->tail = NULL;
@@ -352,7 +372,7 @@ static bool poll_oldest(struct worker *w, const struct group *g, bool watch_list
   t0 = vd_now_ns();
   end = t0 + dq->poll_ns;
   for (uint64_t now = t0; now < end && !group_done(g); now = vd_now_ns())
-    if (watch_list && atomic_load_explicit(&dq->queued, memory_order_relaxed)) {
+    if (watch_list && fill_reached(dq)) {
       arrived = true;
       break;
     }
@@ -373,7 +393,7 @@ static void *worker_main(void *arg)
 
   for (;;) {
     struct vd_io_part *batch = NULL;
-    if (n < dq->depth)
+    if (n == 0 || (n < dq->depth && fill_reached(dq)))
       batch = take_batch(w, n, false);
     if (!batch && n == 0) {
       /* Ran dry: poll a while before sleeping (poll-ns). */
@@ -420,6 +440,7 @@ static void push_part(struct devq *dq, struct vd_io_part *p)
     dq->head = p;
   dq->tail = p;
   atomic_fetch_add_explicit(&dq->queued, 1, memory_order_relaxed);
+  atomic_fetch_add_explicit(&dq->queued_bytes, p->io->len, memory_order_relaxed);
   if (dq->sleepers) {
     pthread_cond_signal(&dq->cv);
     dq->signals++;
@@ -661,6 +682,7 @@ static int devq_start(const struct vd_engine *eng, struct devq *dq, struct vd_de
   dq->batch = batch;
   dq->depth = depth;
   dq->small_min = eng->small_min;
+  dq->fill = eng->fill;
   dq->poll_ns = eng->poll_ns == VD_POLL_OFF ? 0 :
                 eng->poll_ns != VD_POLL_DEFAULT ? eng->poll_ns :
                 vd_device_info(dev)->type == VD_DEV_CPU ? VD_POLL_CPU_DEFAULT_NS :
@@ -747,6 +769,8 @@ int vd_engine_start(struct vd_pool *pool, const struct vd_engine_config *cfg,
   eng->idle_max = cfg && cfg->idle_max ? cfg->idle_max : VD_IDLE_MAX_DEFAULT;
   eng->poll_ns = cfg && cfg->poll_ns ? cfg->poll_ns : VD_POLL_DEFAULT;
   eng->small_min = cfg && cfg->small_min ? cfg->small_min : VD_SMALL_MIN_DEFAULT;
+  eng->fill = cfg && cfg->fill ? cfg->fill : VD_FILL_DEFAULT;
+  if (eng->fill > batch) eng->fill = batch;
   if (eng->small_min > DEFAULT_BATCH * 8) eng->small_min = DEFAULT_BATCH * 8;
   /* Bounded: a slot per batch in flight, each at least 8 KiB. */
   if (eng->small_stage > MAX_SMALL_STAGE) eng->small_stage = MAX_SMALL_STAGE;

@@ -36,6 +36,9 @@ enum vd_idle_mode { VD_IDLE_DEFAULT = 0, VD_IDLE_SPIN = 1, VD_IDLE_BLOCK = 2, VD
  * measured on H200: see docs/design-decisions.md and bench/RESULTS.md. */
 #define VD_SMALL_MAX_DEFAULT (16u << 10)
 #define VD_SMALL_STAGE_DEFAULT (4u << 20)
+#ifndef VD_FILL_DEFAULT
+#define VD_FILL_DEFAULT 1
+#endif
 #ifndef VD_SMALL_MIN_DEFAULT
 #define VD_SMALL_MIN_DEFAULT 1
 #endif
@@ -59,6 +62,8 @@ struct vd_engine_config {
   uint64_t small_stage;        /* pinned staging (and as much device scratch)
                                 * per worker, bytes; 0: default */
   unsigned small_min;          /* fewest parts in a batch for the kernel; 0: default */
+  unsigned fill;               /* parts that start a batch while another is in
+                                * flight (fewer wait for it); 0: default */
   enum vd_idle_mode idle;      /* default: VD_IDLE_{GPU,CPU}_DEFAULT */
   uint64_t idle_max;           /* largest request it takes, bytes; 0: default */
   /* How long a worker polls (its list when it ran dry, its oldest batch
