@@ -15,3 +15,9 @@ noinst_PROGRAMS += bench/cl-bare
 bench_cl_bare_SOURCES = bench/cl-bare.c
 bench_cl_bare_CFLAGS = $(AM_CFLAGS) $(OPENCL_CFLAGS)
 bench_cl_bare_LDADD = daemon/libvdcore.a $(OPENCL_LIBS) $(LIBS)
+
+# The driver alone: small transfers from one thread per device, 1..N devices.
+noinst_PROGRAMS += bench/cl-calls
+bench_cl_calls_SOURCES = bench/cl-calls.c
+bench_cl_calls_CFLAGS = $(AM_CFLAGS) $(OPENCL_CFLAGS)
+bench_cl_calls_LDADD = $(OPENCL_LIBS) -lpthread $(LIBS)

@@ -1,0 +1,161 @@
+/* cl-calls: how the OpenCL driver's cost per small transfer changes when
+ * threads drive several devices at once, with no vramd code in the way.
+ * For k = 1 .. number of devices, k threads each own one device (its own
+ * context, in-order queue, device buffer and pinned 4 KiB host buffer) and
+ * for a fixed time enqueue non-blocking 4 KiB writes (or reads) in rounds
+ * of 32, then wait for the round.  It prints calls per second per thread
+ * and in all: if the driver let threads on different devices run
+ * independently, k threads would make k times the calls of one.
+ *
+ * Usage: cl-calls [--device-types gpu|cpu] [--seconds S] [--read] */
+#define _GNU_SOURCE
+#define CL_TARGET_OPENCL_VERSION 300
+#include <CL/cl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_DEV 16
+#define ROUND 32
+#define XFER 4096
+#define SLOTS 1024 /* device buffer: 4 MiB, offsets spread over it */
+
+struct dev {
+  cl_device_id id;
+  cl_context ctx;
+  cl_command_queue q;
+  cl_mem buf, host;
+  void *hp;
+  pthread_t t;
+  double secs;
+  bool read;
+  atomic_bool *go;
+  unsigned long long calls;
+  int err;
+};
+
+/* Seconds on the monotonic clock. */
+static double now(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Set one device up: context, queue, buffers; 0 or the CL error. */
+static cl_int dev_open(struct dev *d)
+{
+  cl_int rc;
+  d->ctx = clCreateContext(NULL, 1, &d->id, NULL, NULL, &rc);
+  if (rc) return rc;
+  d->q = clCreateCommandQueueWithProperties(d->ctx, d->id, NULL, &rc);
+  if (rc) return rc;
+  d->buf = clCreateBuffer(d->ctx, CL_MEM_READ_WRITE, (size_t)XFER * SLOTS, NULL, &rc);
+  if (rc) return rc;
+  d->host = clCreateBuffer(d->ctx, CL_MEM_READ_WRITE | CL_MEM_ALLOC_HOST_PTR, XFER, NULL, &rc);
+  if (rc) return rc;
+  d->hp = clEnqueueMapBuffer(d->q, d->host, CL_TRUE, CL_MAP_READ | CL_MAP_WRITE, 0, XFER,
+                             0, NULL, NULL, &rc);
+  if (rc) return rc;
+  memset(d->hp, 0x5a, XFER);
+  return clFinish(d->q);
+}
+
+/* Thread: rounds of ROUND small transfers until the time is up. */
+static void *drive(void *arg)
+{
+  struct dev *d = arg;
+  unsigned slot = 0;
+  double end;
+  while (!atomic_load(d->go))
+    ;
+  end = now() + d->secs;
+  while (now() < end && !d->err) {
+    for (int i = 0; i < ROUND && !d->err; i++, slot = (slot + 37) % SLOTS)
+      d->err = d->read ? clEnqueueReadBuffer(d->q, d->buf, CL_FALSE, (size_t)slot * XFER, XFER,
+                                             d->hp, 0, NULL, NULL)
+                       : clEnqueueWriteBuffer(d->q, d->buf, CL_FALSE, (size_t)slot * XFER, XFER,
+                                              d->hp, 0, NULL, NULL);
+    if (!d->err)
+      d->err = clFinish(d->q);
+    d->calls += ROUND;
+  }
+  return NULL;
+}
+
+int main(int argc, char **argv)
+{
+  cl_device_type types = CL_DEVICE_TYPE_GPU | CL_DEVICE_TYPE_ACCELERATOR;
+  double secs = 2, one = 0;
+  bool read = false;
+  struct dev dev[MAX_DEV];
+  cl_platform_id plat[8];
+  cl_uint np = 0, nd = 0;
+
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--read")) read = true;
+    else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) secs = atof(argv[++i]);
+    else if (!strcmp(argv[i], "--device-types") && i + 1 < argc)
+      types = !strcmp(argv[++i], "cpu") ? CL_DEVICE_TYPE_CPU : types;
+    else {
+      fprintf(stderr, "Usage: cl-calls [--device-types gpu|cpu] [--seconds S] [--read]\n");
+      return 2;
+    }
+  }
+  memset(dev, 0, sizeof dev);
+  if (clGetPlatformIDs(8, plat, &np) != CL_SUCCESS)
+    np = 0;
+  for (cl_uint p = 0; p < np && nd < MAX_DEV; p++) {
+    cl_device_id ids[MAX_DEV];
+    cl_uint n = 0;
+    if (clGetDeviceIDs(plat[p], types, MAX_DEV - nd, ids, &n) != CL_SUCCESS)
+      continue;
+    for (cl_uint i = 0; i < n; i++)
+      dev[nd++].id = ids[i];
+  }
+  if (!nd) {
+    fprintf(stderr, "cl-calls: no OpenCL device of that type\n");
+    return 1;
+  }
+  for (cl_uint i = 0; i < nd; i++) {
+    cl_int rc = dev_open(&dev[i]);
+    if (rc) {
+      fprintf(stderr, "cl-calls: device %u: OpenCL error %d\n", i, rc);
+      return 1;
+    }
+  }
+  printf("# cl-calls: non-blocking 4 KiB %s from pinned memory, rounds of %d, %.1f s\n",
+         read ? "reads" : "writes", ROUND, secs);
+  printf("%-8s %14s %14s %10s\n", "threads", "calls/s each", "calls/s all", "all/one");
+  for (cl_uint k = 1; k <= nd; k++) {
+    atomic_bool go = false;
+    double all = 0;
+    for (cl_uint i = 0; i < k; i++) {
+      dev[i].calls = 0;
+      dev[i].secs = secs;
+      dev[i].read = read;
+      dev[i].go = &go;
+      if (pthread_create(&dev[i].t, NULL, drive, &dev[i])) {
+        fprintf(stderr, "cl-calls: cannot start a thread\n");
+        return 1;
+      }
+    }
+    atomic_store(&go, true);
+    for (cl_uint i = 0; i < k; i++) {
+      pthread_join(dev[i].t, NULL);
+      if (dev[i].err) {
+        fprintf(stderr, "cl-calls: device %u: OpenCL error %d\n", i, dev[i].err);
+        return 1;
+      }
+      all += dev[i].calls / secs;
+    }
+    if (k == 1)
+      one = all;
+    printf("%-8u %14.0f %14.0f %10.2f\n", k, all / k, all, all / one);
+  }
+  return 0;
+}
