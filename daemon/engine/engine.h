@@ -37,10 +37,10 @@ enum vd_idle_mode { VD_IDLE_DEFAULT = 0, VD_IDLE_SPIN = 1, VD_IDLE_BLOCK = 2, VD
 #define VD_SMALL_MAX_DEFAULT (16u << 10)
 #define VD_SMALL_STAGE_DEFAULT (4u << 20)
 #ifndef VD_FILL_DEFAULT
-#define VD_FILL_DEFAULT 1
+#define VD_FILL_DEFAULT 16
 #endif
 #ifndef VD_SMALL_MIN_DEFAULT
-#define VD_SMALL_MIN_DEFAULT 1
+#define VD_SMALL_MIN_DEFAULT 3
 #endif
 /* Largest request the idle path takes, and how it waits by default on a
  * GPU or accelerator and on a CPU device (PoCL, where the copy runs on a
