@@ -139,7 +139,6 @@ static struct {
   struct io_uring ring;
   bool ring_ok;
   bool encoded;            /* use ioctl-encoded opcodes */
-  uint64_t features;
   struct udev *devs;
 } U = { .lock = PTHREAD_MUTEX_INITIALIZER, .ctrl_fd = -1 };
 
@@ -228,7 +227,6 @@ static int ctrl_open(char *err, size_t errlen)
   U.encoded = true;
   rc = ctrl_cmd(&OP_FEATURES, 0, 0, &feat, sizeof feat);
   if (rc == 0) {
-    U.features = feat;
     U.encoded = (feat & UBLK_F_CMD_IOCTL_ENCODE) != 0;
     vd_info("ublk: kernel features 0x%llx, %s opcodes", (unsigned long long)feat,
             U.encoded ? "ioctl-encoded" : "legacy");
