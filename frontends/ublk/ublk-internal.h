@@ -56,8 +56,8 @@ struct ublk_dev;
 struct ublk_frontend;
 struct ublk_queue;
 
-/* /dev/ublk-control and the ring its commands go through; every use is
- * under the frontend's lock. */
+/* /dev/ublk-control and the ring its commands go through, used under the
+ * frontend's lock; queue threads only read encoded, fixed once open. */
 struct ublk_ctrl {
   int fd;
   struct io_uring ring;

@@ -294,8 +294,6 @@ static void fe_pinned(struct ublk_frontend *fe, struct vd_frontend_pinned *out)
   };
 }
 
-/* The vtable: each callback hands the frontend's instance on. */
-
 /* Nothing to listen on: probe the kernel. */
 static int ublk_start(struct vramd *d, char *err, size_t errlen)
 {
