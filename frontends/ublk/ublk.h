@@ -6,11 +6,6 @@
 
 #include "frontend.h"
 
-/* Per-queue sizes: depth tags of UBLK_IO_BYTES each, pinned at add time. */
-#define VD_UBLK_MAX_QUEUES 4
-#define VD_UBLK_QUEUE_DEPTH 32
-#define VD_UBLK_IO_BYTES (256u << 10)
-
 extern const struct vd_frontend vd_frontend_ublk;
 
 #endif
