@@ -110,15 +110,10 @@ static void *session_main(void *arg)
 /* A detached thread with a small stack: mlockall locks all of it. */
 int nbd_session_spawn(struct nbd_neg *n)
 {
-  pthread_attr_t a;
   pthread_t t;
-  int rc;
-
-  pthread_attr_init(&a);
-  pthread_attr_setstacksize(&a, 256 << 10);
-  pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-  rc = pthread_create(&t, &a, session_main, n);
-  pthread_attr_destroy(&a);
+  int rc = vd_thread_start(&t, 256 << 10, session_main, n);
+  if (!rc)
+    pthread_detach(t);
   return -rc;
 }
 
