@@ -39,4 +39,10 @@ extern const struct vd_test_program vd_test_program;
   const struct vd_test_program vd_test_program = {                         \
     .suites = suites_, .setup = setup_, .teardown = teardown_ }
 
+/* A program of one suite with neither set-up nor tear-down. */
+#define VD_TEST_ONE_SUITE(name_, tests_)                                   \
+  static const struct vd_suite vd_suites_[] = {                            \
+    { .name = name_, .tests = { tests_ } }, { .name = NULL } };            \
+  VD_TEST_PROGRAM(vd_suites_, NULL, NULL)
+
 #endif

@@ -162,9 +162,4 @@ static const struct vd_test tests[] = {
   { NULL, NULL },
 };
 
-static const struct vd_suite suites[] = {
-  { .name = "api", .tests = { tests } },
-  { .name = NULL },
-};
-
-VD_TEST_PROGRAM(suites, NULL, NULL);
+VD_TEST_ONE_SUITE("api", tests);

@@ -125,9 +125,4 @@ static const struct vd_test tests[] = {
   { NULL, NULL },
 };
 
-static const struct vd_suite suites[] = {
-  { .name = "nbd_guard", .tests = { tests } },
-  { .name = NULL },
-};
-
-VD_TEST_PROGRAM(suites, NULL, NULL);
+VD_TEST_ONE_SUITE("nbd_guard", tests);

@@ -148,9 +148,4 @@ static const struct vd_test tests[] = {
   { NULL, NULL },
 };
 
-static const struct vd_suite suites[] = {
-  { .name = "util", .tests = { tests } },
-  { .name = NULL },
-};
-
-VD_TEST_PROGRAM(suites, NULL, NULL);
+VD_TEST_ONE_SUITE("util", tests);
