@@ -19,6 +19,16 @@ tests_unit_test_config_LDADD = daemon/libvdcore.a daemon/libvdmap.a common/libvd
 	$(CUNIT_LIBS) $(OPENCL_LIBS) $(JANSSON_LIBS) $(LIBS)
 TESTS += tests/unit/test_config
 
+# The registry and core.c's rollback, with their neighbours stubbed.
+check_PROGRAMS += tests/unit/test_registry tests/unit/test_core
+tests_unit_test_registry_SOURCES = tests/unit/test_registry.c tests/unit/runner.c tests/unit/runner.h
+tests_unit_test_registry_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(OPENCL_CFLAGS)
+tests_unit_test_registry_LDADD = $(CUNIT_LIBS)
+tests_unit_test_core_SOURCES = tests/unit/test_core.c tests/unit/runner.c tests/unit/runner.h
+tests_unit_test_core_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(OPENCL_CFLAGS) $(JANSSON_CFLAGS)
+tests_unit_test_core_LDADD = common/libvdcommon.a $(CUNIT_LIBS)
+TESTS += tests/unit/test_registry tests/unit/test_core
+
 TESTS += tests/integration/list-devices.sh tests/integration/ublk-unavailable.sh \
 	tests/integration/host-memory.sh
 dist_noinst_SCRIPTS += tests/integration/list-devices.sh tests/integration/ublk-unavailable.sh \
