@@ -270,7 +270,6 @@ int vd_guard_start(const struct vd_guard_conf *conf, struct vd_guard **out,
 {
   struct vd_guard *g = calloc(1, sizeof *g);
   pthread_condattr_t ca;
-  pthread_attr_t ta;
   int rc;
 
   if (!g) {
@@ -283,10 +282,7 @@ int vd_guard_start(const struct vd_guard_conf *conf, struct vd_guard **out,
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
   pthread_cond_init(&g->wake, &ca);
   pthread_condattr_destroy(&ca);
-  pthread_attr_init(&ta);
-  pthread_attr_setstacksize(&ta, VD_API_STACK);
-  rc = pthread_create(&g->thread, &ta, deadline_thread, g);
-  pthread_attr_destroy(&ta);
+  rc = vd_thread_start(&g->thread, VD_API_STACK, deadline_thread, g);
   if (rc) {
     snprintf(err, errlen, "cannot start the %s deadline thread: %s", conf->name, strerror(rc));
     goto out_free;

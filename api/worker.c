@@ -58,7 +58,6 @@ static void *worker_thread(void *arg)
 int vd_worker_start(struct vd_worker **out, char *err, size_t errlen)
 {
   struct vd_worker *w = calloc(1, sizeof *w);
-  pthread_attr_t ta;
   int rc;
 
   if (!w) {
@@ -67,11 +66,8 @@ int vd_worker_start(struct vd_worker **out, char *err, size_t errlen)
   }
   pthread_mutex_init(&w->lock, NULL);
   pthread_cond_init(&w->wake, NULL);
-  pthread_attr_init(&ta);
   /* Creates call into the OpenCL runtime, which may build a kernel. */
-  pthread_attr_setstacksize(&ta, VD_API_WORKER_STACK);
-  rc = pthread_create(&w->thread, &ta, worker_thread, w);
-  pthread_attr_destroy(&ta);
+  rc = vd_thread_start(&w->thread, VD_API_WORKER_STACK, worker_thread, w);
   if (rc) {
     snprintf(err, errlen, "cannot start the API worker thread: %s", strerror(rc));
     pthread_cond_destroy(&w->wake);

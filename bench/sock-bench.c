@@ -40,9 +40,7 @@ struct conn {
 /* Seconds on the monotonic clock. */
 static double now(void)
 {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+  return (double)vd_now_ns() / 1e9;
 }
 
 /* Write all of buf with send(2); 0 or errno. */

@@ -62,10 +62,7 @@ static void not_running(const struct vctl *g, const char *why)
 /* Milliseconds left of the command's deadline; 0 when it has passed. */
 static long time_left_ms(const struct vctl *g)
 {
-  struct timespec ts;
-  long long now;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+  long long now = (long long)(vd_now_ns() / 1000000);
   return now < g->deadline_ms ? (long)(g->deadline_ms - now) : 0;
 }
 

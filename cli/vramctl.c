@@ -49,7 +49,6 @@ static long parse_timeout(const char *s)
 /* Set the command's deadline from --timeout or VRAMCTL_TIMEOUT. */
 static int set_deadline(struct vctl *g, const char *t, const char *from)
 {
-  struct timespec ts;
   if (t && !(g->timeout_ms = parse_timeout(t))) {
     fprintf(stderr, "vramctl: %s '%s' is not a number of seconds from 0.001 to 86400\n",
             from, t);
@@ -57,8 +56,7 @@ static int set_deadline(struct vctl *g, const char *t, const char *from)
   }
   if (!t)
     g->timeout_ms = VCTL_DEFAULT_TIMEOUT_S * 1000L;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  g->deadline_ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + g->timeout_ms;
+  g->deadline_ms = (long long)(vd_now_ns() / 1000000) + g->timeout_ms;
   return -1;
 }
 

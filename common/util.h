@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define VD_NAME_MAX 63
 
@@ -26,6 +27,10 @@ void vd_thread_name(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Start a joinable thread with a stack of stack bytes (vramd runs under
  * mlockall: glibc's default 8 MiB would all be locked); 0 or an errno. */
 int vd_thread_start(pthread_t *t, size_t stack, void *(*fn)(void *), void *arg);
+
+/* Create every missing folder of dir with mode; an existing folder is
+ * fine, a file in the way is -ENOTDIR. */
+int vd_mkdir_p(const char *dir, mode_t mode);
 
 /* True if name matches [a-z0-9][a-z0-9._-]{0,62}; err says why not. */
 bool vd_name_valid(const char *name, char *err, size_t errlen);

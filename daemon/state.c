@@ -55,7 +55,7 @@ static int write_atomic(const struct vramd *d, const char *data, char *err, size
   size_t len = strlen(data), off = 0;
   int fd, dfd, rc;
 
-  if ((rc = vramd_mkdir_p(d->cfg.state_dir, 0750))) {
+  if ((rc = vd_mkdir_p(d->cfg.state_dir, 0750))) {
     snprintf(err, errlen, "cannot create state folder %s: %s (is a file in the way?)",
              d->cfg.state_dir, strerror(-rc));
     return rc;
@@ -269,7 +269,7 @@ static int spec_from_json(json_t *o, struct vd_volume_spec *s, char *err, size_t
  * retries and reports). */
 void vramd_state_prepare(struct vramd *d)
 {
-  int rc = vramd_mkdir_p(d->cfg.state_dir, 0750);
+  int rc = vd_mkdir_p(d->cfg.state_dir, 0750);
   char e[400];
 
   d->state_saving = true;

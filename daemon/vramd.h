@@ -120,8 +120,6 @@ int vramd_device_lost(struct vramd *d, const char *id, char *err, size_t errlen)
 int vramd_listen(struct vramd *d, int *api_fd, int *metrics_fd, char *err, size_t errlen);
 /* Remove the API socket file if vramd made it. */
 void vramd_unlisten(struct vramd *d);
-/* mkdir -p. */
-int vramd_mkdir_p(const char *dir, mode_t mode);
 /* sd_notify: STATUS= (after state, e.g. "READY=1\n", when not NULL),
  * WATCHDOG=1 when enabled, STOPPING=1. */
 void vramd_notify_status(struct vramd *d, const char *state);

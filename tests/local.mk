@@ -1,16 +1,33 @@
 check_PROGRAMS += tests/unit/test_util
-tests_unit_test_util_SOURCES = tests/unit/test_util.c
+tests_unit_test_util_SOURCES = tests/unit/test_util.c tests/unit/runner.c tests/unit/runner.h
 tests_unit_test_util_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS)
 tests_unit_test_util_LDADD = $(CUNIT_LIBS)
 TESTS += tests/unit/test_util
 
+# common/listen.c: every listening socket of vramd.
+check_PROGRAMS += tests/unit/test_listen
+tests_unit_test_listen_SOURCES = tests/unit/test_listen.c tests/unit/runner.c tests/unit/runner.h
+tests_unit_test_listen_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS)
+tests_unit_test_listen_LDADD = common/libvdcommon.a $(CUNIT_LIBS)
+TESTS += tests/unit/test_listen
+
 # vramd.conf and options: the pinned-memory settings and their messages.
 check_PROGRAMS += tests/unit/test_config
-tests_unit_test_config_SOURCES = tests/unit/test_config.c
+tests_unit_test_config_SOURCES = tests/unit/test_config.c tests/unit/runner.c tests/unit/runner.h
 tests_unit_test_config_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(OPENCL_CFLAGS) $(JANSSON_CFLAGS)
 tests_unit_test_config_LDADD = daemon/libvdcore.a daemon/libvdmap.a common/libvdcommon.a \
 	$(CUNIT_LIBS) $(OPENCL_LIBS) $(JANSSON_LIBS) $(LIBS)
 TESTS += tests/unit/test_config
+
+# The registry and core.c's rollback, with their neighbours stubbed.
+check_PROGRAMS += tests/unit/test_registry tests/unit/test_core
+tests_unit_test_registry_SOURCES = tests/unit/test_registry.c tests/unit/runner.c tests/unit/runner.h
+tests_unit_test_registry_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(OPENCL_CFLAGS)
+tests_unit_test_registry_LDADD = $(CUNIT_LIBS)
+tests_unit_test_core_SOURCES = tests/unit/test_core.c tests/unit/runner.c tests/unit/runner.h
+tests_unit_test_core_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(OPENCL_CFLAGS) $(JANSSON_CFLAGS)
+tests_unit_test_core_LDADD = common/libvdcommon.a $(CUNIT_LIBS)
+TESTS += tests/unit/test_registry tests/unit/test_core
 
 TESTS += tests/integration/list-devices.sh tests/integration/ublk-unavailable.sh \
 	tests/integration/host-memory.sh
@@ -19,7 +36,7 @@ dist_noinst_SCRIPTS += tests/integration/list-devices.sh tests/integration/ublk-
 	tests/integration/functions.sh
 
 check_PROGRAMS += tests/engine/test_engine
-tests_engine_test_engine_SOURCES = tests/engine/test_engine.c
+tests_engine_test_engine_SOURCES = tests/engine/test_engine.c tests/unit/runner.c tests/unit/runner.h
 tests_engine_test_engine_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(OPENCL_CFLAGS)
 tests_engine_test_engine_LDADD = daemon/libvdcore.a daemon/libvdmap.a common/libvdcommon.a \
 	$(CUNIT_LIBS) $(OPENCL_LIBS) $(JANSSON_LIBS) $(LIBS)
@@ -51,19 +68,19 @@ check-swap-soak: all tests/kernel/swap-worker$(EXEEXT)
 .PHONY: check-swap-soak
 
 check_PROGRAMS += tests/unit/test_volmap
-tests_unit_test_volmap_SOURCES = tests/unit/test_volmap.c
+tests_unit_test_volmap_SOURCES = tests/unit/test_volmap.c tests/unit/runner.c tests/unit/runner.h
 tests_unit_test_volmap_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) -I$(top_srcdir)/daemon/map
 tests_unit_test_volmap_LDADD = $(CUNIT_LIBS)
 TESTS += tests/unit/test_volmap
 
 # NBD server: pure request/option checks, then real clients and bad input.
 check_PROGRAMS += tests/unit/test_nbd
-tests_unit_test_nbd_SOURCES = tests/unit/test_nbd.c
+tests_unit_test_nbd_SOURCES = tests/unit/test_nbd.c tests/unit/runner.c tests/unit/runner.h
 tests_unit_test_nbd_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS)
 tests_unit_test_nbd_LDADD = $(CUNIT_LIBS)
 TESTS += tests/unit/test_nbd
 check_PROGRAMS += tests/unit/test_nbd_guard
-tests_unit_test_nbd_guard_SOURCES = tests/unit/test_nbd_guard.c
+tests_unit_test_nbd_guard_SOURCES = tests/unit/test_nbd_guard.c tests/unit/runner.c tests/unit/runner.h
 tests_unit_test_nbd_guard_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS)
 tests_unit_test_nbd_guard_LDADD = $(CUNIT_LIBS)
 TESTS += tests/unit/test_nbd_guard
@@ -87,7 +104,7 @@ fuzz:
 # The management plane: JSON bodies and metrics text, then the API, vramctl,
 # state, metrics and systemd against a running vramd.
 check_PROGRAMS += tests/unit/test_api
-tests_unit_test_api_SOURCES = tests/unit/test_api.c
+tests_unit_test_api_SOURCES = tests/unit/test_api.c tests/unit/runner.c tests/unit/runner.h
 tests_unit_test_api_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(JANSSON_CFLAGS)
 tests_unit_test_api_LDADD = api/libvdapi.a daemon/libvdcore.a daemon/libvdmap.a \
 	common/libvdcommon.a $(CUNIT_LIBS) $(OPENCL_LIBS) $(JANSSON_LIBS) $(LIBS)
@@ -134,7 +151,7 @@ dist_noinst_SCRIPTS += tests/integration/device-loss.sh
 # Which errors mean a device is gone (OpenCL, NVML), and a lost device on
 # a real PoCL pool: its volumes fail whole, the other device serves on.
 check_PROGRAMS += tests/unit/test_health
-tests_unit_test_health_SOURCES = tests/unit/test_health.c
+tests_unit_test_health_SOURCES = tests/unit/test_health.c tests/unit/runner.c tests/unit/runner.h
 tests_unit_test_health_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(OPENCL_CFLAGS)
 tests_unit_test_health_LDADD = daemon/libvdcore.a daemon/libvdmap.a common/libvdcommon.a \
 	$(CUNIT_LIBS) $(OPENCL_LIBS) $(JANSSON_LIBS) $(LIBS)

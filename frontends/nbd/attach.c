@@ -276,18 +276,6 @@ static bool force_ioctl(void)
   return vd_faults_enabled() && e && !strcmp(e, "ioctl");
 }
 
-/* Start a thread with a small stack. */
-static int start_thread(pthread_t *t, void *(*fn)(void *), void *arg)
-{
-  pthread_attr_t attr;
-  int rc;
-  pthread_attr_init(&attr);
-  pthread_attr_setstacksize(&attr, ATTACH_STACK);
-  rc = pthread_create(t, &attr, fn, arg);
-  pthread_attr_destroy(&attr);
-  return rc;
-}
-
 /* Join a thread, waiting until the deadline before kicking the socket so
  * a stuck peer cannot hold the caller forever. */
 static void join_or_kick(pthread_t t, int sk, const struct timespec *until)
@@ -387,7 +375,7 @@ static struct nbd_attach *attach_new(struct vramd *d, struct vd_volume *v, char 
 static int start_servers(struct nbd_attach *a, char *err, size_t errlen)
 {
   for (unsigned i = 0; i < a->nconn; i++) {
-    int rc = start_thread(&a->conn[i].serve, serve_main, &a->conn[i]);
+    int rc = vd_thread_start(&a->conn[i].serve, ATTACH_STACK, serve_main, &a->conn[i]);
     if (rc) {
       snprintf(err, errlen, "cannot start the NBD attach thread: %s", strerror(rc));
       return -rc;
@@ -436,7 +424,7 @@ int vd_nbd_attach(struct vramd *d, struct vd_volume *v, char *err, size_t errlen
   if (max_request < NBD_MAX_PAYLOAD)
     limit_request_size(a->index, max_request);
   if (!a->netlink) {
-    rc = -start_thread(&a->doit, doit_main, a);
+    rc = -vd_thread_start(&a->doit, ATTACH_STACK, doit_main, a);
     if (rc) {
       snprintf(err, errlen, "cannot start the NBD attach thread: %s", strerror(-rc));
       goto out_free;

@@ -474,12 +474,7 @@ unsigned nbd_sessions_staged(void)
 /* Start the writer with a small stack: connections can be many. */
 static int start_writer(struct nbd_xfer *x)
 {
-  pthread_attr_t a;
-  int rc;
-  pthread_attr_init(&a);
-  pthread_attr_setstacksize(&a, 256 << 10);
-  rc = pthread_create(&x->writer, &a, writer_main, x);
-  pthread_attr_destroy(&a);
+  int rc = vd_thread_start(&x->writer, 256 << 10, writer_main, x);
   x->writer_started = rc == 0;
   return -rc;
 }

@@ -416,7 +416,6 @@ static void loop_close(void)
 int nbd_loop_start(struct vramd *d, const int *lfd, unsigned nlfd, char *err, size_t errlen)
 {
   struct epoll_event ev = { .events = EPOLLIN, .data.u64 = TAG_WAKE };
-  pthread_attr_t a;
   int rc;
 
   L.d = d;
@@ -447,10 +446,7 @@ int nbd_loop_start(struct vramd *d, const int *lfd, unsigned nlfd, char *err, si
     snprintf(err, errlen, "nbd: epoll: %s", strerror(-rc));
     goto out_close;
   }
-  pthread_attr_init(&a);
-  pthread_attr_setstacksize(&a, LOOP_STACK);
-  rc = -pthread_create(&L.thread, &a, loop_main, NULL);
-  pthread_attr_destroy(&a);
+  rc = -vd_thread_start(&L.thread, LOOP_STACK, loop_main, NULL);
   if (rc) {
     snprintf(err, errlen, "nbd: cannot start the negotiation thread: %s", strerror(-rc));
     goto out_close;

@@ -5,17 +5,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
+#include "listen.h"
 #include "nbd-internal.h"
 #include "util.h"
 #include "volume.h"
@@ -110,149 +107,36 @@ static void *session_main(void *arg)
 /* A detached thread with a small stack: mlockall locks all of it. */
 int nbd_session_spawn(struct nbd_neg *n)
 {
-  pthread_attr_t a;
   pthread_t t;
-  int rc;
-
-  pthread_attr_init(&a);
-  pthread_attr_setstacksize(&a, 256 << 10);
-  pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-  rc = pthread_create(&t, &a, session_main, n);
-  pthread_attr_destroy(&a);
+  int rc = vd_thread_start(&t, 256 << 10, session_main, n);
+  if (!rc)
+    pthread_detach(t);
   return -rc;
 }
 
-/* mkdir -p for the socket's parent directory. */
-static int make_parent(const char *path)
-{
-  char dir[sizeof srv.unix_path];
-  snprintf(dir, sizeof dir, "%s", path);
-  for (char *p = dir + 1; *p; p++) {
-    if (*p != '/')
-      continue;
-    *p = '\0';
-    if (mkdir(dir, 0755) && errno != EEXIST)
-      return -errno;
-    *p = '/';
-  }
-  return 0;
-}
+/* The NBD sockets; the Unix one 0660 (README). */
+static const struct vd_listen nbd_unix_listen = {
+  .what = "nbd-socket", .backlog = SOMAXCONN, .mode = 0660,
+};
+static const struct vd_listen nbd_tcp_listen = { .what = "nbd-listen", .backlog = SOMAXCONN };
 
-/* A socket file nobody answers on is stale; a live one is an error. */
-static int clear_stale(const struct sockaddr_un *sa, char *err, size_t errlen)
-{
-  struct stat st;
-  int fd, rc;
-
-  if (lstat(sa->sun_path, &st))
-    return 0;
-  if (!S_ISSOCK(st.st_mode)) {
-    snprintf(err, errlen, "nbd socket %s exists and is not a socket", sa->sun_path);
-    return -EEXIST;
-  }
-  fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0)
-    return -errno;
-  rc = connect(fd, (const struct sockaddr *)sa, sizeof *sa);
-  close(fd);
-  if (rc == 0) {
-    snprintf(err, errlen, "nbd socket %s is in use by another server; stop it or "
-             "pick another --nbd-socket", sa->sun_path);
-    return -EADDRINUSE;
-  }
-  unlink(sa->sun_path);
-  return 0;
-}
-
-/* Listen on the Unix socket path. */
+/* Listen on the Unix socket path and remember it for removal. */
 static int listen_unix(const char *path, char *err, size_t errlen)
 {
-  struct sockaddr_un sa = { .sun_family = AF_UNIX };
-  int fd, rc;
-
-  if (strlen(path) >= sizeof sa.sun_path) {
-    snprintf(err, errlen, "nbd socket path %s is too long", path);
-    return -ENAMETOOLONG;
-  }
-  strcpy(sa.sun_path, path);
-  rc = make_parent(path);
-  if (rc) {
-    snprintf(err, errlen, "cannot create the directory of %s: %s", path, strerror(-rc));
-    return rc;
-  }
-  rc = clear_stale(&sa, err, errlen);
-  if (rc)
-    return rc;
-  fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) || chmod(path, 0660) ||
-      listen(fd, SOMAXCONN)) {
-    rc = -errno;
-    snprintf(err, errlen, "cannot listen on %s: %s", path, strerror(errno));
-    if (fd >= 0)
-      close(fd);
-    return rc;
-  }
+  int fd = vd_listen_unix(path, &nbd_unix_listen, err, errlen);
+  if (fd < 0)
+    return fd;
   snprintf(srv.unix_path, sizeof srv.unix_path, "%s", path);
   srv.lfd[srv.nlfd++] = fd;
   return 0;
 }
 
-/* Split HOST:PORT ([v6]:PORT too); "" or "*" host means every address. */
-static int split_hostport(const char *s, char *host, size_t hlen, char *port, size_t plen)
-{
-  const char *colon = strrchr(s, ':');
-  size_t n;
-
-  if (!colon || !colon[1] || strlen(colon + 1) >= plen)
-    return -EINVAL;
-  n = (size_t)(colon - s);
-  if (n >= 2 && s[0] == '[' && s[n - 1] == ']') {
-    s++;
-    n -= 2;
-  }
-  if (n >= hlen)
-    return -EINVAL;
-  memcpy(host, s, n);
-  host[n] = '\0';
-  if (!strcmp(host, "*"))
-    host[0] = '\0';
-  strcpy(port, colon + 1);
-  return 0;
-}
-
-/* Listen on TCP HOST:PORT (the first address that binds). */
+/* Listen on TCP HOST:PORT. */
 static int listen_tcp(const char *hostport, char *err, size_t errlen)
 {
-  struct addrinfo hints = { .ai_flags = AI_PASSIVE, .ai_socktype = SOCK_STREAM };
-  struct addrinfo *res, *ai;
-  char host[128], port[16];
-  int fd = -1, one = 1, rc;
-
-  if (split_hostport(hostport, host, sizeof host, port, sizeof port)) {
-    snprintf(err, errlen, "nbd-listen '%s' is not HOST:PORT", hostport);
-    return -EINVAL;
-  }
-  rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
-  if (rc) {
-    snprintf(err, errlen, "nbd-listen %s: %s", hostport, gai_strerror(rc));
-    return -EINVAL;
-  }
-  for (ai = res; ai; ai = ai->ai_next) {
-    fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-    if (fd < 0)
-      continue;
-    (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (!bind(fd, ai->ai_addr, ai->ai_addrlen) && !listen(fd, SOMAXCONN))
-      break;
-    rc = errno;
-    close(fd);
-    fd = -1;
-  }
-  freeaddrinfo(res);
-  if (fd < 0) {
-    snprintf(err, errlen, "cannot listen on %s: %s", hostport, strerror(rc));
-    return -(rc ? rc : EADDRNOTAVAIL);
-  }
+  int fd = vd_listen_tcp(hostport, &nbd_tcp_listen, err, errlen);
+  if (fd < 0)
+    return fd;
   srv.lfd[srv.nlfd++] = fd;
   return 0;
 }

@@ -280,7 +280,6 @@ int ublk_queue_setup(struct ublk_dev *u, unsigned id, char *err, size_t errlen)
   long page = sysconf(_SC_PAGESIZE);
   size_t iod_bytes = VD_UBLK_QUEUE_DEPTH * sizeof(struct ublksrv_io_desc);
   size_t stride = (UBLK_MAX_QUEUE_DEPTH * sizeof(struct ublksrv_io_desc) + page - 1) / page * page;
-  pthread_attr_t attr;
   void *map;
   int rc;
 
@@ -324,10 +323,7 @@ int ublk_queue_setup(struct ublk_dev *u, unsigned id, char *err, size_t errlen)
     snprintf(err, errlen, "ublk: eventfd: %s", strerror(errno));
     return -errno;
   }
-  pthread_attr_init(&attr);
-  pthread_attr_setstacksize(&attr, QUEUE_STACK);
-  rc = pthread_create(&q->thread, &attr, queue_main, q);
-  pthread_attr_destroy(&attr);
+  rc = vd_thread_start(&q->thread, QUEUE_STACK, queue_main, q);
   if (rc) {
     snprintf(err, errlen, "ublk: cannot start the thread of queue %u: %s", id, strerror(rc));
     return -rc;

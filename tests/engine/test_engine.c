@@ -4,7 +4,6 @@
  * small-request path with its defaults (idle path off), that path with
  * staging so tight that batches overflow into direct transfers, and the
  * idle path waiting by polling instead of blocking. */
-#include <CUnit/Basic.h>
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
@@ -13,6 +12,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "../unit/runner.h"
 #include "volume.h"
 
 static struct vd_pool *pool;
@@ -595,50 +595,65 @@ static void test_batched_used(void)
 }
 
 /* The I/O tests every suite runs. */
-static void add_io_tests(CU_pSuite s)
-{
-  CU_add_test(s, "striped volume against a model", test_stripe_model);
-  CU_add_test(s, "concat volume against a model", test_concat_model);
-  CU_add_test(s, "many requests in flight", test_concurrent);
-  CU_add_test(s, "small odd requests in flight across extents", test_small_concurrent);
-  CU_add_test(s, "mixed overlapping requests in submission order", test_ordered_mixed);
-  CU_add_test(s, "range errors and failed volumes", test_range_errors);
-  CU_add_test(s, "no data crosses volumes", test_no_leak_between_volumes);
-  CU_add_test(s, "the idle path and its order", test_idle_path);
-}
+/* Every engine mode must pass these. */
+static const struct vd_test io_tests[] = {
+  { "striped volume against a model", test_stripe_model },
+  { "concat volume against a model", test_concat_model },
+  { "many requests in flight", test_concurrent },
+  { "small odd requests in flight across extents", test_small_concurrent },
+  { "mixed overlapping requests in submission order", test_ordered_mixed },
+  { "range errors and failed volumes", test_range_errors },
+  { "no data crosses volumes", test_no_leak_between_volumes },
+  { "the idle path and its order", test_idle_path },
+  { NULL, NULL },
+};
 
-int main(void)
+static const struct vd_test direct_tests[] = {
+  { "bad specs and no room", test_bad_specs },
+  { "allocation failure halfway", test_alloc_fault },
+  { "nothing went through the batch path", test_direct_only },
+  { NULL, NULL },
+};
+
+static const struct vd_test pool_tests[] = {
+  { "pool devices", test_pool },
+  { NULL, NULL },
+};
+
+static const struct vd_test batched_tests[] = {
+  { "the batch path was used", test_batched_used },
+  { NULL, NULL },
+};
+
+static const struct vd_suite suites[] = {
+  { .name = "engine, direct transfers", .tests = { pool_tests, io_tests, direct_tests },
+    .init = direct_init, .fini = suite_fini },
+  { .name = "engine, batched small requests", .tests = { io_tests, batched_tests },
+    .init = batched_init, .fini = suite_fini },
+  { .name = "engine, batched with tight staging", .tests = { io_tests, batched_tests },
+    .init = tight_init, .fini = suite_fini },
+  { .name = "engine, idle path polling", .tests = { io_tests },
+    .init = spin_init, .fini = suite_fini },
+  { .name = NULL },
+};
+
+/* One pool of two PoCL devices (unless the caller chose others) for all. */
+static int setup(void)
 {
   struct vd_pool_config pc = { .types = VD_DEV_CPU };
-  CU_pSuite s;
-  unsigned fails;
 
   setenv("POCL_DEVICES", "pthread pthread", 0);
   if (vd_pool_open(&pc, &pool, err, sizeof err)) {
     fprintf(stderr, "test_engine: %s\n", err);
     return 1;
   }
-  if (CU_initialize_registry() != CUE_SUCCESS)
-    return 1;
-  s = CU_add_suite("engine, direct transfers", direct_init, suite_fini);
-  CU_add_test(s, "pool devices", test_pool);
-  add_io_tests(s);
-  CU_add_test(s, "bad specs and no room", test_bad_specs);
-  CU_add_test(s, "allocation failure halfway", test_alloc_fault);
-  CU_add_test(s, "nothing went through the batch path", test_direct_only);
-  s = CU_add_suite("engine, batched small requests", batched_init, suite_fini);
-  add_io_tests(s);
-  CU_add_test(s, "the batch path was used", test_batched_used);
-  s = CU_add_suite("engine, batched with tight staging", tight_init, suite_fini);
-  add_io_tests(s);
-  CU_add_test(s, "the batch path was used", test_batched_used);
-  s = CU_add_suite("engine, idle path polling", spin_init, suite_fini);
-  add_io_tests(s);
-  CU_basic_set_mode(CU_BRM_VERBOSE);
-  CU_basic_run_tests();
-  fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed() +
-          CU_get_number_of_suites_failed();
-  CU_cleanup_registry();
-  vd_pool_close(pool);
-  return fails ? 1 : 0;
+  return 0;
 }
+
+/* Close the pool. */
+static void teardown(void)
+{
+  vd_pool_close(pool);
+}
+
+VD_TEST_PROGRAM(suites, setup, teardown);

@@ -1,10 +1,10 @@
 /* test_api.c: create bodies (strict parsing) and Prometheus text (format
  * details promtool would reject). */
-#include <CUnit/Basic.h>
 #include <errno.h>
 #include <string.h>
 
 #include "api.h"
+#include "runner.h"
 
 static struct vd_volume_spec spec;
 static struct vd_api_error e;
@@ -150,23 +150,16 @@ static void test_buf_grows(void)
   vd_buf_free(&b);
 }
 
-int main(void)
-{
-  CU_pSuite s;
-  if (CU_initialize_registry() != CUE_SUCCESS)
-    return 1;
-  s = CU_add_suite("api", NULL, NULL);
-  CU_add_test(s, "create body, every field", test_body_full);
-  CU_add_test(s, "create body, defaults", test_body_defaults);
-  CU_add_test(s, "create body, refusals name the field", test_body_bad);
-  CU_add_test(s, "create body, a NUL byte is invalid JSON", test_body_nul);
-  CU_add_test(s, "prometheus samples and escaping", test_prom_text);
-  CU_add_test(s, "prometheus histogram is cumulative", test_prom_histogram);
-  CU_add_test(s, "text buffer grows", test_buf_grows);
-  CU_add_test(s, "text buffer appends NUL bytes", test_buf_append);
-  CU_basic_set_mode(CU_BRM_VERBOSE);
-  CU_basic_run_tests();
-  unsigned failed = CU_get_number_of_failures();
-  CU_cleanup_registry();
-  return failed ? 1 : 0;
-}
+static const struct vd_test tests[] = {
+  { "create body, every field", test_body_full },
+  { "create body, defaults", test_body_defaults },
+  { "create body, refusals name the field", test_body_bad },
+  { "create body, a NUL byte is invalid JSON", test_body_nul },
+  { "prometheus samples and escaping", test_prom_text },
+  { "prometheus histogram is cumulative", test_prom_histogram },
+  { "text buffer grows", test_buf_grows },
+  { "text buffer appends NUL bytes", test_buf_append },
+  { NULL, NULL },
+};
+
+VD_TEST_ONE_SUITE("api", tests);

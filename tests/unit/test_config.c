@@ -1,13 +1,13 @@
 /* test_config.c: vramd.conf and option parsing of the pinned-memory
  * settings (nbd-staging, nbd-max-sessions, small-batch, small-max,
  * small-staging): defaults, good values, and each bad value's message. */
-#include <CUnit/Basic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "vramd.h"
+#include "runner.h"
 
 static struct vramd_config cfg;
 static char err[512];
@@ -252,27 +252,19 @@ static void test_file_refusals(void)
   CU_ASSERT_STRING_EQUAL(err, "/tmp: not a regular file (a folder, FIFO or socket)");
 }
 
-int main(void)
-{
-  CU_pSuite s;
-  unsigned failed;
-  if (CU_initialize_registry() != CUE_SUCCESS)
-    return 1;
-  s = CU_add_suite("config", NULL, NULL);
-  CU_add_test(s, "unit= only with stripe", test_unit_needs_stripe);
-  CU_add_test(s, "defaults", test_defaults);
-  CU_add_test(s, "nbd-staging", test_nbd_staging);
-  CU_add_test(s, "nbd-max-sessions", test_nbd_max_sessions);
-  CU_add_test(s, "nbd-attach-connections", test_nbd_attach_connections);
-  CU_add_test(s, "small-batch", test_small_batch);
-  CU_add_test(s, "small-max", test_small_max);
-  CU_add_test(s, "small-staging", test_small_staging);
-  CU_add_test(s, "config file", test_file);
-  CU_add_test(s, "config file refusals", test_file_refusals);
-  CU_add_test(s, "switches", test_switches);
-  CU_basic_set_mode(CU_BRM_VERBOSE);
-  CU_basic_run_tests();
-  failed = CU_get_number_of_failures();
-  CU_cleanup_registry();
-  return failed ? 1 : 0;
-}
+static const struct vd_test tests[] = {
+  { "unit= only with stripe", test_unit_needs_stripe },
+  { "defaults", test_defaults },
+  { "nbd-staging", test_nbd_staging },
+  { "nbd-max-sessions", test_nbd_max_sessions },
+  { "nbd-attach-connections", test_nbd_attach_connections },
+  { "small-batch", test_small_batch },
+  { "small-max", test_small_max },
+  { "small-staging", test_small_staging },
+  { "config file", test_file },
+  { "config file refusals", test_file_refusals },
+  { "switches", test_switches },
+  { NULL, NULL },
+};
+
+VD_TEST_ONE_SUITE("config", tests);

@@ -3,7 +3,6 @@
  * real PoCL pool: a healthy device passes its probe, and once a device is
  * lost its volumes fail whole while the other device and pinned staging
  * carry on.  tests/integration/device-loss.sh makes OpenCL itself fail. */
-#include <CUnit/Basic.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +10,7 @@
 #include "engine.h"
 #include "pool-internal.h"
 #include "volume.h"
+#include "runner.h"
 
 static char err[512];
 
@@ -120,22 +120,22 @@ static void test_lost_device(void)
   vd_pool_close(pool);
 }
 
-int main(void)
-{
-  CU_pSuite s;
-  unsigned fails;
+static const struct vd_test tests[] = {
+  { "OpenCL errors that mean the device is gone", test_gone_codes },
+  { "NVML return codes", test_nvml_judge },
+  { "a lost device fails its volumes, not the others", test_lost_device },
+  { NULL, NULL },
+};
 
-  setenv("POCL_DEVICES", "pthread pthread", 0);
-  if (CU_initialize_registry() != CUE_SUCCESS)
-    return 1;
-  s = CU_add_suite("device health", NULL, NULL);
-  CU_add_test(s, "OpenCL errors that mean the device is gone", test_gone_codes);
-  CU_add_test(s, "NVML return codes", test_nvml_judge);
-  CU_add_test(s, "a lost device fails its volumes, not the others", test_lost_device);
-  CU_basic_set_mode(CU_BRM_VERBOSE);
-  CU_basic_run_tests();
-  fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed() +
-          CU_get_number_of_suites_failed();
-  CU_cleanup_registry();
-  return fails ? 1 : 0;
+static const struct vd_suite suites[] = {
+  { .name = "device health", .tests = { tests } },
+  { .name = NULL },
+};
+
+/* Two PoCL devices, unless the caller chose others. */
+static int setup(void)
+{
+  return setenv("POCL_DEVICES", "pthread pthread", 0);
 }
+
+VD_TEST_PROGRAM(suites, setup, NULL);

@@ -1,9 +1,9 @@
 /* test_nbd.c: the NBD server's pure parts: request checks against the
  * spec's error rules, option parsing, and the staging allocator. */
-#include <CUnit/Basic.h>
 #include <string.h>
 
 #include "../../frontends/nbd/proto.c"
+#include "runner.h"
 
 #define SIZE (64ull << 20)
 #define CHUNKS (NBD_STAGING_DEFAULT / NBD_CHUNK)
@@ -227,24 +227,16 @@ static void test_chunks_sized(void)
   CU_ASSERT_EQUAL(nbd_chunks_alloc(&c, 1), (int)max - 1);
 }
 
-int main(void)
-{
-  CU_pSuite s;
-  unsigned failed;
-  if (CU_initialize_registry() != CUE_SUCCESS)
-    return 1;
-  s = CU_add_suite("nbd", NULL, NULL);
-  CU_add_test(s, "valid requests", test_request_ok);
-  CU_add_test(s, "request errors", test_request_errors);
-  CU_add_test(s, "requests and staging size", test_request_staging);
-  CU_add_test(s, "wire encoding", test_wire);
-  CU_add_test(s, "options", test_options);
-  CU_add_test(s, "export names", test_names);
-  CU_add_test(s, "staging chunks", test_chunks);
-  CU_add_test(s, "staging chunks, smallest and largest", test_chunks_sized);
-  CU_basic_set_mode(CU_BRM_VERBOSE);
-  CU_basic_run_tests();
-  failed = CU_get_number_of_failures();
-  CU_cleanup_registry();
-  return failed ? 1 : 0;
-}
+static const struct vd_test tests[] = {
+  { "valid requests", test_request_ok },
+  { "request errors", test_request_errors },
+  { "requests and staging size", test_request_staging },
+  { "wire encoding", test_wire },
+  { "options", test_options },
+  { "export names", test_names },
+  { "staging chunks", test_chunks },
+  { "staging chunks, smallest and largest", test_chunks_sized },
+  { NULL, NULL },
+};
+
+VD_TEST_ONE_SUITE("nbd", tests);

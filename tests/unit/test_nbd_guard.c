@@ -2,10 +2,10 @@
  * is made from the newcomer's own peer at its cap, else from the peer
  * holding the most; busy entries are never dropped; deadlines expire
  * oldest first. */
-#include <CUnit/Basic.h>
 #include <string.h>
 
 #include "../../frontends/nbd/guard.c"
+#include "runner.h"
 
 #define MAX 6
 #define PER_PEER 3
@@ -118,19 +118,11 @@ static void test_deadlines(void)
   nbd_guard_fini(&g);
 }
 
-int main(void)
-{
-  CU_pSuite s;
-  unsigned failed;
-  if (CU_initialize_registry() != CUE_SUCCESS)
-    return 1;
-  s = CU_add_suite("nbd_guard", NULL, NULL);
-  CU_add_test(s, "per-peer cap", test_per_peer);
-  CU_add_test(s, "cap on all", test_all);
-  CU_add_test(s, "deadlines", test_deadlines);
-  CU_basic_set_mode(CU_BRM_VERBOSE);
-  CU_basic_run_tests();
-  failed = CU_get_number_of_failures();
-  CU_cleanup_registry();
-  return failed ? 1 : 0;
-}
+static const struct vd_test tests[] = {
+  { "per-peer cap", test_per_peer },
+  { "cap on all", test_all },
+  { "deadlines", test_deadlines },
+  { NULL, NULL },
+};
+
+VD_TEST_ONE_SUITE("nbd_guard", tests);

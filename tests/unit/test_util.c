@@ -1,5 +1,4 @@
 /* test_util.c: sizes and names, the first line of defence against bad input. */
-#include <CUnit/Basic.h>
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
@@ -8,6 +7,7 @@
 #include "../../common/size.c"
 #include "../../common/log.c"
 #include "../../common/clock.c"
+#include "runner.h"
 
 static char err[256];
 
@@ -139,22 +139,13 @@ static void test_log_ratelimit(void)
   fclose(f);
 }
 
-int main(void)
-{
-  CU_pSuite s;
-  unsigned fails;
+static const struct vd_test tests[] = {
+  { "size parsing", test_size_ok },
+  { "size refusals", test_size_bad },
+  { "size formatting", test_size_format },
+  { "volume names", test_names },
+  { "rate-limited logs", test_log_ratelimit },
+  { NULL, NULL },
+};
 
-  if (CU_initialize_registry() != CUE_SUCCESS)
-    return 1;
-  s = CU_add_suite("util", NULL, NULL);
-  CU_add_test(s, "size parsing", test_size_ok);
-  CU_add_test(s, "size refusals", test_size_bad);
-  CU_add_test(s, "size formatting", test_size_format);
-  CU_add_test(s, "volume names", test_names);
-  CU_add_test(s, "rate-limited logs", test_log_ratelimit);
-  CU_basic_set_mode(CU_BRM_VERBOSE);
-  CU_basic_run_tests();
-  fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-  CU_cleanup_registry();
-  return fails ? 1 : 0;
-}
+VD_TEST_ONE_SUITE("util", tests);

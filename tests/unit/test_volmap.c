@@ -1,11 +1,11 @@
 /* test_volmap.c: CUnit tests of the volume map against a brute-force model. */
-#include <CUnit/Basic.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../../daemon/map/volmap.c"
+#include "runner.h"
 
 #define KIB (UINT64_C(1) << 10)
 #define MIB (UINT64_C(1) << 20)
@@ -1070,47 +1070,34 @@ static void test_near_max(void)
 }
 
 /* Register the suite and run it; nonzero exit on any failure. */
-int main(void)
-{
-  static const struct {
-    const char *name;
-    CU_TestFunc fn;
-  } tests[] = {
-      {"stripe init errors", test_stripe_init_errors},
-      {"concat init errors", test_concat_init_errors},
-      {"init fields", test_init_fields},
-      {"in_range", test_in_range},
-      {"zero length", test_zero_length},
-      {"stripe boundaries", test_stripe_boundaries},
-      {"stripe rectangles", test_stripe_rects},
-      {"single device", test_single_device},
-      {"concat boundaries", test_concat_boundaries},
-      {"huge stripe", test_huge_stripe},
-      {"near 2^64", test_near_max},
-      {"random stripe vs model", test_random_stripe},
-      {"random concat vs model", test_random_concat},
-  };
-  CU_pSuite suite;
-  unsigned fails;
+static const struct vd_test tests[] = {
+  { "stripe init errors", test_stripe_init_errors },
+  { "concat init errors", test_concat_init_errors },
+  { "init fields", test_init_fields },
+  { "in_range", test_in_range },
+  { "zero length", test_zero_length },
+  { "stripe boundaries", test_stripe_boundaries },
+  { "stripe rectangles", test_stripe_rects },
+  { "single device", test_single_device },
+  { "concat boundaries", test_concat_boundaries },
+  { "huge stripe", test_huge_stripe },
+  { "near 2^64", test_near_max },
+  { "random stripe vs model", test_random_stripe },
+  { "random concat vs model", test_random_concat },
+  { NULL, NULL },
+};
 
-  if (CU_initialize_registry() != CUE_SUCCESS)
-    return 1;
-  suite = CU_add_suite("volmap", NULL, NULL);
-  if (!suite)
-    goto fail;
-  for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-    if (!CU_add_test(suite, tests[i].name, tests[i].fn))
-      goto fail;
-  CU_basic_set_mode(CU_BRM_VERBOSE);
-  if (CU_basic_run_tests() != CUE_SUCCESS)
-    goto fail;
-  fails = CU_get_number_of_failures();
-  CU_cleanup_registry();
+static const struct vd_suite suites[] = {
+  { .name = "volmap", .tests = { tests } },
+  { .name = NULL },
+};
+
+/* Free the models' buffers. */
+static void teardown(void)
+{
   free(g_plain.a);
   free(g_dev.a);
   free(g_pieces.a);
-  return fails != 0;
-fail:
-  CU_cleanup_registry();
-  return 1;
 }
+
+VD_TEST_PROGRAM(suites, NULL, teardown);
