@@ -117,15 +117,22 @@ t_nbd_small_staging() {
   stop_vramd 30
 }
 
+# SIGSTOP vramd for 2 s once the kernel has taken DEV's connections (its
+# pid in sysfs: with the ioctls, DO_IT has begun), then SIGCONT.
+stop_cont_when_connected() {
+  local pid b; pid=$(cat "$W/vramd.pid"); b=$(basename "$1")
+  for _ in $(seq 1 100); do [ -e "/sys/block/$b/pid" ] && break; sleep 0.1; done
+  [ -e "/sys/block/$b/pid" ] || { echo "$1 never connected"; return 1; }
+  kill -STOP "$pid" && sleep 2 && kill -CONT "$pid"
+}
+
 # SIGSTOP for 2 s.  A netlink device waits it out: I/O resumes and
 # nothing is logged.  The ioctl path (forced by a test hook) loses the
 # device when DO_IT's wait is interrupted, and must say so at error level.
 t_nbd_sigstop() {
-  local pid
   start_vramd "$W/nbd-stop.log" \
     --volume name=nst,size=16M,layout=stripe,devices=all,frontend=nbd,attach=1,index=3 || return 1
-  pid=$(cat "$W/vramd.pid")
-  kill -STOP "$pid" && sleep 2 && kill -CONT "$pid" || return 1
+  stop_cont_when_connected /dev/nbd3 || return 1
   dd if=/dev/urandom of=/dev/nbd3 bs=4k count=16 oflag=direct status=none || return 1
   dd if=/dev/nbd3 of=/dev/null bs=4k count=16 iflag=direct status=none || return 1
   ! grep "dropped /dev/nbd3" "$W/nbd-stop.log" || { echo "netlink device dropped"; return 1; }
@@ -133,13 +140,13 @@ t_nbd_sigstop() {
   stop_vramd 30 || return 1
   VRAMD_FAULTS=1 VRAMD_NBD_ATTACH=ioctl start_vramd "$W/nbd-stop-ioctl.log" \
     --volume name=nst,size=16M,layout=stripe,devices=all,frontend=nbd,attach=1,index=3 || return 1
-  pid=$(cat "$W/vramd.pid")
-  kill -STOP "$pid" && sleep 2 && kill -CONT "$pid" || return 1
+  stop_cont_when_connected /dev/nbd3 || return 1
   for _ in $(seq 1 50); do
     grep -q "<3>vramd: nbd: the kernel dropped /dev/nbd3 of volume nst" "$W/nbd-stop-ioctl.log" && break
     sleep 0.2
   done
-  grep "dropped /dev/nbd3" "$W/nbd-stop-ioctl.log" || { echo "ioctl: no error line after SIGSTOP"; return 1; }
+  grep "dropped /dev/nbd3" "$W/nbd-stop-ioctl.log" ||
+    { cat "$W/nbd-stop-ioctl.log"; dmesg | tail -5; echo "ioctl: no error line after SIGSTOP"; return 1; }
   "$(cat "$W/vramctl-path")" --socket "$W/api.sock" volume show nst > /dev/null || return 1
   stop_vramd 30
 }
