@@ -13,6 +13,9 @@ if git rev-parse --git-dir >/dev/null 2>&1 && git grep -nE '^(<<<<<<<|>>>>>>>) '
   exit 1
 fi
 
+# Nothing stray at the repository root.
+if git rev-parse --git-dir >/dev/null 2>&1; then tests/repo-root.sh; fi
+
 # Out-of-tree builds need a clean source tree.
 [ ! -f config.status ] || make distclean >/dev/null
 autoreconf -fi >/dev/null

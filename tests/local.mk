@@ -92,7 +92,7 @@ NBD_TESTS = tests/integration/nbd-info.sh tests/integration/nbd-copy.sh \
 	tests/integration/nbd-bad-many.sh tests/integration/nbd-staging.sh \
 	tests/integration/nbd-bad-stall.sh tests/integration/nbd-bad-names.sh
 TESTS += $(NBD_TESTS)
-dist_noinst_SCRIPTS += $(NBD_TESTS) tests/integration/nbd-raw.py
+dist_noinst_SCRIPTS += $(NBD_TESTS) tests/integration/nbd-raw.py tests/repo-root.sh
 
 # libFuzzer targets (clang): `make fuzz [FUZZ_SECONDS=30]`; tests/ci.sh runs them.
 FUZZ_SECONDS = 30
