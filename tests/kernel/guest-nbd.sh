@@ -138,14 +138,17 @@ t_nbd_sigstop() {
   ! grep "dropped /dev/nbd3" "$W/nbd-stop.log" || { echo "netlink device dropped"; return 1; }
   echo "netlink: /dev/nbd3 served I/O after SIGSTOP and SIGCONT"
   stop_vramd 30 || return 1
+  # The netlink device was destroyed on disconnect; the ioctls need one
+  # that the module made at load.
+  [ -b /dev/nbd9 ] || { echo "no /dev/nbd9 for the ioctl half"; return 1; }
   VRAMD_FAULTS=1 VRAMD_NBD_ATTACH=ioctl start_vramd "$W/nbd-stop-ioctl.log" \
-    --volume name=nst,size=16M,layout=stripe,devices=all,frontend=nbd,attach=1,index=3 || return 1
-  stop_cont_when_connected /dev/nbd3 || return 1
+    --volume name=nst,size=16M,layout=stripe,devices=all,frontend=nbd,attach=1,index=9 || return 1
+  stop_cont_when_connected /dev/nbd9 || return 1
   for _ in $(seq 1 50); do
-    grep -q "<3>vramd: nbd: the kernel dropped /dev/nbd3 of volume nst" "$W/nbd-stop-ioctl.log" && break
+    grep -q "<3>vramd: nbd: the kernel dropped /dev/nbd9 of volume nst" "$W/nbd-stop-ioctl.log" && break
     sleep 0.2
   done
-  grep "dropped /dev/nbd3" "$W/nbd-stop-ioctl.log" ||
+  grep "dropped /dev/nbd9" "$W/nbd-stop-ioctl.log" ||
     { cat "$W/nbd-stop-ioctl.log"; dmesg | tail -5; echo "ioctl: no error line after SIGSTOP"; return 1; }
   "$(cat "$W/vramctl-path")" --socket "$W/api.sock" volume show nst > /dev/null || return 1
   stop_vramd 30
