@@ -160,8 +160,7 @@ int vramd_state_save(struct vramd *d, const struct vd_volume *add, const char *s
   json_t *root;
   int rc;
 
-  if (d->state_frozen || (add && from_config(d, add->spec.name)) ||
-      (skip && from_config(d, skip)))
+  if ((add && from_config(d, add->spec.name)) || (skip && from_config(d, skip)))
     return 0;
   if (d->state_disabled) {
     vramd_state_health(d, e, sizeof e);
@@ -343,7 +342,7 @@ int vramd_state_load(struct vramd *d)
     if (spec_from_json(o, &spec, err, sizeof err) == 0 && from_config(d, spec.name))
       continue;
     if (spec_from_json(o, &spec, err, sizeof err) ||
-        vramd_volume_create(d, &spec, NULL, err, sizeof err)) {
+        vramd_volume_create(d, &spec, NULL, NULL, err, sizeof err)) {
       vd_err("saved volume #%zu (%s) not recreated: %s", i + 1,
              json_string_value(json_object_get(o, "name")) ?
              json_string_value(json_object_get(o, "name")) : "?", err);
@@ -352,7 +351,6 @@ int vramd_state_load(struct vramd *d)
     }
     made++;
   }
-  d->state_frozen = false;
   if (failed)
     keep_unrestored(d, root);
   json_decref(root);
