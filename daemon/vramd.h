@@ -91,9 +91,6 @@ int vramd_config_set(struct vramd_config *c, const char *key, const char *value,
 /* Read a config file; a missing file is fine when !must_exist. */
 int vramd_config_load(struct vramd_config *c, const char *path, bool must_exist,
                       char *err, size_t errlen);
-/* Parse "name=x,size=12G,layout=stripe,devices=gpu0+gpu1,unit=64K,frontend=nbd". */
-int vramd_volume_spec_parse(const char *s, struct vd_volume_spec *spec,
-                            char *err, size_t errlen);
 
 /* Swap safety: PR_SET_IO_FLUSHER and oom_score_adj before any thread
  * starts; mlockall once OpenCL is up.  Never fork after either. */
