@@ -36,12 +36,9 @@ int vd_api_start(struct vramd *d, int api_fd, int metrics_fd,
 /* Stop serving: waits for running requests, closes the sockets. */
 void vd_api_stop(struct vd_api *api);
 
-/* A body parse failure: which field, an error code and a message. */
-struct vd_api_error {
-  const char *code;   /* "invalid_json", "unknown_field", ... */
-  char field[64];     /* "" when not about one field */
-  char message[256];
-};
+/* A body parse failure: which field, an error code and a message.  It is
+ * the spec codec's error (common/spec.h), which speaks in API codes. */
+#define vd_api_error vd_spec_error
 
 /* Load a request body of len bytes as a JSON object; NULL with e filled
  * (invalid_json) when it is not one or holds a NUL byte anywhere. */

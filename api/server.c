@@ -398,7 +398,7 @@ static enum MHD_Result create_volume(struct vramd *d, struct req *c)
     return send_error(c, MHD_HTTP_BAD_REQUEST, e.code,
                       e.field[0] ? json_pack("{s:s}", "field", e.field) : NULL,
                       "%s", e.message);
-  rc = vramd_volume_create(d, &spec, &v, err, sizeof err);
+  rc = vramd_volume_create(d, &spec, vramd_state_save, &v, err, sizeof err);
   switch (rc) {
   case 0:
     break;
@@ -437,7 +437,7 @@ static enum MHD_Result delete_volume(struct vramd *d, struct req *c,
   else if (f && strcmp(f, "false") && strcmp(f, "0"))
     return send_error(c, MHD_HTTP_BAD_REQUEST, "invalid_query", NULL,
                       "force must be true or false");
-  rc = vramd_volume_delete(d, name, force, err, sizeof err);
+  rc = vramd_volume_delete(d, name, force, vramd_state_save, err, sizeof err);
   if (rc == -ENOENT)
     return send_error(c, MHD_HTTP_NOT_FOUND, "no_such_volume", NULL, "%s", err);
   if (rc == -EBUSY)

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "spec.h"
 #include "vramctl.h"
 
 static const char usage[] =
@@ -13,23 +14,26 @@ static const char usage[] =
   "unless told otherwise, and prints where it is: the device path, or the\n"
   "NBD URI. Contents live in VRAM and are lost when vramd stops.";
 
-/* "all" or "gpu0,gpu1" as the body's devices member. */
-static json_t *device_list(const char *s)
+/* Set a spec field from an option's text by the spec codec's table: -1,
+ * or the usage error naming the option. */
+static int set_opt(struct vd_volume_spec *s, const char *key, const char *opt, const char *v)
 {
-  json_t *arr;
-  char *copy, *tok, *save = NULL;
-  if (!strcmp(s, "all"))
-    return json_string("all");
-  arr = json_array();
-  copy = strdup(s);
-  for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
-    json_array_append_new(arr, json_string(tok));
-  free(copy);
-  if (json_array_size(arr) == 0) {
-    json_decref(arr);
-    return NULL;
-  }
-  return arr;
+  char err[256];
+  if (!vd_spec_set_text(s, key, v, err, sizeof err))
+    return -1;
+  return vctl_usage_error(usage, "%s: %s", opt, err);
+}
+
+/* "all" or "gpu0,gpu1" into the spec (the text form lists ids with '+'). */
+static int set_devices(struct vd_volume_spec *s, const char *opt, const char *list)
+{
+  char ids[1024];
+  if (strlen(list) >= sizeof ids)
+    return vctl_usage_error(usage, "%s: device list is too long", opt);
+  strcpy(ids, list);
+  for (char *p = strchr(ids, ','); p; p = strchr(p + 1, ','))
+    *p = '+';
+  return set_opt(s, "devices", opt, ids);
 }
 
 /* Say why it did not fit and what is free where. */
@@ -62,12 +66,14 @@ int vctl_volume_create(struct vctl *g, int argc, char **argv)
     VCTL_COMMON_OPTS, { NULL, 0, NULL, 0 },
   };
   const char *size = NULL, *devs = "all", *layout = "stripe", *unit = NULL, *fe = NULL;
+  const char *dev_opt = "--stripe";
   bool attach = false, have_layout = false;
-  uint64_t bytes, unit_bytes = 0;
-  char err[256] = "", a[32], b[32];
-  json_t *body, *doc, *dl;
+  struct vd_volume_spec spec;
+  char err[256], a[32], b[32];
+  json_t *body, *doc;
   long st;
   const char *name;
+  char *text;
   int c, rc;
 
   while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
@@ -79,6 +85,7 @@ int vctl_volume_create(struct vctl *g, int argc, char **argv)
         return vctl_usage_error(usage, "give one --stripe or --concat");
       have_layout = true;
       layout = c == 'S' ? "stripe" : "concat";
+      dev_opt = c == 'S' ? "--stripe" : "--concat";
       devs = optarg;
       break;
     case 'u': unit = optarg; break;
@@ -93,25 +100,25 @@ int vctl_volume_create(struct vctl *g, int argc, char **argv)
     return rc;
   if (!size)
     return vctl_usage_error(usage, "--size is required");
-  if (vd_parse_size(size, &bytes, err, sizeof err) || bytes > (uint64_t)INT64_MAX)
-    return vctl_usage_error(usage, "--size: %s", err[0] ? err : "too large");
-  if (unit && vd_parse_size(unit, &unit_bytes, err, sizeof err))
-    return vctl_usage_error(usage, "--stripe-unit: %s", err);
-  if (unit && !strcmp(layout, "concat"))
-    return vctl_usage_error(usage, "--stripe-unit applies to --stripe only");
-  if (fe && strcmp(fe, "nbd") && strcmp(fe, "ublk"))
-    return vctl_usage_error(usage, "--frontend must be nbd or ublk");
-  if (!(dl = device_list(devs)))
-    return vctl_usage_error(usage, "empty device list");
+  vd_spec_init(&spec);
+  spec.attach = attach;
+  if ((rc = set_opt(&spec, "name", "NAME", name)) >= 0 ||
+      (rc = set_opt(&spec, "size", "--size", size)) >= 0 ||
+      (rc = set_opt(&spec, "layout", dev_opt, layout)) >= 0 ||
+      (unit && (rc = set_opt(&spec, "unit", "--stripe-unit", unit)) >= 0) ||
+      (fe && (rc = set_opt(&spec, "frontend", "--frontend", fe)) >= 0) ||
+      (rc = set_devices(&spec, dev_opt, devs)) >= 0)
+    return rc;
+  if (vd_spec_check_text(&spec, err, sizeof err))
+    return vctl_usage_error(usage, "%s", err);
 
-  body = json_pack("{s:s, s:I, s:s, s:o, s:b}", "name", name, "size", (json_int_t)bytes,
-                   "layout", layout, "devices", dl, "attach", attach);
-  if (unit)
-    json_object_set_new(body, "stripe_unit", json_integer((json_int_t)unit_bytes));
-  if (fe)
-    json_object_set_new(body, "frontend", json_string(fe));
-  char *text = json_dumps(body, JSON_COMPACT);
+  body = vd_spec_to_json(&spec, VD_SPEC_BODY);
+  text = body ? json_dumps(body, JSON_COMPACT) : NULL;
   json_decref(body);
+  if (!text) {
+    fprintf(stderr, "vramctl: out of memory\n");
+    return VCTL_FAILED;
+  }
   st = vctl_request(g, "POST", "/v1/volumes", text, &doc);
   free(text);
   if (st < 0)
@@ -126,8 +133,9 @@ int vctl_volume_create(struct vctl *g, int argc, char **argv)
          vctl_size(doc, "size", a, sizeof a), vctl_str(doc, "layout", "?"),
          json_array_size(json_object_get(doc, "devices")),
          json_array_size(json_object_get(doc, "devices")) == 1 ? "" : "s");
-  if (vctl_u64(doc, "size") != bytes)
-    printf(" (%s asked, rounded up to whole stripe rows)", vd_format_size(bytes, b, sizeof b));
+  if (vctl_u64(doc, "size") != spec.size)
+    printf(" (%s asked, rounded up to whole stripe rows)",
+           vd_format_size(spec.size, b, sizeof b));
   printf("\n%s\n", vctl_volume_where(doc));
   json_decref(doc);
   return VCTL_OK;

@@ -32,6 +32,14 @@ int vd_thread_start(pthread_t *t, size_t stack, void *(*fn)(void *), void *arg);
  * fine, a file in the way is -ENOTDIR. */
 int vd_mkdir_p(const char *dir, mode_t mode);
 
+/* Parse on/off (or yes/no, true/false, 1/0); -EINVAL with err
+ * "KEY: 'V' is not on or off". */
+int vd_parse_switch(const char *key, const char *v, bool *out, char *err, size_t errlen);
+/* Parse a decimal number from min to max; -EINVAL with err
+ * "KEY: 'V' is not a number from MIN to MAX". */
+int vd_parse_uint(const char *key, const char *v, unsigned min, unsigned max,
+                  unsigned *out, char *err, size_t errlen);
+
 /* True if name matches [a-z0-9][a-z0-9._-]{0,62}; err says why not. */
 bool vd_name_valid(const char *name, char *err, size_t errlen);
 

@@ -95,36 +95,6 @@ bad:
   return -EINVAL;
 }
 
-/* Parse an integer setting from min to max. */
-static int parse_uint(const char *key, const char *v, unsigned min, unsigned max,
-                      unsigned *out, char *err, size_t errlen)
-{
-  char *end;
-  unsigned long n;
-  errno = 0;
-  n = strtoul(v, &end, 10);
-  if (!isdigit((unsigned char)*v) || *end || errno || n < min || n > max) {
-    snprintf(err, errlen, "%s: '%s' is not a number from %u to %u", key, v, min, max);
-    return -EINVAL;
-  }
-  *out = (unsigned)n;
-  return 0;
-}
-
-/* Parse on/off (or yes/no, true/false, 1/0). */
-static int parse_switch(const char *key, const char *v, bool *out, char *err, size_t errlen)
-{
-  if (!strcmp(v, "on") || !strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1"))
-    *out = true;
-  else if (!strcmp(v, "off") || !strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "0"))
-    *out = false;
-  else {
-    snprintf(err, errlen, "%s: '%s' is not on or off", key, v);
-    return -EINVAL;
-  }
-  return 0;
-}
-
 /* A size as it would be typed: "128K", "4M", "512". */
 static const char *short_size(uint64_t n, char *buf, size_t len)
 {
@@ -204,19 +174,19 @@ int vramd_config_set(struct vramd_config *c, const char *key, const char *v,
   if (!strcmp(key, "device-types"))
     return parse_types(v, &c->device_types, err, errlen);
   if (!strcmp(key, "workers"))
-    return parse_uint(key, v, 0, 64, &c->workers, err, errlen);
+    return vd_parse_uint(key, v, 0, 64, &c->workers, err, errlen);
   if (!strcmp(key, "nbd-max-sessions"))
-    return parse_uint(key, v, 1, NBD_SESSIONS_MAX, &c->nbd_max_sessions, err, errlen);
+    return vd_parse_uint(key, v, 1, NBD_SESSIONS_MAX, &c->nbd_max_sessions, err, errlen);
   if (!strcmp(key, "nbd-attach-connections"))
-    return parse_uint(key, v, 1, NBD_ATTACH_CONNS_MAX, &c->nbd_attach_connections, err,
-                      errlen);
+    return vd_parse_uint(key, v, 1, NBD_ATTACH_CONNS_MAX, &c->nbd_attach_connections, err,
+                         errlen);
   if (!strcmp(key, "small-batch"))
-    return parse_switch(key, v, &c->small_batch, err, errlen);
+    return vd_parse_switch(key, v, &c->small_batch, err, errlen);
   for (size_t i = 0; i < sizeof size_settings / sizeof size_settings[0]; i++)
     if (!strcmp(key, size_settings[i].key))
       return parse_sized(&size_settings[i], c, v, err, errlen);
   if (!strcmp(key, "verbose"))
-    return parse_switch(key, v, &c->verbose, err, errlen);
+    return vd_parse_switch(key, v, &c->verbose, err, errlen);
   if (!strcmp(key, "reserve") || !strcmp(key, "extent-size")) {
     uint64_t n;
     if (!strcmp(v, "0") && !strcmp(key, "reserve")) {
@@ -241,7 +211,7 @@ int vramd_config_set(struct vramd_config *c, const char *key, const char *v,
       snprintf(err, errlen, "volume: at most %d volumes can be defined", VD_MAX_CLI_VOLUMES);
       return -EINVAL;
     }
-    if (vramd_volume_spec_parse(v, &c->volumes[c->nvolumes], err, errlen) ||
+    if (vd_spec_from_text(v, &c->volumes[c->nvolumes], err, errlen) ||
         volume_clash(c, &c->volumes[c->nvolumes], err, errlen))
       return -EINVAL;
     c->nvolumes++;
@@ -359,110 +329,4 @@ int vramd_config_load(struct vramd_config *c, const char *path, bool must_exist,
     snprintf(err, errlen, "%s: cannot be read: %s", path, strerror(-got));
   fclose(f);
   return got < 0 ? -EINVAL : 0;
-}
-
-/* Parse the device list of a volume spec: "all" or "gpu0+gpu1". */
-static int parse_devices(char *v, struct vd_volume_spec *s, char *err, size_t errlen)
-{
-  char *save = NULL, *tok;
-  s->ndev = 0;
-  if (!strcmp(v, "all"))
-    return 0;
-  for (tok = strtok_r(v, "+", &save); tok; tok = strtok_r(NULL, "+", &save)) {
-    if (s->ndev >= VD_MAX_DEVICES || strlen(tok) >= VD_DEV_ID_MAX) {
-      snprintf(err, errlen, "devices: bad device list");
-      return -EINVAL;
-    }
-    for (unsigned i = 0; i < s->ndev; i++)
-      if (!strcmp(s->dev_ids[i], tok)) {
-        snprintf(err, errlen, "devices: '%s' is listed twice", tok);
-        return -EINVAL;
-      }
-    strcpy(s->dev_ids[s->ndev++], tok);
-  }
-  if (!s->ndev) {
-    snprintf(err, errlen, "devices: empty device list");
-    return -EINVAL;
-  }
-  return 0;
-}
-
-/* Parse one comma-separated volume definition. */
-int vramd_volume_spec_parse(const char *str, struct vd_volume_spec *s,
-                            char *err, size_t errlen)
-{
-  char buf[1024], *save = NULL, *tok, e[200];
-  bool have_size = false;
-
-  memset(s, 0, sizeof *s);
-  s->index = -1;
-  if (strlen(str) >= sizeof buf) {
-    snprintf(err, errlen, "volume definition is too long");
-    return -EINVAL;
-  }
-  strcpy(buf, str);
-  for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-    char *eq = strchr(tok, '='), *k = tok, *v;
-    if (!eq) {
-      snprintf(err, errlen, "volume: '%s' is not key=value", tok);
-      return -EINVAL;
-    }
-    *eq = '\0';
-    v = eq + 1;
-    if (!strcmp(k, "name")) {
-      if (!vd_name_valid(v, e, sizeof e)) {
-        snprintf(err, errlen, "volume: %s", e);
-        return -EINVAL;
-      }
-      strcpy(s->name, v);
-    } else if (!strcmp(k, "size") || !strcmp(k, "unit")) {
-      uint64_t n;
-      if (vd_parse_size(v, &n, e, sizeof e)) {
-        snprintf(err, errlen, "volume: %s", e);
-        return -EINVAL;
-      }
-      if (k[0] == 's') {
-        s->size = n;
-        have_size = true;
-      } else if (!vd_is_pow2(n) || n < VD_MIN_STRIPE_UNIT || n > VD_MAX_STRIPE_UNIT) {
-        snprintf(err, errlen, "volume: unit '%s' is not a power of two from 4K to 1M", v);
-        return -EINVAL;
-      } else {
-        s->stripe_unit = n;
-      }
-    } else if (!strcmp(k, "layout")) {
-      if (vd_layout_parse(v, &s->layout)) {
-        snprintf(err, errlen, "volume: layout '%s' is not stripe or concat", v);
-        return -EINVAL;
-      }
-    } else if (!strcmp(k, "devices")) {
-      if (parse_devices(v, s, err, errlen))
-        return -EINVAL;
-    } else if (!strcmp(k, "frontend")) {
-      if (vd_frontend_parse(v, &s->frontend)) {
-        snprintf(err, errlen, "volume: frontend '%s' is not nbd or ublk", v);
-        return -EINVAL;
-      }
-    } else if (!strcmp(k, "index")) {
-      unsigned idx;
-      if (parse_uint("volume: index", v, 0, 1u << 20, &idx, err, errlen))
-        return -EINVAL;
-      s->index = (int)idx;
-    } else if (!strcmp(k, "attach")) {
-      if (parse_switch("volume: attach", v, &s->attach, err, errlen))
-        return -EINVAL;
-    } else {
-      snprintf(err, errlen, "volume: unknown key '%s'", k);
-      return -EINVAL;
-    }
-  }
-  if (!s->name[0] || !have_size) {
-    snprintf(err, errlen, "volume: name= and size= are required");
-    return -EINVAL;
-  }
-  if (s->stripe_unit && s->layout == VD_LAYOUT_CONCAT) {
-    snprintf(err, errlen, "volume: unit= applies to layout=stripe only, not concat");
-    return -EINVAL;
-  }
-  return 0;
 }

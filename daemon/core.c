@@ -7,19 +7,20 @@
 #include "frontend.h"
 #include "vramd.h"
 
-/* Put the state file back as the registry has it after a create or
- * delete saved and then failed; a failure here is logged and shows in
- * vramd_state_health(). */
-static void unsave(struct vramd *d, const char *skip)
+/* Put what commit recorded back as the registry has it after a create or
+ * delete committed and then failed; a failure here is logged (and shows
+ * where commit reports its health). */
+static void uncommit(struct vramd *d, vramd_commit_fn *commit)
 {
   char err[512];
-  if (vramd_state_save(d, NULL, skip, err, sizeof err))
+  if (commit && commit(d, NULL, NULL, err, sizeof err))
     vd_err("the state file no longer matches the volumes: %s", err);
 }
 
 /* Create, register and expose a volume. */
 int vramd_volume_create(struct vramd *d, const struct vd_volume_spec *spec,
-                        struct vd_volume **out, char *err, size_t errlen)
+                        vramd_commit_fn *commit, struct vd_volume **out,
+                        char *err, size_t errlen)
 {
   const struct vd_frontend *fe = vd_frontend_get(spec->frontend);
   struct vd_volume *v, *old;
@@ -41,14 +42,14 @@ int vramd_volume_create(struct vramd *d, const struct vd_volume_spec *spec,
   rc = vd_volume_create(d->pool, d->cfg.extent_size, spec, &v, err, errlen);
   if (rc)
     goto out_unlock;
-  /* Saved before any client can see it: a volume that would be gone
+  /* Committed before any client can see it: a volume that would be gone
    * after a restart is refused instead. */
-  rc = vramd_state_save(d, v, NULL, err, errlen);
+  rc = commit ? commit(d, v, NULL, err, errlen) : 0;
   if (rc)
     goto out_free;
   rc = fe->add(d, v, err, errlen);
   if (rc)
-    goto out_unsave;
+    goto out_uncommit;
   rc = vd_registry_add(&d->reg, v);
   if (rc) {
     snprintf(err, errlen, "volume '%s' already exists", spec->name);
@@ -63,8 +64,8 @@ int vramd_volume_create(struct vramd *d, const struct vd_volume_spec *spec,
 
 out_remove:
   fe->remove(d, v, true, err, errlen);
-out_unsave:
-  unsave(d, NULL);
+out_uncommit:
+  uncommit(d, commit);
 out_free:
   vd_volume_put(v);
 out_unlock:
@@ -74,7 +75,7 @@ out_unlock:
 
 /* Withdraw a volume from its frontend and free it. */
 int vramd_volume_delete(struct vramd *d, const char *name, bool force,
-                        char *err, size_t errlen)
+                        vramd_commit_fn *commit, char *err, size_t errlen)
 {
   const struct vd_frontend *fe;
   struct vd_volume *v;
@@ -87,15 +88,15 @@ int vramd_volume_delete(struct vramd *d, const char *name, bool force,
     rc = -ENOENT;
     goto out_unlock;
   }
-  /* Saved first: a delete that would come back after a restart is
+  /* Committed first: a delete that would come back after a restart is
    * refused instead. */
-  rc = vramd_state_save(d, NULL, name, err, errlen);
+  rc = commit ? commit(d, NULL, name, err, errlen) : 0;
   if (rc)
     goto out_put;
   fe = vd_frontend_get(v->spec.frontend);
   rc = fe ? fe->remove(d, v, force, err, errlen) : 0;
   if (rc) {
-    unsave(d, NULL);
+    uncommit(d, commit);
     goto out_put;
   }
   vd_volume_put(vd_registry_remove(&d->reg, name));

@@ -118,7 +118,7 @@ static void create_configured(struct vramd *d)
 {
   char err[512];
   for (unsigned i = 0; i < d->cfg.nvolumes && !vramd_stop_requested(d); i++)
-    if (vramd_volume_create(d, &d->cfg.volumes[i], NULL, err, sizeof err))
+    if (vramd_volume_create(d, &d->cfg.volumes[i], NULL, NULL, err, sizeof err))
       vd_err("volume %s: %s", d->cfg.volumes[i].name, err);
     else
       vd_info("volume %s created", d->cfg.volumes[i].name);
@@ -168,14 +168,15 @@ static int wait_for_stop(struct vramd *d)
   }
 }
 
-/* Delete every volume, disconnecting clients. */
+/* Delete every volume, disconnecting clients; their definitions stay
+ * saved (no commit). */
 static void delete_all(struct vramd *d)
 {
   struct vd_volume **vols;
   char err[512];
   int n = vd_registry_list(&d->reg, &vols);
   for (int i = 0; i < n; i++) {
-    if (vramd_volume_delete(d, vols[i]->spec.name, true, err, sizeof err))
+    if (vramd_volume_delete(d, vols[i]->spec.name, true, NULL, err, sizeof err))
       vd_err("volume %s: %s", vols[i]->spec.name, err);
     vd_volume_put(vols[i]);
   }
@@ -259,9 +260,6 @@ int main(int argc, char **argv)
   vd_safety_lock_memory(&d.safety);
   vd_registry_init(&d.reg);
   d.started = time(NULL);
-  /* Nothing is saved until the saved volumes are back (the state file
-   * would lose them). */
-  d.state_frozen = true;
   vramd_state_prepare(&d);
   if (start_frontends(&d, err, sizeof err)) {
     vd_err("%s", err);
@@ -287,7 +285,6 @@ out_frontends:
   /* No new requests, then drain I/O, then free VRAM last. */
   vd_api_stop(d.api);
   vramd_unlisten(&d);
-  d.state_frozen = true;
   stop_frontends(&d);
   delete_all(&d);
   vd_engine_stop(d.eng);

@@ -32,18 +32,6 @@ static bool from_config(const struct vramd *d, const char *name)
   return false;
 }
 
-/* One definition as JSON. */
-static json_t *spec_json(const struct vd_volume *v)
-{
-  json_t *devs = json_array();
-  for (unsigned i = 0; i < v->spec.ndev; i++)
-    json_array_append_new(devs, json_string(v->spec.dev_ids[i]));
-  return json_pack("{s:s, s:I, s:s, s:o, s:I, s:s, s:b}", "name", v->spec.name,
-                   "size", (json_int_t)v->spec.size, "layout", vd_layout_name(v->spec.layout),
-                   "devices", devs, "stripe_unit", (json_int_t)v->spec.stripe_unit,
-                   "frontend", vd_frontend_name(v->spec.frontend), "attach", v->spec.attach);
-}
-
 /* Write data to path through a temporary file, fsync and rename, so a
  * crash leaves either the old file or the new one.  The temporary file is
  * always made anew (O_EXCL, no link followed): a leftover that cannot be
@@ -143,12 +131,12 @@ static json_t *volumes_json(struct vramd *d, const struct vd_volume *add, const 
   for (int i = 0; i < n; i++) {
     const char *name = vols[i]->spec.name;
     if (!from_config(d, name) && !(skip && !strcmp(name, skip)))
-      json_array_append_new(arr, spec_json(vols[i]));
+      json_array_append_new(arr, vd_spec_to_json(&vols[i]->spec, VD_SPEC_SAVED));
     vd_volume_put(vols[i]);
   }
   free(vols);
   if (add)
-    json_array_append_new(arr, spec_json(add));
+    json_array_append_new(arr, vd_spec_to_json(&add->spec, VD_SPEC_SAVED));
   return arr;
 }
 
@@ -160,8 +148,7 @@ int vramd_state_save(struct vramd *d, const struct vd_volume *add, const char *s
   json_t *root;
   int rc;
 
-  if (d->state_frozen || (add && from_config(d, add->spec.name)) ||
-      (skip && from_config(d, skip)))
+  if ((add && from_config(d, add->spec.name)) || (skip && from_config(d, skip)))
     return 0;
   if (d->state_disabled) {
     vramd_state_health(d, e, sizeof e);
@@ -224,44 +211,11 @@ static void keep_unrestored(struct vramd *d, json_t *root)
 /* Turn one saved definition into a spec. */
 static int spec_from_json(json_t *o, struct vd_volume_spec *s, char *err, size_t errlen)
 {
-  const char *name, *layout, *frontend;
-  json_int_t size, unit = 0;
-  json_t *devs = NULL, *id;
-  json_error_t je;
-  int attach = 0;
-  size_t i;
-
-  memset(s, 0, sizeof *s);
-  s->index = -1;
-  if (json_unpack_ex(o, &je, JSON_STRICT, "{s:s, s:I, s:s, s?o, s?I, s:s, s?b}", "name", &name,
-                     "size", &size, "layout", &layout, "devices", &devs, "stripe_unit", &unit,
-                     "frontend", &frontend, "attach", &attach)) {
-    snprintf(err, errlen, "bad definition: %s", je.text);
-    return -EINVAL;
-  }
-  if (!vd_name_valid(name, err, errlen))
-    return -EINVAL;
-  snprintf(s->name, sizeof s->name, "%s", name);
-  if (size <= 0 || unit < 0 || vd_layout_parse(layout, &s->layout) ||
-      vd_frontend_parse(frontend, &s->frontend)) {
-    snprintf(err, errlen, "bad size, stripe_unit, layout or frontend");
-    return -EINVAL;
-  }
-  s->size = (uint64_t)size;
-  s->stripe_unit = (uint64_t)unit;
-  s->attach = attach;
-  if (devs && (!json_is_array(devs) || json_array_size(devs) > VD_MAX_DEVICES)) {
-    snprintf(err, errlen, "bad device list");
-    return -EINVAL;
-  }
-  json_array_foreach(devs, i, id) {
-    if (!json_is_string(id) || json_string_length(id) >= VD_DEV_ID_MAX) {
-      snprintf(err, errlen, "bad device id");
-      return -EINVAL;
-    }
-    snprintf(s->dev_ids[s->ndev++], VD_DEV_ID_MAX, "%s", json_string_value(id));
-  }
-  return 0;
+  struct vd_spec_error e;
+  int rc = vd_spec_from_json(o, VD_SPEC_SAVED, s, &e);
+  if (rc)
+    snprintf(err, errlen, "bad definition: %s", e.message);
+  return rc;
 }
 
 /* Make the state folder (mode 0750) at start, before any volume is made,
@@ -343,7 +297,7 @@ int vramd_state_load(struct vramd *d)
     if (spec_from_json(o, &spec, err, sizeof err) == 0 && from_config(d, spec.name))
       continue;
     if (spec_from_json(o, &spec, err, sizeof err) ||
-        vramd_volume_create(d, &spec, NULL, err, sizeof err)) {
+        vramd_volume_create(d, &spec, NULL, NULL, err, sizeof err)) {
       vd_err("saved volume #%zu (%s) not recreated: %s", i + 1,
              json_string_value(json_object_get(o, "name")) ?
              json_string_value(json_object_get(o, "name")) : "?", err);
@@ -352,7 +306,6 @@ int vramd_state_load(struct vramd *d)
     }
     made++;
   }
-  d->state_frozen = false;
   if (failed)
     keep_unrestored(d, root);
   json_decref(root);

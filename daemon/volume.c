@@ -250,24 +250,3 @@ void vd_volume_account(struct vd_volume *v, enum vd_op op, uint64_t bytes,
   atomic_fetch_add_explicit(&s->lat_sum_ns[op], ns, memory_order_relaxed);
 }
 
-/* Frontend name to kind. */
-int vd_frontend_parse(const char *s, enum vd_frontend_kind *out)
-{
-  if (!strcmp(s, "nbd")) *out = VD_FRONTEND_NBD;
-  else if (!strcmp(s, "ublk")) *out = VD_FRONTEND_UBLK;
-  else return -EINVAL;
-  return 0;
-}
-
-const char *vd_frontend_name(enum vd_frontend_kind k) { return k == VD_FRONTEND_UBLK ? "ublk" : "nbd"; }
-
-/* Layout name to enum. */
-int vd_layout_parse(const char *s, enum vd_layout *out)
-{
-  if (!strcmp(s, "stripe")) *out = VD_LAYOUT_STRIPE;
-  else if (!strcmp(s, "concat")) *out = VD_LAYOUT_CONCAT;
-  else return -EINVAL;
-  return 0;
-}
-
-const char *vd_layout_name(enum vd_layout l) { return l == VD_LAYOUT_CONCAT ? "concat" : "stripe"; }

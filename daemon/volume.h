@@ -10,27 +10,12 @@
 
 #include "engine.h"
 #include "pool.h"
+#include "spec.h"
 #include "util.h"
 #include "volmap.h"
 
 #define VD_DEFAULT_STRIPE_UNIT (1u << 20)
-#define VD_DEV_ID_MAX 16
 #define VD_LAT_BUCKETS 16 /* histogram buckets, see vd_lat_bounds */
-
-enum vd_frontend_kind { VD_FRONTEND_NBD = 0, VD_FRONTEND_UBLK = 1 };
-
-/* What a user asks for; validated by vd_volume_create. */
-struct vd_volume_spec {
-  char name[VD_NAME_MAX + 1];
-  uint64_t size;                      /* requested bytes */
-  enum vd_layout layout;
-  unsigned ndev;                      /* 0: every device of the pool */
-  char dev_ids[VD_MAX_DEVICES][VD_DEV_ID_MAX];
-  uint64_t stripe_unit;               /* 0: VD_DEFAULT_STRIPE_UNIT */
-  enum vd_frontend_kind frontend;
-  bool attach;                        /* nbd: also attach /dev/nbdN */
-  int index;                          /* wanted /dev/nbdN or ublk id; -1: any */
-};
 
 struct vd_volume_stats {
   atomic_uint_fast64_t ops[4];        /* by enum vd_op */
@@ -72,12 +57,6 @@ bool vd_volume_failed(const struct vd_volume *v);
 /* Count one finished request. */
 void vd_volume_account(struct vd_volume *v, enum vd_op op, uint64_t bytes,
                        uint64_t ns, int err);
-
-/* Parse "nbd"/"ublk" and "stripe"/"concat"; -EINVAL otherwise. */
-int vd_frontend_parse(const char *s, enum vd_frontend_kind *out);
-const char *vd_frontend_name(enum vd_frontend_kind k);
-int vd_layout_parse(const char *s, enum vd_layout *out);
-const char *vd_layout_name(enum vd_layout l);
 
 /* The registry: every live volume by name. */
 struct vd_registry {

@@ -65,7 +65,6 @@ struct vramd {
   time_t started;
   struct vd_api *api;         /* the HTTP side, NULL until started */
   bool api_socket_made;       /* vramd made the API socket (not systemd) */
-  bool state_frozen;          /* starting or stopping: do not save */
   bool state_disabled;        /* the state file could not be set aside */
   /* Whether the last save worked, and why not (GET /v1 "state", the
    * vramd_state_saving metric); under state_lock. */
@@ -92,22 +91,31 @@ int vramd_config_set(struct vramd_config *c, const char *key, const char *value,
 /* Read a config file; a missing file is fine when !must_exist. */
 int vramd_config_load(struct vramd_config *c, const char *path, bool must_exist,
                       char *err, size_t errlen);
-/* Parse "name=x,size=12G,layout=stripe,devices=gpu0+gpu1,unit=64K,frontend=nbd". */
-int vramd_volume_spec_parse(const char *s, struct vd_volume_spec *spec,
-                            char *err, size_t errlen);
 
 /* Swap safety: PR_SET_IO_FLUSHER and oom_score_adj before any thread
  * starts; mlockall once OpenCL is up.  Never fork after either. */
 void vd_safety_early(struct vd_safety *s);
 void vd_safety_lock_memory(struct vd_safety *s);
 
-/* Create, register and expose a volume.  The returned volume carries a
- * reference for the caller (may be NULL to not get one). */
+/* Records a change of the volume definitions: the registry's volumes
+ * plus add (may be NULL) less the one named skip (may be NULL); called
+ * with admin_lock held, after the change is checked and before anyone can
+ * see it.  Nonzero (with err filled) refuses the change, which is then
+ * undone.  Called again with neither to put the record back after a
+ * change that failed later. */
+typedef int vramd_commit_fn(struct vramd *d, const struct vd_volume *add, const char *skip,
+                            char *err, size_t errlen);
+
+/* Create, register and expose a volume; commit (NULL: none) records it.
+ * The returned volume carries a reference for the caller (may be NULL to
+ * not get one). */
 int vramd_volume_create(struct vramd *d, const struct vd_volume_spec *spec,
-                        struct vd_volume **out, char *err, size_t errlen);
-/* Unexpose and delete; -EBUSY when in use and !force, -ENOENT unknown. */
-int vramd_volume_delete(struct vramd *d, const char *name, bool force,
+                        vramd_commit_fn *commit, struct vd_volume **out,
                         char *err, size_t errlen);
+/* Unexpose and delete; commit (NULL: none) records it.  -EBUSY when in
+ * use and !force, -ENOENT unknown. */
+int vramd_volume_delete(struct vramd *d, const char *name, bool force,
+                        vramd_commit_fn *commit, char *err, size_t errlen);
 
 /* A device stopped answering: mark it lost and fail every volume on it
  * (their I/O gets EIO at once; other devices' volumes go on).  -ENOENT
@@ -146,13 +154,11 @@ void vramd_state_prepare(struct vramd *d);
  * or non-regular file is moved aside.  -EINTR when a stop signal came
  * before every volume was made (nothing is saved then). */
 int vramd_state_load(struct vramd *d);
-/* Save the definitions of the registry's volumes plus add (may be NULL)
- * less the one named skip (may be NULL); called with admin_lock held.
- * 0 when saved or when nothing saved changes (a volume of the config, or
- * while starting or stopping); -VRAMD_E_STATE with err filled when the
- * file could not be written. */
-int vramd_state_save(struct vramd *d, const struct vd_volume *add, const char *skip,
-                     char *err, size_t errlen);
+/* The commit of API creates and deletes (vramd_commit_fn): save the
+ * definitions of the registry's volumes plus add less skip.  0 when saved
+ * or when nothing saved changes (a volume of the config); -VRAMD_E_STATE
+ * with err filled when the file could not be written. */
+vramd_commit_fn vramd_state_save;
 /* True while definitions are being saved; err says why they are not. */
 bool vramd_state_health(struct vramd *d, char *err, size_t errlen);
 

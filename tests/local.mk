@@ -67,6 +67,14 @@ check-swap-soak: all tests/kernel/swap-worker$(EXEEXT)
 	rc=$$?; if test $$rc = 77; then echo "check-swap-soak: skipped (see above)"; exit 0; fi; exit $$rc
 .PHONY: check-swap-soak
 
+# The volume spec codec: JSON and key=value round trips, bad values, and
+# state files as version 1 wrote them.
+check_PROGRAMS += tests/unit/test_spec
+tests_unit_test_spec_SOURCES = tests/unit/test_spec.c tests/unit/runner.c tests/unit/runner.h
+tests_unit_test_spec_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(JANSSON_CFLAGS)
+tests_unit_test_spec_LDADD = common/libvdcommon.a $(CUNIT_LIBS) $(JANSSON_LIBS)
+TESTS += tests/unit/test_spec
+
 check_PROGRAMS += tests/unit/test_volmap
 tests_unit_test_volmap_SOURCES = tests/unit/test_volmap.c tests/unit/runner.c tests/unit/runner.h
 tests_unit_test_volmap_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) -I$(top_srcdir)/daemon/map

@@ -12,12 +12,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define VD_MAX_DEVICES 64
-#define VD_MIN_STRIPE_UNIT 4096u
-#define VD_MAX_STRIPE_UNIT (1u << 20)
-#define VD_SECTOR 4096u /* sizes and extents are multiples of this */
+#include "spec.h" /* enum vd_layout and the bounds a spec is held to */
 
-enum vd_layout { VD_LAYOUT_STRIPE = 0, VD_LAYOUT_CONCAT = 1 };
+#define VD_SECTOR 4096u /* sizes and extents are multiples of this */
 
 struct vd_map {
   enum vd_layout layout;

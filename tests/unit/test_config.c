@@ -49,11 +49,11 @@ static void test_switches(void)
   CU_ASSERT_EQUAL(set("verbose", "on"), 0);
   CU_ASSERT(cfg.verbose);
   expect_bad("verbose", "ye", "verbose: 'ye' is not on or off");
-  CU_ASSERT_EQUAL(vramd_volume_spec_parse("name=a,size=4M,attach=on", &spec, err, sizeof err), 0);
+  CU_ASSERT_EQUAL(vd_spec_from_text("name=a,size=4M,attach=on", &spec, err, sizeof err), 0);
   CU_ASSERT(spec.attach);
-  CU_ASSERT_EQUAL(vramd_volume_spec_parse("name=a,size=4M,attach=no", &spec, err, sizeof err), 0);
+  CU_ASSERT_EQUAL(vd_spec_from_text("name=a,size=4M,attach=no", &spec, err, sizeof err), 0);
   CU_ASSERT(!spec.attach);
-  CU_ASSERT_EQUAL(vramd_volume_spec_parse("name=a,size=4M,attach=ture", &spec, err, sizeof err),
+  CU_ASSERT_EQUAL(vd_spec_from_text("name=a,size=4M,attach=ture", &spec, err, sizeof err),
                   -EINVAL);
   CU_ASSERT_STRING_EQUAL(err, "volume: attach: 'ture' is not on or off");
 }
@@ -63,12 +63,12 @@ static void test_switches(void)
 static void test_unit_needs_stripe(void)
 {
   struct vd_volume_spec spec;
-  CU_ASSERT_EQUAL(vramd_volume_spec_parse("name=a,size=4M,layout=concat,unit=64K", &spec,
+  CU_ASSERT_EQUAL(vd_spec_from_text("name=a,size=4M,layout=concat,unit=64K", &spec,
                                           err, sizeof err), -EINVAL);
   CU_ASSERT_STRING_EQUAL(err, "volume: unit= applies to layout=stripe only, not concat");
-  CU_ASSERT_EQUAL(vramd_volume_spec_parse("name=a,size=4M,unit=64K,layout=concat", &spec,
+  CU_ASSERT_EQUAL(vd_spec_from_text("name=a,size=4M,unit=64K,layout=concat", &spec,
                                           err, sizeof err), -EINVAL);
-  CU_ASSERT_EQUAL(vramd_volume_spec_parse("name=a,size=4M,unit=64K,layout=stripe", &spec,
+  CU_ASSERT_EQUAL(vd_spec_from_text("name=a,size=4M,unit=64K,layout=stripe", &spec,
                                           err, sizeof err), 0);
   CU_ASSERT_EQUAL(spec.stripe_unit, 64 << 10);
 }

@@ -118,7 +118,7 @@ static int setup(void)
   memset(&d, 0, sizeof d);
   vd_registry_init(&d.reg);
   pthread_mutex_init(&d.admin_lock, NULL);
-  return vramd_volume_create(&d, &s, NULL, err, sizeof err);
+  return vramd_volume_create(&d, &s, vramd_state_save, NULL, err, sizeof err);
 }
 
 /* Reset the stubs' switches and counters. */
@@ -150,7 +150,7 @@ static void test_add_fails(void)
 
   reset();
   add_rc = -ENODEV;
-  CU_ASSERT_EQUAL(vramd_volume_create(&d, &s, &out, err, sizeof err), -ENODEV);
+  CU_ASSERT_EQUAL(vramd_volume_create(&d, &s, vramd_state_save, &out, err, sizeof err), -ENODEV);
   CU_ASSERT_STRING_EQUAL(err, "fake: cannot expose 'new'");
   CU_ASSERT_PTR_NULL(out);
   CU_ASSERT_EQUAL(saves, 2); /* saved with it, then put back */
@@ -166,7 +166,7 @@ static void test_save_fails(void)
 
   reset();
   save_rc = -ENOSPC;
-  CU_ASSERT_EQUAL(vramd_volume_create(&d, &s, NULL, err, sizeof err), -ENOSPC);
+  CU_ASSERT_EQUAL(vramd_volume_create(&d, &s, vramd_state_save, NULL, err, sizeof err), -ENOSPC);
   CU_ASSERT_STRING_EQUAL(err, "state file: disk full");
   CU_ASSERT_EQUAL(saves, 1);
   assert_unchanged();
@@ -181,7 +181,7 @@ static void test_name_taken(void)
 
   reset();
   add_steals = true;
-  CU_ASSERT_EQUAL(vramd_volume_create(&d, &s, NULL, err, sizeof err), -EEXIST);
+  CU_ASSERT_EQUAL(vramd_volume_create(&d, &s, vramd_state_save, NULL, err, sizeof err), -EEXIST);
   CU_ASSERT_STRING_EQUAL(err, "volume 'new' already exists");
   CU_ASSERT_EQUAL(removes, 1);
   CU_ASSERT_EQUAL(saves, 2);
@@ -197,11 +197,11 @@ static void test_refused_early(void)
   char err[128] = "";
 
   reset();
-  CU_ASSERT_EQUAL(vramd_volume_create(&d, &s, NULL, err, sizeof err), -EOPNOTSUPP);
+  CU_ASSERT_EQUAL(vramd_volume_create(&d, &s, vramd_state_save, NULL, err, sizeof err), -EOPNOTSUPP);
   CU_ASSERT_PTR_NOT_NULL(strstr(err, "'ublk' is not available"));
   snprintf(s.name, sizeof s.name, "keep");
   s.frontend = VD_FRONTEND_NBD;
-  CU_ASSERT_EQUAL(vramd_volume_create(&d, &s, NULL, err, sizeof err), -EEXIST);
+  CU_ASSERT_EQUAL(vramd_volume_create(&d, &s, vramd_state_save, NULL, err, sizeof err), -EEXIST);
   CU_ASSERT_EQUAL(saves, 0);
   assert_unchanged();
 }
@@ -214,12 +214,12 @@ static void test_create_works(void)
   char err[128] = "";
 
   reset();
-  CU_ASSERT_EQUAL_FATAL(vramd_volume_create(&d, &s, &out, err, sizeof err), 0);
+  CU_ASSERT_EQUAL_FATAL(vramd_volume_create(&d, &s, vramd_state_save, &out, err, sizeof err), 0);
   CU_ASSERT_EQUAL(d.reg.count, 2);
   CU_ASSERT(saved_has_v);
   CU_ASSERT_EQUAL(atomic_load(&out->refs), 2);
   vd_volume_put(out);
-  CU_ASSERT_EQUAL(vramd_volume_delete(&d, "new", false, err, sizeof err), 0);
+  CU_ASSERT_EQUAL(vramd_volume_delete(&d, "new", false, vramd_state_save, err, sizeof err), 0);
   CU_ASSERT_EQUAL(removes, 1);
   CU_ASSERT_EQUAL(allocated, 1);
 }

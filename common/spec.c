@@ -1,0 +1,198 @@
+/* spec.c: the table of a volume spec's fields and what both codecs share:
+ * defaults, enum names, and the rules between fields. */
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "spec-field.h"
+
+/* ENUM fields are read and written as int. */
+static_assert(sizeof(enum vd_layout) == sizeof(int), "enum vd_layout is an int");
+static_assert(sizeof(enum vd_frontend_kind) == sizeof(int), "enum vd_frontend_kind is an int");
+
+static const char *const layout_names[] = { "stripe", "concat", NULL };
+static const char *const frontend_names[] = { "nbd", "ublk", NULL };
+static const enum vd_layout stripe_only = VD_LAYOUT_STRIPE;
+
+/* A unit in vramd.conf must be one the volume map takes. */
+static int check_unit(const char *text, uint64_t n, char *err, size_t errlen)
+{
+  if (vd_is_pow2(n) && n >= VD_MIN_STRIPE_UNIT && n <= VD_MAX_STRIPE_UNIT)
+    return 0;
+  snprintf(err, errlen, "unit '%s' is not a power of two from 4K to 1M", text);
+  return -EINVAL;
+}
+
+#define ALL (VD_SPEC_BODY | VD_SPEC_SAVED | VD_SPEC_TEXT)
+#define AT(m) offsetof(struct vd_volume_spec, m)
+
+/* Every field, in the order JSON is written and errors are listed.  The
+ * state file takes what version 1 wrote, and needs what it needed. */
+const struct vd_spec_field vd_spec_fields[] = {
+  { .key = "name", .text_key = "name", .type = VD_FIELD_NAME, .off = AT(name),
+    .forms = ALL, .required = ALL },
+  { .key = "size", .text_key = "size", .type = VD_FIELD_SIZE, .off = AT(size),
+    .forms = ALL, .required = ALL },
+  { .key = "layout", .text_key = "layout", .type = VD_FIELD_ENUM, .off = AT(layout),
+    .forms = ALL, .required = VD_SPEC_SAVED, .names = layout_names },
+  { .key = "devices", .text_key = "devices", .type = VD_FIELD_DEVICES, .off = AT(ndev),
+    .forms = ALL },
+  { .key = "stripe_unit", .text_key = "unit", .type = VD_FIELD_SIZE, .off = AT(stripe_unit),
+    .forms = ALL, .only_layout = &stripe_only, .text_check = check_unit },
+  { .key = "frontend", .text_key = "frontend", .type = VD_FIELD_ENUM, .off = AT(frontend),
+    .forms = ALL, .required = VD_SPEC_SAVED, .names = frontend_names },
+  { .key = "attach", .text_key = "attach", .type = VD_FIELD_BOOL, .off = AT(attach),
+    .forms = ALL },
+  /* Config volumes only: they are never saved, and the API picks. */
+  { .key = "index", .text_key = "index", .type = VD_FIELD_UINT, .off = AT(index),
+    .forms = VD_SPEC_TEXT, .max = 1u << 20 },
+};
+const unsigned vd_spec_nfields = sizeof vd_spec_fields / sizeof vd_spec_fields[0];
+
+static_assert(sizeof vd_spec_fields / sizeof vd_spec_fields[0] <= 32,
+              "given fields are a 32-bit mask");
+
+/* An empty spec. */
+void vd_spec_init(struct vd_volume_spec *s)
+{
+  memset(s, 0, sizeof *s);
+  s->index = -1;
+}
+
+/* Find a row by its key in form. */
+const struct vd_spec_field *vd_spec_field_find(const char *key, enum vd_spec_form form)
+{
+  for (unsigned i = 0; i < vd_spec_nfields; i++) {
+    const struct vd_spec_field *f = &vd_spec_fields[i];
+    if ((f->forms & form) && !strcmp(form == VD_SPEC_TEXT ? f->text_key : f->key, key))
+      return f;
+  }
+  return NULL;
+}
+
+/* Index of a row. */
+unsigned vd_spec_field_index(const struct vd_spec_field *f)
+{
+  return (unsigned)(f - vd_spec_fields);
+}
+
+/* The first required field not given. */
+const struct vd_spec_field *vd_spec_missing(enum vd_spec_form form, uint32_t given)
+{
+  for (unsigned i = 0; i < vd_spec_nfields; i++)
+    if ((vd_spec_fields[i].required & form) && !(given & (1u << i)))
+      return &vd_spec_fields[i];
+  return NULL;
+}
+
+/* The first field set where the layout says it means nothing. */
+const struct vd_spec_field *vd_spec_misplaced(const struct vd_volume_spec *s)
+{
+  for (unsigned i = 0; i < vd_spec_nfields; i++) {
+    const struct vd_spec_field *f = &vd_spec_fields[i];
+    if (f->only_layout && s->layout != *f->only_layout && vd_spec_field_given(f, s))
+      return f;
+  }
+  return NULL;
+}
+
+/* Whether a field holds a value. */
+bool vd_spec_field_given(const struct vd_spec_field *f, const struct vd_volume_spec *s)
+{
+  switch (f->type) {
+  case VD_FIELD_SIZE: return *VD_SPEC_CAT(uint64_t, f, s) != 0;
+  case VD_FIELD_UINT: return vd_spec_get_int(f, s) >= 0;
+  default: return true;
+  }
+}
+
+/* Read an int-sized field. */
+int vd_spec_get_int(const struct vd_spec_field *f, const struct vd_volume_spec *s)
+{
+  int v;
+  memcpy(&v, (const char *)s + f->off, sizeof v);
+  return v;
+}
+
+/* Write an int-sized field. */
+void vd_spec_put_int(const struct vd_spec_field *f, struct vd_volume_spec *s, int v)
+{
+  memcpy((char *)s + f->off, &v, sizeof v);
+}
+
+/* An ENUM value by name. */
+int vd_spec_enum_parse(const struct vd_spec_field *f, const char *name)
+{
+  for (int i = 0; f->names[i]; i++)
+    if (!strcmp(f->names[i], name))
+      return i;
+  return -1;
+}
+
+/* The names an ENUM takes, as a sentence. */
+const char *vd_spec_enum_choices(const struct vd_spec_field *f, bool quote, char *buf,
+                                 size_t len)
+{
+  const char *q = quote ? "\"" : "";
+  size_t off = 0;
+
+  buf[0] = '\0';
+  for (int i = 0; f->names[i] && off < len; i++) {
+    const char *sep = i == 0 ? "" : f->names[i + 1] ? ", " : " or ";
+    int n = snprintf(buf + off, len - off, "%s%s%s%s", sep, q, f->names[i], q);
+    off += n > 0 ? (size_t)n : 0;
+  }
+  return buf;
+}
+
+/* Parse a name of the ENUM row at key, -EINVAL when unknown. */
+static int enum_parse(const char *key, const char *name, int *out)
+{
+  int v = vd_spec_enum_parse(vd_spec_field_find(key, VD_SPEC_BODY), name);
+  if (v < 0)
+    return -EINVAL;
+  *out = v;
+  return 0;
+}
+
+/* The name of an ENUM value; the first name for one out of range. */
+const char *vd_spec_enum_name(const struct vd_spec_field *f, int v)
+{
+  for (int i = 0; f->names[i]; i++)
+    if (i == v)
+      return f->names[i];
+  return f->names[0];
+}
+
+/* The name of value v of the ENUM row at key. */
+static const char *enum_name(const char *key, int v)
+{
+  return vd_spec_enum_name(vd_spec_field_find(key, VD_SPEC_BODY), v);
+}
+
+/* Layout name to enum. */
+int vd_layout_parse(const char *s, enum vd_layout *out)
+{
+  int v;
+  if (enum_parse("layout", s, &v))
+    return -EINVAL;
+  *out = (enum vd_layout)v;
+  return 0;
+}
+
+/* Layout enum to name. */
+const char *vd_layout_name(enum vd_layout l) { return enum_name("layout", (int)l); }
+
+/* Frontend name to enum. */
+int vd_frontend_parse(const char *s, enum vd_frontend_kind *out)
+{
+  int v;
+  if (enum_parse("frontend", s, &v))
+    return -EINVAL;
+  *out = (enum vd_frontend_kind)v;
+  return 0;
+}
+
+/* Frontend enum to name. */
+const char *vd_frontend_name(enum vd_frontend_kind k) { return enum_name("frontend", (int)k); }

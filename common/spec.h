@@ -1,0 +1,88 @@
+/* spec.h: a volume spec (what a user asks for) and its one codec.  A table
+ * of fields (spec-field.h) reads and writes a spec as JSON (API bodies,
+ * the state file) and as key=value text (vramd.conf, --volume, vramctl's
+ * options); vramd and vramctl both use it. */
+#ifndef VRAMD_SPEC_H
+#define VRAMD_SPEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util.h"
+
+#define VD_MAX_DEVICES 64
+#define VD_MIN_STRIPE_UNIT 4096u
+#define VD_MAX_STRIPE_UNIT (1u << 20)
+#define VD_DEV_ID_MAX 16
+
+enum vd_layout { VD_LAYOUT_STRIPE = 0, VD_LAYOUT_CONCAT = 1 };
+enum vd_frontend_kind { VD_FRONTEND_NBD = 0, VD_FRONTEND_UBLK = 1 };
+
+/* What a user asks for; validated by vd_volume_create. */
+struct vd_volume_spec {
+  char name[VD_NAME_MAX + 1];
+  uint64_t size;                      /* requested bytes */
+  enum vd_layout layout;
+  unsigned ndev;                      /* 0: every device of the pool */
+  char dev_ids[VD_MAX_DEVICES][VD_DEV_ID_MAX];
+  uint64_t stripe_unit;               /* 0: VD_DEFAULT_STRIPE_UNIT */
+  enum vd_frontend_kind frontend;
+  bool attach;                        /* nbd: also attach /dev/nbdN */
+  int index;                          /* wanted /dev/nbdN or ublk id; -1: any */
+};
+
+/* Where a spec is read from or written to.  The forms share the table;
+ * a row says in which of them its field is taken and required. */
+enum vd_spec_form {
+  VD_SPEC_BODY = 1,   /* POST /v1/volumes: strict, errors in API terms */
+  VD_SPEC_SAVED = 2,  /* a definition in the state file (version 1) */
+  VD_SPEC_TEXT = 4,   /* "name=x,size=12G,devices=gpu0+gpu1,unit=64K" */
+};
+
+/* Why a JSON spec was refused: the field, an API error code and a message. */
+struct vd_spec_error {
+  const char *code;   /* "invalid_field", "invalid_name", "unknown_field", "missing_field" */
+  char field[64];     /* "" when not about one field */
+  char message[256];
+};
+
+/* Fill e and return -EINVAL. */
+int vd_spec_fail(struct vd_spec_error *e, const char *code, const char *field,
+                 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+struct json_t;
+
+/* An empty spec: every field at its default (index -1: any). */
+void vd_spec_init(struct vd_volume_spec *s);
+
+/* Read a JSON object in form BODY or SAVED into s: unknown fields, wrong
+ * types and missing required fields are refused by name.  0 or -EINVAL
+ * with e filled. */
+int vd_spec_from_json(struct json_t *o, enum vd_spec_form form, struct vd_volume_spec *s,
+                      struct vd_spec_error *e);
+/* s as a JSON object in form BODY (what vramctl sends) or SAVED (the
+ * state file's definition, as version 1 wrote it); NULL without memory. */
+struct json_t *vd_spec_to_json(const struct vd_volume_spec *s, enum vd_spec_form form);
+
+/* Read "key=value,key=value" into s.  0 or -EINVAL with err filled
+ * ("volume: ..." as vramd.conf reports it). */
+int vd_spec_from_text(const char *str, struct vd_volume_spec *s, char *err, size_t errlen);
+/* s as "key=value,..." that vd_spec_from_text reads back; -ENOSPC when
+ * len is too short. */
+int vd_spec_to_text(const struct vd_volume_spec *s, char *buf, size_t len);
+/* Set one field of s from its text form (key as in vd_spec_from_text);
+ * err, on -EINVAL, says what is wrong without naming where it came from. */
+int vd_spec_set_text(struct vd_volume_spec *s, const char *key, const char *value,
+                     char *err, size_t errlen);
+/* The rules between fields, on a spec set field by field: -EINVAL with
+ * err (in text terms) when one is broken. */
+int vd_spec_check_text(const struct vd_volume_spec *s, char *err, size_t errlen);
+
+/* Names of layouts and frontends: parse (-EINVAL when unknown) and print. */
+int vd_layout_parse(const char *s, enum vd_layout *out);
+const char *vd_layout_name(enum vd_layout l);
+int vd_frontend_parse(const char *s, enum vd_frontend_kind *out);
+const char *vd_frontend_name(enum vd_frontend_kind k);
+
+#endif
