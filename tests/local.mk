@@ -92,6 +92,13 @@ tests_unit_test_nbd_guard_SOURCES = tests/unit/test_nbd_guard.c tests/unit/runne
 tests_unit_test_nbd_guard_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS)
 tests_unit_test_nbd_guard_LDADD = $(CUNIT_LIBS)
 TESTS += tests/unit/test_nbd_guard
+# handshake.c over a socketpair; the registry is real, sessions are stubs.
+check_PROGRAMS += tests/unit/test_nbd_handshake
+tests_unit_test_nbd_handshake_SOURCES = tests/unit/test_nbd_handshake.c tests/unit/runner.c \
+	tests/unit/runner.h
+tests_unit_test_nbd_handshake_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(OPENCL_CFLAGS)
+tests_unit_test_nbd_handshake_LDADD = common/libvdcommon.a $(CUNIT_LIBS)
+TESTS += tests/unit/test_nbd_handshake
 NBD_TESTS = tests/integration/nbd-info.sh tests/integration/nbd-copy.sh \
 	tests/integration/nbd-fio.sh tests/integration/nbd-fs.sh \
 	tests/integration/nbd-bad-drop.sh tests/integration/nbd-bad-garbage.sh \
