@@ -19,19 +19,17 @@
 static const struct size_setting {
   const char *key;
   size_t off;           /* of the uint64_t in struct vramd_config */
-  uint64_t min, max, multiple;
-  const char *why;
+  struct vd_size_rule rule;
 } size_settings[] = {
   /* Staging is handed out in chunks. */
-  { "nbd-staging", offsetof(struct vramd_config, nbd_staging), NBD_STAGING_MIN,
-    NBD_STAGING_MAX, NBD_CHUNK, "the staging chunk" },
+  { "nbd-staging", offsetof(struct vramd_config, nbd_staging),
+    { NBD_STAGING_MIN, NBD_STAGING_MAX, NBD_CHUNK, "the staging chunk" } },
   /* The batch kernel takes any length; past 64 KiB batching only loses
    * (it already does at 32 KiB on H200) and crowds a batch's slot. */
-  { "small-max", offsetof(struct vramd_config, small_max), 512, 64u << 10, 512,
-    "a sector" },
+  { "small-max", offsetof(struct vramd_config, small_max), { 512, 64u << 10, 512, "a sector" } },
   /* Cut into one slot per batch in flight (up to 16): whole 4 KiB pages. */
-  { "small-staging", offsetof(struct vramd_config, small_staging), 1u << 20, 64u << 20,
-    64u << 10, "each batch in flight gets whole 4K pages" },
+  { "small-staging", offsetof(struct vramd_config, small_staging),
+    { 1u << 20, 64u << 20, 64u << 10, "each batch in flight gets whole 4K pages" } },
 };
 
 /* One kernel NBD connection per online CPU, up to NBD_ATTACH_CONNS_AUTO:
@@ -60,18 +58,6 @@ void vramd_config_defaults(struct vramd_config *c)
   c->small_staging = VD_SMALL_STAGE_DEFAULT;
 }
 
-/* Copy a string setting, refusing values that do not fit. */
-static int set_str(char *dst, size_t len, const char *key, const char *v,
-                   char *err, size_t errlen)
-{
-  if (strlen(v) >= len) {
-    snprintf(err, errlen, "%s: value is longer than %zu characters", key, len - 1);
-    return -EINVAL;
-  }
-  memcpy(dst, v, strlen(v) + 1);
-  return 0;
-}
-
 /* Parse "gpu,accelerator,cpu" into a type mask. */
 static int parse_types(const char *v, unsigned *out, char *err, size_t errlen)
 {
@@ -93,77 +79,6 @@ static int parse_types(const char *v, unsigned *out, char *err, size_t errlen)
 bad:
   snprintf(err, errlen, "device-types: '%s' is not a list of gpu, accelerator, cpu", v);
   return -EINVAL;
-}
-
-/* Parse an integer setting from min to max. */
-static int parse_uint(const char *key, const char *v, unsigned min, unsigned max,
-                      unsigned *out, char *err, size_t errlen)
-{
-  char *end;
-  unsigned long n;
-  errno = 0;
-  n = strtoul(v, &end, 10);
-  if (!isdigit((unsigned char)*v) || *end || errno || n < min || n > max) {
-    snprintf(err, errlen, "%s: '%s' is not a number from %u to %u", key, v, min, max);
-    return -EINVAL;
-  }
-  *out = (unsigned)n;
-  return 0;
-}
-
-/* Parse on/off (or yes/no, true/false, 1/0). */
-static int parse_switch(const char *key, const char *v, bool *out, char *err, size_t errlen)
-{
-  if (!strcmp(v, "on") || !strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1"))
-    *out = true;
-  else if (!strcmp(v, "off") || !strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "0"))
-    *out = false;
-  else {
-    snprintf(err, errlen, "%s: '%s' is not on or off", key, v);
-    return -EINVAL;
-  }
-  return 0;
-}
-
-/* A size as it would be typed: "128K", "4M", "512". */
-static const char *short_size(uint64_t n, char *buf, size_t len)
-{
-  static const char suffix[] = "KMGT";
-  int i = -1;
-  while (i < 3 && n && n % 1024 == 0) {
-    n /= 1024;
-    i++;
-  }
-  if (i < 0)
-    snprintf(buf, len, "%llu", (unsigned long long)n);
-  else
-    snprintf(buf, len, "%llu%c", (unsigned long long)n, suffix[i]);
-  return buf;
-}
-
-/* Parse a size setting of the table, checking range and multiple. */
-static int parse_sized(const struct size_setting *ss, struct vramd_config *c,
-                       const char *v, char *err, size_t errlen)
-{
-  char e[200], a[32], b[32];
-  uint64_t n;
-
-  if (vd_parse_size(v, &n, e, sizeof e)) {
-    snprintf(err, errlen, "%s: %s", ss->key, e);
-    return -EINVAL;
-  }
-  if (n < ss->min || n > ss->max) {
-    snprintf(err, errlen, "%s: '%s' is out of range (%s to %s)", ss->key, v,
-             short_size(ss->min, a, sizeof a), short_size(ss->max, b, sizeof b));
-    return -EINVAL;
-  }
-  if (n % ss->multiple) {
-    snprintf(err, errlen, "%s: '%s' is not a multiple of %s (%s)", ss->key, v,
-             short_size(ss->multiple, a, sizeof a), ss->why);
-    return -EINVAL;
-  }
-  *(uint64_t *)((char *)c + ss->off) = n;
-  return 0;
 }
 
 /* Refuse a volume whose name or index an earlier one has: only one of
@@ -192,31 +107,32 @@ int vramd_config_set(struct vramd_config *c, const char *key, const char *v,
 {
   char e[200];
   if (!strcmp(key, "api-socket"))
-    return set_str(c->api_socket, sizeof c->api_socket, key, v, err, errlen);
+    return vd_setting_str(key, v, c->api_socket, sizeof c->api_socket, err, errlen);
   if (!strcmp(key, "nbd-socket"))
-    return set_str(c->nbd_socket, sizeof c->nbd_socket, key, v, err, errlen);
+    return vd_setting_str(key, v, c->nbd_socket, sizeof c->nbd_socket, err, errlen);
   if (!strcmp(key, "nbd-listen"))
-    return set_str(c->nbd_listen, sizeof c->nbd_listen, key, v, err, errlen);
+    return vd_setting_str(key, v, c->nbd_listen, sizeof c->nbd_listen, err, errlen);
   if (!strcmp(key, "metrics-listen"))
-    return set_str(c->metrics_listen, sizeof c->metrics_listen, key, v, err, errlen);
+    return vd_setting_str(key, v, c->metrics_listen, sizeof c->metrics_listen, err, errlen);
   if (!strcmp(key, "state-dir"))
-    return set_str(c->state_dir, sizeof c->state_dir, key, v, err, errlen);
+    return vd_setting_str(key, v, c->state_dir, sizeof c->state_dir, err, errlen);
   if (!strcmp(key, "device-types"))
     return parse_types(v, &c->device_types, err, errlen);
   if (!strcmp(key, "workers"))
-    return parse_uint(key, v, 0, 64, &c->workers, err, errlen);
+    return vd_setting_uint(key, v, 0, 64, &c->workers, err, errlen);
   if (!strcmp(key, "nbd-max-sessions"))
-    return parse_uint(key, v, 1, NBD_SESSIONS_MAX, &c->nbd_max_sessions, err, errlen);
+    return vd_setting_uint(key, v, 1, NBD_SESSIONS_MAX, &c->nbd_max_sessions, err, errlen);
   if (!strcmp(key, "nbd-attach-connections"))
-    return parse_uint(key, v, 1, NBD_ATTACH_CONNS_MAX, &c->nbd_attach_connections, err,
+    return vd_setting_uint(key, v, 1, NBD_ATTACH_CONNS_MAX, &c->nbd_attach_connections, err,
                       errlen);
   if (!strcmp(key, "small-batch"))
-    return parse_switch(key, v, &c->small_batch, err, errlen);
+    return vd_setting_switch(key, v, &c->small_batch, err, errlen);
   for (size_t i = 0; i < sizeof size_settings / sizeof size_settings[0]; i++)
     if (!strcmp(key, size_settings[i].key))
-      return parse_sized(&size_settings[i], c, v, err, errlen);
+      return vd_setting_size(key, v, &size_settings[i].rule,
+                             (uint64_t *)((char *)c + size_settings[i].off), err, errlen);
   if (!strcmp(key, "verbose"))
-    return parse_switch(key, v, &c->verbose, err, errlen);
+    return vd_setting_switch(key, v, &c->verbose, err, errlen);
   if (!strcmp(key, "reserve") || !strcmp(key, "extent-size")) {
     uint64_t n;
     if (!strcmp(v, "0") && !strcmp(key, "reserve")) {
@@ -445,11 +361,11 @@ int vramd_volume_spec_parse(const char *str, struct vd_volume_spec *s,
       }
     } else if (!strcmp(k, "index")) {
       unsigned idx;
-      if (parse_uint("volume: index", v, 0, 1u << 20, &idx, err, errlen))
+      if (vd_setting_uint("volume: index", v, 0, 1u << 20, &idx, err, errlen))
         return -EINVAL;
       s->index = (int)idx;
     } else if (!strcmp(k, "attach")) {
-      if (parse_switch("volume: attach", v, &s->attach, err, errlen))
+      if (vd_setting_switch("volume: attach", v, &s->attach, err, errlen))
         return -EINVAL;
     } else {
       snprintf(err, errlen, "volume: unknown key '%s'", k);
