@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "nbd/nbd.h"
+#include "frontend.h"
 #include "vramd.h"
 
 #define DEFAULT_EXTENT_SIZE (1ull << 30)
@@ -21,9 +21,6 @@ static const struct size_setting {
   size_t off;           /* of the uint64_t in struct vramd_config */
   struct vd_size_rule rule;
 } size_settings[] = {
-  /* Staging is handed out in chunks. */
-  { "nbd-staging", offsetof(struct vramd_config, nbd_staging),
-    { NBD_STAGING_MIN, NBD_STAGING_MAX, NBD_CHUNK, "the staging chunk" } },
   /* The batch kernel takes any length; past 64 KiB batching only loses
    * (it already does at 32 KiB on H200) and crowds a batch's slot. */
   { "small-max", offsetof(struct vramd_config, small_max), { 512, 64u << 10, 512, "a sector" } },
@@ -32,30 +29,48 @@ static const struct size_setting {
     { 1u << 20, 64u << 20, 64u << 10, "each batch in flight gets whole 4K pages" } },
 };
 
-/* One kernel NBD connection per online CPU, up to NBD_ATTACH_CONNS_AUTO:
- * the kernel maps each CPU's requests to one connection. */
-static unsigned default_attach_connections(void)
-{
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
-  return n < 1 ? 1 : n > NBD_ATTACH_CONNS_AUTO ? NBD_ATTACH_CONNS_AUTO : (unsigned)n;
-}
-
-/* Built-in defaults, as DESIGN.md lists them. */
-void vramd_config_defaults(struct vramd_config *c)
+/* Built-in defaults, as DESIGN.md lists them; each frontend sets its own. */
+void vramd_config_defaults(struct vramd_config *c, const struct vd_frontend *const *frontends)
 {
   memset(c, 0, sizeof *c);
   snprintf(c->config_file, sizeof c->config_file, "%s", SYSCONFDIR "/vramd/vramd.conf");
   snprintf(c->api_socket, sizeof c->api_socket, "/run/vramd/vramd.sock");
-  snprintf(c->nbd_socket, sizeof c->nbd_socket, "/run/vramd/nbd.sock");
   snprintf(c->metrics_listen, sizeof c->metrics_listen, "127.0.0.1:9855");
   snprintf(c->state_dir, sizeof c->state_dir, "/var/lib/vramd");
   c->extent_size = DEFAULT_EXTENT_SIZE;
-  c->nbd_staging = NBD_STAGING_DEFAULT;
-  c->nbd_max_sessions = NBD_SESSIONS_DEFAULT;
-  c->nbd_attach_connections = default_attach_connections();
   c->small_batch = true;
   c->small_max = VD_SMALL_MAX_DEFAULT;
   c->small_staging = VD_SMALL_STAGE_DEFAULT;
+  c->frontends = frontends;
+  for (unsigned i = 0; frontends && frontends[i]; i++)
+    if (frontends[i]->settings)
+      frontends[i]->settings->defaults(&c->fe[i]);
+}
+
+/* Hand a key the daemon does not know to the frontend it belongs to. */
+static int frontend_config_set(struct vramd_config *c, const char *key, const char *v,
+                               char *err, size_t errlen)
+{
+  for (unsigned i = 0; c->frontends && c->frontends[i]; i++) {
+    const struct vd_frontend_settings *fs = c->frontends[i]->settings;
+    int rc = fs ? fs->config(&c->fe[i], key, v, err, errlen) : VD_CONFIG_NOT_MINE;
+    if (rc != VD_CONFIG_NOT_MINE)
+      return rc;
+  }
+  snprintf(err, errlen, "unknown setting '%s'", key);
+  return -EINVAL;
+}
+
+/* Ask each frontend for a string setting. */
+const char *vramd_config_str(const struct vramd_config *c, const char *key)
+{
+  for (unsigned i = 0; c->frontends && c->frontends[i]; i++) {
+    const struct vd_frontend_settings *fs = c->frontends[i]->settings;
+    const char *v = fs ? fs->get_str(&c->fe[i], key) : NULL;
+    if (v)
+      return v;
+  }
+  return NULL;
 }
 
 /* Parse "gpu,accelerator,cpu" into a type mask. */
@@ -108,10 +123,6 @@ int vramd_config_set(struct vramd_config *c, const char *key, const char *v,
   char e[200];
   if (!strcmp(key, "api-socket"))
     return vd_setting_str(key, v, c->api_socket, sizeof c->api_socket, err, errlen);
-  if (!strcmp(key, "nbd-socket"))
-    return vd_setting_str(key, v, c->nbd_socket, sizeof c->nbd_socket, err, errlen);
-  if (!strcmp(key, "nbd-listen"))
-    return vd_setting_str(key, v, c->nbd_listen, sizeof c->nbd_listen, err, errlen);
   if (!strcmp(key, "metrics-listen"))
     return vd_setting_str(key, v, c->metrics_listen, sizeof c->metrics_listen, err, errlen);
   if (!strcmp(key, "state-dir"))
@@ -120,11 +131,6 @@ int vramd_config_set(struct vramd_config *c, const char *key, const char *v,
     return parse_types(v, &c->device_types, err, errlen);
   if (!strcmp(key, "workers"))
     return vd_setting_uint(key, v, 0, 64, &c->workers, err, errlen);
-  if (!strcmp(key, "nbd-max-sessions"))
-    return vd_setting_uint(key, v, 1, NBD_SESSIONS_MAX, &c->nbd_max_sessions, err, errlen);
-  if (!strcmp(key, "nbd-attach-connections"))
-    return vd_setting_uint(key, v, 1, NBD_ATTACH_CONNS_MAX, &c->nbd_attach_connections, err,
-                      errlen);
   if (!strcmp(key, "small-batch"))
     return vd_setting_switch(key, v, &c->small_batch, err, errlen);
   for (size_t i = 0; i < sizeof size_settings / sizeof size_settings[0]; i++)
@@ -163,8 +169,7 @@ int vramd_config_set(struct vramd_config *c, const char *key, const char *v,
     c->nvolumes++;
     return 0;
   }
-  snprintf(err, errlen, "unknown setting '%s'", key);
-  return -EINVAL;
+  return frontend_config_set(c, key, v, err, errlen);
 }
 
 /* Trim spaces at both ends, in place. */

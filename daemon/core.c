@@ -21,7 +21,7 @@ static void unsave(struct vramd *d, const char *skip)
 int vramd_volume_create(struct vramd *d, const struct vd_volume_spec *spec,
                         struct vd_volume **out, char *err, size_t errlen)
 {
-  const struct vd_frontend *fe = vd_frontend_get(spec->frontend);
+  const struct vd_frontend *fe = vramd_frontend(d, spec->frontend);
   struct vd_volume *v, *old;
   int rc;
 
@@ -46,7 +46,7 @@ int vramd_volume_create(struct vramd *d, const struct vd_volume_spec *spec,
   rc = vramd_state_save(d, v, NULL, err, errlen);
   if (rc)
     goto out_free;
-  rc = fe->add(d, v, err, errlen);
+  rc = fe->add(&d->host, v, err, errlen);
   if (rc)
     goto out_unsave;
   rc = vd_registry_add(&d->reg, v);
@@ -62,7 +62,7 @@ int vramd_volume_create(struct vramd *d, const struct vd_volume_spec *spec,
   return 0;
 
 out_remove:
-  fe->remove(d, v, true, err, errlen);
+  fe->remove(&d->host, v, true, err, errlen);
 out_unsave:
   unsave(d, NULL);
 out_free:
@@ -92,8 +92,8 @@ int vramd_volume_delete(struct vramd *d, const char *name, bool force,
   rc = vramd_state_save(d, NULL, name, err, errlen);
   if (rc)
     goto out_put;
-  fe = vd_frontend_get(v->spec.frontend);
-  rc = fe ? fe->remove(d, v, force, err, errlen) : 0;
+  fe = vramd_frontend(d, v->spec.frontend);
+  rc = fe ? fe->remove(&d->host, v, force, err, errlen) : 0;
   if (rc) {
     unsave(d, NULL);
     goto out_put;

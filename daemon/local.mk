@@ -12,7 +12,7 @@ daemon_libvdcore_a_SOURCES = \
 	daemon/volume.h daemon/volume.c daemon/registry.c \
 	daemon/vramd.h daemon/core.c daemon/config.c daemon/safety.c \
 	daemon/list.h daemon/list.c daemon/pinned.c \
-	daemon/state.c daemon/service.c
+	daemon/state.c daemon/service.c daemon/frontends.c
 daemon_libvdcore_a_SOURCES += daemon/signals.c
 daemon_libvdcore_a_CFLAGS = $(AM_CFLAGS) $(OPENCL_CFLAGS) $(JANSSON_CFLAGS) $(SYSTEMD_CFLAGS)
 

@@ -8,7 +8,7 @@ VRAMD_LIBS += $(LIBURING_LIBS) $(LIBNL_LIBS)
 
 # NBD server: one header is the interface; proto.c is pure (unit tests, fuzzers).
 frontends_libvdfrontends_a_SOURCES += frontends/nbd/nbd.h frontends/nbd/nbd-internal.h \
-	frontends/nbd/proto.c frontends/nbd/io.c frontends/nbd/guard.c \
+	frontends/nbd/proto.c frontends/nbd/settings.c frontends/nbd/io.c frontends/nbd/guard.c \
 	frontends/nbd/handshake.c frontends/nbd/loop.c \
 	frontends/nbd/conn.c frontends/nbd/server.c frontends/nbd/attach.c \
 	frontends/nbd/netlink.c

@@ -8,8 +8,9 @@ TESTS += tests/unit/test_util
 check_PROGRAMS += tests/unit/test_config
 tests_unit_test_config_SOURCES = tests/unit/test_config.c
 tests_unit_test_config_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(OPENCL_CFLAGS) $(JANSSON_CFLAGS)
-tests_unit_test_config_LDADD = daemon/libvdcore.a daemon/libvdmap.a common/libvdcommon.a \
-	$(CUNIT_LIBS) $(OPENCL_LIBS) $(JANSSON_LIBS) $(LIBS)
+tests_unit_test_config_LDADD = frontends/libvdfrontends.a daemon/libvdcore.a daemon/libvdmap.a \
+	common/libvdcommon.a $(CUNIT_LIBS) $(OPENCL_LIBS) $(JANSSON_LIBS) $(LIBURING_LIBS) \
+	$(LIBNL_LIBS) $(LIBS)
 TESTS += tests/unit/test_config
 
 TESTS += tests/integration/list-devices.sh tests/integration/ublk-unavailable.sh \

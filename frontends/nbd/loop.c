@@ -33,7 +33,7 @@
 #define TAG_LISTEN 2u
 
 static struct {
-  struct vramd *d;
+  const struct nbd_env *env;
   int ep, wake;                  /* epoll, eventfd */
   int lfd[2];
   unsigned nlfd;
@@ -244,7 +244,7 @@ static void admit(int fd, const struct sockaddr_storage *ss, uint64_t now)
   struct nbd_neg *n;
   int one = 1;
 
-  if (peer_key(fd, ss, &k) || !make_room(&k) || !(n = nbd_neg_new(L.d, fd))) {
+  if (peer_key(fd, ss, &k) || !make_room(&k) || !(n = nbd_neg_new(L.env, fd))) {
     close(fd);
     return;
   }
@@ -413,13 +413,13 @@ static void loop_close(void)
 }
 
 /* epoll over the listeners and the wake eventfd, then the thread. */
-int nbd_loop_start(struct vramd *d, const int *lfd, unsigned nlfd, char *err, size_t errlen)
+int nbd_loop_start(const struct nbd_env *env, const int *lfd, unsigned nlfd, char *err, size_t errlen)
 {
   struct epoll_event ev = { .events = EPOLLIN, .data.u64 = TAG_WAKE };
   pthread_attr_t a;
   int rc;
 
-  L.d = d;
+  L.env = env;
   L.nlfd = nlfd;
   L.stop = L.paused = false;
   L.back = L.wait_head = L.wait_tail = NULL;

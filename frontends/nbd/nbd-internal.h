@@ -11,9 +11,29 @@
 
 #include "nbd.h"
 
-struct vramd;
 struct vd_volume;
 struct nbd_xfer;
+
+/* settings.c: the NBD keys (nbd-socket, nbd-listen, nbd-staging,
+ * nbd-max-sessions, nbd-attach-connections), in a struct
+ * vd_frontend_config's bytes. */
+struct nbd_settings {
+  char socket[108];
+  char listen[128];              /* "" = no TCP */
+  uint64_t staging;              /* pinned per session */
+  unsigned max_sessions;         /* sessions in transmission */
+  unsigned attach_connections;   /* per kernel-attached device */
+};
+extern const struct vd_frontend_settings nbd_settings;
+/* The settings in a frontend config's bytes. */
+const struct nbd_settings *nbd_settings_of(const struct vd_frontend_config *c);
+
+/* What every part of the server reads: the daemon's engine and registry
+ * and the settings it started with; server.c's, from start to stop. */
+struct nbd_env {
+  const struct vd_frontend_host *host;
+  struct nbd_settings set;
+};
 
 /* Big-endian loads and stores. */
 static inline uint16_t nbd_get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
@@ -46,7 +66,7 @@ int nbd_skip(int fd, uint64_t len, void *scratch, size_t scratch_len);
 /* conn.c: per-connection transmission state with pinned staging of
  * nbd-staging bytes.  Returns 0 with *xfer set, -EUSERS when
  * nbd-max-sessions sessions are running, or -ENOMEM. */
-int nbd_xfer_new(struct vramd *d, int fd, struct nbd_xfer **xfer);
+int nbd_xfer_new(const struct nbd_env *env, int fd, struct nbd_xfer **xfer);
 /* Serve requests on the attached volume until the session ends; frees x. */
 void nbd_xfer_run(struct nbd_xfer *x, struct vd_volume *v);
 /* Free a transmission state that never ran. */
@@ -124,7 +144,7 @@ struct nbd_neg {
   struct nbd_neg *wnext;         /* loop: waiting for a start slot */
   struct nbd_neg *bnext;         /* loop: handed back by a session thread */
   struct nbd_peer_key peer;
-  struct vramd *d;
+  const struct nbd_env *env;
   int fd;
   uint32_t events;               /* loop: what epoll watches; 0 when not added */
   bool dead;                     /* loop: dropped, freed at the end of the turn */
@@ -148,7 +168,7 @@ enum { NBD_NEG_READ = 1, NBD_NEG_WRITE, NBD_NEG_START };
 
 /* handshake.c: a negotiation on non-blocking socket fd, greeting queued.
  * NULL when out of memory (fd is then the caller's to close). */
-struct nbd_neg *nbd_neg_new(struct vramd *d, int fd);
+struct nbd_neg *nbd_neg_new(const struct nbd_env *env, int fd);
 /* Read what has arrived, answer whole options, send what is queued:
  * NBD_NEG_READ or _WRITE (what to wait for), NBD_NEG_START (an export
  * was picked: set up the session), or -errno to close. */
@@ -165,7 +185,7 @@ void nbd_neg_refused(struct nbd_neg *n, int rc);
 void nbd_neg_free(struct nbd_neg *n);
 
 /* loop.c: accept on lfd[0..nlfd) and negotiate; 0 or -errno with err. */
-int nbd_loop_start(struct vramd *d, const int *lfd, unsigned nlfd, char *err, size_t errlen);
+int nbd_loop_start(const struct nbd_env *env, const int *lfd, unsigned nlfd, char *err, size_t errlen);
 /* Close every negotiation, wait for session set-ups, end the thread. */
 void nbd_loop_stop(void);
 /* Session thread: n's set-up ended with rc (0: a session has its socket). */

@@ -14,8 +14,8 @@
 
 #include "frontend.h"
 
-struct vramd;
 struct vd_volume;
+struct nbd_env;
 
 /* Magic numbers. */
 #define NBD_MAGIC 0x4e42444d41474943ull        /* "NBDMAGIC" */
@@ -221,14 +221,14 @@ unsigned nbd_chunks_for(uint32_t len);
  * volume v, e.g. one end of a socketpair handed to the kernel driver.
  * Blocks until the peer disconnects or the volume is removed; fd is closed
  * on return.  Returns 0 or -errno when the connection could not start. */
-int vd_nbd_serve_transmission(struct vramd *d, struct vd_volume *v, int fd);
+int vd_nbd_serve_transmission(const struct nbd_env *env, struct vd_volume *v, int fd);
 
 /* attach.c: connect v to a kernel /dev/nbdN through nbd-attach-connections
  * socketpairs, each served by vd_nbd_serve_transmission (spec.index picks
  * the device, else the kernel's first free one); over netlink where the
  * kernel has it, else the ioctls.  Fills v->device_path and device_conns.  Returns 0 or -errno, err says
  * why (module not loaded, device taken). */
-int vd_nbd_attach(struct vramd *d, struct vd_volume *v, char *err, size_t errlen);
+int vd_nbd_attach(const struct nbd_env *env, struct vd_volume *v, char *err, size_t errlen);
 /* Disconnect v's kernel device, if any: -EBUSY while it is mounted or
  * used for swap unless force.  0 when v was not attached. */
 int vd_nbd_detach(struct vd_volume *v, bool force, char *err, size_t errlen);

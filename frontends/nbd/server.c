@@ -19,11 +19,10 @@
 #include "nbd-internal.h"
 #include "util.h"
 #include "volume.h"
-#include "vramd.h"
 
-/* One per daemon: the frontend interface passes only struct vramd. */
+/* One per daemon. */
 static struct {
-  struct vramd *d;
+  struct nbd_env env;       /* what start was given */
   pthread_mutex_t lock;
   pthread_cond_t cv;        /* a session ended or detached */
   struct nbd_conn *conns;   /* sessions */
@@ -270,9 +269,9 @@ static void close_listeners(void)
 
 /* Each connection is a descriptor: take the hard limit, as a daemon that
  * never uses select() should, and warn when even that is short. */
-static void raise_nofile(const struct vramd *d)
+static void raise_nofile(const struct nbd_settings *s)
 {
-  rlim_t need = NBD_NEG_MAX + (rlim_t)d->cfg.nbd_max_sessions + 256;
+  rlim_t need = NBD_NEG_MAX + (rlim_t)s->max_sessions + 256;
   struct rlimit rl;
 
   if (getrlimit(RLIMIT_NOFILE, &rl))
@@ -289,29 +288,31 @@ static void raise_nofile(const struct vramd *d)
 }
 
 /* Frontend start: listeners and the negotiation loop. */
-static int nbd_start(struct vramd *d, char *err, size_t errlen)
+static int nbd_start(const struct vd_frontend_host *d, const struct vd_frontend_config *cfg,
+                     char *err, size_t errlen)
 {
+  const struct nbd_settings *s = &srv.env.set;
   char a[32], b[32], c[32];
   int rc;
 
-  srv.d = d;
+  srv.env.host = d;
+  srv.env.set = *nbd_settings_of(cfg);
   srv.stopping = false;
-  raise_nofile(d);
-  rc = listen_unix(d->cfg.nbd_socket, err, errlen);
-  if (!rc && d->cfg.nbd_listen[0])
-    rc = listen_tcp(d->cfg.nbd_listen, err, errlen);
+  raise_nofile(s);
+  rc = listen_unix(s->socket, err, errlen);
+  if (!rc && s->listen[0])
+    rc = listen_tcp(s->listen, err, errlen);
   if (!rc)
-    rc = nbd_loop_start(d, srv.lfd, srv.nlfd, err, errlen);
+    rc = nbd_loop_start(&srv.env, srv.lfd, srv.nlfd, err, errlen);
   if (rc)
     goto out_close;
   srv.listening = true;
   vd_info("nbd: listening on %s%s%s; %s of pinned staging per session, at most "
           "%u sessions (%s), requests up to %s; at most %u connections negotiating, "
-          "%u per peer, %d s each", d->cfg.nbd_socket,
-          d->cfg.nbd_listen[0] ? " and " : "", d->cfg.nbd_listen,
-          vd_format_size(d->cfg.nbd_staging, a, sizeof a), d->cfg.nbd_max_sessions,
-          vd_format_size(d->cfg.nbd_staging * d->cfg.nbd_max_sessions, b, sizeof b),
-          vd_format_size(nbd_max_payload(d->cfg.nbd_staging), c, sizeof c),
+          "%u per peer, %d s each", s->socket, s->listen[0] ? " and " : "", s->listen,
+          vd_format_size(s->staging, a, sizeof a), s->max_sessions,
+          vd_format_size(s->staging * s->max_sessions, b, sizeof b),
+          vd_format_size(nbd_max_payload(s->staging), c, sizeof c),
           NBD_NEG_MAX, NBD_NEG_PER_PEER, NBD_NEG_DEADLINE_S);
   return 0;
 
@@ -338,7 +339,7 @@ static void kick_and_wait_locked(struct vd_volume *v)
 }
 
 /* Frontend stop: no new connections, then end the live ones. */
-static void nbd_stop(struct vramd *d)
+static void nbd_stop(const struct vd_frontend_host *d)
 {
   (void)d;
   vd_nbd_detach_all();
@@ -356,14 +357,16 @@ static void nbd_stop(struct vramd *d)
 }
 
 /* Frontend add: every nbd volume is exported under its name. */
-static int nbd_add(struct vramd *d, struct vd_volume *v, char *err, size_t errlen)
+static int nbd_add(const struct vd_frontend_host *d, struct vd_volume *v, char *err,
+                   size_t errlen)
 {
+  (void)d;
   v->device_path[0] = '\0';
-  return v->spec.attach ? vd_nbd_attach(d, v, err, errlen) : 0;
+  return v->spec.attach ? vd_nbd_attach(&srv.env, v, err, errlen) : 0;
 }
 
 /* Frontend remove: refuse while clients are connected unless forced. */
-static int nbd_remove(struct vramd *d, struct vd_volume *v, bool force,
+static int nbd_remove(const struct vd_frontend_host *d, struct vd_volume *v, bool force,
                       char *err, size_t errlen)
 {
   int n = vd_nbd_detach(v, force, err, errlen);
@@ -385,7 +388,7 @@ static int nbd_remove(struct vramd *d, struct vd_volume *v, bool force,
 }
 
 /* Serve one already-connected socket for v, without a handshake. */
-int vd_nbd_serve_transmission(struct vramd *d, struct vd_volume *v, int fd)
+int vd_nbd_serve_transmission(const struct nbd_env *env, struct vd_volume *v, int fd)
 {
   struct nbd_conn *c = calloc(1, sizeof *c);
   struct nbd_xfer *x;
@@ -396,7 +399,7 @@ int vd_nbd_serve_transmission(struct vramd *d, struct vd_volume *v, int fd)
     return -ENOMEM;
   }
   c->fd = fd;
-  rc = nbd_xfer_new(d, fd, &x);
+  rc = nbd_xfer_new(env, fd, &x);
   if (!rc) {
     vd_volume_get(v);
     rc = nbd_conn_attach(c, v); /* drops the reference on failure */
@@ -415,20 +418,23 @@ int vd_nbd_serve_transmission(struct vramd *d, struct vd_volume *v, int fd)
 }
 
 /* Frontend pinned: nbd-staging per session, nbd-max-sessions of them. */
-static void nbd_pinned(const struct vramd *d, struct vd_frontend_pinned *out)
+static void nbd_pinned(const struct vd_frontend_host *d, struct vd_frontend_pinned *out)
 {
+  const struct nbd_settings *s = &srv.env.set;
+  (void)d;
   *out = (struct vd_frontend_pinned){
     .unit = "session",
-    .unit_bytes = d->cfg.nbd_staging,
-    .max_units = d->cfg.nbd_max_sessions,
+    .unit_bytes = s->staging,
+    .max_units = s->max_sessions,
     .units = nbd_sessions_staged(),
-    .max_request = nbd_max_payload(d->cfg.nbd_staging),
+    .max_request = nbd_max_payload(s->staging),
   };
 }
 
 const struct vd_frontend vd_frontend_nbd = {
   .kind = VD_FRONTEND_NBD,
   .name = "nbd",
+  .settings = &nbd_settings,
   .start = nbd_start,
   .stop = nbd_stop,
   .add = nbd_add,

@@ -31,7 +31,6 @@
 #include <linux/ublk_cmd.h>
 
 #include "ublk.h"
-#include "vramd.h"
 
 /* Debian 12's headers predate these; values are the kernel's ABI. */
 #ifndef UBLK_F_UNPRIVILEGED_DEV
@@ -122,7 +121,7 @@ struct uq {
 
 /* One ublk device serving one volume. */
 struct udev {
-  struct vramd *d;
+  const struct vd_frontend_host *d;
   struct vd_volume *v;
   int id;
   int cdev_fd;
@@ -692,7 +691,8 @@ static void add_why(int rc, int want, char *err, size_t errlen)
 }
 
 /* Create /dev/ublkbN for a volume and start serving it. */
-static int ublk_add(struct vramd *d, struct vd_volume *v, char *err, size_t errlen)
+static int ublk_add(const struct vd_frontend_host *d, struct vd_volume *v, char *err,
+                    size_t errlen)
 {
   struct ublksrv_ctrl_dev_info info = { 0 };
   struct ublk_params params;
@@ -782,7 +782,7 @@ out_unlock:
 }
 
 /* Withdraw a volume's device; refuses while mounted unless forced. */
-static int ublk_remove(struct vramd *d, struct vd_volume *v, bool force,
+static int ublk_remove(const struct vd_frontend_host *d, struct vd_volume *v, bool force,
                        char *err, size_t errlen)
 {
   struct udev *u;
@@ -811,10 +811,12 @@ static int ublk_remove(struct vramd *d, struct vd_volume *v, bool force,
 
 /* Nothing to listen on; the control device is opened on first use so a
  * module loaded later still works. */
-static int ublk_start(struct vramd *d, char *err, size_t errlen)
+static int ublk_start(const struct vd_frontend_host *d, const struct vd_frontend_config *c,
+                      char *err, size_t errlen)
 {
   char why[256];
   (void)d;
+  (void)c;
   (void)err;
   (void)errlen;
   pthread_mutex_lock(&U.lock);
@@ -825,7 +827,7 @@ static int ublk_start(struct vramd *d, char *err, size_t errlen)
 }
 
 /* Tear every device down at shutdown. */
-static void ublk_stop(struct vramd *d)
+static void ublk_stop(const struct vd_frontend_host *d)
 {
   (void)d;
   pthread_mutex_lock(&U.lock);
@@ -842,7 +844,7 @@ static void ublk_stop(struct vramd *d)
 /* Frontend pinned: a staging buffer per queue, at most 4 queues per ublk
  * volume, allocated when the volume is created.  Fixed sizes, not settings:
  * a tag's slice is the largest request (max_sectors). */
-static void ublk_pinned(const struct vramd *d, struct vd_frontend_pinned *out)
+static void ublk_pinned(const struct vd_frontend_host *d, struct vd_frontend_pinned *out)
 {
   (void)d;
   *out = (struct vd_frontend_pinned){
