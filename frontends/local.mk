@@ -3,6 +3,7 @@ frontends_libvdfrontends_a_SOURCES = frontends/frontend.h frontends/frontend.c
 
 # ublk: liburing and <linux/ublk_cmd.h>; the core it calls comes after it.
 frontends_libvdfrontends_a_SOURCES += frontends/ublk/ublk.h frontends/ublk/ublk.c
+frontends_libvdfrontends_a_CPPFLAGS = $(VD_INC_FRONTENDS) $(VD_DEFS)
 frontends_libvdfrontends_a_CFLAGS = $(AM_CFLAGS) $(OPENCL_CFLAGS) $(LIBURING_CFLAGS) $(LIBNL_CFLAGS)
 VRAMD_LIBS += $(LIBURING_LIBS) $(LIBNL_LIBS)
 

@@ -140,3 +140,6 @@ tests_unit_test_health_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(OPENCL_CFLAGS)
 tests_unit_test_health_LDADD = daemon/libvdcore.a daemon/libvdmap.a common/libvdcommon.a \
 	$(CUNIT_LIBS) $(OPENCL_LIBS) $(JANSSON_LIBS) $(LIBS)
 TESTS += tests/unit/test_health
+# The layers of docs/architecture.md: no include reaches past its layer.
+TESTS += tests/layers.sh
+dist_noinst_SCRIPTS += tests/layers.sh
