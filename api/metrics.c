@@ -130,19 +130,18 @@ static void volume_metrics(struct vd_buf *b, struct vd_volume **vols, int n)
 }
 
 /* Connections per frontend: the sum of its volumes' clients. */
-static void frontend_metrics(struct vd_buf *b, struct vd_volume **vols, int n)
+static void frontend_metrics(const struct vd_frontend *const *fes, struct vd_buf *b,
+                             struct vd_volume **vols, int n)
 {
   char l[64];
   vd_prom_family(b, "vramd_frontend_connections", "gauge",
                  "Open client connections, by frontend.");
-  for (int k = VD_FRONTEND_NBD; k <= VD_FRONTEND_UBLK; k++) {
+  for (const struct vd_frontend *const *fe = fes; *fe; fe++) {
     uint64_t sum = 0;
-    if (!vd_frontend_get(k))
-      continue;
     for (int i = 0; i < n; i++)
-      if ((int)vols[i]->spec.frontend == k)
+      if (vols[i]->spec.frontend == (*fe)->kind)
         sum += (uint64_t)atomic_load(&vols[i]->clients);
-    snprintf(l, sizeof l, "frontend=\"%s\"", vd_frontend_name(k));
+    snprintf(l, sizeof l, "frontend=\"%s\"", (*fe)->name);
     vd_prom_sample(b, "vramd_frontend_connections", l, (double)sum);
   }
 }
@@ -225,9 +224,9 @@ void vd_metrics_render(struct vramd *d, struct vd_buf *b)
   vd_prom_sample(b, "vramd_volumes", "", n < 0 ? 0 : n);
   if (n > 0) {
     volume_metrics(b, vols, n);
-    frontend_metrics(b, vols, n);
+    frontend_metrics(d->cfg.frontends, b, vols, n);
   } else {
-    frontend_metrics(b, vols, 0);
+    frontend_metrics(d->cfg.frontends, b, vols, 0);
   }
   for (int i = 0; i < n; i++)
     vd_volume_put(vols[i]);

@@ -215,9 +215,9 @@ static json_t *pinned_json(struct vramd *d)
                 "staging_bytes", (json_int_t)d->cfg.small_staging,
                 "workers", (int)p.small.workers,
                 "held_bytes", (json_int_t)p.small.stage_bytes);
-  for (int k = VD_FRONTEND_NBD; o && k <= VD_FRONTEND_UBLK; k++)
-    if (p.have[k])
-      json_object_set_new(o, vd_frontend_name(k), frontend_pinned_json(&p.fe[k]));
+  for (unsigned i = 0; o && d->cfg.frontends[i]; i++)
+    if (p.have[i])
+      json_object_set_new(o, d->cfg.frontends[i]->name, frontend_pinned_json(&p.fe[i]));
   return o;
 }
 
@@ -225,13 +225,12 @@ static json_t *pinned_json(struct vramd *d)
 static enum MHD_Result get_root(struct vramd *d, struct req *c)
 {
   json_t *fe = json_array(), *o;
-  for (int k = VD_FRONTEND_NBD; k <= VD_FRONTEND_UBLK; k++)
-    if (vd_frontend_get(k))
-      json_array_append_new(fe, json_string(vd_frontend_name(k)));
-  o = json_pack("{s:s, s:s, s:s, s:[s,s], s:o, s:s, s:I, s:b}", "name", "vramd",
+  for (unsigned i = 0; d->cfg.frontends[i]; i++)
+    json_array_append_new(fe, json_string(d->cfg.frontends[i]->name));
+  o = json_pack("{s:s, s:s, s:s, s:[s,s], s:o, s:s?, s:I, s:b}", "name", "vramd",
                 "version", PACKAGE_VERSION, "api", "v1", "layouts",
                 "stripe", "concat", "frontends", fe, "nbd_socket",
-                d->cfg.nbd_socket, "started", (json_int_t)d->started,
+                vramd_config_str(&d->cfg, "nbd-socket"), "started", (json_int_t)d->started,
                 "cpu_fallback", vd_pool_cpu_fallback(d->pool));
   if (o) {
     char err[400];
@@ -320,7 +319,8 @@ static json_t *volume_json(struct vramd *d, struct vd_volume *v, bool detail)
 
   for (unsigned i = 0; i < v->spec.ndev; i++)
     json_array_append_new(devs, json_string(v->spec.dev_ids[i]));
-  snprintf(uri, sizeof uri, "nbd+unix:///%s?socket=%s", v->spec.name, d->cfg.nbd_socket);
+  snprintf(uri, sizeof uri, "nbd+unix:///%s?socket=%s", v->spec.name,
+           vramd_config_str(&d->cfg, "nbd-socket"));
   o = json_pack("{s:s, s:I, s:I, s:s, s:o, s:s, s:b, s:s?, s:s?, s:i}",
                 "name", v->spec.name, "size", (json_int_t)v->size,
                 "requested_size", (json_int_t)v->spec.size,

@@ -82,9 +82,9 @@ static int set_field(const struct vd_spec_field *f, struct vd_volume_spec *s, ch
   case VD_FIELD_DEVICES:
     return set_devices(f, s, v, err, errlen);
   case VD_FIELD_BOOL:
-    return vd_parse_switch(f->text_key, v, VD_SPEC_AT(bool, f, s), err, errlen);
+    return vd_setting_switch(f->text_key, v, VD_SPEC_AT(bool, f, s), err, errlen);
   case VD_FIELD_UINT:
-    if (vd_parse_uint(f->text_key, v, 0, f->max, &u, err, errlen))
+    if (vd_setting_uint(f->text_key, v, 0, f->max, &u, err, errlen))
       return -EINVAL;
     vd_spec_put_int(f, s, (int)u);
     return 0;

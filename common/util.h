@@ -15,6 +15,25 @@
  * zero or negatives, -ERANGE on overflow; err gets a message. */
 int vd_parse_size(const char *s, uint64_t *out, char *err, size_t errlen);
 
+/* Settings ("key = value" in vramd.conf, --key value on the command
+ * line): each parser returns 0, or -EINVAL with err naming the key and
+ * what would do.  A string that fits in len bytes (with its NUL): */
+int vd_setting_str(const char *key, const char *v, char *dst, size_t len,
+                   char *err, size_t errlen);
+/* A whole number from min to max. */
+int vd_setting_uint(const char *key, const char *v, unsigned min, unsigned max,
+                    unsigned *out, char *err, size_t errlen);
+/* on/off, yes/no, true/false or 1/0. */
+int vd_setting_switch(const char *key, const char *v, bool *out, char *err, size_t errlen);
+/* A size (vd_parse_size) from min to max, a multiple of multiple: why
+ * says why, in the message that refuses another. */
+struct vd_size_rule {
+  uint64_t min, max, multiple;
+  const char *why;
+};
+int vd_setting_size(const char *key, const char *v, const struct vd_size_rule *r,
+                    uint64_t *out, char *err, size_t errlen);
+
 /* Format bytes as IEC ("12.0 GiB", "512 B") into buf. */
 const char *vd_format_size(uint64_t bytes, char *buf, size_t len);
 
@@ -31,14 +50,6 @@ int vd_thread_start(pthread_t *t, size_t stack, void *(*fn)(void *), void *arg);
 /* Create every missing folder of dir with mode; an existing folder is
  * fine, a file in the way is -ENOTDIR. */
 int vd_mkdir_p(const char *dir, mode_t mode);
-
-/* Parse on/off (or yes/no, true/false, 1/0); -EINVAL with err
- * "KEY: 'V' is not on or off". */
-int vd_parse_switch(const char *key, const char *v, bool *out, char *err, size_t errlen);
-/* Parse a decimal number from min to max; -EINVAL with err
- * "KEY: 'V' is not a number from MIN to MAX". */
-int vd_parse_uint(const char *key, const char *v, unsigned min, unsigned max,
-                  unsigned *out, char *err, size_t errlen);
 
 /* True if name matches [a-z0-9][a-z0-9._-]{0,62}; err says why not. */
 bool vd_name_valid(const char *name, char *err, size_t errlen);

@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "nbd/nbd.h"
+#include "frontend.h"
 #include "vramd.h"
 
 #define DEFAULT_EXTENT_SIZE (1ull << 30)
@@ -19,57 +19,58 @@
 static const struct size_setting {
   const char *key;
   size_t off;           /* of the uint64_t in struct vramd_config */
-  uint64_t min, max, multiple;
-  const char *why;
+  struct vd_size_rule rule;
 } size_settings[] = {
-  /* Staging is handed out in chunks. */
-  { "nbd-staging", offsetof(struct vramd_config, nbd_staging), NBD_STAGING_MIN,
-    NBD_STAGING_MAX, NBD_CHUNK, "the staging chunk" },
   /* The batch kernel takes any length; past 64 KiB batching only loses
    * (it already does at 32 KiB on H200) and crowds a batch's slot. */
-  { "small-max", offsetof(struct vramd_config, small_max), 512, 64u << 10, 512,
-    "a sector" },
+  { "small-max", offsetof(struct vramd_config, small_max), { 512, 64u << 10, 512, "a sector" } },
   /* Cut into one slot per batch in flight (up to 16): whole 4 KiB pages. */
-  { "small-staging", offsetof(struct vramd_config, small_staging), 1u << 20, 64u << 20,
-    64u << 10, "each batch in flight gets whole 4K pages" },
+  { "small-staging", offsetof(struct vramd_config, small_staging),
+    { 1u << 20, 64u << 20, 64u << 10, "each batch in flight gets whole 4K pages" } },
 };
 
-/* One kernel NBD connection per online CPU, up to NBD_ATTACH_CONNS_AUTO:
- * the kernel maps each CPU's requests to one connection. */
-static unsigned default_attach_connections(void)
-{
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
-  return n < 1 ? 1 : n > NBD_ATTACH_CONNS_AUTO ? NBD_ATTACH_CONNS_AUTO : (unsigned)n;
-}
-
-/* Built-in defaults, as DESIGN.md lists them. */
-void vramd_config_defaults(struct vramd_config *c)
+/* Built-in defaults, as DESIGN.md lists them; each frontend sets its own. */
+void vramd_config_defaults(struct vramd_config *c, const struct vd_frontend *const *frontends)
 {
   memset(c, 0, sizeof *c);
   snprintf(c->config_file, sizeof c->config_file, "%s", SYSCONFDIR "/vramd/vramd.conf");
   snprintf(c->api_socket, sizeof c->api_socket, "/run/vramd/vramd.sock");
-  snprintf(c->nbd_socket, sizeof c->nbd_socket, "/run/vramd/nbd.sock");
   snprintf(c->metrics_listen, sizeof c->metrics_listen, "127.0.0.1:9855");
   snprintf(c->state_dir, sizeof c->state_dir, "/var/lib/vramd");
   c->extent_size = DEFAULT_EXTENT_SIZE;
-  c->nbd_staging = NBD_STAGING_DEFAULT;
-  c->nbd_max_sessions = NBD_SESSIONS_DEFAULT;
-  c->nbd_attach_connections = default_attach_connections();
   c->small_batch = true;
   c->small_max = VD_SMALL_MAX_DEFAULT;
   c->small_staging = VD_SMALL_STAGE_DEFAULT;
+  c->frontends = frontends;
+  for (unsigned i = 0; frontends && frontends[i]; i++)
+    if (frontends[i]->settings)
+      frontends[i]->settings->defaults(&c->fe[i]);
 }
 
-/* Copy a string setting, refusing values that do not fit. */
-static int set_str(char *dst, size_t len, const char *key, const char *v,
-                   char *err, size_t errlen)
+/* Hand a key the daemon does not know to the frontend it belongs to. */
+static int frontend_config_set(struct vramd_config *c, const char *key, const char *v,
+                               char *err, size_t errlen)
 {
-  if (strlen(v) >= len) {
-    snprintf(err, errlen, "%s: value is longer than %zu characters", key, len - 1);
-    return -EINVAL;
+  for (unsigned i = 0; c->frontends && c->frontends[i]; i++) {
+    const struct vd_frontend_settings *fs = c->frontends[i]->settings;
+    int rc = fs ? fs->config(&c->fe[i], key, v, err, errlen) : VD_CONFIG_NOT_MINE;
+    if (rc != VD_CONFIG_NOT_MINE)
+      return rc;
   }
-  memcpy(dst, v, strlen(v) + 1);
-  return 0;
+  snprintf(err, errlen, "unknown setting '%s'", key);
+  return -EINVAL;
+}
+
+/* Ask each frontend for a string setting. */
+const char *vramd_config_str(const struct vramd_config *c, const char *key)
+{
+  for (unsigned i = 0; c->frontends && c->frontends[i]; i++) {
+    const struct vd_frontend_settings *fs = c->frontends[i]->settings;
+    const char *v = fs ? fs->get_str(&c->fe[i], key) : NULL;
+    if (v)
+      return v;
+  }
+  return NULL;
 }
 
 /* Parse "gpu,accelerator,cpu" into a type mask. */
@@ -93,47 +94,6 @@ static int parse_types(const char *v, unsigned *out, char *err, size_t errlen)
 bad:
   snprintf(err, errlen, "device-types: '%s' is not a list of gpu, accelerator, cpu", v);
   return -EINVAL;
-}
-
-/* A size as it would be typed: "128K", "4M", "512". */
-static const char *short_size(uint64_t n, char *buf, size_t len)
-{
-  static const char suffix[] = "KMGT";
-  int i = -1;
-  while (i < 3 && n && n % 1024 == 0) {
-    n /= 1024;
-    i++;
-  }
-  if (i < 0)
-    snprintf(buf, len, "%llu", (unsigned long long)n);
-  else
-    snprintf(buf, len, "%llu%c", (unsigned long long)n, suffix[i]);
-  return buf;
-}
-
-/* Parse a size setting of the table, checking range and multiple. */
-static int parse_sized(const struct size_setting *ss, struct vramd_config *c,
-                       const char *v, char *err, size_t errlen)
-{
-  char e[200], a[32], b[32];
-  uint64_t n;
-
-  if (vd_parse_size(v, &n, e, sizeof e)) {
-    snprintf(err, errlen, "%s: %s", ss->key, e);
-    return -EINVAL;
-  }
-  if (n < ss->min || n > ss->max) {
-    snprintf(err, errlen, "%s: '%s' is out of range (%s to %s)", ss->key, v,
-             short_size(ss->min, a, sizeof a), short_size(ss->max, b, sizeof b));
-    return -EINVAL;
-  }
-  if (n % ss->multiple) {
-    snprintf(err, errlen, "%s: '%s' is not a multiple of %s (%s)", ss->key, v,
-             short_size(ss->multiple, a, sizeof a), ss->why);
-    return -EINVAL;
-  }
-  *(uint64_t *)((char *)c + ss->off) = n;
-  return 0;
 }
 
 /* Refuse a volume whose name or index an earlier one has: only one of
@@ -162,31 +122,23 @@ int vramd_config_set(struct vramd_config *c, const char *key, const char *v,
 {
   char e[200];
   if (!strcmp(key, "api-socket"))
-    return set_str(c->api_socket, sizeof c->api_socket, key, v, err, errlen);
-  if (!strcmp(key, "nbd-socket"))
-    return set_str(c->nbd_socket, sizeof c->nbd_socket, key, v, err, errlen);
-  if (!strcmp(key, "nbd-listen"))
-    return set_str(c->nbd_listen, sizeof c->nbd_listen, key, v, err, errlen);
+    return vd_setting_str(key, v, c->api_socket, sizeof c->api_socket, err, errlen);
   if (!strcmp(key, "metrics-listen"))
-    return set_str(c->metrics_listen, sizeof c->metrics_listen, key, v, err, errlen);
+    return vd_setting_str(key, v, c->metrics_listen, sizeof c->metrics_listen, err, errlen);
   if (!strcmp(key, "state-dir"))
-    return set_str(c->state_dir, sizeof c->state_dir, key, v, err, errlen);
+    return vd_setting_str(key, v, c->state_dir, sizeof c->state_dir, err, errlen);
   if (!strcmp(key, "device-types"))
     return parse_types(v, &c->device_types, err, errlen);
   if (!strcmp(key, "workers"))
-    return vd_parse_uint(key, v, 0, 64, &c->workers, err, errlen);
-  if (!strcmp(key, "nbd-max-sessions"))
-    return vd_parse_uint(key, v, 1, NBD_SESSIONS_MAX, &c->nbd_max_sessions, err, errlen);
-  if (!strcmp(key, "nbd-attach-connections"))
-    return vd_parse_uint(key, v, 1, NBD_ATTACH_CONNS_MAX, &c->nbd_attach_connections, err,
-                         errlen);
+    return vd_setting_uint(key, v, 0, 64, &c->workers, err, errlen);
   if (!strcmp(key, "small-batch"))
-    return vd_parse_switch(key, v, &c->small_batch, err, errlen);
+    return vd_setting_switch(key, v, &c->small_batch, err, errlen);
   for (size_t i = 0; i < sizeof size_settings / sizeof size_settings[0]; i++)
     if (!strcmp(key, size_settings[i].key))
-      return parse_sized(&size_settings[i], c, v, err, errlen);
+      return vd_setting_size(key, v, &size_settings[i].rule,
+                             (uint64_t *)((char *)c + size_settings[i].off), err, errlen);
   if (!strcmp(key, "verbose"))
-    return vd_parse_switch(key, v, &c->verbose, err, errlen);
+    return vd_setting_switch(key, v, &c->verbose, err, errlen);
   if (!strcmp(key, "reserve") || !strcmp(key, "extent-size")) {
     uint64_t n;
     if (!strcmp(v, "0") && !strcmp(key, "reserve")) {
@@ -217,8 +169,7 @@ int vramd_config_set(struct vramd_config *c, const char *key, const char *v,
     c->nvolumes++;
     return 0;
   }
-  snprintf(err, errlen, "unknown setting '%s'", key);
-  return -EINVAL;
+  return frontend_config_set(c, key, v, err, errlen);
 }
 
 /* Trim spaces at both ends, in place. */

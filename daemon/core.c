@@ -22,7 +22,7 @@ int vramd_volume_create(struct vramd *d, const struct vd_volume_spec *spec,
                         vramd_commit_fn *commit, struct vd_volume **out,
                         char *err, size_t errlen)
 {
-  const struct vd_frontend *fe = vd_frontend_get(spec->frontend);
+  const struct vd_frontend *fe = vramd_frontend(d, spec->frontend);
   struct vd_volume *v, *old;
   int rc;
 
@@ -47,7 +47,7 @@ int vramd_volume_create(struct vramd *d, const struct vd_volume_spec *spec,
   rc = commit ? commit(d, v, NULL, err, errlen) : 0;
   if (rc)
     goto out_free;
-  rc = fe->add(d, v, err, errlen);
+  rc = fe->add(&d->host, v, err, errlen);
   if (rc)
     goto out_uncommit;
   rc = vd_registry_add(&d->reg, v);
@@ -63,7 +63,7 @@ int vramd_volume_create(struct vramd *d, const struct vd_volume_spec *spec,
   return 0;
 
 out_remove:
-  fe->remove(d, v, true, err, errlen);
+  fe->remove(&d->host, v, true, err, errlen);
 out_uncommit:
   uncommit(d, commit);
 out_free:
@@ -93,8 +93,8 @@ int vramd_volume_delete(struct vramd *d, const char *name, bool force,
   rc = commit ? commit(d, NULL, name, err, errlen) : 0;
   if (rc)
     goto out_put;
-  fe = vd_frontend_get(v->spec.frontend);
-  rc = fe ? fe->remove(d, v, force, err, errlen) : 0;
+  fe = vramd_frontend(d, v->spec.frontend);
+  rc = fe ? fe->remove(&d->host, v, force, err, errlen) : 0;
   if (rc) {
     uncommit(d, commit);
     goto out_put;

@@ -1,6 +1,7 @@
 # The volume map is pure code; the pool and engine talk OpenCL.
 noinst_LIBRARIES += daemon/libvdmap.a daemon/libvdcore.a
 daemon_libvdmap_a_SOURCES = daemon/map/volmap.h daemon/map/volmap.c
+daemon_libvdmap_a_CPPFLAGS = $(VD_INC_MAP) $(VD_DEFS)
 
 daemon_libvdcore_a_SOURCES = \
 	daemon/pool/pool.h daemon/pool/pool-cl.h daemon/pool/pool-internal.h \
@@ -9,14 +10,16 @@ daemon_libvdcore_a_SOURCES = \
 	daemon/engine/engine.h daemon/engine/engine.c \
 	daemon/engine/small.h daemon/engine/small.c \
 	daemon/engine/kernels.h daemon/engine/kernels.c \
-	daemon/volume.h daemon/volume.c daemon/registry.c \
+	daemon/volume/volume.h daemon/volume/volume.c daemon/volume/registry.c \
 	daemon/vramd.h daemon/core.c daemon/config.c daemon/safety.c \
 	daemon/list.h daemon/list.c daemon/pinned.c \
-	daemon/state.c daemon/service.c
+	daemon/state.c daemon/service.c daemon/frontends.c
 daemon_libvdcore_a_SOURCES += daemon/signals.c
+daemon_libvdcore_a_CPPFLAGS = $(VD_INC_CORE) $(VD_DEFS)
 daemon_libvdcore_a_CFLAGS = $(AM_CFLAGS) $(OPENCL_CFLAGS) $(JANSSON_CFLAGS) $(SYSTEMD_CFLAGS)
 
-# Everything vramd links, in dependency order; frontends and the API add to it.
+# Everything vramd links, in the one order the layers allow (each library
+# calls only those after it); frontends and the API add to it.
 VRAMD_LIBS = frontends/libvdfrontends.a daemon/libvdcore.a daemon/libvdmap.a \
 	common/libvdcommon.a $(OPENCL_LIBS) $(JANSSON_LIBS) $(LIBS)
 

@@ -15,37 +15,34 @@
 #include "list.h"
 #include "vramd.h"
 
-/* Print usage to f. */
+/* Print usage to f: the daemon's options, then each frontend's. */
 static void usage(FILE *f)
 {
   fprintf(f,
-    "Usage: vramd [--config FILE] [--api-socket PATH] [--nbd-socket PATH]\n"
-    "             [--nbd-listen HOST:PORT] [--metrics-listen HOST:PORT|off]\n"
+    "Usage: vramd [--config FILE] [--api-socket PATH] [--metrics-listen HOST:PORT|off]\n"
     "             [--state-dir DIR] [--device-types gpu,accelerator,cpu]\n"
     "             [--reserve SIZE] [--extent-size SIZE] [--workers N]\n"
-    "             [--nbd-staging SIZE] [--nbd-max-sessions N]\n"
-    "             [--nbd-attach-connections N] [--small-batch on|off]\n"
-    "             [--small-max SIZE] [--small-staging SIZE]\n"
+    "             [--small-batch on|off] [--small-max SIZE] [--small-staging SIZE]\n"
     "             [--volume name=N,size=S[,layout=stripe|concat][,devices=all|ID+ID]\n"
     "                       [,unit=S][,frontend=nbd|ublk][,index=N]] [--verbose]\n"
+    "             [FRONTEND OPTIONS]\n"
     "       vramd --list-devices [--json] [--device-types ...]\n"
     "       vramd --version\n");
+  for (const struct vd_frontend *const *fe = vd_frontends; *fe; fe++)
+    if ((*fe)->settings)
+      fputs((*fe)->settings->help, f);
 }
 
-static const struct option long_opts[] = {
+/* The daemon's own options; the frontends' keys are added after them. */
+static const struct option daemon_opts[] = {
   { "config", required_argument, NULL, 'c' },
   { "api-socket", required_argument, NULL, 1 },
-  { "nbd-socket", required_argument, NULL, 1 },
-  { "nbd-listen", required_argument, NULL, 1 },
   { "metrics-listen", required_argument, NULL, 1 },
   { "state-dir", required_argument, NULL, 1 },
   { "device-types", required_argument, NULL, 1 },
   { "reserve", required_argument, NULL, 1 },
   { "extent-size", required_argument, NULL, 1 },
   { "workers", required_argument, NULL, 1 },
-  { "nbd-staging", required_argument, NULL, 1 },
-  { "nbd-max-sessions", required_argument, NULL, 1 },
-  { "nbd-attach-connections", required_argument, NULL, 1 },
   { "small-batch", required_argument, NULL, 1 },
   { "small-max", required_argument, NULL, 1 },
   { "small-staging", required_argument, NULL, 1 },
@@ -55,24 +52,48 @@ static const struct option long_opts[] = {
   { "json", no_argument, NULL, 'j' },
   { "version", no_argument, NULL, 'V' },
   { "help", no_argument, NULL, 'h' },
-  { NULL, 0, NULL, 0 },
 };
+#define DAEMON_OPTS (sizeof daemon_opts / sizeof daemon_opts[0])
+/* Every frontend's keys fit after the daemon's (and the end marker). */
+#define MAX_OPTS (DAEMON_OPTS + 32)
+
+/* The long options: the daemon's, then each frontend's config keys
+ * (each takes a value); false when they do not fit. */
+static bool build_opts(struct option opts[MAX_OPTS])
+{
+  size_t n = DAEMON_OPTS;
+
+  memcpy(opts, daemon_opts, sizeof daemon_opts);
+  for (const struct vd_frontend *const *fe = vd_frontends; *fe; fe++)
+    for (const char *const *k = (*fe)->settings ? (*fe)->settings->keys : NULL; k && *k; k++) {
+      if (n + 1 >= MAX_OPTS)
+        return false;
+      opts[n++] = (struct option){ *k, required_argument, NULL, 1 };
+    }
+  opts[n] = (struct option){ NULL, 0, NULL, 0 };
+  return true;
+}
 
 /* Parse the command line over the config file's settings, keeping the
  * file's own for SIGHUP.  Returns -1 to go on, or an exit status. */
 static int parse_args(int argc, char **argv, struct vramd *d)
 {
   struct vramd_config *cfg = &d->cfg;
+  struct option long_opts[MAX_OPTS];
   char err[512];
   const char *config = NULL;
   int c, idx;
 
+  if (!build_opts(long_opts)) {
+    fprintf(stderr, "vramd: the frontends have more options than fit; raise MAX_OPTS\n");
+    return 1;
+  }
   /* First pass: only --config, so the file is read before other flags. */
   opterr = 0;
   while ((c = getopt_long(argc, argv, "c:vh", long_opts, &idx)) != -1)
     if (c == 'c')
       config = optarg;
-  vramd_config_defaults(cfg);
+  vramd_config_defaults(cfg, vd_frontends);
   if (config)
     snprintf(cfg->config_file, sizeof cfg->config_file, "%s", config);
   if (vramd_config_load(cfg, cfg->config_file, config != NULL, err, sizeof err)) {
@@ -184,33 +205,13 @@ static void delete_all(struct vramd *d)
     free(vols);
 }
 
-/* Start frontends; stop the ones started if one fails. */
-static int start_frontends(struct vramd *d, char *err, size_t errlen)
-{
-  for (int k = VD_FRONTEND_NBD; k <= VD_FRONTEND_UBLK; k++) {
-    const struct vd_frontend *fe = vd_frontend_get(k);
-    if (fe && fe->start(d, err, errlen))
-      return -1;
-  }
-  return 0;
-}
-
-/* Stop every frontend. */
-static void stop_frontends(struct vramd *d)
-{
-  for (int k = VD_FRONTEND_UBLK; k >= VD_FRONTEND_NBD; k--) {
-    const struct vd_frontend *fe = vd_frontend_get(k);
-    if (fe)
-      fe->stop(d);
-  }
-}
-
 int main(int argc, char **argv)
 {
   struct vramd d = { .admin_lock = PTHREAD_MUTEX_INITIALIZER,
                      .state_lock = PTHREAD_MUTEX_INITIALIZER };
   struct vd_pool_config pc = { 0 };
   struct vd_engine_config ec = { 0 };
+  const char *nbd_socket, *nbd_listen;
   char err[512];
   int rc;
 
@@ -224,9 +225,12 @@ int main(int argc, char **argv)
     goto out_cfg;
   if (d.cfg.verbose)
     vd_log_max = VD_LOG_DEBUG;
+  nbd_socket = vramd_config_str(&d.cfg, "nbd-socket");
+  nbd_listen = vramd_config_str(&d.cfg, "nbd-listen");
   vd_debug("settings: config %s, api %s, nbd %s, nbd-listen %s, metrics %s, state %s",
-           d.cfg.config_file, d.cfg.api_socket, d.cfg.nbd_socket,
-           d.cfg.nbd_listen[0] ? d.cfg.nbd_listen : "off", d.cfg.metrics_listen, d.cfg.state_dir);
+           d.cfg.config_file, d.cfg.api_socket, nbd_socket ? nbd_socket : "off",
+           nbd_listen && nbd_listen[0] ? nbd_listen : "off", d.cfg.metrics_listen,
+           d.cfg.state_dir);
   /* Before any thread starts, since threads inherit the mask; a short
    * --list-devices keeps the default (a signal ends it). */
   if (!d.cfg.list_devices) {
@@ -259,9 +263,10 @@ int main(int argc, char **argv)
   }
   vd_safety_lock_memory(&d.safety);
   vd_registry_init(&d.reg);
+  d.host = (struct vd_frontend_host){ .eng = d.eng, .reg = &d.reg };
   d.started = time(NULL);
   vramd_state_prepare(&d);
-  if (start_frontends(&d, err, sizeof err)) {
+  if (vramd_frontends_start(&d, err, sizeof err)) {
     vd_err("%s", err);
     rc = 1;
     goto out_frontends;
@@ -285,7 +290,7 @@ out_frontends:
   /* No new requests, then drain I/O, then free VRAM last. */
   vd_api_stop(d.api);
   vramd_unlisten(&d);
-  stop_frontends(&d);
+  vramd_frontends_stop(&d);
   delete_all(&d);
   vd_engine_stop(d.eng);
 out_pool:

@@ -19,14 +19,14 @@ void vramd_pinned(struct vramd *d, struct vramd_pinned *p)
   vd_engine_small_stats(d->eng, &p->small);
   p->held = p->small.stage_bytes;
   p->bound = d->cfg.small_batch ? d->cfg.small_staging * p->small.workers : 0;
-  for (int k = VD_FRONTEND_NBD; k <= VD_FRONTEND_UBLK; k++) {
-    const struct vd_frontend *fe = vd_frontend_get(k);
-    struct vd_frontend_pinned *f = &p->fe[k];
+  for (unsigned i = 0; d->cfg.frontends[i]; i++) {
+    const struct vd_frontend *fe = d->cfg.frontends[i];
+    struct vd_frontend_pinned *f = &p->fe[i];
     uint64_t held;
-    if (!fe || !fe->pinned)
+    if (!fe->pinned)
       continue;
-    fe->pinned(d, f);
-    p->have[k] = true;
+    fe->pinned(&d->host, f);
+    p->have[i] = true;
     held = f->unit_bytes * f->units;
     p->held += held;
     p->bound += f->max_units ? f->unit_bytes * f->max_units : held;

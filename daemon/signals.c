@@ -49,7 +49,7 @@ static void reload(struct vramd *d)
     free(c);
     return;
   }
-  vramd_config_defaults(c);
+  vramd_config_defaults(c, d->file_cfg->frontends);
   memcpy(c->config_file, d->file_cfg->config_file, sizeof c->config_file);
   if (vramd_config_load(c, c->config_file, false, err, sizeof err)) {
     vd_err("SIGHUP: %s; nothing changed (fix the file and send SIGHUP again)", err);

@@ -19,8 +19,6 @@
 struct vramd_config {
   char config_file[256];
   char api_socket[108];
-  char nbd_socket[108];
-  char nbd_listen[128];     /* "" = no TCP */
   char metrics_listen[128]; /* "off" = none */
   char state_dir[256];
   unsigned device_types;    /* 0 = GPU|accelerator */
@@ -28,11 +26,8 @@ struct vramd_config {
   uint64_t reserve;
   uint64_t extent_size;
   unsigned workers;         /* engine workers per device, 0 = default */
-  /* Pinned host memory: staging per NBD session and how many sessions;
-   * the engine's batched small-request path and its staging per worker. */
-  uint64_t nbd_staging;
-  unsigned nbd_max_sessions;
-  unsigned nbd_attach_connections; /* per kernel-attached device */
+  /* Pinned host memory: the engine's batched small-request path and its
+   * staging per worker (the frontends' staging is in their settings). */
   bool small_batch;
   uint64_t small_max;
   uint64_t small_staging;
@@ -41,6 +36,10 @@ struct vramd_config {
   bool json;
   unsigned nvolumes;        /* --volume / volume= definitions */
   struct vd_volume_spec volumes[VD_MAX_CLI_VOLUMES];
+  /* The frontends built in (NULL-terminated) and, in the same order,
+   * each one's own settings, which only it reads. */
+  const struct vd_frontend *const *frontends;
+  struct vd_frontend_config fe[VD_FRONTENDS_MAX];
 };
 
 /* What vramd did to run safely under swap (see safety.c); shown by
@@ -61,6 +60,7 @@ struct vramd {
   struct vd_pool *pool;
   struct vd_engine *eng;
   struct vd_registry reg;
+  struct vd_frontend_host host; /* what the frontends see of the above */
   pthread_mutex_t admin_lock; /* serialises create and delete */
   time_t started;
   struct vd_api *api;         /* the HTTP side, NULL until started */
@@ -82,12 +82,15 @@ struct vramd {
  * definitions could not be saved (the API's 503 state_not_saved). */
 #define VRAMD_E_STATE EROFS
 
-/* Set built-in defaults. */
-void vramd_config_defaults(struct vramd_config *c);
-/* Apply one "key = value" setting (config keys equal long option names).
+/* Set built-in defaults, the frontends' too. */
+void vramd_config_defaults(struct vramd_config *c, const struct vd_frontend *const *frontends);
+/* Apply one "key = value" setting (config keys equal long option names);
+ * a key the daemon does not know goes to the frontend it belongs to.
  * Returns 0 or -EINVAL with err filled. */
 int vramd_config_set(struct vramd_config *c, const char *key, const char *value,
                      char *err, size_t errlen);
+/* A frontend's string setting by key (e.g. nbd-socket), or NULL. */
+const char *vramd_config_str(const struct vramd_config *c, const char *key);
 /* Read a config file; a missing file is fine when !must_exist. */
 int vramd_config_load(struct vramd_config *c, const char *path, bool must_exist,
                       char *err, size_t errlen);
@@ -96,6 +99,14 @@ int vramd_config_load(struct vramd_config *c, const char *path, bool must_exist,
  * starts; mlockall once OpenCL is up.  Never fork after either. */
 void vd_safety_early(struct vd_safety *s);
 void vd_safety_lock_memory(struct vd_safety *s);
+
+/* frontends.c: the frontend serving kind, or NULL when none is built in. */
+const struct vd_frontend *vramd_frontend(const struct vramd *d, enum vd_frontend_kind kind);
+/* Start every frontend with its settings, in table order; -1 with err
+ * filled at the first that fails (vramd_frontends_stop then stops all). */
+int vramd_frontends_start(struct vramd *d, char *err, size_t errlen);
+/* Stop every frontend, the last started first. */
+void vramd_frontends_stop(struct vramd *d);
 
 /* Records a change of the volume definitions: the registry's volumes
  * plus add (may be NULL) less the one named skip (may be NULL); called
@@ -138,10 +149,11 @@ unsigned vramd_tick_ms(void);
 
 /* Pinned host memory: what each part holds now and the bound the
  * settings put on it (nbd-staging x nbd-max-sessions, small-staging x
- * engine workers, plus what ublk volumes hold). */
+ * engine workers, plus what ublk volumes hold).  fe[i] is frontend i's
+ * of cfg.frontends. */
 struct vramd_pinned {
-  struct vd_frontend_pinned fe[VD_FRONTEND_UBLK + 1];
-  bool have[VD_FRONTEND_UBLK + 1];   /* the frontend is built in */
+  struct vd_frontend_pinned fe[VD_FRONTENDS_MAX];
+  bool have[VD_FRONTENDS_MAX];       /* the frontend reports pinned memory */
   struct vd_engine_small_stats small;
   uint64_t held, bound;
   uint64_t host_ram;                 /* physical memory of the host */

@@ -10,18 +10,14 @@
 #include "nbd/nbd.h"
 #include "ublk/ublk.h"
 
-static const struct vd_frontend *const frontends[] = {
+/* The daemon starts them in this order and stops them in the other. */
+const struct vd_frontend *const vd_frontends[] = {
   &vd_frontend_nbd,
   &vd_frontend_ublk,
+  NULL,
 };
-
-/* Look a frontend up by kind. */
-const struct vd_frontend *vd_frontend_get(enum vd_frontend_kind kind)
-{
-  if ((unsigned)kind >= sizeof frontends / sizeof frontends[0])
-    return NULL;
-  return frontends[kind];
-}
+_Static_assert(sizeof vd_frontends / sizeof vd_frontends[0] <= VD_FRONTENDS_MAX + 1,
+               "raise VD_FRONTENDS_MAX");
 
 /* An O_EXCL open of a block device fails with EBUSY while it is claimed. */
 bool vd_bdev_busy(const char *path)

@@ -1,5 +1,7 @@
-/* frontend.h: what every block frontend (NBD, ublk) offers the daemon.
- * A frontend knows volumes and the engine, never HTTP or OpenCL. */
+/* frontend.h: what every block frontend (NBD, ublk) offers the daemon,
+ * and the little of the daemon it sees: the engine and the registry.
+ * A frontend knows volumes and the engine, never HTTP, OpenCL or the
+ * daemon object. */
 #ifndef VRAMD_FRONTEND_H
 #define VRAMD_FRONTEND_H
 
@@ -9,7 +11,26 @@
 
 #include "volume.h"
 
-struct vramd;
+/* The daemon as a frontend sees it; valid from start to stop. */
+struct vd_frontend_host {
+  struct vd_engine *eng;     /* where requests go; pinned host buffers */
+  struct vd_registry *reg;   /* volumes by name (NBD exports) */
+};
+
+/* A frontend's settings, opaque to the daemon, which keeps, copies and
+ * compares them (SIGHUP) without knowing what they hold: the frontend
+ * casts the bytes to a struct of its own, as struct sockaddr_storage is
+ * cast to a socket address. */
+#define VD_FRONTEND_CONFIG_BYTES 512
+struct vd_frontend_config {
+  union {
+    max_align_t align;
+    unsigned char b[VD_FRONTEND_CONFIG_BYTES];
+  } u;
+};
+
+/* What .config returns for a key that is not the frontend's. */
+#define VD_CONFIG_NOT_MINE 1
 
 /* A frontend's pinned host staging, for GET /v1 and metrics: buffers of
  * unit_bytes each, one per session (NBD) or per queue (ublk). */
@@ -22,28 +43,48 @@ struct vd_frontend_pinned {
   uint64_t max_request;       /* largest READ or WRITE it serves */
 };
 
+/* A frontend's settings, like an nbdkit plugin's .config and
+ * .config_help.  Config keys equal long option names. */
+struct vd_frontend_settings {
+  const char *const *keys;   /* NULL-terminated: the long options to take */
+  const char *help;          /* its options, for --help */
+  /* Built-in defaults into every byte of c (settings are compared whole). */
+  void (*defaults)(struct vd_frontend_config *c);
+  /* Apply one "key = value": 0, -EINVAL with err filled, or
+   * VD_CONFIG_NOT_MINE for a key that is not the frontend's. */
+  int (*config)(struct vd_frontend_config *c, const char *key, const char *value,
+                char *err, size_t errlen);
+  /* A string setting by key, for the API and logs; NULL for another. */
+  const char *(*get_str)(const struct vd_frontend_config *c, const char *key);
+};
+
 struct vd_frontend {
   enum vd_frontend_kind kind;
   const char *name;
-  /* Start listeners or probe the kernel at daemon start. */
-  int (*start)(struct vramd *d, char *err, size_t errlen);
+  const struct vd_frontend_settings *settings;  /* NULL: it has none */
+  /* Start listeners or probe the kernel at daemon start, with c's settings. */
+  int (*start)(const struct vd_frontend_host *d, const struct vd_frontend_config *c,
+               char *err, size_t errlen);
   /* Disconnect every client and detach every device at shutdown. */
-  void (*stop)(struct vramd *d);
+  void (*stop)(const struct vd_frontend_host *d);
   /* Expose a new volume; fills v->device_path where there is one. */
-  int (*add)(struct vramd *d, struct vd_volume *v, char *err, size_t errlen);
+  int (*add)(const struct vd_frontend_host *d, struct vd_volume *v, char *err, size_t errlen);
   /* Withdraw a volume: -EBUSY when in use and !force; with force,
    * disconnect its clients first.  Returns once no request is running. */
-  int (*remove)(struct vramd *d, struct vd_volume *v, bool force,
+  int (*remove)(const struct vd_frontend_host *d, struct vd_volume *v, bool force,
                 char *err, size_t errlen);
-  /* What it pins of host memory, with its settings' bounds. */
-  void (*pinned)(const struct vramd *d, struct vd_frontend_pinned *out);
+  /* What it pins of host memory, with its settings' bounds (as started). */
+  void (*pinned)(const struct vd_frontend_host *d, struct vd_frontend_pinned *out);
 };
+
+/* The most frontends a build has. */
+#define VD_FRONTENDS_MAX 4
+
+/* The frontends built into vramd, NULL-terminated, in start order. */
+extern const struct vd_frontend *const vd_frontends[];
 
 /* True when a block device is held exclusively (mounted, active swap,
  * md/dm): what a delete without force refuses. */
 bool vd_bdev_busy(const char *path);
-
-/* The frontend for a kind, or NULL when it is not built in. */
-const struct vd_frontend *vd_frontend_get(enum vd_frontend_kind kind);
 
 #endif

@@ -15,8 +15,9 @@ TESTS += tests/unit/test_listen
 check_PROGRAMS += tests/unit/test_config
 tests_unit_test_config_SOURCES = tests/unit/test_config.c tests/unit/runner.c tests/unit/runner.h
 tests_unit_test_config_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(OPENCL_CFLAGS) $(JANSSON_CFLAGS)
-tests_unit_test_config_LDADD = daemon/libvdcore.a daemon/libvdmap.a common/libvdcommon.a \
-	$(CUNIT_LIBS) $(OPENCL_LIBS) $(JANSSON_LIBS) $(LIBS)
+tests_unit_test_config_LDADD = frontends/libvdfrontends.a daemon/libvdcore.a daemon/libvdmap.a \
+	common/libvdcommon.a $(CUNIT_LIBS) $(OPENCL_LIBS) $(JANSSON_LIBS) $(LIBURING_LIBS) \
+	$(LIBNL_LIBS) $(LIBS)
 TESTS += tests/unit/test_config
 
 # The registry and core.c's rollback, with their neighbours stubbed.
@@ -171,3 +172,6 @@ tests_unit_test_health_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(OPENCL_CFLAGS)
 tests_unit_test_health_LDADD = daemon/libvdcore.a daemon/libvdmap.a common/libvdcommon.a \
 	$(CUNIT_LIBS) $(OPENCL_LIBS) $(JANSSON_LIBS) $(LIBS)
 TESTS += tests/unit/test_health
+# The layers of docs/architecture.md: no include reaches past its layer.
+TESTS += tests/layers.sh
+dist_noinst_SCRIPTS += tests/layers.sh

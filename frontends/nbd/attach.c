@@ -30,7 +30,6 @@
 #include <unistd.h>
 
 #include "nbd-internal.h"
-#include "vramd.h"
 
 /* <linux/nbd.h>'s ioctls; the header itself clashes with nbd.h's names. */
 #define NBD_IOC_SET_SOCK _IO(0xab, 0)
@@ -58,7 +57,7 @@ struct attach_conn {
 
 /* One attached volume: the device and its connections. */
 struct nbd_attach {
-  struct vramd *d;
+  const struct nbd_env *env;
   struct vd_volume *v;
   int index;
   bool netlink;                 /* connected by NBD_CMD_CONNECT */
@@ -100,7 +99,7 @@ static void *serve_main(void *arg)
 {
   struct attach_conn *c = arg;
   struct nbd_attach *a = c->a;
-  int rc = vd_nbd_serve_transmission(a->d, a->v, c->sk_server);
+  int rc = vd_nbd_serve_transmission(a->env, a->v, c->sk_server);
   if (rc)
     vd_err("nbd: serving a connection of volume %s's kernel device: %s",
            a->v->spec.name, strerror(-rc));
@@ -339,7 +338,7 @@ static void attach_free(struct nbd_attach *a)
 }
 
 /* A new attachment with its socketpairs, or NULL with err set. */
-static struct nbd_attach *attach_new(struct vramd *d, struct vd_volume *v, char *err,
+static struct nbd_attach *attach_new(const struct nbd_env *env, struct vd_volume *v, char *err,
                                      size_t errlen)
 {
   struct nbd_attach *a = calloc(1, sizeof *a);
@@ -349,10 +348,10 @@ static struct nbd_attach *attach_new(struct vramd *d, struct vd_volume *v, char 
     snprintf(err, errlen, "out of memory");
     return NULL;
   }
-  a->d = d;
+  a->env = env;
   a->v = v;
   a->dev_fd = -1;
-  a->nconn = d->cfg.nbd_attach_connections;
+  a->nconn = env->set.attach_connections;
   for (unsigned i = 0; i < a->nconn; i++) {
     a->conn[i].a = a;
     a->conn[i].sk_kernel = a->conn[i].sk_server = -1;
@@ -397,10 +396,10 @@ static void name_servers(const struct nbd_attach *a)
 }
 
 /* Attach volume v to a kernel /dev/nbdN; fills v->device_path. */
-int vd_nbd_attach(struct vramd *d, struct vd_volume *v, char *err, size_t errlen)
+int vd_nbd_attach(const struct nbd_env *env, struct vd_volume *v, char *err, size_t errlen)
 {
-  struct nbd_attach *a = attach_new(d, v, err, errlen), *o;
-  uint32_t max_request = nbd_max_payload(d->cfg.nbd_staging);
+  struct nbd_attach *a = attach_new(env, v, err, errlen), *o;
+  uint32_t max_request = nbd_max_payload(env->set.staging);
   bool forced;
   int rc;
 

@@ -22,7 +22,6 @@
 #include "nbd-internal.h"
 #include "util.h"
 #include "volume.h"
-#include "vramd.h"
 
 struct nbd_slot {
   struct vd_io io;          /* io.priv points back here */
@@ -41,7 +40,7 @@ struct nbd_slot {
 };
 
 struct nbd_xfer {
-  struct vramd *d;
+  const struct nbd_env *env;
   struct vd_volume *v;
   int fd;
   uint8_t *staging;         /* pinned, nbd-staging bytes */
@@ -363,7 +362,7 @@ static int submit(struct nbd_xfer *x, const struct nbd_request *r,
     }
   }
   io->inline_ok = client_waits(x, s);
-  vd_engine_submit(x->d->eng, io);
+  vd_engine_submit(x->env->host->eng, io);
   return 0;
 }
 
@@ -401,26 +400,26 @@ static int one_request(struct nbd_xfer *x)
 
 /* Allocate the per-connection state and pinned staging: 0, -EUSERS at
  * nbd-max-sessions, or -ENOMEM. */
-int nbd_xfer_new(struct vramd *d, int fd, struct nbd_xfer **out)
+int nbd_xfer_new(const struct nbd_env *env, int fd, struct nbd_xfer **out)
 {
-  uint64_t staging = d->cfg.nbd_staging;
+  uint64_t staging = env->set.staging;
   struct nbd_xfer *x;
   char sz[32];
   int rc = -ENOMEM;
 
   *out = NULL;
-  if (atomic_fetch_add(&sessions, 1) >= d->cfg.nbd_max_sessions) {
+  if (atomic_fetch_add(&sessions, 1) >= env->set.max_sessions) {
     vd_warn_rl("nbd: %u sessions already (nbd-max-sessions); refusing another",
-               d->cfg.nbd_max_sessions);
+               env->set.max_sessions);
     rc = -EUSERS;
     goto out_count;
   }
   x = calloc(1, sizeof *x);
   if (!x)
     goto out_count;
-  x->d = d;
+  x->env = env;
   x->fd = fd;
-  x->staging = vd_engine_pinned_alloc(d->eng, staging);
+  x->staging = vd_engine_pinned_alloc(env->host->eng, staging);
   if (!x->staging) {
     static struct vd_ratelimit rl; /* clients can ask again and again */
     vd_log_rl(&rl, VD_LOG_ERR, "nbd: cannot allocate %s of pinned staging",
@@ -459,7 +458,7 @@ void nbd_xfer_free(struct nbd_xfer *x)
   pthread_mutex_destroy(&x->send_lock);
   pthread_cond_destroy(&x->slot_cv);
   pthread_mutex_destroy(&x->lock);
-  vd_engine_pinned_free(x->d->eng, x->staging);
+  vd_engine_pinned_free(x->env->host->eng, x->staging);
   free(x);
   atomic_fetch_sub(&staged, 1);
   atomic_fetch_sub(&sessions, 1);

@@ -13,7 +13,6 @@
 #include "nbd-internal.h"
 #include "util.h"
 #include "volume.h"
-#include "vramd.h"
 
 enum { ST_FLAGS, ST_OPT_HDR, ST_OPT_DATA, ST_OPT_SKIP, ST_START, ST_CLOSE };
 
@@ -109,7 +108,8 @@ static int fill(struct nbd_neg *n, uint8_t *buf, uint32_t need)
 
 /* Look up an export by its name as sent, checked the same way for every
  * option (nbd_name_check): nbd volumes only, never one being deleted. */
-static struct vd_volume *find_export(struct vramd *d, const uint8_t *name, uint32_t len)
+static struct vd_volume *find_export(const struct nbd_env *env, const uint8_t *name,
+                                     uint32_t len)
 {
   char s[VD_NAME_MAX + 1];
   struct vd_volume *v;
@@ -118,7 +118,7 @@ static struct vd_volume *find_export(struct vramd *d, const uint8_t *name, uint3
     return NULL;
   memcpy(s, name, len);
   s[len] = '\0';
-  v = vd_registry_get(&d->reg, s);
+  v = vd_registry_get(env->host->reg, s);
   if (v && (v->spec.frontend != VD_FRONTEND_NBD || atomic_load(&v->deleting))) {
     vd_volume_put(v);
     v = NULL;
@@ -134,7 +134,7 @@ static int opt_list(struct nbd_neg *n)
 
   if (n->o.length)
     return reply_err(n, NBD_REP_ERR_INVALID, "NBD_OPT_LIST takes no data");
-  k = vd_registry_list(&n->d->reg, &vols);
+  k = vd_registry_list(n->env->host->reg, &vols);
   if (k < 0)
     return reply_err(n, NBD_REP_ERR_SHUTDOWN, "out of memory");
   for (int i = 0; i < k; i++) {
@@ -164,7 +164,7 @@ static int send_infos(struct nbd_neg *n, const struct nbd_go *go, struct vd_volu
   nbd_put16(b, NBD_INFO_BLOCK_SIZE);
   nbd_put32(b + 2, NBD_MIN_BLOCK);
   nbd_put32(b + 6, NBD_PREF_BLOCK);
-  nbd_put32(b + 10, nbd_max_payload(n->d->cfg.nbd_staging));
+  nbd_put32(b + 10, nbd_max_payload(n->env->set.staging));
   rc = rc ? rc : reply(n, NBD_REP_INFO, b, 14);
   if (!rc && go->want_name) {
     size_t len = strlen(v->spec.name);
@@ -207,12 +207,12 @@ static int reply_no_session(struct nbd_neg *n, int rc)
   char msg[160], sz[32];
   if (rc == -EUSERS) {
     snprintf(msg, sizeof msg, "vramd serves at most %u NBD sessions at a time "
-             "(nbd-max-sessions); try again when one ends", n->d->cfg.nbd_max_sessions);
+             "(nbd-max-sessions); try again when one ends", n->env->set.max_sessions);
     vd_warn_rl("nbd: %u sessions already (nbd-max-sessions); refusing another",
-               n->d->cfg.nbd_max_sessions);
+               n->env->set.max_sessions);
   } else if (rc == -ENOMEM) {
     snprintf(msg, sizeof msg, "vramd cannot pin %s of staging for another NBD session "
-             "(out of memory)", vd_format_size(n->d->cfg.nbd_staging, sz, sizeof sz));
+             "(out of memory)", vd_format_size(n->env->set.staging, sz, sizeof sz));
   } else if (rc == -EAGAIN) {
     snprintf(msg, sizeof msg, "vramd cannot start a thread for another NBD session; "
              "try again");
@@ -226,7 +226,7 @@ static int reply_no_session(struct nbd_neg *n, int rc)
  * check is nbd_xfer_new's, in the session thread). */
 static bool sessions_full(const struct nbd_neg *n)
 {
-  return nbd_sessions_staged() >= n->d->cfg.nbd_max_sessions;
+  return nbd_sessions_staged() >= n->env->set.max_sessions;
 }
 
 /* NBD_OPT_GO / NBD_OPT_INFO: a GO that names an export ends negotiation. */
@@ -240,7 +240,7 @@ static int opt_go(struct nbd_neg *n)
   if (e)
     return reply_err(n, e, "malformed NBD_OPT_GO/NBD_OPT_INFO data (lengths that do not "
                      "add up, or a name over 4096 bytes or holding a NUL byte)");
-  v = find_export(n->d, (const uint8_t *)go.name, go.name_len);
+  v = find_export(n->env, (const uint8_t *)go.name, go.name_len);
   if (!v)
     return reply_unknown(n, &go);
   rc = send_infos(n, &go, v);
@@ -260,14 +260,14 @@ static int opt_go(struct nbd_neg *n)
 /* NBD_OPT_EXPORT_NAME: no way to report errors, so failures close. */
 static int opt_export_name(struct nbd_neg *n)
 {
-  struct vd_volume *v = find_export(n->d, n->data, n->o.length);
+  struct vd_volume *v = find_export(n->env, n->data, n->o.length);
 
   if (!v)
     return -ENOENT;
   if (sessions_full(n)) {
     vd_volume_put(v);
     vd_warn_rl("nbd: %u sessions already (nbd-max-sessions); closing an "
-               "NBD_OPT_EXPORT_NAME client", n->d->cfg.nbd_max_sessions);
+               "NBD_OPT_EXPORT_NAME client", n->env->set.max_sessions);
     return -EUSERS;
   }
   n->v = v;
@@ -397,14 +397,14 @@ int nbd_neg_step(struct nbd_neg *n)
 }
 
 /* Greet: a fixed newstyle server that can leave out the zeroes. */
-struct nbd_neg *nbd_neg_new(struct vramd *d, int fd)
+struct nbd_neg *nbd_neg_new(const struct nbd_env *env, int fd)
 {
   struct nbd_neg *n = calloc(1, sizeof *n);
   uint8_t b[18];
 
   if (!n)
     return NULL;
-  n->d = d;
+  n->env = env;
   n->fd = fd;
   n->state = ST_FLAGS;
   nbd_put64(b, NBD_MAGIC);
@@ -425,7 +425,7 @@ int nbd_neg_enter(struct nbd_neg *n, struct nbd_conn *c, struct nbd_xfer **x,
   int rc;
 
   n->v = NULL;
-  rc = nbd_xfer_new(n->d, n->fd, x);
+  rc = nbd_xfer_new(n->env, n->fd, x);
   if (rc) {
     vd_volume_put(v);
     return rc;

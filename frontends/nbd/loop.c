@@ -1,7 +1,7 @@
 /* loop.c: one thread accepts every NBD connection and negotiates all of
  * them on non-blocking sockets (handshake.c), within guard.c's caps and
  * deadline.  Only a connection that picks an export gets a thread: its
- * session thread (server.c), at most NBD_NEG_STARTS of them setting up
+ * session thread (session.c), at most NBD_NEG_STARTS of them setting up
  * at once.  So a negotiation costs a small struct and one option's
  * buffers, never a thread. */
 #include "config.h"
@@ -33,7 +33,7 @@
 #define TAG_LISTEN 2u
 
 static struct {
-  struct vramd *d;
+  const struct nbd_env *env;
   int ep, wake;                  /* epoll, eventfd */
   int lfd[2];
   unsigned nlfd;
@@ -166,6 +166,19 @@ static void dispatch(struct nbd_neg *n, int rc)
   }
 }
 
+/* Hand-back from a session thread; the loop wakes to take it. */
+static void hand_back(struct nbd_neg *n, int rc)
+{
+  uint64_t one = 1;
+  pthread_mutex_lock(&L.lock);
+  n->start_rc = rc;
+  n->bnext = L.back;
+  L.back = n;
+  pthread_mutex_unlock(&L.lock);
+  if (write(L.wake, &one, sizeof one) < 0)
+    vd_err("nbd: cannot wake the negotiation loop: %s", strerror(errno));
+}
+
 /* Start sessions while start slots are free, oldest first. */
 static void start_waiting(void)
 {
@@ -177,7 +190,7 @@ static void start_waiting(void)
       L.wait_tail = NULL;
     n->g.busy = true;
     L.starting++;
-    rc = nbd_session_spawn(n);
+    rc = nbd_session_spawn(n, hand_back);
     if (rc) {
       vd_warn_rl("nbd: cannot start a session thread: %s", strerror(-rc));
       L.starting--;
@@ -244,7 +257,7 @@ static void admit(int fd, const struct sockaddr_storage *ss, uint64_t now)
   struct nbd_neg *n;
   int one = 1;
 
-  if (peer_key(fd, ss, &k) || !make_room(&k) || !(n = nbd_neg_new(L.d, fd))) {
+  if (peer_key(fd, ss, &k) || !make_room(&k) || !(n = nbd_neg_new(L.env, fd))) {
     close(fd);
     return;
   }
@@ -388,19 +401,6 @@ static void *loop_main(void *arg)
   return NULL;
 }
 
-/* Hand-back from a session thread; the loop wakes to take it. */
-void nbd_loop_hand_back(struct nbd_neg *n, int rc)
-{
-  uint64_t one = 1;
-  pthread_mutex_lock(&L.lock);
-  n->start_rc = rc;
-  n->bnext = L.back;
-  L.back = n;
-  pthread_mutex_unlock(&L.lock);
-  if (write(L.wake, &one, sizeof one) < 0)
-    vd_err("nbd: cannot wake the negotiation loop: %s", strerror(errno));
-}
-
 /* Close what start made. */
 static void loop_close(void)
 {
@@ -413,12 +413,12 @@ static void loop_close(void)
 }
 
 /* epoll over the listeners and the wake eventfd, then the thread. */
-int nbd_loop_start(struct vramd *d, const int *lfd, unsigned nlfd, char *err, size_t errlen)
+int nbd_loop_start(const struct nbd_env *env, const int *lfd, unsigned nlfd, char *err, size_t errlen)
 {
   struct epoll_event ev = { .events = EPOLLIN, .data.u64 = TAG_WAKE };
   int rc;
 
-  L.d = d;
+  L.env = env;
   L.nlfd = nlfd;
   L.stop = L.paused = false;
   L.back = L.wait_head = L.wait_tail = NULL;

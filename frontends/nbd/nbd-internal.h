@@ -1,6 +1,6 @@
 /* nbd-internal.h: what the files of frontends/nbd share with each other
- * (byte order, socket helpers, sessions, negotiation); nothing outside
- * frontends/nbd includes it. */
+ * (settings, socket helpers, sessions, negotiation, kernel attach);
+ * nothing outside frontends/nbd includes it but its tests. */
 #ifndef VRAMD_NBD_INTERNAL_H
 #define VRAMD_NBD_INTERNAL_H
 
@@ -9,25 +9,52 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "nbd.h"
+#include "frontend.h"
+#include "nbd-proto.h"
 
-struct vramd;
 struct vd_volume;
 struct nbd_xfer;
 
-/* Big-endian loads and stores. */
-static inline uint16_t nbd_get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-static inline uint32_t nbd_get32(const uint8_t *p)
-{
-  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-static inline uint64_t nbd_get64(const uint8_t *p) { return (uint64_t)nbd_get32(p) << 32 | nbd_get32(p + 4); }
-static inline void nbd_put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
-static inline void nbd_put32(uint8_t *p, uint32_t v)
-{
-  p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
-}
-static inline void nbd_put64(uint8_t *p, uint64_t v) { nbd_put32(p, (uint32_t)(v >> 32)); nbd_put32(p + 4, (uint32_t)v); }
+/* Server limits. */
+#define NBD_SLOTS 128                    /* requests in flight per connection */
+#define NBD_SEND_IOV 128                 /* iovec entries per reply sendmsg */
+/* Negotiation: connections that have not reached transmission yet. */
+#define NBD_NEG_MAX 512                  /* negotiating at once, per daemon */
+#define NBD_NEG_PER_PEER 64              /* of them from one uid (Unix) or address (TCP) */
+#define NBD_NEG_DEADLINE_S 10            /* whole negotiation, accept to transmission */
+#define NBD_NEG_STARTS 8                 /* sessions being set up at once (threads) */
+/* Connections of a kernel-attached device (nbd-attach-connections), each
+ * a session; the default is one per online CPU up to the _AUTO cap. */
+#define NBD_ATTACH_CONNS_MAX 16
+#define NBD_ATTACH_CONNS_AUTO 4
+/* A request the kernel waits for longer than this drops its connection
+ * (with several, the kernel requeues it on another): vramd answers every
+ * request, so only a wedged daemon gets there. */
+#define NBD_ATTACH_TIMEOUT_S 3600
+/* Sessions in transmission, each with its staging (nbd-max-sessions). */
+#define NBD_SESSIONS_DEFAULT 256
+#define NBD_SESSIONS_MAX 4096
+
+/* settings.c: the NBD keys (nbd-socket, nbd-listen, nbd-staging,
+ * nbd-max-sessions, nbd-attach-connections), in a struct
+ * vd_frontend_config's bytes. */
+struct nbd_settings {
+  char socket[108];
+  char listen[128];              /* "" = no TCP */
+  uint64_t staging;              /* pinned per session */
+  unsigned max_sessions;         /* sessions in transmission */
+  unsigned attach_connections;   /* per kernel-attached device */
+};
+extern const struct vd_frontend_settings nbd_settings;
+/* The settings in a frontend config's bytes. */
+const struct nbd_settings *nbd_settings_of(const struct vd_frontend_config *c);
+
+/* What every part of the server reads: the daemon's engine and registry
+ * and the settings it started with; server.c's, from start to stop. */
+struct nbd_env {
+  const struct vd_frontend_host *host;
+  struct nbd_settings set;
+};
 
 /* One session: a connection past negotiation, from its first request to
  * close; on the server list (for kicks) while a volume is attached. */
@@ -46,7 +73,7 @@ int nbd_skip(int fd, uint64_t len, void *scratch, size_t scratch_len);
 /* conn.c: per-connection transmission state with pinned staging of
  * nbd-staging bytes.  Returns 0 with *xfer set, -EUSERS when
  * nbd-max-sessions sessions are running, or -ENOMEM. */
-int nbd_xfer_new(struct vramd *d, int fd, struct nbd_xfer **xfer);
+int nbd_xfer_new(const struct nbd_env *env, int fd, struct nbd_xfer **xfer);
 /* Serve requests on the attached volume until the session ends; frees x. */
 void nbd_xfer_run(struct nbd_xfer *x, struct vd_volume *v);
 /* Free a transmission state that never ran. */
@@ -124,7 +151,7 @@ struct nbd_neg {
   struct nbd_neg *wnext;         /* loop: waiting for a start slot */
   struct nbd_neg *bnext;         /* loop: handed back by a session thread */
   struct nbd_peer_key peer;
-  struct vramd *d;
+  const struct nbd_env *env;
   int fd;
   uint32_t events;               /* loop: what epoll watches; 0 when not added */
   bool dead;                     /* loop: dropped, freed at the end of the turn */
@@ -139,6 +166,8 @@ struct nbd_neg {
   uint8_t *out;                  /* replies not sent yet */
   size_t out_len, out_off, out_cap;
   struct vd_volume *v;           /* the export GO or EXPORT_NAME picked */
+  /* Session thread: where it hands n back to the loop (loop.c's). */
+  void (*back)(struct nbd_neg *n, int rc);
 };
 
 /* What the loop does next with a negotiating connection. */
@@ -148,7 +177,7 @@ enum { NBD_NEG_READ = 1, NBD_NEG_WRITE, NBD_NEG_START };
 
 /* handshake.c: a negotiation on non-blocking socket fd, greeting queued.
  * NULL when out of memory (fd is then the caller's to close). */
-struct nbd_neg *nbd_neg_new(struct vramd *d, int fd);
+struct nbd_neg *nbd_neg_new(const struct nbd_env *env, int fd);
 /* Read what has arrived, answer whole options, send what is queued:
  * NBD_NEG_READ or _WRITE (what to wait for), NBD_NEG_START (an export
  * was picked: set up the session), or -errno to close. */
@@ -165,19 +194,48 @@ void nbd_neg_refused(struct nbd_neg *n, int rc);
 void nbd_neg_free(struct nbd_neg *n);
 
 /* loop.c: accept on lfd[0..nlfd) and negotiate; 0 or -errno with err. */
-int nbd_loop_start(struct vramd *d, const int *lfd, unsigned nlfd, char *err, size_t errlen);
+int nbd_loop_start(const struct nbd_env *env, const int *lfd, unsigned nlfd, char *err, size_t errlen);
 /* Close every negotiation, wait for session set-ups, end the thread. */
 void nbd_loop_stop(void);
-/* Session thread: n's set-up ended with rc (0: a session has its socket). */
-void nbd_loop_hand_back(struct nbd_neg *n, int rc);
 
-/* server.c: a thread that sets up n's session and serves it; -errno when
- * none starts (n is then still the loop's). */
-int nbd_session_spawn(struct nbd_neg *n);
-/* Attach a volume to a session and put it on the server list, unless
+/* session.c: a thread that sets up n's session and serves it, calling
+ * back(n, rc) once the set-up ended (0: a session has its socket; the
+ * loop passes its own, so session.c calls nothing of loop.c); -errno
+ * when none starts (n is then still the loop's). */
+int nbd_session_spawn(struct nbd_neg *n, void (*back)(struct nbd_neg *n, int rc));
+
+/* list.c: attach a volume to a session and put it on the list, unless
  * the volume or the server is going away; takes over the caller's
  * reference and counts a client.  -ESHUTDOWN when refused. */
 int nbd_conn_attach(struct nbd_conn *c, struct vd_volume *v);
+/* Take a session off the list, close its socket, drop its volume. */
+void nbd_conn_detach(struct nbd_conn *c);
+/* Start and stop: let sessions attach, or no longer. */
+void nbd_conns_open(void);
+void nbd_conns_close(void);
+/* End every session and wait until they are gone. */
+void nbd_conns_end_all(void);
+/* Withdraw v: -EBUSY (err says why) while it has clients unless force;
+ * else end its sessions and wait for them. */
+int nbd_conns_withdraw(struct vd_volume *v, bool force, char *err, size_t errlen);
+
+/* Serve the transmission phase (no handshake) on a connected socket for
+ * volume v, e.g. one end of a socketpair handed to the kernel driver.
+ * Blocks until the peer disconnects or the volume is removed; fd is closed
+ * on return.  Returns 0 or -errno when the connection could not start. */
+int vd_nbd_serve_transmission(const struct nbd_env *env, struct vd_volume *v, int fd);
+
+/* attach.c: connect v to a kernel /dev/nbdN through nbd-attach-connections
+ * socketpairs, each served by vd_nbd_serve_transmission (spec.index picks
+ * the device, else the kernel's first free one); over netlink where the
+ * kernel has it, else the ioctls.  Fills v->device_path and device_conns.  Returns 0 or -errno, err says
+ * why (module not loaded, device taken). */
+int vd_nbd_attach(const struct nbd_env *env, struct vd_volume *v, char *err, size_t errlen);
+/* Disconnect v's kernel device, if any: -EBUSY while it is mounted or
+ * used for swap unless force.  0 when v was not attached. */
+int vd_nbd_detach(struct vd_volume *v, bool force, char *err, size_t errlen);
+/* Disconnect every kernel device (shutdown). */
+void vd_nbd_detach_all(void);
 
 /* netlink.c: what NBD_CMD_CONNECT sets up. */
 struct nbd_nl_connect {

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "engine.h"
-#include "nbd-internal.h"
+#include "nbd-proto.h"
 
 /* Decode a request header; the magic is checked by nbd_request_check. */
 void nbd_request_decode(const uint8_t b[NBD_REQUEST_SIZE], struct nbd_request *r)

@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include "ublk-internal.h"
-#include "vramd.h"
 
 #define MAX_ZERO_SECTORS (1u << 21) /* 1 GiB per discard / write-zeroes */
 
@@ -295,9 +294,11 @@ static void fe_pinned(struct ublk_frontend *fe, struct vd_frontend_pinned *out)
 }
 
 /* Nothing to listen on: probe the kernel. */
-static int ublk_start(struct vramd *d, char *err, size_t errlen)
+static int ublk_start(const struct vd_frontend_host *d, const struct vd_frontend_config *c,
+                      char *err, size_t errlen)
 {
   (void)d;
+  (void)c;
   (void)err;
   (void)errlen;
   fe_probe(&ublk_fe);
@@ -305,20 +306,21 @@ static int ublk_start(struct vramd *d, char *err, size_t errlen)
 }
 
 /* Tear every device down at shutdown. */
-static void ublk_stop(struct vramd *d)
+static void ublk_stop(const struct vd_frontend_host *d)
 {
   (void)d;
   fe_shutdown(&ublk_fe);
 }
 
 /* Create /dev/ublkbN for a volume. */
-static int ublk_add(struct vramd *d, struct vd_volume *v, char *err, size_t errlen)
+static int ublk_add(const struct vd_frontend_host *d, struct vd_volume *v, char *err,
+                    size_t errlen)
 {
   return dev_add(&ublk_fe, d->eng, v, err, errlen);
 }
 
 /* Withdraw a volume's device. */
-static int ublk_remove(struct vramd *d, struct vd_volume *v, bool force,
+static int ublk_remove(const struct vd_frontend_host *d, struct vd_volume *v, bool force,
                        char *err, size_t errlen)
 {
   (void)d;
@@ -326,7 +328,7 @@ static int ublk_remove(struct vramd *d, struct vd_volume *v, bool force,
 }
 
 /* What the queues pin. */
-static void ublk_pinned(const struct vramd *d, struct vd_frontend_pinned *out)
+static void ublk_pinned(const struct vd_frontend_host *d, struct vd_frontend_pinned *out)
 {
   (void)d;
   fe_pinned(&ublk_fe, out);

@@ -1,6 +1,6 @@
 /* fuzz_config.c: libFuzzer target for vramd.conf (read through a memfd,
  * the same path the daemon reads a file by).
- * fuzz-sources: daemon/config.c common/spec.c common/spec-text.c common/value.c common/size.c common/name.c common/log.c daemon/volume.c daemon/registry.c daemon/map/volmap.c daemon/pool/pool.c daemon/pool/extent.c daemon/pool/nvml.c daemon/pool/clerr.c daemon/pool/health.c daemon/pool/watch.c common/clock.c common/thread.c
+ * fuzz-sources: daemon/config.c common/setting.c common/spec.c common/spec-text.c common/size.c common/name.c common/log.c daemon/volume/volume.c daemon/volume/registry.c daemon/map/volmap.c daemon/pool/pool.c daemon/pool/extent.c daemon/pool/nvml.c daemon/pool/clerr.c daemon/pool/health.c daemon/pool/watch.c common/clock.c common/thread.c
  * fuzz-libs: jansson OpenCL
  */
 #include <stdint.h>
@@ -9,6 +9,15 @@
 #include <unistd.h>
 
 #include "vramd.h"
+/* The NBD keys, parsed by the NBD frontend's own code as in vramd. */
+#include "../../frontends/nbd/settings.c"
+
+static const struct vd_frontend nbd_settings_only = {
+  .kind = VD_FRONTEND_NBD,
+  .name = "nbd",
+  .settings = &nbd_settings,
+};
+static const struct vd_frontend *const frontends[] = { &nbd_settings_only, NULL };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -22,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     return 0;
   if (write(fd, data, size) == (ssize_t)size) {
     snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-    vramd_config_defaults(&c);
+    vramd_config_defaults(&c, frontends);
     if (vramd_config_load(&c, path, true, err, sizeof err) == 0 && c.nvolumes > VD_MAX_CLI_VOLUMES)
       __builtin_trap();
   }

@@ -1,21 +1,35 @@
 /* test_config.c: vramd.conf and option parsing of the pinned-memory
  * settings (nbd-staging, nbd-max-sessions, small-batch, small-max,
- * small-staging): defaults, good values, and each bad value's message. */
+ * small-staging): defaults, good values, and each bad value's message.
+ * The NBD keys reach the NBD frontend's own parser through the daemon's,
+ * as they do in vramd. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "frontend.h"
+#include "nbd/nbd-internal.h"
 #include "vramd.h"
 #include "runner.h"
 
 static struct vramd_config cfg;
 static char err[512];
 
+/* The NBD frontend's settings in cfg. */
+static const struct nbd_settings *nbd(void)
+{
+  for (unsigned i = 0; cfg.frontends[i]; i++)
+    if (cfg.frontends[i]->kind == VD_FRONTEND_NBD)
+      return nbd_settings_of(&cfg.fe[i]);
+  CU_FAIL_FATAL("no NBD frontend in the table");
+  return NULL;
+}
+
 /* Apply one setting to fresh defaults. */
 static int set(const char *key, const char *value)
 {
-  vramd_config_defaults(&cfg);
+  vramd_config_defaults(&cfg, vd_frontends);
   err[0] = '\0';
   return vramd_config_set(&cfg, key, value, err, sizeof err);
 }
@@ -34,7 +48,7 @@ static void expect_size(const char *key, const char *value, uint64_t bytes)
 {
   CU_ASSERT_EQUAL_FATAL(set(key, value), 0);
   if (!strcmp(key, "nbd-staging"))
-    CU_ASSERT_EQUAL(cfg.nbd_staging, bytes);
+    CU_ASSERT_EQUAL(nbd()->staging, bytes);
   if (!strcmp(key, "small-max"))
     CU_ASSERT_EQUAL(cfg.small_max, bytes);
   if (!strcmp(key, "small-staging"))
@@ -76,15 +90,15 @@ static void test_unit_needs_stripe(void)
 /* The defaults are the measured ones (docs/design-decisions.md). */
 static void test_defaults(void)
 {
-  vramd_config_defaults(&cfg);
-  CU_ASSERT_EQUAL(cfg.nbd_staging, 32u << 20);
-  CU_ASSERT_EQUAL(cfg.nbd_max_sessions, 256);
+  vramd_config_defaults(&cfg, vd_frontends);
+  CU_ASSERT_EQUAL(nbd()->staging, 32u << 20);
+  CU_ASSERT_EQUAL(nbd()->max_sessions, 256);
   CU_ASSERT(cfg.small_batch);
   CU_ASSERT_EQUAL(cfg.small_max, 16u << 10);
   CU_ASSERT_EQUAL(cfg.small_staging, 4u << 20);
   /* one kernel NBD connection per online CPU, at most 4 */
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-  CU_ASSERT_EQUAL(cfg.nbd_attach_connections, cpus < 1 ? 1 : cpus > 4 ? 4 : (unsigned)cpus);
+  CU_ASSERT_EQUAL(nbd()->attach_connections, cpus < 1 ? 1 : cpus > 4 ? 4 : (unsigned)cpus);
 }
 
 static void test_nbd_staging(void)
@@ -112,9 +126,9 @@ static void test_nbd_staging(void)
 static void test_nbd_max_sessions(void)
 {
   CU_ASSERT_EQUAL(set("nbd-max-sessions", "1"), 0);
-  CU_ASSERT_EQUAL(cfg.nbd_max_sessions, 1);
+  CU_ASSERT_EQUAL(nbd()->max_sessions, 1);
   CU_ASSERT_EQUAL(set("nbd-max-sessions", "4096"), 0);
-  CU_ASSERT_EQUAL(cfg.nbd_max_sessions, 4096);
+  CU_ASSERT_EQUAL(nbd()->max_sessions, 4096);
   expect_bad("nbd-max-sessions", "0", "nbd-max-sessions: '0' is not a number from 1 to 4096");
   expect_bad("nbd-max-sessions", "4097", "nbd-max-sessions: '4097' is not a number from 1 to 4096");
   expect_bad("nbd-max-sessions", "-1", "nbd-max-sessions: '-1' is not a number from 1 to 4096");
@@ -127,13 +141,33 @@ static void test_nbd_max_sessions(void)
 static void test_nbd_attach_connections(void)
 {
   CU_ASSERT_EQUAL(set("nbd-attach-connections", "1"), 0);
-  CU_ASSERT_EQUAL(cfg.nbd_attach_connections, 1);
+  CU_ASSERT_EQUAL(nbd()->attach_connections, 1);
   CU_ASSERT_EQUAL(set("nbd-attach-connections", "16"), 0);
-  CU_ASSERT_EQUAL(cfg.nbd_attach_connections, 16);
+  CU_ASSERT_EQUAL(nbd()->attach_connections, 16);
   expect_bad("nbd-attach-connections", "0",
              "nbd-attach-connections: '0' is not a number from 1 to 16");
   expect_bad("nbd-attach-connections", "17",
              "nbd-attach-connections: '17' is not a number from 1 to 16");
+}
+
+/* A key neither the daemon nor a frontend knows is refused by name; the
+ * NBD strings are its own and read back through the daemon. */
+static void test_frontend_keys(void)
+{
+  char path[201];
+
+  expect_bad("nbd-bogus", "1", "unknown setting 'nbd-bogus'");
+  expect_bad("ublk-queues", "2", "unknown setting 'ublk-queues'");
+  CU_ASSERT_STRING_EQUAL(vramd_config_str(&cfg, "nbd-socket"), "/run/vramd/nbd.sock");
+  CU_ASSERT_STRING_EQUAL(vramd_config_str(&cfg, "nbd-listen"), "");
+  CU_ASSERT_PTR_NULL(vramd_config_str(&cfg, "api-socket"));
+  CU_ASSERT_EQUAL(set("nbd-listen", "127.0.0.1:10809"), 0);
+  CU_ASSERT_STRING_EQUAL(vramd_config_str(&cfg, "nbd-listen"), "127.0.0.1:10809");
+  CU_ASSERT_STRING_EQUAL(nbd()->listen, "127.0.0.1:10809");
+  memset(path, 'x', 200);
+  path[200] = '\0';
+  CU_ASSERT_EQUAL(set("nbd-socket", path), -EINVAL);
+  CU_ASSERT_STRING_EQUAL(err, "nbd-socket: value is longer than 107 characters");
 }
 
 static void test_small_batch(void)
@@ -189,10 +223,10 @@ static void test_file(void)
   fputs("# pinned memory\nnbd-staging = 8M\nnbd-max-sessions = 3  # few\n"
         "small-batch = off\nsmall-max = 8K\nsmall-staging = 2M\nnbd-staging = 4M\n", f);
   fclose(f);
-  vramd_config_defaults(&cfg);
+  vramd_config_defaults(&cfg, vd_frontends);
   CU_ASSERT_EQUAL(vramd_config_load(&cfg, path, true, err, sizeof err), 0);
-  CU_ASSERT_EQUAL(cfg.nbd_staging, 4u << 20);
-  CU_ASSERT_EQUAL(cfg.nbd_max_sessions, 3);
+  CU_ASSERT_EQUAL(nbd()->staging, 4u << 20);
+  CU_ASSERT_EQUAL(nbd()->max_sessions, 3);
   CU_ASSERT(!cfg.small_batch);
   CU_ASSERT_EQUAL(cfg.small_max, 8u << 10);
   CU_ASSERT_EQUAL(cfg.small_staging, 2u << 20);
@@ -201,7 +235,7 @@ static void test_file(void)
   CU_ASSERT_FATAL(f != NULL);
   fputs("small-max = 16K\n\nnbd-staging = 100K\n", f);
   fclose(f);
-  vramd_config_defaults(&cfg);
+  vramd_config_defaults(&cfg, vd_frontends);
   CU_ASSERT_EQUAL(vramd_config_load(&cfg, path, true, err, sizeof err), -EINVAL);
   CU_ASSERT_PTR_NOT_NULL(strstr(err, ":3: nbd-staging: '100K' is out of range (1M to 256M)"));
   CU_ASSERT_EQUAL(strncmp(err, path, strlen(path)), 0);
@@ -217,7 +251,7 @@ static int load_bytes(const char *text, size_t len)
   CU_ASSERT_FATAL(fd >= 0);
   CU_ASSERT_FATAL(write(fd, text, len) == (ssize_t)len);
   close(fd);
-  vramd_config_defaults(&cfg);
+  vramd_config_defaults(&cfg, vd_frontends);
   err[0] = '\0';
   rc = vramd_config_load(&cfg, path, true, err, sizeof err);
   unlink(path);
@@ -247,7 +281,7 @@ static void test_file_refusals(void)
   CU_ASSERT_PTR_NOT_NULL(strstr(err, ":1: line is longer than 1023 bytes"));
   CU_ASSERT_EQUAL(load_bytes("volume = name=a,size=4M\nvolume = name=b,size=4M", 47), 0);
   CU_ASSERT_EQUAL(cfg.nvolumes, 2);
-  vramd_config_defaults(&cfg);
+  vramd_config_defaults(&cfg, vd_frontends);
   CU_ASSERT_EQUAL(vramd_config_load(&cfg, "/tmp", true, err, sizeof err), -EINVAL);
   CU_ASSERT_STRING_EQUAL(err, "/tmp: not a regular file (a folder, FIFO or socket)");
 }
@@ -258,6 +292,7 @@ static const struct vd_test tests[] = {
   { "nbd-staging", test_nbd_staging },
   { "nbd-max-sessions", test_nbd_max_sessions },
   { "nbd-attach-connections", test_nbd_attach_connections },
+  { "frontend keys", test_frontend_keys },
   { "small-batch", test_small_batch },
   { "small-max", test_small_max },
   { "small-staging", test_small_staging },

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "../../daemon/core.c"
-#include "../../daemon/registry.c"
+#include "../../daemon/volume/registry.c"
 #include "runner.h"
 
 static struct vramd d;
@@ -64,20 +64,21 @@ static struct vd_volume *bare(const char *name)
 }
 
 /* Stub frontend add: fail, or let another create win the name. */
-static int fake_add(struct vramd *dd, struct vd_volume *v, char *err, size_t errlen)
+static int fake_add(const struct vd_frontend_host *h, struct vd_volume *v, char *err,
+                    size_t errlen)
 {
   if (add_steals)
-    vd_registry_add(&dd->reg, bare(v->spec.name));
+    vd_registry_add(h->reg, bare(v->spec.name));
   if (add_rc)
     snprintf(err, errlen, "fake: cannot expose '%s'", v->spec.name);
   return add_rc;
 }
 
 /* Stub frontend remove: count. */
-static int fake_remove(struct vramd *dd, struct vd_volume *v, bool force, char *err,
-                       size_t errlen)
+static int fake_remove(const struct vd_frontend_host *h, struct vd_volume *v, bool force,
+                       char *err, size_t errlen)
 {
-  (void)dd, (void)v, (void)force, (void)err, (void)errlen;
+  (void)h, (void)v, (void)force, (void)err, (void)errlen;
   removes++;
   return 0;
 }
@@ -86,9 +87,10 @@ static const struct vd_frontend fake = {
   .kind = VD_FRONTEND_NBD, .name = "fake", .add = fake_add, .remove = fake_remove,
 };
 
-/* Stub frontend table: only NBD is built in. */
-const struct vd_frontend *vd_frontend_get(enum vd_frontend_kind kind)
+/* Stub of frontends.c's lookup: only NBD is built in. */
+const struct vd_frontend *vramd_frontend(const struct vramd *dd, enum vd_frontend_kind kind)
 {
+  (void)dd;
   return kind == VD_FRONTEND_NBD ? &fake : NULL;
 }
 
@@ -117,6 +119,7 @@ static int setup(void)
   char err[128];
   memset(&d, 0, sizeof d);
   vd_registry_init(&d.reg);
+  d.host.reg = &d.reg;
   pthread_mutex_init(&d.admin_lock, NULL);
   return vramd_volume_create(&d, &s, vramd_state_save, NULL, err, sizeof err);
 }

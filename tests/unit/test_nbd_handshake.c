@@ -15,7 +15,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "../../daemon/registry.c"
+#include "../../daemon/volume/registry.c"
 #include "../../frontends/nbd/handshake.c"
 #include "../../frontends/nbd/proto.c"
 #include "runner.h"
@@ -34,7 +34,9 @@
 #define TX_FLAGS 0x096du
 #define VOL_SIZE (64ull << 20)
 
-static struct vramd d;
+static struct vd_registry reg;
+static struct vd_frontend_host host = { .reg = &reg };
+static struct nbd_env env = { .host = &host };
 static struct vd_volume *vol;   /* "vol": an nbd volume, the export */
 static struct nbd_neg *n;       /* the server's end */
 static int cfd = -1;            /* the client's end */
@@ -62,9 +64,9 @@ unsigned nbd_sessions_staged(void)
 }
 
 /* Stub conn.c: admission and staging succeed or fail as told. */
-int nbd_xfer_new(struct vramd *dd, int fd, struct nbd_xfer **x)
+int nbd_xfer_new(const struct nbd_env *e, int fd, struct nbd_xfer **x)
 {
-  (void)dd, (void)fd;
+  (void)e, (void)fd;
   *x = xfer_rc ? NULL : fake_xfer;
   return xfer_rc;
 }
@@ -100,7 +102,7 @@ static struct vd_volume *add_volume(const char *name, enum vd_frontend_kind fe, 
   v->size = VOL_SIZE;
   atomic_init(&v->refs, 1);
   atomic_init(&v->deleting, deleting);
-  if (vd_registry_add(&d.reg, v)) {
+  if (vd_registry_add(&reg, v)) {
     free(v);
     return NULL;
   }
@@ -111,9 +113,9 @@ static struct vd_volume *add_volume(const char *name, enum vd_frontend_kind fe, 
  * which only "vol" may be opened over NBD. */
 static int suite_init(void)
 {
-  d.cfg.nbd_staging = NBD_STAGING_DEFAULT;
-  d.cfg.nbd_max_sessions = 4;
-  vd_registry_init(&d.reg);
+  env.set.staging = NBD_STAGING_DEFAULT;
+  env.set.max_sessions = 4;
+  vd_registry_init(&reg);
   vol = add_volume("vol", VD_FRONTEND_NBD, false);
   return vol && add_volume("blk", VD_FRONTEND_UBLK, false) &&
          add_volume("old", VD_FRONTEND_NBD, true) ? 0 : -1;
@@ -124,7 +126,7 @@ static int suite_fini(void)
 {
   const char *names[] = { "vol", "blk", "old" };
   for (size_t i = 0; i < 3; i++)
-    vd_volume_put(vd_registry_remove(&d.reg, names[i]));
+    vd_volume_put(vd_registry_remove(&reg, names[i]));
   return 0;
 }
 
@@ -303,7 +305,7 @@ static void connect_only(void)
   CU_ASSERT_FATAL(fcntl(sv[0], F_SETFL, O_NONBLOCK) == 0); /* as accept4 gives it */
   /* A server that stops reading fails the test instead of hanging it. */
   CU_ASSERT_FATAL(setsockopt(sv[1], SOL_SOCKET, SO_SNDTIMEO, &give_up, sizeof give_up) == 0);
-  n = nbd_neg_new(&d, sv[0]);
+  n = nbd_neg_new(&env, sv[0]);
   CU_ASSERT_FATAL(n != NULL);
   cfd = sv[1];
   staged = 0;
@@ -563,7 +565,7 @@ static void test_export_name_refused(void)
   CU_ASSERT_EQUAL(step(), -ENOENT);
   hang_up();
   connect_client();
-  staged = d.cfg.nbd_max_sessions;
+  staged = env.set.max_sessions;
   opt(NBD_OPT_EXPORT_NAME, "vol", 3);
   CU_ASSERT_EQUAL(step(), -EUSERS);
   expect_quiet();
@@ -764,7 +766,7 @@ static void test_never_reads(void)
 static void test_no_session(void)
 {
   connect_client();
-  staged = d.cfg.nbd_max_sessions;
+  staged = env.set.max_sessions;
   go(NBD_OPT_GO, "vol");
   CU_ASSERT_EQUAL(step(), NBD_NEG_READ);
   expect_infos(7);

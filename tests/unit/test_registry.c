@@ -1,4 +1,4 @@
-/* test_registry.c: daemon/registry.c: names kept in order and unique,
+/* test_registry.c: daemon/volume/registry.c: names kept in order and unique,
  * references taken by get and list, handed over by remove, and the last
  * put frees.  Volumes are bare structs: vd_volume_free is stubbed. */
 #include <errno.h>
@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../daemon/registry.c"
+#include "../../daemon/volume/registry.c"
 #include "runner.h"
 
 static int freed;

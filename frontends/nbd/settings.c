@@ -1,0 +1,111 @@
+/* settings.c: the NBD frontend's own keys in vramd.conf and on the command
+ * line (config keys equal long option names), their defaults and help. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "nbd-internal.h"
+#include "util.h"
+
+_Static_assert(sizeof(struct nbd_settings) <= sizeof(struct vd_frontend_config),
+               "struct nbd_settings outgrew VD_FRONTEND_CONFIG_BYTES");
+
+enum { K_SOCKET, K_LISTEN, K_STAGING, K_MAX_SESSIONS, K_ATTACH_CONNECTIONS };
+
+static const char *const keys[] = {
+  [K_SOCKET] = "nbd-socket",
+  [K_LISTEN] = "nbd-listen",
+  [K_STAGING] = "nbd-staging",
+  [K_MAX_SESSIONS] = "nbd-max-sessions",
+  [K_ATTACH_CONNECTIONS] = "nbd-attach-connections",
+  NULL,
+};
+
+static const char help[] =
+  "NBD frontend options:\n"
+  "             [--nbd-socket PATH] [--nbd-listen HOST:PORT]\n"
+  "             [--nbd-staging SIZE] [--nbd-max-sessions N]\n"
+  "             [--nbd-attach-connections N]\n";
+
+/* Staging is handed out in chunks. */
+static const struct vd_size_rule staging_rule = {
+  NBD_STAGING_MIN, NBD_STAGING_MAX, NBD_CHUNK, "the staging chunk"
+};
+
+/* The settings in a frontend config's bytes, to change. */
+static struct nbd_settings *settings_of(struct vd_frontend_config *c)
+{
+  return (struct nbd_settings *)(void *)c->u.b;
+}
+
+/* The same, to read. */
+const struct nbd_settings *nbd_settings_of(const struct vd_frontend_config *c)
+{
+  return (const struct nbd_settings *)(const void *)c->u.b;
+}
+
+/* One kernel NBD connection per online CPU, up to NBD_ATTACH_CONNS_AUTO:
+ * the kernel maps each CPU's requests to one connection. */
+static unsigned default_attach_connections(void)
+{
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n < 1 ? 1 : n > NBD_ATTACH_CONNS_AUTO ? NBD_ATTACH_CONNS_AUTO : (unsigned)n;
+}
+
+/* Built-in defaults (docs/design-decisions.md says why). */
+static void defaults(struct vd_frontend_config *c)
+{
+  struct nbd_settings *s = settings_of(c);
+
+  memset(c, 0, sizeof *c);
+  snprintf(s->socket, sizeof s->socket, "/run/vramd/nbd.sock");
+  s->staging = NBD_STAGING_DEFAULT;
+  s->max_sessions = NBD_SESSIONS_DEFAULT;
+  s->attach_connections = default_attach_connections();
+}
+
+/* Apply one of the keys above. */
+static int config(struct vd_frontend_config *c, const char *key, const char *v,
+                  char *err, size_t errlen)
+{
+  struct nbd_settings *s = settings_of(c);
+  unsigned k = 0;
+
+  while (keys[k] && strcmp(keys[k], key))
+    k++;
+  switch (k) {
+  case K_SOCKET:
+    return vd_setting_str(key, v, s->socket, sizeof s->socket, err, errlen);
+  case K_LISTEN:
+    return vd_setting_str(key, v, s->listen, sizeof s->listen, err, errlen);
+  case K_STAGING:
+    return vd_setting_size(key, v, &staging_rule, &s->staging, err, errlen);
+  case K_MAX_SESSIONS:
+    return vd_setting_uint(key, v, 1, NBD_SESSIONS_MAX, &s->max_sessions, err, errlen);
+  case K_ATTACH_CONNECTIONS:
+    return vd_setting_uint(key, v, 1, NBD_ATTACH_CONNS_MAX, &s->attach_connections, err,
+                           errlen);
+  default:
+    return VD_CONFIG_NOT_MINE;
+  }
+}
+
+/* The socket and the TCP listener, for GET /v1 and the start-up log. */
+static const char *get_str(const struct vd_frontend_config *c, const char *key)
+{
+  const struct nbd_settings *s = nbd_settings_of(c);
+  if (!strcmp(key, keys[K_SOCKET]))
+    return s->socket;
+  if (!strcmp(key, keys[K_LISTEN]))
+    return s->listen;
+  return NULL;
+}
+
+const struct vd_frontend_settings nbd_settings = {
+  .keys = keys,
+  .help = help,
+  .defaults = defaults,
+  .config = config,
+  .get_str = get_str,
+};
