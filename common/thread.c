@@ -1,6 +1,8 @@
 /* thread.c: names for vramd's threads, so top -H, perf and gdb say which
  * thread is the GPU worker and which the socket reader. */
-#define _GNU_SOURCE
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* pthread_setname_np */
+#endif
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
