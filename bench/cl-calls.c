@@ -7,7 +7,10 @@
  * and in all: if the driver let threads on different devices run
  * independently, k threads would make k times the calls of one.
  *
- * Usage: cl-calls [--device-types gpu|cpu] [--seconds S] [--read] */
+ * --kernel enqueues a tiny kernel launch (with its argument set) instead
+ * of a copy: what vramd's batch path pays per batch.
+ *
+ * Usage: cl-calls [--device-types gpu|cpu] [--seconds S] [--read|--kernel] */
 #define _GNU_SOURCE
 #define CL_TARGET_OPENCL_VERSION 300
 #include <CL/cl.h>
@@ -29,10 +32,12 @@ struct dev {
   cl_context ctx;
   cl_command_queue q;
   cl_mem buf, host;
+  cl_program prog;
+  cl_kernel k;
   void *hp;
   pthread_t t;
   double secs;
-  bool read;
+  bool read, kernel;
   atomic_bool *go;
   unsigned long long calls;
   int err;
@@ -46,7 +51,10 @@ static double now(void)
   return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* Set one device up: context, queue, buffers; 0 or the CL error. */
+static const char *src =
+  "__kernel void bump(__global uint *b, uint slot) { b[slot * 1024 + get_global_id(0)] += 1; }";
+
+/* Set one device up: context, queue, buffers, the kernel; 0 or the CL error. */
 static cl_int dev_open(struct dev *d)
 {
   cl_int rc;
@@ -62,6 +70,12 @@ static cl_int dev_open(struct dev *d)
                              0, NULL, NULL, &rc);
   if (rc) return rc;
   memset(d->hp, 0x5a, XFER);
+  d->prog = clCreateProgramWithSource(d->ctx, 1, &src, NULL, &rc);
+  if (rc) return rc;
+  rc = clBuildProgram(d->prog, 1, &d->id, "", NULL, NULL);
+  if (rc) return rc;
+  d->k = clCreateKernel(d->prog, "bump", &rc);
+  if (rc) return rc;
   return clFinish(d->q);
 }
 
@@ -76,7 +90,16 @@ static void *drive(void *arg)
   end = now() + d->secs;
   while (now() < end && !d->err) {
     for (int i = 0; i < ROUND && !d->err; i++, slot = (slot + 37) % SLOTS)
-      d->err = d->read ? clEnqueueReadBuffer(d->q, d->buf, CL_FALSE, (size_t)slot * XFER, XFER,
+      if (d->kernel) {
+        size_t g = 64, l = 64;
+        cl_uint s = slot;
+        d->err = clSetKernelArg(d->k, 0, sizeof d->buf, &d->buf);
+        if (!d->err)
+          d->err = clSetKernelArg(d->k, 1, sizeof s, &s);
+        if (!d->err)
+          d->err = clEnqueueNDRangeKernel(d->q, d->k, 1, NULL, &g, &l, 0, NULL, NULL);
+      } else
+        d->err = d->read ? clEnqueueReadBuffer(d->q, d->buf, CL_FALSE, (size_t)slot * XFER, XFER,
                                              d->hp, 0, NULL, NULL)
                        : clEnqueueWriteBuffer(d->q, d->buf, CL_FALSE, (size_t)slot * XFER, XFER,
                                               d->hp, 0, NULL, NULL);
@@ -91,18 +114,19 @@ int main(int argc, char **argv)
 {
   cl_device_type types = CL_DEVICE_TYPE_GPU | CL_DEVICE_TYPE_ACCELERATOR;
   double secs = 2, one = 0;
-  bool read = false;
+  bool read = false, kernel = false;
   struct dev dev[MAX_DEV];
   cl_platform_id plat[8];
   cl_uint np = 0, nd = 0;
 
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--read")) read = true;
+    else if (!strcmp(argv[i], "--kernel")) kernel = true;
     else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) secs = atof(argv[++i]);
     else if (!strcmp(argv[i], "--device-types") && i + 1 < argc)
       types = !strcmp(argv[++i], "cpu") ? CL_DEVICE_TYPE_CPU : types;
     else {
-      fprintf(stderr, "Usage: cl-calls [--device-types gpu|cpu] [--seconds S] [--read]\n");
+      fprintf(stderr, "Usage: cl-calls [--device-types gpu|cpu] [--seconds S] [--read|--kernel]\n");
       return 2;
     }
   }
@@ -128,8 +152,12 @@ int main(int argc, char **argv)
       return 1;
     }
   }
-  printf("# cl-calls: non-blocking 4 KiB %s from pinned memory, rounds of %d, %.1f s\n",
-         read ? "reads" : "writes", ROUND, secs);
+  if (kernel)
+    printf("# cl-calls: kernel launches (64 work-items, 2 arguments set), rounds of %d, %.1f s\n",
+           ROUND, secs);
+  else
+    printf("# cl-calls: non-blocking 4 KiB %s from pinned memory, rounds of %d, %.1f s\n",
+           read ? "reads" : "writes", ROUND, secs);
   printf("%-8s %14s %14s %10s\n", "threads", "calls/s each", "calls/s all", "all/one");
   for (cl_uint k = 1; k <= nd; k++) {
     atomic_bool go = false;
@@ -138,6 +166,7 @@ int main(int argc, char **argv)
       dev[i].calls = 0;
       dev[i].secs = secs;
       dev[i].read = read;
+      dev[i].kernel = kernel;
       dev[i].go = &go;
       if (pthread_create(&dev[i].t, NULL, drive, &dev[i])) {
         fprintf(stderr, "cl-calls: cannot start a thread\n");
