@@ -5,9 +5,7 @@
  * by a thread that shuts the socket down (MHD then closes it).  Peers are
  * counted by uid on the Unix socket (SO_PEERCRED) and by address on TCP. */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,6 +16,7 @@
 
 #include "api.h"
 #include "guard.h"
+#include "peer.h"
 #include "util.h"
 
 /* One open connection. */
@@ -25,7 +24,7 @@ struct conn {
   struct conn *prev, *next;
   struct vd_guard *g;
   int fd;
-  char peer[INET6_ADDRSTRLEN + 8]; /* "uid 1000" or an address */
+  char peer[VD_PEER_NAME_MAX];   /* "uid 1000", an address or an IPv6 /64 */
   char refused[160];               /* why it gets 503; "" when served */
   bool counted;                    /* holds one of max_conns */
   bool working;                    /* the daemon works on it: no deadline */
@@ -47,29 +46,19 @@ struct vd_guard {
   struct vd_ratelimit rl_refused, rl_closed;
 };
 
-/* Who is on the other end of fd: "uid N" on a Unix socket, else the
- * address; *root when the uid is 0. */
+/* Who is on the other end of fd, named as common/peer.h names peers (an
+ * IPv6 peer is its /64); *root when it is uid 0 on a Unix socket. */
 static void peer_of(int fd, char *out, size_t len, bool *root)
 {
-  struct sockaddr_storage ss;
-  socklen_t sl = sizeof ss;
-  struct ucred cr;
-  socklen_t cl = sizeof cr;
+  struct vd_peer p;
 
   *root = false;
-  memset(&ss, 0, sizeof ss);
-  if (getpeername(fd, (struct sockaddr *)&ss, &sl))
-    ss.ss_family = AF_UNSPEC;
-  if (ss.ss_family == AF_INET) {
-    inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, out, (socklen_t)len);
-  } else if (ss.ss_family == AF_INET6) {
-    inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, out, (socklen_t)len);
-  } else if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) == 0) {
-    snprintf(out, len, "uid %u", (unsigned)cr.uid);
-    *root = cr.uid == 0;
-  } else {
+  if (vd_peer_of(fd, &p)) {
     snprintf(out, len, "an unknown peer");
+    return;
   }
+  vd_peer_name(&p, out, len);
+  *root = vd_peer_is_root(&p);
 }
 
 /* Connections counted against max_conns from peer; lock held. */

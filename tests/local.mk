@@ -11,6 +11,12 @@ tests_unit_test_listen_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS)
 tests_unit_test_listen_LDADD = common/libvdcommon.a $(CUNIT_LIBS)
 TESTS += tests/unit/test_listen
 
+check_PROGRAMS += tests/unit/test_peer
+tests_unit_test_peer_SOURCES = tests/unit/test_peer.c tests/unit/runner.c tests/unit/runner.h
+tests_unit_test_peer_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS)
+tests_unit_test_peer_LDADD = common/libvdcommon.a $(CUNIT_LIBS)
+TESTS += tests/unit/test_peer
+
 # vramd.conf and options: the pinned-memory settings and their messages.
 check_PROGRAMS += tests/unit/test_config
 tests_unit_test_config_SOURCES = tests/unit/test_config.c tests/unit/runner.c tests/unit/runner.h
@@ -91,7 +97,7 @@ TESTS += tests/unit/test_nbd
 check_PROGRAMS += tests/unit/test_nbd_guard
 tests_unit_test_nbd_guard_SOURCES = tests/unit/test_nbd_guard.c tests/unit/runner.c tests/unit/runner.h
 tests_unit_test_nbd_guard_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS)
-tests_unit_test_nbd_guard_LDADD = $(CUNIT_LIBS)
+tests_unit_test_nbd_guard_LDADD = common/libvdcommon.a $(CUNIT_LIBS)
 TESTS += tests/unit/test_nbd_guard
 # handshake.c over a socketpair; the registry is real, sessions are stubs.
 check_PROGRAMS += tests/unit/test_nbd_handshake

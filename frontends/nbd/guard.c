@@ -28,17 +28,11 @@ void nbd_guard_fini(struct nbd_guard *g)
   g->peers = NULL;
 }
 
-/* Same peer? */
-static bool key_eq(const struct nbd_peer_key *a, const struct nbd_peer_key *b)
-{
-  return a->kind == b->kind && !memcmp(a->b, b->b, sizeof a->b);
-}
-
 /* The peer record of k, or NULL when k has no entries. */
-static struct nbd_peer *peer_find(struct nbd_guard *g, const struct nbd_peer_key *k)
+static struct nbd_peer *peer_find(struct nbd_guard *g, const struct vd_peer *k)
 {
   for (unsigned i = 0; i < g->max; i++)
-    if (g->peers[i].n && key_eq(&g->peers[i].key, k))
+    if (g->peers[i].n && vd_peer_eq(&g->peers[i].key, k))
       return &g->peers[i];
   return NULL;
 }
@@ -73,7 +67,7 @@ struct nbd_gent *nbd_guard_largest(struct nbd_guard *g)
 }
 
 /* Decide how a newcomer from k gets in. */
-enum nbd_room nbd_guard_room(struct nbd_guard *g, const struct nbd_peer_key *k,
+enum nbd_room nbd_guard_room(struct nbd_guard *g, const struct vd_peer *k,
                              struct nbd_gent **victim)
 {
   struct nbd_peer *p = peer_find(g, k);
@@ -90,7 +84,7 @@ enum nbd_room nbd_guard_room(struct nbd_guard *g, const struct nbd_peer_key *k,
 }
 
 /* Append e as the newest of all and of its peer. */
-int nbd_guard_add(struct nbd_guard *g, struct nbd_gent *e, const struct nbd_peer_key *k,
+int nbd_guard_add(struct nbd_guard *g, struct nbd_gent *e, const struct vd_peer *k,
                   uint64_t deadline_ns)
 {
   struct nbd_peer *p = peer_find(g, k);

@@ -49,53 +49,6 @@ static struct {
   struct nbd_neg *dead;          /* dropped this turn: freed after its events */
 } L = { .ep = -1, .wake = -1, .lock = PTHREAD_MUTEX_INITIALIZER };
 
-/* A peer for log lines: "uid 1000", "192.0.2.7", "2001:db8:1:2::/64". */
-static const char *peer_name(const struct nbd_peer_key *k, char *buf, size_t len)
-{
-  uint8_t a6[16] = { 0 };
-  uint32_t uid;
-
-  switch (k->kind) {
-  case NBD_PEER_UID:
-    memcpy(&uid, k->b, sizeof uid);
-    snprintf(buf, len, "uid %u", uid);
-    break;
-  case NBD_PEER_IPV4:
-    inet_ntop(AF_INET, k->b, buf, (socklen_t)len);
-    break;
-  default:
-    memcpy(a6, k->b, 8);
-    inet_ntop(AF_INET6, a6, buf, (socklen_t)len);
-    strncat(buf, "/64", len - strlen(buf) - 1);
-  }
-  return buf;
-}
-
-/* Who is on the other end: SO_PEERCRED's uid, or the address. */
-static int peer_key(int fd, const struct sockaddr_storage *ss, struct nbd_peer_key *k)
-{
-  memset(k, 0, sizeof *k);
-  if (ss->ss_family == AF_UNIX) {
-    struct ucred cr;
-    socklen_t l = sizeof cr;
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &l))
-      return -errno;
-    k->kind = NBD_PEER_UID;
-    memcpy(k->b, &cr.uid, sizeof cr.uid);
-  } else if (ss->ss_family == AF_INET) {
-    k->kind = NBD_PEER_IPV4;
-    memcpy(k->b, &((const struct sockaddr_in *)ss)->sin_addr, 4);
-  } else if (ss->ss_family == AF_INET6) {
-    const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
-    bool v4 = IN6_IS_ADDR_V4MAPPED(a);
-    k->kind = v4 ? NBD_PEER_IPV4 : NBD_PEER_IPV6;
-    memcpy(k->b, a->s6_addr + (v4 ? 12 : 0), v4 ? 4 : 8);
-  } else {
-    return -EAFNOSUPPORT;
-  }
-  return 0;
-}
-
 /* Watch n for events (0: not at all); -errno when epoll refuses. */
 static int watch(struct nbd_neg *n, uint32_t events)
 {
@@ -224,7 +177,7 @@ static void take_back(uint64_t now)
 }
 
 /* Room for a newcomer from k: drop whom guard.c picks; false to refuse. */
-static bool make_room(const struct nbd_peer_key *k)
+static bool make_room(const struct vd_peer *k)
 {
   struct nbd_gent *victim;
   char who[64];
@@ -234,16 +187,16 @@ static bool make_room(const struct nbd_peer_key *k)
     return true;
   case NBD_ROOM_PEER:
     vd_warn_rl("nbd: %s has %u connections negotiating, the most one peer may; "
-               "closing its oldest", peer_name(k, who, sizeof who), L.g.per_peer);
+               "closing its oldest", vd_peer_name(k, who, sizeof who), L.g.per_peer);
     break;
   case NBD_ROOM_ALL:
     vd_warn_rl("nbd: %u connections negotiating (at most); closing the oldest of "
                "%s, the peer with the most", L.g.max,
-               peer_name(&((struct nbd_neg *)victim)->peer, who, sizeof who));
+               vd_peer_name(&((struct nbd_neg *)victim)->peer, who, sizeof who));
     break;
   default:
     vd_warn_rl("nbd: every negotiation slot of %s is setting up a session; "
-               "refusing a connection", peer_name(k, who, sizeof who));
+               "refusing a connection", vd_peer_name(k, who, sizeof who));
     return false;
   }
   drop((struct nbd_neg *)victim);
@@ -253,11 +206,11 @@ static bool make_room(const struct nbd_peer_key *k)
 /* Take in one accepted socket: identify, make room, greet. */
 static void admit(int fd, const struct sockaddr_storage *ss, uint64_t now)
 {
-  struct nbd_peer_key k;
+  struct vd_peer k;
   struct nbd_neg *n;
   int one = 1;
 
-  if (peer_key(fd, ss, &k) || !make_room(&k) || !(n = nbd_neg_new(L.env, fd))) {
+  if (vd_peer_from(fd, ss, &k) || !make_room(&k) || !(n = nbd_neg_new(L.env, fd))) {
     close(fd);
     return;
   }
@@ -266,7 +219,7 @@ static void admit(int fd, const struct sockaddr_storage *ss, uint64_t now)
     nbd_neg_free(n);
     return;
   }
-  if (k.kind != NBD_PEER_UID)
+  if (k.kind != VD_PEER_UID)
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   dispatch(n, nbd_neg_step(n));
 }
@@ -319,7 +272,7 @@ static void expire(uint64_t now)
   while ((e = nbd_guard_expired(&L.g, now))) {
     struct nbd_neg *n = (struct nbd_neg *)e;
     vd_info_rl("nbd: %s did not finish negotiating within %d s; closing",
-               peer_name(&n->peer, who, sizeof who), NBD_NEG_DEADLINE_S);
+               vd_peer_name(&n->peer, who, sizeof who), NBD_NEG_DEADLINE_S);
     drop(n);
   }
 }

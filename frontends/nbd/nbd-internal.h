@@ -11,6 +11,7 @@
 
 #include "frontend.h"
 #include "nbd-proto.h"
+#include "peer.h"
 
 struct vd_volume;
 struct nbd_xfer;
@@ -81,15 +82,7 @@ void nbd_xfer_free(struct nbd_xfer *x);
 /* Sessions holding pinned staging now. */
 unsigned nbd_sessions_staged(void);
 
-/* Who a connection comes from, for the per-peer cap: the uid on the Unix
- * socket, the address on TCP (an IPv6 address's /64: one host gets a
- * whole /64, so single addresses would be free to an attacker). */
-enum nbd_peer_kind { NBD_PEER_UID = 1, NBD_PEER_IPV4, NBD_PEER_IPV6 };
-struct nbd_peer_key {
-  uint8_t kind;                  /* enum nbd_peer_kind */
-  uint8_t b[8];                  /* uid, IPv4 address or IPv6 /64 prefix */
-};
-
+/* Who a connection comes from, for the per-peer cap: common/peer.h. */
 struct nbd_peer;
 
 /* guard.c's record of one negotiating connection. */
@@ -103,7 +96,7 @@ struct nbd_gent {
 
 /* One peer with connections negotiating. */
 struct nbd_peer {
-  struct nbd_peer_key key;
+  struct vd_peer key;
   unsigned n;                    /* 0: the slot is free */
   struct nbd_gent *oldest, *newest;
 };
@@ -131,12 +124,12 @@ void nbd_guard_fini(struct nbd_guard *g);
  * k itself when k is at its cap, else, when all are taken, of the peer
  * with the most entries; so a newcomer is never refused for another
  * peer's flood. */
-enum nbd_room nbd_guard_room(struct nbd_guard *g, const struct nbd_peer_key *k,
+enum nbd_room nbd_guard_room(struct nbd_guard *g, const struct vd_peer *k,
                              struct nbd_gent **victim);
 /* The oldest droppable entry of the peer with the most entries, or NULL. */
 struct nbd_gent *nbd_guard_largest(struct nbd_guard *g);
 /* Add e for peer k; the caller made room.  -ENOSPC when there is none. */
-int nbd_guard_add(struct nbd_guard *g, struct nbd_gent *e, const struct nbd_peer_key *k,
+int nbd_guard_add(struct nbd_guard *g, struct nbd_gent *e, const struct vd_peer *k,
                   uint64_t deadline_ns);
 void nbd_guard_del(struct nbd_guard *g, struct nbd_gent *e);
 /* The oldest entry (not busy) whose deadline is at or before now, or NULL. */
@@ -150,7 +143,7 @@ struct nbd_neg {
   struct nbd_gent g;             /* first: loop.c gets back from &n->g */
   struct nbd_neg *wnext;         /* loop: waiting for a start slot */
   struct nbd_neg *bnext;         /* loop: handed back by a session thread */
-  struct nbd_peer_key peer;
+  struct vd_peer peer;
   const struct nbd_env *env;
   int fd;
   uint32_t events;               /* loop: what epoll watches; 0 when not added */

@@ -14,15 +14,15 @@ static struct nbd_guard g;
 static struct nbd_gent e[16];
 
 /* A peer key: uid u. */
-static struct nbd_peer_key uid(uint32_t u)
+static struct vd_peer uid(uint32_t u)
 {
-  struct nbd_peer_key k = { .kind = NBD_PEER_UID };
+  struct vd_peer k = { .kind = VD_PEER_UID };
   memcpy(k.b, &u, sizeof u);
   return k;
 }
 
 /* Add entry i for k with deadline t, asserting there was room. */
-static void add(int i, struct nbd_peer_key k, uint64_t t)
+static void add(int i, struct vd_peer k, uint64_t t)
 {
   struct nbd_gent *victim;
   CU_ASSERT_EQUAL(nbd_guard_room(&g, &k, &victim), NBD_ROOM_FREE);
@@ -37,7 +37,7 @@ static void setup(void)
 /* A peer at its cap loses its own oldest, never another peer's. */
 static void test_per_peer(void)
 {
-  struct nbd_peer_key a = uid(0), b = uid(1000);
+  struct vd_peer a = uid(0), b = uid(1000);
   struct nbd_gent *victim;
 
   setup();
@@ -65,7 +65,7 @@ static void test_per_peer(void)
 /* All taken: the peer with the most gives way; among equals, the oldest. */
 static void test_all(void)
 {
-  struct nbd_peer_key a = uid(1), b = uid(2), c = uid(3), d = uid(4);
+  struct vd_peer a = uid(1), b = uid(2), c = uid(3), d = uid(4);
   struct nbd_gent *victim;
 
   setup();
@@ -89,7 +89,7 @@ static void test_all(void)
 /* Deadlines: oldest first, busy ones skipped; a peer's slot is reused. */
 static void test_deadlines(void)
 {
-  struct nbd_peer_key a = uid(7), b = uid(8);
+  struct vd_peer a = uid(7), b = uid(8);
 
   setup();
   CU_ASSERT_EQUAL(nbd_guard_next_deadline(&g), 0);
