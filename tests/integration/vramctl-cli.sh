@@ -48,6 +48,7 @@ usage_line "volume list: unknown option '--bogus'" volume list --bogus
 usage_line "volume list: -o needs a value" volume list -o
 usage_line "volume list: -o: no column 'nope'" volume list -o name,nope
 usage_line "give one or the other" volume list -j -H
+usage_line "-o: at most 32 columns" volume list -o "$(printf 'name,%.0s' $(seq 32))size"
 usage_line "device show: give exactly one device ID" device show
 usage_line "is not a device ID" device show a/b
 usage_line "volume show: give exactly one volume NAME" volume show a b
