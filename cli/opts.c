@@ -65,21 +65,31 @@ static int options_read(struct vctl *g)
   return -1;
 }
 
-/* The option getopt stopped at, as the user wrote it (without =VALUE). */
-static void bad_option(char **argv, char *buf, size_t len)
+/* The usage error for the option getopt stopped at ('?': unknown or given
+ * a value it does not take; ':': its value is missing), named as the user
+ * wrote it. */
+static int bad_option(struct vctl *g, int c, char **argv, const struct option *longopts,
+                      int before)
 {
   const char *arg = argv[optind - 1];
-  if (optopt)
-    snprintf(buf, len, "-%c", optopt);
-  else
-    snprintf(buf, len, "%.*s", (int)strcspn(arg, "="), arg);
+  int n = (int)strcspn(arg, "=");
+
+  /* a short option, maybe inside a cluster (optind has not moved on) */
+  if (optind == before || strncmp(arg, "--", 2))
+    return vctl_usage_error(g, c == ':' ? "-%c needs a value" : "unknown option '-%c'", optopt);
+  if (c == ':')
+    return vctl_usage_error(g, "%.*s needs a value", n, arg);
+  for (; arg[n] && longopts->name; longopts++)
+    if ((int)strlen(longopts->name) == n - 2 && !strncmp(arg + 2, longopts->name, (size_t)n - 2))
+      return vctl_usage_error(g, "%.*s takes no value", n, arg);
+  return vctl_usage_error(g, "unknown option '%.*s'", n, arg);
 }
 
 /* Handle a common option c: -1 when it was one (go on), -2 when it is
  * the command's own, else the exit status. */
-static int common(struct vctl *g, int c, char **argv)
+static int common(struct vctl *g, int c, char **argv, const struct option *longopts,
+                  int before)
 {
-  char opt[64];
   switch (c) {
   case 'j':
     g->json = true;
@@ -93,11 +103,8 @@ static int common(struct vctl *g, int c, char **argv)
   case VCTL_OPT_TIMEOUT:
     return set_timeout(g, optarg, "--timeout");
   case '?':
-    bad_option(argv, opt, sizeof opt);
-    return vctl_usage_error(g, "unknown option '%s'", opt);
   case ':':
-    bad_option(argv, opt, sizeof opt);
-    return vctl_usage_error(g, "%s needs a value", opt);
+    return bad_option(g, c, argv, longopts, before);
   default:
     return -2;
   }
@@ -107,14 +114,14 @@ static int common(struct vctl *g, int c, char **argv)
 int vctl_getopt(struct vctl *g, int argc, char **argv, const char *shortopts,
                 const struct option *longopts)
 {
-  int c, rc;
+  int c, rc, before;
   opterr = 0;
   for (;;) {
-    optopt = 0;
+    before = optind;
     c = getopt_long(argc, argv, shortopts, longopts, NULL);
     if (c == -1)
       break;
-    if ((rc = common(g, c, argv)) == -2)
+    if ((rc = common(g, c, argv, longopts, before)) == -2)
       return c;
     if (rc >= 0) {
       g->rc = rc;

@@ -46,6 +46,9 @@ usage_line "volume: give a command: create, list, show, delete" volume
 usage_line "volume: unknown command 'grow'" volume grow
 usage_line "volume list: unknown option '--bogus'" volume list --bogus
 usage_line "volume list: -o needs a value" volume list -o
+usage_line "volume list: --socket needs a value" volume list --socket
+usage_line "volume list: --json takes no value" volume list --json=yes
+usage_line "volume list: unknown option '-z'" volume list --json -zH
 usage_line "volume list: -o: no column 'nope'" volume list -o name,nope
 usage_line "give one or the other" volume list -j -H
 usage_line "-o: at most 32 columns" volume list -o "$(printf 'name,%.0s' $(seq 32))size"
