@@ -92,9 +92,10 @@ int vctl_usage_error(struct vctl *g, const char *fmt, ...)
   __attribute__((format(printf, 2, 3)));
 /* Help for what g names so far (a command, a noun, or vramctl). */
 void vctl_help(const struct vctl *g, FILE *f);
-/* The one argument after the options, a valid volume name (what names
- * it).  Returns -1 with *arg set, else the usage exit status. */
-int vctl_one_arg(struct vctl *g, int argc, char **argv, const char *what, bool volume,
+/* The one argument after the options (what_arg names it in messages): a
+ * valid volume name, or else an id fit for a URL path.  Returns -1 with
+ * *arg set, else the usage exit status. */
+int vctl_one_arg(struct vctl *g, int argc, char **argv, const char *what_arg, bool volume,
                  const char **arg);
 
 /* Send a request; *out gets the parsed JSON body (or NULL).  Returns the
