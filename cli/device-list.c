@@ -1,35 +1,43 @@
-/* device-list.c: vramctl device list. */
-#include <stdio.h>
-
+/* device-list.c: vramctl device list, and the device table status prints. */
 #include "vramctl.h"
 
-static const char usage[] = "device list [--json]";
+/* GET /v1/devices's fields as columns. */
+static const struct vctl_col cols[] = {
+  { "ID", "id", VCTL_COL_TEXT, true, "device id (volume create --stripe/--concat takes it)" },
+  { "TYPE", "type", VCTL_COL_TEXT, true, "gpu, accelerator or cpu" },
+  { "NAME", "name", VCTL_COL_TEXT, true, "the driver's name for it" },
+  { "TOTAL", "total_bytes", VCTL_COL_BYTES, true, "memory the device has" },
+  { "CAPACITY", "capacity_bytes", VCTL_COL_BYTES, true, "what vramd may use: free less the reserve" },
+  { "ALLOCATED", "allocated_bytes", VCTL_COL_BYTES, true, "held by volumes" },
+  { "AVAILABLE", "available_bytes", VCTL_COL_BYTES, true, "left for new volumes" },
+  { "VENDOR", "vendor", VCTL_COL_TEXT, false, "vendor" },
+  { "PLATFORM", "platform", VCTL_COL_TEXT, false, "OpenCL platform" },
+  { "DRIVER", "driver", VCTL_COL_TEXT, false, "driver version" },
+  { "UUID", "uuid", VCTL_COL_TEXT, false, "device UUID, where the driver gives one" },
+  { "PCI", "pci_bus_id", VCTL_COL_TEXT, false, "PCI bus id, where the driver gives one" },
+  { "FREE", "free_bytes", VCTL_COL_BYTES, false, "free when vramd started" },
+  { "FREE-SOURCE", "free_source", VCTL_COL_TEXT, false, "where FREE was read" },
+  { "RESERVE", "reserve_bytes", VCTL_COL_BYTES, false, "left to other programs" },
+  { "MAX-ALLOC", "max_alloc_bytes", VCTL_COL_BYTES, false, "largest single allocation" },
+  { "READ", "read_bytes", VCTL_COL_BYTES, false, "bytes read from the device" },
+  { "WRITTEN", "written_bytes", VCTL_COL_BYTES, false, "bytes written to the device" },
+  { "LOST", "lost", VCTL_COL_YESNO, false, "yes once the device stopped answering" },
+};
 
-/* One line per device, sizes in IEC units. */
+/* The default table, for status. */
 void vctl_print_devices(json_t *devs)
 {
-  size_t i;
-  json_t *d;
-  printf("%-6s %-11s %-28s %10s %10s %10s %10s\n", "ID", "TYPE", "NAME", "TOTAL", "CAPACITY",
-         "ALLOCATED", "AVAILABLE");
-  json_array_foreach(devs, i, d) {
-    char t[32], c[32], a[32], f[32];
-    printf("%-6s %-11s %-28.28s %10s %10s %10s %10s\n", vctl_str(d, "id", "?"),
-           vctl_str(d, "type", "?"), vctl_str(d, "name", "?"),
-           vctl_size(d, "total_bytes", t, sizeof t), vctl_size(d, "capacity_bytes", c, sizeof c),
-           vctl_size(d, "allocated_bytes", a, sizeof a),
-           vctl_size(d, "available_bytes", f, sizeof f));
-  }
+  vctl_table_print_default(cols, sizeof cols / sizeof cols[0], devs);
 }
 
 /* vramctl device list. */
-int vctl_device_list(struct vctl *g, int argc, char **argv)
+static int run(struct vctl *g, int argc, char **argv)
 {
-  json_t *doc;
-  int rc = vctl_simple_get(g, argc, argv, usage, "/v1/devices", &doc);
-  if (rc >= 0)
-    return rc;
-  vctl_print_devices(json_object_get(doc, "devices"));
-  json_decref(doc);
-  return VCTL_OK;
+  return vctl_list(g, argc, argv, "/v1/devices", "devices");
 }
+
+const struct vctl_cmd vctl_cmd_device_list = {
+  "device", "list", run, "device list [-H] [-p] [-o COLUMNS]",
+  "Lists the devices vramd pools, with their memory in IEC units.",
+  cols, sizeof cols / sizeof cols[0],
+};

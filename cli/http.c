@@ -2,8 +2,6 @@
  * the helpers every subcommand prints with. */
 #include <curl/curl.h>
 #include <errno.h>
-#include <getopt.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,18 +163,34 @@ long vctl_request(struct vctl *g, const char *method, const char *path,
   return status;
 }
 
-/* Print an API error's message. */
+/* Print an API error's message, in vramctl's words. */
 int vctl_api_error(struct vctl *g, long status, json_t *doc)
 {
   json_t *e = json_object_get(doc, "error");
+  char msg[1024];
   if (g->json && doc)
     vctl_print_json(json_incref(doc));
   if (e)
-    fprintf(stderr, "vramctl: %s\n", vctl_str(e, "message", "unknown error"));
+    fprintf(stderr, "vramctl: %s\n",
+            vctl_cli_words(vctl_str(e, "message", "unknown error"), msg, sizeof msg));
   else
     fprintf(stderr, "vramctl: vramd answered HTTP %ld\n", status);
   json_decref(doc);
   return VCTL_FAILED;
+}
+
+/* GET that must answer 200. */
+int vctl_get(struct vctl *g, const char *path, json_t **doc)
+{
+  long st = vctl_request(g, "GET", path, NULL, doc);
+  if (st < 0)
+    return VCTL_FAILED;
+  if (st != 200) {
+    vctl_api_error(g, st, *doc);
+    *doc = NULL;
+    return VCTL_FAILED;
+  }
+  return -1;
 }
 
 /* JSON on stdout. */
@@ -186,46 +200,6 @@ int vctl_print_json(json_t *doc)
   putchar('\n');
   json_decref(doc);
   return VCTL_OK;
-}
-
-/* Options shared by every command. */
-int vctl_common_opt(struct vctl *g, int c, const char *usage)
-{
-  switch (c) {
-  case 'j':
-    g->json = true;
-    return -1;
-  case 'h':
-    printf("Usage: vramctl %s\n", usage);
-    return VCTL_OK;
-  default:
-    fprintf(stderr, "Usage: vramctl %s\n", usage);
-    return VCTL_USAGE;
-  }
-}
-
-/* A usage error with a message. */
-int vctl_usage_error(const char *usage, const char *fmt, ...)
-{
-  va_list ap;
-  fprintf(stderr, "vramctl: ");
-  va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
-  va_end(ap);
-  fprintf(stderr, "\nUsage: vramctl %s\n", usage);
-  return VCTL_USAGE;
-}
-
-/* The single volume NAME argument, validated like the daemon does. */
-int vctl_volume_name_arg(int argc, char **argv, const char *usage, const char **name)
-{
-  char err[256];
-  if (optind + 1 != argc)
-    return vctl_usage_error(usage, "give exactly one volume NAME");
-  if (!vd_name_valid(argv[optind], err, sizeof err))
-    return vctl_usage_error(usage, "%s", err);
-  *name = argv[optind];
-  return -1;
 }
 
 /* Integer member or 0. */
@@ -253,25 +227,19 @@ const char *vctl_size(json_t *o, const char *key, char *buf, size_t len)
   return vd_format_size(vctl_u64(o, key), buf, len);
 }
 
-/* A read-only command: only --json and --help, no arguments, one GET. */
-int vctl_simple_get(struct vctl *g, int argc, char **argv, const char *usage,
-                    const char *path, json_t **doc)
+/* Array of ids joined with ','. */
+const char *vctl_join_ids(json_t *arr, char *buf, size_t len)
 {
-  static const struct option opts[] = { VCTL_COMMON_OPTS, { NULL, 0, NULL, 0 } };
-  long st;
-  int c, rc;
-
-  while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1)
-    if ((rc = vctl_common_opt(g, c, usage)) >= 0)
-      return rc;
-  if (optind < argc)
-    return vctl_usage_error(usage, "unexpected argument '%s'", argv[optind]);
-  st = vctl_request(g, "GET", path, NULL, doc);
-  if (st < 0)
-    return VCTL_FAILED;
-  if (st != 200)
-    return vctl_api_error(g, st, *doc);
-  if (g->json)
-    return vctl_print_json(*doc);
-  return -1;
+  size_t i, off = 0;
+  json_t *id;
+  buf[0] = '\0';
+  json_array_foreach(arr, i, id) {
+    int n = snprintf(buf + off, len - off, "%s%s", i ? "," : "", vctl_text(id, "?"));
+    if (n < 0 || (size_t)n >= len - off) {
+      snprintf(buf + (off < len - 4 ? off : len - 4), 4, "...");
+      break;
+    }
+    off += (size_t)n;
+  }
+  return buf;
 }

@@ -1,24 +1,9 @@
 /* status.c: vramctl status: the daemon, the pool, devices and volumes. */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "vramctl.h"
-
-static const char usage[] = "status [--json]";
-
-/* GET a path into *out; the HTTP status or -1. */
-static long get(struct vctl *g, const char *path, json_t **out)
-{
-  long st = vctl_request(g, "GET", path, NULL, out);
-  if (st >= 0 && st != 200) {
-    vctl_api_error(g, st, *out);
-    *out = NULL;
-    return -1;
-  }
-  return st;
-}
 
 /* "3d 4h", "2h 5m", "4m 10s": how long since the epoch second started. */
 static const char *uptime(json_t *root, char *buf, size_t len)
@@ -154,21 +139,17 @@ static void print_warnings(json_t *root, json_t *pool, json_t *devs, json_t *vol
 }
 
 /* vramctl status. */
-int vctl_status(struct vctl *g, int argc, char **argv)
+static int run(struct vctl *g, int argc, char **argv)
 {
-  static const struct option opts[] = { VCTL_COMMON_OPTS, { NULL, 0, NULL, 0 } };
   json_t *root = NULL, *pool = NULL, *devs = NULL, *vols = NULL;
   char c1[32], c2[32], c3[32], up[32];
-  int c, rc = VCTL_FAILED, safety_warnings = 0;
+  int rc, safety_warnings = 0;
 
-  while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1)
-    if ((rc = vctl_common_opt(g, c, usage)) >= 0)
-      return rc;
-  if (optind < argc)
-    return vctl_usage_error(usage, "unexpected argument '%s'", argv[optind]);
+  if ((rc = vctl_no_opts(g, argc, argv)) >= 0)
+    return rc;
   rc = VCTL_FAILED;
-  if (get(g, "/v1", &root) < 0 || get(g, "/v1/pool", &pool) < 0 ||
-      get(g, "/v1/devices", &devs) < 0 || get(g, "/v1/volumes", &vols) < 0)
+  if (vctl_get(g, "/v1", &root) >= 0 || vctl_get(g, "/v1/pool", &pool) >= 0 ||
+      vctl_get(g, "/v1/devices", &devs) >= 0 || vctl_get(g, "/v1/volumes", &vols) >= 0)
     goto out_put;
   if (g->json) {
     rc = vctl_print_json(json_pack("{s:O, s:O, s:O, s:O}", "vramd", root, "pool", pool,
@@ -203,3 +184,11 @@ out_put:
   json_decref(vols);
   return rc;
 }
+
+const struct vctl_cmd vctl_cmd_status = {
+  "status", NULL, run, "status",
+  "Shows vramd's version and uptime, swap safety (mlockall, IO_FLUSHER,\n"
+  "oom_score_adj), pinned host memory, warnings to act on, the pool, and the\n"
+  "devices and volumes as 'device list' and 'volume list' print them.",
+  NULL, 0,
+};

@@ -7,33 +7,28 @@
 #include "spec.h"
 #include "vramctl.h"
 
-static const char usage[] =
-  "volume create NAME --size SIZE [--stripe all|ID,..|--concat all|ID,..]\n"
-  "               [--stripe-unit SIZE] [--frontend nbd|ublk] [--attach] [--json]\n\n"
-  "Makes a volume of SIZE (K, M, G, T; base 2), striped over every device\n"
-  "unless told otherwise, and prints where it is: the device path, or the\n"
-  "NBD URI. Contents live in VRAM and are lost when vramd stops.";
-
 /* Set a spec field from an option's text by the spec codec's table: -1,
  * or the usage error naming the option. */
-static int set_opt(struct vd_volume_spec *s, const char *key, const char *opt, const char *v)
+static int set_opt(struct vctl *g, struct vd_volume_spec *s, const char *key, const char *opt,
+                   const char *v)
 {
   char err[256];
   if (!vd_spec_set_text(s, key, v, err, sizeof err))
     return -1;
-  return vctl_usage_error(usage, "%s: %s", opt, err);
+  return vctl_usage_error(g, "%s: %s", opt, err);
 }
 
 /* "all" or "gpu0,gpu1" into the spec (the text form lists ids with '+'). */
-static int set_devices(struct vd_volume_spec *s, const char *opt, const char *list)
+static int set_devices(struct vctl *g, struct vd_volume_spec *s, const char *opt,
+                       const char *list)
 {
   char ids[1024];
   if (strlen(list) >= sizeof ids)
-    return vctl_usage_error(usage, "%s: device list is too long", opt);
+    return vctl_usage_error(g, "%s: device list is too long", opt);
   strcpy(ids, list);
   for (char *p = strchr(ids, ','); p; p = strchr(p + 1, ','))
     *p = '+';
-  return set_opt(s, "devices", opt, ids);
+  return set_opt(g, s, "devices", opt, ids);
 }
 
 /* Say why it did not fit and what is free where. */
@@ -57,7 +52,7 @@ static int no_room(struct vctl *g, long st, json_t *doc)
 }
 
 /* vramctl volume create. */
-int vctl_volume_create(struct vctl *g, int argc, char **argv)
+static int run(struct vctl *g, int argc, char **argv)
 {
   static const struct option opts[] = {
     { "size", required_argument, NULL, 's' }, { "stripe", required_argument, NULL, 'S' },
@@ -76,13 +71,13 @@ int vctl_volume_create(struct vctl *g, int argc, char **argv)
   char *text;
   int c, rc;
 
-  while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
+  while ((c = vctl_getopt(g, argc, argv, VCTL_SHORT, opts)) > 0) {
     switch (c) {
     case 's': size = optarg; break;
     case 'S':
     case 'C':
       if (have_layout)
-        return vctl_usage_error(usage, "give one --stripe or --concat");
+        return vctl_usage_error(g, "give one --stripe or --concat");
       have_layout = true;
       layout = c == 'S' ? "stripe" : "concat";
       dev_opt = c == 'S' ? "--stripe" : "--concat";
@@ -91,26 +86,25 @@ int vctl_volume_create(struct vctl *g, int argc, char **argv)
     case 'u': unit = optarg; break;
     case 'f': fe = optarg; break;
     case 'a': attach = true; break;
-    default:
-      if ((rc = vctl_common_opt(g, c, usage)) >= 0)
-        return rc;
     }
   }
-  if ((rc = vctl_volume_name_arg(argc, argv, usage, &name)) >= 0)
+  if (c == VCTL_OPTS_EXIT)
+    return g->rc;
+  if ((rc = vctl_one_arg(g, argc, argv, "volume NAME", true, &name)) >= 0)
     return rc;
   if (!size)
-    return vctl_usage_error(usage, "--size is required");
+    return vctl_usage_error(g, "--size is required");
   vd_spec_init(&spec);
   spec.attach = attach;
-  if ((rc = set_opt(&spec, "name", "NAME", name)) >= 0 ||
-      (rc = set_opt(&spec, "size", "--size", size)) >= 0 ||
-      (rc = set_opt(&spec, "layout", dev_opt, layout)) >= 0 ||
-      (unit && (rc = set_opt(&spec, "unit", "--stripe-unit", unit)) >= 0) ||
-      (fe && (rc = set_opt(&spec, "frontend", "--frontend", fe)) >= 0) ||
-      (rc = set_devices(&spec, dev_opt, devs)) >= 0)
+  if ((rc = set_opt(g, &spec, "name", "NAME", name)) >= 0 ||
+      (rc = set_opt(g, &spec, "size", "--size", size)) >= 0 ||
+      (rc = set_opt(g, &spec, "layout", dev_opt, layout)) >= 0 ||
+      (unit && (rc = set_opt(g, &spec, "unit", "--stripe-unit", unit)) >= 0) ||
+      (fe && (rc = set_opt(g, &spec, "frontend", "--frontend", fe)) >= 0) ||
+      (rc = set_devices(g, &spec, dev_opt, devs)) >= 0)
     return rc;
   if (vd_spec_check_text(&spec, err, sizeof err))
-    return vctl_usage_error(usage, "%s", err);
+    return vctl_usage_error(g, "%s", err);
 
   body = vd_spec_to_json(&spec, VD_SPEC_BODY);
   text = body ? json_dumps(body, JSON_COMPACT) : NULL;
@@ -140,3 +134,19 @@ int vctl_volume_create(struct vctl *g, int argc, char **argv)
   json_decref(doc);
   return VCTL_OK;
 }
+
+const struct vctl_cmd vctl_cmd_volume_create = {
+  "volume", "create", run,
+  "volume create NAME --size SIZE [--stripe all|ID,..|--concat all|ID,..]\n"
+  "               [--stripe-unit SIZE] [--frontend nbd|ublk] [--attach]",
+  "Makes a volume of SIZE (K, M, G, T; base 2), striped over every device\n"
+  "unless told otherwise, and prints where it is: the device path, or the\n"
+  "NBD URI. Contents live in VRAM and are lost when vramd stops.\n\n"
+  "  --size SIZE         the volume's size, rounded up to whole stripe rows\n"
+  "  --stripe all|ID,..  stripe over these devices (default: all)\n"
+  "  --concat all|ID,..  fill these devices in order instead\n"
+  "  --stripe-unit SIZE  a power of two from 4K to 1M (default 1M)\n"
+  "  --frontend nbd|ublk how it is exposed (default nbd)\n"
+  "  --attach            also attach an NBD volume to a kernel /dev/nbdN",
+  NULL, 0,
+};

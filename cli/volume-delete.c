@@ -1,34 +1,26 @@
 /* volume-delete.c: vramctl volume delete. */
-#include <getopt.h>
 #include <stdio.h>
 
 #include "vramctl.h"
 
-static const char usage[] =
-  "volume delete NAME [--force] [--json]\n\n"
-  "Frees the volume's VRAM. A volume with clients or an attached device is\n"
-  "refused unless --force, which disconnects them first.";
-
 /* vramctl volume delete NAME. */
-int vctl_volume_delete(struct vctl *g, int argc, char **argv)
+static int run(struct vctl *g, int argc, char **argv)
 {
   static const struct option opts[] = {
     { "force", no_argument, NULL, 'f' }, VCTL_COMMON_OPTS, { NULL, 0, NULL, 0 },
   };
   char path[128];
   bool force = false;
+  const char *name;
   json_t *doc;
   long st;
-  const char *name;
   int c, rc;
 
-  while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
-    if (c == 'f')
-      force = true;
-    else if ((rc = vctl_common_opt(g, c, usage)) >= 0)
-      return rc;
-  }
-  if ((rc = vctl_volume_name_arg(argc, argv, usage, &name)) >= 0)
+  while ((c = vctl_getopt(g, argc, argv, VCTL_SHORT "f", opts)) > 0)
+    force = true;
+  if (c == VCTL_OPTS_EXIT)
+    return g->rc;
+  if ((rc = vctl_one_arg(g, argc, argv, "volume NAME", true, &name)) >= 0)
     return rc;
   snprintf(path, sizeof path, "/v1/volumes/%s%s", name, force ? "?force=true" : "");
   st = vctl_request(g, "DELETE", path, NULL, &doc);
@@ -42,3 +34,10 @@ int vctl_volume_delete(struct vctl *g, int argc, char **argv)
   printf("deleted %s\n", name);
   return VCTL_OK;
 }
+
+const struct vctl_cmd vctl_cmd_volume_delete = {
+  "volume", "delete", run, "volume delete NAME [-f|--force]",
+  "Frees the volume's VRAM. A volume with clients or an attached device is\n"
+  "refused unless --force, which disconnects them first.",
+  NULL, 0,
+};

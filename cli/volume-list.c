@@ -1,9 +1,24 @@
-/* volume-list.c: vramctl volume list. */
-#include <stdio.h>
-
+/* volume-list.c: vramctl volume list, and the volume table status prints. */
 #include "vramctl.h"
 
-static const char usage[] = "volume list [--json]";
+/* GET /v1/volumes's fields as columns. */
+static const struct vctl_col cols[] = {
+  { "NAME", "name", VCTL_COL_TEXT, true, "volume name" },
+  { "SIZE", "size", VCTL_COL_BYTES, true, "size, rounded up to whole stripe rows" },
+  { "LAYOUT", "layout", VCTL_COL_TEXT, true, "stripe or concat" },
+  { "DEVICES", "devices", VCTL_COL_IDS, true, "the devices it spans, comma-separated" },
+  { "FRONTEND", "frontend", VCTL_COL_TEXT, true, "nbd or ublk" },
+  { "CLIENTS", "clients", VCTL_COL_COUNT, true, "NBD sessions connected, the kernel's included" },
+  { "WHERE", "", VCTL_COL_WHERE, true, "its device path, else its NBD URI" },
+  { "STATE", "state", VCTL_COL_TEXT, false, "ok, or failed once a device was lost" },
+  { "REQUESTED", "requested_size", VCTL_COL_BYTES, false, "size asked for at create" },
+  { "UNIT", "stripe_unit", VCTL_COL_BYTES, false, "stripe unit (- for concat)" },
+  { "ATTACH", "attach", VCTL_COL_YESNO, false, "attached to a kernel device at create" },
+  { "DEVICE-PATH", "device_path", VCTL_COL_TEXT, false, "kernel block device, if any" },
+  { "NBD-URI", "nbd_uri", VCTL_COL_TEXT, false, "NBD URI, for the nbd frontend" },
+  { "CONNECTIONS", "device_connections", VCTL_COL_COUNT, false,
+    "kernel NBD connections of an attached volume" },
+};
 
 /* Device path where there is one, else the NBD URI. */
 const char *vctl_volume_where(json_t *v)
@@ -12,39 +27,20 @@ const char *vctl_volume_where(json_t *v)
   return p ? p : vctl_str(v, "nbd_uri", "-");
 }
 
-/* One line per volume. */
+/* The default table, for status. */
 void vctl_print_volumes(json_t *vols)
 {
-  size_t i;
-  json_t *v;
-  if (json_array_size(vols) == 0) {
-    printf("no volumes\n");
-    return;
-  }
-  printf("%-20s %10s %-7s %-16s %-8s %7s  %s\n", "NAME", "SIZE", "LAYOUT", "DEVICES",
-         "FRONTEND", "CLIENTS", "WHERE");
-  json_array_foreach(vols, i, v) {
-    char s[32], devs[64] = "";
-    size_t k, off = 0;
-    json_t *id;
-    json_array_foreach(json_object_get(v, "devices"), k, id)
-      if (off < sizeof devs)
-        off += (size_t)snprintf(devs + off, sizeof devs - off, "%s%s", k ? "," : "",
-                                vctl_text(id, "?"));
-    printf("%-20s %10s %-7s %-16s %-8s %7llu  %s\n", vctl_str(v, "name", "?"),
-           vctl_size(v, "size", s, sizeof s), vctl_str(v, "layout", "?"), devs,
-           vctl_str(v, "frontend", "?"), vctl_u64(v, "clients"), vctl_volume_where(v));
-  }
+  vctl_table_print_default(cols, sizeof cols / sizeof cols[0], vols);
 }
 
 /* vramctl volume list. */
-int vctl_volume_list(struct vctl *g, int argc, char **argv)
+static int run(struct vctl *g, int argc, char **argv)
 {
-  json_t *doc;
-  int rc = vctl_simple_get(g, argc, argv, usage, "/v1/volumes", &doc);
-  if (rc >= 0)
-    return rc;
-  vctl_print_volumes(json_object_get(doc, "volumes"));
-  json_decref(doc);
-  return VCTL_OK;
+  return vctl_list(g, argc, argv, "/v1/volumes", "volumes");
 }
+
+const struct vctl_cmd vctl_cmd_volume_list = {
+  "volume", "list", run, "volume list [-H] [-p] [-o COLUMNS]",
+  "Lists the volumes, sizes in IEC units; no volumes prints the header alone.",
+  cols, sizeof cols / sizeof cols[0],
+};

@@ -1,139 +1,186 @@
-/* vramctl.c: global options and the table of subcommands. */
+/* vramctl.c: the table of subcommands, finding one on the line, and help. */
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "config.h"
 #include "vramctl.h"
 
-static const struct vctl_cmd commands[] = {
-  { "device", "list", vctl_device_list, "device list [--json]" },
-  { "volume", "create", vctl_volume_create,
-    "volume create NAME --size SIZE [--stripe all|ID,..|--concat all|ID,..]\n"
-    "               [--stripe-unit SIZE] [--frontend nbd|ublk] [--attach] [--json]" },
-  { "volume", "list", vctl_volume_list, "volume list [--json]" },
-  { "volume", "show", vctl_volume_show, "volume show NAME [--json]" },
-  { "volume", "delete", vctl_volume_delete, "volume delete NAME [--force] [--json]" },
-  { "status", NULL, vctl_status, "status [--json]" },
+static const struct vctl_cmd *const commands[] = {
+  &vctl_cmd_device_list, &vctl_cmd_device_show, &vctl_cmd_volume_create,
+  &vctl_cmd_volume_list, &vctl_cmd_volume_show, &vctl_cmd_volume_delete,
+  &vctl_cmd_status,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static const char globals[] =
+  "Global options, before or after the command:\n"
+  "  --socket PATH      vramd's API socket (default $VRAMCTL_SOCKET, else\n"
+  "                     " VCTL_DEFAULT_SOCKET ")\n"
+  "  --timeout SECONDS  deadline for the whole command (default $VRAMCTL_TIMEOUT,\n"
+  "                     else 60); past it vramctl gives up and says so\n"
+  "  -j, --json         print the API's JSON, with integer bytes\n"
+  "  -h, --help         this help\n";
 
 /* The overall usage. */
 static void usage(FILE *f)
 {
-  fprintf(f, "Usage: vramctl [--socket PATH] [--timeout SECONDS] [--json] COMMAND ...\n\n"
-             "Commands:\n");
+  fprintf(f, "Usage: vramctl [OPTIONS] COMMAND [ARGS]\n\nCommands:\n");
   for (size_t i = 0; i < NCOMMANDS; i++)
-    fprintf(f, "  vramctl %s\n", commands[i].usage);
-  fprintf(f, "\nSizes take K, M, G, T (base 2). --socket defaults to $VRAMCTL_SOCKET,\n"
-             "else %s. --timeout (default $VRAMCTL_TIMEOUT, else %d) bounds the\n"
-             "whole command; past it vramctl gives up and says so.\n"
-             "Exit status: 0 ok, 1 failed, 2 usage.\n"
-             "'vramctl COMMAND --help' describes one command.\n", VCTL_DEFAULT_SOCKET,
-          VCTL_DEFAULT_TIMEOUT_S);
+    fprintf(f, "  vramctl %s\n", commands[i]->synopsis);
+  fprintf(f, "  vramctl help [COMMAND]\n\n%s  --version          print the version\n\n"
+             "Sizes take K, M, G, T (base 2). Exit status: 0 ok, 1 failed, 2 usage.\n"
+             "'vramctl COMMAND --help' describes one command.\n", globals);
 }
 
-/* Seconds (fractions allowed) from 0.001 to a day, as milliseconds; 0 if
- * s is not that. */
-static long parse_timeout(const char *s)
+/* The commands of one noun. */
+static void noun_usage(const char *noun, FILE *f)
 {
-  char *end;
-  double v = strtod(s, &end);
-  if (end == s || *end || !(v >= 0.001 && v <= 86400))
-    return 0;
-  return (long)(v * 1000 + 0.5);
+  fprintf(f, "Usage: vramctl %s COMMAND [ARGS]\n\nCommands:\n", noun);
+  for (size_t i = 0; i < NCOMMANDS; i++)
+    if (!strcmp(commands[i]->noun, noun))
+      fprintf(f, "  vramctl %s\n", commands[i]->synopsis);
+  fprintf(f, "\n%s\n'vramctl %s COMMAND --help' describes one command.\n", globals, noun);
 }
 
-/* Set the command's deadline from --timeout or VRAMCTL_TIMEOUT. */
-static int set_deadline(struct vctl *g, const char *t, const char *from)
+/* Help for what g names so far. */
+void vctl_help(const struct vctl *g, FILE *f)
 {
-  if (t && !(g->timeout_ms = parse_timeout(t))) {
-    fprintf(stderr, "vramctl: %s '%s' is not a number of seconds from 0.001 to 86400\n",
-            from, t);
-    return VCTL_USAGE;
-  }
-  if (!t)
-    g->timeout_ms = VCTL_DEFAULT_TIMEOUT_S * 1000L;
-  g->deadline_ms = (long long)(vd_now_ns() / 1000000) + g->timeout_ms;
-  return -1;
+  const struct vctl_cmd *c = g->cmd;
+  if (!c && g->noun)
+    return noun_usage(g->noun, f);
+  if (!c)
+    return usage(f);
+  fprintf(f, "Usage: vramctl %s\n\n%s\n", c->synopsis, c->help);
+  if (c->ncols)
+    vctl_table_help(f, c->cols, c->ncols);
+  fprintf(f, "\n%s", globals);
 }
 
-/* Find the command for argv (noun, then verb where it takes one). */
-static const struct vctl_cmd *find(int argc, char **argv, int *used)
+/* The noun as written in the table, or NULL. */
+static const char *find_noun(const char *word)
 {
-  for (size_t i = 0; i < NCOMMANDS; i++) {
-    if (strcmp(argv[0], commands[i].noun))
-      continue;
-    if (!commands[i].verb) {
-      *used = 1;
-      return &commands[i];
-    }
-    if (argc > 1 && !strcmp(argv[1], commands[i].verb)) {
-      *used = 2;
-      return &commands[i];
-    }
-  }
+  for (size_t i = 0; i < NCOMMANDS; i++)
+    if (!strcmp(word, commands[i]->noun))
+      return commands[i]->noun;
   return NULL;
+}
+
+/* The command for noun and verb (NULL for a noun alone), or NULL. */
+static const struct vctl_cmd *find(const char *noun, const char *verb)
+{
+  for (size_t i = 0; i < NCOMMANDS; i++)
+    if (!strcmp(noun, commands[i]->noun) &&
+        (!verb ? !commands[i]->verb : commands[i]->verb && !strcmp(verb, commands[i]->verb)))
+      return commands[i];
+  return NULL;
+}
+
+/* "create, list, show, delete": the verbs of a noun, into buf. */
+static const char *verbs(const char *noun, char *buf, size_t len)
+{
+  size_t off = 0;
+  buf[0] = '\0';
+  for (size_t i = 0; i < NCOMMANDS && off < len; i++)
+    if (!strcmp(commands[i]->noun, noun) && commands[i]->verb)
+      off += (size_t)snprintf(buf + off, len - off, "%s%s", off ? ", " : "", commands[i]->verb);
+  return buf;
+}
+
+/* vramctl help [NOUN [VERB]]: that help on stdout. */
+static int help(struct vctl *g, int argc, char **argv)
+{
+  if (argc > 1 && !(g->noun = find_noun(argv[1])))
+    return vctl_usage_error(g, "no command '%s'", argv[1]);
+  if (argc > 2 && !(g->cmd = find(g->noun, argv[2]))) {
+    g->cmd = NULL;
+    return vctl_usage_error(g, "no command '%s'", argv[2]);
+  }
+  if (argc > 3)
+    return vctl_usage_error(g, "unexpected argument '%s'", argv[3]);
+  vctl_help(g, stdout);
+  return VCTL_OK;
+}
+
+/* Read the common options from argv[1] on, up to the next word; its
+ * index, or -1 with *rc set.  'V' (--version) is taken at the top only. */
+static int options_up_to_word(struct vctl *g, int argc, char **argv, int *rc)
+{
+  static const struct option opts[] = {
+    VCTL_COMMON_OPTS, { "version", no_argument, NULL, 'V' }, { NULL, 0, NULL, 0 },
+  };
+  int c;
+  optind = 0; /* getopt starts over: this line, or what is left of it */
+  while ((c = vctl_getopt(g, argc, argv, "+" VCTL_SHORT, opts)) > 0) {
+    if (c == 'V' && !g->noun) {
+      printf("vramctl %s\n", PACKAGE_VERSION);
+      *rc = VCTL_OK;
+      return -1;
+    }
+    *rc = vctl_usage_error(g, "unknown option '--version'");
+    return -1;
+  }
+  if (c == VCTL_OPTS_EXIT) {
+    *rc = g->rc;
+    return -1;
+  }
+  return optind;
+}
+
+/* The command on the line: options, noun, options, verb.  Sets g->cmd and
+ * *at to the verb's (or the noun's) index; else returns the exit status. */
+static int find_command(struct vctl *g, int argc, char **argv, int *at)
+{
+  char list[128];
+  int i, j, rc;
+
+  if ((i = options_up_to_word(g, argc, argv, &rc)) < 0)
+    return rc;
+  if (i >= argc)
+    return vctl_usage_error(g, "give a command");
+  if (!strcmp(argv[i], "help"))
+    return help(g, argc - i, argv + i);
+  if (!(g->noun = find_noun(argv[i])))
+    return vctl_usage_error(g, "unknown command '%s'", argv[i]);
+  if ((g->cmd = find(g->noun, NULL))) {
+    *at = i;
+    return -1;
+  }
+  if ((j = options_up_to_word(g, argc - i, argv + i, &rc)) < 0)
+    return rc;
+  j += i;
+  if (j >= argc)
+    return vctl_usage_error(g, "give a command: %s", verbs(g->noun, list, sizeof list));
+  if (!strcmp(argv[j], "help")) {
+    vctl_help(g, stdout);
+    return VCTL_OK;
+  }
+  if (!(g->cmd = find(g->noun, argv[j])))
+    return vctl_usage_error(g, "unknown command '%s'; %s has %s", argv[j], g->noun,
+                            verbs(g->noun, list, sizeof list));
+  *at = j;
+  return -1;
 }
 
 int main(int argc, char **argv)
 {
-  struct vctl g = { .socket = getenv("VRAMCTL_SOCKET") };
-  const char *timeout = getenv("VRAMCTL_TIMEOUT"), *timeout_from = "VRAMCTL_TIMEOUT";
-  const struct vctl_cmd *cmd;
-  int i = 1, used = 0, rc;
+  struct vctl g = { .socket = getenv("VRAMCTL_SOCKET"),
+                    .timeout_env = getenv("VRAMCTL_TIMEOUT") };
+  int at = 0, rc;
 
   if (!g.socket || !*g.socket)
     g.socket = VCTL_DEFAULT_SOCKET;
-  for (; i < argc && argv[i][0] == '-'; i++) {
-    if (!strcmp(argv[i], "--json")) {
-      g.json = true;
-    } else if (!strcmp(argv[i], "--socket") && i + 1 < argc) {
-      g.socket = argv[++i];
-    } else if (!strncmp(argv[i], "--socket=", 9)) {
-      g.socket = argv[i] + 9;
-    } else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
-      timeout = argv[++i];
-      timeout_from = "--timeout";
-    } else if (!strncmp(argv[i], "--timeout=", 10)) {
-      timeout = argv[i] + 10;
-      timeout_from = "--timeout";
-    } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-      usage(stdout);
-      return VCTL_OK;
-    } else if (!strcmp(argv[i], "--version")) {
-      printf("vramctl %s\n", PACKAGE_VERSION);
-      return VCTL_OK;
-    } else {
-      fprintf(stderr, "vramctl: unknown option '%s'\n", argv[i]);
-      usage(stderr);
-      return VCTL_USAGE;
-    }
-  }
-  if (i >= argc) {
-    usage(stderr);
-    return VCTL_USAGE;
-  }
-  cmd = find(argc - i, argv + i, &used);
-  if (!cmd) {
-    fprintf(stderr, "vramctl: unknown command '%s%s%s'\n", argv[i],
-            i + 1 < argc && argv[i + 1][0] != '-' ? " " : "",
-            i + 1 < argc && argv[i + 1][0] != '-' ? argv[i + 1] : "");
-    usage(stderr);
-    return VCTL_USAGE;
-  }
-  if (timeout && !*timeout && timeout_from[0] != '-')
-    timeout = NULL; /* an empty VRAMCTL_TIMEOUT is unset */
-  if ((rc = set_deadline(&g, timeout, timeout_from)) >= 0)
+  if ((rc = find_command(&g, argc, argv, &at)) >= 0)
     return rc;
   if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
     fprintf(stderr, "vramctl: cannot initialise libcurl\n");
     return VCTL_FAILED;
   }
-  /* The command sees its own name as argv[0], then its arguments. */
-  rc = cmd->run(&g, argc - i - used + 1, argv + i + used - 1);
+  /* The command sees its own name as argv[0], then its arguments; getopt
+   * starts over for them. */
+  optind = 0;
+  rc = g.cmd->run(&g, argc - at, argv + at);
   curl_global_cleanup();
   return rc;
 }

@@ -1,10 +1,13 @@
 /* vramctl.h: the command line over vramd's HTTP API.  Each subcommand is
- * one file with one entry point; they share the HTTP client and printing. */
+ * one file with one entry point; they share the HTTP client, the option
+ * parser and the tables. */
 #ifndef VRAMD_VRAMCTL_H
 #define VRAMD_VRAMCTL_H
 
+#include <getopt.h>
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "util.h"
 
@@ -17,59 +20,132 @@
  * that zero-fills a big volume, or a delete that detaches a device. */
 #define VCTL_DEFAULT_TIMEOUT_S 60
 #define VCTL_MAX_REPLY (16u << 20) /* replies past this are cut off */
+#define VCTL_MAX_COLUMNS 32         /* -o names at most this many */
+
+struct vctl_cmd;
 
 struct vctl {
-  const char *socket;  /* vramd's API socket */
-  bool json;           /* print JSON with integer bytes */
-  long timeout_ms;     /* --timeout, for messages */
-  long long deadline_ms; /* CLOCK_MONOTONIC ms by which the command ends */
+  const char *socket;        /* vramd's API socket */
+  bool json;                 /* print JSON with integer bytes */
+  long timeout_ms;           /* --timeout, else VRAMCTL_TIMEOUT; 0: not given */
+  const char *timeout_env;   /* VRAMCTL_TIMEOUT, checked once options are read */
+  long long deadline_ms;     /* CLOCK_MONOTONIC ms by which the command ends */
+  const char *noun;          /* "volume", once read: for help and hints */
+  const struct vctl_cmd *cmd; /* the command, once read */
+  int rc;                    /* exit status when vctl_getopt says VCTL_OPTS_EXIT */
 };
 
-/* A subcommand: noun, verb, entry point and one line of help. */
+/* A table column: its header (also its -o name), the JSON member it shows
+ * and how. */
+enum vctl_col_kind {
+  VCTL_COL_TEXT,  /* a string; "-" when absent */
+  VCTL_COL_BYTES, /* IEC units, exact with -p */
+  VCTL_COL_COUNT, /* an integer */
+  VCTL_COL_IDS,   /* an array of strings, joined with ',' */
+  VCTL_COL_WHERE, /* device_path, else nbd_uri */
+  VCTL_COL_YESNO, /* a boolean */
+};
+struct vctl_col {
+  const char *name, *key;
+  enum vctl_col_kind kind;
+  bool dflt;        /* shown without -o */
+  const char *help; /* one line for --help */
+};
+
+/* A subcommand: noun, verb (NULL for a noun alone), entry point, synopsis
+ * (after "vramctl "), what it does, and its table's columns if it prints
+ * one with -o. */
 struct vctl_cmd {
   const char *noun, *verb;
   int (*run)(struct vctl *g, int argc, char **argv);
-  const char *usage;
+  const char *synopsis, *help;
+  const struct vctl_col *cols;
+  size_t ncols;
 };
 
-int vctl_device_list(struct vctl *g, int argc, char **argv);
-int vctl_volume_create(struct vctl *g, int argc, char **argv);
-int vctl_volume_list(struct vctl *g, int argc, char **argv);
-int vctl_volume_show(struct vctl *g, int argc, char **argv);
-int vctl_volume_delete(struct vctl *g, int argc, char **argv);
-int vctl_status(struct vctl *g, int argc, char **argv);
+extern const struct vctl_cmd vctl_cmd_device_list, vctl_cmd_device_show,
+  vctl_cmd_volume_create, vctl_cmd_volume_list, vctl_cmd_volume_show,
+  vctl_cmd_volume_delete, vctl_cmd_status;
+
+/* Options every command takes, anywhere on the line, for getopt_long:
+ * VCTL_SHORT starts each short-option string, VCTL_COMMON_OPTS ends each
+ * table before its terminator. */
+#define VCTL_SHORT ":jh"
+enum { VCTL_OPT_SOCKET = 0x100, VCTL_OPT_TIMEOUT };
+#define VCTL_COMMON_OPTS                                                             \
+  { "json", no_argument, NULL, 'j' }, { "help", no_argument, NULL, 'h' },            \
+    { "socket", required_argument, NULL, VCTL_OPT_SOCKET },                          \
+    { "timeout", required_argument, NULL, VCTL_OPT_TIMEOUT }
+#define VCTL_OPTS_DONE (-1) /* every option read */
+#define VCTL_OPTS_EXIT (-2) /* end the command with g->rc (--help, usage error) */
+/* The next of the command's own options: common ones are handled here.
+ * Returns the option's value, VCTL_OPTS_DONE (the deadline then starts
+ * once a command is known), or VCTL_OPTS_EXIT. */
+int vctl_getopt(struct vctl *g, int argc, char **argv, const char *shortopts,
+                const struct option *longopts);
+/* A command with only the common options and no arguments: -1 to go on,
+ * else the exit status. */
+int vctl_no_opts(struct vctl *g, int argc, char **argv);
+/* Usage error: "vramctl: CMD: message (see 'vramctl CMD --help')" on
+ * stderr, one line; returns VCTL_USAGE. */
+int vctl_usage_error(struct vctl *g, const char *fmt, ...)
+  __attribute__((format(printf, 2, 3)));
+/* Help for what g names so far (a command, a noun, or vramctl). */
+void vctl_help(const struct vctl *g, FILE *f);
+/* The one argument after the options (what_arg names it in messages): a
+ * valid volume name, or else an id fit for a URL path.  Returns -1 with
+ * *arg set, else the usage exit status. */
+int vctl_one_arg(struct vctl *g, int argc, char **argv, const char *what_arg, bool volume,
+                 const char **arg);
 
 /* Send a request; *out gets the parsed JSON body (or NULL).  Returns the
  * HTTP status, or -1 after saying that vramd does not answer. */
 long vctl_request(struct vctl *g, const char *method, const char *path,
                   const char *body, json_t **out);
-/* Report an API error response (the envelope's message) and return
- * VCTL_FAILED. */
+/* GET path and expect 200: -1 with *doc set, else the exit status after
+ * the error was reported. */
+int vctl_get(struct vctl *g, const char *path, json_t **doc);
+/* Report an API error response (the envelope's message, in vramctl's
+ * words) and return VCTL_FAILED; drops doc. */
 int vctl_api_error(struct vctl *g, long status, json_t *doc);
+/* The API's message with its HTTP words (query strings, routes) put as
+ * vramctl's options and commands, into out. */
+const char *vctl_cli_words(const char *msg, char *out, size_t len);
 /* Print a JSON document on stdout and drop it; returns VCTL_OK. */
 int vctl_print_json(json_t *doc);
-/* Options every command takes, for its getopt_long table. */
-#define VCTL_COMMON_OPTS \
-  { "json", no_argument, NULL, 'j' }, { "help", no_argument, NULL, 'h' }
-/* Handle a common option: 'j' (--json), 'h' (--help, prints usage) or a
- * bad one.  Returns -1 to go on, else the exit status. */
-int vctl_common_opt(struct vctl *g, int c, const char *usage);
-/* Usage error: message, usage on stderr, VCTL_USAGE. */
-int vctl_usage_error(const char *usage, const char *fmt, ...)
-  __attribute__((format(printf, 2, 3)));
-/* The one volume NAME after the options, checked.  Returns -1 with *name
- * set, else the usage exit status (message printed). */
-int vctl_volume_name_arg(int argc, char **argv, const char *usage, const char **name);
-/* A read-only command: only --json and --help, no arguments, one GET.
- * Returns -1 with *doc to print as a table, else the exit status (JSON
- * already printed). */
-int vctl_simple_get(struct vctl *g, int argc, char **argv, const char *usage,
-                    const char *path, json_t **doc);
+
+/* A table's columns and how it prints (-H, -p, -o). */
+struct vctl_table {
+  const struct vctl_col *cols;
+  size_t ncols;
+  unsigned pick[VCTL_MAX_COLUMNS]; /* the columns printed, in order */
+  size_t npick;
+  bool noheadings; /* -H: no header, tab-separated, no padding */
+  bool exact;      /* -p: bytes as integers */
+};
+/* The default columns of cols. */
+void vctl_table_init(struct vctl_table *t, const struct vctl_col *cols, size_t ncols);
+/* -o LIST: "NAME,SIZE" replaces the defaults, "+STATE" adds to them.
+ * -1, or the usage error naming the unknown column. */
+int vctl_table_pick(struct vctl *g, struct vctl_table *t, const char *list);
+/* One row per element of rows. */
+int vctl_table_print(const struct vctl_table *t, json_t *rows);
+/* The default columns of cols, one row per element of rows. */
+int vctl_table_print_default(const struct vctl_col *cols, size_t ncols, json_t *rows);
+/* The table options and the columns, one per line, for --help. */
+void vctl_table_help(FILE *f, const struct vctl_col *cols, size_t ncols);
+/* A list command: -H, -p, -o, no arguments; GET path and print the array
+ * member of the reply as a table (or the reply with --json). */
+int vctl_list(struct vctl *g, int argc, char **argv, const char *path, const char *member);
+
 /* Tables shared by list commands and status. */
 void vctl_print_devices(json_t *devs);
 void vctl_print_volumes(json_t *vols);
 /* Where a volume is: its device path, else its NBD URI. */
 const char *vctl_volume_where(json_t *v);
+/* The strings of an array joined with ',' ("?" for one that is not a
+ * string), into buf. */
+const char *vctl_join_ids(json_t *arr, char *buf, size_t len);
 /* Integer member of an object, 0 if missing. */
 unsigned long long vctl_u64(json_t *o, const char *key);
 /* A JSON string's text, def if it is not a string. */

@@ -31,7 +31,8 @@ timeout 120 nbdcopy "$uri" "$dir/back"
 cmp "$dir/data" "$dir/back"
 /usr/bin/vramctl status
 /usr/bin/vramctl volume delete pkgtest
-/usr/bin/vramctl volume list | grep -q "no volumes" || { echo "FAIL: volume not deleted"; exit 1; }
+left=$(/usr/bin/vramctl volume list -H) || { echo "FAIL: volume list"; exit 1; }
+[ -z "$left" ] || { echo "FAIL: volume not deleted: $left"; exit 1; }
 grep -q '^<7>vramd: ' "$dir/vramd.log" || { echo "FAIL: --verbose logged no <7> debug line"; exit 1; }
 grep -q '^<6>vramd: ready:' "$dir/vramd.log" || { echo "FAIL: no <6> ready line"; exit 1; }
 kill -TERM "$pid"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# bash completion for vramctl: commands, options, and names from a live vramd.
+# bash completion for vramctl: commands, options, columns, and names from a
+# live vramd, with global options before or after the command.
 . "$(dirname "$0")/functions.sh"
 bc=/usr/share/bash-completion/bash_completion
 [ -r "$bc" ] || { echo "SKIP: bash-completion not installed"; exit 77; }
@@ -24,10 +25,19 @@ expect_words() {
 
 start_vramd --volume name=alpha,size=4M
 s="$tmpdir/api.sock"
-expect_words "--socket --timeout --json --help --version device volume status" vramctl ""
-expect_words "create list show delete" vramctl volume ""
+g="--socket --timeout --json --help"
+expect_words "$g --version device volume status help" vramctl ""
+expect_words "create list show delete help" vramctl volume ""
+expect_words "list show help" vramctl device ""
+expect_words "create list show delete" vramctl help volume ""
 expect_words "nbd ublk" vramctl volume create x --frontend ""
-expect_words "--json --help alpha" vramctl --socket "$s" volume show ""
-expect_words "--force --json --help alpha" vramctl --socket="$s" volume delete ""
+expect_words "$g alpha" vramctl --socket "$s" volume show ""
+expect_words "--force $g alpha" vramctl --socket="$s" volume delete ""
+expect_words "$g alpha" vramctl volume show --socket "$s" ""
+expect_words "$g cpu0 cpu1" vramctl -j device show --socket "$s" ""
 expect_words "all cpu0 cpu1" vramctl --socket "$s" volume create x --stripe ""
-pass "bash completion: commands, options, volume and device names"
+expect_words "-H -p -o $g" vramctl volume list ""
+expect_words "STATE" vramctl volume list -o ST
+expect_words "NAME,STATE" vramctl volume list -o NAME,ST
+expect_words "LOST" vramctl device list -H -o LO
+pass "bash completion: commands, options, columns, volume and device names"

@@ -7,6 +7,8 @@ Usage: fake-vramd.py SOCKET MODE
   endless   sends headers, then a body that never ends, as fast as it can
   nonstring answers every route with valid JSON whose ids and names are
             numbers, nulls and objects instead of strings
+  control   answers with names and ids that hold tabs, newlines and
+            terminal escape sequences
 Serves until killed; one thread per connection."""
 import json
 import socket
@@ -26,6 +28,17 @@ NONSTRING = {
                       "frontend": None, "state": 9, "stripe_unit": "big",
                       "extents": [{"device": 1, "index": "i"}],
                       "io": {"read": {"requests": "n"}}},
+}
+
+CONTROL_NAME = "a\tb\nc\x1b[31mred\\"
+CONTROL = {
+    "/v1/volumes": {"volumes": [{"name": CONTROL_NAME, "size": 4096,
+                                 "layout": "stripe", "devices": ["g\t0", "g\n1"],
+                                 "frontend": "nbd", "clients": 0,
+                                 "nbd_uri": "nbd+unix:///x?socket=/a b"}]},
+    "/v1/devices": {"devices": [{"id": "g\t0", "type": "gpu", "name": CONTROL_NAME,
+                                 "total_bytes": 1, "capacity_bytes": 1,
+                                 "allocated_bytes": 0, "available_bytes": 1}]},
 }
 
 
@@ -61,8 +74,9 @@ def serve(c, mode):
             chunk = b'"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",' * 2048
             while True:
                 c.sendall(chunk)
-        elif mode == "nonstring":
-            body = json.dumps(NONSTRING.get(path.split("?")[0], {})).encode()
+        elif mode in ("nonstring", "control"):
+            table = NONSTRING if mode == "nonstring" else CONTROL
+            body = json.dumps(table.get(path.split("?")[0], {})).encode()
             c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                       b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(body)
                       + body)

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # vramctl against a broken or hostile server (fake-vramd.py): one that never
-# answers, answers a byte a second, sends an endless body, or sends ids that
-# are not strings.  Each ends with exit 1 and a clear message within the
-# deadline, in bounded memory, never "(null)"; a socket path too long for
-# a Unix socket is named as such.
+# answers, answers a byte a second, sends an endless body, sends ids that
+# are not strings, or names that hold tabs, newlines and escapes.  Each
+# ends with exit 1 and a clear message within the deadline, in bounded
+# memory, never "(null)", one table line per row; a socket path too long
+# for a Unix socket is named as such.
 . "$(dirname "$0")/functions.sh"
 requires python3
 [ -x /usr/bin/time ] || { echo "SKIP: /usr/bin/time not installed"; exit 77; }
@@ -45,6 +46,10 @@ for mode in silent slow; do
   pass "$mode server: exit 1 after $ms ms with --timeout 2: $(head -1 "$tmpdir/err")"
 done
 start_fake silent
+run_ctl status --timeout 1.5
+[ "$rc" = 1 ] && [ "$ms" -lt 3500 ] && grep -q "within 1.5 s" "$tmpdir/err" ||
+  fail "--timeout after the command: exit $rc after $ms ms: $(cat "$tmpdir/err")"
+pass "--timeout after the command sets the deadline ($ms ms)"
 t0=$(date +%s%N)
 set +e; VRAMCTL_TIMEOUT=1.5 timeout 30 "$VRAMCTL" --socket "$sock" volume list 2>"$tmpdir/err"; rc=$?; set -e
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
@@ -71,7 +76,7 @@ pass "endless body: exit 1 after $ms ms, peak RSS $kib KiB: $(cat "$tmpdir/err")
 
 # 3. Ids, names and strings that are numbers, nulls or objects.
 start_fake nonstring
-for cmd in "status" "volume list" "volume show v" "device list"; do
+for cmd in "status" "volume list" "volume show v" "device show x" "volume list -H" "device list"; do
   # shellcheck disable=SC2086
   run_ctl --timeout 10 $cmd
   [ "$rc" = 0 ] || fail "nonstring: '$cmd' exit $rc: $(cat "$tmpdir/err")"
@@ -80,7 +85,22 @@ done
 grep -q "?" "$tmpdir/out" || fail "nonstring: no '?' for the missing strings"
 pass "ids and names that are not strings print '?', never (null)"
 
-# 4. A socket path too long for sockaddr_un: said so, before any connect.
+# 4. Names with tabs, newlines and a terminal escape: one line per row,
+#    -H fields split on tabs, no escape byte reaches the terminal.
+start_fake control
+for noun in volume device; do
+  run_ctl --timeout 10 $noun list -H
+  [ "$rc" = 0 ] && [ "$(wc -l <"$tmpdir/out")" = 1 ] && [ "$(awk -F'\t' '{ print NF }' "$tmpdir/out")" = 7 ] ||
+    fail "control: $noun list -H: exit $rc: $(cat -A "$tmpdir/out")"
+  ! grep -q $'\x1b' "$tmpdir/out" || fail "control: $noun list -H wrote an escape byte"
+  cp "$tmpdir/out" "$tmpdir/tabbed"
+  run_ctl --timeout 10 $noun list
+  [ "$rc" = 0 ] && [ "$(wc -l <"$tmpdir/out")" = 2 ] && ! grep -q $'\x1b' "$tmpdir/out" ||
+    fail "control: $noun list: exit $rc: $(cat -A "$tmpdir/out")"
+done
+pass "names with tabs, newlines and escapes: one line a row, -H splits on tabs: $(cut -f1-3 "$tmpdir/tabbed")"
+
+# 5. A socket path too long for sockaddr_un: said so, before any connect.
 long="$tmpdir/$(printf 'd%.0s' $(seq 120))/api.sock"
 set +e; "$VRAMCTL" --socket "$long" status 2>"$tmpdir/err"; rc=$?; set -e
 [ "$rc" = 1 ] || fail "long path: exit $rc"

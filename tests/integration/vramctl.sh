@@ -13,7 +13,7 @@ grep -q "vramd is not running" "$tmpdir/out" && grep -q "systemctl start vramd.s
   fail "not-running message: $(cat "$tmpdir/out")"
 pass "without vramd: exit 1, says so and how to start it"
 
-for cmd in "" "device list" "volume create" "volume list" "volume show" "volume delete" "status"; do
+for cmd in "" "device list" "device show" "volume create" "volume list" "volume show" "volume delete" "status"; do
   # shellcheck disable=SC2086
   "$VRAMCTL" $cmd --help >"$tmpdir/out" 2>&1 || fail "'$cmd --help' failed"
   grep -q "^Usage: vramctl" "$tmpdir/out" || fail "'$cmd --help': $(cat "$tmpdir/out")"
