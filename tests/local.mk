@@ -66,7 +66,7 @@ SWAP_SOAK_SECONDS = 600
 EXTRA_PROGRAMS = tests/kernel/swap-worker
 tests_kernel_swap_worker_SOURCES = tests/kernel/swap-worker.c
 CLEANFILES += tests/kernel/swap-worker$(EXEEXT)
-EXTRA_DIST += tests/kernel/guest-swap-soak.sh docs/swap-soak.md
+EXTRA_DIST += tests/kernel/guest-swap-soak.sh docs/swap-soak.md tests/unit/no-cunit.h
 check-swap-soak: all tests/kernel/swap-worker$(EXEEXT)
 	@top_builddir='$(abs_top_builddir)' VM_OUT='$(abs_top_builddir)/tests/kernel/out-swap-soak' \
 	VM_TIMEOUT=$$(($(SWAP_SOAK_SECONDS) + 1500)) \
