@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# docs-drift: the docs say what the binaries and the server really do.
+# - every long option of `vramd --help` is in vramd(8), and back;
+# - every vramd.conf(5) key is a long option (config keys are the long
+#   option names), and every option but the command-only ones is a key;
+# - every metric /metrics emits is in docs/api.md's table, and back;
+# - docs/api.md's default stripe unit is what the server gives.
+. "$(dirname "$0")/functions.sh"
+requires jq
+top=$(cd "$(dirname "$0")/../.." && pwd)
+
+# Long options of a man page: \-\-name in the roff source.
+man_opts() { grep -o '\\-\\-[a-z][a-z\\-]*[a-z]' "$1" | sed 's/\\-/-/g' | sort -u; }
+# Keys of vramd.conf(5): the .B line after each .TP.
+conf_keys() { awk '/^\.TP/ { getline; if ($1 == ".B") { gsub(/\\-/, "-", $2); print $2 } }' "$1" | sort -u; }
+# Differences between two sorted lists, named; empty when they agree.
+differ() { comm -3 "$1" "$2" | sed "s#^\t#  only in $4: #; t; s#^#  only in $3: #"; }
+
+"$VRAMD" --help 2>&1 | grep -o -- '--[a-z][a-z-]*[a-z]' | sort -u >"$tmpdir/help"
+man_opts "$top/man/vramd.8" >"$tmpdir/man"
+d=$(differ "$tmpdir/help" "$tmpdir/man" "vramd --help" "vramd.8")
+[ -z "$d" ] || fail "vramd --help and vramd(8) disagree:"$'\n'"$d"
+pass "vramd(8) names every option of vramd --help ($(wc -l <"$tmpdir/help")), and no other"
+
+conf_keys "$top/man/vramd.conf.5" >"$tmpdir/conf"
+# Options that act on the command line only, never from a file.
+grep -vxE -- '--(config|list-devices|json|version|help)' "$tmpdir/help" | sed 's/^--//' >"$tmpdir/keys"
+d=$(differ "$tmpdir/keys" "$tmpdir/conf" "vramd --help" "vramd.conf.5")
+[ -z "$d" ] || fail "vramd.conf(5) keys and vramd's options disagree:"$'\n'"$d"
+# ...and vramd takes each of them from a file (the parser knows the key).
+for k in $(cat "$tmpdir/conf"); do
+  printf '%s = ?\n' "$k" >"$tmpdir/one.conf"
+  out=$("$VRAMD" --config "$tmpdir/one.conf" --list-devices --device-types cpu 2>&1) || true
+  ! echo "$out" | grep -qi "unknown" || fail "vramd.conf(5) documents '$k', which vramd calls unknown: $out"
+done
+pass "vramd.conf(5) documents $(wc -l <"$tmpdir/conf") keys, each an option vramd reads from a file"
+
+start_vramd
+api POST /v1/volumes -d '{"name":"dd","size":16777216}'; expect 201 "create dd"
+api GET /metrics; expect 200 "/metrics"
+echo "$body" | awk '/^# TYPE / { print $3 }' | sort -u >"$tmpdir/emitted"
+sed -n '/^| `\(vramd\|process\)_/p' "$top/docs/api.md" | grep -oE '(vramd|process)_[a-z_]*' | sort -u >"$tmpdir/documented"
+d=$(differ "$tmpdir/emitted" "$tmpdir/documented" "/metrics" "docs/api.md")
+[ -z "$d" ] || fail "/metrics and docs/api.md's metrics table disagree:"$'\n'"$d"
+pass "docs/api.md's table lists the $(wc -l <"$tmpdir/emitted") metrics /metrics emits, and no other"
+
+want=$(awk -F'|' '$2 ~ /`stripe_unit`/ { gsub(/ /, "", $4); print $4 }' "$top/docs/api.md")
+api GET /v1/volumes/dd; expect 200 "show dd"
+got=$(echo "$body" | jq -r .stripe_unit)
+[ -n "$want" ] && [ "$want" = "$got" ] || fail "docs/api.md gives stripe_unit default '$want', the server $got"
+pass "docs/api.md's default stripe unit ($got) is the server's"
