@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api.h"
 #include "config.h"
@@ -159,20 +160,18 @@ static void check_pinned_bound(struct vramd *d)
             vd_format_size(p.bound, a, sizeof a), vd_format_size(p.host_ram, b, sizeof b));
 }
 
-/* Recreate saved volumes and serve the API; -1 with err on failure, 0
- * without serving when a stop signal came. */
-static int start_management(struct vramd *d, char *err, size_t errlen)
+/* Recreate saved volumes and serve the API on the sockets vramd_listen
+ * made, which the API then owns (*api_fd and *metrics_fd become -1); -1
+ * with err on failure, 0 without serving when a stop signal came. */
+static int start_management(struct vramd *d, int *api_fd, int *metrics_fd,
+                            char *err, size_t errlen)
 {
-  int api_fd, metrics_fd;
+  int rc;
   if (vramd_state_load(d) == -EINTR || vramd_stop_requested(d))
     return 0;
-  if (vramd_listen(d, &api_fd, &metrics_fd, err, errlen))
-    return -1;
-  if (vd_api_start(d, api_fd, metrics_fd, &d->api, err, errlen)) {
-    vramd_unlisten(d);
-    return -1;
-  }
-  return 0;
+  rc = vd_api_start(d, *api_fd, *metrics_fd, &d->api, err, errlen);
+  *api_fd = *metrics_fd = -1;
+  return rc ? -1 : 0;
 }
 
 /* Serve signals until a stop signal, feeding the watchdog and
@@ -213,7 +212,7 @@ int main(int argc, char **argv)
   struct vd_engine_config ec = { 0 };
   const char *nbd_socket, *nbd_listen;
   char err[512];
-  int rc;
+  int rc, api_fd = -1, metrics_fd = -1;
 
   /* Per-connection state and staging (128 KiB and up) come and go with
    * connections: a fixed threshold keeps them mmapped, so freeing returns
@@ -266,6 +265,13 @@ int main(int argc, char **argv)
   d.host = (struct vd_frontend_host){ .eng = d.eng, .reg = &d.reg };
   d.started = time(NULL);
   vramd_state_prepare(&d);
+  /* The API and metrics sockets first: a port in use stops vramd before
+   * any device is exposed. */
+  if (vramd_listen(&d, &api_fd, &metrics_fd, err, sizeof err)) {
+    vd_err("%s", err);
+    rc = 1;
+    goto out_frontends;
+  }
   if (vramd_frontends_start(&d, err, sizeof err)) {
     vd_err("%s", err);
     rc = 1;
@@ -273,7 +279,7 @@ int main(int argc, char **argv)
   }
   check_pinned_bound(&d);
   create_configured(&d);
-  if (start_management(&d, err, sizeof err)) {
+  if (start_management(&d, &api_fd, &metrics_fd, err, sizeof err)) {
     vd_err("%s", err);
     rc = 1;
     goto out_frontends;
@@ -289,6 +295,10 @@ int main(int argc, char **argv)
 out_frontends:
   /* No new requests, then drain I/O, then free VRAM last. */
   vd_api_stop(d.api);
+  if (api_fd >= 0)
+    close(api_fd);
+  if (metrics_fd >= 0)
+    close(metrics_fd);
   vramd_unlisten(&d);
   vramd_frontends_stop(&d);
   delete_all(&d);

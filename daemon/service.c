@@ -42,11 +42,18 @@ int vramd_listen(struct vramd *d, int *api_fd, int *metrics_fd, char *err, size_
     vd_info("API on the socket passed by systemd");
   else if ((*api_fd = vd_listen_unix(d->cfg.api_socket, &api_listen, err, errlen)) < 0)
     goto out_metrics;
-  else
+  else {
     d->api_socket_made = true;
-  if (*metrics_fd < 0 && strcmp(d->cfg.metrics_listen, "off") && d->cfg.metrics_listen[0] &&
-      (*metrics_fd = vd_listen_tcp(d->cfg.metrics_listen, &metrics_listen, err, errlen)) < 0)
+    vd_info("api: listening on %s", d->cfg.api_socket);
+  }
+  if (*metrics_fd >= 0)
+    vd_info("metrics on the TCP socket passed by systemd");
+  else if (!strcmp(d->cfg.metrics_listen, "off") || !d->cfg.metrics_listen[0])
+    vd_info("metrics: off on TCP (still at /metrics on the API socket)");
+  else if ((*metrics_fd = vd_listen_tcp(d->cfg.metrics_listen, &metrics_listen, err, errlen)) < 0)
     goto out_api;
+  else
+    vd_info("metrics: listening on %s", d->cfg.metrics_listen);
   return 0;
 
 out_api:

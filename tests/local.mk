@@ -163,6 +163,9 @@ TESTS += tests/integration/completion.sh tests/integration/units.sh
 # The docs against the binaries: vramd(8), vramd.conf(5), the metrics table.
 TESTS += tests/integration/docs-drift.sh
 dist_noinst_SCRIPTS += tests/integration/docs-drift.sh
+# Listeners first and logged: a metrics port in use stops vramd early.
+TESTS += tests/integration/listen-first.sh
+dist_noinst_SCRIPTS += tests/integration/listen-first.sh
 dist_noinst_SCRIPTS += tests/integration/completion.sh tests/integration/units.sh
 # A device that fails for real: tests/shim/libclfault.so, preloaded into
 # vramd, makes the OpenCL calls on one device return a lost device's errors.
