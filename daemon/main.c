@@ -131,6 +131,12 @@ static int parse_args(int argc, char **argv, struct vramd *d)
     usage(stderr);
     return 2;
   }
+  /* --json shapes --list-devices' output; alone it would start a daemon
+   * that a script meant to ask a question of. */
+  if (cfg->json && !cfg->list_devices) {
+    fprintf(stderr, "vramd: --json goes with --list-devices (vramd --list-devices --json)\n");
+    return 2;
+  }
   return -1;
 }
 

@@ -33,3 +33,10 @@ pass "bad options are refused with a message"
 POCL_DEVICES=pthread "$VRAMD" --list-devices --device-types gpu >"$tmpdir/out" 2>&1 && fail "gpu-only found devices on a CPU host"
 grep -q "no OpenCL device" "$tmpdir/out" || fail "no clear message: $(cat "$tmpdir/out")"
 pass "asking for GPUs only on a CPU host fails clearly"
+
+rc=0
+timeout 10 "$VRAMD" --json --device-types cpu --api-socket "$tmpdir/j.sock" >"$tmpdir/out" 2>&1 || rc=$?
+[ $rc = 2 ] && grep -q "vramd: --json goes with --list-devices" "$tmpdir/out" ||
+  fail "--json alone: exit $rc, $(cat "$tmpdir/out")"
+[ ! -e "$tmpdir/j.sock" ] || fail "--json alone started a daemon"
+pass "--json without --list-devices is refused (exit 2), no daemon started"
