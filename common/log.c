@@ -1,8 +1,10 @@
-/* log.c: one line per message on stderr; journald reads the <N> prefix as
- * the priority, and a terminal user still gets readable text. */
+/* log.c: one line per message on stderr.  Where stderr is a file, a pipe
+ * or the journal, a <N> prefix carries the priority (journald reads it);
+ * on a terminal the level is a word instead, or nothing for info. */
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -11,12 +13,29 @@ _Atomic int vd_log_max = VD_LOG_INFO;
 /* One lock for every rate limit: only warning paths take it. */
 static pthread_mutex_t rl_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* 1 when stderr is a terminal, 0 when not, -1 until first asked. */
+static _Atomic int on_tty = -1;
+
+/* The word a terminal reader gets for a level ("" for info). */
+static const char *level_word(int level)
+{
+  return level <= VD_LOG_ERR ? "error: " : level == VD_LOG_WARNING ? "warning: " :
+         level >= VD_LOG_DEBUG ? "debug: " : "";
+}
+
 /* Format and write one line at a given syslog level. */
 static void log_line(int level, const char *fmt, va_list ap)
 {
   char line[1024];
+  int tty = on_tty;
+
+  if (tty < 0)
+    on_tty = tty = isatty(STDERR_FILENO);
   vsnprintf(line, sizeof line, fmt, ap);
-  fprintf(stderr, "<%d>vramd: %s\n", level, line);
+  if (tty)
+    fprintf(stderr, "vramd: %s%s\n", level_word(level), line);
+  else
+    fprintf(stderr, "<%d>vramd: %s\n", level, line);
 }
 
 /* Write one log line at a given syslog level. */

@@ -40,3 +40,16 @@ timeout 10 "$VRAMD" --json --device-types cpu --api-socket "$tmpdir/j.sock" >"$t
   fail "--json alone: exit $rc, $(cat "$tmpdir/out")"
 [ ! -e "$tmpdir/j.sock" ] || fail "--json alone started a daemon"
 pass "--json without --list-devices is refused (exit 2), no daemon started"
+
+# Log lines: a <N> priority prefix for files, pipes and the journal; a word
+# on a terminal (script(1) gives vramd one).
+if command -v script >/dev/null; then
+  POCL_DEVICES=pthread script -qec "'$VRAMD' --device-types gpu --api-socket '$tmpdir/t.sock' \
+    --state-dir '$tmpdir/ts' --metrics-listen off" /dev/null | tr -d '\r' >"$tmpdir/tty" || true
+  grep -q "^vramd: error: no OpenCL device" "$tmpdir/tty" || fail "terminal: $(cat "$tmpdir/tty")"
+  ! grep -q "<[0-9]>" "$tmpdir/tty" || fail "a <N> prefix on a terminal: $(cat "$tmpdir/tty")"
+  POCL_DEVICES=pthread "$VRAMD" --device-types gpu --api-socket "$tmpdir/t.sock" \
+    --state-dir "$tmpdir/ts" --metrics-listen off >"$tmpdir/file" 2>&1 || true
+  grep -q "^<3>vramd: no OpenCL device" "$tmpdir/file" || fail "file: $(cat "$tmpdir/file")"
+  pass "log lines: level words on a terminal, <N> prefixes in a file"
+fi
