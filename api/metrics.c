@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -96,11 +97,28 @@ static void op_family(struct vd_buf *b, struct vd_volume **vols, int n, const ch
     }
 }
 
+/* vramd_volume_info = 1 per volume, with what joins it to node_exporter's
+ * node_disk_*{device="ublkb0"}: the kernel device's name (sysfs), if any. */
+static void volume_info(struct vd_buf *b, struct vd_volume **vols, int n)
+{
+  char l[400];
+  vd_prom_family(b, "vramd_volume_info", "gauge",
+                 "1 per volume: its frontend, layout and kernel block device.");
+  for (int i = 0; i < n; i++) {
+    const char *dev = strrchr(vols[i]->device_path, '/');
+    snprintf(l, sizeof l, "volume=\"%s\",frontend=\"%s\",layout=\"%s\",device_path=\"%s\","
+             "disk=\"%s\"", vols[i]->spec.name, vd_frontend_name(vols[i]->spec.frontend),
+             vd_layout_name(vols[i]->spec.layout), vols[i]->device_path, dev ? dev + 1 : "");
+    vd_prom_sample(b, "vramd_volume_info", l, 1);
+  }
+}
+
 /* Per-volume sizes, counters and latency histograms. */
 static void volume_metrics(struct vd_buf *b, struct vd_volume **vols, int n)
 {
   char l[200];
 
+  volume_info(b, vols, n);
   volume_family(b, vols, n, "vramd_volume_size_bytes", "gauge", "Volume size.", vol_size);
   volume_family(b, vols, n, "vramd_volume_clients", "gauge",
                 "Open frontend connections to the volume.", vol_clients);

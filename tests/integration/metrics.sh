@@ -35,7 +35,8 @@ for m in vramd_build_info vramd_device_memory_bytes vramd_device_capacity_bytes 
 done
 if [ $have_nbd = 1 ]; then
   for m in vramd_volume_size_bytes vramd_volume_read_bytes_total vramd_volume_written_bytes_total \
-           vramd_volume_requests_total vramd_volume_errors_total 'vramd_volume_request_duration_seconds_bucket{volume="m0",op="write",le="+Inf"}'; do
+           vramd_volume_requests_total vramd_volume_errors_total 'vramd_volume_request_duration_seconds_bucket{volume="m0",op="write",le="+Inf"}' \
+           'vramd_volume_info{volume="m0",frontend="nbd",layout="stripe",device_path="",disk=""} 1'; do
     grep -qF "$m" "$tmpdir/m" || fail "no $m"
   done
 fi
