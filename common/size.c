@@ -21,12 +21,15 @@ static int suffix_shift(char c)
   }
 }
 
-/* Parse an integer size with an optional K/M/G/T[iB|B] suffix. */
+/* Parse a size: digits, an optional fraction, an optional K/M/G/T/P
+ * suffix (base 2; "iB" or "B" after it is allowed and changes nothing),
+ * as LVM takes them.  The result must be a whole number of bytes. */
 int vd_parse_size(const char *s, uint64_t *out, char *err, size_t errlen)
 {
-  uint64_t v = 0;
+  uint64_t v = 0, frac = 0, scale = 1;
   const char *p = s;
   int shift = 0;
+  unsigned __int128 fbytes;
 
   if (!s || !*s) {
     snprintf(err, errlen, "empty size");
@@ -44,23 +47,43 @@ int vd_parse_size(const char *s, uint64_t *out, char *err, size_t errlen)
     }
     v = v * 10 + d;
   }
+  if (*p == '.') {
+    if (!isdigit((unsigned char)p[1])) {
+      snprintf(err, errlen, "size '%s' needs a digit after the point (e.g. 1.5G)", s);
+      return -EINVAL;
+    }
+    for (p++; isdigit((unsigned char)*p); p++) {
+      if (scale == 1000000000) {
+        snprintf(err, errlen, "size '%s' has more than 9 digits after the point", s);
+        return -EINVAL;
+      }
+      frac = frac * 10 + (uint64_t)(*p - '0');
+      scale *= 10;
+    }
+  }
   if (*p) {
     shift = suffix_shift(*p);
     if (shift < 0 || (shift == 0 && p[1]) ||
         (shift > 0 && p[1] && strcasecmp(p + 1, "iB") && strcasecmp(p + 1, "B"))) {
-      snprintf(err, errlen, "size '%s' has an unknown suffix (use K, M, G or T)", s);
+      snprintf(err, errlen, "size '%s' has an unknown suffix (use K, M, G, T or P)", s);
       return -EINVAL;
     }
   }
-  if (v == 0) {
+  fbytes = ((unsigned __int128)frac << shift);
+  if (fbytes % scale) {
+    snprintf(err, errlen, "size '%s' is not a whole number of bytes", s);
+    return -EINVAL;
+  }
+  fbytes /= scale;
+  if (v == 0 && fbytes == 0) {
     snprintf(err, errlen, "size '%s' must be greater than zero", s);
     return -EINVAL;
   }
-  if (shift && v > (UINT64_MAX >> shift)) {
+  if ((shift && v > (UINT64_MAX >> shift)) || (v << shift) > UINT64_MAX - fbytes) {
     snprintf(err, errlen, "size '%s' is too large", s);
     return -ERANGE;
   }
-  *out = v << shift;
+  *out = (v << shift) + (uint64_t)fbytes;
   return 0;
 }
 

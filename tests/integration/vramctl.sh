@@ -28,6 +28,8 @@ usage_err volume create
 usage_err volume create x
 usage_err volume create x --size 12X
 usage_err volume create x --size 0
+usage_err volume create x --size 0.1K
+usage_err volume create x --size 1.G
 usage_err volume create x --size 1G --stripe all --concat all
 usage_err volume create 'Bad/Name' --size 1G
 usage_err volume create x --size 1G --frontend iscsi
@@ -57,6 +59,9 @@ tail -1 "$tmpdir/out" | grep -q "^nbd+unix:///swap0?socket=" || fail "create mus
 "$VRAMCTL" volume create c1 --size 5000 --concat cpu1 --json >"$tmpdir/out"
 jq -e '.size == 8192 and .layout == "concat" and .devices == ["cpu1"]' "$tmpdir/out" >/dev/null ||
   fail "create --json: $(cat "$tmpdir/out")"
+"$VRAMCTL" volume create f1 --size 1.5M --json >"$tmpdir/out"
+jq -e '.requested_size == 1572864' "$tmpdir/out" >/dev/null || fail "create --size 1.5M: $(cat "$tmpdir/out")"
+"$VRAMCTL" volume delete f1 >/dev/null
 "$VRAMCTL" volume create s1 --size 1M --stripe cpu0,cpu1 --stripe-unit 64K --frontend nbd >/dev/null
 pass "volume create (stripe all, concat, explicit devices and unit) prints where the volume is"
 

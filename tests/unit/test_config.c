@@ -113,7 +113,7 @@ static void test_nbd_staging(void)
   expect_bad("nbd-staging", "0", "nbd-staging: size '0' must be greater than zero");
   expect_bad("nbd-staging", "", "nbd-staging: empty size");
   expect_bad("nbd-staging", "-4M", "nbd-staging: size '-4M' must start with a digit (e.g. 12G)");
-  expect_bad("nbd-staging", "4X", "nbd-staging: size '4X' has an unknown suffix (use K, M, G or T)");
+  expect_bad("nbd-staging", "4X", "nbd-staging: size '4X' has an unknown suffix (use K, M, G, T or P)");
   expect_bad("nbd-staging", "512K", "nbd-staging: '512K' is out of range (1M to 256M)");
   expect_bad("nbd-staging", "257M", "nbd-staging: '257M' is out of range (1M to 256M)");
   expect_bad("nbd-staging", "1G", "nbd-staging: '1G' is out of range (1M to 256M)");

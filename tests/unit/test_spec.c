@@ -262,7 +262,7 @@ static void test_text_bad(void)
   text_bad("name=A,size=1", "volume: volume name has 'A' at position 1; use lower-case "
                             "letters, digits, '.', '_' and '-', starting with a letter or digit");
   text_bad("name=a,size=0", "volume: size '0' must be greater than zero");
-  text_bad("name=a,size=12X", "volume: size '12X' has an unknown suffix (use K, M, G or T)");
+  text_bad("name=a,size=12X", "volume: size '12X' has an unknown suffix (use K, M, G, T or P)");
   text_bad("name=a,size=9000P", "volume: size '9000P' is too large");
   text_bad("name=a,size=4M,unit=3K", "volume: unit '3K' is not a power of two from 4K to 1M");
   text_bad("name=a,size=4M,unit=2M", "volume: unit '2M' is not a power of two from 4K to 1M");

@@ -43,6 +43,12 @@ static void test_size_ok(void)
   expect_size("5B", 5);
   expect_size("16383P", 16383ull << 50);
   expect_size("18446744073709551615", UINT64_MAX);
+  expect_size("1.5G", 3ull << 29);
+  expect_size("0.5K", 512);
+  expect_size("2.25M", 9ull << 18);
+  expect_size("1.0T", 1ull << 40);
+  expect_size("0.75GiB", 3ull << 28);
+  expect_size("1.5GB", 3ull << 29);
 }
 
 static void test_size_bad(void)
@@ -52,7 +58,14 @@ static void test_size_bad(void)
   expect_bad_size("0G", -EINVAL);
   expect_bad_size("-1G", -EINVAL);
   expect_bad_size("G", -EINVAL);
-  expect_bad_size("1.5G", -EINVAL);
+  expect_bad_size("0.1K", -EINVAL);     /* 102.4 bytes */
+  expect_bad_size("1.5", -EINVAL);      /* 1.5 bytes */
+  expect_bad_size("1.G", -EINVAL);
+  expect_bad_size(".5G", -EINVAL);
+  expect_bad_size("0.0G", -EINVAL);
+  expect_bad_size("1.0000000001G", -EINVAL);
+  expect_bad_size("16383.9999P", -EINVAL);
+  expect_bad_size("16384P", -ERANGE);
   expect_bad_size("12X", -EINVAL);
   expect_bad_size("12Gi", -EINVAL);
   expect_bad_size("12 G", -EINVAL);
