@@ -9,6 +9,8 @@
 #include "api.h"
 #include "config.h"
 #include "frontend.h"
+#include "pinned.h"
+#include "state.h"
 #include "vramd.h"
 
 static const char *const op_names[4] = { "read", "write", "write_zeroes", "flush" };

@@ -21,6 +21,10 @@
 #include "frontend.h"
 #include "guard.h"
 #include "list.h"
+#include "pinned.h"
+#include "safety.h"
+#include "settings.h"
+#include "state.h"
 #include "vramd.h"
 #include "worker.h"
 

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "frontend.h"
-#include "vramd.h"
+#include "settings.h"
 
 #define DEFAULT_EXTENT_SIZE (1ull << 30)
 

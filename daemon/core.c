@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "frontend.h"
+#include "frontends.h"
 #include "vramd.h"
 
 /* Put what commit recorded back as the registry has it after a create or

@@ -8,7 +8,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "vramd.h"
+#include "settings.h"
 /* The NBD keys, parsed by the NBD frontend's own code as in vramd. */
 #include "../../frontends/nbd/settings.c"
 

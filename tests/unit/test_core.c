@@ -10,6 +10,7 @@
 #include "../../daemon/core.c"
 #include "../../daemon/volume/registry.c"
 #include "runner.h"
+#include "state.h"
 
 static struct vramd d;
 static int allocated;       /* volumes the stub pool holds */
