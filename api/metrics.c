@@ -55,7 +55,7 @@ static void device_metrics(struct vramd *d, struct vd_buf *b)
   for (unsigned i = 0; i < n; i++) {
     const struct vd_device *dev = vd_pool_device(d->pool, i);
     snprintf(l, sizeof l, "device=\"%s\"", vd_device_info(dev)->id);
-    vd_prom_sample(b, "vramd_device_lost", l, vd_device_lost(dev));
+    vd_prom_sample(b, "vramd_device_lost", l, vd_device_is_lost(dev));
   }
   device_bytes(b, d, "vramd_device_read_bytes_total",
                "Bytes copied from the device to the host.", false);

@@ -258,7 +258,7 @@ static json_t *device_json(struct vramd *d, unsigned i)
   json_object_set_new(o, "available_bytes", json_integer((json_int_t)vd_device_available(dev)));
   json_object_set_new(o, "written_bytes", json_integer((json_int_t)h2d));
   json_object_set_new(o, "read_bytes", json_integer((json_int_t)d2h));
-  json_object_set_new(o, "lost", json_boolean(vd_device_lost(dev)));
+  json_object_set_new(o, "lost", json_boolean(vd_device_is_lost(dev)));
   return o;
 }
 
@@ -493,7 +493,7 @@ static enum MHD_Result post_faults(struct vramd *d, struct req *c)
   if ((val = json_object_get(doc, "io_after")))
     vd_engine_fault_io_after((unsigned)json_integer_value(val));
   if ((val = json_object_get(doc, "device_lost")) &&
-      vramd_device_lost(d, json_string_value(val), err, sizeof err)) {
+      vramd_device_fail(d, json_string_value(val), err, sizeof err)) {
     json_decref(doc);
     return send_error(c, MHD_HTTP_NOT_FOUND, "no_such_device", NULL, "%s", err);
   }

@@ -65,6 +65,6 @@ int vramd_volume_delete(struct vramd *d, const char *name, bool force,
 /* A device stopped answering: mark it lost and fail every volume on it
  * (their I/O gets EIO at once; other devices' volumes go on).  -ENOENT
  * for an unknown id. */
-int vramd_device_lost(struct vramd *d, const char *id, char *err, size_t errlen);
+int vramd_device_fail(struct vramd *d, const char *id, char *err, size_t errlen);
 
 #endif

@@ -39,7 +39,7 @@ static bool claim(struct vd_device *dev, uint64_t bytes)
 {
   bool ok;
   pthread_mutex_lock(&dev->lock);
-  ok = !vd_device_lost(dev) && bytes <= dev->info.capacity_bytes &&
+  ok = !vd_device_is_lost(dev) && bytes <= dev->info.capacity_bytes &&
        dev->allocated <= dev->info.capacity_bytes - bytes;
   if (ok)
     __atomic_add_fetch(&dev->allocated, bytes, __ATOMIC_RELAXED);
@@ -68,7 +68,7 @@ int vd_extent_alloc(struct vd_device *dev, uint64_t bytes,
              (unsigned long long)bytes, vd_format_size(dev->info.max_alloc_bytes, have, sizeof have));
     return -EINVAL;
   }
-  if (vd_device_lost(dev)) {
+  if (vd_device_is_lost(dev)) {
     snprintf(err, errlen, "%s: the device is lost; restart vramd once it is back", dev->info.id);
     return -ENOSPC;
   }

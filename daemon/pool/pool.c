@@ -364,7 +364,7 @@ uint64_t vd_device_allocated(const struct vd_device *dev)
 uint64_t vd_device_available(const struct vd_device *dev)
 {
   uint64_t a = vd_device_allocated(dev);
-  if (vd_device_lost(dev))
+  if (vd_device_is_lost(dev))
     return 0;
   return a < dev->info.capacity_bytes ? dev->info.capacity_bytes - a : 0;
 }
@@ -376,7 +376,7 @@ bool vd_device_mark_lost(struct vd_device *dev)
 }
 
 /* Whether the device was marked lost. */
-bool vd_device_lost(const struct vd_device *dev)
+bool vd_device_is_lost(const struct vd_device *dev)
 {
   return __atomic_load_n(&dev->lost, __ATOMIC_RELAXED);
 }

@@ -73,7 +73,8 @@ struct vd_device *vd_extent_device(const struct vd_extent *ext);
  * no new extent goes there.  Marking is one-way until restart; true when
  * this call marked it. */
 bool vd_device_mark_lost(struct vd_device *dev);
-bool vd_device_lost(const struct vd_device *dev);
+/* True once the device is marked lost. */
+bool vd_device_is_lost(const struct vd_device *dev);
 /* Mark a device lost and log why, once (health.c). */
 void vd_device_declare_lost(struct vd_device *dev, const char *why);
 /* After a failed transfer (what names it, for the log): probe the device
