@@ -18,6 +18,7 @@
 
 #include "api.h"
 #include "config.h"
+#include "fault.h"
 #include "frontend.h"
 #include "guard.h"
 #include "list.h"
@@ -489,9 +490,9 @@ static enum MHD_Result post_faults(struct vramd *d, struct req *c)
     }
   }
   if ((val = json_object_get(doc, "alloc_after")))
-    vd_pool_fault_alloc_after((unsigned)json_integer_value(val));
+    vd_fault_alloc_after((unsigned)json_integer_value(val));
   if ((val = json_object_get(doc, "io_after")))
-    vd_engine_fault_io_after((unsigned)json_integer_value(val));
+    vd_fault_io_after((unsigned)json_integer_value(val));
   if ((val = json_object_get(doc, "device_lost")) &&
       vramd_device_fail(d, json_string_value(val), err, sizeof err)) {
     json_decref(doc);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "fault.h"
 #include "pool-cl.h"
 #include "small.h"
 #include "util.h"
@@ -29,8 +30,6 @@
 #define WORKER_STACK (512u << 10)
 
 struct devq;
-
-static unsigned fault_io_countdown; /* test hook, see vd_engine_fault_io_after */
 
 struct worker {
   struct devq *dq;
@@ -145,7 +144,7 @@ static void enqueue_part(struct worker *w, struct vd_io_part *p, uint64_t *bytes
   struct vd_segment s;
 
   /* A lost device, or the test hook, fails the part before it queues. */
-  if (vd_device_is_lost(t->dev[p->dev]) || vd_fault_tick(&fault_io_countdown)) {
+  if (vd_device_is_lost(t->dev[p->dev]) || vd_fault_io_now()) {
     p->err = -EIO;
     return;
   }
@@ -508,7 +507,7 @@ static int idle_move(struct devq *dq, struct vd_io_part *p)
   cl_int rc = CL_SUCCESS;
   uint64_t bytes = 0;
 
-  if (vd_device_is_lost(t->dev[p->dev]) || vd_fault_tick(&fault_io_countdown))
+  if (vd_device_is_lost(t->dev[p->dev]) || vd_fault_io_now())
     return -EIO;
   vd_map_iter_init_dev(&it, &t->map, io->off, io->len, p->dev);
   while (rc == CL_SUCCESS && vd_map_next(&it, &s)) {
@@ -733,13 +732,6 @@ static void log_small(const struct vd_engine *eng)
           vd_format_size(eng->small_max, a, sizeof a), st.devices, eng->ndev,
           vd_format_size(st.stage_bytes, b, sizeof b),
           vd_format_size(st.scratch_bytes, c, sizeof c));
-}
-
-/* Arm the transfer fault hook when the environment allows it. */
-void vd_engine_fault_io_after(unsigned n)
-{
-  if (vd_faults_enabled())
-    __atomic_store_n(&fault_io_countdown, n, __ATOMIC_SEQ_CST);
 }
 
 /* Start workers on every device of the pool. */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "fault.h"
 #include "../unit/runner.h"
 #include "volume.h"
 
@@ -268,7 +269,7 @@ static void test_alloc_fault(void)
   uint64_t before = pool_allocated();
 
   setenv("VRAMD_FAULTS", "1", 1);
-  vd_pool_fault_alloc_after(5); /* fails halfway through 16 extents */
+  vd_fault_alloc_after(5); /* fails halfway through 16 extents */
   CU_ASSERT_EQUAL(vd_volume_alloc(pool, 1 << 20, &s, &v, err, sizeof err), -ENOMEM);
   CU_ASSERT_PTR_NOT_NULL(strstr(err, "could not allocate"));
   CU_ASSERT_PTR_NULL(v);
