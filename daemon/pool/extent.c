@@ -13,9 +13,10 @@ static bool claim(struct vd_device *dev, uint64_t bytes)
   bool ok;
   pthread_mutex_lock(&dev->lock);
   ok = !vd_device_is_lost(dev) && bytes <= dev->info.capacity_bytes &&
-       dev->allocated <= dev->info.capacity_bytes - bytes;
+       atomic_load_explicit(&dev->allocated, memory_order_relaxed) <=
+           dev->info.capacity_bytes - bytes;
   if (ok)
-    __atomic_add_fetch(&dev->allocated, bytes, __ATOMIC_RELAXED);
+    atomic_fetch_add_explicit(&dev->allocated, bytes, memory_order_relaxed);
   pthread_mutex_unlock(&dev->lock);
   return ok;
 }
@@ -23,7 +24,7 @@ static bool claim(struct vd_device *dev, uint64_t bytes)
 /* Give claimed bytes back. */
 static void unclaim(struct vd_device *dev, uint64_t bytes)
 {
-  __atomic_sub_fetch(&dev->allocated, bytes, __ATOMIC_RELAXED);
+  atomic_fetch_sub_explicit(&dev->allocated, bytes, memory_order_relaxed);
 }
 
 /* Allocate, zero and commit one buffer on dev. */
