@@ -10,6 +10,8 @@
 #include "api.h"
 #include "config.h"
 #include "frontend.h"
+#include "pinned.h"
+#include "state.h"
 #include "vramd.h"
 
 static const char *const op_names[4] = { "read", "write", "write_zeroes", "flush" };
@@ -54,7 +56,7 @@ static void device_metrics(struct vramd *d, struct vd_buf *b)
   for (unsigned i = 0; i < n; i++) {
     const struct vd_device *dev = vd_pool_device(d->pool, i);
     snprintf(l, sizeof l, "device=\"%s\"", vd_device_info(dev)->id);
-    vd_prom_sample(b, "vramd_device_lost", l, vd_device_lost(dev));
+    vd_prom_sample(b, "vramd_device_lost", l, vd_device_is_lost(dev));
   }
   device_bytes(b, d, "vramd_device_read_bytes_total",
                "Bytes copied from the device to the host.", false);

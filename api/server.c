@@ -6,7 +6,8 @@
  * Reads are answered on the polling thread; requests that change things
  * run on worker.c's thread with their connection suspended, so a long
  * create holds up neither reads nor the deadlines.  Each connection serves
- * one request (Connection: close), so its deadline is the request's. */
+ * one request (Connection: close), so its deadline is the request's.
+ * What the routes answer is made in json.c. */
 #include <errno.h>
 #include <jansson.h>
 #include <microhttpd.h>
@@ -16,11 +17,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api-internal.h"
 #include "api.h"
-#include "config.h"
-#include "frontend.h"
+#include "fault.h"
 #include "guard.h"
-#include "list.h"
+#include "state.h"
 #include "vramd.h"
 #include "worker.h"
 
@@ -172,90 +173,10 @@ static size_t keep_escaped(void *cls, struct MHD_Connection *c, char *uri)
   return strlen(uri);
 }
 
-/* The swap-safety steps vramd took at start, with the cause of a miss. */
-static json_t *safety_json(const struct vd_safety *s)
-{
-  return json_pack("{s:b, s:s?, s:b, s:s?, s:b, s:i, s:s?}",
-                   "mlocked", s->mlocked, "mlock_error",
-                   s->mlocked ? NULL : strerror(s->mlock_err),
-                   "io_flusher", s->io_flusher, "io_flusher_error",
-                   s->io_flusher ? NULL : strerror(s->io_flusher_err),
-                   "oom_protected", s->oom_protected, "oom_score_adj", s->oom_score_adj,
-                   "oom_error", s->oom_err ? strerror(s->oom_err) : NULL);
-}
-
-/* One frontend's pinned staging: per session or queue, how many. */
-static json_t *frontend_pinned_json(const struct vd_frontend_pinned *f)
-{
-  json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:I}", "per", f->unit,
-                        "staging_bytes", (json_int_t)f->unit_bytes,
-                        "now", (json_int_t)f->units,
-                        "held_bytes", (json_int_t)(f->unit_bytes * f->units),
-                        "max_request_bytes", (json_int_t)f->max_request);
-  if (o && f->max_units)
-    json_object_set_new(o, "max", json_integer(f->max_units));
-  if (o && f->units_per_volume)
-    json_object_set_new(o, "max_per_volume", json_integer(f->units_per_volume));
-  return o;
-}
-
-/* Pinned host memory: held now, the bound the settings put on it, and
- * each part with its settings. */
-static json_t *pinned_json(struct vramd *d)
-{
-  struct vramd_pinned p;
-  json_t *o;
-
-  vramd_pinned(d, &p);
-  o = json_pack("{s:I, s:I, s:I, s:{s:b, s:I, s:I, s:i, s:I}}",
-                "held_bytes", (json_int_t)p.held, "bound_bytes", (json_int_t)p.bound,
-                "host_ram_bytes", (json_int_t)p.host_ram,
-                "engine", "small_batch", d->cfg.small_batch,
-                "small_max_bytes", (json_int_t)d->cfg.small_max,
-                "staging_bytes", (json_int_t)d->cfg.small_staging,
-                "workers", (int)p.small.workers,
-                "held_bytes", (json_int_t)p.small.stage_bytes);
-  for (unsigned i = 0; o && d->cfg.frontends[i]; i++)
-    if (p.have[i])
-      json_object_set_new(o, d->cfg.frontends[i]->name, frontend_pinned_json(&p.fe[i]));
-  return o;
-}
-
-/* GET /v1: version and what this build offers. */
+/* GET /v1. */
 static enum MHD_Result get_root(struct vramd *d, struct req *c)
 {
-  json_t *fe = json_array(), *o;
-  for (unsigned i = 0; d->cfg.frontends[i]; i++)
-    json_array_append_new(fe, json_string(d->cfg.frontends[i]->name));
-  o = json_pack("{s:s, s:s, s:s, s:[s,s], s:o, s:s?, s:I, s:b}", "name", "vramd",
-                "version", PACKAGE_VERSION, "api", "v1", "layouts",
-                "stripe", "concat", "frontends", fe, "nbd_socket",
-                vramd_config_str(&d->cfg, "nbd-socket"), "started", (json_int_t)d->started,
-                "cpu_fallback", vd_pool_cpu_fallback(d->pool));
-  if (o) {
-    char err[400];
-    bool saving = vramd_state_health(d, err, sizeof err);
-    json_object_set_new(o, "safety", safety_json(&d->safety));
-    json_object_set_new(o, "pinned_host", pinned_json(d));
-    json_object_set_new(o, "state", json_pack("{s:s, s:b, s:s?}", "dir", d->cfg.state_dir,
-                                              "saving", saving, "error",
-                                              saving ? NULL : err));
-  }
-  return send_json(c, MHD_HTTP_OK, o, NULL);
-}
-
-/* One device with its engine counters. */
-static json_t *device_json(struct vramd *d, unsigned i)
-{
-  struct vd_device *dev = vd_pool_device(d->pool, i);
-  uint64_t h2d = 0, d2h = 0;
-  json_t *o = vd_device_json(dev);
-  vd_engine_device_bytes(d->eng, i, &h2d, &d2h);
-  json_object_set_new(o, "available_bytes", json_integer((json_int_t)vd_device_available(dev)));
-  json_object_set_new(o, "written_bytes", json_integer((json_int_t)h2d));
-  json_object_set_new(o, "read_bytes", json_integer((json_int_t)d2h));
-  json_object_set_new(o, "lost", json_boolean(vd_device_lost(dev)));
-  return o;
+  return send_json(c, MHD_HTTP_OK, vd_api_root_json(d), NULL);
 }
 
 /* GET /v1/devices and /v1/devices/{id}. */
@@ -266,91 +187,20 @@ static enum MHD_Result get_devices(struct vramd *d, struct req *c,
   if (id) {
     for (unsigned i = 0; i < vd_pool_count(d->pool); i++)
       if (!strcmp(vd_device_info(vd_pool_device(d->pool, i))->id, id))
-        return send_json(c, MHD_HTTP_OK, device_json(d, i), NULL);
+        return send_json(c, MHD_HTTP_OK, vd_api_device_status_json(d, i), NULL);
     return send_error(c, MHD_HTTP_NOT_FOUND, "no_such_device", NULL,
                       "no device '%.32s' (GET /v1/devices lists them)", id);
   }
   arr = json_array();
   for (unsigned i = 0; i < vd_pool_count(d->pool); i++)
-    json_array_append_new(arr, device_json(d, i));
+    json_array_append_new(arr, vd_api_device_status_json(d, i));
   return send_json(c, MHD_HTTP_OK, json_pack("{s:o}", "devices", arr), NULL);
 }
 
-/* Every device's available bytes, for "how much is free where". */
-static json_t *available_json(struct vramd *d)
-{
-  json_t *arr = json_array();
-  for (unsigned i = 0; i < vd_pool_count(d->pool); i++) {
-    struct vd_device *dev = vd_pool_device(d->pool, i);
-    json_array_append_new(arr, json_pack("{s:s, s:I}", "id", vd_device_info(dev)->id,
-                                         "available_bytes",
-                                         (json_int_t)vd_device_available(dev)));
-  }
-  return arr;
-}
-
-/* GET /v1/pool: totals. */
+/* GET /v1/pool. */
 static enum MHD_Result get_pool(struct vramd *d, struct req *c)
 {
-  uint64_t total = 0, cap = 0, alloc = 0, avail = 0;
-  for (unsigned i = 0; i < vd_pool_count(d->pool); i++) {
-    struct vd_device *dev = vd_pool_device(d->pool, i);
-    total += vd_device_info(dev)->total_bytes;
-    cap += vd_device_info(dev)->capacity_bytes;
-    alloc += vd_device_allocated(dev);
-    avail += vd_device_available(dev);
-  }
-  return send_json(c, MHD_HTTP_OK,
-                   json_pack("{s:i, s:i, s:I, s:I, s:I, s:I, s:o}", "devices",
-                             (int)vd_pool_count(d->pool), "volumes", (int)d->reg.count,
-                             "total_bytes", (json_int_t)total, "capacity_bytes",
-                             (json_int_t)cap, "allocated_bytes", (json_int_t)alloc,
-                             "available_bytes", (json_int_t)avail, "per_device",
-                             available_json(d)),
-                   NULL);
-}
-
-/* A volume as JSON; detail adds extents and counters. */
-static json_t *volume_json(struct vramd *d, struct vd_volume *v, bool detail)
-{
-  static const char *const ops[4] = { "read", "write", "write_zeroes", "flush" };
-  json_t *devs = json_array(), *o;
-  char uri[300];
-
-  for (unsigned i = 0; i < v->spec.ndev; i++)
-    json_array_append_new(devs, json_string(v->spec.dev_ids[i]));
-  snprintf(uri, sizeof uri, "nbd+unix:///%s?socket=%s", v->spec.name,
-           vramd_config_str(&d->cfg, "nbd-socket"));
-  o = json_pack("{s:s, s:I, s:I, s:s, s:o, s:s, s:b, s:s?, s:s?, s:i}",
-                "name", v->spec.name, "size", (json_int_t)v->size,
-                "requested_size", (json_int_t)v->spec.size,
-                "layout", vd_layout_name(v->spec.layout), "devices", devs,
-                "frontend", vd_frontend_name(v->spec.frontend), "attach", v->spec.attach,
-                "device_path", v->device_path[0] ? v->device_path : NULL,
-                "nbd_uri", v->spec.frontend == VD_FRONTEND_NBD ? uri : NULL,
-                "clients", (int)atomic_load(&v->clients));
-  json_object_set_new(o, "state", json_string(vd_volume_failed(v) ? "failed" : "ok"));
-  if (v->device_conns)
-    json_object_set_new(o, "device_connections", json_integer(v->device_conns));
-  if (v->spec.layout == VD_LAYOUT_STRIPE)
-    json_object_set_new(o, "stripe_unit", json_integer((json_int_t)v->spec.stripe_unit));
-  if (!detail)
-    return o;
-  json_t *ext = json_array(), *st = json_object();
-  for (unsigned dv = 0; dv < v->target.map.ndev; dv++)
-    for (uint32_t i = 0; i < vd_map_extent_count(&v->target.map, dv); i++)
-      json_array_append_new(ext, json_pack("{s:s, s:i, s:I}", "device", v->spec.dev_ids[dv],
-                                           "index", (int)i, "bytes",
-                                           (json_int_t)vd_map_extent_bytes(&v->target.map, dv, i)));
-  json_object_set_new(o, "extents", ext);
-  for (unsigned op = 0; op < 4; op++)
-    json_object_set_new(st, ops[op],
-                        json_pack("{s:I, s:I, s:I}",
-                                  "requests", (json_int_t)atomic_load(&v->stats.ops[op]),
-                                  "bytes", (json_int_t)atomic_load(&v->stats.bytes[op]),
-                                  "errors", (json_int_t)atomic_load(&v->stats.errors[op])));
-  json_object_set_new(o, "io", st);
-  return o;
+  return send_json(c, MHD_HTTP_OK, vd_api_pool_json(d), NULL);
 }
 
 /* GET /v1/volumes. */
@@ -365,7 +215,7 @@ static enum MHD_Result list_volumes(struct vramd *d, struct req *c)
     return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", NULL, "out of memory");
   }
   for (int i = 0; i < n; i++) {
-    json_array_append_new(arr, volume_json(d, vols[i], false));
+    json_array_append_new(arr, vd_api_volume_json(d, vols[i], false));
     vd_volume_put(vols[i]);
   }
   free(vols);
@@ -380,7 +230,7 @@ static enum MHD_Result get_volume(struct vramd *d, struct req *c,
   json_t *o;
   if (!v)
     return send_error(c, MHD_HTTP_NOT_FOUND, "no_such_volume", NULL, "no volume '%s'", name);
-  o = volume_json(d, v, true);
+  o = vd_api_volume_json(d, v, true);
   vd_volume_put(v);
   return send_json(c, MHD_HTTP_OK, o, NULL);
 }
@@ -407,7 +257,7 @@ static enum MHD_Result create_volume(struct vramd *d, struct req *c)
   case -ENOSPC:
   case -ENOMEM:
     return send_error(c, MHD_HTTP_INSUFFICIENT_STORAGE, "no_space",
-                      json_pack("{s:o}", "devices", available_json(d)), "%s", err);
+                      json_pack("{s:o}", "devices", vd_api_available_json(d)), "%s", err);
   case -EOPNOTSUPP:
     return send_error(c, MHD_HTTP_NOT_IMPLEMENTED, "frontend_unavailable", NULL, "%s", err);
   case -EINVAL:
@@ -418,7 +268,7 @@ static enum MHD_Result create_volume(struct vramd *d, struct req *c)
     return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", NULL, "%s", err);
   }
   snprintf(loc, sizeof loc, "/v1/volumes/%s", v->spec.name);
-  json_t *o = volume_json(d, v, true);
+  json_t *o = vd_api_volume_json(d, v, true);
   vd_volume_put(v);
   return send_json(c, MHD_HTTP_CREATED, o, loc);
 }
@@ -485,11 +335,11 @@ static enum MHD_Result post_faults(struct vramd *d, struct req *c)
     }
   }
   if ((val = json_object_get(doc, "alloc_after")))
-    vd_pool_fault_alloc_after((unsigned)json_integer_value(val));
+    vd_fault_alloc_after((unsigned)json_integer_value(val));
   if ((val = json_object_get(doc, "io_after")))
-    vd_engine_fault_io_after((unsigned)json_integer_value(val));
+    vd_fault_io_after((unsigned)json_integer_value(val));
   if ((val = json_object_get(doc, "device_lost")) &&
-      vramd_device_lost(d, json_string_value(val), err, sizeof err)) {
+      vramd_device_fail(d, json_string_value(val), err, sizeof err)) {
     json_decref(doc);
     return send_error(c, MHD_HTTP_NOT_FOUND, "no_such_device", NULL, "%s", err);
   }

@@ -31,7 +31,7 @@ struct vd_spec_field {
   /* Set only with this layout (NULL: any). */
   const enum vd_layout *only_layout;
   /* Text is typed by hand and read at start, so it is also held at once
-   * to what vd_volume_create would refuse later (NULL: nothing more);
+   * to what vd_volume_alloc would refuse later (NULL: nothing more);
    * err without a prefix. */
   int (*text_check)(const char *text, uint64_t n, char *err, size_t errlen);
 };

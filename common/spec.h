@@ -19,7 +19,7 @@
 enum vd_layout { VD_LAYOUT_STRIPE = 0, VD_LAYOUT_CONCAT = 1 };
 enum vd_frontend_kind { VD_FRONTEND_NBD = 0, VD_FRONTEND_UBLK = 1 };
 
-/* What a user asks for; validated by vd_volume_create. */
+/* What a user asks for; validated by vd_volume_alloc. */
 struct vd_volume_spec {
   char name[VD_NAME_MAX + 1];
   uint64_t size;                      /* requested bytes */

@@ -57,16 +57,6 @@ bool vd_name_valid(const char *name, char *err, size_t errlen);
 /* True if x is a power of two (and not zero). */
 static inline bool vd_is_pow2(uint64_t x) { return x && !(x & (x - 1)); }
 
-/* Round x up to a multiple of a (a > 0); false on overflow. */
-static inline bool vd_round_up(uint64_t x, uint64_t a, uint64_t *out)
-{
-  uint64_t r = x % a;
-  if (r == 0) { *out = x; return true; }
-  if (x > UINT64_MAX - (a - r)) return false;
-  *out = x + (a - r);
-  return true;
-}
-
 enum vd_log_level { VD_LOG_ERR = 3, VD_LOG_WARNING = 4, VD_LOG_NOTICE = 5,
                     VD_LOG_INFO = 6, VD_LOG_DEBUG = 7 };
 

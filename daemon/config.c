@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "frontend.h"
-#include "vramd.h"
+#include "settings.h"
 
 #define DEFAULT_EXTENT_SIZE (1ull << 30)
 
@@ -29,7 +29,8 @@ static const struct size_setting {
     { 1u << 20, 64u << 20, 64u << 10, "each batch in flight gets whole 4K pages" } },
 };
 
-/* Built-in defaults, as DESIGN.md lists them; each frontend sets its own. */
+/* Built-in defaults, as etc/vramd.conf and vramd(8) list them; each
+ * frontend sets its own. */
 void vramd_config_defaults(struct vramd_config *c, const struct vd_frontend *const *frontends)
 {
   memset(c, 0, sizeof *c);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "frontend.h"
+#include "frontends.h"
 #include "vramd.h"
 
 /* Put what commit recorded back as the registry has it after a create or
@@ -39,7 +40,7 @@ int vramd_volume_create(struct vramd *d, const struct vd_volume_spec *spec,
     rc = -EEXIST;
     goto out_unlock;
   }
-  rc = vd_volume_create(d->pool, d->cfg.extent_size, spec, &v, err, errlen);
+  rc = vd_volume_alloc(d->pool, d->cfg.extent_size, spec, &v, err, errlen);
   if (rc)
     goto out_unlock;
   /* Committed before any client can see it: a volume that would be gone
@@ -109,7 +110,7 @@ out_unlock:
 }
 
 /* Mark a device lost and its volumes failed, loudly. */
-int vramd_device_lost(struct vramd *d, const char *id, char *err, size_t errlen)
+int vramd_device_fail(struct vramd *d, const char *id, char *err, size_t errlen)
 {
   struct vd_device *dev = vd_pool_find(d->pool, id);
   struct vd_volume **vols;

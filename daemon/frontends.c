@@ -1,6 +1,7 @@
 /* frontends.c: the daemon's table of frontends (cfg.frontends): which
  * one serves a volume, and starting and stopping them all. */
 #include "frontend.h"
+#include "frontends.h"
 #include "vramd.h"
 
 /* Look a frontend up by the kind a volume spec names. */

@@ -6,15 +6,16 @@ daemon_libvdmap_a_CPPFLAGS = $(VD_INC_MAP) $(VD_DEFS)
 daemon_libvdcore_a_SOURCES = \
 	daemon/pool/pool.h daemon/pool/pool-cl.h daemon/pool/pool-internal.h \
 	daemon/pool/pool.c daemon/pool/extent.c daemon/pool/nvml.c daemon/pool/clerr.c \
-	daemon/pool/health.c daemon/pool/watch.c \
+	daemon/pool/health.c daemon/pool/watch.c daemon/pool/fault.h daemon/pool/fault.c \
 	daemon/engine/engine.h daemon/engine/engine.c \
 	daemon/engine/small.h daemon/engine/small.c \
 	daemon/engine/kernels.h daemon/engine/kernels.c \
 	daemon/volume/volume.h daemon/volume/volume.c daemon/volume/registry.c \
-	daemon/vramd.h daemon/core.c daemon/config.c daemon/safety.c \
-	daemon/list.h daemon/list.c daemon/pinned.c \
-	daemon/state.c daemon/service.c daemon/frontends.c
-daemon_libvdcore_a_SOURCES += daemon/signals.c
+	daemon/vramd.h daemon/core.c daemon/settings.h daemon/config.c \
+	daemon/safety.h daemon/safety.c daemon/frontends.h daemon/frontends.c \
+	daemon/pinned.h daemon/pinned.c daemon/state.h daemon/state.c \
+	daemon/service.h daemon/service.c daemon/signals.h daemon/signals.c \
+	daemon/list.h daemon/list.c
 daemon_libvdcore_a_CPPFLAGS = $(VD_INC_CORE) $(VD_DEFS)
 daemon_libvdcore_a_CFLAGS = $(AM_CFLAGS) $(OPENCL_CFLAGS) $(JANSSON_CFLAGS) $(SYSTEMD_CFLAGS)
 

@@ -13,7 +13,14 @@
 #include "api.h"
 #include "config.h"
 #include "frontend.h"
+#include "frontends.h"
 #include "list.h"
+#include "pinned.h"
+#include "safety.h"
+#include "service.h"
+#include "settings.h"
+#include "signals.h"
+#include "state.h"
 #include "vramd.h"
 
 /* Print usage to f: the daemon's options, then each frontend's. */

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "frontend.h"
+#include "pinned.h"
 #include "vramd.h"
 
 /* Sum every part.  ublk's staging counts in the bound as held: a ublk

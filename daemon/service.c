@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "listen.h"
+#include "service.h"
 #include "vramd.h"
 
 /* The API socket: 0660 and group vramd (docs/api.md). */

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "settings.h"
+#include "signals.h"
 #include "vramd.h"
 
 /* The signals vramd waits for: blocked in every thread, taken by

@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "signals.h"
+#include "state.h"
 #include "vramd.h"
 
 #define STATE_FILE "volumes.json"

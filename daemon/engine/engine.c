@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "fault.h"
 #include "pool-cl.h"
 #include "small.h"
 #include "util.h"
@@ -29,8 +30,6 @@
 #define WORKER_STACK (512u << 10)
 
 struct devq;
-
-static unsigned fault_io_countdown; /* test hook, see vd_engine_fault_io_after */
 
 struct worker {
   struct devq *dq;
@@ -145,7 +144,7 @@ static void enqueue_part(struct worker *w, struct vd_io_part *p, uint64_t *bytes
   struct vd_segment s;
 
   /* A lost device, or the test hook, fails the part before it queues. */
-  if (vd_device_lost(t->dev[p->dev]) || vd_fault_tick(&fault_io_countdown)) {
+  if (vd_device_is_lost(t->dev[p->dev]) || vd_fault_io_now()) {
     p->err = -EIO;
     return;
   }
@@ -508,7 +507,7 @@ static int idle_move(struct devq *dq, struct vd_io_part *p)
   cl_int rc = CL_SUCCESS;
   uint64_t bytes = 0;
 
-  if (vd_device_lost(t->dev[p->dev]) || vd_fault_tick(&fault_io_countdown))
+  if (vd_device_is_lost(t->dev[p->dev]) || vd_fault_io_now())
     return -EIO;
   vd_map_iter_init_dev(&it, &t->map, io->off, io->len, p->dev);
   while (rc == CL_SUCCESS && vd_map_next(&it, &s)) {
@@ -572,7 +571,7 @@ void vd_engine_submit(struct vd_engine *eng, struct vd_io *io)
   /* A lost device fails the whole volume at once, as its state says: no
    * request waits on it, and none succeeds on the devices left. */
   for (unsigned d = 0; d < t->map.ndev && !atomic_load(&t->failed); d++)
-    if (vd_device_lost(t->dev[d]))
+    if (vd_device_is_lost(t->dev[d]))
       atomic_store(&t->failed, 1);
   if (atomic_load(&t->failed)) {
     io->done(io, -EIO);
@@ -735,13 +734,6 @@ static void log_small(const struct vd_engine *eng)
           vd_format_size(st.scratch_bytes, c, sizeof c));
 }
 
-/* Arm the transfer fault hook when the environment allows it. */
-void vd_engine_fault_io_after(unsigned n)
-{
-  if (vd_faults_enabled())
-    __atomic_store_n(&fault_io_countdown, n, __ATOMIC_SEQ_CST);
-}
-
 /* Start workers on every device of the pool. */
 int vd_engine_start(struct vd_pool *pool, const struct vd_engine_config *cfg,
                     struct vd_engine **out, char *err, size_t errlen)
@@ -848,7 +840,7 @@ void *vd_engine_pinned_alloc(struct vd_engine *eng, size_t bytes)
   if (!p || bytes == 0)
     goto out_free;
   for (unsigned i = 0; i < eng->ndev && !ok; i++)
-    ok = !vd_device_lost(eng->dq[i].dev) && pin_on(&eng->dq[i], p, bytes);
+    ok = !vd_device_is_lost(eng->dq[i].dev) && pin_on(&eng->dq[i], p, bytes);
   if (!ok)
     goto out_free;
   pthread_mutex_lock(&eng->pin_lock);

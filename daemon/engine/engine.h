@@ -165,10 +165,6 @@ void vd_engine_submit(struct vd_engine *eng, struct vd_io *io);
 int vd_engine_rw(struct vd_engine *eng, struct vd_target *t, enum vd_op op,
                  uint64_t off, uint64_t len, void *buf);
 
-/* Test hook: the n-th device part queued from now fails with EIO, as a
- * failed transfer would (0 = off).  Only honoured when vd_faults_enabled(). */
-void vd_engine_fault_io_after(unsigned n);
-
 /* Page-locked host memory the devices can DMA from directly; NULL on
  * failure.  Allocate at setup, never on the I/O path. */
 void *vd_engine_pinned_alloc(struct vd_engine *eng, size_t bytes);

@@ -344,7 +344,6 @@ void vd_small_init(struct vd_small *sm, cl_program prog, struct vd_device *dev,
   snprintf(sm->id, sizeof sm->id, "%s", id);
   if (!prog || nslots == 0 || nslots > VD_SMALL_SLOTS || stage_bytes / nslots < 8192)
     return;
-  sm->nslots = nslots;
   sm->slot_bytes = (uint32_t)(stage_bytes / nslots) & ~4095u;
   sm->bytes = (uint64_t)sm->slot_bytes * nslots;
   sm->max_seg = max_seg;

@@ -54,7 +54,6 @@ struct vd_small {
   uint64_t bytes;             /* of staging, and of scratch */
   uint32_t slot_bytes;
   uint64_t max_seg;
-  unsigned nslots;
   struct vd_small_rec *recs;  /* nslots * VD_SMALL_RECS */
   struct vd_small_slot slot[VD_SMALL_SLOTS];
   uint32_t arg_scratch;       /* bit s: extent argument s is the scratch buffer */

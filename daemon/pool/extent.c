@@ -3,46 +3,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "fault.h"
 #include "pool-internal.h"
 #include "util.h"
-
-static unsigned fault_countdown; /* test hook, see vd_pool_fault_alloc_after */
-
-/* Test hooks act only under VRAMD_FAULTS=1. */
-bool vd_faults_enabled(void)
-{
-  const char *e = getenv("VRAMD_FAULTS");
-  return e && e[0] == '1' && !e[1];
-}
-
-/* Arm the allocation fault hook when the environment allows it. */
-void vd_pool_fault_alloc_after(unsigned n)
-{
-  if (vd_faults_enabled())
-    __atomic_store_n(&fault_countdown, n, __ATOMIC_SEQ_CST);
-}
-
-/* Count one event down; true on the armed one. */
-bool vd_fault_tick(unsigned *countdown)
-{
-  unsigned n = __atomic_load_n(countdown, __ATOMIC_SEQ_CST);
-  while (n) {
-    if (__atomic_compare_exchange_n(countdown, &n, n - 1, false,
-                                    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
-      return n == 1;
-  }
-  return false;
-}
 
 /* Claim bytes of the device's capacity; false if they are not there. */
 static bool claim(struct vd_device *dev, uint64_t bytes)
 {
   bool ok;
   pthread_mutex_lock(&dev->lock);
-  ok = !vd_device_lost(dev) && bytes <= dev->info.capacity_bytes &&
-       dev->allocated <= dev->info.capacity_bytes - bytes;
+  ok = !vd_device_is_lost(dev) && bytes <= dev->info.capacity_bytes &&
+       atomic_load_explicit(&dev->allocated, memory_order_relaxed) <=
+           dev->info.capacity_bytes - bytes;
   if (ok)
-    __atomic_add_fetch(&dev->allocated, bytes, __ATOMIC_RELAXED);
+    atomic_fetch_add_explicit(&dev->allocated, bytes, memory_order_relaxed);
   pthread_mutex_unlock(&dev->lock);
   return ok;
 }
@@ -50,7 +24,7 @@ static bool claim(struct vd_device *dev, uint64_t bytes)
 /* Give claimed bytes back. */
 static void unclaim(struct vd_device *dev, uint64_t bytes)
 {
-  __atomic_sub_fetch(&dev->allocated, bytes, __ATOMIC_RELAXED);
+  atomic_fetch_sub_explicit(&dev->allocated, bytes, memory_order_relaxed);
 }
 
 /* Allocate, zero and commit one buffer on dev. */
@@ -68,7 +42,7 @@ int vd_extent_alloc(struct vd_device *dev, uint64_t bytes,
              (unsigned long long)bytes, vd_format_size(dev->info.max_alloc_bytes, have, sizeof have));
     return -EINVAL;
   }
-  if (vd_device_lost(dev)) {
+  if (vd_device_is_lost(dev)) {
     snprintf(err, errlen, "%s: the device is lost; restart vramd once it is back", dev->info.id);
     return -ENOSPC;
   }
@@ -85,7 +59,7 @@ int vd_extent_alloc(struct vd_device *dev, uint64_t bytes,
   }
   ext->dev = dev;
   ext->bytes = bytes;
-  if (vd_fault_tick(&fault_countdown)) {
+  if (vd_fault_alloc_now()) {
     rc = CL_MEM_OBJECT_ALLOCATION_FAILURE;
     goto out_free_ext;
   }

@@ -74,10 +74,10 @@ bool vd_device_check(struct vd_device *dev, const char *what)
   cl_int rc = CL_SUCCESS;
   char why[160];
 
-  if (vd_device_lost(dev))
+  if (vd_device_is_lost(dev))
     return true;
   pthread_mutex_lock(&dev->probe_lock);
-  for (int i = 0; i < PROBES && !vd_device_lost(dev); i++) {
+  for (int i = 0; i < PROBES && !vd_device_is_lost(dev); i++) {
     if (i)
       nanosleep(&pause, NULL);
     rc = probe(dev);
@@ -85,7 +85,7 @@ bool vd_device_check(struct vd_device *dev, const char *what)
       break;
   }
   pthread_mutex_unlock(&dev->probe_lock);
-  if (vd_device_lost(dev))
+  if (vd_device_is_lost(dev))
     return true;
   if (vd_cl_error_gone(rc)) {
     snprintf(why, sizeof why, "%s failed, and %d probes in a row failed with %s",

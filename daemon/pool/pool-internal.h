@@ -3,6 +3,7 @@
 #define VRAMD_POOL_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "pool-cl.h"
 
@@ -26,8 +27,8 @@ struct vd_device {
   cl_mem probe;             /* 4 KiB, committed at start: health.c reads it */
   pthread_mutex_t lock;     /* serialises capacity checks */
   pthread_mutex_t probe_lock; /* one probe at a time */
-  uint64_t allocated;       /* bytes in live extents */
-  bool lost;                /* see vd_device_mark_lost; atomic access */
+  _Atomic uint64_t allocated; /* bytes in live extents */
+  atomic_bool lost;         /* see vd_device_mark_lost */
 };
 
 struct vd_extent {

@@ -357,14 +357,14 @@ cl_context vd_device_context(const struct vd_device *dev) { return dev->ctx; }
 /* Bytes allocated on a device. */
 uint64_t vd_device_allocated(const struct vd_device *dev)
 {
-  return __atomic_load_n(&dev->allocated, __ATOMIC_RELAXED);
+  return atomic_load_explicit(&dev->allocated, memory_order_relaxed);
 }
 
 /* Capacity minus allocation; nothing on a lost device. */
 uint64_t vd_device_available(const struct vd_device *dev)
 {
   uint64_t a = vd_device_allocated(dev);
-  if (vd_device_lost(dev))
+  if (vd_device_is_lost(dev))
     return 0;
   return a < dev->info.capacity_bytes ? dev->info.capacity_bytes - a : 0;
 }
@@ -372,11 +372,11 @@ uint64_t vd_device_available(const struct vd_device *dev)
 /* Mark a device lost; the engine and volumes check the flag. */
 bool vd_device_mark_lost(struct vd_device *dev)
 {
-  return !__atomic_exchange_n(&dev->lost, true, __ATOMIC_SEQ_CST);
+  return !atomic_exchange(&dev->lost, true);
 }
 
 /* Whether the device was marked lost. */
-bool vd_device_lost(const struct vd_device *dev)
+bool vd_device_is_lost(const struct vd_device *dev)
 {
-  return __atomic_load_n(&dev->lost, __ATOMIC_RELAXED);
+  return atomic_load_explicit(&dev->lost, memory_order_relaxed);
 }

@@ -73,22 +73,13 @@ struct vd_device *vd_extent_device(const struct vd_extent *ext);
  * no new extent goes there.  Marking is one-way until restart; true when
  * this call marked it. */
 bool vd_device_mark_lost(struct vd_device *dev);
-bool vd_device_lost(const struct vd_device *dev);
+/* True once the device is marked lost. */
+bool vd_device_is_lost(const struct vd_device *dev);
 /* Mark a device lost and log why, once (health.c). */
 void vd_device_declare_lost(struct vd_device *dev, const char *why);
 /* After a failed transfer (what names it, for the log): probe the device
  * and declare it lost if it is gone, rather than one request failing.
  * True when the device is lost.  Blocks for a probe's round trip. */
 bool vd_device_check(struct vd_device *dev, const char *what);
-
-/* True when VRAMD_FAULTS=1 is in the environment: test hooks only act
- * then, so a production daemon cannot be made to fail on purpose. */
-bool vd_faults_enabled(void);
-/* One step of a test hook's countdown: true when *countdown goes from 1
- * to 0, i.e. this is the n-th event since it was armed with n. */
-bool vd_fault_tick(unsigned *countdown);
-/* Test hook: fail the n-th extent allocation from now (0 = off).  Only
- * honoured when vd_faults_enabled(). */
-void vd_pool_fault_alloc_after(unsigned n);
 
 #endif

@@ -32,7 +32,7 @@ static void poll_once(struct vd_nvml_watch *w)
   for (unsigned i = 0; i < w->n; i++) {
     struct watched *g = &w->gpu[i];
     int rc;
-    if (g->off || vd_device_lost(g->dev))
+    if (g->off || vd_device_is_lost(g->dev))
       continue;
     rc = vd_nvml_query(g->nvml);
     switch (vd_nvml_judge(rc)) {

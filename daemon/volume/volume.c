@@ -156,9 +156,9 @@ static int alloc_extents(struct vd_volume *v, char *err, size_t errlen)
 }
 
 /* Validate a spec and allocate the volume it describes. */
-int vd_volume_create(struct vd_pool *pool, uint64_t extent_size,
-                     const struct vd_volume_spec *spec, struct vd_volume **out,
-                     char *err, size_t errlen)
+int vd_volume_alloc(struct vd_pool *pool, uint64_t extent_size,
+                    const struct vd_volume_spec *spec, struct vd_volume **out,
+                    char *err, size_t errlen)
 {
   struct vd_volume *v;
   int rc;
@@ -217,13 +217,13 @@ void vd_volume_free(struct vd_volume *v)
   free(v);
 }
 
-/* Failed by vramd_device_lost, or a device gone under it since. */
+/* Failed by vramd_device_fail, or a device gone under it since. */
 bool vd_volume_failed(const struct vd_volume *v)
 {
   if (atomic_load(&v->target.failed))
     return true;
   for (unsigned i = 0; i < v->target.map.ndev; i++)
-    if (vd_device_lost(v->target.dev[i]))
+    if (vd_device_is_lost(v->target.dev[i]))
       return true;
   return false;
 }

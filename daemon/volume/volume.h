@@ -45,9 +45,9 @@ extern const double vd_lat_bounds[VD_LAT_BUCKETS];
 /* Check a spec against the pool and allocate every extent (zeroed).  On
  * failure nothing stays allocated; err says why and what would fit.
  * -EINVAL bad spec, -ENOSPC no room, -ENOMEM driver refused. */
-int vd_volume_create(struct vd_pool *pool, uint64_t extent_size,
-                     const struct vd_volume_spec *spec, struct vd_volume **out,
-                     char *err, size_t errlen);
+int vd_volume_alloc(struct vd_pool *pool, uint64_t extent_size,
+                    const struct vd_volume_spec *spec, struct vd_volume **out,
+                    char *err, size_t errlen);
 /* Free a volume's extents; it must be out of the registry and idle. */
 void vd_volume_free(struct vd_volume *v);
 

@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "nbd-internal.h"
 
 /* <linux/nbd.h>'s ioctls; the header itself clashes with nbd.h's names. */

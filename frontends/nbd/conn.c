@@ -47,7 +47,6 @@ struct nbd_xfer {
   uint32_t max_payload;     /* largest READ or WRITE: fits in staging */
   pthread_t reader;         /* the thread in nbd_xfer_run */
   pthread_t writer;
-  bool writer_started;
 
   pthread_mutex_t lock;     /* slots and staging */
   pthread_cond_t slot_cv;
@@ -473,9 +472,7 @@ unsigned nbd_sessions_staged(void)
 /* Start the writer with a small stack: connections can be many. */
 static int start_writer(struct nbd_xfer *x)
 {
-  int rc = vd_thread_start(&x->writer, 256 << 10, writer_main, x);
-  x->writer_started = rc == 0;
-  return -rc;
+  return -vd_thread_start(&x->writer, 256 << 10, writer_main, x);
 }
 
 /* Serve until the client leaves, then drain in-flight requests. */

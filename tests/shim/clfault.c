@@ -20,6 +20,7 @@
 #include <CL/cl.h>
 #include <dlfcn.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,11 +56,11 @@ static void *real(const char *name)
 }
 /* The next definition of f, looked up once per call site. */
 #define REAL(f) ({                                                       \
-    static __typeof__(&f) r_;                                            \
-    __typeof__(&f) p_ = __atomic_load_n(&r_, __ATOMIC_ACQUIRE);          \
+    static _Atomic(__typeof__(&f)) r_;                                   \
+    __typeof__(&f) p_ = atomic_load_explicit(&r_, memory_order_acquire); \
     if (!p_) {                                                           \
       p_ = (__typeof__(&f))real(#f);                                     \
-      __atomic_store_n(&r_, p_, __ATOMIC_RELEASE);                       \
+      atomic_store_explicit(&r_, p_, memory_order_release);              \
     }                                                                    \
     p_; })
 

@@ -10,7 +10,7 @@
 
 #include "frontend.h"
 #include "nbd/nbd-internal.h"
-#include "vramd.h"
+#include "settings.h"
 #include "runner.h"
 
 static struct vramd_config cfg;

@@ -10,6 +10,7 @@
 #include "../../daemon/core.c"
 #include "../../daemon/volume/registry.c"
 #include "runner.h"
+#include "state.h"
 
 static struct vramd d;
 static int allocated;       /* volumes the stub pool holds */
@@ -19,9 +20,9 @@ static int add_rc, removes; /* what the frontend's add returns; removes done */
 static bool add_steals;     /* add registers another volume of the name */
 
 /* Stub pool: a bare volume, counted. */
-int vd_volume_create(struct vd_pool *pool, uint64_t extent_size,
-                     const struct vd_volume_spec *spec, struct vd_volume **out,
-                     char *err, size_t errlen)
+int vd_volume_alloc(struct vd_pool *pool, uint64_t extent_size,
+                    const struct vd_volume_spec *spec, struct vd_volume **out,
+                    char *err, size_t errlen)
 {
   struct vd_volume *v = calloc(1, sizeof *v);
   (void)pool, (void)extent_size, (void)err, (void)errlen;
@@ -100,7 +101,7 @@ const char *vd_frontend_name(enum vd_frontend_kind k)
   return k == VD_FRONTEND_NBD ? "nbd" : "ublk";
 }
 
-/* Stubs for vramd_device_lost, which these tests do not call. */
+/* Stubs for vramd_device_fail, which these tests do not call. */
 struct vd_device *vd_pool_find(struct vd_pool *pool, const char *id)
 {
   (void)pool, (void)id;

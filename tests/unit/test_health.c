@@ -79,18 +79,18 @@ static void test_lost_device(void)
   d0 = vd_pool_device(pool, 0);
   d1 = vd_pool_device(pool, 1);
   s = spec_on("both", 1 << 20, VD_LAYOUT_STRIPE, 2, d0->info.id, d1->info.id);
-  CU_ASSERT_EQUAL_FATAL(vd_volume_create(pool, 1 << 20, &s, &both, err, sizeof err), 0);
+  CU_ASSERT_EQUAL_FATAL(vd_volume_alloc(pool, 1 << 20, &s, &both, err, sizeof err), 0);
   s = spec_on("other", 1 << 20, VD_LAYOUT_CONCAT, 1, d1->info.id, NULL);
-  CU_ASSERT_EQUAL_FATAL(vd_volume_create(pool, 1 << 20, &s, &other, err, sizeof err), 0);
+  CU_ASSERT_EQUAL_FATAL(vd_volume_alloc(pool, 1 << 20, &s, &other, err, sizeof err), 0);
 
   /* Healthy: a failure elsewhere does not make the probe fail. */
   CU_ASSERT_FALSE(vd_device_check(d0, "a test"));
-  CU_ASSERT_FALSE(vd_device_lost(d0));
+  CU_ASSERT_FALSE(vd_device_is_lost(d0));
   CU_ASSERT_EQUAL(vd_engine_rw(eng, &both->target, VD_OP_READ, 0, sizeof buf, buf), 0);
 
   /* Lost: once only; the check agrees without probing; nothing new fits. */
   vd_device_declare_lost(d0, "a test");
-  CU_ASSERT_TRUE(vd_device_lost(d0));
+  CU_ASSERT_TRUE(vd_device_is_lost(d0));
   CU_ASSERT_FALSE(vd_device_mark_lost(d0));
   CU_ASSERT_TRUE(vd_device_check(d0, "a test"));
   CU_ASSERT_EQUAL(vd_device_available(d0), 0);

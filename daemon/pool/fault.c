@@ -1,0 +1,53 @@
+/* fault.c: the test hooks' countdowns: armed through POST /v1/faults,
+ * counted down by the pool's allocations and the engine's transfers. */
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "fault.h"
+
+static atomic_uint alloc_countdown; /* see vd_fault_alloc_after */
+static atomic_uint io_countdown;    /* see vd_fault_io_after */
+
+/* Test hooks act only under VRAMD_FAULTS=1. */
+bool vd_faults_enabled(void)
+{
+  const char *e = getenv("VRAMD_FAULTS");
+  return e && e[0] == '1' && !e[1];
+}
+
+/* Count one event down; true on the armed one. */
+static bool tick(atomic_uint *countdown)
+{
+  unsigned n = atomic_load(countdown);
+  while (n) {
+    if (atomic_compare_exchange_weak(countdown, &n, n - 1))
+      return n == 1;
+  }
+  return false;
+}
+
+/* Arm the allocation hook when the environment allows it. */
+void vd_fault_alloc_after(unsigned n)
+{
+  if (vd_faults_enabled())
+    atomic_store(&alloc_countdown, n);
+}
+
+/* One allocation: whether the armed fault is this one. */
+bool vd_fault_alloc_now(void)
+{
+  return tick(&alloc_countdown);
+}
+
+/* Arm the transfer hook when the environment allows it. */
+void vd_fault_io_after(unsigned n)
+{
+  if (vd_faults_enabled())
+    atomic_store(&io_countdown, n);
+}
+
+/* One device part: whether the armed fault is this one. */
+bool vd_fault_io_now(void)
+{
+  return tick(&io_countdown);
+}

@@ -1,0 +1,25 @@
+/* fault.h: test hooks that make allocations and transfers fail on
+ * purpose (POST /v1/faults); inert unless VRAMD_FAULTS=1. */
+#ifndef VRAMD_FAULT_H
+#define VRAMD_FAULT_H
+
+#include <stdbool.h>
+
+/* True when VRAMD_FAULTS=1 is in the environment: test hooks only act
+ * then, so a production daemon cannot be made to fail on purpose. */
+bool vd_faults_enabled(void);
+
+/* Fail the n-th extent allocation from now (0 = off).  Only honoured
+ * when vd_faults_enabled(). */
+void vd_fault_alloc_after(unsigned n);
+/* Called once per extent allocation: true when this one is to fail. */
+bool vd_fault_alloc_now(void);
+
+/* Fail the n-th device part the engine queues from now with EIO, as a
+ * failed transfer would (0 = off).  Only honoured when
+ * vd_faults_enabled(). */
+void vd_fault_io_after(unsigned n);
+/* Called once per device part: true when this one is to fail. */
+bool vd_fault_io_now(void);
+
+#endif

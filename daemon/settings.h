@@ -1,0 +1,54 @@
+/* settings.h: the daemon's settings (config.c): built-in defaults, the
+ * config file and options.  Not config.h, which is autoconf's. */
+#ifndef VRAMD_SETTINGS_H
+#define VRAMD_SETTINGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "frontend.h"
+#include "spec.h"
+
+#define VD_MAX_CLI_VOLUMES 64
+
+struct vramd_config {
+  char config_file[256];
+  char api_socket[108];
+  char metrics_listen[128]; /* "off" = none */
+  char state_dir[256];
+  unsigned device_types;    /* 0 = GPU|accelerator */
+  bool reserve_set;
+  uint64_t reserve;
+  uint64_t extent_size;
+  unsigned workers;         /* engine workers per device, 0 = default */
+  /* Pinned host memory: the engine's batched small-request path and its
+   * staging per worker (the frontends' staging is in their settings). */
+  bool small_batch;
+  uint64_t small_max;
+  uint64_t small_staging;
+  bool verbose;
+  bool list_devices;
+  bool json;
+  unsigned nvolumes;        /* --volume / volume= definitions */
+  struct vd_volume_spec volumes[VD_MAX_CLI_VOLUMES];
+  /* The frontends built in (NULL-terminated) and, in the same order,
+   * each one's own settings, which only it reads. */
+  const struct vd_frontend *const *frontends;
+  struct vd_frontend_config fe[VD_FRONTENDS_MAX];
+};
+
+/* Set built-in defaults, the frontends' too. */
+void vramd_config_defaults(struct vramd_config *c, const struct vd_frontend *const *frontends);
+/* Apply one "key = value" setting (config keys equal long option names);
+ * a key the daemon does not know goes to the frontend it belongs to.
+ * Returns 0 or -EINVAL with err filled. */
+int vramd_config_set(struct vramd_config *c, const char *key, const char *value,
+                     char *err, size_t errlen);
+/* A frontend's string setting by key (e.g. nbd-socket), or NULL. */
+const char *vramd_config_str(const struct vramd_config *c, const char *key);
+/* Read a config file; a missing file is fine when !must_exist. */
+int vramd_config_load(struct vramd_config *c, const char *path, bool must_exist,
+                      char *err, size_t errlen);
+
+#endif
