@@ -63,12 +63,14 @@ static enum MHD_Result send_text(struct req *c, unsigned status,
     free(body);
     return MHD_NO;
   }
-  MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+  /* 204 has no body, so no type; on a 405 the last argument is Allow. */
+  if (status != MHD_HTTP_NO_CONTENT)
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
   MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
-  if (location)
-    MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, location);
   if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
     MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, location ? location : "GET");
+  else if (location)
+    MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, location);
   if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
     MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
   if (c->resp)

@@ -22,6 +22,9 @@ api GET /v1/volumes; expect 200 "GET /v1/volumes"
 api GET /v1/volumes/nosuch; expect 404 "unknown volume" no_such_volume
 api DELETE /v1/volumes/nosuch; expect 404 "delete unknown" no_such_volume
 api PUT /v1/volumes; expect 405 "PUT /v1/volumes" method_not_allowed
+curl -s -D "$tmpdir/hdr405" -o /dev/null --unix-socket "$tmpdir/api.sock" -X PUT http://localhost/v1/volumes
+grep -qi '^Allow: GET, POST' "$tmpdir/hdr405" || fail "405 without Allow: $(cat "$tmpdir/hdr405")"
+! grep -qi '^Location:' "$tmpdir/hdr405" || fail "405 with a Location header: $(cat "$tmpdir/hdr405")"
 api GET /v2; expect 404 "unknown route" not_found
 api GET /metrics; expect 200 "GET /metrics"
 echo "$body" | grep -q '^vramd_build_info{version=' || fail "no build info in /metrics"
@@ -77,8 +80,12 @@ else
   echo "SKIP: nbdsh not installed, in-use delete not tested"
   api DELETE /v1/volumes/vol0; expect 204 "delete"
 fi
-api DELETE /v1/volumes/odd; expect 204 "delete"
+curl -s -D "$tmpdir/hdr204" -o /dev/null --unix-socket "$tmpdir/api.sock" -X DELETE \
+  http://localhost/v1/volumes/odd
+grep -q '^HTTP/1.1 204' "$tmpdir/hdr204" || fail "delete: $(cat "$tmpdir/hdr204")"
+! grep -qi '^Content-Type:' "$tmpdir/hdr204" || fail "204 with a content type: $(cat "$tmpdir/hdr204")"
 api DELETE /v1/volumes/odd; expect 404 "delete twice" no_such_volume
 api GET /v1/pool
 echo "$body" | jq -e '.allocated_bytes == 0 and .volumes == 0' >/dev/null || fail "VRAM left: $body"
 pass "delete answers 204, then 404; every byte is back in the pool"
+
