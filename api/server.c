@@ -8,6 +8,8 @@
  * create holds up neither reads nor the deadlines.  Each connection serves
  * one request (Connection: close), so its deadline is the request's.
  * What the routes answer is made in json.c. */
+#include "config.h"
+
 #include <errno.h>
 #include <jansson.h>
 #include <microhttpd.h>
@@ -15,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "api-internal.h"
@@ -48,6 +51,7 @@ struct req {
   bool routed;
   unsigned status;
   struct MHD_Response *resp;
+  char said[200];             /* an error's message or a new Location, for the log */
 };
 
 /* Make the request's answer from a body we own; frees body.  It is
@@ -69,8 +73,10 @@ static enum MHD_Result send_text(struct req *c, unsigned status,
   MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
   if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
     MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, location ? location : "GET");
-  else if (location)
+  else if (location) {
     MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, location);
+    snprintf(c->said, sizeof c->said, "%.*s", (int)sizeof c->said - 1, location);
+  }
   if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
     MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
   if (c->resp)
@@ -115,6 +121,7 @@ static enum MHD_Result send_error(struct req *c, unsigned status,
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
+  snprintf(c->said, sizeof c->said, "%.*s", (int)sizeof c->said - 1, msg);
   e = json_pack("{s:s, s:s}", "code", code, "message", msg);
   if (extra) {
     json_object_update(e, extra);
@@ -414,6 +421,34 @@ static enum MHD_Result route(struct server *s, struct req *c, const char *url,
   return send_error(c, MHD_HTTP_NOT_FOUND, "not_found", NULL, "no route %.100s", url);
 }
 
+/* Who sent a request on the API socket: "uid U pid P" from SO_PEERCRED. */
+static const char *requester(struct MHD_Connection *c, char *buf, size_t len)
+{
+  const union MHD_ConnectionInfo *i = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+  struct ucred cr;
+  socklen_t cl = sizeof cr;
+
+  if (i && getsockopt(i->connect_fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) == 0)
+    snprintf(buf, len, "uid %u pid %d", (unsigned)cr.uid, (int)cr.pid);
+  else
+    snprintf(buf, len, "an unknown peer");
+  return buf;
+}
+
+/* Log a request that changes things, with who asked and what came of it:
+ * every change that was made; refusals rate-limited, since any member of
+ * the socket's group can send them as fast as it likes. */
+static void log_change(const struct req *r)
+{
+  char who[64];
+  requester(r->job.conn, who, sizeof who);
+  if (r->status < 300)
+    vd_info("api: %s %s by %s: %u%s%s", r->method, r->url, who, r->status,
+            r->said[0] ? " " : "", r->said);
+  else
+    vd_info_rl("api: %s %s by %s refused: %u %s", r->method, r->url, who, r->status, r->said);
+}
+
 /* Run a request that changes things on the worker, then resume it. */
 static void run_job(struct vd_job *job, bool cancelled)
 {
@@ -423,6 +458,7 @@ static void run_job(struct vd_job *job, bool cancelled)
                "vramd is stopping; the request was not carried out");
   else
     route(r->s, r, r->url, r->method);
+  log_change(r);
 }
 
 /* Queue the answer made for r; no answer closes the connection. */
