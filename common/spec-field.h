@@ -28,6 +28,7 @@ struct vd_spec_field {
   unsigned required;          /* the forms that need it */
   const char *const *names;   /* ENUM: names by value, NULL-ended */
   unsigned max;               /* UINT: the largest value */
+  bool free_ok;               /* SIZE: may be a share of free VRAM (size_free_pct) */
   /* Set only with this layout (NULL: any). */
   const enum vd_layout *only_layout;
   /* Text is typed by hand and read at start, so it is also held at once
@@ -50,6 +51,11 @@ const struct vd_spec_field *vd_spec_misplaced(const struct vd_volume_spec *s);
 /* True when a field holds a value other than "not given" (a size of 0,
  * an index of -1); such fields are left out of BODY and TEXT. */
 bool vd_spec_field_given(const struct vd_spec_field *f, const struct vd_volume_spec *s);
+
+/* A size given as a share of free VRAM: "all", "N%FREE" or "N%" (N from
+ * 1 to 100).  1 with *pct set; 0 when text is no such form; -EINVAL with
+ * err filled for a share out of range. */
+int vd_spec_parse_free(const char *text, unsigned *pct, char *err, size_t errlen);
 
 /* The value of an ENUM, UINT field, and setting it. */
 int vd_spec_get_int(const struct vd_spec_field *f, const struct vd_volume_spec *s);

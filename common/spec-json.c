@@ -55,7 +55,15 @@ static int get_size(const struct vd_spec_field *f, json_t *v, enum vd_spec_form 
                     struct vd_volume_spec *s, struct vd_spec_error *e)
 {
   bool zero_ok = form == VD_SPEC_SAVED && !(f->required & form);
+  char msg[200];
 
+  if (f->free_ok && json_is_string(v)) {
+    int free = vd_spec_parse_free(json_string_value(v), &s->size_free_pct, msg, sizeof msg);
+    if (free > 0)
+      return 0;
+    return vd_spec_fail(e, "invalid_field", f->key, "%s", free < 0 ? msg :
+                        "field 'size' must be bytes or a share of free VRAM: \"all\", \"N%FREE\"");
+  }
   if (!json_is_integer(v))
     return vd_spec_fail(e, "invalid_field", f->key,
                         "field '%s' must be an integer number of bytes", f->key);
@@ -207,7 +215,10 @@ static json_t *put_field(const struct vd_spec_field *f, const struct vd_volume_s
 
   switch (f->type) {
   case VD_FIELD_NAME: return json_string(VD_SPEC_CAT(char, f, s));
-  case VD_FIELD_SIZE: return json_integer((json_int_t)*VD_SPEC_CAT(uint64_t, f, s));
+  case VD_FIELD_SIZE:
+    if (f->free_ok && s->size_free_pct)
+      return json_sprintf("%u%%FREE", s->size_free_pct);
+    return json_integer((json_int_t)*VD_SPEC_CAT(uint64_t, f, s));
   case VD_FIELD_ENUM: return json_string(vd_spec_enum_name(f, vd_spec_get_int(f, s)));
   case VD_FIELD_BOOL: return json_boolean(*VD_SPEC_CAT(bool, f, s));
   case VD_FIELD_UINT: return json_integer(vd_spec_get_int(f, s));

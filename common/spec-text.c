@@ -42,6 +42,10 @@ static int set_size(const struct vd_spec_field *f, struct vd_volume_spec *s, con
                     char *err, size_t errlen)
 {
   uint64_t n;
+  int free = f->free_ok ? vd_spec_parse_free(v, &s->size_free_pct, err, errlen) : 0;
+
+  if (free)
+    return free < 0 ? -EINVAL : 0;
   if (vd_parse_size(v, &n, err, errlen))
     return -EINVAL;
   if (n > (uint64_t)INT64_MAX) {
@@ -212,6 +216,8 @@ static bool put_field(const struct vd_spec_field *f, const struct vd_volume_spec
   switch (f->type) {
   case VD_FIELD_NAME: return add(buf, len, off, "%s", VD_SPEC_CAT(char, f, s));
   case VD_FIELD_SIZE:
+    if (f->free_ok && s->size_free_pct)
+      return add(buf, len, off, "%u%%FREE", s->size_free_pct);
     return add(buf, len, off, "%llu", (unsigned long long)*VD_SPEC_CAT(uint64_t, f, s));
   case VD_FIELD_ENUM: return add(buf, len, off, "%s", vd_spec_enum_name(f, vd_spec_get_int(f, s)));
   case VD_FIELD_BOOL: return add(buf, len, off, "%s", *VD_SPEC_CAT(bool, f, s) ? "on" : "off");

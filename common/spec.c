@@ -1,9 +1,12 @@
 /* spec.c: the table of a volume spec's fields and what both codecs share:
  * defaults, enum names, and the rules between fields. */
 #include <assert.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "spec-field.h"
 
@@ -33,7 +36,7 @@ const struct vd_spec_field vd_spec_fields[] = {
   { .key = "name", .text_key = "name", .type = VD_FIELD_NAME, .off = AT(name),
     .forms = ALL, .required = ALL },
   { .key = "size", .text_key = "size", .type = VD_FIELD_SIZE, .off = AT(size),
-    .forms = ALL, .required = ALL },
+    .forms = ALL, .required = ALL, .free_ok = true },
   { .key = "layout", .text_key = "layout", .type = VD_FIELD_ENUM, .off = AT(layout),
     .forms = ALL, .required = VD_SPEC_SAVED, .names = layout_names },
   { .key = "devices", .text_key = "devices", .type = VD_FIELD_DEVICES, .off = AT(ndev),
@@ -97,11 +100,36 @@ const struct vd_spec_field *vd_spec_misplaced(const struct vd_volume_spec *s)
   return NULL;
 }
 
+/* "all", "N%FREE" or "N%": a share of the free VRAM, as LVM's -l 100%FREE. */
+int vd_spec_parse_free(const char *text, unsigned *pct, char *err, size_t errlen)
+{
+  char *end;
+  unsigned long n;
+
+  if (!strcmp(text, "all")) {
+    *pct = 100;
+    return 1;
+  }
+  if (!isdigit((unsigned char)text[0]))
+    return 0;
+  errno = 0;
+  n = strtoul(text, &end, 10);
+  if (*end != '%' || (strcmp(end, "%") && strcasecmp(end, "%FREE")))
+    return 0;
+  if (errno || n < 1 || n > 100) {
+    snprintf(err, errlen, "size '%s': the share of free VRAM must be from 1%% to 100%%", text);
+    return -EINVAL;
+  }
+  *pct = (unsigned)n;
+  return 1;
+}
+
 /* Whether a field holds a value. */
 bool vd_spec_field_given(const struct vd_spec_field *f, const struct vd_volume_spec *s)
 {
   switch (f->type) {
-  case VD_FIELD_SIZE: return *VD_SPEC_CAT(uint64_t, f, s) != 0;
+  case VD_FIELD_SIZE:
+    return *VD_SPEC_CAT(uint64_t, f, s) != 0 || (f->free_ok && s->size_free_pct);
   case VD_FIELD_UINT: return vd_spec_get_int(f, s) >= 0;
   default: return true;
   }

@@ -23,6 +23,9 @@ enum vd_frontend_kind { VD_FRONTEND_NBD = 0, VD_FRONTEND_UBLK = 1 };
 struct vd_volume_spec {
   char name[VD_NAME_MAX + 1];
   uint64_t size;                      /* requested bytes */
+  unsigned size_free_pct;             /* 1-100: size is this share of the chosen
+                                       * devices' free VRAM, fixed at create
+                                       * ("50%FREE", "all"); 0: size is bytes */
   enum vd_layout layout;
   unsigned ndev;                      /* 0: every device of the pool */
   char dev_ids[VD_MAX_DEVICES][VD_DEV_ID_MAX];

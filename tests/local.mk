@@ -166,6 +166,9 @@ dist_noinst_SCRIPTS += tests/integration/docs-drift.sh
 # Listeners first and logged: a metrics port in use stops vramd early.
 TESTS += tests/integration/listen-first.sh
 dist_noinst_SCRIPTS += tests/integration/listen-first.sh
+# Sizes as a share of free VRAM: all, N%FREE.
+TESTS += tests/integration/size-free.sh
+dist_noinst_SCRIPTS += tests/integration/size-free.sh
 dist_noinst_SCRIPTS += tests/integration/completion.sh tests/integration/units.sh
 # A device that fails for real: tests/shim/libclfault.so, preloaded into
 # vramd, makes the OpenCL calls on one device return a lost device's errors.

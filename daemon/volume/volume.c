@@ -64,6 +64,40 @@ static int stripe_no_room(struct vd_volume *v, struct vd_device **dev,
   return -ENOSPC;
 }
 
+/* A size given as a share of free VRAM becomes bytes now, from what the
+ * chosen devices have free: striped, the least of them times their count
+ * (in whole rows of units); concatenated, their sum (in whole sectors). */
+static int resolve_free_size(struct vd_volume_spec *s, struct vd_device **dev,
+                             char *err, size_t errlen)
+{
+  uint64_t least = UINT64_MAX, sum = 0, unit, row;
+  unsigned __int128 want;
+
+  if (!s->size_free_pct)
+    return 0;
+  for (unsigned i = 0; i < s->ndev; i++) {
+    uint64_t a = vd_device_available(dev[i]);
+    least = a < least ? a : least;
+    sum += a;
+  }
+  if (s->layout == VD_LAYOUT_STRIPE) {
+    unit = s->stripe_unit ? s->stripe_unit : VD_DEFAULT_STRIPE_UNIT;
+    row = unit * s->ndev;
+    want = (unsigned __int128)least * s->ndev * s->size_free_pct / 100;
+    s->size = (uint64_t)(want - want % row);
+  } else {
+    want = (unsigned __int128)sum * s->size_free_pct / 100;
+    s->size = (uint64_t)(want - want % VD_SECTOR);
+  }
+  if (s->size == 0) {
+    snprintf(err, errlen, "%u%% of the free VRAM on %s is less than one %s", s->size_free_pct,
+             s->ndev == 1 ? "this device" : "these devices",
+             s->layout == VD_LAYOUT_STRIPE ? "stripe row" : "sector");
+    return -ENOSPC;
+  }
+  return 0;
+}
+
 /* Build the map for the spec, checking capacity first. */
 static int build_map(struct vd_volume *v, struct vd_device **dev,
                      uint64_t extent_size, char *err, size_t errlen)
@@ -165,7 +199,7 @@ int vd_volume_alloc(struct vd_pool *pool, uint64_t extent_size,
 
   if (!vd_name_valid(spec->name, err, errlen))
     return -EINVAL;
-  if (spec->size == 0) {
+  if (spec->size == 0 && !spec->size_free_pct) {
     snprintf(err, errlen, "size must be greater than zero");
     return -EINVAL;
   }
@@ -180,6 +214,8 @@ int vd_volume_alloc(struct vd_pool *pool, uint64_t extent_size,
   }
   v->spec = *spec;
   rc = resolve_devices(pool, &v->spec, v->target.dev, err, errlen);
+  if (!rc)
+    rc = resolve_free_size(&v->spec, v->target.dev, err, errlen);
   if (rc)
     goto out_free;
   /* Extents never exceed what any of the volume's devices can allocate. */

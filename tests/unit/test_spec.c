@@ -128,6 +128,26 @@ static void test_round_trips(void)
                                      "\"devices\":\"all\",\"frontend\":\"nbd\",\"attach\":false}");
   assert_same(&spec, &in);
 
+  /* A share of free VRAM, in every form; "all" and "N%" are spellings. */
+  CU_ASSERT_EQUAL_FATAL(vd_spec_from_text("name=c,size=all", &spec, err, sizeof err), 0);
+  CU_ASSERT_EQUAL(spec.size_free_pct, 100);
+  CU_ASSERT_EQUAL(spec.size, 0);
+  CU_ASSERT_EQUAL_FATAL(vd_spec_from_text("name=c,size=40%", &spec, err, sizeof err), 0);
+  CU_ASSERT_EQUAL(spec.size_free_pct, 40);
+  CU_ASSERT_EQUAL(vd_spec_to_text(&spec, text, sizeof text), 0);
+  CU_ASSERT_STRING_EQUAL(text, "name=c,size=40%FREE,layout=stripe,devices=all,frontend=nbd,attach=off");
+  in = spec;
+  json_round_trip(&in, VD_SPEC_SAVED, "{\"name\":\"c\",\"size\":\"40%FREE\",\"layout\":\"stripe\","
+                                      "\"devices\":[],\"stripe_unit\":0,\"frontend\":\"nbd\","
+                                      "\"attach\":false}");
+  CU_ASSERT_EQUAL(spec.size_free_pct, 40);
+  CU_ASSERT_EQUAL_FATAL(from_json("{\"name\":\"d\",\"size\":\"75%free\"}", VD_SPEC_BODY), 0);
+  CU_ASSERT_EQUAL(spec.size_free_pct, 75);
+  text_bad("name=c,size=0%FREE",
+           "volume: size '0%FREE': the share of free VRAM must be from 1% to 100%");
+  text_bad("name=c,size=50%USED",
+           "volume: size '50%USED' has an unknown suffix (use K, M, G, T or P)");
+
   /* Text read with suffixes and defaults. */
   CU_ASSERT_EQUAL(vd_spec_from_text("name=b,size=4M", &spec, err, sizeof err), 0);
   CU_ASSERT_EQUAL(spec.size, 4u << 20);
@@ -151,6 +171,12 @@ static void test_body_bad(void)
            "volume name has '/' at position 2; use lower-case letters, digits, '.', '_' and "
            "'-', starting with a letter or digit");
   json_bad("{\"name\":\"a\",\"size\":\"1G\"}", B, "invalid_field", "size",
+           "field 'size' must be bytes or a share of free VRAM: \"all\", \"N%FREE\"");
+  json_bad("{\"name\":\"a\",\"size\":\"0%FREE\"}", B, "invalid_field", "size",
+           "size '0%FREE': the share of free VRAM must be from 1% to 100%");
+  json_bad("{\"name\":\"a\",\"size\":\"101%\"}", B, "invalid_field", "size",
+           "size '101%': the share of free VRAM must be from 1% to 100%");
+  json_bad("{\"name\":\"a\",\"size\":true}", B, "invalid_field", "size",
            "field 'size' must be an integer number of bytes");
   json_bad("{\"name\":\"a\",\"size\":1.0}", B, "invalid_field", "size",
            "field 'size' must be an integer number of bytes");
