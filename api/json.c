@@ -92,15 +92,9 @@ json_t *vd_api_root_json(struct vramd *d)
  * available and moved, and whether it is lost. */
 json_t *vd_api_device_status_json(struct vramd *d, unsigned i)
 {
-  struct vd_device *dev = vd_pool_device(d->pool, i);
   uint64_t h2d = 0, d2h = 0;
-  json_t *o = vd_device_json(dev);
   vd_engine_device_bytes(d->eng, i, &h2d, &d2h);
-  json_object_set_new(o, "available_bytes", json_integer((json_int_t)vd_device_available(dev)));
-  json_object_set_new(o, "written_bytes", json_integer((json_int_t)h2d));
-  json_object_set_new(o, "read_bytes", json_integer((json_int_t)d2h));
-  json_object_set_new(o, "lost", json_boolean(vd_device_is_lost(dev)));
-  return o;
+  return vd_device_status_json(vd_pool_device(d->pool, i), h2d, d2h);
 }
 
 /* Every device's available bytes, for "how much is free where". */

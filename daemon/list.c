@@ -27,16 +27,29 @@ json_t *vd_device_json(const struct vd_device *dev)
                    "max_alloc_bytes", (json_int_t)in->max_alloc_bytes);
 }
 
-/* Print every device of the pool. */
+/* A device as GET /v1/devices shows it: the description plus what is
+ * available now, the bytes moved each way and whether it is lost. */
+json_t *vd_device_status_json(const struct vd_device *dev, uint64_t written, uint64_t read)
+{
+  json_t *o = vd_device_json(dev);
+  json_object_set_new(o, "available_bytes", json_integer((json_int_t)vd_device_available(dev)));
+  json_object_set_new(o, "written_bytes", json_integer((json_int_t)written));
+  json_object_set_new(o, "read_bytes", json_integer((json_int_t)read));
+  json_object_set_new(o, "lost", json_boolean(vd_device_is_lost(dev)));
+  return o;
+}
+
+/* Print every device of the pool; the JSON has GET /v1/devices' shape. */
 int vd_list_devices(struct vd_pool *pool, bool as_json)
 {
   if (as_json) {
-    json_t *arr = json_array();
+    json_t *arr = json_array(), *doc;
     char *s;
     for (unsigned i = 0; i < vd_pool_count(pool); i++)
-      json_array_append_new(arr, vd_device_json(vd_pool_device(pool, i)));
-    s = json_dumps(arr, JSON_INDENT(2));
-    json_decref(arr);
+      json_array_append_new(arr, vd_device_status_json(vd_pool_device(pool, i), 0, 0));
+    doc = json_pack("{s:o}", "devices", arr);
+    s = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
+    json_decref(doc);
     if (!s)
       return -1;
     puts(s);

@@ -11,14 +11,14 @@ pass "table lists cpu0 and cpu1 with a fallback warning"
 
 json=$("$VRAMD" --list-devices --json --device-types cpu 2>"$tmpdir/err")
 [ ! -s "$tmpdir/err" ] || fail "asking for cpu explicitly should not warn: $(cat "$tmpdir/err")"
-[ "$(echo "$json" | jq length)" -ge 2 ] || fail "expected two devices"
-echo "$json" | jq -e 'all(.[]; .id and .vendor and .name and .driver and
+[ "$(echo "$json" | jq '.devices | length')" -ge 2 ] || fail "expected two devices"
+echo "$json" | jq -e 'all(.devices[]; .id and .vendor and .name and .driver and
   (.total_bytes > 0) and (.capacity_bytes > 0) and (.capacity_bytes <= .free_bytes) and
   (.max_alloc_bytes > 0) and .free_source)' >/dev/null || fail "missing fields: $json"
 pass "JSON has ids, vendor, name, driver and sizes"
 
 json=$("$VRAMD" --list-devices --json --device-types cpu --reserve 1G)
-echo "$json" | jq -e 'all(.[]; .reserve_bytes == 1073741824 and
+echo "$json" | jq -e 'all(.devices[]; .reserve_bytes == 1073741824 and
   .capacity_bytes == ((.free_bytes - .reserve_bytes) / 4096 | floor) * 4096)' >/dev/null ||
   fail "capacity is not free minus reserve: $json"
 pass "--reserve lowers capacity"
@@ -53,3 +53,11 @@ if command -v script >/dev/null; then
   grep -q "^<3>vramd: no OpenCL device" "$tmpdir/file" || fail "file: $(cat "$tmpdir/file")"
   pass "log lines: level words on a terminal, <N> prefixes in a file"
 fi
+
+# --list-devices --json has GET /v1/devices' shape, field for field.
+"$VRAMD" --list-devices --json --device-types cpu | jq -S '[.devices[] | keys]' >"$tmpdir/list-keys"
+start_vramd
+api GET /v1/devices; expect 200 "GET /v1/devices"
+echo "$body" | jq -S '[.devices[] | keys]' >"$tmpdir/api-keys"
+diff "$tmpdir/list-keys" "$tmpdir/api-keys" || fail "--list-devices --json and GET /v1/devices differ in shape"
+pass "vramd --list-devices --json and GET /v1/devices have the same shape"
