@@ -15,6 +15,10 @@ struct vramd;
 json_t *vd_api_root_json(struct vramd *d);
 /* GET /v1/pool: totals, and what is available where. */
 json_t *vd_api_pool_json(struct vramd *d);
+/* Every volume's size together, and what thin volumes promise beyond
+ * what they hold; over-commit is virtual size over capacity. */
+void vd_api_pool_virtual(struct vramd *d, uint64_t *virt, uint64_t *thin_unbacked);
+double vd_api_overcommit(uint64_t virt, uint64_t cap);
 /* Every device's available bytes, for "how much is free where". */
 json_t *vd_api_available_json(struct vramd *d);
 /* Device i of the pool as it is now: its description (vd_device_json)

@@ -110,10 +110,37 @@ json_t *vd_api_available_json(struct vramd *d)
   return arr;
 }
 
+/* Every volume's size together, and the part of it thin volumes promise
+ * beyond what they hold: what over-commit is made of. */
+void vd_api_pool_virtual(struct vramd *d, uint64_t *virt, uint64_t *thin_unbacked)
+{
+  struct vd_volume **vols;
+  int n = vd_registry_list(&d->reg, &vols);
+
+  *virt = *thin_unbacked = 0;
+  for (int i = 0; i < n; i++) {
+    uint64_t a = vd_volume_allocated(vols[i]);
+    *virt += vols[i]->size;
+    if (vols[i]->target.stock && vols[i]->size > a)
+      *thin_unbacked += vols[i]->size - a;
+    vd_volume_put(vols[i]);
+  }
+  if (n > 0)
+    free(vols);
+}
+
+/* Virtual size over capacity: above 1, thin volumes promise more than
+ * the devices can hold. */
+double vd_api_overcommit(uint64_t virt, uint64_t cap)
+{
+  return cap ? (double)virt / (double)cap : 0.0;
+}
+
 /* GET /v1/pool: totals, and what is available where. */
 json_t *vd_api_pool_json(struct vramd *d)
 {
-  uint64_t total = 0, cap = 0, alloc = 0, avail = 0;
+  uint64_t total = 0, cap = 0, alloc = 0, avail = 0, virt, unbacked;
+  json_t *o;
   for (unsigned i = 0; i < vd_pool_count(d->pool); i++) {
     struct vd_device *dev = vd_pool_device(d->pool, i);
     total += vd_device_info(dev)->total_bytes;
@@ -121,12 +148,17 @@ json_t *vd_api_pool_json(struct vramd *d)
     alloc += vd_device_allocated(dev);
     avail += vd_device_available(dev);
   }
-  return json_pack("{s:i, s:i, s:I, s:I, s:I, s:I, s:o}", "devices",
-                   (int)vd_pool_count(d->pool), "volumes", (int)d->reg.count,
-                   "total_bytes", (json_int_t)total, "capacity_bytes",
-                   (json_int_t)cap, "allocated_bytes", (json_int_t)alloc,
-                   "available_bytes", (json_int_t)avail, "per_device",
-                   vd_api_available_json(d));
+  vd_api_pool_virtual(d, &virt, &unbacked);
+  o = json_pack("{s:i, s:i, s:I, s:I, s:I, s:I, s:o}", "devices",
+                (int)vd_pool_count(d->pool), "volumes", (int)d->reg.count,
+                "total_bytes", (json_int_t)total, "capacity_bytes",
+                (json_int_t)cap, "allocated_bytes", (json_int_t)alloc,
+                "available_bytes", (json_int_t)avail, "per_device",
+                vd_api_available_json(d));
+  json_object_set_new(o, "virtual_bytes", json_integer((json_int_t)virt));
+  json_object_set_new(o, "thin_unbacked_bytes", json_integer((json_int_t)unbacked));
+  json_object_set_new(o, "overcommit_ratio", json_real(vd_api_overcommit(virt, cap)));
+  return o;
 }
 
 /* A volume as JSON; detail adds extents and counters. */
@@ -149,6 +181,12 @@ json_t *vd_api_volume_json(struct vramd *d, struct vd_volume *v, bool detail)
                 "nbd_uri", v->spec.frontend == VD_FRONTEND_NBD ? uri : NULL,
                 "clients", (int)atomic_load(&v->clients));
   json_object_set_new(o, "state", json_string(vd_volume_failed(v) ? "failed" : "ok"));
+  json_object_set_new(o, "provisioning", json_string(vd_provisioning_name(v->spec.provisioning)));
+  json_object_set_new(o, "allocated_bytes", json_integer((json_int_t)vd_volume_allocated(v)));
+  if (v->target.stock) {
+    json_object_set_new(o, "chunk_bytes", json_integer((json_int_t)vd_stock_chunk(v->target.stock)));
+    json_object_set_new(o, "enospc_writes", json_integer((json_int_t)atomic_load(&v->target.enospc)));
+  }
   if (v->device_conns)
     json_object_set_new(o, "device_connections", json_integer(v->device_conns));
   if (v->spec.layout == VD_LAYOUT_STRIPE)

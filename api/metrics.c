@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "api-internal.h"
 #include "config.h"
 #include "frontend.h"
 #include "pinned.h"
@@ -84,6 +85,8 @@ static uint64_t vol_written(const struct vd_volume *v) { return atomic_load(&v->
 static uint64_t vol_zeroed(const struct vd_volume *v) { return atomic_load(&v->stats.bytes[VD_OP_ZERO]); }
 static uint64_t vol_clients(const struct vd_volume *v) { return (uint64_t)atomic_load(&v->clients); }
 static uint64_t vol_failed(const struct vd_volume *v) { return vd_volume_failed(v); }
+static uint64_t vol_allocated(const struct vd_volume *v) { return vd_volume_allocated(v); }
+static uint64_t vol_enospc(const struct vd_volume *v) { return atomic_load(&v->target.enospc); }
 
 /* A per-volume, per-op counter family: requests or errors. */
 static void op_family(struct vd_buf *b, struct vd_volume **vols, int n, const char *name,
@@ -122,6 +125,10 @@ static void volume_metrics(struct vd_buf *b, struct vd_volume **vols, int n)
 
   volume_info(b, vols, n);
   volume_family(b, vols, n, "vramd_volume_size_bytes", "gauge", "Volume size.", vol_size);
+  volume_family(b, vols, n, "vramd_volume_allocated_bytes", "gauge",
+                "VRAM the volume holds: its size when thick, its chunks when thin.", vol_allocated);
+  volume_family(b, vols, n, "vramd_volume_enospc_total", "counter",
+                "Writes refused because no device had room for a new thin chunk.", vol_enospc);
   volume_family(b, vols, n, "vramd_volume_clients", "gauge",
                 "Open frontend connections to the volume.", vol_clients);
   volume_family(b, vols, n, "vramd_volume_failed", "gauge",
@@ -216,7 +223,7 @@ void vd_metrics_render(struct vramd *d, struct vd_buf *b)
 {
   struct vd_volume **vols = NULL;
   int n = vd_registry_list(&d->reg, &vols);
-  uint64_t cap = 0, alloc = 0;
+  uint64_t cap = 0, alloc = 0, virt, unbacked;
   struct vramd_pinned pinned;
   char e[400];
 
@@ -231,6 +238,19 @@ void vd_metrics_render(struct vramd *d, struct vd_buf *b)
   vd_prom_sample(b, "vramd_pool_capacity_bytes", "", (double)cap);
   vd_prom_family(b, "vramd_pool_allocated_bytes", "gauge", "Bytes held by volumes together.");
   vd_prom_sample(b, "vramd_pool_allocated_bytes", "", (double)alloc);
+  vd_api_pool_virtual(d, &virt, &unbacked);
+  vd_prom_family(b, "vramd_pool_virtual_bytes", "gauge",
+                 "Every volume's size together, thin volumes' whole virtual size included.");
+  vd_prom_sample(b, "vramd_pool_virtual_bytes", "", (double)virt);
+  vd_prom_family(b, "vramd_pool_overcommit_ratio", "gauge",
+                 "Virtual size over capacity: above 1, thin volumes promise more than fits.");
+  vd_prom_sample(b, "vramd_pool_overcommit_ratio", "", vd_api_overcommit(virt, cap));
+  vd_prom_family(b, "vramd_thin_stock_chunks", "gauge",
+                 "Zeroed chunks held ready on the device for thin volumes' first writes.");
+  for (unsigned i = 0; i < vd_pool_count(d->pool); i++) {
+    snprintf(e, sizeof e, "device=\"%s\"", vd_device_info(vd_pool_device(d->pool, i))->id);
+    vd_prom_sample(b, "vramd_thin_stock_chunks", e, vd_stock_count(d->stock, i));
+  }
   vd_prom_family(b, "vramd_pinned_host_bytes", "gauge",
                  "Page-locked host memory held for staging (NBD sessions, ublk queues, "
                  "the engine's small-request batches).");

@@ -58,11 +58,12 @@ static int run(struct vctl *g, int argc, char **argv)
     { "size", required_argument, NULL, 's' }, { "stripe", required_argument, NULL, 'S' },
     { "concat", required_argument, NULL, 'C' }, { "stripe-unit", required_argument, NULL, 'u' },
     { "frontend", required_argument, NULL, 'f' }, { "attach", no_argument, NULL, 'a' },
+    { "thin", no_argument, NULL, 't' },
     VCTL_COMMON_OPTS, { NULL, 0, NULL, 0 },
   };
   const char *size = NULL, *devs = "all", *layout = "stripe", *unit = NULL, *fe = NULL;
   const char *dev_opt = "--stripe";
-  bool attach = false, have_layout = false;
+  bool attach = false, have_layout = false, thin = false;
   struct vd_volume_spec spec;
   char err[256], a[32], b[32];
   json_t *body, *doc;
@@ -86,6 +87,7 @@ static int run(struct vctl *g, int argc, char **argv)
     case 'u': unit = optarg; break;
     case 'f': fe = optarg; break;
     case 'a': attach = true; break;
+    case 't': thin = true; break;
     }
   }
   if (c == VCTL_OPTS_EXIT)
@@ -96,6 +98,7 @@ static int run(struct vctl *g, int argc, char **argv)
     return vctl_usage_error(g, "--size is required");
   vd_spec_init(&spec);
   spec.attach = attach;
+  spec.provisioning = thin ? VD_PROV_THIN : VD_PROV_THICK;
   if ((rc = set_opt(g, &spec, "name", "NAME", name)) >= 0 ||
       (rc = set_opt(g, &spec, "size", "--size", size)) >= 0 ||
       (rc = set_opt(g, &spec, "layout", dev_opt, layout)) >= 0 ||
@@ -123,8 +126,8 @@ static int run(struct vctl *g, int argc, char **argv)
     return vctl_api_error(g, st, doc);
   if (g->json)
     return vctl_print_json(doc);
-  printf("created %s: %s, %s over %zu device%s", vctl_str(doc, "name", "?"),
-         vctl_size(doc, "size", a, sizeof a), vctl_str(doc, "layout", "?"),
+  printf("created %s: %s%s, %s over %zu device%s", vctl_str(doc, "name", "?"),
+         vctl_size(doc, "size", a, sizeof a), thin ? " thin" : "", vctl_str(doc, "layout", "?"),
          json_array_size(json_object_get(doc, "devices")),
          json_array_size(json_object_get(doc, "devices")) == 1 ? "" : "s");
   if (vctl_u64(doc, "size") != spec.size)
@@ -138,7 +141,7 @@ static int run(struct vctl *g, int argc, char **argv)
 const struct vctl_cmd vctl_cmd_volume_create = {
   "volume", "create", run,
   "volume create NAME --size SIZE [--stripe all|ID,..|--concat all|ID,..]\n"
-  "               [--stripe-unit SIZE] [--frontend nbd|ublk] [--attach]",
+  "               [--stripe-unit SIZE] [--frontend nbd|ublk] [--attach] [--thin]",
   "Makes a volume of SIZE (K, M, G, T; base 2), striped over every device\n"
   "unless told otherwise, and prints where it is: the device path, or the\n"
   "NBD URI. Contents live in VRAM and are lost when vramd stops.\n\n"
@@ -147,6 +150,9 @@ const struct vctl_cmd vctl_cmd_volume_create = {
   "  --concat all|ID,..  fill these devices in order instead\n"
   "  --stripe-unit SIZE  a power of two from 4K to 1M (default 1M)\n"
   "  --frontend nbd|ublk how it is exposed (default nbd)\n"
-  "  --attach            also attach an NBD volume to a kernel /dev/nbdN",
+  "  --attach            also attach an NBD volume to a kernel /dev/nbdN\n"
+  "  --thin              take VRAM as ranges are first written, in chunks, and\n"
+  "                      give it back when they are discarded; SIZE may be up\n"
+  "                      to 16 times what the devices hold (over-commit)",
   NULL, 0,
 };

@@ -246,7 +246,8 @@ json_t *vd_spec_to_json(const struct vd_volume_spec *s, enum vd_spec_form form)
 
   for (unsigned i = 0; o && i < vd_spec_nfields; i++) {
     const struct vd_spec_field *f = &vd_spec_fields[i];
-    if (!(f->forms & form) || (form != VD_SPEC_SAVED && !vd_spec_field_given(f, s)))
+    if (!(f->forms & form) || ((form != VD_SPEC_SAVED || f->omit_default) &&
+                                 !vd_spec_field_given(f, s)))
       continue;
     if (json_object_set_new(o, f->key, put_field(f, s, form))) {
       json_decref(o);

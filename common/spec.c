@@ -13,9 +13,11 @@
 /* ENUM fields are read and written as int. */
 static_assert(sizeof(enum vd_layout) == sizeof(int), "enum vd_layout is an int");
 static_assert(sizeof(enum vd_frontend_kind) == sizeof(int), "enum vd_frontend_kind is an int");
+static_assert(sizeof(enum vd_provisioning) == sizeof(int), "enum vd_provisioning is an int");
 
 static const char *const layout_names[] = { "stripe", "concat", NULL };
 static const char *const frontend_names[] = { "nbd", "ublk", NULL };
+static const char *const provisioning_names[] = { "thick", "thin", NULL };
 static const enum vd_layout stripe_only = VD_LAYOUT_STRIPE;
 
 /* A unit in vramd.conf must be one the volume map takes. */
@@ -45,6 +47,8 @@ const struct vd_spec_field vd_spec_fields[] = {
     .forms = ALL, .only_layout = &stripe_only, .text_check = check_unit },
   { .key = "frontend", .text_key = "frontend", .type = VD_FIELD_ENUM, .off = AT(frontend),
     .forms = ALL, .required = VD_SPEC_SAVED, .names = frontend_names },
+  { .key = "provisioning", .text_key = "provisioning", .type = VD_FIELD_ENUM,
+    .off = AT(provisioning), .forms = ALL, .names = provisioning_names, .omit_default = true },
   { .key = "attach", .text_key = "attach", .type = VD_FIELD_BOOL, .off = AT(attach),
     .forms = ALL },
   /* Config volumes only: they are never saved, and the API picks. */
@@ -131,6 +135,7 @@ bool vd_spec_field_given(const struct vd_spec_field *f, const struct vd_volume_s
   case VD_FIELD_SIZE:
     return *VD_SPEC_CAT(uint64_t, f, s) != 0 || (f->free_ok && s->size_free_pct);
   case VD_FIELD_UINT: return vd_spec_get_int(f, s) >= 0;
+  case VD_FIELD_ENUM: return !f->omit_default || vd_spec_get_int(f, s) != 0;
   default: return true;
   }
 }
@@ -224,3 +229,4 @@ int vd_frontend_parse(const char *s, enum vd_frontend_kind *out)
 
 /* Frontend enum to name. */
 const char *vd_frontend_name(enum vd_frontend_kind k) { return enum_name("frontend", (int)k); }
+const char *vd_provisioning_name(enum vd_provisioning p) { return enum_name("provisioning", (int)p); }

@@ -18,6 +18,9 @@
 
 enum vd_layout { VD_LAYOUT_STRIPE = 0, VD_LAYOUT_CONCAT = 1 };
 enum vd_frontend_kind { VD_FRONTEND_NBD = 0, VD_FRONTEND_UBLK = 1 };
+/* thick: every extent made and zeroed at create; thin: chunks taken as
+ * ranges are first written, given back when discarded. */
+enum vd_provisioning { VD_PROV_THICK = 0, VD_PROV_THIN = 1 };
 
 /* What a user asks for; validated by vd_volume_alloc. */
 struct vd_volume_spec {
@@ -31,6 +34,7 @@ struct vd_volume_spec {
   char dev_ids[VD_MAX_DEVICES][VD_DEV_ID_MAX];
   uint64_t stripe_unit;               /* 0: VD_DEFAULT_STRIPE_UNIT */
   enum vd_frontend_kind frontend;
+  enum vd_provisioning provisioning;
   bool attach;                        /* nbd: also attach /dev/nbdN */
   int index;                          /* wanted /dev/nbdN or ublk id; -1: any */
 };
@@ -87,5 +91,6 @@ int vd_layout_parse(const char *s, enum vd_layout *out);
 const char *vd_layout_name(enum vd_layout l);
 int vd_frontend_parse(const char *s, enum vd_frontend_kind *out);
 const char *vd_frontend_name(enum vd_frontend_kind k);
+const char *vd_provisioning_name(enum vd_provisioning p);
 
 #endif

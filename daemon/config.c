@@ -27,6 +27,9 @@ static const struct size_setting {
   /* Cut into one slot per batch in flight (up to 16): whole 4 KiB pages. */
   { "small-staging", offsetof(struct vramd_config, small_staging),
     { 1u << 20, 64u << 20, 64u << 10, "each batch in flight gets whole 4K pages" } },
+  /* Whole stripe rows of the largest unit; past 1G a discard rarely frees one. */
+  { "thin-chunk", offsetof(struct vramd_config, thin_chunk),
+    { 1u << 20, 1u << 30, 1u << 20, "a chunk holds whole 1M stripe units" } },
 };
 
 /* Built-in defaults, as etc/vramd.conf and vramd(8) list them; each
@@ -42,6 +45,8 @@ void vramd_config_defaults(struct vramd_config *c, const struct vd_frontend *con
   c->small_batch = true;
   c->small_max = VD_SMALL_MAX_DEFAULT;
   c->small_staging = VD_SMALL_STAGE_DEFAULT;
+  c->thin_chunk = VD_THIN_CHUNK_DEFAULT;
+  c->thin_stock = VD_THIN_STOCK_DEFAULT;
   c->frontends = frontends;
   for (unsigned i = 0; frontends && frontends[i]; i++)
     if (frontends[i]->settings)
@@ -132,6 +137,8 @@ int vramd_config_set(struct vramd_config *c, const char *key, const char *v,
     return parse_types(v, &c->device_types, err, errlen);
   if (!strcmp(key, "workers"))
     return vd_setting_uint(key, v, 0, 64, &c->workers, err, errlen);
+  if (!strcmp(key, "thin-stock"))
+    return vd_setting_uint(key, v, 1, 64, &c->thin_stock, err, errlen);
   if (!strcmp(key, "small-batch"))
     return vd_setting_switch(key, v, &c->small_batch, err, errlen);
   for (size_t i = 0; i < sizeof size_settings / sizeof size_settings[0]; i++)

@@ -40,7 +40,7 @@ int vramd_volume_create(struct vramd *d, const struct vd_volume_spec *spec,
     rc = -EEXIST;
     goto out_unlock;
   }
-  rc = vd_volume_alloc(d->pool, d->cfg.extent_size, spec, &v, err, errlen);
+  rc = vd_volume_alloc(d->pool, d->stock, d->cfg.extent_size, spec, &v, err, errlen);
   if (rc)
     goto out_unlock;
   /* Committed before any client can see it: a volume that would be gone

@@ -7,10 +7,13 @@ daemon_libvdcore_a_SOURCES = \
 	daemon/pool/pool.h daemon/pool/pool-cl.h daemon/pool/pool-internal.h \
 	daemon/pool/pool.c daemon/pool/extent.c daemon/pool/nvml.c daemon/pool/clerr.c \
 	daemon/pool/health.c daemon/pool/watch.c daemon/pool/fault.h daemon/pool/fault.c \
-	daemon/engine/engine.h daemon/engine/engine.c \
+	daemon/pool/stock.c \
+	daemon/engine/engine.h daemon/engine/engine-internal.h daemon/engine/engine.c \
+	daemon/engine/placement.c \
 	daemon/engine/small.h daemon/engine/small.c \
 	daemon/engine/kernels.h daemon/engine/kernels.c \
 	daemon/volume/volume.h daemon/volume/volume.c daemon/volume/registry.c \
+	daemon/volume/keeper.c \
 	daemon/vramd.h daemon/core.c daemon/settings.h daemon/config.c \
 	daemon/safety.h daemon/safety.c daemon/frontends.h daemon/frontends.c \
 	daemon/pinned.h daemon/pinned.c daemon/state.h daemon/state.c \

@@ -31,6 +31,7 @@ static void usage(FILE *f)
     "             [--state-dir DIR] [--device-types gpu,accelerator,cpu]\n"
     "             [--reserve SIZE] [--extent-size SIZE] [--workers N]\n"
     "             [--small-batch on|off] [--small-max SIZE] [--small-staging SIZE]\n"
+    "             [--thin-chunk SIZE] [--thin-stock N]\n"
     "             [--volume name=N,size=S[,layout=stripe|concat][,devices=all|ID+ID]\n"
     "                       [,unit=S][,frontend=nbd|ublk][,index=N]] [--verbose]\n"
     "             [FRONTEND OPTIONS]\n"
@@ -54,6 +55,8 @@ static const struct option daemon_opts[] = {
   { "small-batch", required_argument, NULL, 1 },
   { "small-max", required_argument, NULL, 1 },
   { "small-staging", required_argument, NULL, 1 },
+  { "thin-chunk", required_argument, NULL, 1 },
+  { "thin-stock", required_argument, NULL, 1 },
   { "volume", required_argument, NULL, 1 },
   { "verbose", no_argument, NULL, 'v' },
   { "list-devices", no_argument, NULL, 'l' },
@@ -275,6 +278,12 @@ int main(int argc, char **argv)
   }
   vd_safety_lock_memory(&d.safety);
   vd_registry_init(&d.reg);
+  if (vd_stock_new(d.pool, d.cfg.thin_chunk, &d.stock) ||
+      vd_keeper_start(d.pool, d.stock, d.eng, &d.reg, d.cfg.thin_stock, &d.keeper)) {
+    vd_err("cannot start the keeper of thin volumes");
+    rc = 1;
+    goto out_engine;
+  }
   d.host = (struct vd_frontend_host){ .eng = d.eng, .reg = &d.reg };
   d.started = time(NULL);
   vramd_state_prepare(&d);
@@ -315,6 +324,9 @@ out_frontends:
   vramd_unlisten(&d);
   vramd_frontends_stop(&d);
   delete_all(&d);
+out_engine:
+  vd_keeper_stop(d.keeper);
+  vd_stock_free(d.stock);
   vd_engine_stop(d.eng);
 out_pool:
   if (d.stop_signal && !d.eng)

@@ -10,6 +10,10 @@
 #include "frontend.h"
 #include "spec.h"
 
+/* Thin volumes: see docs/design-decisions.md for both. */
+#define VD_THIN_CHUNK_DEFAULT (64ull << 20)
+#define VD_THIN_STOCK_DEFAULT 4
+
 #define VD_MAX_CLI_VOLUMES 64
 
 struct vramd_config {
@@ -27,6 +31,10 @@ struct vramd_config {
   bool small_batch;
   uint64_t small_max;
   uint64_t small_staging;
+  /* Thin volumes: the chunk they take and give back, and how many zeroed
+   * chunks the keeper holds ready per device while thin volumes exist. */
+  uint64_t thin_chunk;
+  unsigned thin_stock;
   bool verbose;
   bool list_devices;
   bool json;

@@ -24,6 +24,8 @@ struct vramd {
   struct vd_pool *pool;
   struct vd_engine *eng;
   struct vd_registry reg;
+  struct vd_stock *stock;     /* thin volumes' chunks */
+  struct vd_keeper *keeper;   /* fills the stock, takes discarded chunks back */
   struct vd_frontend_host host; /* what the frontends see of the above */
   pthread_mutex_t admin_lock; /* serialises create and delete */
   time_t started;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "engine-internal.h"
 #include "fault.h"
 #include "pool-cl.h"
 #include "small.h"
@@ -88,6 +89,7 @@ struct vd_engine {
   unsigned small_min;
   unsigned fill;
   struct devq *dq;
+  struct vd_device *devs[VD_MAX_DEVICES]; /* pool devices, by index */
   pthread_mutex_t pin_lock;
   struct pinned *pins;
 };
@@ -134,30 +136,87 @@ static cl_int enqueue_segment(cl_command_queue q, struct vd_io *io, cl_mem m,
   }
 }
 
+/* The segments of one part: those of its logical parts whose extents
+ * live on its device now (see placement.c). */
+struct part_iter {
+  const struct vd_target *t;
+  const struct vd_io *io;
+  const struct vd_device *dev;
+  uint64_t lmask;         /* logical parts not begun */
+  bool open;
+  struct vd_map_iter it;
+};
+
+/* Begin iterating part p, moved by a worker of device dev. */
+static void part_iter_init(struct part_iter *pi, const struct vd_io_part *p,
+                           const struct vd_device *dev)
+{
+  pi->t = p->io->target;
+  pi->io = p->io;
+  pi->dev = dev;
+  pi->lmask = p->lmask;
+  pi->open = false;
+}
+
+/* Zero the buffer under a segment: a READ of a range no chunk holds. */
+static void zero_rows(const struct vd_io *io, const struct vd_segment *s)
+{
+  char *p = (char *)io->buf + s->buf_offset;
+  for (uint64_t r = 0; r < s->rows; r++)
+    memset(p + r * s->buf_pitch, 0, s->len);
+}
+
+/* Next segment of the part and the buffer that holds it; false at the end. */
+static bool part_next(struct part_iter *pi, struct vd_segment *s, cl_mem *m)
+{
+  for (;;) {
+    struct vd_extent *ext;
+    if (!pi->open || !vd_map_next(&pi->it, s)) {
+      unsigned d;
+      if (!pi->lmask)
+        return false;
+      d = (unsigned)__builtin_ctzll(pi->lmask);
+      pi->lmask &= pi->lmask - 1;
+      vd_map_iter_init_dev(&pi->it, &pi->t->map, pi->io->off, pi->io->len, d);
+      pi->open = true;
+      continue;
+    }
+    ext = atomic_load_explicit(&pi->t->ext[s->dev][s->extent], memory_order_acquire);
+    if (!ext) {
+      if (pi->io->op == VD_OP_READ)
+        zero_rows(pi->io, s);
+      continue;
+    }
+    if (vd_extent_device(ext) != pi->dev)
+      continue;
+    *m = vd_extent_mem(ext);
+    return true;
+  }
+}
+
 /* Enqueue every segment of one part, small ones into the worker's batch;
  * bytes gets what it moves, p->err -EIO if a transfer cannot be queued. */
 static void enqueue_part(struct worker *w, struct vd_io_part *p, uint64_t *bytes)
 {
   struct vd_io *io = p->io;
-  struct vd_target *t = io->target;
-  struct vd_map_iter it;
+  struct part_iter pi;
   struct vd_segment s;
+  cl_mem m;
 
   /* A lost device, or the test hook, fails the part before it queues. */
-  if (vd_device_is_lost(t->dev[p->dev]) || vd_fault_io_now()) {
+  if (vd_device_is_lost(w->dq->dev) || vd_fault_io_now()) {
     p->err = -EIO;
     return;
   }
-  vd_map_iter_init_dev(&it, &t->map, io->off, io->len, p->dev);
-  while (vd_map_next(&it, &s)) {
-    cl_mem m = vd_extent_mem(t->ext[p->dev][s.extent]);
+  part_iter_init(&pi, p, w->dq->dev);
+  while (part_next(&pi, &s, &m)) {
     cl_int rc;
     if (w->direct || !vd_small_add(&w->sm, p, m, &s)) {
       /* Direct: but not ahead of batched work it overlaps. */
       vd_small_order(&w->sm, m, s.ext_offset, s.len * s.rows, io->op == VD_OP_READ);
       rc = enqueue_segment(w->q, io, m, &s, NULL);
       if (rc != CL_SUCCESS) {
-        vd_err_rl("%s: transfer failed: %s", vd_device_info(t->dev[p->dev])->id,
+        vd_err_rl("%s: transfer failed: %s", vd_device_info(w->dq->dev)->id,
                vd_cl_strerror(rc));
         p->err = -EIO;
         return;
@@ -174,8 +233,10 @@ static void finish_part(struct vd_io_part *p, int err)
   int expect = 0;
   if (err)
     atomic_compare_exchange_strong(&io->err, &expect, err);
-  if (atomic_fetch_sub(&io->pending, 1) == 1)
+  if (atomic_fetch_sub(&io->pending, 1) == 1) {
+    vd_target_leave(io->target, io);
     io->done(io, atomic_load(&io->err));
+  }
 }
 
 /* Add to one of a worker's profile counters (only its thread writes). */
@@ -499,26 +560,26 @@ static cl_int idle_wait(enum vd_idle_mode mode, cl_command_queue q, cl_event ev)
 static int idle_move(struct devq *dq, struct vd_io_part *p)
 {
   struct vd_io *io = p->io;
-  struct vd_target *t = io->target;
   cl_command_queue q = dq->w[0].q;
-  struct vd_map_iter it;
+  struct part_iter pi;
   struct vd_segment s;
   cl_event ev = NULL;
   cl_int rc = CL_SUCCESS;
   uint64_t bytes = 0;
+  cl_mem m;
 
-  if (vd_device_is_lost(t->dev[p->dev]) || vd_fault_io_now())
+  if (vd_device_is_lost(dq->dev) || vd_fault_io_now())
     return -EIO;
-  vd_map_iter_init_dev(&it, &t->map, io->off, io->len, p->dev);
-  while (rc == CL_SUCCESS && vd_map_next(&it, &s)) {
+  part_iter_init(&pi, p, dq->dev);
+  while (rc == CL_SUCCESS && part_next(&pi, &s, &m)) {
     /* In order: the last transfer's event stands for all of them. */
     if (ev)
       clReleaseEvent(ev);
     ev = NULL;
-    rc = enqueue_segment(q, io, vd_extent_mem(t->ext[p->dev][s.extent]), &s, &ev);
+    rc = enqueue_segment(q, io, m, &s, &ev);
     bytes += s.len * s.rows;
   }
-  if (rc == CL_SUCCESS)
+  if (rc == CL_SUCCESS && ev)
     rc = idle_wait(dq->idle, q, ev);
   else
     clFinish(q); /* what was queued must end before the device is given back */
@@ -539,16 +600,18 @@ static int idle_move(struct devq *dq, struct vd_io_part *p)
 
 /* Run a one-device inline_ok request on the idle path if its device is
  * idle; false leaves it to be queued. */
-static bool try_idle(struct vd_engine *eng, struct vd_io *io, unsigned dev, struct devq *dq)
+static bool try_idle(struct vd_engine *eng, struct vd_io *io, unsigned pd, uint64_t lmask)
 {
-  struct vd_io_part *p = &io->part[dev];
+  struct devq *dq = &eng->dq[pd];
+  struct vd_io_part *p = &io->part[pd];
   int err;
 
   if (!io->inline_ok || dq->idle == VD_IDLE_OFF || io->len > eng->idle_max ||
       !idle_claim(dq))
     return false;
   p->io = io;
-  p->dev = dev;
+  p->dev = pd;
+  p->lmask = lmask;
   atomic_store(&io->pending, 1);
   err = idle_move(dq, p);
   idle_release(dq);
@@ -556,12 +619,55 @@ static bool try_idle(struct vd_engine *eng, struct vd_io *io, unsigned dev, stru
   return true;
 }
 
+/* Which pool devices a request's parts go to, and each part's logical
+ * parts: by home device while nothing moved, else by reading where each
+ * segment's extent lives now (a READ of a range no chunk holds is zeroed
+ * here).  Returns the mask of pool devices. */
+static uint64_t route(struct vd_engine *eng, struct vd_io *io, uint64_t *lmask)
+{
+  struct vd_target *t = io->target;
+  struct vd_map_iter it;
+  struct vd_segment s;
+  uint64_t mask = 0, touched;
+
+  if (!atomic_load_explicit(&t->placed, memory_order_relaxed)) {
+    touched = vd_map_devices_touched(&t->map, io->off, io->len);
+    for (unsigned d = 0; d < t->map.ndev; d++)
+      if (touched & (1ull << d)) {
+        unsigned pd = vd_device_info(t->dev[d])->index;
+        mask |= 1ull << pd;
+        lmask[pd] = 1ull << d;
+      }
+    return mask;
+  }
+  vd_map_iter_init(&it, &t->map, io->off, io->len);
+  while (vd_map_next(&it, &s)) {
+    struct vd_extent *ext = atomic_load_explicit(&t->ext[s.dev][s.extent],
+                                                 memory_order_acquire);
+    unsigned pd;
+    if (!ext) {
+      if (io->op == VD_OP_READ)
+        memset((char *)io->buf + s.buf_offset, 0, s.len);
+      continue;
+    }
+    pd = vd_device_info(vd_extent_device(ext))->index;
+    if (pd >= eng->ndev)
+      continue;
+    if (!(mask & (1ull << pd)))
+      lmask[pd] = 0;
+    mask |= 1ull << pd;
+    lmask[pd] |= 1ull << s.dev;
+  }
+  return mask;
+}
+
 /* Split a request into per-device parts and queue them. */
 void vd_engine_submit(struct vd_engine *eng, struct vd_io *io)
 {
   struct vd_target *t = io->target;
-  unsigned qidx[VD_MAX_DEVICES], dev[VD_MAX_DEVICES], n = 0;
-  uint64_t mask;
+  uint64_t lmask[VD_MAX_DEVICES], mask;
+  unsigned pd[VD_MAX_DEVICES], n = 0;
+  int err = 0;
 
   atomic_store(&io->err, 0);
   if (!vd_map_in_range(&t->map, io->off, io->len)) {
@@ -569,8 +675,10 @@ void vd_engine_submit(struct vd_engine *eng, struct vd_io *io)
     return;
   }
   /* A lost device fails the whole volume at once, as its state says: no
-   * request waits on it, and none succeeds on the devices left. */
-  for (unsigned d = 0; d < t->map.ndev && !atomic_load(&t->failed); d++)
+   * request waits on it, and none succeeds on the devices left.  Once
+   * extents moved, only the devices that hold them count. */
+  for (unsigned d = 0; d < t->map.ndev && !atomic_load(&t->failed) &&
+                       !atomic_load_explicit(&t->placed, memory_order_relaxed); d++)
     if (vd_device_is_lost(t->dev[d]))
       atomic_store(&t->failed, 1);
   if (atomic_load(&t->failed)) {
@@ -582,20 +690,40 @@ void vd_engine_submit(struct vd_engine *eng, struct vd_io *io)
     io->done(io, 0);
     return;
   }
-  mask = vd_map_devices_touched(&t->map, io->off, io->len);
-  for (unsigned d = 0; d < t->map.ndev; d++)
-    if (mask & (1ull << d)) {
-      dev[n] = d;
-      qidx[n++] = vd_device_info(t->dev[d])->index;
+  if (!vd_target_enter(t, io))
+    return; /* parked: the target is paused for a move */
+  if (t->stock && io->op == VD_OP_WRITE &&
+      vd_target_thin_write(t, io, eng->ndev, eng->devs) == -EAGAIN) {
+    vd_target_starve(t, io);
+    return;
+  }
+  if (t->stock && io->op == VD_OP_ZERO)
+    vd_target_thin_discard(t, io);
+  mask = route(eng, io, lmask);
+  for (unsigned k = 0; k < eng->ndev; k++)
+    if (mask & (1ull << k)) {
+      if (atomic_load_explicit(&t->placed, memory_order_relaxed) &&
+          vd_device_is_lost(eng->dq[k].dev)) {
+        atomic_store(&t->failed, 1);
+        err = -EIO;
+      }
+      pd[n++] = k;
     }
-  if (n == 1 && try_idle(eng, io, dev[0], &eng->dq[qidx[0]]))
+  if (n == 0 || err) {
+    /* Nothing on any device (a thin range never written), or failed. */
+    vd_target_leave(t, io);
+    io->done(io, err);
+    return;
+  }
+  if (n == 1 && try_idle(eng, io, pd[0], lmask[pd[0]]))
     return;
   atomic_store(&io->pending, (int)n);
   for (unsigned i = 0; i < n; i++) {
-    struct vd_io_part *p = &io->part[dev[i]];
+    struct vd_io_part *p = &io->part[pd[i]];
     p->io = io;
-    p->dev = dev[i];
-    push_part(&eng->dq[qidx[i]], p);
+    p->dev = pd[i];
+    p->lmask = lmask[pd[i]];
+    push_part(&eng->dq[pd[i]], p);
   }
 }
 
@@ -776,6 +904,7 @@ int vd_engine_start(struct vd_pool *pool, const struct vd_engine_config *cfg,
   }
   for (unsigned i = 0; i < vd_pool_count(pool); i++) {
     eng->ndev = i + 1;
+    eng->devs[i] = vd_pool_device(pool, i);
     ret = devq_start(eng, &eng->dq[i], vd_pool_device(pool, i), nw, batch, depth, err, errlen);
     if (ret)
       goto out_stop;

@@ -14,7 +14,9 @@
 #ifndef VRAMD_ENGINE_H
 #define VRAMD_ENGINE_H
 
+#include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -107,12 +109,30 @@ struct vd_engine_small_stats {
   uint64_t idle;           /* requests the idle path moved since start */
 };
 
-/* Where a volume's bytes live: the map plus each device's extents. */
+/* Where a volume's bytes live: the map (the layout, pure) and the
+ * placement of each of its extents (the one mutable part, placement.c).
+ * ext[d][i] is the extent that holds logical part d's extent i now: on
+ * dev[d] unless it was moved; NULL only in a thin volume, for a range
+ * never written or discarded since (it reads as zeros).  The rule for
+ * changing a placement while I/O runs is in placement.c. */
 struct vd_target {
   struct vd_map map;
-  struct vd_device *dev[VD_MAX_DEVICES];
-  struct vd_extent **ext[VD_MAX_DEVICES]; /* ext[d][i], i < extent count */
-  atomic_int failed;                      /* non-zero: every I/O gets EIO */
+  struct vd_device *dev[VD_MAX_DEVICES];   /* each logical part's home device */
+  struct vd_extent *_Atomic *ext[VD_MAX_DEVICES];
+  atomic_int failed;                       /* non-zero: every I/O gets EIO */
+  struct vd_stock *stock;                  /* thin: chunks come from here; NULL: thick */
+  atomic_bool placed;                      /* some extent lives off its home, or thin */
+  _Atomic uint64_t chunks;                 /* thin: chunks held */
+  _Atomic uint64_t enospc;                 /* writes refused for want of a chunk */
+  struct vd_extent *_Atomic retired;       /* thin: discarded, until no request can use them */
+  /* placement.c: requests in flight by epoch, and those parked */
+  _Atomic unsigned epoch;
+  _Atomic unsigned inflight[2];
+  atomic_bool paused;                      /* new requests park until resumed */
+  pthread_mutex_t park_lock;
+  struct vd_io *parked, *parked_tail;      /* paused, or waiting for a chunk */
+  _Atomic unsigned starved;                /* parked requests waiting for a chunk */
+  pthread_mutex_t place_lock;              /* one placement change at a time */
 };
 
 enum vd_op { VD_OP_READ = 0, VD_OP_WRITE = 1, VD_OP_ZERO = 2, VD_OP_FLUSH = 3 };
@@ -121,11 +141,12 @@ struct vd_io;
 /* Called once per request, from an engine thread; err is 0 or -errno. */
 typedef void (*vd_io_done_fn)(struct vd_io *io, int err);
 
-/* The work of one request on one device (engine-private). */
+/* The work of one request on one pool device (engine-private). */
 struct vd_io_part {
   struct vd_io_part *next;
   struct vd_io *io;
-  uint32_t dev;
+  uint32_t dev;         /* pool index */
+  uint64_t lmask;       /* the logical parts whose extents it moves there */
   int err;
 };
 
@@ -143,6 +164,9 @@ struct vd_io {
    * requests at hand leave it false, so the workers batch them. */
   bool inline_ok;
   /* engine-private */
+  unsigned epoch;       /* the placement epoch it entered in */
+  bool starved;         /* parked for want of a chunk */
+  struct vd_io *park_next;
   atomic_int pending;
   atomic_int err;
   struct vd_io_part part[VD_MAX_DEVICES];
@@ -164,6 +188,26 @@ void vd_engine_submit(struct vd_engine *eng, struct vd_io *io);
 /* Submit and wait: returns 0 or -errno. */
 int vd_engine_rw(struct vd_engine *eng, struct vd_target *t, enum vd_op op,
                  uint64_t off, uint64_t len, void *buf);
+
+/* Placement (placement.c).  Set up a target's placement state once its
+ * map and extents are in place, and tear it down when idle. */
+void vd_target_init(struct vd_target *t);
+void vd_target_fini(struct vd_target *t);
+/* Wait until every request that may have seen a placement from before
+ * this call has finished; requests keep flowing meanwhile.  What makes a
+ * discarded chunk safe to reuse. */
+void vd_target_quiesce(struct vd_target *t);
+/* Park new requests and wait for those in flight to finish: no request
+ * touches any extent until vd_target_resume, which submits the parked
+ * ones.  Bound the time between the two: clients wait meanwhile. */
+void vd_target_pause(struct vd_target *t);
+void vd_target_resume(struct vd_engine *eng, struct vd_target *t);
+/* Submit again (or fail with err when non-zero) the requests parked for
+ * want of a chunk: the keeper calls this after it refilled the stock,
+ * or with -ENOSPC once no device can give one. */
+void vd_target_unstarve(struct vd_engine *eng, struct vd_target *t, int err);
+/* Install ext as logical part d's extent i (a move, under pause). */
+void vd_target_place(struct vd_target *t, uint32_t d, uint32_t i, struct vd_extent *ext);
 
 /* Page-locked host memory the devices can DMA from directly; NULL on
  * failure.  Allocate at setup, never on the I/O path. */

@@ -35,6 +35,7 @@ struct vd_extent {
   struct vd_device *dev;
   cl_mem mem;
   uint64_t bytes;
+  struct vd_extent *next;   /* on a stock or a list of retired chunks */
 };
 
 struct vd_pool {

@@ -69,6 +69,39 @@ void vd_extent_free(struct vd_extent *ext);
 uint64_t vd_extent_bytes(const struct vd_extent *ext);
 struct vd_device *vd_extent_device(const struct vd_extent *ext);
 
+/* Zero an extent again and wait, before it is handed to another user.
+ * 0 or -EIO. */
+int vd_extent_zero(struct vd_extent *ext);
+
+/* Lists of extents linked through the extent itself, so that moving one
+ * between lists allocates nothing: push from any thread, take all at once
+ * (a lock-free stack, safe because nobody pops one at a time). */
+void vd_extent_push(struct vd_extent *_Atomic *head, struct vd_extent *ext);
+struct vd_extent *vd_extent_take_all(struct vd_extent *_Atomic *head);
+struct vd_extent *vd_extent_next(const struct vd_extent *ext);
+
+/* The stock: zeroed chunks of one size made ahead of time on each device,
+ * so that a thin volume's first write to a range takes one without calling
+ * the driver (stock.c).  Who fills it and how far is the keeper's business
+ * (daemon/volume/keeper.c); the stock only holds them. */
+struct vd_stock;
+/* A stock of chunk-byte chunks for every device of pool; -ENOMEM. */
+int vd_stock_new(struct vd_pool *pool, uint64_t chunk, struct vd_stock **out);
+/* Free every chunk held, then the stock. */
+void vd_stock_free(struct vd_stock *st);
+uint64_t vd_stock_chunk(const struct vd_stock *st);
+/* A zeroed chunk on pool device dev, or NULL when none is held there.
+ * Never calls the driver: this is what the I/O path may do. */
+struct vd_extent *vd_stock_take(struct vd_stock *st, unsigned dev);
+/* Hold a zeroed chunk (made by vd_extent_alloc or zeroed again). */
+void vd_stock_add(struct vd_stock *st, struct vd_extent *ext);
+/* Chunks held on pool device dev now. */
+unsigned vd_stock_count(struct vd_stock *st, unsigned dev);
+/* Ask the keeper to look at the stock soon (from any thread; cheap). */
+void vd_stock_kick(struct vd_stock *st);
+/* The keeper's wait: until a kick or ns pass.  True after a kick. */
+bool vd_stock_wait(struct vd_stock *st, uint64_t ns);
+
 /* A device that stopped answering: its extents fail every transfer and
  * no new extent goes there.  Marking is one-way until restart; true when
  * this call marked it. */

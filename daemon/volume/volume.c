@@ -98,6 +98,52 @@ static int resolve_free_size(struct vd_volume_spec *s, struct vd_device **dev,
   return 0;
 }
 
+/* A thin volume's map: no VRAM is checked, since none is taken yet, but
+ * the virtual size is held to VD_THIN_MAX_OVERCOMMIT times what the
+ * devices could hold (the placement table costs host memory per chunk).
+ * Concat shares the size between devices in proportion to capacity. */
+static int build_thin_map(struct vd_volume *v, struct vd_device **dev,
+                          uint64_t chunk, char *err, size_t errlen)
+{
+  struct vd_volume_spec *s = &v->spec;
+  uint64_t cap[VD_MAX_DEVICES], total = 0, unit = 0;
+  char a[32], b[32];
+  int rc;
+
+  for (unsigned i = 0; i < s->ndev; i++)
+    total += cap[i] = vd_device_info(dev[i])->capacity_bytes;
+  if (total == 0 || s->size / VD_THIN_MAX_OVERCOMMIT > total) {
+    snprintf(err, errlen, "a thin volume may be at most %u times what its devices can hold: "
+             "%s is more than %u x %s", VD_THIN_MAX_OVERCOMMIT,
+             vd_format_size(s->size, a, sizeof a), VD_THIN_MAX_OVERCOMMIT,
+             vd_format_size(total, b, sizeof b));
+    return -EINVAL;
+  }
+  if (s->layout == VD_LAYOUT_STRIPE) {
+    unit = s->stripe_unit ? s->stripe_unit : VD_DEFAULT_STRIPE_UNIT;
+    if (!vd_is_pow2(unit) || unit < VD_MIN_STRIPE_UNIT || unit > VD_MAX_STRIPE_UNIT ||
+        chunk % unit) {
+      snprintf(err, errlen, "stripe unit %llu is not a power of two from 4 KiB to 1 MiB",
+               (unsigned long long)unit);
+      return -EINVAL;
+    }
+    s->stripe_unit = unit;
+    rc = vd_map_init_stripe(&v->target.map, s->ndev, unit, chunk, s->size);
+  } else {
+    for (unsigned i = 0; i < s->ndev; i++) {
+      unsigned __int128 share = (unsigned __int128)cap[i] * s->size / total;
+      cap[i] = (uint64_t)share + chunk;
+    }
+    rc = vd_map_init_concat(&v->target.map, s->ndev, cap, chunk, s->size);
+  }
+  if (rc) {
+    snprintf(err, errlen, "size %llu cannot be mapped (too large)", (unsigned long long)s->size);
+    return -EINVAL;
+  }
+  v->size = v->target.map.size;
+  return 0;
+}
+
 /* Build the map for the spec, checking capacity first. */
 static int build_map(struct vd_volume *v, struct vd_device **dev,
                      uint64_t extent_size, char *err, size_t errlen)
@@ -105,6 +151,8 @@ static int build_map(struct vd_volume *v, struct vd_device **dev,
   struct vd_volume_spec *s = &v->spec;
   int rc;
 
+  if (s->provisioning == VD_PROV_THIN)
+    return build_thin_map(v, dev, extent_size, err, errlen);
   if (s->layout == VD_LAYOUT_STRIPE) {
     uint64_t unit = s->stripe_unit ? s->stripe_unit : VD_DEFAULT_STRIPE_UNIT;
     if (!vd_is_pow2(unit) || unit < VD_MIN_STRIPE_UNIT || unit > VD_MAX_STRIPE_UNIT) {
@@ -151,21 +199,27 @@ static int build_map(struct vd_volume *v, struct vd_device **dev,
   return 0;
 }
 
-/* Free the extents allocated so far. */
+/* Free the extents allocated so far, and a thin volume's retired chunks. */
 static void free_extents(struct vd_volume *v)
 {
+  struct vd_extent *e = vd_extent_take_all(&v->target.retired), *next;
+
+  for (; e; e = next) {
+    next = vd_extent_next(e);
+    vd_extent_free(e);
+  }
   for (unsigned d = 0; d < v->target.map.ndev; d++) {
-    struct vd_extent **e = v->target.ext[d];
-    if (!e)
+    struct vd_extent *_Atomic *x = v->target.ext[d];
+    if (!x)
       continue;
     for (uint32_t i = 0; i < vd_map_extent_count(&v->target.map, d); i++)
-      vd_extent_free(e[i]);
-    free(e);
+      vd_extent_free(atomic_load(&x[i]));
+    free(x);
     v->target.ext[d] = NULL;
   }
 }
 
-/* Allocate every extent of every device the map uses. */
+/* Make the placement table; a thick volume also gets every extent now. */
 static int alloc_extents(struct vd_volume *v, char *err, size_t errlen)
 {
   const struct vd_map *m = &v->target.map;
@@ -179,18 +233,19 @@ static int alloc_extents(struct vd_volume *v, char *err, size_t errlen)
       snprintf(err, errlen, "out of host memory");
       return -ENOMEM;
     }
-    for (uint32_t i = 0; i < n; i++) {
-      int rc = vd_extent_alloc(v->target.dev[d], vd_map_extent_bytes(m, d, i),
-                               &v->target.ext[d][i], err, errlen);
+    for (uint32_t i = 0; i < n && !v->target.stock; i++) {
+      struct vd_extent *e;
+      int rc = vd_extent_alloc(v->target.dev[d], vd_map_extent_bytes(m, d, i), &e, err, errlen);
       if (rc)
         return rc;
+      atomic_store(&v->target.ext[d][i], e);
     }
   }
   return 0;
 }
 
 /* Validate a spec and allocate the volume it describes. */
-int vd_volume_alloc(struct vd_pool *pool, uint64_t extent_size,
+int vd_volume_alloc(struct vd_pool *pool, struct vd_stock *stock, uint64_t extent_size,
                     const struct vd_volume_spec *spec, struct vd_volume **out,
                     char *err, size_t errlen)
 {
@@ -213,18 +268,33 @@ int vd_volume_alloc(struct vd_pool *pool, uint64_t extent_size,
     return -ENOMEM;
   }
   v->spec = *spec;
+  if (spec->provisioning == VD_PROV_THIN) {
+    /* A chunk is a thin volume's extent: the unit it takes and gives back. */
+    if (!stock) {
+      snprintf(err, errlen, "thin volumes are not available here");
+      rc = -EINVAL;
+      goto out_free;
+    }
+    v->target.stock = stock;
+    extent_size = vd_stock_chunk(stock);
+    if (spec->size_free_pct) {
+      snprintf(err, errlen, "a thin volume takes a size in bytes, not a share of free VRAM");
+      rc = -EINVAL;
+      goto out_free;
+    }
+  }
   rc = resolve_devices(pool, &v->spec, v->target.dev, err, errlen);
   if (!rc)
     rc = resolve_free_size(&v->spec, v->target.dev, err, errlen);
   if (rc)
     goto out_free;
   /* Extents never exceed what any of the volume's devices can allocate. */
-  for (unsigned i = 0; i < v->spec.ndev; i++) {
+  for (unsigned i = 0; i < v->spec.ndev && !v->target.stock; i++) {
     uint64_t max = vd_device_info(v->target.dev[i])->max_alloc_bytes;
     if (max < extent_size)
       extent_size = max - max % VD_SECTOR;
   }
-  if (v->spec.layout == VD_LAYOUT_STRIPE && v->spec.stripe_unit &&
+  if (v->spec.layout == VD_LAYOUT_STRIPE && v->spec.stripe_unit && !v->target.stock &&
       extent_size > v->spec.stripe_unit)
     extent_size -= extent_size % v->spec.stripe_unit;
   rc = build_map(v, v->target.dev, extent_size, err, errlen);
@@ -233,6 +303,7 @@ int vd_volume_alloc(struct vd_pool *pool, uint64_t extent_size,
   rc = alloc_extents(v, err, errlen);
   if (rc)
     goto out_free_extents;
+  vd_target_init(&v->target);
   atomic_store(&v->refs, 1);
   *out = v;
   return 0;
@@ -250,7 +321,20 @@ void vd_volume_free(struct vd_volume *v)
   if (!v)
     return;
   free_extents(v);
+  vd_target_fini(&v->target);
   free(v);
+}
+
+/* Bytes of VRAM behind the volume now. */
+uint64_t vd_volume_allocated(const struct vd_volume *v)
+{
+  uint64_t sum = 0;
+  if (v->target.stock)
+    return atomic_load(&v->target.chunks) * vd_stock_chunk(v->target.stock);
+  for (unsigned d = 0; d < v->target.map.ndev; d++)
+    for (uint32_t i = 0; i < vd_map_extent_count(&v->target.map, d); i++)
+      sum += vd_map_extent_bytes(&v->target.map, d, i);
+  return sum;
 }
 
 /* Failed by vramd_device_fail, or a device gone under it since. */

@@ -15,6 +15,7 @@
 #include "volmap.h"
 
 #define VD_DEFAULT_STRIPE_UNIT (1u << 20)
+#define VD_THIN_MAX_OVERCOMMIT 16u /* virtual size / what the devices hold */
 #define VD_LAT_BUCKETS 16 /* histogram buckets, see vd_lat_bounds */
 
 struct vd_volume_stats {
@@ -42,14 +43,19 @@ struct vd_volume {
 /* Upper bounds of the latency buckets in seconds (last is +Inf). */
 extern const double vd_lat_bounds[VD_LAT_BUCKETS];
 
-/* Check a spec against the pool and allocate every extent (zeroed).  On
- * failure nothing stays allocated; err says why and what would fit.
+/* Check a spec against the pool and allocate every extent (zeroed); a
+ * thin volume gets none yet, and takes chunk-sized ones from stock as it
+ * is written (stock NULL: thin refused).  On failure nothing stays
+ * allocated; err says why and what would fit.
  * -EINVAL bad spec, -ENOSPC no room, -ENOMEM driver refused. */
-int vd_volume_alloc(struct vd_pool *pool, uint64_t extent_size,
+int vd_volume_alloc(struct vd_pool *pool, struct vd_stock *stock, uint64_t extent_size,
                     const struct vd_volume_spec *spec, struct vd_volume **out,
                     char *err, size_t errlen);
 /* Free a volume's extents; it must be out of the registry and idle. */
 void vd_volume_free(struct vd_volume *v);
+
+/* VRAM the volume holds now: its extents, or a thin volume's chunks. */
+uint64_t vd_volume_allocated(const struct vd_volume *v);
 
 /* True once the volume lost a device: every I/O gets EIO at once. */
 bool vd_volume_failed(const struct vd_volume *v);
@@ -78,5 +84,15 @@ int vd_registry_list(struct vd_registry *r, struct vd_volume ***out);
 /* Take and drop references. */
 void vd_volume_get(struct vd_volume *v);
 void vd_volume_put(struct vd_volume *v);
+
+/* The keeper of thin volumes (keeper.c): one thread that fills the
+ * stock to level chunks per device while thin volumes exist, gives
+ * discarded chunks back, and settles the writes that wait for a chunk. */
+struct vd_keeper;
+int vd_keeper_start(struct vd_pool *pool, struct vd_stock *stock, struct vd_engine *eng,
+                    struct vd_registry *reg, unsigned level, struct vd_keeper **out);
+void vd_keeper_stop(struct vd_keeper *k);
+void vd_keeper_stats(const struct vd_keeper *k, uint64_t *made, uint64_t *freed,
+                     uint64_t *recycled);
 
 #endif

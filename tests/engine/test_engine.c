@@ -126,7 +126,7 @@ static void test_stripe_model(void)
   struct vd_volume_spec s = spec_of("s1", (23ull << 20) + 5, VD_LAYOUT_STRIPE, 64 << 10);
   struct vd_volume *v;
   uint64_t before = pool_allocated();
-  CU_ASSERT_EQUAL_FATAL(vd_volume_alloc(pool, 1 << 20, &s, &v, err, sizeof err), 0);
+  CU_ASSERT_EQUAL_FATAL(vd_volume_alloc(pool, NULL, 1 << 20, &s, &v, err, sizeof err), 0);
   CU_ASSERT_EQUAL(v->size % ((64 << 10) * v->spec.ndev), 0);
   CU_ASSERT(v->size >= s.size);
   CU_ASSERT_EQUAL(pool_allocated() - before, v->size);
@@ -139,7 +139,7 @@ static void test_concat_model(void)
 {
   struct vd_volume_spec s = spec_of("c1", 9ull << 20, VD_LAYOUT_CONCAT, 0);
   struct vd_volume *v;
-  CU_ASSERT_EQUAL_FATAL(vd_volume_alloc(pool, 3 << 20, &s, &v, err, sizeof err), 0);
+  CU_ASSERT_EQUAL_FATAL(vd_volume_alloc(pool, NULL, 3 << 20, &s, &v, err, sizeof err), 0);
   model_check(v, 200);
   vd_volume_put(v);
 }
@@ -184,7 +184,7 @@ static void test_concurrent(void)
   struct slot *slots = calloc(N, sizeof *slots);
   unsigned char *expect = malloc((size_t)N * LEN);
 
-  CU_ASSERT_EQUAL_FATAL(vd_volume_alloc(pool, 4 << 20, &s, &v, err, sizeof err), 0);
+  CU_ASSERT_EQUAL_FATAL(vd_volume_alloc(pool, NULL, 4 << 20, &s, &v, err, sizeof err), 0);
   fill_random(expect, (size_t)N * LEN);
   for (int i = 0; i < N; i++) {
     slots[i].buf = vd_engine_pinned_alloc(eng, LEN);
@@ -218,7 +218,7 @@ static void test_range_errors(void)
   struct vd_volume_spec s = spec_of("r1", 1 << 20, VD_LAYOUT_STRIPE, 0);
   struct vd_volume *v;
   char buf[8192];
-  CU_ASSERT_EQUAL_FATAL(vd_volume_alloc(pool, 1 << 20, &s, &v, err, sizeof err), 0);
+  CU_ASSERT_EQUAL_FATAL(vd_volume_alloc(pool, NULL, 1 << 20, &s, &v, err, sizeof err), 0);
   CU_ASSERT_EQUAL(vd_engine_rw(eng, &v->target, VD_OP_READ, v->size, 1, buf), -EINVAL);
   CU_ASSERT_EQUAL(vd_engine_rw(eng, &v->target, VD_OP_READ, v->size - 4096, 8192, buf), -EINVAL);
   CU_ASSERT_EQUAL(vd_engine_rw(eng, &v->target, VD_OP_WRITE, UINT64_MAX - 10, 4096, buf), -EINVAL);
@@ -236,28 +236,28 @@ static void test_bad_specs(void)
   struct vd_volume *v = NULL;
   uint64_t before = pool_allocated();
 
-  CU_ASSERT_EQUAL(vd_volume_alloc(pool, 1 << 20, &s, &v, err, sizeof err), -EINVAL);
+  CU_ASSERT_EQUAL(vd_volume_alloc(pool, NULL, 1 << 20, &s, &v, err, sizeof err), -EINVAL);
   CU_ASSERT_PTR_NOT_NULL(strstr(err, "power of two"));
   s.stripe_unit = 2 << 20;
-  CU_ASSERT_EQUAL(vd_volume_alloc(pool, 1 << 20, &s, &v, err, sizeof err), -EINVAL);
+  CU_ASSERT_EQUAL(vd_volume_alloc(pool, NULL, 1 << 20, &s, &v, err, sizeof err), -EINVAL);
   s.stripe_unit = 0;
   s.ndev = 2;
   strcpy(s.dev_ids[0], vd_device_info(vd_pool_device(pool, 0))->id);
   strcpy(s.dev_ids[1], "gpu77");
-  CU_ASSERT_EQUAL(vd_volume_alloc(pool, 1 << 20, &s, &v, err, sizeof err), -EINVAL);
+  CU_ASSERT_EQUAL(vd_volume_alloc(pool, NULL, 1 << 20, &s, &v, err, sizeof err), -EINVAL);
   CU_ASSERT_PTR_NOT_NULL(strstr(err, "gpu77"));
   strcpy(s.dev_ids[1], s.dev_ids[0]);
-  CU_ASSERT_EQUAL(vd_volume_alloc(pool, 1 << 20, &s, &v, err, sizeof err), -EINVAL);
+  CU_ASSERT_EQUAL(vd_volume_alloc(pool, NULL, 1 << 20, &s, &v, err, sizeof err), -EINVAL);
   CU_ASSERT_PTR_NOT_NULL(strstr(err, "twice"));
   s = spec_of("Bad/Name", 1 << 20, VD_LAYOUT_STRIPE, 0);
-  CU_ASSERT_EQUAL(vd_volume_alloc(pool, 1 << 20, &s, &v, err, sizeof err), -EINVAL);
+  CU_ASSERT_EQUAL(vd_volume_alloc(pool, NULL, 1 << 20, &s, &v, err, sizeof err), -EINVAL);
   s = spec_of("huge", 1ull << 55, VD_LAYOUT_STRIPE, 0);
-  CU_ASSERT_EQUAL(vd_volume_alloc(pool, 1 << 20, &s, &v, err, sizeof err), -ENOSPC);
+  CU_ASSERT_EQUAL(vd_volume_alloc(pool, NULL, 1 << 20, &s, &v, err, sizeof err), -ENOSPC);
   CU_ASSERT_PTR_NOT_NULL(strstr(err, "at most"));
   s.layout = VD_LAYOUT_CONCAT;
-  CU_ASSERT_EQUAL(vd_volume_alloc(pool, 1 << 20, &s, &v, err, sizeof err), -ENOSPC);
+  CU_ASSERT_EQUAL(vd_volume_alloc(pool, NULL, 1 << 20, &s, &v, err, sizeof err), -ENOSPC);
   s = spec_of("overflow", UINT64_MAX - 5, VD_LAYOUT_STRIPE, 0);
-  CU_ASSERT_EQUAL(vd_volume_alloc(pool, 1 << 20, &s, &v, err, sizeof err), -ENOSPC);
+  CU_ASSERT_EQUAL(vd_volume_alloc(pool, NULL, 1 << 20, &s, &v, err, sizeof err), -ENOSPC);
   CU_ASSERT_PTR_NULL(v);
   CU_ASSERT_EQUAL(pool_allocated(), before);
 }
@@ -270,7 +270,7 @@ static void test_alloc_fault(void)
 
   setenv("VRAMD_FAULTS", "1", 1);
   vd_fault_alloc_after(5); /* fails halfway through 16 extents */
-  CU_ASSERT_EQUAL(vd_volume_alloc(pool, 1 << 20, &s, &v, err, sizeof err), -ENOMEM);
+  CU_ASSERT_EQUAL(vd_volume_alloc(pool, NULL, 1 << 20, &s, &v, err, sizeof err), -ENOMEM);
   CU_ASSERT_PTR_NOT_NULL(strstr(err, "could not allocate"));
   CU_ASSERT_PTR_NULL(v);
   CU_ASSERT_EQUAL(pool_allocated(), before);
@@ -283,11 +283,11 @@ static void test_no_leak_between_volumes(void)
   struct vd_volume *v;
   unsigned char *buf = malloc(8 << 20), *zero = calloc(1, 8 << 20);
 
-  CU_ASSERT_EQUAL_FATAL(vd_volume_alloc(pool, 2 << 20, &s, &v, err, sizeof err), 0);
+  CU_ASSERT_EQUAL_FATAL(vd_volume_alloc(pool, NULL, 2 << 20, &s, &v, err, sizeof err), 0);
   memset(buf, 0xa5, 8 << 20);
   CU_ASSERT_EQUAL(vd_engine_rw(eng, &v->target, VD_OP_WRITE, 0, 8 << 20, buf), 0);
   vd_volume_put(v);
-  CU_ASSERT_EQUAL_FATAL(vd_volume_alloc(pool, 2 << 20, &s, &v, err, sizeof err), 0);
+  CU_ASSERT_EQUAL_FATAL(vd_volume_alloc(pool, NULL, 2 << 20, &s, &v, err, sizeof err), 0);
   CU_ASSERT_EQUAL(vd_engine_rw(eng, &v->target, VD_OP_READ, 0, 8 << 20, buf), 0);
   CU_ASSERT_EQUAL(memcmp(buf, zero, 8 << 20), 0);
   vd_volume_put(v);
@@ -385,11 +385,11 @@ static void on_two_layouts(void (*check)(struct vd_volume *, int), int n, uint64
 {
   struct vd_volume_spec s = spec_of("two1", size, VD_LAYOUT_STRIPE, 4 << 10);
   struct vd_volume *v;
-  CU_ASSERT_EQUAL_FATAL(vd_volume_alloc(pool, extent, &s, &v, err, sizeof err), 0);
+  CU_ASSERT_EQUAL_FATAL(vd_volume_alloc(pool, NULL, extent, &s, &v, err, sizeof err), 0);
   check(v, n);
   vd_volume_put(v);
   s = spec_of("two2", size, VD_LAYOUT_CONCAT, 0);
-  CU_ASSERT_EQUAL_FATAL(vd_volume_alloc(pool, extent, &s, &v, err, sizeof err), 0);
+  CU_ASSERT_EQUAL_FATAL(vd_volume_alloc(pool, NULL, extent, &s, &v, err, sizeof err), 0);
   check(v, n);
   vd_volume_put(v);
 }
@@ -503,7 +503,7 @@ static void test_idle_path(void)
   struct vd_volume *v;
 
   CU_ASSERT_FATAL(w != NULL);
-  CU_ASSERT_EQUAL_FATAL(vd_volume_alloc(pool, 1 << 20, &s, &v, err, sizeof err), 0);
+  CU_ASSERT_EQUAL_FATAL(vd_volume_alloc(pool, NULL, 1 << 20, &s, &v, err, sizeof err), 0);
   fill_random(w, (size_t)N * 4096);
   vd_engine_small_stats(eng, &st0);
   CU_ASSERT_EQUAL(probe_rw(v, VD_OP_WRITE, 8192, w, true), on);

@@ -82,7 +82,7 @@ pass "global options anywhere: before the noun, after it, after the verb"
 export VRAMCTL_SOCKET="$s"
 
 # 5. An empty list is its header (-H: nothing), not prose.
-[ "$("$VRAMCTL" volume list)" = "NAME SIZE LAYOUT DEVICES FRONTEND CLIENTS WHERE" ] ||
+[ "$("$VRAMCTL" volume list)" = "NAME SIZE LAYOUT DEVICES FRONTEND CLIENTS WHERE ALLOC" ] ||
   fail "empty volume list: $("$VRAMCTL" volume list)"
 [ -z "$("$VRAMCTL" volume list -H)" ] || fail "empty volume list -H printed something"
 [ "$("$VRAMCTL" volume list -o name,state)" = "NAME STATE" ] || fail "empty -o name,state"

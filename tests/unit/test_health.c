@@ -79,9 +79,9 @@ static void test_lost_device(void)
   d0 = vd_pool_device(pool, 0);
   d1 = vd_pool_device(pool, 1);
   s = spec_on("both", 1 << 20, VD_LAYOUT_STRIPE, 2, d0->info.id, d1->info.id);
-  CU_ASSERT_EQUAL_FATAL(vd_volume_alloc(pool, 1 << 20, &s, &both, err, sizeof err), 0);
+  CU_ASSERT_EQUAL_FATAL(vd_volume_alloc(pool, NULL, 1 << 20, &s, &both, err, sizeof err), 0);
   s = spec_on("other", 1 << 20, VD_LAYOUT_CONCAT, 1, d1->info.id, NULL);
-  CU_ASSERT_EQUAL_FATAL(vd_volume_alloc(pool, 1 << 20, &s, &other, err, sizeof err), 0);
+  CU_ASSERT_EQUAL_FATAL(vd_volume_alloc(pool, NULL, 1 << 20, &s, &other, err, sizeof err), 0);
 
   /* Healthy: a failure elsewhere does not make the probe fail. */
   CU_ASSERT_FALSE(vd_device_check(d0, "a test"));

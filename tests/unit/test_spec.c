@@ -128,6 +128,19 @@ static void test_round_trips(void)
                                      "\"devices\":\"all\",\"frontend\":\"nbd\",\"attach\":false}");
   assert_same(&spec, &in);
 
+  /* Thin is written in every form; thick, the default, in none, so old
+   * definitions read and write as they did. */
+  in.provisioning = VD_PROV_THIN;
+  json_round_trip(&in, VD_SPEC_SAVED, "{\"name\":\"a\",\"size\":4096,\"layout\":\"concat\","
+                                      "\"devices\":[],\"stripe_unit\":0,\"frontend\":\"nbd\","
+                                      "\"provisioning\":\"thin\",\"attach\":false}");
+  assert_same(&spec, &in);
+  CU_ASSERT_EQUAL(vd_spec_to_text(&in, text, sizeof text), 0);
+  CU_ASSERT_STRING_EQUAL(text, "name=a,size=4096,layout=concat,devices=all,frontend=nbd,"
+                               "provisioning=thin,attach=off");
+  CU_ASSERT_EQUAL(vd_spec_from_text(text, &spec, err, sizeof err), 0);
+  assert_same(&spec, &in);
+
   /* A share of free VRAM, in every form; "all" and "N%" are spellings. */
   CU_ASSERT_EQUAL_FATAL(vd_spec_from_text("name=c,size=all", &spec, err, sizeof err), 0);
   CU_ASSERT_EQUAL(spec.size_free_pct, 100);
@@ -210,7 +223,9 @@ static void test_body_bad(void)
            "field 'attach' must be true or false");
   json_bad("{\"name\":\"a\",\"size\":1,\"index\":1}", B, "unknown_field", "index",
            "unknown field 'index'; known fields: name, size, layout, devices, stripe_unit, "
-           "frontend, attach");
+           "frontend, provisioning, attach");
+  json_bad("{\"name\":\"a\",\"size\":1,\"provisioning\":\"lazy\"}", B, "invalid_field",
+           "provisioning", "provisioning must be \"thick\" or \"thin\"");
   json_bad("{\"size\":1}", B, "missing_field", "name", "field 'name' is required");
   json_bad("{\"name\":\"a\"}", B, "missing_field", "size", "field 'size' (bytes) is required");
   json_bad("{\"stripe_unit\":65536,\"name\":\"a\",\"size\":1,\"layout\":\"concat\"}", B,
@@ -277,7 +292,7 @@ static void test_saved_version1(void)
   json_bad("{\"name\":\"d\",\"size\":1,\"layout\":\"stripe\",\"frontend\":\"nbd\",\"index\":1}",
            S, "unknown_field", "index",
            "unknown field 'index'; known fields: name, size, layout, devices, stripe_unit, "
-           "frontend, attach");
+           "frontend, provisioning, attach");
 }
 
 /* Each field's bad values in text, as vramd.conf reports them. */

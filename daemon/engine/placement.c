@@ -1,0 +1,284 @@
+/* placement.c: where each extent of a volume lives, and how that changes
+ * while requests run.
+ *
+ * The rule.  A request enters its target before it reads any placement
+ * and leaves once its last part has completed; entering counts it in the
+ * target's current epoch.  A placement changes in only three ways:
+ *  - install (thin): NULL -> a chunk from the stock, by the write that
+ *    needs it, with a compare-and-swap; the loser gives its chunk back.
+ *  - discard (thin): a chunk -> NULL, by a ZERO that covers the whole of
+ *    it.  A request that read the old pointer may still be using it, so
+ *    the chunk is retired, and the keeper reuses it only after
+ *    vd_target_quiesce: the epoch flips and every request that entered in
+ *    the old one has left.  A write racing a discard of the same range
+ *    lands in the retired chunk: as if it came first, which it may.
+ *  - move (drain, rebalance, yield): vd_target_pause parks new requests
+ *    and waits for the target to empty; the mover copies the extent and
+ *    places the copy; vd_target_resume submits the parked requests.  No
+ *    request sees either copy while the data is between them.
+ * A worker reads the placement again as it queues each segment and moves
+ * only the segments that now live on its device; a segment whose chunk
+ * was discarded meanwhile is skipped (READ: zeros). */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine.h"
+#include "engine-internal.h"
+#include "util.h"
+
+/* Sleep briefly while waiting for requests to leave. */
+static void nap(void)
+{
+  struct timespec ts = { 0, 50000 };
+  nanosleep(&ts, NULL);
+}
+
+/* Set up the parking lot and locks of a target. */
+void vd_target_init(struct vd_target *t)
+{
+  pthread_mutex_init(&t->park_lock, NULL);
+  pthread_mutex_init(&t->place_lock, NULL);
+  atomic_store(&t->placed, t->stock != NULL);
+}
+
+/* Destroy what vd_target_init made; the target is idle. */
+void vd_target_fini(struct vd_target *t)
+{
+  pthread_mutex_destroy(&t->park_lock);
+  pthread_mutex_destroy(&t->place_lock);
+}
+
+/* Append io to one of the target's parked lists under park_lock. */
+static void park_append(struct vd_target *t, struct vd_io *io)
+{
+  io->park_next = NULL;
+  if (t->parked_tail)
+    t->parked_tail->park_next = io;
+  else
+    t->parked = io;
+  t->parked_tail = io;
+}
+
+/* Count io in the current epoch unless the target is paused, in which
+ * case park it: true when it entered, false when parked. */
+bool vd_target_enter(struct vd_target *t, struct vd_io *io)
+{
+  for (;;) {
+    unsigned e = atomic_load(&t->epoch) & 1;
+    atomic_fetch_add(&t->inflight[e], 1);
+    /* Counted in an epoch that already flipped: a quiesce may not wait
+     * for this request, so count it in the new one. */
+    if ((atomic_load(&t->epoch) & 1) != e) {
+      atomic_fetch_sub(&t->inflight[e], 1);
+      continue;
+    }
+    if (!atomic_load(&t->paused)) {
+      io->epoch = e;
+      return true;
+    }
+    atomic_fetch_sub(&t->inflight[e], 1);
+    pthread_mutex_lock(&t->park_lock);
+    if (atomic_load(&t->paused)) {
+      io->starved = false;
+      park_append(t, io);
+      pthread_mutex_unlock(&t->park_lock);
+      return false;
+    }
+    pthread_mutex_unlock(&t->park_lock);
+  }
+}
+
+/* The request has completed every part. */
+void vd_target_leave(struct vd_target *t, struct vd_io *io)
+{
+  atomic_fetch_sub(&t->inflight[io->epoch], 1);
+}
+
+/* Park an entered request until the keeper has chunks again: it leaves
+ * first, so a pause or quiesce never waits for it. */
+void vd_target_starve(struct vd_target *t, struct vd_io *io)
+{
+  vd_target_leave(t, io);
+  pthread_mutex_lock(&t->park_lock);
+  io->starved = true;
+  park_append(t, io);
+  atomic_fetch_add(&t->starved, 1);
+  pthread_mutex_unlock(&t->park_lock);
+}
+
+/* Unlink and return the parked requests that are (or are not) starved. */
+static struct vd_io *unpark(struct vd_target *t, bool starved)
+{
+  struct vd_io *out = NULL, **tail = &out, *prev = NULL;
+
+  for (struct vd_io *io = t->parked, *next; io; io = next) {
+    next = io->park_next;
+    if (io->starved != starved) {
+      prev = io;
+      continue;
+    }
+    if (prev)
+      prev->park_next = next;
+    else
+      t->parked = next;
+    if (t->parked_tail == io)
+      t->parked_tail = prev;
+    io->park_next = NULL;
+    *tail = io;
+    tail = &io->park_next;
+    if (starved)
+      atomic_fetch_sub(&t->starved, 1);
+  }
+  return out;
+}
+
+/* Flip the epoch and wait for the old one to empty. */
+void vd_target_quiesce(struct vd_target *t)
+{
+  unsigned e;
+  pthread_mutex_lock(&t->place_lock);
+  e = atomic_fetch_add(&t->epoch, 1) & 1;
+  while (atomic_load(&t->inflight[e]))
+    nap();
+  pthread_mutex_unlock(&t->place_lock);
+}
+
+/* Park new requests and wait until none is inside; place_lock stays held
+ * until vd_target_resume, so one placement change runs at a time. */
+void vd_target_pause(struct vd_target *t)
+{
+  pthread_mutex_lock(&t->place_lock);
+  atomic_store(&t->paused, true);
+  while (atomic_load(&t->inflight[0]) || atomic_load(&t->inflight[1]))
+    nap();
+}
+
+/* Let requests in again and submit those that parked, in order. */
+void vd_target_resume(struct vd_engine *eng, struct vd_target *t)
+{
+  struct vd_io *list;
+
+  pthread_mutex_lock(&t->park_lock);
+  atomic_store(&t->paused, false);
+  list = unpark(t, false);
+  pthread_mutex_unlock(&t->park_lock);
+  pthread_mutex_unlock(&t->place_lock);
+  for (struct vd_io *io = list, *next; io; io = next) {
+    next = io->park_next;
+    vd_engine_submit(eng, io);
+  }
+}
+
+/* Submit again, or fail, the requests that wait for a chunk. */
+void vd_target_unstarve(struct vd_engine *eng, struct vd_target *t, int err)
+{
+  struct vd_io *list;
+
+  if (!atomic_load(&t->starved))
+    return;
+  pthread_mutex_lock(&t->park_lock);
+  list = unpark(t, true);
+  pthread_mutex_unlock(&t->park_lock);
+  for (struct vd_io *io = list, *next; io; io = next) {
+    next = io->park_next;
+    if (err) {
+      atomic_fetch_add(&t->enospc, 1);
+      io->done(io, err);
+    } else {
+      vd_engine_submit(eng, io);
+    }
+  }
+}
+
+/* Place ext as logical part d's extent i; the caller paused the target. */
+void vd_target_place(struct vd_target *t, uint32_t d, uint32_t i, struct vd_extent *ext)
+{
+  atomic_store(&t->placed, true);
+  atomic_store(&t->ext[d][i], ext);
+}
+
+/* Take a chunk for a write: from the home device's shelf, else from any
+ * other device of the pool that has one and is not lost. */
+static struct vd_extent *take_chunk(struct vd_target *t, unsigned home, unsigned ndev,
+                                    struct vd_device *const *devs)
+{
+  struct vd_extent *c = vd_stock_take(t->stock, home);
+  for (unsigned k = 0; !c && k < ndev; k++)
+    if (k != home && !vd_device_is_lost(devs[k]))
+      c = vd_stock_take(t->stock, k);
+  return c;
+}
+
+/* Give every range a write touches a chunk: 0, or -EAGAIN when a chunk
+ * was wanted and the stock had none (the caller parks the request). */
+int vd_target_thin_write(struct vd_target *t, const struct vd_io *io, unsigned ndev,
+                         struct vd_device *const *devs)
+{
+  struct vd_map_iter it;
+  struct vd_segment s;
+
+  vd_map_iter_init(&it, &t->map, io->off, io->len);
+  while (vd_map_next(&it, &s)) {
+    struct vd_extent *_Atomic *slot = &t->ext[s.dev][s.extent];
+    struct vd_extent *c, *expect = NULL;
+    if (atomic_load_explicit(slot, memory_order_acquire))
+      continue;
+    c = take_chunk(t, vd_device_info(t->dev[s.dev])->index, ndev, devs);
+    if (!c) {
+      vd_stock_kick(t->stock);
+      return -EAGAIN;
+    }
+    if (atomic_compare_exchange_strong(slot, &expect, c))
+      atomic_fetch_add(&t->chunks, 1);
+    else
+      vd_stock_add(t->stock, c); /* another write installed one first */
+  }
+  return 0;
+}
+
+/* Retire one logical extent's chunk, if it has one. */
+static void discard_extent(struct vd_target *t, uint32_t d, uint32_t i)
+{
+  struct vd_extent *old = atomic_exchange(&t->ext[d][i], NULL);
+  if (!old)
+    return;
+  atomic_fetch_sub(&t->chunks, 1);
+  vd_extent_push(&t->retired, old);
+}
+
+/* A ZERO on a thin volume: retire every chunk it covers whole (the rest
+ * is zeroed in place by the workers).  True when any was retired. */
+bool vd_target_thin_discard(struct vd_target *t, const struct vd_io *io)
+{
+  bool any = false;
+
+  for (uint32_t d = 0; d < t->map.ndev; d++) {
+    struct vd_map_iter it;
+    struct vd_segment s;
+    uint32_t cur = UINT32_MAX;
+    uint64_t lo = 0, hi = 0;
+
+    /* Device order: a chunk's pieces come one after another. */
+    vd_map_iter_init_dev(&it, &t->map, io->off, io->len, d);
+    for (bool more = true; more;) {
+      more = vd_map_next(&it, &s);
+      if (more && s.extent == cur && s.ext_offset == hi) {
+        hi += s.len * s.rows;
+        continue;
+      }
+      if (cur != UINT32_MAX && lo == 0 && hi == vd_map_extent_bytes(&t->map, d, cur)) {
+        discard_extent(t, d, cur);
+        any = true;
+      }
+      if (more) {
+        cur = s.extent;
+        lo = s.ext_offset;
+        hi = lo + s.len * s.rows;
+      }
+    }
+  }
+  if (any)
+    vd_stock_kick(t->stock);
+  return any;
+}
