@@ -269,7 +269,7 @@ static int bench_volume(struct vd_pool *pool, struct vd_engine *eng, const struc
   for (unsigned i = 0; i < ndev; i++)
     snprintf(spec.dev_ids[i], VD_DEV_ID_MAX, "%s", vd_device_info(vd_pool_device(pool, i))->id);
   t0 = now();
-  if (vd_volume_alloc(pool, o->extent, &spec, &v, err, sizeof err)) {
+  if (vd_volume_alloc(pool, NULL, o->extent, &spec, &v, err, sizeof err)) {
     fprintf(stderr, "engine-bench: %s\n", err);
     return -1;
   }
