@@ -114,7 +114,7 @@ json_t *vd_api_available_json(struct vramd *d)
  * beyond what they hold: what over-commit is made of. */
 void vd_api_pool_virtual(struct vramd *d, uint64_t *virt, uint64_t *thin_unbacked)
 {
-  struct vd_volume **vols;
+  struct vd_volume **vols = NULL;
   int n = vd_registry_list(&d->reg, &vols);
 
   *virt = *thin_unbacked = 0;
@@ -125,8 +125,7 @@ void vd_api_pool_virtual(struct vramd *d, uint64_t *virt, uint64_t *thin_unbacke
       *thin_unbacked += vols[i]->size - a;
     vd_volume_put(vols[i]);
   }
-  if (n > 0)
-    free(vols);
+  free(vols);
 }
 
 /* Virtual size over capacity: above 1, thin volumes promise more than

@@ -18,4 +18,7 @@ int vd_target_thin_write(struct vd_target *t, const struct vd_io *io, unsigned n
 /* Thin: retire the chunks a ZERO covers whole; true if any. */
 bool vd_target_thin_discard(struct vd_target *t, const struct vd_io *io);
 
+/* A WRITE or ZERO completed: record its pieces if a move tracks them. */
+void vd_target_written(struct vd_target *t, const struct vd_io *io);
+
 #endif

@@ -234,6 +234,8 @@ static void finish_part(struct vd_io_part *p, int err)
   if (err)
     atomic_compare_exchange_strong(&io->err, &expect, err);
   if (atomic_fetch_sub(&io->pending, 1) == 1) {
+    if (io->op != VD_OP_READ)
+      vd_target_written(io->target, io);
     vd_target_leave(io->target, io);
     io->done(io, atomic_load(&io->err));
   }

@@ -133,6 +133,17 @@ struct vd_target {
   struct vd_io *parked, *parked_tail;      /* paused, or waiting for a chunk */
   _Atomic unsigned starved;                /* parked requests waiting for a chunk */
   pthread_mutex_t place_lock;              /* one placement change at a time */
+  pthread_mutex_t move_lock;               /* held by a move: chunks stay unreclaimed */
+  struct vd_track *_Atomic track;          /* a move's record of what writes changed */
+};
+
+/* What writes changed in one extent while it is copied elsewhere: a bit
+ * per piece, set when a WRITE or ZERO that touched the piece completes. */
+struct vd_track {
+  uint32_t d, i;                           /* the logical extent */
+  uint64_t piece;                          /* bytes per bit */
+  uint32_t npieces;
+  _Atomic uint64_t *bits;
 };
 
 enum vd_op { VD_OP_READ = 0, VD_OP_WRITE = 1, VD_OP_ZERO = 2, VD_OP_FLUSH = 3 };
@@ -208,6 +219,12 @@ void vd_target_resume(struct vd_engine *eng, struct vd_target *t);
 void vd_target_unstarve(struct vd_engine *eng, struct vd_target *t, int err);
 /* Install ext as logical part d's extent i (a move, under pause). */
 void vd_target_place(struct vd_target *t, uint32_t d, uint32_t i, struct vd_extent *ext);
+/* Start (tr) or stop (NULL) recording which pieces of an extent the
+ * writes that complete from now on change. */
+void vd_target_track(struct vd_target *t, struct vd_track *tr);
+/* Take the recorded pieces: out gets the bits (npieces of them) and the
+ * record is cleared.  Returns how many were set. */
+uint32_t vd_track_take(struct vd_track *tr, uint64_t *out);
 
 /* Page-locked host memory the devices can DMA from directly; NULL on
  * failure.  Allocate at setup, never on the I/O path. */

@@ -12,10 +12,15 @@
  *    vd_target_quiesce: the epoch flips and every request that entered in
  *    the old one has left.  A write racing a discard of the same range
  *    lands in the retired chunk: as if it came first, which it may.
- *  - move (drain, rebalance, yield): vd_target_pause parks new requests
- *    and waits for the target to empty; the mover copies the extent and
- *    places the copy; vd_target_resume submits the parked requests.  No
- *    request sees either copy while the data is between them.
+ *  - move (drain, rebalance, yield): the mover turns on tracking (a bit
+ *    per piece of the extent, set when a WRITE or ZERO that touched it
+ *    completes), copies the whole extent while requests go on, then
+ *    copies again the pieces written meanwhile, until few are left.
+ *    Then vd_target_pause parks new requests and waits for the target to
+ *    empty; the mover copies the last written pieces and places the copy;
+ *    vd_target_resume submits the parked requests.  A bit is set only
+ *    once the write is done, so a piece copied while a write to it was in
+ *    flight is copied again.  Requests wait only for that last round.
  * A worker reads the placement again as it queues each segment and moves
  * only the segments that now live on its device; a segment whose chunk
  * was discarded meanwhile is skipped (READ: zeros). */
@@ -39,6 +44,7 @@ void vd_target_init(struct vd_target *t)
 {
   pthread_mutex_init(&t->park_lock, NULL);
   pthread_mutex_init(&t->place_lock, NULL);
+  pthread_mutex_init(&t->move_lock, NULL);
   atomic_store(&t->placed, t->stock != NULL);
 }
 
@@ -47,6 +53,7 @@ void vd_target_fini(struct vd_target *t)
 {
   pthread_mutex_destroy(&t->park_lock);
   pthread_mutex_destroy(&t->place_lock);
+  pthread_mutex_destroy(&t->move_lock);
 }
 
 /* Append io to one of the target's parked lists under park_lock. */
@@ -281,4 +288,44 @@ bool vd_target_thin_discard(struct vd_target *t, const struct vd_io *io)
   if (any)
     vd_stock_kick(t->stock);
   return any;
+}
+
+/* Record the pieces of the tracked extent that a finished write touched. */
+void vd_target_written(struct vd_target *t, const struct vd_io *io)
+{
+  struct vd_track *tr = atomic_load_explicit(&t->track, memory_order_acquire);
+  struct vd_map_iter it;
+  struct vd_segment s;
+
+  if (!tr)
+    return;
+  vd_map_iter_init_dev(&it, &t->map, io->off, io->len, tr->d);
+  while (vd_map_next(&it, &s)) {
+    uint64_t lo, hi;
+    if (s.extent != tr->i)
+      continue;
+    lo = s.ext_offset / tr->piece;
+    hi = (s.ext_offset + s.len * s.rows - 1) / tr->piece;
+    for (uint64_t p = lo; p <= hi && p < tr->npieces; p++)
+      atomic_fetch_or(&tr->bits[p / 64], 1ull << (p % 64));
+  }
+}
+
+/* Start or stop tracking.  No pause is needed: a write looks for the
+ * record only once its data is on the device, so one that finds none
+ * finished before the copy that follows began. */
+void vd_target_track(struct vd_target *t, struct vd_track *tr)
+{
+  atomic_store(&t->track, tr);
+}
+
+/* Move the recorded bits out and clear them. */
+uint32_t vd_track_take(struct vd_track *tr, uint64_t *out)
+{
+  uint32_t n = 0;
+  for (uint32_t w = 0; w < (tr->npieces + 63) / 64; w++) {
+    out[w] = atomic_exchange(&tr->bits[w], 0);
+    n += (uint32_t)__builtin_popcountll(out[w]);
+  }
+  return n;
 }

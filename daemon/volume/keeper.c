@@ -41,7 +41,7 @@ static void give_back(struct vd_keeper *k, struct vd_extent *e, unsigned want)
  * there are. */
 static unsigned reclaim(struct vd_keeper *k, unsigned want)
 {
-  struct vd_volume **vols;
+  struct vd_volume **vols = NULL;
   int n = vd_registry_list(k->reg, &vols);
   unsigned thin = 0;
 
@@ -101,7 +101,7 @@ static bool any_chunk(struct vd_keeper *k)
 /* Writes that waited for a chunk: on with one, or ENOSPC with none. */
 static void unstarve(struct vd_keeper *k)
 {
-  struct vd_volume **vols;
+  struct vd_volume **vols = NULL;
   int n = vd_registry_list(k->reg, &vols);
   int err = any_chunk(k) ? 0 : -ENOSPC;
 
