@@ -3,6 +3,7 @@
 #ifndef VRAMD_POOL_H
 #define VRAMD_POOL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -22,8 +23,11 @@ struct vd_device_info {
   uint64_t total_bytes;     /* CL_DEVICE_GLOBAL_MEM_SIZE */
   uint64_t free_bytes;      /* free memory when known, else total */
   const char *free_source;  /* "nvml", "amd", "meminfo" or "total" */
-  uint64_t reserve_bytes;   /* held back for the desktop and driver */
-  uint64_t capacity_bytes;  /* free - reserve, what volumes may use */
+  /* Both change at run time (vd_device_set_reserve), hence atomic: read
+   * them as plain fields; a reader may see the new reserve a moment
+   * before the new capacity. */
+  _Atomic uint64_t reserve_bytes;  /* held back for the desktop and driver */
+  _Atomic uint64_t capacity_bytes; /* free - reserve, what volumes may use */
   uint64_t max_alloc_bytes; /* CL_DEVICE_MAX_MEM_ALLOC_SIZE */
 };
 
@@ -68,6 +72,34 @@ int vd_extent_alloc(struct vd_device *dev, uint64_t bytes,
 void vd_extent_free(struct vd_extent *ext);
 uint64_t vd_extent_bytes(const struct vd_extent *ext);
 struct vd_device *vd_extent_device(const struct vd_extent *ext);
+
+/* A device's state.  Only an active device takes new extents; draining
+ * and drained ones keep serving the extents they hold (a drain moves them
+ * off); failed is a lost device (vd_device_mark_lost), one-way until
+ * restart. */
+enum vd_dev_state {
+  VD_DEV_ACTIVE,
+  VD_DEV_DRAINING,
+  VD_DEV_DRAINED,
+  VD_DEV_FAILED,
+};
+#define VD_DEV_STATES 4
+/* "active", "draining", "drained", "failed". */
+const char *vd_dev_state_name(enum vd_dev_state s);
+enum vd_dev_state vd_device_state(const struct vd_device *dev);
+/* Put a device in active, draining or drained, in any order.  Under the
+ * lock allocations take, so once it returns no new extent lands on a
+ * device that is not active.  -EINVAL for VD_DEV_FAILED (mark it lost
+ * instead), -ENODEV when the device is lost; err says so. */
+int vd_device_set_state(struct vd_device *dev, enum vd_dev_state s, char *err, size_t errlen);
+/* Set the bytes held back on a device from now on: capacity becomes free
+ * less reserve; extents already made stay.  *inside (may be NULL) gets the
+ * bytes allocated beyond the new capacity, which a drain can move.
+ * -EINVAL (err says why) for a reserve above the device's memory. */
+int vd_device_set_reserve(struct vd_device *dev, uint64_t reserve, uint64_t *inside,
+                          char *err, size_t errlen);
+/* Bytes allocated beyond the capacity: what a raised reserve now holds. */
+uint64_t vd_device_inside_reserve(const struct vd_device *dev);
 
 /* A device that stopped answering: its extents fail every transfer and
  * no new extent goes there.  Marking is one-way until restart; true when
