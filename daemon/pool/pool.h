@@ -101,6 +101,33 @@ int vd_device_set_reserve(struct vd_device *dev, uint64_t reserve, uint64_t *ins
 /* Bytes allocated beyond the capacity: what a raised reserve now holds. */
 uint64_t vd_device_inside_reserve(const struct vd_device *dev);
 
+/* Copies between extents (copy.c), for moving data off a device: one
+ * in-order queue per device, made once, and a pinned host bounce buffer
+ * that device-to-host and host-to-device transfers take turns on. */
+struct vd_copier;
+#define VD_COPY_PIECE_DEFAULT (4u << 20) /* bounce = 2 pieces: see design-decisions.md */
+/* Make a copier over the pool's devices.  bounce is pinned host memory of
+ * bounce_bytes the caller owns (from vd_engine_pinned_alloc, say); NULL
+ * makes the copier pin its own of bounce_bytes now, so no copy allocates.
+ * Pieces are half the bounce, a multiple of 4 KiB of at least 4 KiB.
+ * -EINVAL for a bounce too small, -ENOMEM or -EIO from the driver. */
+int vd_copier_open(struct vd_pool *pool, void *bounce, size_t bounce_bytes,
+                   struct vd_copier **out, char *err, size_t errlen);
+void vd_copier_close(struct vd_copier *c);
+/* Copy len bytes at src_off of src to dst_off of dst (any devices;
+ * callers are served one at a time).  Within one device the device copies
+ * itself; across devices piece k+1 is read into one half of the bounce
+ * while piece k is written from the other.  0; -EINVAL for a range past
+ * an extent's end or overlapping ranges of one extent; -EIO when a
+ * transfer failed (the device was probed: vd_device_check), or a device
+ * is lost.  vd_copier_error() then names the device and why. */
+int vd_extent_copy(struct vd_copier *c, struct vd_extent *src, uint64_t src_off,
+                   struct vd_extent *dst, uint64_t dst_off, uint64_t len);
+/* The last failed copy's message ("" after a success). */
+const char *vd_copier_error(const struct vd_copier *c);
+/* Bytes per piece. */
+size_t vd_copier_piece(const struct vd_copier *c);
+
 /* A device that stopped answering: its extents fail every transfer and
  * no new extent goes there.  Marking is one-way until restart; true when
  * this call marked it. */
