@@ -192,3 +192,14 @@ TESTS += tests/unit/test_health
 # The layers of docs/architecture.md: no include reaches past its layer.
 TESTS += tests/layers.sh
 dist_noinst_SCRIPTS += tests/layers.sh
+# Device states, the reserve set at run time, and copies between extents,
+# on a real PoCL pool of two devices.
+check_PROGRAMS += tests/engine/test_devstate tests/engine/test_copy
+tests_engine_test_devstate_SOURCES = tests/engine/test_devstate.c tests/unit/runner.c tests/unit/runner.h
+tests_engine_test_devstate_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(OPENCL_CFLAGS)
+tests_engine_test_devstate_LDADD = daemon/libvdcore.a daemon/libvdmap.a common/libvdcommon.a \
+	$(CUNIT_LIBS) $(OPENCL_LIBS) $(JANSSON_LIBS) $(LIBS)
+tests_engine_test_copy_SOURCES = tests/engine/test_copy.c tests/unit/runner.c tests/unit/runner.h
+tests_engine_test_copy_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(OPENCL_CFLAGS)
+tests_engine_test_copy_LDADD = $(tests_engine_test_devstate_LDADD)
+TESTS += tests/engine/test_devstate tests/engine/test_copy

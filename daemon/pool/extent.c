@@ -11,14 +11,29 @@
 static bool claim(struct vd_device *dev, uint64_t bytes)
 {
   bool ok;
+  uint64_t cap;
   pthread_mutex_lock(&dev->lock);
-  ok = !vd_device_is_lost(dev) && bytes <= dev->info.capacity_bytes &&
-       atomic_load_explicit(&dev->allocated, memory_order_relaxed) <=
-           dev->info.capacity_bytes - bytes;
+  cap = dev->info.capacity_bytes;
+  ok = vd_device_state(dev) == VD_DEV_ACTIVE && bytes <= cap &&
+       atomic_load_explicit(&dev->allocated, memory_order_relaxed) <= cap - bytes;
   if (ok)
     atomic_fetch_add_explicit(&dev->allocated, bytes, memory_order_relaxed);
   pthread_mutex_unlock(&dev->lock);
   return ok;
+}
+
+/* Why a device that is not active takes no extent, into err; false when
+ * it is active.  -ENOSPC, as for a full device: to whoever places data it
+ * has no room, and callers already go on to other devices or answer 507. */
+static bool refused(const struct vd_device *dev, char *err, size_t errlen)
+{
+  enum vd_dev_state s = vd_device_state(dev);
+  if (s == VD_DEV_ACTIVE)
+    return false;
+  snprintf(err, errlen, "%s: the device is %s and takes no new allocations; %s", dev->info.id,
+           vd_dev_state_name(s), s == VD_DEV_FAILED ? "restart vramd once it is back"
+                                                    : "undrain it to use it again");
+  return true;
 }
 
 /* Give claimed bytes back. */
@@ -42,11 +57,9 @@ int vd_extent_alloc(struct vd_device *dev, uint64_t bytes,
              (unsigned long long)bytes, vd_format_size(dev->info.max_alloc_bytes, have, sizeof have));
     return -EINVAL;
   }
-  if (vd_device_is_lost(dev)) {
-    snprintf(err, errlen, "%s: the device is lost; restart vramd once it is back", dev->info.id);
-    return -ENOSPC;
-  }
   if (!claim(dev, bytes)) {
+    if (refused(dev, err, errlen))
+      return -ENOSPC;
     snprintf(err, errlen, "%s: needs %s more but only %s is available", dev->info.id,
              vd_format_size(bytes, want, sizeof want),
              vd_format_size(vd_device_available(dev), have, sizeof have));

@@ -29,6 +29,7 @@ struct vd_device {
   pthread_mutex_t probe_lock; /* one probe at a time */
   _Atomic uint64_t allocated; /* bytes in live extents */
   atomic_bool lost;         /* see vd_device_mark_lost */
+  atomic_int state;         /* active, draining or drained; set under lock */
 };
 
 struct vd_extent {
@@ -46,6 +47,10 @@ struct vd_pool {
   bool cpu_fallback;
   struct vd_nvml_watch *watch; /* NULL: no GPU NVML can see */
 };
+
+/* What volumes may use of free bytes with reserve held back, in whole
+ * pages (devstate.c). */
+uint64_t vd_capacity_of(uint64_t free_bytes, uint64_t reserve);
 
 /* Free bytes on the NVIDIA GPU at pci_bus_id via NVML, loaded on demand.
  * Returns 0, or -ENOENT when NVML or the device is not there. */

@@ -123,8 +123,7 @@ static void dev_capacity(struct vd_device *dev, const struct vd_pool_config *cfg
     in->reserve_bytes = in->free_bytes / 4;   /* leave the host room to live */
   else /* 1 GiB or 5%, whichever is more, for the display and the driver */
     in->reserve_bytes = in->total_bytes / 20 > (1ull << 30) ? in->total_bytes / 20 : (1ull << 30);
-  in->capacity_bytes = in->free_bytes > in->reserve_bytes
-                     ? (in->free_bytes - in->reserve_bytes) & ~(uint64_t)(VD_POOL_ALIGN - 1) : 0;
+  in->capacity_bytes = vd_capacity_of(in->free_bytes, in->reserve_bytes);
 }
 
 /* Short type prefix for stable ids. */
@@ -360,13 +359,14 @@ uint64_t vd_device_allocated(const struct vd_device *dev)
   return atomic_load_explicit(&dev->allocated, memory_order_relaxed);
 }
 
-/* Capacity minus allocation; nothing on a lost device. */
+/* Capacity minus allocation; nothing on a device that takes no new
+ * extents (lost, draining, drained). */
 uint64_t vd_device_available(const struct vd_device *dev)
 {
-  uint64_t a = vd_device_allocated(dev);
-  if (vd_device_is_lost(dev))
+  uint64_t a = vd_device_allocated(dev), cap = dev->info.capacity_bytes;
+  if (vd_device_state(dev) != VD_DEV_ACTIVE)
     return 0;
-  return a < dev->info.capacity_bytes ? dev->info.capacity_bytes - a : 0;
+  return a < cap ? cap - a : 0;
 }
 
 /* Mark a device lost; the engine and volumes check the flag. */

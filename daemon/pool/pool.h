@@ -3,6 +3,7 @@
 #ifndef VRAMD_POOL_H
 #define VRAMD_POOL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -22,8 +23,11 @@ struct vd_device_info {
   uint64_t total_bytes;     /* CL_DEVICE_GLOBAL_MEM_SIZE */
   uint64_t free_bytes;      /* free memory when known, else total */
   const char *free_source;  /* "nvml", "amd", "meminfo" or "total" */
-  uint64_t reserve_bytes;   /* held back for the desktop and driver */
-  uint64_t capacity_bytes;  /* free - reserve, what volumes may use */
+  /* Both change at run time (vd_device_set_reserve), hence atomic: read
+   * them as plain fields; a reader may see the new reserve a moment
+   * before the new capacity. */
+  _Atomic uint64_t reserve_bytes;  /* held back for the desktop and driver */
+  _Atomic uint64_t capacity_bytes; /* free - reserve, what volumes may use */
   uint64_t max_alloc_bytes; /* CL_DEVICE_MAX_MEM_ALLOC_SIZE */
 };
 
@@ -101,6 +105,61 @@ unsigned vd_stock_count(struct vd_stock *st, unsigned dev);
 void vd_stock_kick(struct vd_stock *st);
 /* The keeper's wait: until a kick or ns pass.  True after a kick. */
 bool vd_stock_wait(struct vd_stock *st, uint64_t ns);
+
+/* A device's state.  Only an active device takes new extents; draining
+ * and drained ones keep serving the extents they hold (a drain moves them
+ * off); failed is a lost device (vd_device_mark_lost), one-way until
+ * restart. */
+enum vd_dev_state {
+  VD_DEV_ACTIVE,
+  VD_DEV_DRAINING,
+  VD_DEV_DRAINED,
+  VD_DEV_FAILED,
+};
+#define VD_DEV_STATES 4
+/* "active", "draining", "drained", "failed". */
+const char *vd_dev_state_name(enum vd_dev_state s);
+enum vd_dev_state vd_device_state(const struct vd_device *dev);
+/* Put a device in active, draining or drained, in any order.  Under the
+ * lock allocations take, so once it returns no new extent lands on a
+ * device that is not active.  -EINVAL for VD_DEV_FAILED (mark it lost
+ * instead), -ENODEV when the device is lost; err says so. */
+int vd_device_set_state(struct vd_device *dev, enum vd_dev_state s, char *err, size_t errlen);
+/* Set the bytes held back on a device from now on: capacity becomes free
+ * less reserve; extents already made stay.  *inside (may be NULL) gets the
+ * bytes allocated beyond the new capacity, which a drain can move.
+ * -EINVAL (err says why) for a reserve above the device's memory. */
+int vd_device_set_reserve(struct vd_device *dev, uint64_t reserve, uint64_t *inside,
+                          char *err, size_t errlen);
+/* Bytes allocated beyond the capacity: what a raised reserve now holds. */
+uint64_t vd_device_inside_reserve(const struct vd_device *dev);
+
+/* Copies between extents (copy.c), for moving data off a device: one
+ * in-order queue per device, made once, and a pinned host bounce buffer
+ * that device-to-host and host-to-device transfers take turns on. */
+struct vd_copier;
+#define VD_COPY_PIECE_DEFAULT (4u << 20) /* bounce = 2 pieces: see design-decisions.md */
+/* Make a copier over the pool's devices.  bounce is pinned host memory of
+ * bounce_bytes the caller owns (from vd_engine_pinned_alloc, say); NULL
+ * makes the copier pin its own of bounce_bytes now, so no copy allocates.
+ * Pieces are half the bounce, a multiple of 4 KiB of at least 4 KiB.
+ * -EINVAL for a bounce too small, -ENOMEM or -EIO from the driver. */
+int vd_copier_open(struct vd_pool *pool, void *bounce, size_t bounce_bytes,
+                   struct vd_copier **out, char *err, size_t errlen);
+void vd_copier_close(struct vd_copier *c);
+/* Copy len bytes at src_off of src to dst_off of dst (any devices;
+ * callers are served one at a time).  Within one device the device copies
+ * itself; across devices piece k+1 is read into one half of the bounce
+ * while piece k is written from the other.  0; -EINVAL for a range past
+ * an extent's end or overlapping ranges of one extent; -EIO when a
+ * transfer failed (the device was probed: vd_device_check), or a device
+ * is lost.  vd_copier_error() then names the device and why. */
+int vd_extent_copy(struct vd_copier *c, struct vd_extent *src, uint64_t src_off,
+                   struct vd_extent *dst, uint64_t dst_off, uint64_t len);
+/* The last failed copy's message ("" after a success). */
+const char *vd_copier_error(const struct vd_copier *c);
+/* Bytes per piece. */
+size_t vd_copier_piece(const struct vd_copier *c);
 
 /* A device that stopped answering: its extents fail every transfer and
  * no new extent goes there.  Marking is one-way until restart; true when
