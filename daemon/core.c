@@ -124,9 +124,8 @@ int vramd_device_fail(struct vramd *d, const char *id, char *err, size_t errlen)
   vd_err("%s: device lost; its volumes now fail every request", id);
   n = vd_registry_list(&d->reg, &vols);
   for (int i = 0; i < n; i++) {
-    for (unsigned k = 0; k < vols[i]->target.map.ndev; k++)
-      if (vols[i]->target.dev[k] == dev && !atomic_exchange(&vols[i]->target.failed, 1))
-        vd_err("volume %s: failed (device %s lost)", vols[i]->spec.name, id);
+    if (vd_volume_uses(vols[i], dev) && !atomic_exchange(&vols[i]->target.failed, 1))
+      vd_err("volume %s: failed (device %s lost)", vols[i]->spec.name, id);
     vd_volume_put(vols[i]);
   }
   if (n >= 0)

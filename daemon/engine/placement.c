@@ -206,13 +206,15 @@ void vd_target_place(struct vd_target *t, uint32_t d, uint32_t i, struct vd_exte
 }
 
 /* Take a chunk for a write: from the home device's shelf, else from any
- * other device of the pool that has one and is not lost. */
+ * other active device's.  A device being drained takes none. */
 static struct vd_extent *take_chunk(struct vd_target *t, unsigned home, unsigned ndev,
                                     struct vd_device *const *devs)
 {
-  struct vd_extent *c = vd_stock_take(t->stock, home);
+  struct vd_extent *c = NULL;
+  if (home < ndev && vd_device_state(devs[home]) == VD_DEV_ACTIVE)
+    c = vd_stock_take(t->stock, home);
   for (unsigned k = 0; !c && k < ndev; k++)
-    if (k != home && !vd_device_is_lost(devs[k]))
+    if (k != home && vd_device_state(devs[k]) == VD_DEV_ACTIVE)
       c = vd_stock_take(t->stock, k);
   return c;
 }

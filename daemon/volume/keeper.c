@@ -26,8 +26,8 @@ struct vd_keeper {
 static void give_back(struct vd_keeper *k, struct vd_extent *e, unsigned want)
 {
   unsigned dev = vd_device_info(vd_extent_device(e))->index;
-  if (vd_stock_count(k->stock, dev) < want && !vd_device_is_lost(vd_extent_device(e)) &&
-      vd_extent_zero(e) == 0) {
+  if (vd_stock_count(k->stock, dev) < want &&
+      vd_device_state(vd_extent_device(e)) == VD_DEV_ACTIVE && vd_extent_zero(e) == 0) {
     vd_stock_add(k->stock, e);
     atomic_fetch_add(&k->recycled, 1);
     return;
@@ -49,13 +49,15 @@ static unsigned reclaim(struct vd_keeper *k, unsigned want)
     struct vd_target *t = &vols[i]->target;
     if (t->stock) {
       thin++;
-      if (atomic_load(&t->retired)) {
+      /* A move may be copying from a retired chunk: next tick. */
+      if (atomic_load(&t->retired) && pthread_mutex_trylock(&t->move_lock) == 0) {
         struct vd_extent *e, *next;
         vd_target_quiesce(t);
         for (e = vd_extent_take_all(&t->retired); e; e = next) {
           next = vd_extent_next(e);
           give_back(k, e, want);
         }
+        pthread_mutex_unlock(&t->move_lock);
       }
     }
   }
@@ -65,11 +67,13 @@ static unsigned reclaim(struct vd_keeper *k, unsigned want)
   return thin;
 }
 
-/* Fill every shelf up to want; extras go back to the driver. */
-static void refill(struct vd_keeper *k, unsigned want)
+/* Fill every active device's shelf up to want; extras, and all a device
+ * that is not active holds, go back to the driver. */
+static void refill(struct vd_keeper *k, unsigned want_active)
 {
   for (unsigned d = 0; d < vd_pool_count(k->pool); d++) {
     struct vd_device *dev = vd_pool_device(k->pool, d);
+    unsigned want = vd_device_state(dev) == VD_DEV_ACTIVE ? want_active : 0;
     char err[256];
     while (!atomic_load(&k->stop) && vd_stock_count(k->stock, d) > want) {
       struct vd_extent *e = vd_stock_take(k->stock, d);
@@ -78,8 +82,7 @@ static void refill(struct vd_keeper *k, unsigned want)
       vd_extent_free(e);
       atomic_fetch_add(&k->freed, 1);
     }
-    while (!atomic_load(&k->stop) && !vd_device_is_lost(dev) &&
-           vd_stock_count(k->stock, d) < want) {
+    while (!atomic_load(&k->stop) && vd_stock_count(k->stock, d) < want) {
       struct vd_extent *e;
       if (vd_extent_alloc(dev, vd_stock_chunk(k->stock), &e, err, sizeof err))
         break; /* full: the next tick tries again */

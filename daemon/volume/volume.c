@@ -337,14 +337,43 @@ uint64_t vd_volume_allocated(const struct vd_volume *v)
   return sum;
 }
 
+/* A home of v, or the device of any extent it holds now. */
+bool vd_volume_uses(const struct vd_volume *v, const struct vd_device *dev)
+{
+  const struct vd_target *t = &v->target;
+  if (!atomic_load(&t->placed)) {
+    for (unsigned d = 0; d < t->map.ndev; d++)
+      if (t->dev[d] == dev)
+        return true;
+    return false;
+  }
+  for (uint32_t d = 0; d < t->map.ndev; d++)
+    for (uint32_t i = 0; i < vd_map_extent_count(&t->map, d); i++) {
+      struct vd_extent *e = atomic_load(&t->ext[d][i]);
+      if (e && vd_extent_device(e) == dev)
+        return true;
+    }
+  return false;
+}
+
 /* Failed by vramd_device_fail, or a device gone under it since. */
 bool vd_volume_failed(const struct vd_volume *v)
 {
-  if (atomic_load(&v->target.failed))
+  const struct vd_target *t = &v->target;
+  if (atomic_load(&t->failed))
     return true;
-  for (unsigned i = 0; i < v->target.map.ndev; i++)
-    if (vd_device_is_lost(v->target.dev[i]))
-      return true;
+  if (!atomic_load(&t->placed)) {
+    for (unsigned d = 0; d < t->map.ndev; d++)
+      if (vd_device_is_lost(t->dev[d]))
+        return true;
+    return false;
+  }
+  for (uint32_t d = 0; d < t->map.ndev; d++)
+    for (uint32_t i = 0; i < vd_map_extent_count(&t->map, d); i++) {
+      struct vd_extent *e = atomic_load(&t->ext[d][i]);
+      if (e && vd_device_is_lost(vd_extent_device(e)))
+        return true;
+    }
   return false;
 }
 

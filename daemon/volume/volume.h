@@ -85,6 +85,39 @@ int vd_registry_list(struct vd_registry *r, struct vd_volume ***out);
 void vd_volume_get(struct vd_volume *v);
 void vd_volume_put(struct vd_volume *v);
 
+/* Moving extents while requests run (move.c).  A mover is given the
+ * engine, a copier, and optional progress and cancel callbacks; it
+ * records the longest time it kept requests parked. */
+struct vd_move_ctl {
+  struct vd_engine *eng;
+  struct vd_copier *cp;
+  bool (*cancelled)(void *arg);           /* polled between extents */
+  void (*progress)(void *arg, uint64_t bytes);
+  void *arg;
+  uint64_t max_stall_ns;                  /* out: longest pause of requests */
+  uint64_t moved_bytes, moved_extents;    /* out */
+};
+/* Move logical part d's extent i of v to device to (nothing when it is
+ * there or a thin range holds no chunk).  0, -ENOSPC when to has no room,
+ * -EIO when a copy failed (the extent stays where it was). */
+int vd_volume_move(struct vd_move_ctl *c, struct vd_volume *v, uint32_t d, uint32_t i,
+                   struct vd_device *to, char *err, size_t errlen);
+/* Bytes of every volume's extents on dev. */
+uint64_t vd_volumes_bytes_on(struct vd_registry *reg, const struct vd_device *dev);
+/* Whether everything on from fits on the other active devices: 0, or
+ * -ENOSPC with the shortfall named. */
+int vd_drain_check(struct vd_registry *reg, struct vd_pool *pool, const struct vd_device *from,
+                   char *err, size_t errlen);
+/* Move every extent off from (the caller set it draining first). */
+int vd_drain(struct vd_move_ctl *c, struct vd_registry *reg, struct vd_pool *pool,
+             struct vd_device *from, char *err, size_t errlen);
+/* Bytes of v that live off their home devices, and moving them back
+ * where the home device is active and has room. */
+uint64_t vd_volume_bytes_away(const struct vd_volume *v);
+int vd_rebalance(struct vd_move_ctl *c, struct vd_volume *v, char *err, size_t errlen);
+/* True when an extent of v lives on dev (or dev is a home of v). */
+bool vd_volume_uses(const struct vd_volume *v, const struct vd_device *dev);
+
 /* The keeper of thin volumes (keeper.c): one thread that fills the
  * stock to level chunks per device while thin volumes exist, gives
  * discarded chunks back, and settles the writes that wait for a chunk. */

@@ -1,0 +1,313 @@
+/* move.c: move extents between devices while clients read and write:
+ * one extent (vd_volume_move), every extent off a device (drain), and a
+ * volume's extents back to its own devices (rebalance).  How a move
+ * stays correct while requests run is written once, in placement.c. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "volume.h"
+
+#define MOVE_PIECE (1u << 20)   /* bytes per tracked piece of an extent */
+#define MOVE_ROUNDS 4           /* copies of written pieces while requests run */
+#define MOVE_LAST_PIECES 8      /* few enough to copy with requests parked */
+
+/* Copy the pieces whose bits are set. */
+static int copy_pieces(struct vd_copier *cp, struct vd_extent *src, struct vd_extent *dst,
+                       const uint64_t *bits, uint32_t npieces, uint64_t bytes)
+{
+  for (uint32_t p = 0; p < npieces; p++) {
+    uint64_t off = (uint64_t)p * MOVE_PIECE, len;
+    int rc;
+    if (!(bits[p / 64] & (1ull << (p % 64))))
+      continue;
+    len = bytes - off < MOVE_PIECE ? bytes - off : MOVE_PIECE;
+    rc = vd_extent_copy(cp, src, off, dst, off, len);
+    if (rc)
+      return rc;
+  }
+  return 0;
+}
+
+/* Put bits back into the record, for the last round to copy. */
+static void untake(struct vd_track *tr, const uint64_t *bits)
+{
+  for (uint32_t w = 0; w < (tr->npieces + 63) / 64; w++)
+    atomic_fetch_or(&tr->bits[w], bits[w]);
+}
+
+/* Copy cur into dst while requests go on, then park them for the last
+ * written pieces and place dst.  True when placed (the slot still held
+ * cur: a thin chunk discarded meanwhile is left alone). */
+static int copy_and_place(struct vd_move_ctl *c, struct vd_target *t, uint32_t d, uint32_t i,
+                          struct vd_extent *cur, struct vd_extent *dst, bool *placed)
+{
+  uint64_t bytes = vd_extent_bytes(cur), t0, stall;
+  struct vd_track tr = { d, i, MOVE_PIECE, (uint32_t)((bytes + MOVE_PIECE - 1) / MOVE_PIECE), NULL };
+  uint32_t words = (tr.npieces + 63) / 64;
+  uint64_t *snap = calloc(words, sizeof *snap);
+  int rc = 0;
+
+  tr.bits = calloc(words, sizeof *tr.bits);
+  if (!snap || !tr.bits) {
+    free(snap);
+    free((void *)tr.bits);
+    return -ENOMEM;
+  }
+  vd_target_track(t, &tr);
+  rc = vd_extent_copy(c->cp, cur, 0, dst, 0, bytes);
+  for (unsigned r = 0; !rc && r < MOVE_ROUNDS; r++) {
+    uint32_t n = vd_track_take(&tr, snap);
+    if (n <= MOVE_LAST_PIECES) {
+      untake(&tr, snap);
+      break;
+    }
+    rc = copy_pieces(c->cp, cur, dst, snap, tr.npieces, bytes);
+  }
+  t0 = vd_now_ns();
+  vd_target_pause(t);
+  if (!rc) {
+    vd_track_take(&tr, snap);
+    rc = copy_pieces(c->cp, cur, dst, snap, tr.npieces, bytes);
+  }
+  *placed = !rc && atomic_load(&t->ext[d][i]) == cur;
+  if (*placed)
+    vd_target_place(t, d, i, dst);
+  vd_target_track(t, NULL);
+  vd_target_resume(c->eng, t);
+  stall = vd_now_ns() - t0;
+  if (stall > c->max_stall_ns)
+    c->max_stall_ns = stall;
+  free(snap);
+  free((void *)tr.bits);
+  return rc;
+}
+
+/* Move logical part d's extent i of v to device to. */
+int vd_volume_move(struct vd_move_ctl *c, struct vd_volume *v, uint32_t d, uint32_t i,
+                   struct vd_device *to, char *err, size_t errlen)
+{
+  struct vd_target *t = &v->target;
+  struct vd_extent *cur, *dst;
+  bool placed = false;
+  int rc;
+
+  pthread_mutex_lock(&t->move_lock);
+  cur = atomic_load(&t->ext[d][i]);
+  if (!cur || vd_extent_device(cur) == to) {
+    pthread_mutex_unlock(&t->move_lock);
+    return 0;
+  }
+  rc = vd_extent_alloc(to, vd_extent_bytes(cur), &dst, err, errlen);
+  if (rc)
+    goto out_unlock;
+  rc = copy_and_place(c, t, d, i, cur, dst, &placed);
+  if (rc) {
+    snprintf(err, errlen, "volume %s: %s", v->spec.name,
+             rc == -ENOMEM ? "out of host memory" : vd_copier_error(c->cp));
+  } else if (placed) {
+    c->moved_bytes += vd_extent_bytes(cur);
+    c->moved_extents++;
+  }
+  /* Parked requests were resubmitted on dst: none can reach cur now. */
+  vd_extent_free(placed ? cur : dst);
+out_unlock:
+  pthread_mutex_unlock(&t->move_lock);
+  return rc;
+}
+
+/* Where an extent of v that must leave from should go: the active device
+ * with the most room, the volume's own devices first; NULL if none fits. */
+static struct vd_device *pick(struct vd_pool *pool, const struct vd_volume *v,
+                              const struct vd_device *from, uint64_t bytes, const uint64_t *room)
+{
+  struct vd_device *best = NULL;
+  for (int own = 1; own >= 0 && !best; own--)
+    for (unsigned k = 0; k < vd_pool_count(pool); k++) {
+      struct vd_device *dev = vd_pool_device(pool, k);
+      bool is_own = false;
+      for (unsigned j = 0; j < v->target.map.ndev; j++)
+        is_own |= v->target.dev[j] == dev;
+      if (dev == from || is_own != (bool)own || vd_device_state(dev) != VD_DEV_ACTIVE ||
+          room[k] < bytes)
+        continue;
+      if (!best || room[k] > room[vd_device_info(best)->index])
+        best = dev;
+    }
+  return best;
+}
+
+/* Visit every extent of every volume that lives on from, in order:
+ * fn gets it with the device it should go to (plan: room is debited). */
+static int each_on(struct vd_volume **vols, int n, struct vd_pool *pool,
+                   const struct vd_device *from, uint64_t *room,
+                   int (*fn)(void *arg, struct vd_volume *v, uint32_t d, uint32_t i,
+                             struct vd_device *to, uint64_t bytes),
+                   void *arg, uint64_t *short_bytes)
+{
+  for (int k = 0; k < n; k++) {
+    struct vd_target *t = &vols[k]->target;
+    for (uint32_t d = 0; d < t->map.ndev; d++)
+      for (uint32_t i = 0; i < vd_map_extent_count(&t->map, d); i++) {
+        struct vd_extent *e = atomic_load(&t->ext[d][i]);
+        struct vd_device *to;
+        int rc;
+        if (!e || vd_extent_device(e) != from)
+          continue;
+        to = pick(pool, vols[k], from, vd_extent_bytes(e), room);
+        if (!to) {
+          *short_bytes += vd_extent_bytes(e);
+          continue;
+        }
+        room[vd_device_info(to)->index] -= vd_extent_bytes(e);
+        rc = fn ? fn(arg, vols[k], d, i, to, vd_extent_bytes(e)) : 0;
+        if (rc)
+          return rc;
+      }
+  }
+  return 0;
+}
+
+struct drain_arg {
+  struct vd_move_ctl *c;
+  char *err;
+  size_t errlen;
+};
+
+/* each_on's step for a drain: one move, then progress and cancel. */
+static int drain_one(void *arg, struct vd_volume *v, uint32_t d, uint32_t i,
+                     struct vd_device *to, uint64_t bytes)
+{
+  struct drain_arg *a = arg;
+  int rc;
+  if (a->c->cancelled && a->c->cancelled(a->c->arg)) {
+    snprintf(a->err, a->errlen, "cancelled");
+    return -ECANCELED;
+  }
+  rc = vd_volume_move(a->c, v, d, i, to, a->err, a->errlen);
+  if (!rc && a->c->progress)
+    a->c->progress(a->c->arg, bytes);
+  return rc;
+}
+
+/* Bytes of every volume's extents on dev, and how many of them. */
+uint64_t vd_volumes_bytes_on(struct vd_registry *reg, const struct vd_device *dev)
+{
+  struct vd_volume **vols = NULL;
+  int n = vd_registry_list(reg, &vols);
+  uint64_t sum = 0;
+
+  for (int k = 0; k < n; k++) {
+    struct vd_target *t = &vols[k]->target;
+    for (uint32_t d = 0; d < t->map.ndev; d++)
+      for (uint32_t i = 0; i < vd_map_extent_count(&t->map, d); i++) {
+        struct vd_extent *e = atomic_load(&t->ext[d][i]);
+        if (e && vd_extent_device(e) == dev)
+          sum += vd_extent_bytes(e);
+      }
+    vd_volume_put(vols[k]);
+  }
+  free(vols);
+  return sum;
+}
+
+/* Check that every extent on from fits elsewhere: 0, or -ENOSPC with err
+ * naming the shortfall (nothing moved). */
+int vd_drain_check(struct vd_registry *reg, struct vd_pool *pool, const struct vd_device *from,
+                   char *err, size_t errlen)
+{
+  struct vd_volume **vols = NULL;
+  int n = vd_registry_list(reg, &vols);
+  uint64_t room[VD_MAX_DEVICES] = { 0 }, short_bytes = 0;
+  char a[32], b[32];
+
+  if (n < 0) {
+    snprintf(err, errlen, "out of host memory");
+    return -ENOMEM;
+  }
+  for (unsigned k = 0; k < vd_pool_count(pool); k++)
+    room[k] = vd_device_available(vd_pool_device(pool, k));
+  each_on(vols, n, pool, from, room, NULL, NULL, &short_bytes);
+  for (int k = 0; k < n; k++)
+    vd_volume_put(vols[k]);
+  free(vols);
+  if (!short_bytes)
+    return 0;
+  snprintf(err, errlen, "%s holds %s that the other active devices have no room for "
+           "(%s short); free or shrink volumes, or raise no reserve, and try again",
+           vd_device_info(from)->id,
+           vd_format_size(vd_volumes_bytes_on(reg, from), a, sizeof a),
+           vd_format_size(short_bytes, b, sizeof b));
+  return -ENOSPC;
+}
+
+/* Move every extent off from onto the other active devices. */
+int vd_drain(struct vd_move_ctl *c, struct vd_registry *reg, struct vd_pool *pool,
+             struct vd_device *from, char *err, size_t errlen)
+{
+  struct vd_volume **vols = NULL;
+  int n = vd_registry_list(reg, &vols), rc;
+  uint64_t room[VD_MAX_DEVICES] = { 0 }, short_bytes = 0;
+  struct drain_arg a = { c, err, errlen };
+
+  if (n < 0) {
+    snprintf(err, errlen, "out of host memory");
+    return -ENOMEM;
+  }
+  for (unsigned k = 0; k < vd_pool_count(pool); k++)
+    room[k] = vd_device_available(vd_pool_device(pool, k));
+  rc = each_on(vols, n, pool, from, room, drain_one, &a, &short_bytes);
+  if (!rc && short_bytes) {
+    char b[32];
+    snprintf(err, errlen, "%s of %s found no room elsewhere",
+             vd_format_size(short_bytes, b, sizeof b), vd_device_info(from)->id);
+    rc = -ENOSPC;
+  }
+  for (int k = 0; k < n; k++)
+    vd_volume_put(vols[k]);
+  free(vols);
+  return rc;
+}
+
+/* Bytes of v's extents that live off their home device. */
+uint64_t vd_volume_bytes_away(const struct vd_volume *v)
+{
+  const struct vd_target *t = &v->target;
+  uint64_t sum = 0;
+  for (uint32_t d = 0; d < t->map.ndev; d++)
+    for (uint32_t i = 0; i < vd_map_extent_count(&t->map, d); i++) {
+      struct vd_extent *e = atomic_load(&t->ext[d][i]);
+      if (e && vd_extent_device(e) != t->dev[d])
+        sum += vd_extent_bytes(e);
+    }
+  return sum;
+}
+
+/* Move v's extents back to their home devices where those are active. */
+int vd_rebalance(struct vd_move_ctl *c, struct vd_volume *v, char *err, size_t errlen)
+{
+  struct vd_target *t = &v->target;
+  for (uint32_t d = 0; d < t->map.ndev; d++) {
+    if (vd_device_state(t->dev[d]) != VD_DEV_ACTIVE)
+      continue;
+    for (uint32_t i = 0; i < vd_map_extent_count(&t->map, d); i++) {
+      struct vd_extent *e = atomic_load(&t->ext[d][i]);
+      int rc;
+      if (!e || vd_extent_device(e) == t->dev[d])
+        continue;
+      if (c->cancelled && c->cancelled(c->arg)) {
+        snprintf(err, errlen, "cancelled");
+        return -ECANCELED;
+      }
+      rc = vd_volume_move(c, v, d, i, t->dev[d], err, errlen);
+      if (rc == -ENOSPC)
+        continue; /* home has no room for this one now: it stays away */
+      if (rc)
+        return rc;
+      if (c->progress)
+        c->progress(c->arg, vd_extent_bytes(e));
+    }
+  }
+  return 0;
+}
