@@ -49,6 +49,14 @@ tests_engine_test_engine_LDADD = daemon/libvdcore.a daemon/libvdmap.a common/lib
 	$(CUNIT_LIBS) $(OPENCL_LIBS) $(JANSSON_LIBS) $(LIBS)
 TESTS += tests/engine/test_engine
 
+# Extents moved between devices while writers and readers run.
+check_PROGRAMS += tests/engine/test_move
+tests_engine_test_move_SOURCES = tests/engine/test_move.c tests/unit/runner.c tests/unit/runner.h
+tests_engine_test_move_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(OPENCL_CFLAGS)
+tests_engine_test_move_LDADD = daemon/libvdcore.a daemon/libvdmap.a common/libvdcommon.a \
+	$(CUNIT_LIBS) $(OPENCL_LIBS) $(JANSSON_LIBS) $(LIBS)
+TESTS += tests/engine/test_move
+
 # Kernel tests (ublk, kernel NBD attach) in a QEMU guest; not part of
 # `make check` since they download a kernel and take minutes.  A host where
 # qemu cannot run at all skips them with the reason.

@@ -1,0 +1,263 @@
+/* test_move.c: extents moved between devices (one at a time, a drain, a
+ * rebalance) while writers and readers run, on real OpenCL (PoCL with two
+ * CPU devices in CI), checked against a host model: no write lost, no
+ * read of anything but what was written. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+#include "../unit/runner.h"
+#include "volume.h"
+
+#define VOL (8u << 20)      /* 8 extents of 1 MiB, 4 per device */
+#define EXT (1u << 20)
+#define STATIC_OFF 0        /* the first 64 KiB: written once, then only read */
+#define STATIC_LEN (64u << 10)
+#define WRITERS 3
+
+static struct vd_pool *pool;
+static struct vd_engine *eng;
+static struct vd_copier *cp;
+static struct vd_registry reg;
+static char err[512];
+
+struct worker {
+  struct vd_volume *v;
+  unsigned char *model;   /* the writer's view: only its own regions */
+  unsigned id;
+  uint64_t seed;
+  atomic_bool *stop;
+  unsigned writes, bad;
+};
+
+/* xorshift64 for each thread's own sequence. */
+static uint64_t rnd(uint64_t *s)
+{
+  *s ^= *s << 13;
+  *s ^= *s >> 7;
+  *s ^= *s << 17;
+  return *s;
+}
+
+/* A volume over both devices, registered. */
+static struct vd_volume *make(const char *name, enum vd_provisioning prov)
+{
+  struct vd_volume_spec s;
+  struct vd_volume *v = NULL;
+  memset(&s, 0, sizeof s);
+  strcpy(s.name, name);
+  s.size = VOL;
+  s.stripe_unit = 64u << 10;
+  s.index = -1;
+  s.provisioning = prov;
+  CU_ASSERT_EQUAL_FATAL(vd_volume_alloc(pool, NULL, EXT, &s, &v, err, sizeof err), 0);
+  CU_ASSERT_EQUAL_FATAL(vd_registry_add(&reg, v), 0);
+  return v;
+}
+
+/* Unregister; the registry's reference was the last. */
+static void drop(struct vd_volume *v)
+{
+  struct vd_volume *r = vd_registry_remove(&reg, v->spec.name);
+  CU_ASSERT_PTR_EQUAL(r, v);
+  vd_volume_put(r);
+}
+
+/* Writer: random writes to its own 64 KiB regions (region % WRITERS ==
+ * id, the static one excluded), each recorded in the model once done. */
+static void *writer(void *arg)
+{
+  struct worker *w = arg;
+  unsigned char buf[65536];
+  while (!atomic_load(w->stop)) {
+    uint64_t region = 1 + rnd(&w->seed) % (VOL / 65536 - 1), off, len;
+    if (region % WRITERS != w->id)
+      continue;
+    off = region * 65536 + (rnd(&w->seed) % 16) * 4096;
+    len = 4096 * (1 + rnd(&w->seed) % ((region + 1) * 65536 - off) / 4096);
+    if (len > 65536)
+      len = 65536;
+    for (uint64_t i = 0; i < len; i++)
+      buf[i] = (unsigned char)rnd(&w->seed);
+    if (vd_engine_rw(eng, &w->v->target, VD_OP_WRITE, off, len, buf)) {
+      w->bad++;
+      continue;
+    }
+    memcpy(w->model + off, buf, len);
+    w->writes++;
+  }
+  return NULL;
+}
+
+/* Reader: the static region must read the same every time. */
+static void *reader(void *arg)
+{
+  struct worker *w = arg;
+  unsigned char buf[STATIC_LEN];
+  while (!atomic_load(w->stop)) {
+    if (vd_engine_rw(eng, &w->v->target, VD_OP_READ, STATIC_OFF, STATIC_LEN, buf) ||
+        memcmp(buf, w->model + STATIC_OFF, STATIC_LEN))
+      w->bad++;
+    w->writes++;
+  }
+  return NULL;
+}
+
+/* Read the whole volume and compare with the model. */
+static void check_model(struct vd_volume *v, const unsigned char *model)
+{
+  unsigned char *buf = malloc(VOL);
+  CU_ASSERT_FATAL(buf != NULL);
+  CU_ASSERT_EQUAL(vd_engine_rw(eng, &v->target, VD_OP_READ, 0, VOL, buf), 0);
+  CU_ASSERT_EQUAL(memcmp(buf, model, VOL), 0);
+  free(buf);
+}
+
+/* Run writers and a reader while fn moves extents; then check the model. */
+static void under_load(struct vd_volume *v, void (*fn)(struct vd_volume *v))
+{
+  unsigned char *model = calloc(1, VOL);
+  struct worker w[WRITERS + 1];
+  pthread_t th[WRITERS + 1];
+  atomic_bool stop = false;
+
+  CU_ASSERT_FATAL(model != NULL);
+  for (unsigned i = 0; i < STATIC_LEN; i++)
+    model[STATIC_OFF + i] = (unsigned char)(i * 7 + 3);
+  CU_ASSERT_EQUAL_FATAL(vd_engine_rw(eng, &v->target, VD_OP_WRITE, STATIC_OFF, STATIC_LEN,
+                                     model + STATIC_OFF), 0);
+  for (unsigned i = 0; i <= WRITERS; i++) {
+    w[i] = (struct worker){ v, model, i, 0x9e3779b97f4a7c15ull * (i + 1), &stop, 0, 0 };
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&th[i], NULL, i < WRITERS ? writer : reader, &w[i]), 0);
+  }
+  fn(v);
+  atomic_store(&stop, true);
+  for (unsigned i = 0; i <= WRITERS; i++) {
+    pthread_join(th[i], NULL);
+    CU_ASSERT_EQUAL(w[i].bad, 0);
+    CU_ASSERT(w[i].writes > 0);
+  }
+  check_model(v, model);
+  free(model);
+}
+
+/* Where logical extent (d, i) lives now. */
+static struct vd_device *where(struct vd_volume *v, uint32_t d, uint32_t i)
+{
+  struct vd_extent *e = atomic_load(&v->target.ext[d][i]);
+  return e ? vd_extent_device(e) : NULL;
+}
+
+static struct vd_move_ctl ctl(void)
+{
+  return (struct vd_move_ctl){ .eng = eng, .cp = cp };
+}
+
+/* Move every extent to the other device and back, three times. */
+static void ping_pong(struct vd_volume *v)
+{
+  struct vd_move_ctl c = ctl();
+  for (unsigned r = 0; r < 6; r++)
+    for (uint32_t d = 0; d < 2; d++)
+      for (uint32_t i = 0; i < vd_map_extent_count(&v->target.map, d); i++) {
+        struct vd_device *to = vd_pool_device(pool, (d + r + 1) % 2);
+        CU_ASSERT_EQUAL(vd_volume_move(&c, v, d, i, to, err, sizeof err), 0);
+        CU_ASSERT_PTR_EQUAL(where(v, d, i), to);
+      }
+  CU_ASSERT_EQUAL(c.moved_extents, 6u * 8u);
+  CU_ASSERT(c.max_stall_ns > 0);
+}
+
+static void test_ping_pong(void)
+{
+  struct vd_volume *v = make("pingpong", VD_PROV_THICK);
+  under_load(v, ping_pong);
+  CU_ASSERT_EQUAL(vd_volume_bytes_away(v), 0); /* six rounds: home again */
+  drop(v);
+}
+
+/* Drain device 0, check it holds nothing, then rebalance. */
+static void drain_rebalance(struct vd_volume *v)
+{
+  struct vd_device *d0 = vd_pool_device(pool, 0);
+  struct vd_move_ctl c = ctl();
+
+  CU_ASSERT_EQUAL(vd_drain_check(&reg, pool, d0, err, sizeof err), 0);
+  CU_ASSERT_EQUAL(vd_device_set_state(d0, VD_DEV_DRAINING, err, sizeof err), 0);
+  CU_ASSERT_EQUAL(vd_drain(&c, &reg, pool, d0, err, sizeof err), 0);
+  CU_ASSERT_EQUAL(vd_volumes_bytes_on(&reg, d0), 0);
+  CU_ASSERT_EQUAL(vd_device_allocated(d0), 0);
+  CU_ASSERT_EQUAL(vd_volume_bytes_away(v), VOL / 2);
+  CU_ASSERT_EQUAL(vd_device_set_state(d0, VD_DEV_ACTIVE, err, sizeof err), 0);
+  CU_ASSERT_EQUAL(vd_rebalance(&c, v, err, sizeof err), 0);
+  CU_ASSERT_EQUAL(vd_volume_bytes_away(v), 0);
+  CU_ASSERT_EQUAL(vd_device_allocated(d0), VOL / 2);
+}
+
+static void test_drain_rebalance(void)
+{
+  struct vd_volume *v = make("drain", VD_PROV_THICK);
+  under_load(v, drain_rebalance);
+  drop(v);
+}
+
+/* A drain that cannot fit is refused with the shortfall, nothing moved. */
+static void test_drain_no_room(void)
+{
+  struct vd_volume *v = make("noroom", VD_PROV_THICK);
+  struct vd_device *d0 = vd_pool_device(pool, 0), *d1 = vd_pool_device(pool, 1);
+  uint64_t reserve = vd_device_info(d1)->reserve_bytes, mem = vd_device_info(d1)->free_bytes;
+
+  /* Leave device 1 room for less than device 0 holds. */
+  CU_ASSERT_EQUAL_FATAL(vd_device_set_reserve(d1, mem - VOL / 2 - EXT, NULL, err, sizeof err), 0);
+  CU_ASSERT_EQUAL(vd_drain_check(&reg, pool, d0, err, sizeof err), -ENOSPC);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err, "short"));
+  CU_ASSERT_EQUAL(vd_volumes_bytes_on(&reg, d0), VOL / 2);
+  CU_ASSERT_EQUAL(vd_device_set_reserve(d1, reserve, NULL, err, sizeof err), 0);
+  drop(v);
+}
+
+static const struct vd_test tests[] = {
+  { "moves back and forth under writers and a reader", test_ping_pong },
+  { "drain and rebalance under writers and a reader", test_drain_rebalance },
+  { "a drain with no room is refused, nothing moved", test_drain_no_room },
+  { NULL, NULL },
+};
+
+static const struct vd_suite suites[] = {
+  { .name = "moving extents", .tests = { tests } },
+  { .name = NULL },
+};
+
+/* One pool of two PoCL devices, its engine and a copier. */
+static int setup(void)
+{
+  struct vd_pool_config pc = { .types = VD_DEV_CPU };
+
+  setenv("POCL_DEVICES", "pthread pthread", 0);
+  vd_registry_init(&reg);
+  if (vd_pool_open(&pc, &pool, err, sizeof err) ||
+      vd_engine_start(pool, NULL, &eng, err, sizeof err) ||
+      vd_copier_open(pool, NULL, 2u << 20, &cp, err, sizeof err)) {
+    fprintf(stderr, "test_move: %s\n", err);
+    return 1;
+  }
+  if (vd_pool_count(pool) < 2) {
+    fprintf(stderr, "test_move: needs two devices\n");
+    return 1;
+  }
+  return 0;
+}
+
+/* Close what setup opened. */
+static void teardown(void)
+{
+  vd_copier_close(cp);
+  vd_engine_stop(eng);
+  vd_pool_close(pool);
+}
+
+VD_TEST_PROGRAM(suites, setup, teardown);
