@@ -7,6 +7,7 @@
 
 static atomic_uint alloc_countdown; /* see vd_fault_alloc_after */
 static atomic_uint io_countdown;    /* see vd_fault_io_after */
+static _Atomic uint64_t taken[64];  /* see vd_fault_take, by pool index */
 
 /* Test hooks act only under VRAMD_FAULTS=1. */
 bool vd_faults_enabled(void)
@@ -50,4 +51,17 @@ void vd_fault_io_after(unsigned n)
 bool vd_fault_io_now(void)
 {
   return tick(&io_countdown);
+}
+
+/* Arm the free-memory hook for one device. */
+void vd_fault_take(unsigned dev, uint64_t bytes)
+{
+  if (vd_faults_enabled() && dev < 64)
+    atomic_store(&taken[dev], bytes);
+}
+
+/* What the hook says another process holds on dev. */
+uint64_t vd_fault_taken(unsigned dev)
+{
+  return dev < 64 ? atomic_load(&taken[dev]) : 0;
 }

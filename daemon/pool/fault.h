@@ -4,6 +4,7 @@
 #define VRAMD_FAULT_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 /* True when VRAMD_FAULTS=1 is in the environment: test hooks only act
  * then, so a production daemon cannot be made to fail on purpose. */
@@ -21,5 +22,11 @@ bool vd_fault_alloc_now(void);
 void vd_fault_io_after(unsigned n);
 /* Called once per device part: true when this one is to fail. */
 bool vd_fault_io_now(void);
+
+/* Pretend another process took bytes of pool device dev's memory: its
+ * free-memory query answers that much less (0 = none).  Only honoured
+ * when vd_faults_enabled(). */
+void vd_fault_take(unsigned dev, uint64_t bytes);
+uint64_t vd_fault_taken(unsigned dev);
 
 #endif

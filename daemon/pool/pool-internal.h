@@ -29,6 +29,7 @@ struct vd_device {
   pthread_mutex_t probe_lock; /* one probe at a time */
   _Atomic uint64_t allocated; /* bytes in live extents */
   atomic_bool lost;         /* see vd_device_mark_lost */
+  unsigned ncpu;            /* CPU devices sharing host memory (free_now) */
   atomic_int state;         /* active, draining or drained; set under lock */
 };
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fault.h"
 #include "pool-cl.h"
 #include "pool-internal.h"
 #include "util.h"
@@ -91,32 +92,44 @@ static uint64_t host_mem_available(void)
   return (uint64_t)kb * 1024;
 }
 
+/* Free memory on one device as its driver says now (CPU devices: their
+ * share of the host's available memory), and where the figure came from;
+ * 0 when nothing says. */
+static uint64_t query_free(struct vd_device *dev, unsigned ncpu, const char **source)
+{
+  struct vd_device_info *in = &dev->info;
+  uint64_t free_b = 0;
+
+  *source = "total";
+  if (in->type == VD_DEV_CPU) {
+    /* CPU devices all share host RAM: split what is available between them. */
+    free_b = host_mem_available() / (ncpu ? ncpu : 1);
+    if (free_b && free_b < in->total_bytes) {
+      *source = "meminfo";
+      return free_b;
+    }
+  } else if (vd_nvml_free(in->pci_bus_id, &free_b) == 0) {
+    *source = "nvml";
+    return free_b < in->total_bytes ? free_b : in->total_bytes;
+  } else if (dev_has_ext(dev->cl, "cl_amd_device_attribute_query")) {
+    size_t kb[2] = { 0, 0 };
+    if (dev_value(dev->cl, VD_CL_DEVICE_GLOBAL_FREE_MEMORY_AMD, kb, sizeof kb) && kb[0]) {
+      *source = "amd";
+      return (uint64_t)kb[0] * 1024;
+    }
+  }
+  return 0;
+}
+
 /* Work out free memory and capacity for one device. */
 static void dev_capacity(struct vd_device *dev, const struct vd_pool_config *cfg,
                          unsigned ncpu)
 {
   struct vd_device_info *in = &dev->info;
-  uint64_t free_b = 0;
+  uint64_t free_b = query_free(dev, ncpu, &in->free_source);
 
-  in->free_bytes = in->total_bytes;
-  in->free_source = "total";
-  if (in->type == VD_DEV_CPU) {
-    /* CPU devices all share host RAM: split what is available between them. */
-    free_b = host_mem_available() / (ncpu ? ncpu : 1);
-    if (free_b && free_b < in->total_bytes) {
-      in->free_bytes = free_b;
-      in->free_source = "meminfo";
-    }
-  } else if (vd_nvml_free(in->pci_bus_id, &free_b) == 0) {
-    in->free_bytes = free_b < in->total_bytes ? free_b : in->total_bytes;
-    in->free_source = "nvml";
-  } else if (dev_has_ext(dev->cl, "cl_amd_device_attribute_query")) {
-    size_t kb[2] = { 0, 0 };
-    if (dev_value(dev->cl, VD_CL_DEVICE_GLOBAL_FREE_MEMORY_AMD, kb, sizeof kb) && kb[0]) {
-      in->free_bytes = (uint64_t)kb[0] * 1024;
-      in->free_source = "amd";
-    }
-  }
+  dev->ncpu = ncpu;
+  in->free_bytes = free_b ? free_b : in->total_bytes;
   if (cfg->reserve_set)
     in->reserve_bytes = cfg->reserve;
   else if (in->type == VD_DEV_CPU)
@@ -379,4 +392,16 @@ bool vd_device_mark_lost(struct vd_device *dev)
 bool vd_device_is_lost(const struct vd_device *dev)
 {
   return atomic_load_explicit(&dev->lost, memory_order_relaxed);
+}
+
+/* Free memory now, less what the test hook says another process took. */
+int vd_device_free_now(struct vd_device *dev, uint64_t *free_bytes)
+{
+  const char *source;
+  uint64_t f = query_free(dev, dev->ncpu, &source), taken = vd_fault_taken(dev->info.index);
+
+  if (!f)
+    return -ENOTSUP;
+  *free_bytes = f > taken ? f - taken : 0;
+  return 0;
 }

@@ -161,6 +161,11 @@ const char *vd_copier_error(const struct vd_copier *c);
 /* Bytes per piece. */
 size_t vd_copier_piece(const struct vd_copier *c);
 
+/* Free memory on the device as the driver says now (NVML, the AMD query,
+ * or a CPU device's share of the host's), for yielding to other
+ * processes: 0, or -ENOTSUP when nothing says. */
+int vd_device_free_now(struct vd_device *dev, uint64_t *free_bytes);
+
 /* A device that stopped answering: its extents fail every transfer and
  * no new extent goes there.  Marking is one-way until restart; true when
  * this call marked it. */

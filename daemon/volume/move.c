@@ -138,34 +138,43 @@ static struct vd_device *pick(struct vd_pool *pool, const struct vd_volume *v,
   return best;
 }
 
-/* Visit every extent of every volume that lives on from, in order:
- * fn gets it with the device it should go to (plan: room is debited). */
+/* Visit every extent of the volumes that lives on from, thin volumes'
+ * chunks first: fn gets it with the device it should go to (room is
+ * debited as planned).  Extents with nowhere to go add to *short_bytes.
+ * Stops once done reaches goal. */
 static int each_on(struct vd_volume **vols, int n, struct vd_pool *pool,
-                   const struct vd_device *from, uint64_t *room,
+                   const struct vd_device *from, uint64_t *room, uint64_t goal,
                    int (*fn)(void *arg, struct vd_volume *v, uint32_t d, uint32_t i,
                              struct vd_device *to, uint64_t bytes),
                    void *arg, uint64_t *short_bytes)
 {
-  for (int k = 0; k < n; k++) {
-    struct vd_target *t = &vols[k]->target;
-    for (uint32_t d = 0; d < t->map.ndev; d++)
-      for (uint32_t i = 0; i < vd_map_extent_count(&t->map, d); i++) {
-        struct vd_extent *e = atomic_load(&t->ext[d][i]);
-        struct vd_device *to;
-        int rc;
-        if (!e || vd_extent_device(e) != from)
-          continue;
-        to = pick(pool, vols[k], from, vd_extent_bytes(e), room);
-        if (!to) {
-          *short_bytes += vd_extent_bytes(e);
-          continue;
+  uint64_t done = 0;
+  for (int thin = 1; thin >= 0; thin--)
+    for (int k = 0; k < n; k++) {
+      struct vd_target *t = &vols[k]->target;
+      if ((t->stock != NULL) != (bool)thin)
+        continue;
+      for (uint32_t d = 0; d < t->map.ndev; d++)
+        for (uint32_t i = 0; i < vd_map_extent_count(&t->map, d); i++) {
+          struct vd_extent *e = atomic_load(&t->ext[d][i]);
+          struct vd_device *to;
+          int rc;
+          if (done >= goal)
+            return 0;
+          if (!e || vd_extent_device(e) != from)
+            continue;
+          to = pick(pool, vols[k], from, vd_extent_bytes(e), room);
+          if (!to) {
+            *short_bytes += vd_extent_bytes(e);
+            continue;
+          }
+          room[vd_device_info(to)->index] -= vd_extent_bytes(e);
+          rc = fn ? fn(arg, vols[k], d, i, to, vd_extent_bytes(e)) : 0;
+          if (rc)
+            return rc;
+          done += vd_extent_bytes(e);
         }
-        room[vd_device_info(to)->index] -= vd_extent_bytes(e);
-        rc = fn ? fn(arg, vols[k], d, i, to, vd_extent_bytes(e)) : 0;
-        if (rc)
-          return rc;
-      }
-  }
+    }
   return 0;
 }
 
@@ -228,7 +237,7 @@ int vd_drain_check(struct vd_registry *reg, struct vd_pool *pool, const struct v
   }
   for (unsigned k = 0; k < vd_pool_count(pool); k++)
     room[k] = vd_device_available(vd_pool_device(pool, k));
-  each_on(vols, n, pool, from, room, NULL, NULL, &short_bytes);
+  each_on(vols, n, pool, from, room, UINT64_MAX, NULL, NULL, &short_bytes);
   for (int k = 0; k < n; k++)
     vd_volume_put(vols[k]);
   free(vols);
@@ -242,9 +251,10 @@ int vd_drain_check(struct vd_registry *reg, struct vd_pool *pool, const struct v
   return -ENOSPC;
 }
 
-/* Move every extent off from onto the other active devices. */
-int vd_drain(struct vd_move_ctl *c, struct vd_registry *reg, struct vd_pool *pool,
-             struct vd_device *from, char *err, size_t errlen)
+/* Move extents off from onto the other active devices, thin chunks
+ * first, until goal bytes moved (UINT64_MAX: all of them). */
+int vd_evacuate(struct vd_move_ctl *c, struct vd_registry *reg, struct vd_pool *pool,
+                struct vd_device *from, uint64_t goal, char *err, size_t errlen)
 {
   struct vd_volume **vols = NULL;
   int n = vd_registry_list(reg, &vols), rc;
@@ -257,8 +267,8 @@ int vd_drain(struct vd_move_ctl *c, struct vd_registry *reg, struct vd_pool *poo
   }
   for (unsigned k = 0; k < vd_pool_count(pool); k++)
     room[k] = vd_device_available(vd_pool_device(pool, k));
-  rc = each_on(vols, n, pool, from, room, drain_one, &a, &short_bytes);
-  if (!rc && short_bytes) {
+  rc = each_on(vols, n, pool, from, room, goal, drain_one, &a, &short_bytes);
+  if (!rc && short_bytes && c->moved_bytes < goal) {
     char b[32];
     snprintf(err, errlen, "%s of %s found no room elsewhere",
              vd_format_size(short_bytes, b, sizeof b), vd_device_info(from)->id);
@@ -268,6 +278,13 @@ int vd_drain(struct vd_move_ctl *c, struct vd_registry *reg, struct vd_pool *poo
     vd_volume_put(vols[k]);
   free(vols);
   return rc;
+}
+
+/* Move every extent off from. */
+int vd_drain(struct vd_move_ctl *c, struct vd_registry *reg, struct vd_pool *pool,
+             struct vd_device *from, char *err, size_t errlen)
+{
+  return vd_evacuate(c, reg, pool, from, UINT64_MAX, err, errlen);
 }
 
 /* Bytes of v's extents that live off their home device. */

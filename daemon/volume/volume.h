@@ -108,6 +108,10 @@ uint64_t vd_volumes_bytes_on(struct vd_registry *reg, const struct vd_device *de
  * -ENOSPC with the shortfall named. */
 int vd_drain_check(struct vd_registry *reg, struct vd_pool *pool, const struct vd_device *from,
                    char *err, size_t errlen);
+/* Move extents off from, thin volumes' chunks first, until goal bytes
+ * moved (UINT64_MAX: all); -ENOSPC when some found no room elsewhere. */
+int vd_evacuate(struct vd_move_ctl *c, struct vd_registry *reg, struct vd_pool *pool,
+                struct vd_device *from, uint64_t goal, char *err, size_t errlen);
 /* Move every extent off from (the caller set it draining first). */
 int vd_drain(struct vd_move_ctl *c, struct vd_registry *reg, struct vd_pool *pool,
              struct vd_device *from, char *err, size_t errlen);
