@@ -147,6 +147,17 @@ int vramd_config_set(struct vramd_config *c, const char *key, const char *v,
                              (uint64_t *)((char *)c + size_settings[i].off), err, errlen);
   if (!strcmp(key, "verbose"))
     return vd_setting_switch(key, v, &c->verbose, err, errlen);
+  if (!strcmp(key, "yield-floor")) {
+    if (!strcmp(v, "0") || !strcmp(v, "off")) {
+      c->yield_floor = 0;
+      return 0;
+    }
+    if (vd_parse_size(v, &c->yield_floor, e, sizeof e)) {
+      snprintf(err, errlen, "%s: %s", key, e);
+      return -EINVAL;
+    }
+    return 0;
+  }
   if (!strcmp(key, "reserve") || !strcmp(key, "extent-size")) {
     uint64_t n;
     if (!strcmp(v, "0") && !strcmp(key, "reserve")) {

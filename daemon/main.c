@@ -31,7 +31,7 @@ static void usage(FILE *f)
     "             [--state-dir DIR] [--device-types gpu,accelerator,cpu]\n"
     "             [--reserve SIZE] [--extent-size SIZE] [--workers N]\n"
     "             [--small-batch on|off] [--small-max SIZE] [--small-staging SIZE]\n"
-    "             [--thin-chunk SIZE] [--thin-stock N]\n"
+    "             [--thin-chunk SIZE] [--thin-stock N] [--yield-floor SIZE|off]\n"
     "             [--volume name=N,size=S[,layout=stripe|concat][,devices=all|ID+ID]\n"
     "                       [,unit=S][,frontend=nbd|ublk][,index=N]] [--verbose]\n"
     "             [FRONTEND OPTIONS]\n"
@@ -57,6 +57,7 @@ static const struct option daemon_opts[] = {
   { "small-staging", required_argument, NULL, 1 },
   { "thin-chunk", required_argument, NULL, 1 },
   { "thin-stock", required_argument, NULL, 1 },
+  { "yield-floor", required_argument, NULL, 1 },
   { "volume", required_argument, NULL, 1 },
   { "verbose", no_argument, NULL, 'v' },
   { "list-devices", no_argument, NULL, 'l' },
@@ -223,6 +224,7 @@ static void delete_all(struct vramd *d)
 int main(int argc, char **argv)
 {
   struct vramd d = { .admin_lock = PTHREAD_MUTEX_INITIALIZER,
+                     .move_lock = PTHREAD_MUTEX_INITIALIZER,
                      .state_lock = PTHREAD_MUTEX_INITIALIZER };
   struct vd_pool_config pc = { 0 };
   struct vd_engine_config ec = { 0 };
@@ -278,6 +280,13 @@ int main(int argc, char **argv)
   }
   vd_safety_lock_memory(&d.safety);
   vd_registry_init(&d.reg);
+  if (vd_copier_open(d.pool, NULL, 2 * VD_COPY_PIECE_DEFAULT, &d.copier, err, sizeof err)) {
+    vd_err("cannot set up copies between devices: %s", err);
+    rc = 1;
+    goto out_engine;
+  }
+  for (unsigned i = 0; i < vd_pool_count(d.pool); i++)
+    vd_device_set_yield_floor(vd_pool_device(d.pool, i), d.cfg.yield_floor);
   if (vd_stock_new(d.pool, d.cfg.thin_chunk, &d.stock) ||
       vd_keeper_start(d.pool, d.stock, d.eng, &d.reg, d.cfg.thin_stock, &d.keeper)) {
     vd_err("cannot start the keeper of thin volumes");
@@ -327,6 +336,7 @@ out_frontends:
 out_engine:
   vd_keeper_stop(d.keeper);
   vd_stock_free(d.stock);
+  vd_copier_close(d.copier);
   vd_engine_stop(d.eng);
 out_pool:
   if (d.stop_signal && !d.eng)

@@ -35,6 +35,9 @@ struct vramd_config {
    * chunks the keeper holds ready per device while thin volumes exist. */
   uint64_t thin_chunk;
   unsigned thin_stock;
+  /* Free memory to leave other processes on every device (0: off);
+   * `vramctl device set ID --yield-floor` sets one device's. */
+  uint64_t yield_floor;
   bool verbose;
   bool list_devices;
   bool json;

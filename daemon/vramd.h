@@ -26,6 +26,8 @@ struct vramd {
   struct vd_registry reg;
   struct vd_stock *stock;     /* thin volumes' chunks */
   struct vd_keeper *keeper;   /* fills the stock, takes discarded chunks back */
+  struct vd_copier *copier;   /* moves extents between devices (one job at a time) */
+  pthread_mutex_t move_lock;  /* held by the job that moves extents */
   struct vd_frontend_host host; /* what the frontends see of the above */
   pthread_mutex_t admin_lock; /* serialises create and delete */
   time_t started;

@@ -30,6 +30,8 @@ struct vd_device {
   _Atomic uint64_t allocated; /* bytes in live extents */
   atomic_bool lost;         /* see vd_device_mark_lost */
   unsigned ncpu;            /* CPU devices sharing host memory (free_now) */
+  _Atomic uint64_t yield_floor; /* free memory to leave other processes; 0: off */
+  _Atomic uint64_t yield_short; /* what the last yield could not give back */
   atomic_int state;         /* active, draining or drained; set under lock */
 };
 

@@ -405,3 +405,8 @@ int vd_device_free_now(struct vd_device *dev, uint64_t *free_bytes)
   *free_bytes = f > taken ? f - taken : 0;
   return 0;
 }
+
+void vd_device_set_yield_floor(struct vd_device *dev, uint64_t bytes) { atomic_store(&dev->yield_floor, bytes); }
+uint64_t vd_device_yield_floor(const struct vd_device *dev) { return atomic_load(&dev->yield_floor); }
+void vd_device_set_yield_short(struct vd_device *dev, uint64_t bytes) { atomic_store(&dev->yield_short, bytes); }
+uint64_t vd_device_yield_short(const struct vd_device *dev) { return atomic_load(&dev->yield_short); }

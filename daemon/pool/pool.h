@@ -166,6 +166,14 @@ size_t vd_copier_piece(const struct vd_copier *c);
  * processes: 0, or -ENOTSUP when nothing says. */
 int vd_device_free_now(struct vd_device *dev, uint64_t *free_bytes);
 
+/* Yielding: the free memory vramd leaves to other processes on a device
+ * (0: off), and what the last yield could not give back for want of room
+ * elsewhere. */
+void vd_device_set_yield_floor(struct vd_device *dev, uint64_t bytes);
+uint64_t vd_device_yield_floor(const struct vd_device *dev);
+void vd_device_set_yield_short(struct vd_device *dev, uint64_t bytes);
+uint64_t vd_device_yield_short(const struct vd_device *dev);
+
 /* A device that stopped answering: its extents fail every transfer and
  * no new extent goes there.  Marking is one-way until restart; true when
  * this call marked it. */

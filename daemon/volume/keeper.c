@@ -10,6 +10,7 @@
 #include "volume.h"
 
 #define TICK_NS 100000000ull /* looks at the stock at least this often */
+#define YIELD_TICKS 5        /* asks the drivers for free memory every 500 ms */
 
 struct vd_keeper {
   struct vd_pool *pool;
@@ -20,7 +21,40 @@ struct vd_keeper {
   atomic_bool stop;
   pthread_t thread;
   _Atomic uint64_t made, freed, recycled;
+  vd_keeper_yield_fn *yield;  /* told when a device is short of its floor */
+  void *yield_arg;
+  uint64_t asked[VD_MAX_DEVICES]; /* need already passed on since it last held */
 };
+
+/* Devices whose free memory fell under their yield floor: tell the
+ * daemon how much another process needs back. */
+static void watch_floors(struct vd_keeper *k)
+{
+  for (unsigned d = 0; d < vd_pool_count(k->pool); d++) {
+    struct vd_device *dev = vd_pool_device(k->pool, d);
+    uint64_t floor = vd_device_yield_floor(dev), free_now, need;
+    if (!floor || vd_device_is_lost(dev) || vd_device_free_now(dev, &free_now))
+      continue;
+    if (free_now >= floor) {
+      k->asked[d] = 0; /* it holds: a later shortfall is new */
+      continue;
+    }
+    /* Only what grew since the last ask: memory given back may show as
+     * free only later, or (host memory) never. */
+    need = floor - free_now;
+    if (need > k->asked[d] && k->yield) {
+      k->yield(k->yield_arg, dev, need - k->asked[d]);
+      k->asked[d] = need;
+    }
+  }
+}
+
+/* Who to tell when a device must yield. */
+void vd_keeper_set_yield(struct vd_keeper *k, vd_keeper_yield_fn *fn, void *arg)
+{
+  k->yield_arg = arg;
+  k->yield = fn;
+}
 
 /* Free one chunk to the driver, or keep it (zeroed) when the shelf is short. */
 static void give_back(struct vd_keeper *k, struct vd_extent *e, unsigned want)
@@ -128,8 +162,11 @@ static void *keeper_main(void *arg)
   unsigned want = 0;
 
   vd_thread_name("vd-keeper");
-  while (!atomic_load(&k->stop)) {
-    unsigned thin = reclaim(k, want);
+  for (unsigned tick = 0; !atomic_load(&k->stop); tick++) {
+    unsigned thin;
+    if (tick % YIELD_TICKS == 0)
+      watch_floors(k);
+    thin = reclaim(k, want);
     want = thin ? k->level : 0;
     refill(k, want);
     unstarve(k);

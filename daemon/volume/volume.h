@@ -131,5 +131,10 @@ int vd_keeper_start(struct vd_pool *pool, struct vd_stock *stock, struct vd_engi
 void vd_keeper_stop(struct vd_keeper *k);
 void vd_keeper_stats(const struct vd_keeper *k, uint64_t *made, uint64_t *freed,
                      uint64_t *recycled);
+/* The keeper also asks each device with a yield floor for its free
+ * memory every 500 ms; under the floor, fn hears how much is needed back
+ * (from the keeper's thread: start work elsewhere, do not block). */
+typedef void vd_keeper_yield_fn(void *arg, struct vd_device *dev, uint64_t need);
+void vd_keeper_set_yield(struct vd_keeper *k, vd_keeper_yield_fn *fn, void *arg);
 
 #endif
