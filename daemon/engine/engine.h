@@ -125,6 +125,8 @@ struct vd_target {
   _Atomic uint64_t chunks;                 /* thin: chunks held */
   _Atomic uint64_t enospc;                 /* writes refused for want of a chunk */
   struct vd_extent *_Atomic retired;       /* thin: discarded, until no request can use them */
+  _Atomic uint64_t *zmask[VD_MAX_DEVICES]; /* thin: per extent, a bit per 64th of it
+                                            * discarded since last written */
   /* placement.c: requests in flight by epoch, and those parked */
   _Atomic unsigned epoch;
   _Atomic unsigned inflight[2];

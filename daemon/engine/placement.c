@@ -6,8 +6,9 @@
  * target's current epoch.  A placement changes in only three ways:
  *  - install (thin): NULL -> a chunk from the stock, by the write that
  *    needs it, with a compare-and-swap; the loser gives its chunk back.
- *  - discard (thin): a chunk -> NULL, by a ZERO that covers the whole of
- *    it.  A request that read the old pointer may still be using it, so
+ *  - discard (thin): a chunk -> NULL, once ZEROs have covered the whole
+ *    of it since it was last written (a bit per 64th of the chunk, set by
+ *    ZEROs and cleared by writes: swap and filesystems discard in pieces).  A request that read the old pointer may still be using it, so
  *    the chunk is retired, and the keeper reuses it only after
  *    vd_target_quiesce: the epoch flips and every request that entered in
  *    the old one has left.  A write racing a discard of the same range
@@ -219,8 +220,31 @@ static struct vd_extent *take_chunk(struct vd_target *t, unsigned home, unsigned
   return c;
 }
 
-/* Give every range a write touches a chunk: 0, or -EAGAIN when a chunk
- * was wanted and the stock had none (the caller parks the request). */
+/* The 64th of extent (d, i) that one bit of its discard mask stands
+ * for, and the mask of every bit. */
+static uint64_t piece_of(const struct vd_target *t, uint32_t d, uint32_t i, uint64_t *all)
+{
+  uint64_t bytes = vd_map_extent_bytes(&t->map, d, i), piece = (bytes + 63) / 64;
+  uint64_t n;
+  piece = (piece + VD_SECTOR - 1) / VD_SECTOR * VD_SECTOR;
+  n = (bytes + piece - 1) / piece;
+  *all = n >= 64 ? UINT64_MAX : (1ull << n) - 1;
+  return piece;
+}
+
+/* Bits of the pieces [off, off+len) covers whole (whole: true) or touches. */
+static uint64_t piece_bits(uint64_t off, uint64_t len, uint64_t piece, bool whole)
+{
+  uint64_t lo = whole ? (off + piece - 1) / piece : off / piece;
+  uint64_t hi = whole ? (off + len) / piece : (off + len + piece - 1) / piece;
+  if (hi <= lo)
+    return 0;
+  return (hi - lo >= 64 ? UINT64_MAX : ((1ull << (hi - lo)) - 1)) << lo;
+}
+
+/* Give every range a write touches a chunk, and forget that its pieces
+ * were discarded: 0, or -EAGAIN when a chunk was wanted and the stock
+ * had none (the caller parks the request). */
 int vd_target_thin_write(struct vd_target *t, const struct vd_io *io, unsigned ndev,
                          struct vd_device *const *devs)
 {
@@ -231,6 +255,10 @@ int vd_target_thin_write(struct vd_target *t, const struct vd_io *io, unsigned n
   while (vd_map_next(&it, &s)) {
     struct vd_extent *_Atomic *slot = &t->ext[s.dev][s.extent];
     struct vd_extent *c, *expect = NULL;
+    uint64_t all, piece = piece_of(t, s.dev, s.extent, &all);
+    uint64_t bits = piece_bits(s.ext_offset, s.len, piece, false);
+    if (atomic_load_explicit(&t->zmask[s.dev][s.extent], memory_order_relaxed) & bits)
+      atomic_fetch_and(&t->zmask[s.dev][s.extent], ~bits);
     if (atomic_load_explicit(slot, memory_order_acquire))
       continue;
     c = take_chunk(t, vd_device_info(t->dev[s.dev])->index, ndev, devs);
@@ -246,18 +274,31 @@ int vd_target_thin_write(struct vd_target *t, const struct vd_io *io, unsigned n
   return 0;
 }
 
-/* Retire one logical extent's chunk, if it has one. */
-static void discard_extent(struct vd_target *t, uint32_t d, uint32_t i)
+/* Mark pieces of extent (d, i) discarded; retire its chunk once every
+ * piece is.  True when retired. */
+static bool discard_pieces(struct vd_target *t, uint32_t d, uint32_t i, uint64_t bits)
 {
-  struct vd_extent *old = atomic_exchange(&t->ext[d][i], NULL);
-  if (!old)
-    return;
+  uint64_t all, old;
+  struct vd_extent *chunk;
+
+  piece_of(t, d, i, &all);
+  if (!bits)
+    return false;
+  old = atomic_fetch_or(&t->zmask[d][i], bits);
+  if ((old | bits) != all || (old & bits) == bits)
+    return false; /* not whole yet, or another ZERO completed it */
+  atomic_store(&t->zmask[d][i], 0);
+  chunk = atomic_exchange(&t->ext[d][i], NULL);
+  if (!chunk)
+    return false;
   atomic_fetch_sub(&t->chunks, 1);
-  vd_extent_push(&t->retired, old);
+  vd_extent_push(&t->retired, chunk);
+  return true;
 }
 
-/* A ZERO on a thin volume: retire every chunk it covers whole (the rest
- * is zeroed in place by the workers).  True when any was retired. */
+/* A ZERO on a thin volume: mark the pieces of each chunk it covers whole,
+ * and retire the chunks that are then discarded whole (the rest is zeroed
+ * in place by the workers).  True when any was retired. */
 bool vd_target_thin_discard(struct vd_target *t, const struct vd_io *io)
 {
   bool any = false;
@@ -266,32 +307,29 @@ bool vd_target_thin_discard(struct vd_target *t, const struct vd_io *io)
     struct vd_map_iter it;
     struct vd_segment s;
     uint32_t cur = UINT32_MAX;
-    uint64_t lo = 0, hi = 0;
+    uint64_t bits = 0;
 
     /* Device order: a chunk's pieces come one after another. */
     vd_map_iter_init_dev(&it, &t->map, io->off, io->len, d);
     for (bool more = true; more;) {
+      uint64_t all, piece;
       more = vd_map_next(&it, &s);
-      if (more && s.extent == cur && s.ext_offset == hi) {
-        hi += s.len * s.rows;
-        continue;
+      if (!more || s.extent != cur) {
+        if (cur != UINT32_MAX)
+          any |= discard_pieces(t, d, cur, bits);
+        bits = 0;
+        cur = more ? s.extent : UINT32_MAX;
       }
-      if (cur != UINT32_MAX && lo == 0 && hi == vd_map_extent_bytes(&t->map, d, cur)) {
-        discard_extent(t, d, cur);
-        any = true;
-      }
-      if (more) {
-        cur = s.extent;
-        lo = s.ext_offset;
-        hi = lo + s.len * s.rows;
-      }
+      if (!more)
+        break;
+      piece = piece_of(t, d, s.extent, &all);
+      bits |= piece_bits(s.ext_offset, s.len * s.rows, piece, true);
     }
   }
   if (any)
     vd_stock_kick(t->stock);
   return any;
 }
-
 /* Record the pieces of the tracked extent that a finished write touched. */
 void vd_target_written(struct vd_target *t, const struct vd_io *io)
 {

@@ -215,7 +215,9 @@ static void free_extents(struct vd_volume *v)
     for (uint32_t i = 0; i < vd_map_extent_count(&v->target.map, d); i++)
       vd_extent_free(atomic_load(&x[i]));
     free(x);
+    free((void *)v->target.zmask[d]);
     v->target.ext[d] = NULL;
+    v->target.zmask[d] = NULL;
   }
 }
 
@@ -229,7 +231,9 @@ static int alloc_extents(struct vd_volume *v, char *err, size_t errlen)
     if (n == 0)
       continue;
     v->target.ext[d] = calloc(n, sizeof *v->target.ext[d]);
-    if (!v->target.ext[d]) {
+    if (v->target.stock)
+      v->target.zmask[d] = calloc(n, sizeof *v->target.zmask[d]);
+    if (!v->target.ext[d] || (v->target.stock && !v->target.zmask[d])) {
       snprintf(err, errlen, "out of host memory");
       return -ENOMEM;
     }

@@ -53,6 +53,19 @@ qio -c "write -z 0 8M" && qio -c "write -P 0x11 4M 4M" || fail "rewrite: $(cat "
 qio -c "read -P 0 0 4M" -c "read -P 0x11 4M 4M" || fail "rewrite read: $(cat "$tmpdir/qio")"
 pass "partial discard keeps the chunk; whole chunks go back within 2 s; reuse reads right"
 
+# Discards in pieces (as swap and filesystems send them) add up to a whole
+# chunk; a write between them takes its piece back out.  16M-24M is one
+# chunk on each device.
+a0=$(alloc)
+qio -c "write -P 0x44 16M 8M" -c "discard 16M 4M" -c "write -P 0x55 18M 4k" -c "discard 20M 4M" ||
+  fail "pieces: $(cat "$tmpdir/qio")"
+[ "$(alloc)" = $(( a0 + 4 * M )) ] || fail "after discards in pieces around a write: $(alloc), want $a0 + 4M"
+qio -c "read -P 0 16M 2M" -c "read -P 0x55 18M 4k" -c "read -P 0 18878464 6287360" ||
+  fail "pieces read back: $(cat "$tmpdir/qio")"
+qio -c "discard 18M 1M" || fail "last piece: $(cat "$tmpdir/qio")"
+[ "$(alloc)" = "$a0" ] || fail "the last piece discarded: $(alloc), want $a0"
+pass "discards in 4M pieces free a chunk once all of it is discarded; a write in between keeps it"
+
 # Out of room: about 40M per device; writing 128M must stop with ENOSPC.
 qio -c "write -P 0xcd 64M 128M" && fail "128M written into 80M of VRAM"
 grep -qi "No space left" "$tmpdir/qio" || fail "not ENOSPC: $(cat "$tmpdir/qio")"
