@@ -8,6 +8,8 @@
 
 #include "volume.h"
 
+struct vramd_job_info;
+
 struct vramd;
 
 /* GET /v1: version, what this build offers, swap safety, pinned memory
@@ -26,5 +28,7 @@ json_t *vd_api_available_json(struct vramd *d);
 json_t *vd_api_device_status_json(struct vramd *d, unsigned i);
 /* A volume as JSON; detail adds extents and counters. */
 json_t *vd_api_volume_json(struct vramd *d, struct vd_volume *v, bool detail);
+/* A job as GET /v1/jobs/{id} shows it: progress, rate, ETA, times. */
+json_t *vd_api_job_json(const struct vramd_job_info *j);
 
 #endif

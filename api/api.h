@@ -13,6 +13,7 @@
 
 struct vramd;
 struct vd_api;
+struct vramd_sleep_job;
 
 #define VD_API_MAX_BODY (64u << 10)   /* request bodies above this get 413 */
 #define VD_API_DRAIN_BODY (1u << 20)  /* read and dropped to answer that 413 */
@@ -49,6 +50,11 @@ json_t *vd_api_load_object(const char *body, size_t len, size_t flags,
  * filled (the offending field is named). */
 int vd_api_parse_create(const char *body, size_t len,
                         struct vd_volume_spec *spec, struct vd_api_error *e);
+
+/* Read POST /v1/faults' "sleep_job" object (test-only): "seconds" and
+ * "bytes" required, "step_ms", "target" and "error" optional.  0, or
+ * -EINVAL with e naming the field. */
+int vd_api_parse_sleep_job(json_t *o, struct vramd_sleep_job *s, struct vd_api_error *e);
 
 /* A growing text buffer; on allocation failure it stays short and
  * sets failed. */

@@ -1,11 +1,13 @@
-/* body.c: request bodies: a JSON object taken with its length, and
- * POST /v1/volumes read by the spec codec (common/spec-json.c). */
+/* body.c: request bodies: a JSON object taken with its length,
+ * POST /v1/volumes read by the spec codec (common/spec-json.c), and the
+ * test-only sleep job of POST /v1/faults. */
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "api.h"
+#include "job-sleep.h"
 
 /* A body as a JSON object, taken with its length: a NUL byte anywhere
  * (which a C string would cut the body at) is refused, never skipped. */
@@ -50,4 +52,67 @@ int vd_api_parse_create(const char *body, size_t len,
   rc = vd_spec_from_json(root, VD_SPEC_BODY, spec, e);
   json_decref(root);
   return rc;
+}
+
+/* One member of a sleep_job object into s; 0 or -EINVAL with e filled. */
+static int sleep_field(const char *key, json_t *v, struct vramd_sleep_job *s,
+                       struct vd_api_error *e)
+{
+  char msg[200];
+  double d = json_number_value(v);
+  json_int_t i = json_integer_value(v);
+
+  if (!strcmp(key, "seconds")) {
+    if (!json_is_number(v) || !(d >= 0 && d <= VRAMD_SLEEP_MAX_SECONDS))
+      return vd_spec_fail(e, "invalid_field", key, "sleep_job.seconds must be a number "
+                          "from 0 to %d", VRAMD_SLEEP_MAX_SECONDS);
+    s->seconds = d;
+  } else if (!strcmp(key, "bytes")) {
+    if (!json_is_integer(v) || i < 0 || i > (json_int_t)1 << 62)
+      return vd_spec_fail(e, "invalid_field", key, "sleep_job.bytes must be an integer "
+                          "from 0 to 2^62");
+    s->bytes = (uint64_t)i;
+  } else if (!strcmp(key, "step_ms")) {
+    if (!json_is_integer(v) || i < 1 || i > VRAMD_SLEEP_MAX_STEP_MS)
+      return vd_spec_fail(e, "invalid_field", key, "sleep_job.step_ms must be an integer "
+                          "from 1 to %d", VRAMD_SLEEP_MAX_STEP_MS);
+    s->step_ms = (unsigned)i;
+  } else if (!strcmp(key, "target")) {
+    if (!json_is_string(v) || !vd_name_valid(json_string_value(v), msg, sizeof msg))
+      return vd_spec_fail(e, "invalid_field", key, "sleep_job.target must be a name: "
+                          "[a-z0-9][a-z0-9._-]{0,62}");
+    snprintf(s->target, sizeof s->target, "%s", json_string_value(v));
+  } else if (!strcmp(key, "error")) {
+    if (!json_is_string(v) || !json_string_length(v) ||
+        json_string_length(v) >= sizeof s->error || memchr(json_string_value(v), 0,
+                                                           json_string_length(v)))
+      return vd_spec_fail(e, "invalid_field", key, "sleep_job.error must be a message of "
+                          "1 to %zu bytes", sizeof s->error - 1);
+    snprintf(s->error, sizeof s->error, "%s", json_string_value(v));
+  } else {
+    return vd_spec_fail(e, "unknown_field", key, "sleep_job has no field '%.40s' (seconds, "
+                        "bytes, step_ms, target, error)", key);
+  }
+  return 0;
+}
+
+/* The test-only sleep job's parameters. */
+int vd_api_parse_sleep_job(json_t *o, struct vramd_sleep_job *s, struct vd_api_error *e)
+{
+  const char *key;
+  json_t *v;
+
+  memset(s, 0, sizeof *s);
+  memset(e, 0, sizeof *e);
+  s->step_ms = 50;
+  snprintf(s->target, sizeof s->target, "test");
+  if (!json_is_object(o))
+    return vd_spec_fail(e, "invalid_field", "sleep_job", "sleep_job must be an object");
+  json_object_foreach(o, key, v)
+    if (sleep_field(key, v, s, e))
+      return -EINVAL;
+  if (!json_object_get(o, "seconds") || !json_object_get(o, "bytes"))
+    return vd_spec_fail(e, "missing_field", json_object_get(o, "seconds") ? "bytes" : "seconds",
+                        "sleep_job needs seconds and bytes");
+  return 0;
 }

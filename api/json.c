@@ -1,5 +1,5 @@
 /* json.c: the daemon's objects as the control API shows them: the
- * daemon (GET /v1), the pool, devices and volumes.  server.c's routes
+ * daemon (GET /v1), the pool, devices, volumes and jobs.  server.c's routes
  * send these. */
 #include <jansson.h>
 #include <stdio.h>
@@ -8,6 +8,7 @@
 #include "api-internal.h"
 #include "config.h"
 #include "frontend.h"
+#include "jobs.h"
 #include "list.h"
 #include "pinned.h"
 #include "safety.h"
@@ -206,5 +207,32 @@ json_t *vd_api_volume_json(struct vramd *d, struct vd_volume *v, bool detail)
                                   "bytes", (json_int_t)atomic_load(&v->stats.bytes[op]),
                                   "errors", (json_int_t)atomic_load(&v->stats.errors[op])));
   json_object_set_new(o, "io", st);
+  return o;
+}
+
+/* A time as seconds since the epoch, or null when it has not come. */
+static json_t *when(time_t t)
+{
+  return t ? json_integer((json_int_t)t) : json_null();
+}
+
+/* A job: what it does, where it is, how fast and how long it has left. */
+json_t *vd_api_job_json(const struct vramd_job_info *j)
+{
+  json_int_t eta = (json_int_t)j->eta; /* whole seconds, rounded up */
+  if ((double)eta < j->eta)
+    eta++;
+  json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:o, s:o, s:o, s:o}",
+                        "id", (json_int_t)j->id, "kind", j->kind, "target", j->target,
+                        "state", vramd_job_state_name(j->state),
+                        "cancel_requested", j->cancel_requested,
+                        "done_bytes", (json_int_t)j->done_bytes,
+                        "total_bytes", (json_int_t)j->total_bytes,
+                        "rate_bytes_per_second", (json_int_t)(j->rate + 0.5),
+                        "eta_seconds", j->eta < 0 ? json_null() : json_integer(eta),
+                        "created", when(j->created), "started", when(j->started),
+                        "finished", when(j->finished));
+  if (o)
+    json_object_set_new(o, "error", j->error[0] ? json_string(j->error) : json_null());
   return o;
 }

@@ -24,6 +24,8 @@
 #include "api.h"
 #include "fault.h"
 #include "guard.h"
+#include "job-sleep.h"
+#include "jobs.h"
 #include "state.h"
 #include "vramd.h"
 #include "worker.h"
@@ -321,15 +323,55 @@ static enum MHD_Result get_metrics(struct vramd *d, struct req *c)
   return send_text(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", b.s, b.len, NULL);
 }
 
+/* The answer to a request that started a job: 202 with the job and its
+ * Location, or why it could not start. */
+static enum MHD_Result job_started(struct vramd *d, struct req *c, int rc, uint32_t id,
+                                   const char *err)
+{
+  struct vramd_job_info j;
+  char loc[64];
+
+  if (rc == -EAGAIN)
+    return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "too_many_jobs", NULL, "%s", err);
+  if (rc == -ESHUTDOWN)
+    return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "stopping", NULL, "%s", err);
+  if (rc)
+    return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", NULL, "%s", err);
+  snprintf(loc, sizeof loc, "/v1/jobs/%u", id);
+  /* A job that ended and was forgotten at once still has its id. */
+  if (vramd_job_get(&d->jobs, id, &j))
+    return send_json(c, MHD_HTTP_ACCEPTED, json_pack("{s:I}", "id", (json_int_t)id), loc);
+  return send_json(c, MHD_HTTP_ACCEPTED, vd_api_job_json(&j), loc);
+}
+
+/* POST /v1/faults' sleep_job: start the test-only sleep job. */
+static enum MHD_Result start_sleep_job(struct vramd *d, struct req *c, json_t *o)
+{
+  struct vramd_sleep_job s;
+  struct vd_api_error e;
+  char err[256];
+  uint32_t id = 0;
+  int rc;
+
+  if (vd_api_parse_sleep_job(o, &s, &e))
+    return send_error(c, MHD_HTTP_BAD_REQUEST, e.code,
+                      json_pack("{s:s}", "field", e.field), "%s", e.message);
+  rc = vramd_job_sleep_start(&d->jobs, &s, &id, err, sizeof err);
+  return job_started(d, c, rc, id, err);
+}
+
 /* POST /v1/faults, a test-only route that exists only under VRAMD_FAULTS=1:
- * {"alloc_after": N, "io_after": N, "device_lost": "ID"}, each optional. */
+ * {"alloc_after": N, "io_after": N, "device_lost": "ID", "sleep_job": {...}},
+ * each optional; a sleep_job answers 202 with the job. */
 static enum MHD_Result post_faults(struct vramd *d, struct req *c)
 {
   struct vd_api_error e = { 0 };
-  json_t *doc = vd_api_load_object(c->body.s ? c->body.s : "", c->body.len, 0, &e);
+  json_t *doc = vd_api_load_object(c->body.s ? c->body.s : "", c->body.len,
+                                   JSON_REJECT_DUPLICATES, &e);
   json_t *val;
   const char *key;
   char err[256];
+  enum MHD_Result ret;
 
   if (!doc)
     return send_error(c, MHD_HTTP_BAD_REQUEST, e.code, NULL, "%s", e.message);
@@ -337,10 +379,12 @@ static enum MHD_Result post_faults(struct vramd *d, struct req *c)
     bool count = !strcmp(key, "alloc_after") || !strcmp(key, "io_after");
     if ((count && (!json_is_integer(val) || json_integer_value(val) < 0 ||
                    json_integer_value(val) > 1000000)) ||
-        (!count && (strcmp(key, "device_lost") || !json_is_string(val)))) {
+        (!count && strcmp(key, "sleep_job") &&
+         (strcmp(key, "device_lost") || !json_is_string(val)))) {
       json_decref(doc);
       return send_error(c, MHD_HTTP_BAD_REQUEST, "invalid_field", NULL,
-                        "'%.40s': alloc_after and io_after take a count, device_lost an id", key);
+                        "'%.40s': alloc_after and io_after take a count, device_lost an id, "
+                        "sleep_job an object", key);
     }
   }
   if ((val = json_object_get(doc, "alloc_after")))
@@ -352,8 +396,73 @@ static enum MHD_Result post_faults(struct vramd *d, struct req *c)
     json_decref(doc);
     return send_error(c, MHD_HTTP_NOT_FOUND, "no_such_device", NULL, "%s", err);
   }
+  if ((val = json_object_get(doc, "sleep_job"))) {
+    ret = start_sleep_job(d, c, val);
+    json_decref(doc);
+    return ret;
+  }
   json_decref(doc);
   return send_text(c, MHD_HTTP_NO_CONTENT, "application/json", NULL, 0, NULL);
+}
+
+/* GET /v1/jobs. */
+static enum MHD_Result list_jobs(struct vramd *d, struct req *c)
+{
+  struct vramd_job_info *jobs;
+  json_t *arr = json_array();
+  int n = vramd_jobs_list(&d->jobs, &jobs);
+
+  if (n < 0) {
+    json_decref(arr);
+    return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", NULL, "out of memory");
+  }
+  for (int i = 0; i < n; i++)
+    json_array_append_new(arr, vd_api_job_json(&jobs[i]));
+  free(jobs);
+  return send_json(c, MHD_HTTP_OK, json_pack("{s:o}", "jobs", arr), NULL);
+}
+
+/* The 404 for a job vramd does not have (or no longer remembers). */
+static enum MHD_Result no_such_job(struct req *c, uint32_t id)
+{
+  return send_error(c, MHD_HTTP_NOT_FOUND, "no_such_job", NULL,
+                    "no job %u (GET /v1/jobs lists them; jobs are forgotten when vramd "
+                    "restarts and once %u newer ones have ended)", id, VRAMD_JOBS_KEPT);
+}
+
+/* GET /v1/jobs/{id}, and DELETE, which asks it to stop at a safe point. */
+static enum MHD_Result job(struct vramd *d, struct req *c, uint32_t id, bool cancel)
+{
+  struct vramd_job_info j;
+  int rc = cancel ? vramd_job_cancel(&d->jobs, id, &j) : vramd_job_get(&d->jobs, id, &j);
+
+  if (rc == -ENOENT)
+    return no_such_job(c, id);
+  if (rc == -EALREADY)
+    return send_error(c, MHD_HTTP_CONFLICT, "job_finished",
+                      json_pack("{s:s}", "state", vramd_job_state_name(j.state)),
+                      "job %u has already ended (%s)", id, vramd_job_state_name(j.state));
+  return send_json(c, cancel ? MHD_HTTP_ACCEPTED : MHD_HTTP_OK, vd_api_job_json(&j), NULL);
+}
+
+/* The job id in a path: digits only, no sign or leading zero, at most
+ * 2^32-1; false after a 400 was queued (*ret holds its result). */
+static bool route_job_id(struct req *c, const char *raw, uint32_t *id, enum MHD_Result *ret)
+{
+  size_t n = strlen(raw);
+  unsigned long long v = 0;
+  bool ok = n && n <= 10 && !raw[strspn(raw, "0123456789")] && (raw[0] != '0' || n == 1);
+
+  if (ok && (v = strtoull(raw, NULL, 10)) > UINT32_MAX)
+    ok = false;
+  if (!ok) {
+    *ret = send_error(c, MHD_HTTP_BAD_REQUEST, "invalid_id", NULL,
+                      "'%.40s' is not a job id: ids are whole numbers (GET /v1/jobs lists "
+                      "them)", raw);
+    return false;
+  }
+  *id = (uint32_t)v;
+  return true;
 }
 
 /* The name after a route prefix, decoded and checked; NULL after an
@@ -402,6 +511,17 @@ static enum MHD_Result route(struct server *s, struct req *c, const char *url,
     if (!route_name(c, url + 12, name, sizeof name, false, &ret))
       return ret;
     return get_devices(d, c, name);
+  }
+  if (!strcmp(url, "/v1/jobs"))
+    return get ? list_jobs(d, c) : not_allowed(c, method, "GET");
+  if (!strncmp(url, "/v1/jobs/", 9)) {
+    bool del = !strcmp(method, "DELETE");
+    uint32_t id;
+    if (!get && !del)
+      return not_allowed(c, method, "GET, DELETE");
+    if (!route_job_id(c, url + 9, &id, &ret))
+      return ret;
+    return job(d, c, id, del);
   }
   if (!strcmp(url, "/v1/volumes")) {
     if (get)

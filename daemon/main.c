@@ -237,6 +237,7 @@ int main(int argc, char **argv)
    * them to the kernel instead of leaving them in a thread's malloc arena
    * (glibc's moving threshold would: RSS then grows with connection churn). */
   mallopt(M_MMAP_THRESHOLD, 128 << 10);
+  vramd_jobs_init(&d.jobs);
   rc = parse_args(argc, argv, &d);
   if (rc >= 0)
     goto out_cfg;
@@ -324,8 +325,10 @@ int main(int argc, char **argv)
   vramd_notify_stopping();
 
 out_frontends:
-  /* No new requests, then drain I/O, then free VRAM last. */
+  /* No new requests, then stop the jobs (each at a safe point: they may
+   * be moving a volume's data), then drain I/O, then free VRAM last. */
   vd_api_stop(d.api);
+  vramd_jobs_stop(&d.jobs);
   if (api_fd >= 0)
     close(api_fd);
   if (metrics_fd >= 0)

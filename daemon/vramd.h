@@ -1,6 +1,6 @@
 /* vramd.h: the daemon object, and creating and deleting its volumes
  * (core.c).  Its parts have their own headers: settings.h, safety.h,
- * frontends.h, state.h, pinned.h, service.h, signals.h. */
+ * frontends.h, state.h, pinned.h, service.h, signals.h, jobs.h. */
 #ifndef VRAMD_VRAMD_H
 #define VRAMD_VRAMD_H
 
@@ -11,6 +11,7 @@
 
 #include "engine.h"
 #include "frontend.h"
+#include "jobs.h"
 #include "pool.h"
 #include "safety.h"
 #include "settings.h"
@@ -44,6 +45,7 @@ struct vramd {
   int stop_signal;
   struct vramd_config *file_cfg;
   bool verbose_cli;           /* --verbose: SIGHUP leaves it on */
+  struct vramd_jobs jobs;     /* long operations (jobs.c) */
 };
 
 /* Records a change of the volume definitions: the registry's volumes

@@ -35,6 +35,12 @@ tests_unit_test_core_SOURCES = tests/unit/test_core.c tests/unit/runner.c tests/
 tests_unit_test_core_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(OPENCL_CFLAGS) $(JANSSON_CFLAGS)
 tests_unit_test_core_LDADD = common/libvdcommon.a $(CUNIT_LIBS)
 TESTS += tests/unit/test_registry tests/unit/test_core
+# daemon/jobs.c: real job threads driven step by step from the test.
+check_PROGRAMS += tests/unit/test_jobs
+tests_unit_test_jobs_SOURCES = tests/unit/test_jobs.c tests/unit/runner.c tests/unit/runner.h
+tests_unit_test_jobs_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS)
+tests_unit_test_jobs_LDADD = common/libvdcommon.a $(CUNIT_LIBS)
+TESTS += tests/unit/test_jobs
 
 TESTS += tests/integration/list-devices.sh tests/integration/ublk-unavailable.sh \
 	tests/integration/host-memory.sh
