@@ -21,3 +21,9 @@ noinst_PROGRAMS += bench/cl-calls
 bench_cl_calls_SOURCES = bench/cl-calls.c
 bench_cl_calls_CFLAGS = $(AM_CFLAGS) $(OPENCL_CFLAGS)
 bench_cl_calls_LDADD = $(OPENCL_LIBS) -lpthread $(LIBS)
+
+# Another process that wants VRAM: what a yield makes room for.
+noinst_PROGRAMS += bench/vram-hog
+bench_vram_hog_SOURCES = bench/vram-hog.c
+bench_vram_hog_CFLAGS = $(AM_CFLAGS) $(OPENCL_CFLAGS)
+bench_vram_hog_LDADD = $(OPENCL_LIBS) $(LIBS)

@@ -80,7 +80,7 @@ static int run_rebalance(struct vramd_job *job, void *arg, char *err, size_t err
   struct move_job *m = arg;
   struct vd_move_ctl c = mover(m->d, job);
   uint64_t t0 = vd_now_ns();
-  char what[80];
+  char what[VD_NAME_MAX + 32];
   int rc;
 
   pthread_mutex_lock(&m->d->move_lock);
@@ -211,7 +211,7 @@ static int run_yield(struct vramd_job *job, void *arg, char *err, size_t errlen)
   uint64_t alloc = vd_device_allocated(dev), give = m->need < alloc ? m->need : alloc;
   uint64_t cap = alloc - give, freed = 0, t0 = vd_now_ns(), left;
   struct vd_extent *e;
-  char a[32], b[32], what[64];
+  char a[32], b[32], what[VD_DEV_ID_MAX + 16];
   int rc = 0;
 
   if (m->lower_capacity)

@@ -19,6 +19,7 @@ daemon_libvdcore_a_SOURCES = \
 	daemon/pinned.h daemon/pinned.c daemon/state.h daemon/state.c \
 	daemon/service.h daemon/service.c daemon/signals.h daemon/signals.c \
 	daemon/list.h daemon/list.c \
+	daemon/elastic.h daemon/elastic.c \
 	daemon/jobs.h daemon/jobs.c daemon/job-sleep.h daemon/job-sleep.c
 daemon_libvdcore_a_CPPFLAGS = $(VD_INC_CORE) $(VD_DEFS)
 daemon_libvdcore_a_CFLAGS = $(AM_CFLAGS) $(OPENCL_CFLAGS) $(JANSSON_CFLAGS) $(SYSTEMD_CFLAGS)

@@ -13,6 +13,7 @@
 #include "api.h"
 #include "config.h"
 #include "frontend.h"
+#include "elastic.h"
 #include "frontends.h"
 #include "list.h"
 #include "pinned.h"
@@ -294,6 +295,7 @@ int main(int argc, char **argv)
     rc = 1;
     goto out_engine;
   }
+  vd_keeper_set_yield(d.keeper, vramd_yield, &d);
   d.host = (struct vd_frontend_host){ .eng = d.eng, .reg = &d.reg };
   d.started = time(NULL);
   vramd_state_prepare(&d);
