@@ -4,6 +4,8 @@
  * read of anything but what was written. */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +32,8 @@ struct worker {
   unsigned id;
   uint64_t seed;
   atomic_bool *stop;
-  unsigned writes, bad;
+  atomic_uint writes;
+  unsigned bad;
 };
 
 /* xorshift64 for each thread's own sequence. */
@@ -87,7 +90,7 @@ static void *writer(void *arg)
       continue;
     }
     memcpy(w->model + off, buf, len);
-    w->writes++;
+    atomic_fetch_add(&w->writes, 1);
   }
   return NULL;
 }
@@ -101,7 +104,7 @@ static void *reader(void *arg)
     if (vd_engine_rw(eng, &w->v->target, VD_OP_READ, STATIC_OFF, STATIC_LEN, buf) ||
         memcmp(buf, w->model + STATIC_OFF, STATIC_LEN))
       w->bad++;
-    w->writes++;
+    atomic_fetch_add(&w->writes, 1);
   }
   return NULL;
 }
@@ -133,12 +136,16 @@ static void under_load(struct vd_volume *v, void (*fn)(struct vd_volume *v))
     w[i] = (struct worker){ v, model, i, 0x9e3779b97f4a7c15ull * (i + 1), &stop, 0, 0 };
     CU_ASSERT_EQUAL_FATAL(pthread_create(&th[i], NULL, i < WRITERS ? writer : reader, &w[i]), 0);
   }
+  /* Moves only count while every writer and the reader are at work. */
+  for (unsigned i = 0; i <= WRITERS; i++)
+    while (atomic_load(&w[i].writes) < 4)
+      sched_yield();
   fn(v);
   atomic_store(&stop, true);
   for (unsigned i = 0; i <= WRITERS; i++) {
     pthread_join(th[i], NULL);
     CU_ASSERT_EQUAL(w[i].bad, 0);
-    CU_ASSERT(w[i].writes > 0);
+    CU_ASSERT(atomic_load(&w[i].writes) >= 4);
   }
   check_model(v, model);
   free(model);
