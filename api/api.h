@@ -50,6 +50,11 @@ json_t *vd_api_load_object(const char *body, size_t len, size_t flags,
 int vd_api_parse_create(const char *body, size_t len,
                         struct vd_volume_spec *spec, struct vd_api_error *e);
 
+/* Parse a PATCH /v1/devices/{id} body, {"reserve_bytes": N}.  Returns 0,
+ * or -EINVAL with e filled (unknown, missing or bad field named). */
+int vd_api_parse_device_patch(const char *body, size_t len, uint64_t *reserve,
+                              struct vd_api_error *e);
+
 /* A growing text buffer; on allocation failure it stays short and
  * sets failed. */
 struct vd_buf {
