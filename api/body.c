@@ -116,3 +116,35 @@ int vd_api_parse_sleep_job(json_t *o, struct vramd_sleep_job *s, struct vd_api_e
                         "sleep_job needs seconds and bytes");
   return 0;
 }
+
+/* Parse a PATCH /v1/devices/{id} body: {"reserve_bytes": N}, integer
+ * bytes as sizes are everywhere in JSON; nothing else is taken. */
+int vd_api_parse_device_patch(const char *body, size_t len, uint64_t *reserve,
+                              struct vd_api_error *e)
+{
+  json_t *root, *v;
+  const char *key;
+  int rc = 0;
+
+  memset(e, 0, sizeof *e);
+  root = vd_api_load_object(body, len, JSON_REJECT_DUPLICATES, e);
+  if (!root)
+    return -EINVAL;
+  json_object_foreach(root, key, v) {
+    if (strcmp(key, "reserve_bytes")) {
+      rc = vd_spec_fail(e, "unknown_field", NULL, "unknown field '%.40s'; known fields: "
+                        "reserve_bytes", key);
+      break;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < 0) {
+      rc = vd_spec_fail(e, "invalid_field", key,
+                        "field 'reserve_bytes' must be an integer number of bytes, 0 or more");
+      break;
+    }
+    *reserve = (uint64_t)json_integer_value(v);
+  }
+  if (!rc && !json_object_get(root, "reserve_bytes"))
+    rc = vd_spec_fail(e, "missing_field", "reserve_bytes", "field 'reserve_bytes' is required");
+  json_decref(root);
+  return rc;
+}

@@ -41,14 +41,15 @@ static void device_metrics(struct vramd *d, struct vd_buf *b)
     { "vramd_device_memory_bytes", "Memory the device reports (CL_DEVICE_GLOBAL_MEM_SIZE)." },
     { "vramd_device_capacity_bytes", "Bytes volumes may use on the device (free minus reserve)." },
     { "vramd_device_allocated_bytes", "Bytes held by volume extents on the device." },
+    { "vramd_device_reserve_bytes", "Bytes held back on the device for other programs." },
   };
-  for (unsigned g = 0; g < 3; g++) {
+  for (unsigned g = 0; g < 4; g++) {
     vd_prom_family(b, gauges[g].name, "gauge", gauges[g].help);
     for (unsigned i = 0; i < n; i++) {
       const struct vd_device *dev = vd_pool_device(d->pool, i);
       const struct vd_device_info *in = vd_device_info(dev);
       uint64_t v = g == 0 ? in->total_bytes : g == 1 ? in->capacity_bytes
-                                                     : vd_device_allocated(dev);
+                 : g == 2 ? vd_device_allocated(dev) : in->reserve_bytes;
       snprintf(l, sizeof l, "device=\"%s\"", in->id);
       vd_prom_sample(b, gauges[g].name, l, (double)v);
     }
@@ -58,6 +59,18 @@ static void device_metrics(struct vramd *d, struct vd_buf *b)
     const struct vd_device *dev = vd_pool_device(d->pool, i);
     snprintf(l, sizeof l, "device=\"%s\"", vd_device_info(dev)->id);
     vd_prom_sample(b, "vramd_device_lost", l, vd_device_is_lost(dev));
+  }
+  /* An enum as Prometheus has them: a series per state, 1 for the one it is in. */
+  vd_prom_family(b, "vramd_device_state", "gauge",
+                 "1 for the state the device is in (active, draining, drained, failed).");
+  for (unsigned i = 0; i < n; i++) {
+    const struct vd_device *dev = vd_pool_device(d->pool, i);
+    enum vd_dev_state now = vd_device_state(dev);
+    for (unsigned st = 0; st < VD_DEV_STATES; st++) {
+      snprintf(l, sizeof l, "device=\"%s\",state=\"%s\"", vd_device_info(dev)->id,
+               vd_dev_state_name((enum vd_dev_state)st));
+      vd_prom_sample(b, "vramd_device_state", l, st == (unsigned)now);
+    }
   }
   device_bytes(b, d, "vramd_device_read_bytes_total",
                "Bytes copied from the device to the host.", false);

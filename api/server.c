@@ -53,7 +53,7 @@ struct req {
   bool routed;
   unsigned status;
   struct MHD_Response *resp;
-  char said[200];             /* an error's message or a new Location, for the log */
+  char said[200];             /* an error's message, a new Location or what changed, for the log */
 };
 
 /* Make the request's answer from a body we own; frees body.  It is
@@ -206,6 +206,33 @@ static enum MHD_Result get_devices(struct vramd *d, struct req *c,
   for (unsigned i = 0; i < vd_pool_count(d->pool); i++)
     json_array_append_new(arr, vd_api_device_status_json(d, i));
   return send_json(c, MHD_HTTP_OK, json_pack("{s:o}", "devices", arr), NULL);
+}
+
+/* PATCH /v1/devices/{id}: {"reserve_bytes": N} applies to allocations at
+ * once; the answer is the device, with what now lies inside the reserve. */
+static enum MHD_Result patch_device(struct vramd *d, struct req *c, const char *id)
+{
+  struct vd_device *dev = vd_pool_find(d->pool, id);
+  struct vd_api_error e;
+  uint64_t reserve = 0, inside = 0;
+  char err[256], r[32], cap[32], in[32];
+
+  if (!dev)
+    return send_error(c, MHD_HTTP_NOT_FOUND, "no_such_device", NULL,
+                      "no device '%.32s' (GET /v1/devices lists them)", id);
+  if (vd_api_parse_device_patch(c->body.s ? c->body.s : "", c->body.len, &reserve, &e))
+    return send_error(c, MHD_HTTP_BAD_REQUEST, e.code,
+                      e.field[0] ? json_pack("{s:s}", "field", e.field) : NULL,
+                      "%s", e.message);
+  if (vd_device_set_reserve(dev, reserve, &inside, err, sizeof err))
+    return send_error(c, MHD_HTTP_BAD_REQUEST, "invalid_field",
+                      json_pack("{s:s}", "field", "reserve_bytes"), "%s", err);
+  snprintf(c->said, sizeof c->said, "reserve %s, capacity %s, %s allocated inside the reserve",
+           vd_format_size(reserve, r, sizeof r),
+           vd_format_size(vd_device_info(dev)->capacity_bytes, cap, sizeof cap),
+           vd_format_size(inside, in, sizeof in));
+  return send_json(c, MHD_HTTP_OK, vd_api_device_status_json(d, vd_device_info(dev)->index),
+                   NULL);
 }
 
 /* GET /v1/pool. */
@@ -506,11 +533,12 @@ static enum MHD_Result route(struct server *s, struct req *c, const char *url,
   if (!strcmp(url, "/v1/devices"))
     return get ? get_devices(d, c, NULL) : not_allowed(c, method, "GET");
   if (!strncmp(url, "/v1/devices/", 12)) {
-    if (!get)
-      return not_allowed(c, method, "GET");
+    bool patch = !strcmp(method, "PATCH");
+    if (!get && !patch)
+      return not_allowed(c, method, "GET, PATCH");
     if (!route_name(c, url + 12, name, sizeof name, false, &ret))
       return ret;
-    return get_devices(d, c, name);
+    return patch ? patch_device(d, c, name) : get_devices(d, c, name);
   }
   if (!strcmp(url, "/v1/jobs"))
     return get ? list_jobs(d, c) : not_allowed(c, method, "GET");

@@ -5,6 +5,7 @@
 static const struct vctl_col cols[] = {
   { "ID", "id", VCTL_COL_TEXT, true, "device id (volume create --stripe/--concat takes it)" },
   { "TYPE", "type", VCTL_COL_TEXT, true, "gpu, accelerator or cpu" },
+  { "STATE", "state", VCTL_COL_TEXT, true, "active, draining, drained or failed (lost)" },
   { "NAME", "name", VCTL_COL_TEXT, true, "the driver's name for it" },
   { "TOTAL", "total_bytes", VCTL_COL_BYTES, true, "memory the device has" },
   { "CAPACITY", "capacity_bytes", VCTL_COL_BYTES, true, "what vramd may use: free less the reserve" },
@@ -18,6 +19,8 @@ static const struct vctl_col cols[] = {
   { "FREE", "free_bytes", VCTL_COL_BYTES, false, "free when vramd started" },
   { "FREE-SOURCE", "free_source", VCTL_COL_TEXT, false, "where FREE was read" },
   { "RESERVE", "reserve_bytes", VCTL_COL_BYTES, false, "left to other programs" },
+  { "IN-RESERVE", "inside_reserve_bytes", VCTL_COL_BYTES, false,
+    "allocated inside a reserve raised since: a drain moves it" },
   { "MAX-ALLOC", "max_alloc_bytes", VCTL_COL_BYTES, false, "largest single allocation" },
   { "READ", "read_bytes", VCTL_COL_BYTES, false, "bytes read from the device" },
   { "WRITTEN", "written_bytes", VCTL_COL_BYTES, false, "bytes written to the device" },

@@ -46,11 +46,15 @@ static void show(json_t *d, json_t *vols)
   printf("%-11s%s\n", "driver:", vctl_str(d, "driver", "?"));
   printf("%-11s%s\n", "uuid:", vctl_str(d, "uuid", "-"));
   printf("%-11s%s\n", "pci:", vctl_str(d, "pci_bus_id", "-"));
-  printf("%-11s%s\n", "state:", json_is_true(json_object_get(d, "lost")) ? "lost" : "ok");
+  /* An older vramd says only whether the device is lost. */
+  printf("%-11s%s\n", "state:", vctl_str(d, "state", json_is_true(json_object_get(d, "lost")) ?
+                                                      "failed" : "active"));
   bytes_line("total:", d, "total_bytes");
   bytes_line("free:", d, "free_bytes");
   bytes_line("reserve:", d, "reserve_bytes");
   bytes_line("capacity:", d, "capacity_bytes");
+  if (vctl_u64(d, "inside_reserve_bytes"))
+    bytes_line("in reserve:", d, "inside_reserve_bytes");
   bytes_line("allocated:", d, "allocated_bytes");
   bytes_line("available:", d, "available_bytes");
   bytes_line("max alloc:", d, "max_alloc_bytes");

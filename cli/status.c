@@ -112,6 +112,27 @@ static int print_lost(json_t *devs, json_t *vols)
   return n;
 }
 
+/* A line per device that takes no new volumes but is not lost (draining,
+ * drained) or holds allocations inside a reserve raised since. */
+static int print_placement(json_t *devs)
+{
+  size_t i;
+  json_t *dev;
+  char b[32];
+  int n = 0;
+
+  json_array_foreach(devs, i, dev) {
+    const char *st = vctl_str(dev, "state", "active");
+    if (strcmp(st, "active") && strcmp(st, "failed") && ++n)
+      printf("\n  device %s is %s: it takes no new allocations", vctl_str(dev, "id", "?"), st);
+    if (vctl_u64(dev, "inside_reserve_bytes") && ++n)
+      printf("\n  device %s holds %s inside its reserve (raised since it was allocated); a "
+             "drain moves it", vctl_str(dev, "id", "?"),
+             vctl_size(dev, "inside_reserve_bytes", b, sizeof b));
+  }
+  return n;
+}
+
 /* Warnings an operator should act on. */
 static void print_warnings(json_t *root, json_t *pool, json_t *devs, json_t *vols,
                            int safety_warnings)
@@ -121,6 +142,7 @@ static void print_warnings(json_t *root, json_t *pool, json_t *devs, json_t *vol
   int n = 0;
   printf("warnings:");
   n += print_lost(devs, vols);
+  n += print_placement(devs);
   if (json_is_false(json_object_get(st, "saving")) && ++n)
     printf("\n  volume definitions are NOT saved (%s): creates and deletes are refused",
            vctl_str(st, "error", "?"));

@@ -63,7 +63,7 @@ struct vctl_cmd {
   size_t ncols;
 };
 
-extern const struct vctl_cmd vctl_cmd_device_list, vctl_cmd_device_show,
+extern const struct vctl_cmd vctl_cmd_device_list, vctl_cmd_device_show, vctl_cmd_device_set,
   vctl_cmd_volume_create, vctl_cmd_volume_list, vctl_cmd_volume_show,
   vctl_cmd_volume_delete, vctl_cmd_status;
 

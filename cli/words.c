@@ -14,6 +14,7 @@ static const struct {
   { "; use ?force=true to disconnect its clients and delete it", "" },
   { "delete with force", "delete with --force" },
   { "?force=true", "--force" },
+  { "PATCH /v1/devices/", "vramctl device set " },
   { "GET /v1/devices/", "vramctl device show " },
   { "GET /v1/devices", "'vramctl device list'" },
   { "GET /v1/volumes/", "vramctl volume show " },

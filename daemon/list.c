@@ -28,7 +28,8 @@ json_t *vd_device_json(const struct vd_device *dev)
 }
 
 /* A device as GET /v1/devices shows it: the description plus what is
- * available now, the bytes moved each way and whether it is lost. */
+ * available now, the bytes moved each way, whether it is lost, its state
+ * and what lies inside its reserve. */
 json_t *vd_device_status_json(const struct vd_device *dev, uint64_t written, uint64_t read)
 {
   json_t *o = vd_device_json(dev);
@@ -36,6 +37,9 @@ json_t *vd_device_status_json(const struct vd_device *dev, uint64_t written, uin
   json_object_set_new(o, "written_bytes", json_integer((json_int_t)written));
   json_object_set_new(o, "read_bytes", json_integer((json_int_t)read));
   json_object_set_new(o, "lost", json_boolean(vd_device_is_lost(dev)));
+  json_object_set_new(o, "state", json_string(vd_dev_state_name(vd_device_state(dev))));
+  json_object_set_new(o, "inside_reserve_bytes",
+                      json_integer((json_int_t)vd_device_inside_reserve(dev)));
   return o;
 }
 
@@ -56,12 +60,14 @@ int vd_list_devices(struct vd_pool *pool, bool as_json)
     free(s);
     return 0;
   }
-  printf("%-6s %-11s %-28s %-10s %-12s %10s %10s %10s  %s\n", "ID", "TYPE", "NAME", "VENDOR",
-         "PCI", "TOTAL", "CAPACITY", "MAX-ALLOC", "DRIVER");
+  printf("%-6s %-11s %-8s %-28s %-10s %-12s %10s %10s %10s  %s\n", "ID", "TYPE", "STATE",
+         "NAME", "VENDOR", "PCI", "TOTAL", "CAPACITY", "MAX-ALLOC", "DRIVER");
   for (unsigned i = 0; i < vd_pool_count(pool); i++) {
-    const struct vd_device_info *in = vd_device_info(vd_pool_device(pool, i));
+    const struct vd_device *dev = vd_pool_device(pool, i);
+    const struct vd_device_info *in = vd_device_info(dev);
     char t[32], c[32], m[32];
-    printf("%-6s %-11s %-28.28s %-10.10s %-12s %10s %10s %10s  %s\n", in->id, type_name(in->type),
+    printf("%-6s %-11s %-8s %-28.28s %-10.10s %-12s %10s %10s %10s  %s\n", in->id,
+           type_name(in->type), vd_dev_state_name(vd_device_state(dev)),
            in->name, in->vendor, in->pci_bus_id[0] ? in->pci_bus_id : "-",
            vd_format_size(in->total_bytes, t, sizeof t),
            vd_format_size(in->capacity_bytes, c, sizeof c),

@@ -218,3 +218,6 @@ tests_engine_test_copy_SOURCES = tests/engine/test_copy.c tests/unit/runner.c te
 tests_engine_test_copy_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(OPENCL_CFLAGS)
 tests_engine_test_copy_LDADD = $(tests_engine_test_devstate_LDADD)
 TESTS += tests/engine/test_devstate tests/engine/test_copy
+# PATCH /v1/devices/{id} and vramctl device set; device states shown.
+TESTS += tests/integration/device-set.sh
+dist_noinst_SCRIPTS += tests/integration/device-set.sh

@@ -28,16 +28,18 @@ s="$tmpdir/api.sock"
 g="--socket --timeout --json --help"
 expect_words "$g --version device volume status help" vramctl ""
 expect_words "create list show delete help" vramctl volume ""
-expect_words "list show help" vramctl device ""
+expect_words "list show set help" vramctl device ""
 expect_words "create list show delete" vramctl help volume ""
 expect_words "nbd ublk" vramctl volume create x --frontend ""
 expect_words "$g alpha" vramctl --socket "$s" volume show ""
 expect_words "--force $g alpha" vramctl --socket="$s" volume delete ""
 expect_words "$g alpha" vramctl volume show --socket "$s" ""
 expect_words "$g cpu0 cpu1" vramctl -j device show --socket "$s" ""
+expect_words "--reserve $g cpu0 cpu1" vramctl device set --socket "$s" ""
 expect_words "all cpu0 cpu1" vramctl --socket "$s" volume create x --stripe ""
 expect_words "-H -p -o $g" vramctl volume list ""
 expect_words "STATE" vramctl volume list -o ST
 expect_words "NAME,STATE" vramctl volume list -o NAME,ST
 expect_words "LOST" vramctl device list -H -o LO
+expect_words "STATE" vramctl device list -o STA
 pass "bash completion: commands, options, columns, volume and device names"

@@ -8,13 +8,17 @@ grep -q "falling back to CPU" "$tmpdir/err" || fail "no CPU fallback warning"
 echo "$out" | grep -q '^cpu0 ' || fail "no cpu0 in table: $out"
 echo "$out" | grep -q '^cpu1 ' || fail "no cpu1 in table: $out"
 pass "table lists cpu0 and cpu1 with a fallback warning"
+echo "$out" | awk 'NR == 1 && $3 != "STATE" { exit 1 } NR > 1 && $3 != "active" { exit 1 }' ||
+  fail "no STATE column saying active: $out"
+pass "table shows every device active"
 
 json=$("$VRAMD" --list-devices --json --device-types cpu 2>"$tmpdir/err")
 [ ! -s "$tmpdir/err" ] || fail "asking for cpu explicitly should not warn: $(cat "$tmpdir/err")"
 [ "$(echo "$json" | jq '.devices | length')" -ge 2 ] || fail "expected two devices"
 echo "$json" | jq -e 'all(.devices[]; .id and .vendor and .name and .driver and
   (.total_bytes > 0) and (.capacity_bytes > 0) and (.capacity_bytes <= .free_bytes) and
-  (.max_alloc_bytes > 0) and .free_source)' >/dev/null || fail "missing fields: $json"
+  (.max_alloc_bytes > 0) and .free_source and .state == "active" and
+  .inside_reserve_bytes == 0)' >/dev/null || fail "missing fields: $json"
 pass "JSON has ids, vendor, name, driver and sizes"
 
 json=$("$VRAMD" --list-devices --json --device-types cpu --reserve 1G)

@@ -112,10 +112,11 @@ printf '%s\t%s\t%s\n' "$long" 1048576 cpu1 s0 12582912 cpu0,cpu1 >"$tmpdir/want"
   fail "-o +STATE,UNIT: $("$VRAMCTL" volume list -o +STATE,UNIT -p)"
 "$VRAMCTL" -j device list >"$tmpdir/devs.json"
 "$VRAMCTL" device list -H -p >"$tmpdir/devs"
-[ "$(awk -F'\t' '{ print NF }' "$tmpdir/devs" | sort -u)" = 7 ] || fail "device list -H: $(cat -A "$tmpdir/devs")"
-[ "$(cut -f3 "$tmpdir/devs" | head -1)" = "$(jq -r '.devices[0].name' "$tmpdir/devs.json")" ] ||
+[ "$(awk -F'\t' '{ print NF }' "$tmpdir/devs" | sort -u)" = 8 ] || fail "device list -H: $(cat -A "$tmpdir/devs")"
+[ "$(cut -f3 "$tmpdir/devs" | sort -u)" = active ] || fail "device list -H state: $(cat "$tmpdir/devs")"
+[ "$(cut -f4 "$tmpdir/devs" | head -1)" = "$(jq -r '.devices[0].name' "$tmpdir/devs.json")" ] ||
   fail "device list -H changed the name: $(head -1 "$tmpdir/devs")"
-[ "$(cut -f5 "$tmpdir/devs" | head -1)" = "$(jq '.devices[0].capacity_bytes' "$tmpdir/devs.json")" ] ||
+[ "$(cut -f6 "$tmpdir/devs" | head -1)" = "$(jq '.devices[0].capacity_bytes' "$tmpdir/devs.json")" ] ||
   fail "device list -H -p capacity: $(head -1 "$tmpdir/devs")"
 "$VRAMCTL" device list -o id,lost,pci | grep -q "^cpu1 no   -$" ||
   fail "device list -o id,lost,pci: $("$VRAMCTL" device list -o id,lost,pci)"
@@ -124,7 +125,7 @@ pass "tables: aligned with a ${#long}-character name, -H tab-separated, -p bytes
 
 # 7. device show ID: the device's fields and the volumes on it.
 "$VRAMCTL" device show cpu1 >"$tmpdir/out"
-grep -q "^id: *cpu1$" "$tmpdir/out" && grep -q "^state: *ok$" "$tmpdir/out" &&
+grep -q "^id: *cpu1$" "$tmpdir/out" && grep -q "^state: *active$" "$tmpdir/out" &&
   grep -q "^capacity: .*($(jq '.devices[1].capacity_bytes' "$tmpdir/devs.json") bytes)$" "$tmpdir/out" &&
   grep -q "^volumes: *$long,s0$" "$tmpdir/out" || fail "device show cpu1: $(cat "$tmpdir/out")"
 "$VRAMCTL" device show cpu1 --json | jq -S . >"$tmpdir/a"
