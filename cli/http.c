@@ -193,6 +193,21 @@ int vctl_get(struct vctl *g, const char *path, json_t **doc)
   return -1;
 }
 
+/* GET path and print the document: as JSON, or with print. */
+int vctl_show(struct vctl *g, const char *path, void (*print)(json_t *doc))
+{
+  json_t *doc;
+  int rc;
+
+  if ((rc = vctl_get(g, path, &doc)) >= 0)
+    return rc;
+  if (g->json)
+    return vctl_print_json(doc);
+  print(doc);
+  json_decref(doc);
+  return VCTL_OK;
+}
+
 /* JSON on stdout. */
 int vctl_print_json(json_t *doc)
 {

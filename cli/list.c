@@ -7,6 +7,13 @@
 /* vramctl NOUN list [-H] [-p] [-o COLUMNS]. */
 int vctl_list(struct vctl *g, int argc, char **argv, const char *path, const char *member)
 {
+  return vctl_list_rows(g, argc, argv, path, member, NULL);
+}
+
+/* The same, with worked-out members added to each row. */
+int vctl_list_rows(struct vctl *g, int argc, char **argv, const char *path, const char *member,
+                   void (*row)(json_t *row, bool exact))
+{
   static const struct option opts[] = {
     { "noheadings", no_argument, NULL, 'H' }, { "bytes", no_argument, NULL, 'p' },
     { "output", required_argument, NULL, 'o' }, VCTL_COMMON_OPTS, { NULL, 0, NULL, 0 },
@@ -38,6 +45,13 @@ int vctl_list(struct vctl *g, int argc, char **argv, const char *path, const cha
     return rc;
   if (g->json)
     return vctl_print_json(doc);
+  if (row) {
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(doc, member), i, r)
+      if (json_is_object(r))
+        row(r, t.exact);
+  }
   rc = vctl_table_print(&t, json_object_get(doc, member));
   json_decref(doc);
   return rc;

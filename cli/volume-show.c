@@ -62,7 +62,6 @@ static int run(struct vctl *g, int argc, char **argv)
   static const struct option opts[] = { VCTL_COMMON_OPTS, { NULL, 0, NULL, 0 } };
   char path[128];
   const char *name;
-  json_t *doc;
   int rc;
 
   if (vctl_getopt(g, argc, argv, VCTL_SHORT, opts) == VCTL_OPTS_EXIT)
@@ -70,13 +69,7 @@ static int run(struct vctl *g, int argc, char **argv)
   if ((rc = vctl_one_arg(g, argc, argv, "volume NAME", true, &name)) >= 0)
     return rc;
   snprintf(path, sizeof path, "/v1/volumes/%s", name);
-  if ((rc = vctl_get(g, path, &doc)) >= 0)
-    return rc;
-  if (g->json)
-    return vctl_print_json(doc);
-  show(doc);
-  json_decref(doc);
-  return VCTL_OK;
+  return vctl_show(g, path, show);
 }
 
 const struct vctl_cmd vctl_cmd_volume_show = {

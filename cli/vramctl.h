@@ -65,13 +65,17 @@ struct vctl_cmd {
 
 extern const struct vctl_cmd vctl_cmd_device_list, vctl_cmd_device_show, vctl_cmd_device_set,
   vctl_cmd_volume_create, vctl_cmd_volume_list, vctl_cmd_volume_show,
-  vctl_cmd_volume_delete, vctl_cmd_status;
+  vctl_cmd_volume_delete, vctl_cmd_status, vctl_cmd_job_list, vctl_cmd_job_show,
+  vctl_cmd_job_wait, vctl_cmd_job_cancel;
 
 /* Options every command takes, anywhere on the line, for getopt_long:
  * VCTL_SHORT starts each short-option string, VCTL_COMMON_OPTS ends each
  * table before its terminator. */
 #define VCTL_SHORT ":jh"
-enum { VCTL_OPT_SOCKET = 0x100, VCTL_OPT_TIMEOUT };
+enum { VCTL_OPT_SOCKET = 0x100, VCTL_OPT_TIMEOUT, VCTL_OPT_NO_WAIT };
+/* --no-wait, in the table of each command that starts a job or waits on
+ * one: print the job id and return at once. */
+#define VCTL_NO_WAIT_OPT { "no-wait", no_argument, NULL, VCTL_OPT_NO_WAIT }
 #define VCTL_COMMON_OPTS                                                             \
   { "json", no_argument, NULL, 'j' }, { "help", no_argument, NULL, 'h' },            \
     { "socket", required_argument, NULL, VCTL_OPT_SOCKET },                          \
@@ -105,6 +109,9 @@ long vctl_request(struct vctl *g, const char *method, const char *path,
 /* GET path and expect 200: -1 with *doc set, else the exit status after
  * the error was reported. */
 int vctl_get(struct vctl *g, const char *path, json_t **doc);
+/* GET path (expecting 200) and print the document, as JSON with
+ * --json, else with print; the exit status. */
+int vctl_show(struct vctl *g, const char *path, void (*print)(json_t *doc));
 /* Report an API error response (the envelope's message, in vramctl's
  * words) and return VCTL_FAILED; drops doc. */
 int vctl_api_error(struct vctl *g, long status, json_t *doc);
@@ -137,6 +144,28 @@ void vctl_table_help(FILE *f, const struct vctl_col *cols, size_t ncols);
 /* A list command: -H, -p, -o, no arguments; GET path and print the array
  * member of the reply as a table (or the reply with --json). */
 int vctl_list(struct vctl *g, int argc, char **argv, const char *path, const char *member);
+/* The same, with row (may be NULL) adding worked-out members to each row
+ * before it is printed as a table (exact: -p was given). */
+int vctl_list_rows(struct vctl *g, int argc, char **argv, const char *path, const char *member,
+                   void (*row)(json_t *row, bool exact));
+
+/* Jobs (wait.c).  Follow job id until it ends: polls GET /v1/jobs/{id}
+ * (--timeout bounds each poll, not the wait), drawing a progress bar on
+ * stderr when it is a terminal and nothing otherwise; Ctrl-C sends
+ * DELETE /v1/jobs/{id} and waits for the job to stop, a second one stops
+ * waiting.  -1 with *job (the ended job, to drop), else the exit status. */
+int vctl_job_follow(struct vctl *g, unsigned long id, json_t **job);
+/* Wait for job id that a command started, as vctl_job_follow: exit
+ * status 0 when done, 1 when failed or cancelled (said on stderr); with
+ * no_wait, print the id and return 0 at once. */
+int vctl_job_wait(struct vctl *g, unsigned long id, bool no_wait);
+/* True once a job's state is done, failed or cancelled. */
+bool vctl_job_ended(json_t *job);
+/* A job's progress ("42%"), rate ("1.2 GiB/s") and time left ("3m05s"),
+ * the last two as integers when exact; into buf. */
+const char *vctl_job_percent(json_t *job, char *buf, size_t len);
+const char *vctl_job_rate(json_t *job, bool exact, char *buf, size_t len);
+const char *vctl_job_eta(json_t *job, bool exact, char *buf, size_t len);
 
 /* Tables shared by list commands and status. */
 void vctl_print_devices(json_t *devs);

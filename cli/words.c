@@ -21,6 +21,7 @@ static const struct {
   { "GET /v1/volumes", "'vramctl volume list'" },
   { "DELETE /v1/volumes/", "vramctl volume delete " },
   { "POST /v1/volumes", "'vramctl volume create'" },
+  { "GET /v1/jobs", "'vramctl job list'" },
 };
 
 /* msg with each API phrase replaced, in one pass (a replacement is never

@@ -40,7 +40,8 @@ check_PROGRAMS += tests/unit/test_jobs
 tests_unit_test_jobs_SOURCES = tests/unit/test_jobs.c tests/unit/runner.c tests/unit/runner.h
 tests_unit_test_jobs_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS)
 tests_unit_test_jobs_LDADD = common/libvdcommon.a $(CUNIT_LIBS)
-TESTS += tests/unit/test_jobs
+TESTS += tests/unit/test_jobs tests/integration/jobs.sh
+dist_noinst_SCRIPTS += tests/integration/jobs.sh
 
 TESTS += tests/integration/list-devices.sh tests/integration/ublk-unavailable.sh \
 	tests/integration/host-memory.sh

@@ -26,7 +26,11 @@ expect_words() {
 start_vramd --volume name=alpha,size=4M
 s="$tmpdir/api.sock"
 g="--socket --timeout --json --help"
-expect_words "$g --version device volume status help" vramctl ""
+expect_words "$g --version device volume job status help" vramctl ""
+expect_words "list show wait cancel help" vramctl job ""
+expect_words "list show wait cancel" vramctl help job ""
+expect_words "--no-wait $g" vramctl --socket "$s" job cancel ""
+expect_words "PROGRESS" vramctl job list -o PR
 expect_words "create list show delete help" vramctl volume ""
 expect_words "list show set help" vramctl device ""
 expect_words "create list show delete" vramctl help volume ""
