@@ -56,11 +56,16 @@ int vd_api_parse_create(const char *body, size_t len,
  * -EINVAL with e naming the field. */
 int vd_api_parse_sleep_job(json_t *o, struct vramd_sleep_job *s, struct vd_api_error *e);
 
-/* Parse a PATCH /v1/devices/{id} body, {"reserve_bytes": N}.  Returns 0,
+/* A PATCH /v1/devices/{id} body. */
+struct vd_device_patch {
+  bool has_reserve, has_yield_floor;
+  uint64_t reserve, yield_floor;
+  bool drain;                  /* move off what lies inside the new reserve */
+};
+/* Parse it: "reserve_bytes", "yield_floor_bytes", "drain".  Returns 0,
  * or -EINVAL with e filled (unknown, missing or bad field named). */
-int vd_api_parse_device_patch(const char *body, size_t len, uint64_t *reserve,
+int vd_api_parse_device_patch(const char *body, size_t len, struct vd_device_patch *p,
                               struct vd_api_error *e);
-
 /* A growing text buffer; on allocation failure it stays short and
  * sets failed. */
 struct vd_buf {

@@ -117,9 +117,21 @@ int vd_api_parse_sleep_job(json_t *o, struct vramd_sleep_job *s, struct vd_api_e
   return 0;
 }
 
-/* Parse a PATCH /v1/devices/{id} body: {"reserve_bytes": N}, integer
- * bytes as sizes are everywhere in JSON; nothing else is taken. */
-int vd_api_parse_device_patch(const char *body, size_t len, uint64_t *reserve,
+/* One byte-count member of a PATCH body. */
+static int patch_bytes(const char *key, json_t *v, uint64_t *out, struct vd_api_error *e)
+{
+  if (!json_is_integer(v) || json_integer_value(v) < 0)
+    return vd_spec_fail(e, "invalid_field", key,
+                        "field '%s' must be an integer number of bytes, 0 or more", key);
+  *out = (uint64_t)json_integer_value(v);
+  return 0;
+}
+
+/* Parse a PATCH /v1/devices/{id} body: "reserve_bytes" and
+ * "yield_floor_bytes" (integer bytes, as sizes are everywhere in JSON),
+ * and "drain" (true: also move off what lies inside the reserve); at
+ * least one of the first two, nothing else. */
+int vd_api_parse_device_patch(const char *body, size_t len, struct vd_device_patch *p,
                               struct vd_api_error *e)
 {
   json_t *root, *v;
@@ -127,24 +139,34 @@ int vd_api_parse_device_patch(const char *body, size_t len, uint64_t *reserve,
   int rc = 0;
 
   memset(e, 0, sizeof *e);
+  memset(p, 0, sizeof *p);
   root = vd_api_load_object(body, len, JSON_REJECT_DUPLICATES, e);
   if (!root)
     return -EINVAL;
   json_object_foreach(root, key, v) {
-    if (strcmp(key, "reserve_bytes")) {
+    if (!strcmp(key, "reserve_bytes")) {
+      p->has_reserve = true;
+      rc = patch_bytes(key, v, &p->reserve, e);
+    } else if (!strcmp(key, "yield_floor_bytes")) {
+      p->has_yield_floor = true;
+      rc = patch_bytes(key, v, &p->yield_floor, e);
+    } else if (!strcmp(key, "drain")) {
+      if (!json_is_boolean(v))
+        rc = vd_spec_fail(e, "invalid_field", key, "field 'drain' must be true or false");
+      p->drain = json_is_true(v);
+    } else {
       rc = vd_spec_fail(e, "unknown_field", NULL, "unknown field '%.40s'; known fields: "
-                        "reserve_bytes", key);
-      break;
+                        "reserve_bytes, yield_floor_bytes, drain", key);
     }
-    if (!json_is_integer(v) || json_integer_value(v) < 0) {
-      rc = vd_spec_fail(e, "invalid_field", key,
-                        "field 'reserve_bytes' must be an integer number of bytes, 0 or more");
+    if (rc)
       break;
-    }
-    *reserve = (uint64_t)json_integer_value(v);
   }
-  if (!rc && !json_object_get(root, "reserve_bytes"))
-    rc = vd_spec_fail(e, "missing_field", "reserve_bytes", "field 'reserve_bytes' is required");
+  if (!rc && !p->has_reserve && !p->has_yield_floor)
+    rc = vd_spec_fail(e, "missing_field", "reserve_bytes",
+                      "give reserve_bytes or yield_floor_bytes (or both)");
+  if (!rc && p->drain && !p->has_reserve)
+    rc = vd_spec_fail(e, "invalid_field", "drain", "drain moves what lies inside a new "
+                      "reserve: give reserve_bytes with it");
   json_decref(root);
   return rc;
 }

@@ -95,7 +95,7 @@ json_t *vd_api_device_status_json(struct vramd *d, unsigned i)
 {
   uint64_t h2d = 0, d2h = 0;
   vd_engine_device_bytes(d->eng, i, &h2d, &d2h);
-  return vd_device_status_json(vd_pool_device(d->pool, i), h2d, d2h);
+  return vd_device_live_json(vd_pool_device(d->pool, i), h2d, d2h);
 }
 
 /* Every device's available bytes, for "how much is free where". */
@@ -195,10 +195,15 @@ json_t *vd_api_volume_json(struct vramd *d, struct vd_volume *v, bool detail)
     return o;
   json_t *ext = json_array(), *st = json_object();
   for (unsigned dv = 0; dv < v->target.map.ndev; dv++)
-    for (uint32_t i = 0; i < vd_map_extent_count(&v->target.map, dv); i++)
-      json_array_append_new(ext, json_pack("{s:s, s:i, s:I}", "device", v->spec.dev_ids[dv],
+    for (uint32_t i = 0; i < vd_map_extent_count(&v->target.map, dv); i++) {
+      struct vd_device *on = vd_volume_where(v, dv, i, NULL);
+      /* "on": where it lives now (a drain moves it); null: a thin range
+       * that holds no chunk. */
+      json_array_append_new(ext, json_pack("{s:s, s:i, s:I, s:s?}", "device", v->spec.dev_ids[dv],
                                            "index", (int)i, "bytes",
-                                           (json_int_t)vd_map_extent_bytes(&v->target.map, dv, i)));
+                                           (json_int_t)vd_map_extent_bytes(&v->target.map, dv, i),
+                                           "on", on ? vd_device_info(on)->id : NULL));
+    }
   json_object_set_new(o, "extents", ext);
   for (unsigned op = 0; op < 4; op++)
     json_object_set_new(st, ops[op],

@@ -42,14 +42,19 @@ static void device_metrics(struct vramd *d, struct vd_buf *b)
     { "vramd_device_capacity_bytes", "Bytes volumes may use on the device (free minus reserve)." },
     { "vramd_device_allocated_bytes", "Bytes held by volume extents on the device." },
     { "vramd_device_reserve_bytes", "Bytes held back on the device for other programs." },
+    { "vramd_device_yield_floor_bytes",
+      "Free memory vramd leaves other processes on the device (0: not watched)." },
+    { "vramd_device_yield_short_bytes",
+      "What the last yield could not give back: no other device had room for it." },
   };
-  for (unsigned g = 0; g < 4; g++) {
+  for (unsigned g = 0; g < 6; g++) {
     vd_prom_family(b, gauges[g].name, "gauge", gauges[g].help);
     for (unsigned i = 0; i < n; i++) {
       const struct vd_device *dev = vd_pool_device(d->pool, i);
       const struct vd_device_info *in = vd_device_info(dev);
       uint64_t v = g == 0 ? in->total_bytes : g == 1 ? in->capacity_bytes
-                 : g == 2 ? vd_device_allocated(dev) : in->reserve_bytes;
+                 : g == 2 ? vd_device_allocated(dev) : g == 3 ? in->reserve_bytes
+                 : g == 4 ? vd_device_yield_floor(dev) : vd_device_yield_short(dev);
       snprintf(l, sizeof l, "device=\"%s\"", in->id);
       vd_prom_sample(b, gauges[g].name, l, (double)v);
     }

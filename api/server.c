@@ -24,6 +24,7 @@
 #include "api.h"
 #include "fault.h"
 #include "guard.h"
+#include "elastic.h"
 #include "job-sleep.h"
 #include "jobs.h"
 #include "state.h"
@@ -208,31 +209,104 @@ static enum MHD_Result get_devices(struct vramd *d, struct req *c,
   return send_json(c, MHD_HTTP_OK, json_pack("{s:o}", "devices", arr), NULL);
 }
 
-/* PATCH /v1/devices/{id}: {"reserve_bytes": N} applies to allocations at
- * once; the answer is the device, with what now lies inside the reserve. */
+static enum MHD_Result job_started(struct vramd *d, struct req *c, int rc, uint32_t id,
+                                   const char *err);
+static enum MHD_Result elastic_error(struct vramd *d, struct req *c, int rc, const char *err);
+
+/* PATCH /v1/devices/{id}: a new reserve applies to allocations at once
+ * (what lies inside it stays, unless "drain" starts a job moving it
+ * off: 202 with the job); a yield floor is watched from then on. */
 static enum MHD_Result patch_device(struct vramd *d, struct req *c, const char *id)
 {
   struct vd_device *dev = vd_pool_find(d->pool, id);
+  struct vd_device_patch p;
   struct vd_api_error e;
-  uint64_t reserve = 0, inside = 0;
-  char err[256], r[32], cap[32], in[32];
+  uint64_t inside = 0;
+  char err[256], r[32], cap[32], in[32], fl[32];
+  uint32_t job;
+  int rc;
 
   if (!dev)
     return send_error(c, MHD_HTTP_NOT_FOUND, "no_such_device", NULL,
                       "no device '%.32s' (GET /v1/devices lists them)", id);
-  if (vd_api_parse_device_patch(c->body.s ? c->body.s : "", c->body.len, &reserve, &e))
+  if (vd_api_parse_device_patch(c->body.s ? c->body.s : "", c->body.len, &p, &e))
     return send_error(c, MHD_HTTP_BAD_REQUEST, e.code,
                       e.field[0] ? json_pack("{s:s}", "field", e.field) : NULL,
                       "%s", e.message);
-  if (vd_device_set_reserve(dev, reserve, &inside, err, sizeof err))
+  if (p.has_reserve && vd_device_set_reserve(dev, p.reserve, &inside, err, sizeof err))
     return send_error(c, MHD_HTTP_BAD_REQUEST, "invalid_field",
                       json_pack("{s:s}", "field", "reserve_bytes"), "%s", err);
-  snprintf(c->said, sizeof c->said, "reserve %s, capacity %s, %s allocated inside the reserve",
-           vd_format_size(reserve, r, sizeof r),
+  if (p.has_yield_floor)
+    vd_device_set_yield_floor(dev, p.yield_floor);
+  snprintf(c->said, sizeof c->said, "reserve %s, capacity %s, %s allocated inside the reserve, "
+           "yield floor %s", vd_format_size(vd_device_info(dev)->reserve_bytes, r, sizeof r),
            vd_format_size(vd_device_info(dev)->capacity_bytes, cap, sizeof cap),
-           vd_format_size(inside, in, sizeof in));
+           vd_format_size(inside, in, sizeof in),
+           vd_format_size(vd_device_yield_floor(dev), fl, sizeof fl));
+  if (p.drain && inside) {
+    rc = vramd_device_give_back(d, id, &job, err, sizeof err);
+    return rc ? elastic_error(d, c, rc, err) : job_started(d, c, 0, job, err);
+  }
   return send_json(c, MHD_HTTP_OK, vd_api_device_status_json(d, vd_device_info(dev)->index),
                    NULL);
+}
+
+/* The errno of a drain, undrain or rebalance as its HTTP answer; a job
+ * that could not start answers as job_started says. */
+static enum MHD_Result elastic_error(struct vramd *d, struct req *c, int rc, const char *err)
+{
+  switch (rc) {
+  case -ENOENT: return send_error(c, MHD_HTTP_NOT_FOUND, "not_found", NULL, "%s", err);
+  case -EBUSY: return send_error(c, MHD_HTTP_CONFLICT, "busy_device", NULL, "%s", err);
+  case -ENODEV: return send_error(c, MHD_HTTP_CONFLICT, "device_lost", NULL, "%s", err);
+  case -ENOSPC: return send_error(c, 507, "no_space", NULL, "%s", err);
+  default: return job_started(d, c, rc, 0, err);
+  }
+}
+
+/* POST /v1/devices/{id}/drain and /undrain. */
+static enum MHD_Result device_action(struct vramd *d, struct req *c, const char *id,
+                                     const char *action)
+{
+  char err[400];
+  uint32_t job;
+  int rc;
+
+  if (!strcmp(action, "drain")) {
+    rc = vramd_device_drain(d, id, &job, err, sizeof err);
+    snprintf(c->said, sizeof c->said, "drain: %.180s", rc ? err : "started");
+    return rc ? elastic_error(d, c, rc, err) : job_started(d, c, 0, job, err);
+  }
+  rc = vramd_device_undrain(d, id, err, sizeof err);
+  snprintf(c->said, sizeof c->said, "undrain: %.180s", rc ? err : "active");
+  if (rc)
+    return elastic_error(d, c, rc, err);
+  return send_json(c, MHD_HTTP_OK,
+                   vd_api_device_status_json(d, vd_device_info(vd_pool_find(d->pool, id))->index),
+                   NULL);
+}
+
+/* POST /v1/volumes/{name}/rebalance. */
+static enum MHD_Result volume_rebalance(struct vramd *d, struct req *c, const char *name)
+{
+  char err[400];
+  uint32_t job;
+  int rc = vramd_volume_rebalance(d, name, &job, err, sizeof err);
+  snprintf(c->said, sizeof c->said, "rebalance: %.180s", rc ? err : "started");
+  return rc ? elastic_error(d, c, rc, err) : job_started(d, c, 0, job, err);
+}
+
+/* Split "NAME/ACTION" (an action route) into name and action; false when
+ * there is no "/". */
+static bool split_action(const char *rest, char *name, size_t len, const char **action)
+{
+  const char *slash = strchr(rest, '/');
+  if (!slash || (size_t)(slash - rest) >= len)
+    return false;
+  memcpy(name, rest, (size_t)(slash - rest));
+  name[slash - rest] = '\0';
+  *action = slash + 1;
+  return true;
 }
 
 /* GET /v1/pool. */
@@ -388,8 +462,10 @@ static enum MHD_Result start_sleep_job(struct vramd *d, struct req *c, json_t *o
 }
 
 /* POST /v1/faults, a test-only route that exists only under VRAMD_FAULTS=1:
- * {"alloc_after": N, "io_after": N, "device_lost": "ID", "sleep_job": {...}},
- * each optional; a sleep_job answers 202 with the job. */
+ * {"alloc_after": N, "io_after": N, "device_lost": "ID", "sleep_job": {...},
+ * "memory_taken": {"device": "ID", "bytes": N}}, each optional; a sleep_job
+ * answers 202 with the job.  memory_taken makes the device's free-memory
+ * query answer N bytes less, as another process's allocation would. */
 static enum MHD_Result post_faults(struct vramd *d, struct req *c)
 {
   struct vd_api_error e = { 0 };
@@ -404,15 +480,32 @@ static enum MHD_Result post_faults(struct vramd *d, struct req *c)
     return send_error(c, MHD_HTTP_BAD_REQUEST, e.code, NULL, "%s", e.message);
   json_object_foreach(doc, key, val) {
     bool count = !strcmp(key, "alloc_after") || !strcmp(key, "io_after");
+    bool taken = !strcmp(key, "memory_taken");
     if ((count && (!json_is_integer(val) || json_integer_value(val) < 0 ||
                    json_integer_value(val) > 1000000)) ||
-        (!count && strcmp(key, "sleep_job") &&
+        (taken && (!json_is_object(val) || !json_is_string(json_object_get(val, "device")) ||
+                   !json_is_integer(json_object_get(val, "bytes")) ||
+                   json_integer_value(json_object_get(val, "bytes")) < 0 ||
+                   json_object_size(val) != 2)) ||
+        (!count && !taken && strcmp(key, "sleep_job") &&
          (strcmp(key, "device_lost") || !json_is_string(val)))) {
       json_decref(doc);
       return send_error(c, MHD_HTTP_BAD_REQUEST, "invalid_field", NULL,
                         "'%.40s': alloc_after and io_after take a count, device_lost an id, "
-                        "sleep_job an object", key);
+                        "memory_taken {\"device\": ID, \"bytes\": N}, sleep_job an object",
+                        key);
     }
+  }
+  if ((val = json_object_get(doc, "memory_taken"))) {
+    const char *id = json_string_value(json_object_get(val, "device"));
+    struct vd_device *dev = vd_pool_find(d->pool, id);
+    if (!dev) {
+      json_decref(doc);
+      return send_error(c, MHD_HTTP_NOT_FOUND, "no_such_device", NULL,
+                        "memory_taken: no device '%.32s'", id);
+    }
+    vd_fault_take(vd_device_info(dev)->index,
+                  (uint64_t)json_integer_value(json_object_get(val, "bytes")));
   }
   if ((val = json_object_get(doc, "alloc_after")))
     vd_fault_alloc_after((unsigned)json_integer_value(val));
@@ -513,7 +606,8 @@ static enum MHD_Result route(struct server *s, struct req *c, const char *url,
 {
   struct vramd *d = s->d;
   bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
-  char name[VD_NAME_MAX + 2];
+  char name[VD_NAME_MAX + 2], raw[3 * VD_NAME_MAX + 8];
+  const char *action;
   enum MHD_Result ret = MHD_NO;
 
   if (!strcmp(url, "/metrics"))
@@ -532,6 +626,22 @@ static enum MHD_Result route(struct server *s, struct req *c, const char *url,
     return get ? get_pool(d, c) : not_allowed(c, method, "GET");
   if (!strcmp(url, "/v1/devices"))
     return get ? get_devices(d, c, NULL) : not_allowed(c, method, "GET");
+  if (!strncmp(url, "/v1/devices/", 12) && split_action(url + 12, raw, sizeof raw, &action) &&
+      (!strcmp(action, "drain") || !strcmp(action, "undrain"))) {
+    if (strcmp(method, "POST"))
+      return not_allowed(c, method, "POST");
+    if (!route_name(c, raw, name, sizeof name, false, &ret))
+      return ret;
+    return device_action(d, c, name, action);
+  }
+  if (!strncmp(url, "/v1/volumes/", 12) && split_action(url + 12, raw, sizeof raw, &action) &&
+      !strcmp(action, "rebalance")) {
+    if (strcmp(method, "POST"))
+      return not_allowed(c, method, "POST");
+    if (!route_name(c, raw, name, sizeof name, true, &ret))
+      return ret;
+    return volume_rebalance(d, c, name);
+  }
   if (!strncmp(url, "/v1/devices/", 12)) {
     bool patch = !strcmp(method, "PATCH");
     if (!get && !patch)

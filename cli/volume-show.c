@@ -1,5 +1,6 @@
 /* volume-show.c: vramctl volume show. */
 #include <stdio.h>
+#include <string.h>
 
 #include "vramctl.h"
 
@@ -7,6 +8,7 @@ static const struct vctl_col extent_cols[] = {
   { "DEVICE", "device", VCTL_COL_TEXT, true, "" },
   { "INDEX", "index", VCTL_COL_COUNT, true, "" },
   { "SIZE", "bytes", VCTL_COL_BYTES, true, "" },
+  { "ON", "on", VCTL_COL_TEXT, true, "" },
 };
 static const struct vctl_col io_cols[] = {
   { "OP", "op", VCTL_COL_TEXT, true, "" },
@@ -49,6 +51,11 @@ static void show(json_t *v)
   printf("\n");
   printf("clients:   %llu\n", vctl_u64(v, "clients"));
   printf("state:     %s\n", vctl_str(v, "state", "ok"));
+  printf("VRAM:      %s held", vctl_size(v, "allocated_bytes", a, sizeof a));
+  if (!strcmp(vctl_str(v, "provisioning", "thick"), "thin"))
+    printf(" (thin, chunks of %s; %llu writes refused for want of room)",
+           vctl_size(v, "chunk_bytes", b, sizeof b), vctl_u64(v, "enospc_writes"));
+  printf("\n");
   printf("\nextents:\n");
   vctl_table_print_default(extent_cols, sizeof extent_cols / sizeof extent_cols[0],
                            json_object_get(v, "extents"));
@@ -75,6 +82,8 @@ static int run(struct vctl *g, int argc, char **argv)
 const struct vctl_cmd vctl_cmd_volume_show = {
   "volume", "show", run, "volume show NAME",
   "Shows one volume: size, layout, devices, where it is, clients, state,\n"
-  "its extents and its I/O counters.",
+  "the VRAM it holds, its extents with the device each lives on now (ON:\n"
+  "a drain moves them; - for a thin range that holds no chunk) and its I/O\n"
+  "counters.",
   NULL, 0,
 };

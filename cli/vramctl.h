@@ -66,7 +66,8 @@ struct vctl_cmd {
 extern const struct vctl_cmd vctl_cmd_device_list, vctl_cmd_device_show, vctl_cmd_device_set,
   vctl_cmd_volume_create, vctl_cmd_volume_list, vctl_cmd_volume_show,
   vctl_cmd_volume_delete, vctl_cmd_status, vctl_cmd_job_list, vctl_cmd_job_show,
-  vctl_cmd_job_wait, vctl_cmd_job_cancel;
+  vctl_cmd_job_wait, vctl_cmd_job_cancel, vctl_cmd_device_drain, vctl_cmd_device_undrain,
+  vctl_cmd_volume_rebalance;
 
 /* Options every command takes, anywhere on the line, for getopt_long:
  * VCTL_SHORT starts each short-option string, VCTL_COMMON_OPTS ends each
@@ -159,6 +160,8 @@ int vctl_job_follow(struct vctl *g, unsigned long id, json_t **job);
  * status 0 when done, 1 when failed or cancelled (said on stderr); with
  * no_wait, print the id and return 0 at once. */
 int vctl_job_wait(struct vctl *g, unsigned long id, bool no_wait);
+/* POST path, which starts a job (202), then vctl_job_wait for it. */
+int vctl_start_job(struct vctl *g, const char *path, bool no_wait);
 /* True once a job's state is done, failed or cancelled. */
 bool vctl_job_ended(json_t *job);
 /* A job's progress ("42%"), rate ("1.2 GiB/s") and time left ("3m05s"),

@@ -40,6 +40,21 @@ json_t *vd_device_status_json(const struct vd_device *dev, uint64_t written, uin
   json_object_set_new(o, "state", json_string(vd_dev_state_name(vd_device_state(dev))));
   json_object_set_new(o, "inside_reserve_bytes",
                       json_integer((json_int_t)vd_device_inside_reserve(dev)));
+  json_object_set_new(o, "yield_floor_bytes",
+                      json_integer((json_int_t)vd_device_yield_floor(dev)));
+  json_object_set_new(o, "yield_short_bytes",
+                      json_integer((json_int_t)vd_device_yield_short(dev)));
+  return o;
+}
+
+/* The same, with the free memory the driver reports now: what a yield
+ * floor is compared with (asks NVML or the host; not for hot paths). */
+json_t *vd_device_live_json(struct vd_device *dev, uint64_t written, uint64_t read)
+{
+  json_t *o = vd_device_status_json(dev, written, read);
+  uint64_t f;
+  if (!vd_device_free_now(dev, &f))
+    json_object_set_new(o, "driver_free_bytes", json_integer((json_int_t)f));
   return o;
 }
 

@@ -104,9 +104,9 @@ static uint64_t query_free(struct vd_device *dev, unsigned ncpu, const char **so
   if (in->type == VD_DEV_CPU) {
     /* CPU devices all share host RAM: split what is available between them. */
     free_b = host_mem_available() / (ncpu ? ncpu : 1);
-    if (free_b && free_b < in->total_bytes) {
-      *source = "meminfo";
-      return free_b;
+    if (free_b) {
+      *source = free_b < in->total_bytes ? "meminfo" : "total";
+      return free_b < in->total_bytes ? free_b : in->total_bytes;
     }
   } else if (vd_nvml_free(in->pci_bus_id, &free_b) == 0) {
     *source = "nvml";

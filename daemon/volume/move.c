@@ -156,23 +156,23 @@ static int each_on(struct vd_volume **vols, int n, struct vd_pool *pool,
         continue;
       for (uint32_t d = 0; d < t->map.ndev; d++)
         for (uint32_t i = 0; i < vd_map_extent_count(&t->map, d); i++) {
-          struct vd_extent *e = atomic_load(&t->ext[d][i]);
+          uint64_t bytes = 0;
           struct vd_device *to;
           int rc;
           if (done >= goal)
             return 0;
-          if (!e || vd_extent_device(e) != from)
+          if (vd_volume_where(vols[k], d, i, &bytes) != from)
             continue;
-          to = pick(pool, vols[k], from, vd_extent_bytes(e), room);
+          to = pick(pool, vols[k], from, bytes, room);
           if (!to) {
-            *short_bytes += vd_extent_bytes(e);
+            *short_bytes += bytes;
             continue;
           }
-          room[vd_device_info(to)->index] -= vd_extent_bytes(e);
-          rc = fn ? fn(arg, vols[k], d, i, to, vd_extent_bytes(e)) : 0;
+          room[vd_device_info(to)->index] -= bytes;
+          rc = fn ? fn(arg, vols[k], d, i, to, bytes) : 0;
           if (rc)
             return rc;
-          done += vd_extent_bytes(e);
+          done += bytes;
         }
     }
   return 0;
@@ -211,9 +211,9 @@ uint64_t vd_volumes_bytes_on(struct vd_registry *reg, const struct vd_device *de
     struct vd_target *t = &vols[k]->target;
     for (uint32_t d = 0; d < t->map.ndev; d++)
       for (uint32_t i = 0; i < vd_map_extent_count(&t->map, d); i++) {
-        struct vd_extent *e = atomic_load(&t->ext[d][i]);
-        if (e && vd_extent_device(e) == dev)
-          sum += vd_extent_bytes(e);
+        uint64_t bytes = 0;
+        if (vd_volume_where(vols[k], d, i, &bytes) == dev)
+          sum += bytes;
       }
     vd_volume_put(vols[k]);
   }
@@ -294,9 +294,10 @@ uint64_t vd_volume_bytes_away(const struct vd_volume *v)
   uint64_t sum = 0;
   for (uint32_t d = 0; d < t->map.ndev; d++)
     for (uint32_t i = 0; i < vd_map_extent_count(&t->map, d); i++) {
-      struct vd_extent *e = atomic_load(&t->ext[d][i]);
-      if (e && vd_extent_device(e) != t->dev[d])
-        sum += vd_extent_bytes(e);
+      uint64_t bytes = 0;
+      struct vd_device *on = vd_volume_where(v, d, i, &bytes);
+      if (on && on != t->dev[d])
+        sum += bytes;
     }
   return sum;
 }
@@ -309,9 +310,10 @@ int vd_rebalance(struct vd_move_ctl *c, struct vd_volume *v, char *err, size_t e
     if (vd_device_state(t->dev[d]) != VD_DEV_ACTIVE)
       continue;
     for (uint32_t i = 0; i < vd_map_extent_count(&t->map, d); i++) {
-      struct vd_extent *e = atomic_load(&t->ext[d][i]);
+      uint64_t bytes = 0;
+      struct vd_device *on = vd_volume_where(v, d, i, &bytes);
       int rc;
-      if (!e || vd_extent_device(e) == t->dev[d])
+      if (!on || on == t->dev[d])
         continue;
       if (c->cancelled && c->cancelled(c->arg)) {
         snprintf(err, errlen, "cancelled");
@@ -323,7 +325,7 @@ int vd_rebalance(struct vd_move_ctl *c, struct vd_volume *v, char *err, size_t e
       if (rc)
         return rc;
       if (c->progress)
-        c->progress(c->arg, vd_extent_bytes(e));
+        c->progress(c->arg, bytes);
     }
   }
   return 0;

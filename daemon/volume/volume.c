@@ -38,6 +38,12 @@ static int resolve_devices(struct vd_pool *pool, struct vd_volume_spec *s,
         snprintf(err, errlen, "device '%s' is listed twice", s->dev_ids[i]);
         return -EINVAL;
       }
+    if (vd_device_state(dev[i]) == VD_DEV_DRAINING || vd_device_state(dev[i]) == VD_DEV_DRAINED) {
+      snprintf(err, errlen, "device '%s' is %s: it takes no new volumes until 'vramctl device "
+               "undrain %s'", s->dev_ids[i], vd_dev_state_name(vd_device_state(dev[i])),
+               s->dev_ids[i]);
+      return -ENOSPC;
+    }
   }
   return 0;
 }
@@ -341,6 +347,27 @@ uint64_t vd_volume_allocated(const struct vd_volume *v)
   return sum;
 }
 
+/* Where logical extent (d, i) lives now, and its buffer's size: read
+ * under the move lock, so that neither a move nor the keeper frees the
+ * buffer under the reader.  NULL for a thin range that holds no chunk. */
+struct vd_device *vd_volume_where(const struct vd_volume *v, uint32_t d, uint32_t i,
+                                  uint64_t *bytes)
+{
+  struct vd_target *t = (struct vd_target *)&v->target;
+  struct vd_device *dev = NULL;
+  struct vd_extent *e;
+
+  pthread_mutex_lock(&t->move_lock);
+  e = atomic_load(&t->ext[d][i]);
+  if (e) {
+    dev = vd_extent_device(e);
+    if (bytes)
+      *bytes = vd_extent_bytes(e);
+  }
+  pthread_mutex_unlock(&t->move_lock);
+  return dev;
+}
+
 /* A home of v, or the device of any extent it holds now. */
 bool vd_volume_uses(const struct vd_volume *v, const struct vd_device *dev)
 {
@@ -352,11 +379,9 @@ bool vd_volume_uses(const struct vd_volume *v, const struct vd_device *dev)
     return false;
   }
   for (uint32_t d = 0; d < t->map.ndev; d++)
-    for (uint32_t i = 0; i < vd_map_extent_count(&t->map, d); i++) {
-      struct vd_extent *e = atomic_load(&t->ext[d][i]);
-      if (e && vd_extent_device(e) == dev)
+    for (uint32_t i = 0; i < vd_map_extent_count(&t->map, d); i++)
+      if (vd_volume_where(v, d, i, NULL) == dev)
         return true;
-    }
   return false;
 }
 
@@ -374,8 +399,8 @@ bool vd_volume_failed(const struct vd_volume *v)
   }
   for (uint32_t d = 0; d < t->map.ndev; d++)
     for (uint32_t i = 0; i < vd_map_extent_count(&t->map, d); i++) {
-      struct vd_extent *e = atomic_load(&t->ext[d][i]);
-      if (e && vd_device_is_lost(vd_extent_device(e)))
+      struct vd_device *on = vd_volume_where(v, d, i, NULL);
+      if (on && vd_device_is_lost(on))
         return true;
     }
   return false;

@@ -54,6 +54,12 @@ int vd_volume_alloc(struct vd_pool *pool, struct vd_stock *stock, uint64_t exten
 /* Free a volume's extents; it must be out of the registry and idle. */
 void vd_volume_free(struct vd_volume *v);
 
+/* Where logical extent (d, i) lives now (NULL: a thin range holding no
+ * chunk) and, when bytes is not NULL, its buffer's size.  For readers
+ * outside the I/O path: it takes the volume's move lock. */
+struct vd_device *vd_volume_where(const struct vd_volume *v, uint32_t d, uint32_t i,
+                                  uint64_t *bytes);
+
 /* VRAM the volume holds now: its extents, or a thin volume's chunks. */
 uint64_t vd_volume_allocated(const struct vd_volume *v);
 

@@ -1,0 +1,21 @@
+/* start-job.c: what every verb that starts a job shares: POST, expect 202
+ * with the job, then wait for it with a progress bar, or print its id. */
+#include <stdio.h>
+
+#include "vramctl.h"
+
+/* POST path (no body); on 202 wait for the job (or not, with no_wait). */
+int vctl_start_job(struct vctl *g, const char *path, bool no_wait)
+{
+  json_t *doc = NULL;
+  long st = vctl_request(g, "POST", path, NULL, &doc);
+  unsigned long id;
+
+  if (st < 0)
+    return VCTL_FAILED;
+  if (st != 202)
+    return vctl_api_error(g, st, doc);
+  id = (unsigned long)vctl_u64(doc, "id");
+  json_decref(doc);
+  return vctl_job_wait(g, id, no_wait);
+}
