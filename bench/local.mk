@@ -21,3 +21,10 @@ noinst_PROGRAMS += bench/cl-calls
 bench_cl_calls_SOURCES = bench/cl-calls.c
 bench_cl_calls_CFLAGS = $(AM_CFLAGS) $(OPENCL_CFLAGS)
 bench_cl_calls_LDADD = $(OPENCL_LIBS) -lpthread $(LIBS)
+
+# vd_extent_copy's rate, device to device and within one, by piece size.
+noinst_PROGRAMS += bench/copy-bench
+bench_copy_bench_SOURCES = bench/copy-bench.c
+bench_copy_bench_CFLAGS = $(AM_CFLAGS) $(OPENCL_CFLAGS)
+bench_copy_bench_LDADD = daemon/libvdcore.a daemon/libvdmap.a common/libvdcommon.a \
+	$(OPENCL_LIBS) $(JANSSON_LIBS) $(LIBS)
