@@ -27,3 +27,9 @@ noinst_PROGRAMS += bench/vram-hog
 bench_vram_hog_SOURCES = bench/vram-hog.c
 bench_vram_hog_CFLAGS = $(AM_CFLAGS) $(OPENCL_CFLAGS)
 bench_vram_hog_LDADD = $(OPENCL_LIBS) $(LIBS)
+# vd_extent_copy's rate, device to device and within one, by piece size.
+noinst_PROGRAMS += bench/copy-bench
+bench_copy_bench_SOURCES = bench/copy-bench.c
+bench_copy_bench_CFLAGS = $(AM_CFLAGS) $(OPENCL_CFLAGS)
+bench_copy_bench_LDADD = daemon/libvdcore.a daemon/libvdmap.a common/libvdcommon.a \
+	$(OPENCL_LIBS) $(JANSSON_LIBS) $(LIBS)

@@ -15,7 +15,7 @@ git -C "$top" archive HEAD | tar -x -C "$src"
   make -j"$(nproc)" >/dev/null)
 mkdir -p "$out/bin" "$out/lib"
 cp "$src/daemon/vramd" "$src/bench/engine-bench" "$src/bench/sock-bench" "$out/bin/"
-for p in cl-bare cl-calls vram-hog; do [ -x "$src/bench/$p" ] && cp "$src/bench/$p" "$out/bin/"; done
+for p in cl-bare cl-calls vram-hog copy-bench; do [ -x "$src/bench/$p" ] && cp "$src/bench/$p" "$out/bin/"; done
 [ -x "$src/cli/vramctl" ] && cp "$src/cli/vramctl" "$out/bin/"
 # Pack programs $2... with their libraries into OUT/$1.tar.xz.
 pack() {

@@ -5,10 +5,12 @@
  * both hold while other threads allocate and free as fast as they can. */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "pool.h"
+#include "util.h"
 #include "../unit/runner.h"
 
 #define MIB (1ull << 20)
@@ -144,6 +146,14 @@ static void *allocator(void *arg)
   return NULL;
 }
 
+/* Let the allocators make extents up to n (5 s at most: a loaded host). */
+static void wait_made(struct race *r, unsigned n)
+{
+  uint64_t until = vd_now_ns() + 5000000000ull;
+  while (atomic_load(&r->made) < n && vd_now_ns() < until)
+    sched_yield();
+}
+
 static void test_race(void)
 {
   struct race r = { .dev = dev(0) };
@@ -158,6 +168,7 @@ static void test_race(void)
   for (int i = 0; i < 200; i++) {
     CU_ASSERT_EQUAL(vd_device_set_reserve(r.dev, free_b - (i % 2 ? 64 : 3) * MIB, NULL,
                                           err, sizeof err), 0);
+    wait_made(&r, atomic_load(&r.made) + 1); /* a race needs both sides running */
     if (i % 50 == 49) { /* a while draining: nothing new may land */
       CU_ASSERT_EQUAL(vd_device_set_state(r.dev, VD_DEV_DRAINING, err, sizeof err), 0);
       atomic_fetch_add(&r.epoch, 1);
@@ -174,7 +185,7 @@ static void test_race(void)
   for (int i = 0; i < 3; i++)
     pthread_join(t[i], NULL);
   CU_ASSERT_EQUAL(atomic_load(&r.late), 0);
-  CU_ASSERT(atomic_load(&r.made) > 0);
+  CU_ASSERT(atomic_load(&r.made) >= 200);
   CU_ASSERT_EQUAL(vd_device_allocated(r.dev), 0);
   while (n < 8 && vd_extent_alloc(r.dev, MIB, &e[n], err, sizeof err) == 0)
     n++;
