@@ -30,6 +30,7 @@ struct gate {
   bool returned;
   char name[16];           /* its thread's name */
   int rc;                  /* what it returns at the end */
+  uint64_t born;           /* a job that never sees its cancel gives up 10 s on */
 };
 
 static atomic_int dropped; /* args dropped */
@@ -56,6 +57,8 @@ static int gated(struct vramd_job *job, void *arg, char *err, size_t errlen)
       rc = -ECANCELED;
       break;
     }
+    if (vd_now_ns() - g->born > 10000000000ull)
+      break; /* the tests then fail rather than hang */
     if (g->allowed == g->taken) {
       /* Between steps a job polls its cancel flag, as a real one would. */
       struct timespec ts;
@@ -92,6 +95,7 @@ static void gate_init(struct gate *g, unsigned steps)
   pthread_mutex_init(&g->lock, NULL);
   pthread_cond_init(&g->cond, NULL);
   g->steps = steps;
+  g->born = vd_now_ns();
 }
 
 /* Let the job take n more steps, and wait until it has taken them. */
@@ -341,16 +345,19 @@ static void test_rate_eta(void)
   CU_ASSERT_STRING_EQUAL(vramd_job_state_name(VRAMD_JOB_QUEUED), "queued");
 }
 
-/* A job that runs until cancelled, a safe point every millisecond. */
+/* A job that runs until cancelled (10 s at most, so that a test fails
+ * rather than hangs), a safe point every millisecond. */
 static int endless(struct vramd_job *job, void *arg, char *err, size_t errlen)
 {
   atomic_int *state = arg;
   (void)err, (void)errlen;
   atomic_store(state, 1);
-  while (!vramd_job_cancelled(job)) {
+  for (int i = 0; i < 10000 && !vramd_job_cancelled(job); i++) {
     vramd_job_advance(job, 4096);
     nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
   }
+  if (!vramd_job_cancelled(job))
+    return 0;
   atomic_store(state, 2);
   return -ECANCELED;
 }
