@@ -49,6 +49,10 @@ json_t *vd_api_load_object(const char *body, size_t len, size_t flags,
  * filled (the offending field is named). */
 int vd_api_parse_create(const char *body, size_t len,
                         struct vd_volume_spec *spec, struct vd_api_error *e);
+/* Parse a POST /v1/volumes/{name}/attach body (frontend, attach, index)
+ * into how, the same way. */
+int vd_api_parse_attach(const char *body, size_t len, struct vd_volume_spec *how,
+                        struct vd_api_error *e);
 
 /* A growing text buffer; on allocation failure it stays short and
  * sets failed. */

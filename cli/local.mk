@@ -2,7 +2,8 @@
 bin_PROGRAMS += cli/vramctl
 cli_vramctl_SOURCES = cli/vramctl.h cli/vramctl.c cli/opts.c cli/http.c cli/words.c \
 	cli/table.c cli/list.c cli/device-list.c cli/device-show.c cli/volume-create.c \
-	cli/volume-list.c cli/volume-show.c cli/volume-delete.c cli/status.c
+	cli/volume-list.c cli/volume-show.c cli/volume-delete.c cli/volume-attach.c \
+	cli/volume-detach.c cli/volume-force.c cli/status.c
 cli_vramctl_CPPFLAGS = $(VD_INC_CLI) $(VD_DEFS)
 cli_vramctl_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(JANSSON_CFLAGS) $(SMARTCOLS_CFLAGS)
 cli_vramctl_LDADD = common/libvdcommon.a $(CURL_LIBS) $(JANSSON_LIBS) $(SMARTCOLS_LIBS)

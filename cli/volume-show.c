@@ -8,6 +8,13 @@ static const struct vctl_col extent_cols[] = {
   { "INDEX", "index", VCTL_COL_COUNT, true, "" },
   { "SIZE", "bytes", VCTL_COL_BYTES, true, "" },
 };
+static const struct vctl_col client_cols[] = {
+  { "KIND", "kind", VCTL_COL_TEXT, true, "" },
+  { "PID", "pid", VCTL_COL_COUNT, true, "" },
+  { "UID", "uid", VCTL_COL_COUNT, true, "" },
+  { "ADDRESS", "address", VCTL_COL_TEXT, true, "" },
+  { "DEVICE", "device", VCTL_COL_TEXT, true, "" },
+};
 static const struct vctl_col io_cols[] = {
   { "OP", "op", VCTL_COL_TEXT, true, "" },
   { "REQUESTS", "requests", VCTL_COL_COUNT, true, "" },
@@ -49,6 +56,11 @@ static void show(json_t *v)
   printf("\n");
   printf("clients:   %llu\n", vctl_u64(v, "clients"));
   printf("state:     %s\n", vctl_str(v, "state", "ok"));
+  if (json_array_size(json_object_get(v, "connections"))) {
+    printf("\nconnections:\n");
+    vctl_table_print_default(client_cols, sizeof client_cols / sizeof client_cols[0],
+                             json_object_get(v, "connections"));
+  }
   printf("\nextents:\n");
   vctl_table_print_default(extent_cols, sizeof extent_cols / sizeof extent_cols[0],
                            json_object_get(v, "extents"));
@@ -82,6 +94,7 @@ static int run(struct vctl *g, int argc, char **argv)
 const struct vctl_cmd vctl_cmd_volume_show = {
   "volume", "show", run, "volume show NAME",
   "Shows one volume: size, layout, devices, where it is, clients, state,\n"
-  "its extents and its I/O counters.",
+  "who is connected (a process's pid and uid on the NBD socket, an address\n"
+  "over TCP, a kernel device), its extents and its I/O counters.",
   NULL, 0,
 };

@@ -10,7 +10,7 @@
 static const struct vctl_cmd *const commands[] = {
   &vctl_cmd_device_list, &vctl_cmd_device_show, &vctl_cmd_volume_create,
   &vctl_cmd_volume_list, &vctl_cmd_volume_show, &vctl_cmd_volume_delete,
-  &vctl_cmd_status,
+  &vctl_cmd_volume_attach, &vctl_cmd_volume_detach, &vctl_cmd_status,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

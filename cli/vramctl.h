@@ -65,7 +65,7 @@ struct vctl_cmd {
 
 extern const struct vctl_cmd vctl_cmd_device_list, vctl_cmd_device_show,
   vctl_cmd_volume_create, vctl_cmd_volume_list, vctl_cmd_volume_show,
-  vctl_cmd_volume_delete, vctl_cmd_status;
+  vctl_cmd_volume_delete, vctl_cmd_volume_attach, vctl_cmd_volume_detach, vctl_cmd_status;
 
 /* Options every command takes, anywhere on the line, for getopt_long:
  * VCTL_SHORT starts each short-option string, VCTL_COMMON_OPTS ends each
@@ -137,6 +137,11 @@ void vctl_table_help(FILE *f, const struct vctl_col *cols, size_t ncols);
 /* A list command: -H, -p, -o, no arguments; GET path and print the array
  * member of the reply as a table (or the reply with --json). */
 int vctl_list(struct vctl *g, int argc, char **argv, const char *path, const char *member);
+
+/* delete and detach (volume-force.c): METHOD /v1/volumes/NAME<suffix>,
+ * with ?force=true for -f, expecting 204; prints "<done> NAME". */
+int vctl_volume_forced(struct vctl *g, int argc, char **argv, const char *method,
+                       const char *suffix, const char *done);
 
 /* Tables shared by list commands and status. */
 void vctl_print_devices(json_t *devs);

@@ -135,7 +135,8 @@ API_TESTS = tests/integration/api-routes.sh tests/integration/api-bad-input.sh \
 	tests/integration/vramctl.sh tests/integration/state.sh \
 	tests/integration/concurrency.sh tests/integration/metrics.sh \
 	tests/integration/systemd.sh tests/integration/api-flood.sh \
-	tests/integration/vramctl-hostile.sh tests/integration/vramctl-cli.sh
+	tests/integration/vramctl-hostile.sh tests/integration/vramctl-cli.sh \
+	tests/integration/attach-detach.sh
 TESTS += $(API_TESTS)
 dist_noinst_SCRIPTS += $(API_TESTS) tests/integration/trickle.py \
 	tests/integration/fake-vramd.py
