@@ -53,7 +53,8 @@ TESTS += tests/engine/test_engine
 # `make check` since they download a kernel and take minutes.  A host where
 # qemu cannot run at all skips them with the reason.
 EXTRA_DIST += tests/kernel/vmtest.sh tests/kernel/check-kernel.sh \
-	tests/kernel/guest-lib.sh tests/kernel/guest-suite.sh tests/kernel/guest-nbd.sh
+	tests/kernel/guest-lib.sh tests/kernel/guest-suite.sh tests/kernel/guest-nbd.sh \
+	tests/kernel/guest-attach.sh
 check-kernel: all
 	@top_builddir='$(abs_top_builddir)' bash $(top_srcdir)/tests/kernel/check-kernel.sh; \
 	rc=$$?; if test $$rc = 77; then echo "check-kernel: skipped (see above)"; exit 0; fi; exit $$rc
