@@ -126,7 +126,7 @@ void vd_api_pool_virtual(struct vramd *d, uint64_t *virt, uint64_t *thin_unbacke
       *thin_unbacked += vols[i]->size - a;
     vd_volume_put(vols[i]);
   }
-  if (n > 0)
+  if (n >= 0)
     free(vols);
 }
 
