@@ -109,12 +109,29 @@ api GET /v1/volumes/other; expect 200 "other after restart"
 echo "$body" | jq -e '.frontend == "none"' >/dev/null || fail "other after restart: $body"
 pass "contents survive detach and attach; a restart keeps both exposures"
 
-# 6. Every change is logged with who asked and what came of it.
+# 6. Over TCP, volume show names the client's address and port; every
+# change is logged with who asked and what came of it.
 stop_vramd
-start_vramd
-vctl volume detach quiet >/dev/null
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+start_vramd --nbd-listen "127.0.0.1:$port"
+PATH="/usr/bin:$PATH" nbdsh -u "nbd://127.0.0.1:$port/quiet" -c 'import time; time.sleep(30)' &
+holder=$!
+for _ in $(seq 100); do
+  api GET /v1/volumes/quiet
+  [ "$(echo "$body" | jq '.connections | length')" = 1 ] && break
+  sleep 0.1
+done
+echo "$body" | jq -e '.connections[0].kind == "tcp" and
+  (.connections[0].address | test("^127\\.0\\.0\\.1:[0-9]+$"))' >/dev/null ||
+  fail "a TCP client is not listed by address: $(echo "$body" | jq -c .connections)"
+addr=$(echo "$body" | jq -r '.connections[0].address')
+vctl volume show quiet | grep -qE "^tcp +- +- +$addr +-$" || fail "volume show: $(vctl volume show quiet)"
+vctl volume detach --force quiet >/dev/null || fail "detach --force over TCP"
+kill $holder 2>/dev/null || true
+pass "a TCP client is listed as $addr"
 set +e; vctl volume detach quiet 2>/dev/null; set -e
-grep -q "api: POST /v1/volumes/quiet/detach by uid $(id -u) pid [0-9]*: 204" "$tmpdir/vramd.log" ||
+grep -q "api: POST /v1/volumes/quiet/detach by uid $(id -u) pid [0-9]*: 204" "$tmpdir/vramd.log" &&
+  grep -q "volume quiet: detached from nbd (forced)" "$tmpdir/vramd.log" ||
   fail "detach not logged: $(grep api: "$tmpdir/vramd.log")"
 grep -q "api: POST /v1/volumes/quiet/detach by uid $(id -u) pid [0-9]* refused: 409" \
   "$tmpdir/vramd.log" || fail "refused detach not logged"
