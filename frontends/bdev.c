@@ -99,33 +99,41 @@ static bool pid_opens(const char *pid, dev_t dev)
   return found;
 }
 
-/* The first other process with dev open, by pid and command name. */
+/* Other processes with dev open, by pid and command name: the first
+ * three, and how many more. */
 static bool opened(dev_t dev, char *what, size_t len)
 {
-  char self[16], comm_path[64], comm[32] = "?";
+  char self[16], comm_path[64], comm[32];
   struct dirent *e;
   DIR *d = opendir("/proc");
-  bool found = false;
+  size_t off = 0;
+  unsigned n = 0;
   FILE *f;
 
   if (!d)
     return false;
   snprintf(self, sizeof self, "%d", (int)getpid());
-  while (!found && (e = readdir(d))) {
+  while ((e = readdir(d))) {
     if (!isdigit((unsigned char)e->d_name[0]) || !strcmp(e->d_name, self) ||
-        !pid_opens(e->d_name, dev))
+        !pid_opens(e->d_name, dev) || ++n > 3)
       continue;
+    snprintf(comm, sizeof comm, "?");
     snprintf(comm_path, sizeof comm_path, "/proc/%.16s/comm", e->d_name);
     if ((f = fopen(comm_path, "re"))) {
       if (fgets(comm, sizeof comm, f))
         comm[strcspn(comm, "\n")] = '\0';
       fclose(f);
     }
-    snprintf(what, len, "open by pid %.16s (%s); close it", e->d_name, comm);
-    found = true;
+    if (off < len)
+      off += (size_t)snprintf(what + off, len - off, "%s pid %.16s (%s)",
+                              n == 1 ? "open by" : ",", e->d_name, comm);
   }
   closedir(d);
-  return found;
+  if (n > 3 && off < len)
+    off += (size_t)snprintf(what + off, len - off, " and %u more", n - 3);
+  if (n && off < len)
+    snprintf(what + off, len - off, "; close it");
+  return n > 0;
 }
 
 /* Mount, swap, holders, an exclusive claim we cannot name (a mount in
