@@ -50,6 +50,10 @@ json_t *vd_api_load_object(const char *body, size_t len, size_t flags,
  * filled (the offending field is named). */
 int vd_api_parse_create(const char *body, size_t len,
                         struct vd_volume_spec *spec, struct vd_api_error *e);
+/* Parse a POST /v1/volumes/{name}/attach body (frontend, attach, index)
+ * into how, the same way. */
+int vd_api_parse_attach(const char *body, size_t len, struct vd_volume_spec *how,
+                        struct vd_api_error *e);
 
 /* Read POST /v1/faults' "sleep_job" object (test-only): "seconds" and
  * "bytes" required, "step_ms", "target" and "error" optional.  0, or

@@ -1,6 +1,6 @@
-/* body.c: request bodies: a JSON object taken with its length,
- * POST /v1/volumes read by the spec codec (common/spec-json.c), and the
- * test-only sleep job of POST /v1/faults. */
+/* body.c: request bodies: a JSON object taken with its length, POST
+ * /v1/volumes and .../attach read by the spec codec (common/spec-json.c),
+ * PATCH /v1/devices/{id}, and the test-only sleep job of POST /v1/faults. */
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -36,9 +36,9 @@ json_t *vd_api_load_object(const char *body, size_t len, size_t flags,
   return root;
 }
 
-/* Parse a create body into a spec, by the spec codec's table. */
-int vd_api_parse_create(const char *body, size_t len,
-                        struct vd_volume_spec *spec, struct vd_api_error *e)
+/* Parse a body in form into a spec, by the spec codec's table. */
+static int parse_spec(const char *body, size_t len, enum vd_spec_form form,
+                      struct vd_volume_spec *spec, struct vd_api_error *e)
 {
   json_t *root;
   int rc;
@@ -49,9 +49,23 @@ int vd_api_parse_create(const char *body, size_t len,
   root = vd_api_load_object(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, e);
   if (!root)
     return -EINVAL;
-  rc = vd_spec_from_json(root, VD_SPEC_BODY, spec, e);
+  rc = vd_spec_from_json(root, form, spec, e);
   json_decref(root);
   return rc;
+}
+
+/* A create body: the whole spec. */
+int vd_api_parse_create(const char *body, size_t len,
+                        struct vd_volume_spec *spec, struct vd_api_error *e)
+{
+  return parse_spec(body, len, VD_SPEC_BODY, spec, e);
+}
+
+/* An attach body: how to expose it. */
+int vd_api_parse_attach(const char *body, size_t len, struct vd_volume_spec *how,
+                        struct vd_api_error *e)
+{
+  return parse_spec(body, len, VD_SPEC_EXPOSE, how, e);
 }
 
 /* One member of a sleep_job object into s; 0 or -EINVAL with e filled. */

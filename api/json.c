@@ -8,6 +8,7 @@
 #include "api-internal.h"
 #include "config.h"
 #include "frontend.h"
+#include "frontends.h"
 #include "jobs.h"
 #include "list.h"
 #include "pinned.h"
@@ -161,7 +162,34 @@ json_t *vd_api_pool_json(struct vramd *d)
   return o;
 }
 
-/* A volume as JSON; detail adds extents and counters. */
+/* One client as the API shows it; kind unix, tcp or kernel. */
+static void add_client(void *arg, const struct vd_frontend_client *c)
+{
+  static const char *const kinds[] = { "unix", "tcp", "kernel" };
+  json_t *o = json_pack("{s:s}", "kind", kinds[c->kind]);
+
+  if (c->kind == VD_CLIENT_UNIX && c->pid >= 0) {
+    json_object_set_new(o, "pid", json_integer(c->pid));
+    json_object_set_new(o, "uid", json_integer(c->uid));
+  }
+  if (c->kind == VD_CLIENT_TCP)
+    json_object_set_new(o, "address", json_string(c->address));
+  if (c->kind == VD_CLIENT_KERNEL)
+    json_object_set_new(o, "device", json_string(c->device));
+  json_array_append_new(arg, o);
+}
+
+/* The volume's clients, as its frontend lists them (none: detached). */
+static json_t *connections_json(struct vramd *d, struct vd_volume *v)
+{
+  const struct vd_frontend *fe = vramd_frontend(d, v->spec.frontend);
+  json_t *arr = json_array();
+  if (fe && fe->clients)
+    fe->clients(&d->host, v, add_client, arr);
+  return arr;
+}
+
+/* A volume as JSON; detail adds extents, counters and clients. */
 json_t *vd_api_volume_json(struct vramd *d, struct vd_volume *v, bool detail)
 {
   static const char *const ops[4] = { "read", "write", "write_zeroes", "flush" };
@@ -191,8 +219,11 @@ json_t *vd_api_volume_json(struct vramd *d, struct vd_volume *v, bool detail)
     json_object_set_new(o, "device_connections", json_integer(v->device_conns));
   if (v->spec.layout == VD_LAYOUT_STRIPE)
     json_object_set_new(o, "stripe_unit", json_integer((json_int_t)v->spec.stripe_unit));
+  if (v->spec.index >= 0)
+    json_object_set_new(o, "index", json_integer(v->spec.index));
   if (!detail)
     return o;
+  json_object_set_new(o, "connections", connections_json(d, v));
   json_t *ext = json_array(), *st = json_object();
   for (unsigned dv = 0; dv < v->target.map.ndev; dv++)
     for (uint32_t i = 0; i < vd_map_extent_count(&v->target.map, dv); i++) {

@@ -27,6 +27,7 @@
 #include "elastic.h"
 #include "job-sleep.h"
 #include "jobs.h"
+#include "peer.h"
 #include "state.h"
 #include "vramd.h"
 #include "worker.h"
@@ -360,6 +361,8 @@ static enum MHD_Result create_volume(struct vramd *d, struct req *c)
     return send_error(c, MHD_HTTP_BAD_REQUEST, e.code,
                       e.field[0] ? json_pack("{s:s}", "field", e.field) : NULL,
                       "%s", e.message);
+  if (vd_spec_check_exposure(&spec, err, sizeof err))
+    return send_error(c, MHD_HTTP_BAD_REQUEST, "invalid_volume", NULL, "%s", err);
   rc = vramd_volume_create(d, &spec, vramd_state_save, &v, err, sizeof err);
   switch (rc) {
   case 0:
@@ -385,26 +388,103 @@ static enum MHD_Result create_volume(struct vramd *d, struct req *c)
   return send_json(c, MHD_HTTP_CREATED, o, loc);
 }
 
+/* ?force=true|false|1|0 into *force; false after a 400 was queued. */
+static bool force_query(struct req *c, bool *force)
+{
+  const char *f = c->force;
+  *force = f && (!strcmp(f, "true") || !strcmp(f, "1"));
+  if (!f || *force || !strcmp(f, "false") || !strcmp(f, "0"))
+    return true;
+  send_error(c, MHD_HTTP_BAD_REQUEST, "invalid_query", NULL, "force must be true or false");
+  return false;
+}
+
 /* DELETE /v1/volumes/{name}[?force=true]. */
 static enum MHD_Result delete_volume(struct vramd *d, struct req *c,
                                      const char *name)
 {
-  const char *f = c->force;
-  bool force = false;
+  bool force;
   char err[512];
   int rc;
 
-  if (f && (!strcmp(f, "true") || !strcmp(f, "1")))
-    force = true;
-  else if (f && strcmp(f, "false") && strcmp(f, "0"))
-    return send_error(c, MHD_HTTP_BAD_REQUEST, "invalid_query", NULL,
-                      "force must be true or false");
+  if (!force_query(c, &force))
+    return MHD_YES;
   rc = vramd_volume_delete(d, name, force, vramd_state_save, err, sizeof err);
   if (rc == -ENOENT)
     return send_error(c, MHD_HTTP_NOT_FOUND, "no_such_volume", NULL, "%s", err);
   if (rc == -EBUSY)
     return send_error(c, MHD_HTTP_CONFLICT, "volume_in_use", NULL,
-                      "%s; use ?force=true to disconnect its clients and delete it", err);
+                      "%s or delete with force; use ?force=true to disconnect its clients "
+                      "and delete it", err);
+  if (rc == -VRAMD_E_STATE)
+    return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "state_not_saved", NULL, "%s", err);
+  if (rc)
+    return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", NULL, "%s", err);
+  return send_text(c, MHD_HTTP_NO_CONTENT, "application/json", NULL, 0, NULL);
+}
+
+/* POST /v1/volumes/{name}/attach: expose a volume of frontend none. */
+static enum MHD_Result attach_volume(struct vramd *d, struct req *c, const char *name)
+{
+  struct vd_volume_spec how;
+  struct vd_api_error e;
+  struct vd_volume *v;
+  char err[512];
+  json_t *o;
+  int rc;
+
+  if (vd_api_parse_attach(c->body.s ? c->body.s : "", c->body.len, &how, &e))
+    return send_error(c, MHD_HTTP_BAD_REQUEST, e.code,
+                      e.field[0] ? json_pack("{s:s}", "field", e.field) : NULL,
+                      "%s", e.message);
+  rc = vramd_volume_attach(d, name, &how, vramd_state_save, &v, err, sizeof err);
+  switch (rc) {
+  case 0:
+    break;
+  case -ENOENT:
+    return send_error(c, MHD_HTTP_NOT_FOUND, "no_such_volume", NULL, "%s", err);
+  case -EALREADY:
+    return send_error(c, MHD_HTTP_CONFLICT, "volume_attached", NULL, "%s", err);
+  case -EEXIST:
+  case -EBUSY:
+    return send_error(c, MHD_HTTP_CONFLICT, "device_taken", NULL, "%s", err);
+  case -EINVAL:
+    return send_error(c, MHD_HTTP_BAD_REQUEST, "invalid_field", NULL, "%s", err);
+  case -EOPNOTSUPP:
+    return send_error(c, MHD_HTTP_NOT_IMPLEMENTED, "frontend_unavailable", NULL, "%s", err);
+  case -VRAMD_E_STATE:
+    return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "state_not_saved", NULL, "%s", err);
+  default:
+    return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "attach_failed", NULL, "%s", err);
+  }
+  o = vd_api_volume_json(d, v, true);
+  snprintf(c->said, sizeof c->said, "%s",
+           json_string_value(json_object_get(o, v->device_path[0] ? "device_path" : "nbd_uri")));
+  vd_volume_put(v);
+  return send_json(c, MHD_HTTP_OK, o, NULL);
+}
+
+/* POST /v1/volumes/{name}/detach[?force=true]: withdraw it, keep it. */
+static enum MHD_Result detach_volume(struct vramd *d, struct req *c, const char *name)
+{
+  bool force;
+  char err[512];
+  int rc;
+
+  if (!force_query(c, &force))
+    return MHD_YES;
+  if (c->body_len)
+    return send_error(c, MHD_HTTP_BAD_REQUEST, "invalid_json", NULL,
+                      "detach takes no body; force is ?force=true");
+  rc = vramd_volume_detach(d, name, force, vramd_state_save, err, sizeof err);
+  if (rc == -ENOENT)
+    return send_error(c, MHD_HTTP_NOT_FOUND, "no_such_volume", NULL, "%s", err);
+  if (rc == -ENOTCONN)
+    return send_error(c, MHD_HTTP_CONFLICT, "volume_detached", NULL, "%s", err);
+  if (rc == -EBUSY)
+    return send_error(c, MHD_HTTP_CONFLICT, "volume_in_use", NULL,
+                      "%s or detach with force; use ?force=true to disconnect its clients "
+                      "and detach it", err);
   if (rc == -VRAMD_E_STATE)
     return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "state_not_saved", NULL, "%s", err);
   if (rc)
@@ -600,6 +680,30 @@ static const char *route_name(struct req *c, const char *raw, char *out,
   return out;
 }
 
+/* POST /v1/volumes/{name}/{attach|detach}: rest is "{name}/{verb}". */
+static enum MHD_Result volume_action(struct vramd *d, struct req *c, const char *rest,
+                                     const char *method)
+{
+  const char *slash = strchr(rest, '/');
+  char raw[VD_NAME_MAX * 3 + 2], name[VD_NAME_MAX + 2];
+  enum MHD_Result ret = MHD_NO;
+  size_t n = (size_t)(slash - rest);
+  bool attach = !strcmp(slash + 1, "attach");
+
+  /* Anything else is a name with a slash, refused as before. */
+  if (!attach && strcmp(slash + 1, "detach"))
+    return route_name(c, rest, name, sizeof name, true, &ret) ? MHD_NO : ret;
+  if (strcmp(method, "POST"))
+    return not_allowed(c, method, "POST");
+  if (n >= sizeof raw)
+    n = sizeof raw - 1; /* too long for a name: route_name refuses it */
+  memcpy(raw, rest, n);
+  raw[n] = '\0';
+  if (!route_name(c, raw, name, sizeof name, true, &ret))
+    return ret;
+  return attach ? attach_volume(d, c, name) : detach_volume(d, c, name);
+}
+
 /* Dispatch a complete request. */
 static enum MHD_Result route(struct server *s, struct req *c, const char *url,
                              const char *method)
@@ -668,6 +772,8 @@ static enum MHD_Result route(struct server *s, struct req *c, const char *url,
       return create_volume(d, c);
     return not_allowed(c, method, "GET, POST");
   }
+  if (!strncmp(url, "/v1/volumes/", 12) && strchr(url + 12, '/'))
+    return volume_action(d, c, url + 12, method);
   if (!strncmp(url, "/v1/volumes/", 12)) {
     bool del = !strcmp(method, "DELETE");
     if (!get && !del)
@@ -684,9 +790,8 @@ static const char *requester(struct MHD_Connection *c, char *buf, size_t len)
 {
   const union MHD_ConnectionInfo *i = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
   struct ucred cr;
-  socklen_t cl = sizeof cr;
 
-  if (i && getsockopt(i->connect_fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) == 0)
+  if (i && vd_peer_cred(i->connect_fd, &cr) == 0)
     snprintf(buf, len, "uid %u pid %d", (unsigned)cr.uid, (int)cr.pid);
   else
     snprintf(buf, len, "an unknown peer");

@@ -58,10 +58,11 @@ static int run(struct vctl *g, int argc, char **argv)
     { "size", required_argument, NULL, 's' }, { "stripe", required_argument, NULL, 'S' },
     { "concat", required_argument, NULL, 'C' }, { "stripe-unit", required_argument, NULL, 'u' },
     { "frontend", required_argument, NULL, 'f' }, { "attach", no_argument, NULL, 'a' },
-    { "thin", no_argument, NULL, 't' },
+    { "thin", no_argument, NULL, 't' }, { "index", required_argument, NULL, 'i' },
     VCTL_COMMON_OPTS, { NULL, 0, NULL, 0 },
   };
   const char *size = NULL, *devs = "all", *layout = "stripe", *unit = NULL, *fe = NULL;
+  const char *index = NULL;
   const char *dev_opt = "--stripe";
   bool attach = false, have_layout = false, thin = false;
   struct vd_volume_spec spec;
@@ -88,6 +89,7 @@ static int run(struct vctl *g, int argc, char **argv)
     case 'f': fe = optarg; break;
     case 'a': attach = true; break;
     case 't': thin = true; break;
+    case 'i': index = optarg; break;
     }
   }
   if (c == VCTL_OPTS_EXIT)
@@ -104,9 +106,11 @@ static int run(struct vctl *g, int argc, char **argv)
       (rc = set_opt(g, &spec, "layout", dev_opt, layout)) >= 0 ||
       (unit && (rc = set_opt(g, &spec, "unit", "--stripe-unit", unit)) >= 0) ||
       (fe && (rc = set_opt(g, &spec, "frontend", "--frontend", fe)) >= 0) ||
+      (index && (rc = set_opt(g, &spec, "index", "--index", index)) >= 0) ||
       (rc = set_devices(g, &spec, dev_opt, devs)) >= 0)
     return rc;
-  if (vd_spec_check_text(&spec, err, sizeof err))
+  if (vd_spec_check_text(&spec, err, sizeof err) ||
+      vd_spec_check_exposure(&spec, err, sizeof err))
     return vctl_usage_error(g, "%s", err);
 
   body = vd_spec_to_json(&spec, VD_SPEC_BODY);
@@ -141,7 +145,8 @@ static int run(struct vctl *g, int argc, char **argv)
 const struct vctl_cmd vctl_cmd_volume_create = {
   "volume", "create", run,
   "volume create NAME --size SIZE [--stripe all|ID,..|--concat all|ID,..]\n"
-  "               [--stripe-unit SIZE] [--frontend nbd|ublk] [--attach] [--thin]",
+  "               [--stripe-unit SIZE] [--frontend nbd|ublk|none] [--attach]\n"
+  "               [--index N] [--thin]",
   "Makes a volume of SIZE (K, M, G, T; base 2), striped over every device\n"
   "unless told otherwise, and prints where it is: the device path, or the\n"
   "NBD URI. Contents live in VRAM and are lost when vramd stops.\n\n"
@@ -149,8 +154,12 @@ const struct vctl_cmd vctl_cmd_volume_create = {
   "  --stripe all|ID,..  stripe over these devices (default: all)\n"
   "  --concat all|ID,..  fill these devices in order instead\n"
   "  --stripe-unit SIZE  a power of two from 4K to 1M (default 1M)\n"
-  "  --frontend nbd|ublk how it is exposed (default nbd)\n"
+  "  --frontend nbd|ublk|none\n"
+  "                      how it is exposed (default nbd); none: not yet\n"
+  "                      ('vramctl volume attach' exposes it later)\n"
   "  --attach            also attach an NBD volume to a kernel /dev/nbdN\n"
+  "  --index N           /dev/ublkbN, or /dev/nbdN with --attach (default:\n"
+  "                      the kernel's first free one)\n"
   "  --thin              take VRAM as ranges are first written, in chunks, and\n"
   "                      give it back when they are discarded; SIZE may be up\n"
   "                      to 16 times what the devices hold (over-commit)",

@@ -10,6 +10,13 @@ static const struct vctl_col extent_cols[] = {
   { "SIZE", "bytes", VCTL_COL_BYTES, true, "" },
   { "ON", "on", VCTL_COL_TEXT, true, "" },
 };
+static const struct vctl_col client_cols[] = {
+  { "KIND", "kind", VCTL_COL_TEXT, true, "" },
+  { "PID", "pid", VCTL_COL_COUNT, true, "" },
+  { "UID", "uid", VCTL_COL_COUNT, true, "" },
+  { "ADDRESS", "address", VCTL_COL_TEXT, true, "" },
+  { "DEVICE", "device", VCTL_COL_TEXT, true, "" },
+};
 static const struct vctl_col io_cols[] = {
   { "OP", "op", VCTL_COL_TEXT, true, "" },
   { "REQUESTS", "requests", VCTL_COL_COUNT, true, "" },
@@ -56,6 +63,11 @@ static void show(json_t *v)
     printf(" (thin, chunks of %s; %llu writes refused for want of room)",
            vctl_size(v, "chunk_bytes", b, sizeof b), vctl_u64(v, "enospc_writes"));
   printf("\n");
+  if (json_array_size(json_object_get(v, "connections"))) {
+    printf("\nconnections:\n");
+    vctl_table_print_default(client_cols, sizeof client_cols / sizeof client_cols[0],
+                             json_object_get(v, "connections"));
+  }
   printf("\nextents:\n");
   vctl_table_print_default(extent_cols, sizeof extent_cols / sizeof extent_cols[0],
                            json_object_get(v, "extents"));
@@ -82,8 +94,9 @@ static int run(struct vctl *g, int argc, char **argv)
 const struct vctl_cmd vctl_cmd_volume_show = {
   "volume", "show", run, "volume show NAME",
   "Shows one volume: size, layout, devices, where it is, clients, state,\n"
-  "the VRAM it holds, its extents with the device each lives on now (ON:\n"
-  "a drain moves them; - for a thin range that holds no chunk) and its I/O\n"
-  "counters.",
+  "who is connected (a process's pid and uid on the NBD socket, an address\n"
+  "over TCP, a kernel device), the VRAM it holds, its extents with the\n"
+  "device each lives on now (ON: a drain moves them; - for a thin range that\n"
+  "holds no chunk) and its I/O counters.",
   NULL, 0,
 };

@@ -67,7 +67,7 @@ extern const struct vctl_cmd vctl_cmd_device_list, vctl_cmd_device_show, vctl_cm
   vctl_cmd_volume_create, vctl_cmd_volume_list, vctl_cmd_volume_show,
   vctl_cmd_volume_delete, vctl_cmd_status, vctl_cmd_job_list, vctl_cmd_job_show,
   vctl_cmd_job_wait, vctl_cmd_job_cancel, vctl_cmd_device_drain, vctl_cmd_device_undrain,
-  vctl_cmd_volume_rebalance;
+  vctl_cmd_volume_rebalance, vctl_cmd_volume_attach, vctl_cmd_volume_detach;
 
 /* Options every command takes, anywhere on the line, for getopt_long:
  * VCTL_SHORT starts each short-option string, VCTL_COMMON_OPTS ends each
@@ -169,6 +169,11 @@ bool vctl_job_ended(json_t *job);
 const char *vctl_job_percent(json_t *job, char *buf, size_t len);
 const char *vctl_job_rate(json_t *job, bool exact, char *buf, size_t len);
 const char *vctl_job_eta(json_t *job, bool exact, char *buf, size_t len);
+
+/* delete and detach (volume-force.c): METHOD /v1/volumes/NAME<suffix>,
+ * with ?force=true for -f, expecting 204; prints "<done> NAME". */
+int vctl_volume_forced(struct vctl *g, int argc, char **argv, const char *method,
+                       const char *suffix, const char *done);
 
 /* Tables shared by list commands and status. */
 void vctl_print_devices(json_t *devs);

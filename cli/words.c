@@ -9,10 +9,12 @@
 static const struct {
   const char *api, *cli;
 } words[] = {
-  /* the 409 of DELETE /v1/volumes/NAME, whose message already says "or
-   * delete with force" */
+  /* the 409 of DELETE /v1/volumes/NAME and of .../detach, whose messages
+   * already say "or delete with force" or "or detach with force" */
   { "; use ?force=true to disconnect its clients and delete it", "" },
+  { "; use ?force=true to disconnect its clients and detach it", "" },
   { "delete with force", "delete with --force" },
+  { "detach with force", "detach with --force" },
   { "?force=true", "--force" },
   { "PATCH /v1/devices/", "vramctl device set " },
   { "GET /v1/devices/", "vramctl device show " },

@@ -15,9 +15,9 @@ int vd_peer_from(int fd, const struct sockaddr_storage *ss, struct vd_peer *p)
   memset(p, 0, sizeof *p);
   if (ss->ss_family == AF_UNIX) {
     struct ucred cr;
-    socklen_t l = sizeof cr;
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &l))
-      return -errno;
+    int rc = vd_peer_cred(fd, &cr);
+    if (rc)
+      return rc;
     p->kind = VD_PEER_UID;
     memcpy(p->b, &cr.uid, sizeof cr.uid);
   } else if (ss->ss_family == AF_INET) {
@@ -85,4 +85,36 @@ const char *vd_peer_name(const struct vd_peer *p, char *buf, size_t len)
     snprintf(buf, len, "an unknown peer");
   }
   return buf;
+}
+
+/* SO_PEERCRED: the pid and uid of the process that connected. */
+int vd_peer_cred(int fd, struct ucred *cr)
+{
+  socklen_t l = sizeof *cr;
+  return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cr, &l) ? -errno : 0;
+}
+
+/* "192.0.2.7:40000" or "[2001:db8::1]:40000" for a TCP peer. */
+int vd_peer_address(int fd, char *buf, size_t len)
+{
+  struct sockaddr_storage ss;
+  socklen_t sl = sizeof ss;
+  char a[INET6_ADDRSTRLEN];
+  const void *addr;
+  unsigned port;
+
+  if (getpeername(fd, (struct sockaddr *)&ss, &sl))
+    return -errno;
+  if (ss.ss_family == AF_INET) {
+    addr = &((const struct sockaddr_in *)&ss)->sin_addr;
+    port = ntohs(((const struct sockaddr_in *)&ss)->sin_port);
+  } else if (ss.ss_family == AF_INET6) {
+    addr = &((const struct sockaddr_in6 *)&ss)->sin6_addr;
+    port = ntohs(((const struct sockaddr_in6 *)&ss)->sin6_port);
+  } else {
+    return -EAFNOSUPPORT;
+  }
+  inet_ntop(ss.ss_family, addr, a, sizeof a);
+  snprintf(buf, len, ss.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", a, port);
+  return 0;
 }

@@ -33,4 +33,11 @@ bool vd_peer_is_root(const struct vd_peer *p);
 /* "uid 1000", "192.0.2.7" or "2001:db8:1:2::/64", in buf. */
 const char *vd_peer_name(const struct vd_peer *p, char *buf, size_t len);
 
+/* The pid and uid of a Unix socket's peer (SO_PEERCRED): 0 or -errno. */
+struct ucred;
+int vd_peer_cred(int fd, struct ucred *cr);
+/* A TCP peer's address and port, "192.0.2.7:40000" or "[2001:db8::1]:40000",
+ * in buf: 0, or -EAFNOSUPPORT for a Unix socket, or -errno. */
+int vd_peer_address(int fd, char *buf, size_t len);
+
 #endif

@@ -29,8 +29,9 @@ struct vd_spec_field {
   const char *const *names;   /* ENUM: names by value, NULL-ended */
   unsigned max;               /* UINT: the largest value */
   bool free_ok;               /* SIZE: may be a share of free VRAM (size_free_pct) */
-  bool omit_default;          /* ENUM: left out of every form while 0, so that
-                               * definitions without it read and write as before */
+  bool omit_default;          /* ENUM, UINT: left out of every form while 0 (ENUM)
+                               * or not given (UINT), so that definitions
+                               * without it read and write as before */
   /* Set only with this layout (NULL: any). */
   const enum vd_layout *only_layout;
   /* Text is typed by hand and read at start, so it is also held at once

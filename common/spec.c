@@ -16,7 +16,7 @@ static_assert(sizeof(enum vd_frontend_kind) == sizeof(int), "enum vd_frontend_ki
 static_assert(sizeof(enum vd_provisioning) == sizeof(int), "enum vd_provisioning is an int");
 
 static const char *const layout_names[] = { "stripe", "concat", NULL };
-static const char *const frontend_names[] = { "nbd", "ublk", NULL };
+static const char *const frontend_names[] = { "nbd", "ublk", "none", NULL };
 static const char *const provisioning_names[] = { "thick", "thin", NULL };
 static const enum vd_layout stripe_only = VD_LAYOUT_STRIPE;
 
@@ -46,14 +46,16 @@ const struct vd_spec_field vd_spec_fields[] = {
   { .key = "stripe_unit", .text_key = "unit", .type = VD_FIELD_SIZE, .off = AT(stripe_unit),
     .forms = ALL, .only_layout = &stripe_only, .text_check = check_unit },
   { .key = "frontend", .text_key = "frontend", .type = VD_FIELD_ENUM, .off = AT(frontend),
-    .forms = ALL, .required = VD_SPEC_SAVED, .names = frontend_names },
+    .forms = ALL | VD_SPEC_EXPOSE, .required = VD_SPEC_SAVED | VD_SPEC_EXPOSE,
+    .names = frontend_names },
   { .key = "provisioning", .text_key = "provisioning", .type = VD_FIELD_ENUM,
     .off = AT(provisioning), .forms = ALL, .names = provisioning_names, .omit_default = true },
   { .key = "attach", .text_key = "attach", .type = VD_FIELD_BOOL, .off = AT(attach),
-    .forms = ALL },
-  /* Config volumes only: they are never saved, and the API picks. */
+    .forms = ALL | VD_SPEC_EXPOSE },
+  /* Saved only when given, so a volume that let the kernel pick still
+   * does after a restart. */
   { .key = "index", .text_key = "index", .type = VD_FIELD_UINT, .off = AT(index),
-    .forms = VD_SPEC_TEXT, .max = 1u << 20 },
+    .forms = ALL | VD_SPEC_EXPOSE, .max = 1u << 20, .omit_default = true },
 };
 const unsigned vd_spec_nfields = sizeof vd_spec_fields / sizeof vd_spec_fields[0];
 
@@ -102,6 +104,23 @@ const struct vd_spec_field *vd_spec_misplaced(const struct vd_volume_spec *s)
       return f;
   }
   return NULL;
+}
+
+/* attach and index mean something only for a kernel device. */
+int vd_spec_check_exposure(const struct vd_volume_spec *s, char *err, size_t errlen)
+{
+  if (s->attach && s->frontend != VD_FRONTEND_NBD) {
+    snprintf(err, errlen, "attach applies to frontend nbd only (a kernel /dev/nbdN); "
+             "frontend %s has no such attachment", vd_frontend_name(s->frontend));
+    return -EINVAL;
+  }
+  if (s->index >= 0 && !s->attach && s->frontend != VD_FRONTEND_UBLK) {
+    snprintf(err, errlen, "index applies to frontend ublk (/dev/ublkbN) or to nbd with "
+             "attach (/dev/nbdN), not to %s%s", vd_frontend_name(s->frontend),
+             s->frontend == VD_FRONTEND_NBD ? " without attach" : "");
+    return -EINVAL;
+  }
+  return 0;
 }
 
 /* "all", "N%FREE" or "N%": a share of the free VRAM, as LVM's -l 100%FREE. */

@@ -17,7 +17,8 @@
 #define VD_DEV_ID_MAX 16
 
 enum vd_layout { VD_LAYOUT_STRIPE = 0, VD_LAYOUT_CONCAT = 1 };
-enum vd_frontend_kind { VD_FRONTEND_NBD = 0, VD_FRONTEND_UBLK = 1 };
+/* none: the volume keeps its VRAM but nothing exposes it (detached). */
+enum vd_frontend_kind { VD_FRONTEND_NBD = 0, VD_FRONTEND_UBLK = 1, VD_FRONTEND_NONE = 2 };
 /* thick: every extent made and zeroed at create; thin: chunks taken as
  * ranges are first written, given back when discarded. */
 enum vd_provisioning { VD_PROV_THICK = 0, VD_PROV_THIN = 1 };
@@ -36,7 +37,7 @@ struct vd_volume_spec {
   enum vd_frontend_kind frontend;
   enum vd_provisioning provisioning;
   bool attach;                        /* nbd: also attach /dev/nbdN */
-  int index;                          /* wanted /dev/nbdN or ublk id; -1: any */
+  int index;                          /* wanted /dev/nbdN (attach) or ublk id; -1: any */
 };
 
 /* Where a spec is read from or written to.  The forms share the table;
@@ -45,6 +46,7 @@ enum vd_spec_form {
   VD_SPEC_BODY = 1,   /* POST /v1/volumes: strict, errors in API terms */
   VD_SPEC_SAVED = 2,  /* a definition in the state file (version 1) */
   VD_SPEC_TEXT = 4,   /* "name=x,size=12G,devices=gpu0+gpu1,unit=64K" */
+  VD_SPEC_EXPOSE = 8, /* POST /v1/volumes/{name}/attach: frontend, attach, index */
 };
 
 /* Why a JSON spec was refused: the field, an API error code and a message. */
@@ -85,6 +87,10 @@ int vd_spec_set_text(struct vd_volume_spec *s, const char *key, const char *valu
 /* The rules between fields, on a spec set field by field: -EINVAL with
  * err (in text terms) when one is broken. */
 int vd_spec_check_text(const struct vd_volume_spec *s, char *err, size_t errlen);
+
+/* attach with a frontend other than nbd, or an index with no kernel
+ * device to number: -EINVAL with err (in API and text terms alike). */
+int vd_spec_check_exposure(const struct vd_volume_spec *s, char *err, size_t errlen);
 
 /* Names of layouts and frontends: parse (-EINVAL when unknown) and print. */
 int vd_layout_parse(const char *s, enum vd_layout *out);

@@ -1,5 +1,6 @@
 /* core.c: create and delete volumes: allocate, register, expose, and the
- * reverse, with no half-made volume left behind on any failure. */
+ * reverse, with no half-made volume left behind on any failure.  A volume
+ * of frontend none is made and kept without being exposed. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +12,7 @@
 /* Put what commit recorded back as the registry has it after a create or
  * delete committed and then failed; a failure here is logged (and shows
  * where commit reports its health). */
-static void uncommit(struct vramd *d, vramd_commit_fn *commit)
+void vramd_uncommit(struct vramd *d, vramd_commit_fn *commit)
 {
   char err[512];
   if (commit && commit(d, NULL, NULL, err, sizeof err))
@@ -27,7 +28,7 @@ int vramd_volume_create(struct vramd *d, const struct vd_volume_spec *spec,
   struct vd_volume *v, *old;
   int rc;
 
-  if (!fe) {
+  if (!fe && spec->frontend != VD_FRONTEND_NONE) {
     snprintf(err, errlen, "frontend '%s' is not available in this build",
              vd_frontend_name(spec->frontend));
     return -EOPNOTSUPP;
@@ -48,7 +49,7 @@ int vramd_volume_create(struct vramd *d, const struct vd_volume_spec *spec,
   rc = commit ? commit(d, v, NULL, err, errlen) : 0;
   if (rc)
     goto out_free;
-  rc = fe->add(&d->host, v, err, errlen);
+  rc = fe ? fe->add(&d->host, v, err, errlen) : 0;
   if (rc)
     goto out_uncommit;
   rc = vd_registry_add(&d->reg, v);
@@ -64,9 +65,10 @@ int vramd_volume_create(struct vramd *d, const struct vd_volume_spec *spec,
   return 0;
 
 out_remove:
-  fe->remove(&d->host, v, true, err, errlen);
+  if (fe)
+    fe->remove(&d->host, v, true, err, errlen);
 out_uncommit:
-  uncommit(d, commit);
+  vramd_uncommit(d, commit);
 out_free:
   vd_volume_put(v);
 out_unlock:
@@ -97,7 +99,7 @@ int vramd_volume_delete(struct vramd *d, const char *name, bool force,
   fe = vramd_frontend(d, v->spec.frontend);
   rc = fe ? fe->remove(&d->host, v, force, err, errlen) : 0;
   if (rc) {
-    uncommit(d, commit);
+    vramd_uncommit(d, commit);
     goto out_put;
   }
   vd_volume_put(vd_registry_remove(&d->reg, name));

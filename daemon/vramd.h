@@ -1,6 +1,7 @@
 /* vramd.h: the daemon object, and creating and deleting its volumes
  * (core.c).  Its parts have their own headers: settings.h, safety.h,
- * frontends.h, state.h, pinned.h, service.h, signals.h, jobs.h. */
+ * frontends.h, state.h, pinned.h, service.h, signals.h, jobs.h; attaching
+ * and detaching an existing volume is attach.c's. */
 #ifndef VRAMD_VRAMD_H
 #define VRAMD_VRAMD_H
 
@@ -30,7 +31,7 @@ struct vramd {
   struct vd_copier *copier;   /* moves extents between devices (one job at a time) */
   pthread_mutex_t move_lock;  /* held by the job that moves extents */
   struct vd_frontend_host host; /* what the frontends see of the above */
-  pthread_mutex_t admin_lock; /* serialises create and delete */
+  pthread_mutex_t admin_lock; /* serialises create, delete, attach, detach */
   time_t started;
   struct vd_api *api;         /* the HTTP side, NULL until started */
   bool api_socket_made;       /* vramd made the API socket (not systemd) */
@@ -66,6 +67,24 @@ int vramd_volume_create(struct vramd *d, const struct vd_volume_spec *spec,
 /* Unexpose and delete; commit (NULL: none) records it.  -EBUSY when in
  * use and !force, -ENOENT unknown. */
 int vramd_volume_delete(struct vramd *d, const char *name, bool force,
+                        vramd_commit_fn *commit, char *err, size_t errlen);
+
+/* Put what commit recorded back as the registry has it, after a change
+ * that committed and then failed (core.c, attach.c); a failure is logged. */
+void vramd_uncommit(struct vramd *d, vramd_commit_fn *commit);
+
+/* Expose a volume of frontend none as how says (its frontend, attach and
+ * index; attach.c), recorded by commit.  -EALREADY when it is exposed
+ * already, -ENOENT unknown, -EINVAL a bad combination, -EOPNOTSUPP a
+ * frontend not built in, or the frontend's error (-EEXIST: index taken).
+ * *out (may be NULL) gets a reference to the volume. */
+int vramd_volume_attach(struct vramd *d, const char *name, const struct vd_volume_spec *how,
+                        vramd_commit_fn *commit, struct vd_volume **out, char *err,
+                        size_t errlen);
+/* Withdraw a volume from its frontend, keeping it (frontend none).
+ * -EBUSY when in use and !force (err names the use), -ENOTCONN when not
+ * exposed, -ENOENT unknown. */
+int vramd_volume_detach(struct vramd *d, const char *name, bool force,
                         vramd_commit_fn *commit, char *err, size_t errlen);
 
 /* A device stopped answering: mark it lost and fail every volume on it

@@ -43,6 +43,22 @@ struct vd_frontend_pinned {
   uint64_t max_request;       /* largest READ or WRITE it serves */
 };
 
+/* One client of a volume, for GET /v1/volumes/{name}. */
+enum vd_client_kind {
+  VD_CLIENT_UNIX,    /* a process on the NBD Unix socket: pid and uid */
+  VD_CLIENT_TCP,     /* an NBD client over TCP: address */
+  VD_CLIENT_KERNEL,  /* a kernel block device: device */
+};
+struct vd_frontend_client {
+  enum vd_client_kind kind;
+  int pid;                   /* UNIX: from SO_PEERCRED; else -1 */
+  long long uid;             /* UNIX: from SO_PEERCRED; else -1 */
+  char address[64];          /* TCP: "192.0.2.7:40000", "[2001:db8::1]:40000" */
+  char device[64];           /* KERNEL: "/dev/ublkb0" */
+};
+/* Called once per client, under the frontend's lock: no blocking. */
+typedef void vd_client_fn(void *arg, const struct vd_frontend_client *c);
+
 /* A frontend's settings, like an nbdkit plugin's .config and
  * .config_help.  Config keys equal long option names. */
 struct vd_frontend_settings {
@@ -73,6 +89,9 @@ struct vd_frontend {
    * disconnect its clients first.  Returns once no request is running. */
   int (*remove)(const struct vd_frontend_host *d, struct vd_volume *v, bool force,
                 char *err, size_t errlen);
+  /* Optional: call fn for each client of v (sessions, kernel device). */
+  void (*clients)(const struct vd_frontend_host *d, struct vd_volume *v, vd_client_fn *fn,
+                  void *arg);
   /* What it pins of host memory, with its settings' bounds (as started). */
   void (*pinned)(const struct vd_frontend_host *d, struct vd_frontend_pinned *out);
 };
@@ -83,8 +102,10 @@ struct vd_frontend {
 /* The frontends built into vramd, NULL-terminated, in start order. */
 extern const struct vd_frontend *const vd_frontends[];
 
-/* True when a block device is held exclusively (mounted, active swap,
- * md/dm): what a delete without force refuses. */
-bool vd_bdev_busy(const char *path);
+/* True when a block device is in use (mounted, active swap, held by
+ * md/dm, or open by a process other than vramd), with what fills as
+ * "mounted on /mnt; unmount it": what a detach or delete without force
+ * refuses (bdev.c). */
+bool vd_bdev_in_use(const char *path, char *what, size_t len);
 
 #endif

@@ -1,5 +1,5 @@
 noinst_LIBRARIES += frontends/libvdfrontends.a
-frontends_libvdfrontends_a_SOURCES = frontends/frontend.h frontends/frontend.c
+frontends_libvdfrontends_a_SOURCES = frontends/frontend.h frontends/frontend.c frontends/bdev.c
 
 # ublk: liburing and <linux/ublk_cmd.h>; the core it calls comes after it.
 frontends_libvdfrontends_a_SOURCES += frontends/ublk/ublk.h frontends/ublk/ublk-internal.h \

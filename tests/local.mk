@@ -69,7 +69,8 @@ TESTS += tests/engine/test_move
 # qemu cannot run at all skips them with the reason.
 EXTRA_DIST += tests/kernel/vmtest.sh tests/kernel/check-kernel.sh \
 	tests/kernel/guest-lib.sh tests/kernel/guest-suite.sh tests/kernel/guest-nbd.sh \
-	tests/kernel/guest-elastic.sh
+	tests/kernel/guest-elastic.sh \
+	tests/kernel/guest-attach.sh
 check-kernel: all
 	@top_builddir='$(abs_top_builddir)' bash $(top_srcdir)/tests/kernel/check-kernel.sh; \
 	rc=$$?; if test $$rc = 77; then echo "check-kernel: skipped (see above)"; exit 0; fi; exit $$rc
@@ -151,7 +152,8 @@ API_TESTS = tests/integration/api-routes.sh tests/integration/api-bad-input.sh \
 	tests/integration/vramctl.sh tests/integration/state.sh \
 	tests/integration/concurrency.sh tests/integration/metrics.sh \
 	tests/integration/systemd.sh tests/integration/api-flood.sh \
-	tests/integration/vramctl-hostile.sh tests/integration/vramctl-cli.sh
+	tests/integration/vramctl-hostile.sh tests/integration/vramctl-cli.sh \
+	tests/integration/attach-detach.sh
 TESTS += $(API_TESTS)
 dist_noinst_SCRIPTS += $(API_TESTS) tests/integration/trickle.py \
 	tests/integration/fake-vramd.py

@@ -454,6 +454,7 @@ out_free:
 int vd_nbd_detach(struct vd_volume *v, bool force, char *err, size_t errlen)
 {
   struct nbd_attach **pp, *a;
+  char what[200];
 
   pthread_mutex_lock(&attach_lock);
   for (pp = &attached; *pp && (*pp)->v != v; pp = &(*pp)->next)
@@ -463,10 +464,8 @@ int vd_nbd_detach(struct vd_volume *v, bool force, char *err, size_t errlen)
     pthread_mutex_unlock(&attach_lock);
     return 0;
   }
-  if (!force && vd_bdev_busy(v->device_path)) {
-    snprintf(err, errlen, "%s is in use (mounted, active swap or held by another "
-             "device): unmount or swapoff it first, or delete with force",
-             v->device_path);
+  if (!force && vd_bdev_in_use(v->device_path, what, sizeof what)) {
+    snprintf(err, errlen, "%s is %s", v->device_path, what);
     pthread_mutex_unlock(&attach_lock);
     return -EBUSY;
   }

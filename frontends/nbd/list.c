@@ -1,7 +1,10 @@
 /* list.c: the sessions that have a volume attached, so that removing a
  * volume or stopping the server can end them and wait until they are gone. */
+#include "config.h"
+
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -99,6 +102,33 @@ void nbd_conns_end_all(void)
   pthread_mutex_unlock(&list.lock);
 }
 
+/* Why a volume with n clients is refused, in err; -EBUSY. */
+static int say_busy(const struct vd_volume *v, int n, char *err, size_t errlen)
+{
+  snprintf(err, errlen, "volume '%s' has %d NBD client%s connected; disconnect %s",
+           v->spec.name, n, n == 1 ? "" : "s", n == 1 ? "it" : "them");
+  return -EBUSY;
+}
+
+/* Sessions of v from NBD clients, not from its kernel device. */
+static int remote_locked(const struct vd_volume *v)
+{
+  int n = 0;
+  for (struct nbd_conn *c = list.conns; c; c = c->next)
+    n += c->v == v && !c->kernel;
+  return n;
+}
+
+/* Refuse while NBD clients are connected: -EBUSY with err, else 0. */
+int nbd_conns_idle(struct vd_volume *v, char *err, size_t errlen)
+{
+  int n;
+  pthread_mutex_lock(&list.lock);
+  n = remote_locked(v);
+  pthread_mutex_unlock(&list.lock);
+  return n ? say_busy(v, n, err, errlen) : 0;
+}
+
 /* Refuse while clients are connected unless forced; else mark v deleting
  * (no new session attaches it) and end its sessions. */
 int nbd_conns_withdraw(struct vd_volume *v, bool force, char *err, size_t errlen)
@@ -108,12 +138,46 @@ int nbd_conns_withdraw(struct vd_volume *v, bool force, char *err, size_t errlen
   n = atomic_load(&v->clients);
   if (n && !force) {
     pthread_mutex_unlock(&list.lock);
-    snprintf(err, errlen, "volume '%s' has %d NBD client%s connected; disconnect "
-             "them or delete with force", v->spec.name, n, n == 1 ? "" : "s");
-    return -EBUSY;
+    return say_busy(v, n, err, errlen);
   }
   atomic_store(&v->deleting, true);
   kick_and_wait_locked(v);
   pthread_mutex_unlock(&list.lock);
   return 0;
+}
+
+/* Describe one session: who is at the other end of its socket. */
+static void describe(const struct nbd_conn *c, struct vd_frontend_client *out)
+{
+  struct ucred cr;
+
+  memset(out, 0, sizeof *out);
+  out->pid = -1;
+  out->uid = -1;
+  if (c->kernel) {
+    out->kind = VD_CLIENT_KERNEL;
+    snprintf(out->device, sizeof out->device, "%s", c->v->device_path);
+  } else if (!vd_peer_address(c->fd, out->address, sizeof out->address)) {
+    out->kind = VD_CLIENT_TCP;
+  } else {
+    out->kind = VD_CLIENT_UNIX;
+    if (!vd_peer_cred(c->fd, &cr)) {
+      out->pid = (int)cr.pid;
+      out->uid = (long long)cr.uid;
+    }
+  }
+}
+
+/* Each session of v, under the list lock (its socket stays open). */
+void nbd_conns_list(struct vd_volume *v, vd_client_fn *fn, void *arg)
+{
+  struct vd_frontend_client cl;
+
+  pthread_mutex_lock(&list.lock);
+  for (struct nbd_conn *c = list.conns; c; c = c->next)
+    if (c->v == v) {
+      describe(c, &cl);
+      fn(arg, &cl);
+    }
+  pthread_mutex_unlock(&list.lock);
 }

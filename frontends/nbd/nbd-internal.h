@@ -63,6 +63,7 @@ struct nbd_conn {
   struct nbd_conn *prev, *next;  /* server list, under the server lock */
   int fd;
   struct vd_volume *v;           /* set once attached, under the server lock */
+  bool kernel;                   /* one of a kernel /dev/nbdN's socketpairs */
 };
 
 /* io.c: whole-buffer socket I/O; 0, -EPIPE at end of stream, or -errno. */
@@ -208,9 +209,15 @@ void nbd_conns_open(void);
 void nbd_conns_close(void);
 /* End every session and wait until they are gone. */
 void nbd_conns_end_all(void);
+/* -EBUSY (err says why) while NBD clients other than v's kernel device
+ * are connected, else 0. */
+int nbd_conns_idle(struct vd_volume *v, char *err, size_t errlen);
 /* Withdraw v: -EBUSY (err says why) while it has clients unless force;
  * else end its sessions and wait for them. */
 int nbd_conns_withdraw(struct vd_volume *v, bool force, char *err, size_t errlen);
+/* Call fn for each session of v: the peer's pid and uid (Unix), its
+ * address (TCP), or the kernel device for an attached one. */
+void nbd_conns_list(struct vd_volume *v, vd_client_fn *fn, void *arg);
 
 /* Serve the transmission phase (no handshake) on a connected socket for
  * volume v, e.g. one end of a socketpair handed to the kernel driver.

@@ -141,13 +141,24 @@ static int nbd_add(const struct vd_frontend_host *d, struct vd_volume *v, char *
   return v->spec.attach ? vd_nbd_attach(&srv.env, v, err, errlen) : 0;
 }
 
-/* Frontend remove: refuse while clients are connected unless forced. */
+/* Frontend remove: refuse while clients are connected unless forced,
+ * asking before the kernel device goes, so a refusal changes nothing. */
 static int nbd_remove(const struct vd_frontend_host *d, struct vd_volume *v, bool force,
                       char *err, size_t errlen)
 {
-  int rc = vd_nbd_detach(v, force, err, errlen);
+  int rc = force ? 0 : nbd_conns_idle(v, err, errlen);
   (void)d;
+  if (!rc)
+    rc = vd_nbd_detach(v, force, err, errlen);
   return rc ? rc : nbd_conns_withdraw(v, force, err, errlen);
+}
+
+/* Frontend clients: the volume's sessions, kernel ones included. */
+static void nbd_clients(const struct vd_frontend_host *d, struct vd_volume *v,
+                        vd_client_fn *fn, void *arg)
+{
+  (void)d;
+  nbd_conns_list(v, fn, arg);
 }
 
 /* Frontend pinned: nbd-staging per session, nbd-max-sessions of them. */
@@ -172,5 +183,6 @@ const struct vd_frontend vd_frontend_nbd = {
   .stop = nbd_stop,
   .add = nbd_add,
   .remove = nbd_remove,
+  .clients = nbd_clients,
   .pinned = nbd_pinned,
 };

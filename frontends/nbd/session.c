@@ -65,6 +65,7 @@ int vd_nbd_serve_transmission(const struct nbd_env *env, struct vd_volume *v, in
     return -ENOMEM;
   }
   c->fd = fd;
+  c->kernel = true;
   rc = nbd_xfer_new(env, fd, &x);
   if (!rc) {
     vd_volume_get(v);

@@ -231,6 +231,7 @@ static int dev_remove(struct ublk_frontend *fe, struct vd_volume *v, bool force,
                       char *err, size_t errlen)
 {
   struct ublk_dev *u;
+  char what[200];
 
   pthread_mutex_lock(&fe->lock);
   u = v->frontend_priv;
@@ -238,10 +239,8 @@ static int dev_remove(struct ublk_frontend *fe, struct vd_volume *v, bool force,
     pthread_mutex_unlock(&fe->lock);
     return 0;
   }
-  if (!force && vd_bdev_busy(v->device_path)) {
-    snprintf(err, errlen, "%s is in use (mounted, active swap or held by another "
-             "device): unmount or swapoff it first, or delete with force",
-             v->device_path);
+  if (!force && vd_bdev_in_use(v->device_path, what, sizeof what)) {
+    snprintf(err, errlen, "%s is %s", v->device_path, what);
     pthread_mutex_unlock(&fe->lock);
     return -EBUSY;
   }
@@ -251,6 +250,20 @@ static int dev_remove(struct ublk_frontend *fe, struct vd_volume *v, bool force,
   dev_destroy(u);
   pthread_mutex_unlock(&fe->lock);
   return 0;
+}
+
+/* The one client of a ublk volume: its kernel device. */
+static void dev_clients(struct ublk_frontend *fe, struct vd_volume *v, vd_client_fn *fn,
+                        void *arg)
+{
+  struct vd_frontend_client c = { .kind = VD_CLIENT_KERNEL, .pid = -1, .uid = -1 };
+
+  pthread_mutex_lock(&fe->lock);
+  if (v->frontend_priv) {
+    snprintf(c.device, sizeof c.device, "%s", v->device_path);
+    fn(arg, &c);
+  }
+  pthread_mutex_unlock(&fe->lock);
 }
 
 /* Probe the kernel at start; a failure is only logged, since the control
@@ -327,6 +340,14 @@ static int ublk_remove(const struct vd_frontend_host *d, struct vd_volume *v, bo
   return dev_remove(&ublk_fe, v, force, err, errlen);
 }
 
+/* A volume's kernel device. */
+static void ublk_clients(const struct vd_frontend_host *d, struct vd_volume *v,
+                         vd_client_fn *fn, void *arg)
+{
+  (void)d;
+  dev_clients(&ublk_fe, v, fn, arg);
+}
+
 /* What the queues pin. */
 static void ublk_pinned(const struct vd_frontend_host *d, struct vd_frontend_pinned *out)
 {
@@ -341,5 +362,6 @@ const struct vd_frontend vd_frontend_ublk = {
   .stop = ublk_stop,
   .add = ublk_add,
   .remove = ublk_remove,
+  .clients = ublk_clients,
   .pinned = ublk_pinned,
 };

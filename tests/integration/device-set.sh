@@ -99,7 +99,7 @@ rc=0; out=$("$VRAMCTL" --socket "$tmpdir/api.sock" device set cpu1 2>&1) || rc=$
 rc=0; out=$("$VRAMCTL" --socket "$tmpdir/api.sock" device set cpu1 --reserve 12X 2>&1) || rc=$?
 [ $rc = 2 ] && echo "$out" | grep -q "unknown suffix" || fail "--reserve 12X: $rc $out"
 # Refusals are logged with who asked (rate-limited, as every API refusal).
-grep -q "api: PATCH /v1/devices/cpu1 by uid $(id -u) pid [0-9]* refused: 400 field 'reserve_bytes' is required" \
+grep -q "api: PATCH /v1/devices/cpu1 by uid $(id -u) pid [0-9]* refused: 400 give reserve_bytes or yield_floor_bytes (or both)" \
   "$tmpdir/vramd.log" || fail "refusals are not logged: $(grep refused "$tmpdir/vramd.log")"
 pass "bad bodies (12), a reserve past the device's memory, unknown devices and methods are refused; nothing changed"
 

@@ -94,17 +94,21 @@ static void test_round_trips(void)
 
   full_spec(&in);
   want = in;
-  want.index = -1; /* JSON does not carry the config's index */
   json_round_trip(&in, VD_SPEC_BODY,
                   "{\"name\":\"swap0\",\"size\":12884901888,\"layout\":\"stripe\","
                   "\"devices\":[\"gpu1\",\"gpu0\"],\"stripe_unit\":65536,"
-                  "\"frontend\":\"ublk\",\"attach\":true}");
+                  "\"frontend\":\"ublk\",\"attach\":true,\"index\":7}");
   assert_same(&spec, &want);
   json_round_trip(&in, VD_SPEC_SAVED,
                   "{\"name\":\"swap0\",\"size\":12884901888,\"layout\":\"stripe\","
                   "\"devices\":[\"gpu1\",\"gpu0\"],\"stripe_unit\":65536,"
-                  "\"frontend\":\"ublk\",\"attach\":true}");
+                  "\"frontend\":\"ublk\",\"attach\":true,\"index\":7}");
   assert_same(&spec, &want);
+  /* The exposure alone, as attach takes it. */
+  json_round_trip(&in, VD_SPEC_EXPOSE, "{\"frontend\":\"ublk\",\"attach\":true,\"index\":7}");
+  CU_ASSERT_EQUAL(spec.frontend, VD_FRONTEND_UBLK);
+  CU_ASSERT_EQUAL(spec.index, 7);
+  CU_ASSERT_EQUAL(spec.size, 0);
 
   CU_ASSERT_EQUAL(vd_spec_to_text(&in, text, sizeof text), 0);
   CU_ASSERT_STRING_EQUAL(text, "name=swap0,size=12884901888,layout=stripe,devices=gpu1+gpu0,"
@@ -218,12 +222,21 @@ static void test_body_bad(void)
   json_bad("{\"name\":\"a\",\"size\":1,\"frontend\":null}", B, "invalid_field", "frontend",
            "field 'frontend' must be a string");
   json_bad("{\"name\":\"a\",\"size\":1,\"frontend\":\"iscsi\"}", B, "invalid_field", "frontend",
-           "frontend must be \"nbd\" or \"ublk\"");
+           "frontend must be \"nbd\", \"ublk\" or \"none\"");
   json_bad("{\"name\":\"a\",\"size\":1,\"attach\":1}", B, "invalid_field", "attach",
            "field 'attach' must be true or false");
-  json_bad("{\"name\":\"a\",\"size\":1,\"index\":1}", B, "unknown_field", "index",
-           "unknown field 'index'; known fields: name, size, layout, devices, stripe_unit, "
-           "frontend, provisioning, attach");
+  json_bad("{\"name\":\"a\",\"size\":1,\"index\":-1}", B, "invalid_field", "index",
+           "field 'index' must be an integer from 0 to 1048576");
+  json_bad("{\"name\":\"a\",\"size\":1,\"ublk\":1}", B, "unknown_field", "ublk",
+           "unknown field 'ublk'; known fields: name, size, layout, devices, stripe_unit, "
+           "frontend, provisioning, attach, index");
+  /* Attach takes the exposure and nothing else, and needs the frontend. */
+  json_bad("{\"frontend\":\"ublk\",\"size\":1}", VD_SPEC_EXPOSE, "unknown_field", "size",
+           "unknown field 'size'; known fields: frontend, attach, index");
+  json_bad("{\"index\":0}", VD_SPEC_EXPOSE, "missing_field", "frontend",
+           "field 'frontend' is required");
+  json_bad("{\"frontend\":\"iscsi\"}", VD_SPEC_EXPOSE, "invalid_field", "frontend",
+           "frontend must be \"nbd\", \"ublk\" or \"none\"");
   json_bad("{\"name\":\"a\",\"size\":1,\"provisioning\":\"lazy\"}", B, "invalid_field",
            "provisioning", "provisioning must be \"thick\" or \"thin\"");
   json_bad("{\"size\":1}", B, "missing_field", "name", "field 'name' is required");
@@ -289,10 +302,10 @@ static void test_saved_version1(void)
            "frontend", "field 'frontend' is required");
   json_bad("{\"name\":\"d\",\"size\":0,\"layout\":\"stripe\",\"frontend\":\"nbd\"}", S,
            "invalid_field", "size", "field 'size' must be greater than zero");
-  json_bad("{\"name\":\"d\",\"size\":1,\"layout\":\"stripe\",\"frontend\":\"nbd\",\"index\":1}",
-           S, "unknown_field", "index",
-           "unknown field 'index'; known fields: name, size, layout, devices, stripe_unit, "
-           "frontend, provisioning, attach");
+  json_bad("{\"name\":\"d\",\"size\":1,\"layout\":\"stripe\",\"frontend\":\"nbd\",\"ublk\":1}",
+           S, "unknown_field", "ublk",
+           "unknown field 'ublk'; known fields: name, size, layout, devices, stripe_unit, "
+           "frontend, provisioning, attach, index");
 }
 
 /* Each field's bad values in text, as vramd.conf reports them. */
@@ -311,7 +324,7 @@ static void test_text_bad(void)
   text_bad("name=a,size=4M,devices=cpu0+cpu0", "devices: 'cpu0' is listed twice");
   text_bad("name=a,size=4M,devices=+", "devices: empty device list");
   text_bad("name=a,size=4M,devices=a-very-long-device-id", "devices: bad device list");
-  text_bad("name=a,size=4M,frontend=iscsi", "volume: frontend 'iscsi' is not nbd or ublk");
+  text_bad("name=a,size=4M,frontend=iscsi", "volume: frontend 'iscsi' is not nbd, ublk or none");
   text_bad("name=a,size=4M,attach=ture", "volume: attach: 'ture' is not on or off");
   text_bad("name=a,size=4M,index=-1", "volume: index: '-1' is not a number from 0 to 1048576");
   text_bad("name=a,size=4M,index=1048577",
@@ -339,7 +352,7 @@ static void test_set_text(void)
   CU_ASSERT_EQUAL(vd_spec_set_text(&spec, "size", "0", err, sizeof err), -EINVAL);
   CU_ASSERT_STRING_EQUAL(err, "size '0' must be greater than zero");
   CU_ASSERT_EQUAL(vd_spec_set_text(&spec, "frontend", "iscsi", err, sizeof err), -EINVAL);
-  CU_ASSERT_STRING_EQUAL(err, "frontend 'iscsi' is not nbd or ublk");
+  CU_ASSERT_STRING_EQUAL(err, "frontend 'iscsi' is not nbd, ublk or none");
   CU_ASSERT_EQUAL(vd_spec_set_text(&spec, "stripe_unit", "64K", err, sizeof err), -EINVAL);
   CU_ASSERT_STRING_EQUAL(err, "unknown key 'stripe_unit'");
   CU_ASSERT_EQUAL(vd_spec_set_text(&spec, "unit", "64K", err, sizeof err), 0);
@@ -370,6 +383,28 @@ static void test_names(void)
   CU_ASSERT_STRING_EQUAL(vd_layout_name((enum vd_layout)9), "stripe");
   CU_ASSERT_STRING_EQUAL(vd_frontend_name(VD_FRONTEND_UBLK), "ublk");
   CU_ASSERT_STRING_EQUAL(vd_frontend_name((enum vd_frontend_kind)9), "nbd");
+  CU_ASSERT_EQUAL(vd_frontend_parse("none", &k), 0);
+  CU_ASSERT_EQUAL(k, VD_FRONTEND_NONE);
+}
+
+/* attach and index only where there is a kernel device to make. */
+static void test_exposure(void)
+{
+  vd_spec_init(&spec);
+  CU_ASSERT_EQUAL(vd_spec_check_exposure(&spec, err, sizeof err), 0);
+  spec.index = 0;
+  CU_ASSERT_EQUAL(vd_spec_check_exposure(&spec, err, sizeof err), -EINVAL);
+  CU_ASSERT_STRING_EQUAL(err, "index applies to frontend ublk (/dev/ublkbN) or to nbd with "
+                              "attach (/dev/nbdN), not to nbd without attach");
+  spec.attach = true;
+  CU_ASSERT_EQUAL(vd_spec_check_exposure(&spec, err, sizeof err), 0);
+  spec.frontend = VD_FRONTEND_UBLK;
+  CU_ASSERT_EQUAL(vd_spec_check_exposure(&spec, err, sizeof err), -EINVAL);
+  CU_ASSERT_PTR_NOT_NULL(strstr(err, "attach applies to frontend nbd only"));
+  spec.attach = false;
+  CU_ASSERT_EQUAL(vd_spec_check_exposure(&spec, err, sizeof err), 0);
+  spec.frontend = VD_FRONTEND_NONE;
+  CU_ASSERT_EQUAL(vd_spec_check_exposure(&spec, err, sizeof err), -EINVAL);
 }
 
 static const struct vd_test tests[] = {
@@ -380,6 +415,7 @@ static const struct vd_test tests[] = {
   { "text: every field's bad values", test_text_bad },
   { "text: field by field, as vramctl", test_set_text },
   { "layout and frontend names", test_names },
+  { "attach and index need a kernel device", test_exposure },
   { NULL, NULL },
 };
 
