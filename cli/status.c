@@ -113,7 +113,8 @@ static int print_lost(json_t *devs, json_t *vols)
 }
 
 /* A line per device that takes no new volumes but is not lost (draining,
- * drained) or holds allocations inside a reserve raised since. */
+ * drained), holds allocations inside a reserve raised since, or could not
+ * give back what another process wanted (a yield with nowhere to go). */
 static int print_placement(json_t *devs)
 {
   size_t i;
@@ -129,6 +130,10 @@ static int print_placement(json_t *devs)
       printf("\n  device %s holds %s inside its reserve (raised since it was allocated); a "
              "drain moves it", vctl_str(dev, "id", "?"),
              vctl_size(dev, "inside_reserve_bytes", b, sizeof b));
+    if (vctl_u64(dev, "yield_short_bytes") && ++n)
+      printf("\n  device %s: another process wants %s more than vramd could move elsewhere "
+             "(no room); vramd keeps serving it there", vctl_str(dev, "id", "?"),
+             vctl_size(dev, "yield_short_bytes", b, sizeof b));
   }
   return n;
 }

@@ -114,6 +114,7 @@ for _ in $(seq 1 50); do [ "$(dev_field cpu1 yield_short_bytes)" != 0 ] && break
 [ "$(dev_field cpu1 yield_short_bytes)" != 0 ] || fail "no shortfall reported"
 [ "$(metric 'vramd_device_yield_short_bytes{device="cpu1"}')" != 0 ] || fail "shortfall metric"
 grep -q "no other device has room" "$tmpdir/vramd.log" || fail "shortfall not logged"
+"$VRAMCTL" status | grep -q "device cpu1: another process wants" || fail "status: $("$VRAMCTL" status)"
 timeout 60 fio --name=check --ioengine=nbd "--uri=$(nbd_uri v0)" --rw=read --bs=1M --size=128M \
   --output="$tmpdir/fio.out" || fail "reads during a shortfall"
-pass "a yield with nowhere to go is reported (API, metric, log) and the volume is still served"
+pass "a yield with nowhere to go is reported (API, metric, log, status) and the volume is still served"
