@@ -12,8 +12,9 @@ t_thin_start() {
   [ -x "$(cat "$W/vramctl-path")" ] || { echo "no vramctl in this build"; exit 77; }
   start_vramd "$W/vramd-thin.log" --thin-chunk 4M --thin-stock 2 \
     --volume name=ut,size=256M,frontend=ublk,provisioning=thin,unit=64K \
-    --volume name=uts,size=64M,frontend=ublk,provisioning=thin || return 1
-  for v in ut uts; do
+    --volume name=uts,size=64M,frontend=ublk,provisioning=thin \
+    --volume name=ud,size=96M,frontend=ublk,unit=64K --extent-size 16M || return 1
+  for v in ut uts ud; do
     d=$(dev_of "$W/vramd-thin.log" $v)
     [ -b "$d" ] || { echo "no block device for $v"; return 1; }
     echo "$d" > "$W/dev.$v"
@@ -53,10 +54,31 @@ t_thin_swap_discard() {
   [ "$a1" -ge $((16 * 1048576)) ] && [ "$a2" -lt "$a1" ]
 }
 
+# ext4 mounted on a striped thick volume while cpu1 is drained, undrained
+# and the volume rebalanced, with a writer running: checksums and fsck hold.
+t_drain_mounted() {
+  local d=$1 on
+  mkfs.ext4 -q -F "$d" && mount "$d" /mnt/kt || return 1
+  dd if=/dev/urandom of=/mnt/kt/a bs=1M count=24 status=none || return 1
+  (for i in $(seq 1 20); do dd if=/dev/urandom of=/mnt/kt/w$i bs=256k count=4 conv=fsync status=none; done) &
+  local writer=$!
+  vctl device drain cpu1 > /dev/null || { wait $writer; umount /mnt/kt; return 1; }
+  on=$(vctl --json volume show ud | tr -d ' \n' | grep -o '"on":"[a-z0-9]*"' | sort -u | tr '\n' ' ')
+  vctl device undrain cpu1 > /dev/null && vctl volume rebalance ud > /dev/null || { wait $writer; umount /mnt/kt; return 1; }
+  wait $writer || return 1
+  (cd /mnt/kt && md5sum a w* > "$W/dsums") || return 1
+  umount /mnt/kt && echo 3 > /proc/sys/vm/drop_caches && mount "$d" /mnt/kt || return 1
+  (cd /mnt/kt && md5sum --quiet -c "$W/dsums") || { umount /mnt/kt; echo "checksums differ"; return 1; }
+  umount /mnt/kt || return 1
+  echo "while drained, ud lived on: $on; $(grep -o 'requests waited at most [0-9.]* ms' "$W/vramd-thin.log" | tail -2 | tr '\n' ' ')"
+  [ "$on" = '"on":"cpu0" ' ] && fsck.ext4 -fn "$d" > /dev/null
+}
+
 elastic_steps() {
   if step thin_ublk_volumes_created 240 t_thin_start; then
     step thin_ublk_ext4_fstrim_gives_chunks_back 300 on t_thin_fstrim ut
     step thin_ublk_swapon_discard_gives_chunks_back 300 on t_thin_swap_discard uts
+    step drain_ublk_ext4_mounted_stays_clean 300 on t_drain_mounted ud
   fi
   stop_vramd 60 > /dev/null
 }
