@@ -54,8 +54,9 @@ job() {
   local n=$1 v=$2 rw=$3 bs=$4 qd=$5 nj=$6; shift 6
   fio --name="$n" --ioengine=nbd --uri="$(uri "$v")" --rw="$rw" --bs="$bs" --iodepth="$qd" \
     --numjobs="$nj" --size="$size" --time_based --runtime="$runtime" --group_reporting \
-    --output-format=json "$@" 2>/dev/null |
-    jq -r '.jobs[0] | "\(.read.iops + .write.iops | floor) \((.read.bw + .write.bw) / 1024 | floor)"'
+    --output-format=json --output="$dir/job.json" "$@" > /dev/null 2>&1
+  jq -r '.jobs[0] | "\(.read.iops + .write.iops | floor) \((.read.bw + .write.bw) / 1024 | floor)"' \
+    "$dir/job.json"
 }
 fill() { fio --name=fill --ioengine=nbd --uri="$(uri "$1")" --rw=write --bs=1M --iodepth=32 \
            --size="$size" --output-format=json > /dev/null 2>&1; }
@@ -96,7 +97,8 @@ ctl volume rebalance thick > /dev/null
 echo "rebalance: $(grep -o "volume thick: rebalance: moved .*" "$dir/vramd.log" | tail -1)"
 fio --name=under --ioengine=nbd --uri="$(uri thick)" --rw=randrw --bs=4k --iodepth=16 \
   --numjobs=2 --size="$size" --time_based --runtime=$((runtime * 3)) --group_reporting \
-  --percentile_list=50:99:99.9:100 --output-format=json > "$dir/under.json" 2>/dev/null &
+  --percentile_list=50:99:99.9:100 --output-format=json --output="$dir/under.json" \
+  > /dev/null 2>&1 &
 fpid=$!
 sleep "$runtime"
 ctl device drain "$d1" > /dev/null

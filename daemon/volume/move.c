@@ -9,23 +9,30 @@
 
 #include "volume.h"
 
-#define MOVE_PIECE (1u << 20)   /* bytes per tracked piece of an extent */
-#define MOVE_ROUNDS 4           /* copies of written pieces while requests run */
-#define MOVE_LAST_PIECES 8      /* few enough to copy with requests parked */
+#define MOVE_PIECE (64u << 10)  /* bytes per tracked piece: a 4 KiB write dirties 16x */
+#define MOVE_ROUNDS 8           /* copies of written pieces while requests run */
+#define MOVE_LAST_PIECES 64     /* few enough (4 MiB) to copy with requests parked */
 
-/* Copy the pieces whose bits are set. */
+/* Copy the pieces whose bits are set, a run of neighbours in one copy. */
 static int copy_pieces(struct vd_copier *cp, struct vd_extent *src, struct vd_extent *dst,
                        const uint64_t *bits, uint32_t npieces, uint64_t bytes)
 {
-  for (uint32_t p = 0; p < npieces; p++) {
-    uint64_t off = (uint64_t)p * MOVE_PIECE, len;
+  for (uint32_t p = 0; p < npieces;) {
+    uint32_t q = p;
+    uint64_t off, end;
     int rc;
-    if (!(bits[p / 64] & (1ull << (p % 64))))
+    if (!(bits[p / 64] & (1ull << (p % 64)))) {
+      p++;
       continue;
-    len = bytes - off < MOVE_PIECE ? bytes - off : MOVE_PIECE;
-    rc = vd_extent_copy(cp, src, off, dst, off, len);
+    }
+    while (q < npieces && (bits[q / 64] & (1ull << (q % 64))))
+      q++;
+    off = (uint64_t)p * MOVE_PIECE;
+    end = (uint64_t)q * MOVE_PIECE < bytes ? (uint64_t)q * MOVE_PIECE : bytes;
+    rc = vd_extent_copy(cp, src, off, dst, off, end - off);
     if (rc)
       return rc;
+    p = q;
   }
   return 0;
 }
@@ -57,12 +64,15 @@ static int copy_and_place(struct vd_move_ctl *c, struct vd_target *t, uint32_t d
   }
   vd_target_track(t, &tr);
   rc = vd_extent_copy(c->cp, cur, 0, dst, 0, bytes);
-  for (unsigned r = 0; !rc && r < MOVE_ROUNDS; r++) {
+  /* Rounds while they shrink what is left: writes that outrun the copy
+   * gain nothing from more of them. */
+  for (uint32_t r = 0, last = UINT32_MAX; !rc && r < MOVE_ROUNDS; r++) {
     uint32_t n = vd_track_take(&tr, snap);
-    if (n <= MOVE_LAST_PIECES) {
+    if (n <= MOVE_LAST_PIECES || n >= last) {
       untake(&tr, snap);
       break;
     }
+    last = n;
     rc = copy_pieces(c->cp, cur, dst, snap, tr.npieces, bytes);
   }
   t0 = vd_now_ns();
