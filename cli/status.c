@@ -195,10 +195,16 @@ static int run(struct vctl *g, int argc, char **argv)
            "saved" : "NOT saved", vctl_str(json_object_get(root, "state"), "dir", "?"));
   print_warnings(root, pool, json_object_get(devs, "devices"),
                  json_object_get(vols, "volumes"), safety_warnings);
-  printf("pool: %llu devices, %s capacity, %s allocated, %s available; %llu volumes\n\n",
+  printf("pool: %llu devices, %s capacity, %s allocated, %s available; %llu volumes",
          vctl_u64(pool, "devices"), vctl_size(pool, "capacity_bytes", c1, sizeof c1),
          vctl_size(pool, "allocated_bytes", c2, sizeof c2),
          vctl_size(pool, "available_bytes", c3, sizeof c3), vctl_u64(pool, "volumes"));
+  /* Thin volumes promise more than they hold: say how much, and the ratio. */
+  if (vctl_u64(pool, "thin_unbacked_bytes"))
+    printf(" of %s virtual (over-commit %.2f)",
+           vctl_size(pool, "virtual_bytes", c1, sizeof c1),
+           json_number_value(json_object_get(pool, "overcommit_ratio")));
+  printf("\n\n");
   vctl_print_devices(json_object_get(devs, "devices"));
   printf("\n");
   vctl_print_volumes(json_object_get(vols, "volumes"));

@@ -38,7 +38,11 @@ qio -c "write -P 0xab 0 8M" || fail "write: $(cat "$tmpdir/qio")"
 qio -c "read -P 0xab 0 8M" -c "read -P 0 8M 248M" || fail "read back: $(cat "$tmpdir/qio")"
 api GET /v1/pool
 [ "$(echo "$body" | jq .virtual_bytes)" = $(( 256 * M )) ] || fail "pool: $body"
-pass "8M written takes two 4M chunks; data reads back, the rest reads zeros"
+"$VRAMCTL" status | grep -q "of 256.0 MiB virtual (over-commit [0-9.]*)" ||
+  fail "status shows no over-commit: $("$VRAMCTL" status | grep pool)"
+"$VRAMCTL" volume list -o name,alloc,prov -H | grep -q "^t0.*8.0 MiB.*thin" ||
+  fail "volume list: $("$VRAMCTL" volume list -o name,alloc,prov)"
+pass "8M written takes two 4M chunks; data reads back, the rest reads zeros; status and list show it"
 
 # A discard inside a chunk zeroes it and keeps the chunk; a whole one gives it back.
 qio -c "discard 1M 2M" || fail "partial discard: $(cat "$tmpdir/qio")"
