@@ -65,7 +65,7 @@ int vd_list_devices(struct vd_pool *pool, bool as_json)
     json_t *arr = json_array(), *doc;
     char *s;
     for (unsigned i = 0; i < vd_pool_count(pool); i++)
-      json_array_append_new(arr, vd_device_status_json(vd_pool_device(pool, i), 0, 0));
+      json_array_append_new(arr, vd_device_live_json(vd_pool_device(pool, i), 0, 0));
     doc = json_pack("{s:o}", "devices", arr);
     s = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
     json_decref(doc);

@@ -8,9 +8,13 @@ requires qemu-io
 export VRAMCTL_SOCKET="$tmpdir/api.sock"
 M=1048576
 
-# Capacity of about 40 MiB per device: free minus a reserve of the rest.
-free=$("$VRAMD" --list-devices --json --device-types cpu | jq '[.devices[].free_bytes] | min')
-start_vramd --thin-chunk 4M --thin-stock 2 --reserve $(( free - 40 * M ))
+# Capacity of 40 MiB per device: the reserve set once vramd runs, against
+# the free memory it saw at start (host memory moves while tests run).
+start_vramd --thin-chunk 4M --thin-stock 2
+for d in cpu0 cpu1; do
+  api GET /v1/devices/$d; free=$(echo "$body" | jq .free_bytes)
+  "$VRAMCTL" device set $d --reserve $(( free - 40 * M )) >/dev/null || fail "reserve $d"
+done
 requires_frontend nbd
 uri=$(nbd_uri t0)
 qio() { timeout 60 qemu-io -f raw "$@" "$uri" >"$tmpdir/qio" 2>&1; }

@@ -89,7 +89,7 @@ pass "ids and names that are not strings print '?', never (null)"
 #    -H fields split on tabs, no escape byte reaches the terminal.
 start_fake control
 for noun in volume device; do
-  fields=7; [ $noun = device ] && fields=8 # ID TYPE STATE NAME and four sizes
+  fields=8; # volume: 7 and ALLOC; device: ID TYPE STATE NAME and four sizes
   run_ctl --timeout 10 $noun list -H
   [ "$rc" = 0 ] && [ "$(wc -l <"$tmpdir/out")" = 1 ] && [ "$(awk -F'\t' '{ print NF }' "$tmpdir/out")" = $fields ] ||
     fail "control: $noun list -H: exit $rc: $(cat -A "$tmpdir/out")"
