@@ -34,6 +34,9 @@ struct vd_size_rule {
 int vd_setting_size(const char *key, const char *v, const struct vd_size_rule *r,
                     uint64_t *out, char *err, size_t errlen);
 
+/* A size as a setting would be typed: the largest of K, M, G, T that
+ * divides it ("128K", "4M", "512"). */
+const char *vd_size_typed(uint64_t n, char *buf, size_t len);
 /* Format bytes as IEC ("12.0 GiB", "512 B") into buf. */
 const char *vd_format_size(uint64_t bytes, char *buf, size_t len);
 
