@@ -265,6 +265,8 @@ int main(int argc, char **argv)
     goto out_cfg;
   if (d.cfg.verbose)
     vd_log_max = VD_LOG_DEBUG;
+  if (vramd_journal_start())
+    vd_debug("logging to the journal ($JOURNAL_STREAM is stderr), with VOLUME=, DEVICE=, JOB=");
   nbd_socket = vramd_config_str(&d.cfg, "nbd-socket");
   nbd_listen = vramd_config_str(&d.cfg, "nbd-listen");
   vd_debug("settings: config %s, api %s, nbd %s, nbd-listen %s, metrics %s, state %s",
