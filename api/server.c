@@ -569,20 +569,23 @@ static enum MHD_Result post_faults(struct vramd *d, struct req *c)
                    json_object_size(val) != 2)) ||
         (!count && !taken && strcmp(key, "sleep_job") &&
          (strcmp(key, "device_lost") || !json_is_string(val)))) {
+      /* key lives in doc: the answer is made before doc goes. */
+      ret = send_error(c, MHD_HTTP_BAD_REQUEST, "invalid_field", NULL,
+                       "'%.40s': alloc_after and io_after take a count, device_lost an id, "
+                       "memory_taken {\"device\": ID, \"bytes\": N}, sleep_job an object",
+                       key);
       json_decref(doc);
-      return send_error(c, MHD_HTTP_BAD_REQUEST, "invalid_field", NULL,
-                        "'%.40s': alloc_after and io_after take a count, device_lost an id, "
-                        "memory_taken {\"device\": ID, \"bytes\": N}, sleep_job an object",
-                        key);
+      return ret;
     }
   }
   if ((val = json_object_get(doc, "memory_taken"))) {
     const char *id = json_string_value(json_object_get(val, "device"));
     struct vd_device *dev = vd_pool_find(d->pool, id);
     if (!dev) {
+      ret = send_error(c, MHD_HTTP_NOT_FOUND, "no_such_device", NULL,
+                       "memory_taken: no device '%.32s'", id);
       json_decref(doc);
-      return send_error(c, MHD_HTTP_NOT_FOUND, "no_such_device", NULL,
-                        "memory_taken: no device '%.32s'", id);
+      return ret;
     }
     vd_fault_take(vd_device_info(dev)->index,
                   (uint64_t)json_integer_value(json_object_get(val, "bytes")));
