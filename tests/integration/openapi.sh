@@ -158,7 +158,6 @@ call POST /v1/volumes/{name}/rebalance /v1/volumes/thick/rebalance; expect 202 "
 wait_job "$(echo "$body" | jq -r .id)" done
 call POST /v1/volumes/{name}/rebalance /v1/volumes/nope/rebalance; expect 404 "rebalance nope" not_found
 # A reserve that takes the whole device, with drain: a reserve job.
-total=$(echo "$body" | jq -r .total_bytes)
 call GET /v1/devices/{id} /v1/devices/cpu0
 total=$(echo "$body" | jq -r .total_bytes)
 call PATCH /v1/devices/{id} /v1/devices/cpu0 -d "{\"reserve_bytes\":$total,\"drain\":true}"
