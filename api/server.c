@@ -569,20 +569,23 @@ static enum MHD_Result post_faults(struct vramd *d, struct req *c)
                    json_object_size(val) != 2)) ||
         (!count && !taken && strcmp(key, "sleep_job") &&
          (strcmp(key, "device_lost") || !json_is_string(val)))) {
+      /* key lives in doc: the answer is made before doc goes. */
+      ret = send_error(c, MHD_HTTP_BAD_REQUEST, "invalid_field", NULL,
+                       "'%.40s': alloc_after and io_after take a count, device_lost an id, "
+                       "memory_taken {\"device\": ID, \"bytes\": N}, sleep_job an object",
+                       key);
       json_decref(doc);
-      return send_error(c, MHD_HTTP_BAD_REQUEST, "invalid_field", NULL,
-                        "'%.40s': alloc_after and io_after take a count, device_lost an id, "
-                        "memory_taken {\"device\": ID, \"bytes\": N}, sleep_job an object",
-                        key);
+      return ret;
     }
   }
   if ((val = json_object_get(doc, "memory_taken"))) {
     const char *id = json_string_value(json_object_get(val, "device"));
     struct vd_device *dev = vd_pool_find(d->pool, id);
     if (!dev) {
+      ret = send_error(c, MHD_HTTP_NOT_FOUND, "no_such_device", NULL,
+                       "memory_taken: no device '%.32s'", id);
       json_decref(doc);
-      return send_error(c, MHD_HTTP_NOT_FOUND, "no_such_device", NULL,
-                        "memory_taken: no device '%.32s'", id);
+      return ret;
     }
     vd_fault_take(vd_device_info(dev)->index,
                   (uint64_t)json_integer_value(json_object_get(val, "bytes")));
@@ -798,16 +801,45 @@ static const char *requester(struct MHD_Connection *c, char *buf, size_t len)
   return buf;
 }
 
+/* What a request that changed things was about, for the journal's
+ * fields: the volume, device or job its path names, or the new one its
+ * Location names.  Names that are not valid are left out. */
+static void request_about(const struct req *r, struct vd_log_fields *f, char *name, size_t len)
+{
+  const char *p = r->said[0] == '/' ? r->said : r->url;
+  char msg[120];
+  size_t n;
+
+  if (!strncmp(p, "/v1/jobs/", 9)) {
+    f->job = (uint32_t)strtoul(p + 9, NULL, 10);
+    return;
+  }
+  if (strncmp(p, "/v1/volumes/", 12) && strncmp(p, "/v1/devices/", 12))
+    return;
+  n = strcspn(p + 12, "/?");
+  if (!n || n >= len)
+    return;
+  memcpy(name, p + 12, n);
+  name[n] = '\0';
+  if (p[4] == 'v' && vd_name_valid(name, msg, sizeof msg))
+    f->volume = name;
+  else if (p[4] == 'd' && !name[strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789")])
+    f->device = name;
+}
+
 /* Log a request that changes things, with who asked and what came of it:
  * every change that was made; refusals rate-limited, since any member of
  * the socket's group can send them as fast as it likes. */
 static void log_change(const struct req *r)
 {
-  char who[64];
+  struct vd_log_fields about = { 0 };
+  char who[64], name[VD_NAME_MAX + 2];
+
   requester(r->job.conn, who, sizeof who);
+  request_about(r, &about, name, sizeof name);
   if (r->status < 300)
-    vd_info("api: %s %s by %s: %u%s%s", r->method, r->url, who, r->status,
-            r->said[0] ? " " : "", r->said);
+    vd_log_about(VD_LOG_INFO, &about, "api: %s %s by %s: %u%s%s", r->method, r->url, who,
+                 r->status, r->said[0] ? " " : "", r->said);
   else
     vd_info_rl("api: %s %s by %s refused: %u %s", r->method, r->url, who, r->status, r->said);
 }

@@ -1,9 +1,13 @@
 /* log.c: one line per message on stderr.  Where stderr is a file, a pipe
  * or the journal, a <N> prefix carries the priority (journald reads it);
- * on a terminal the level is a word instead, or nothing for info. */
+ * on a terminal the level is a word instead, or nothing for info.  A sink
+ * (vramd's journal.c, when stderr is the journal) takes the message with
+ * its fields instead. */
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -16,6 +20,27 @@ static pthread_mutex_t rl_lock = PTHREAD_MUTEX_INITIALIZER;
 /* 1 when stderr is a terminal, 0 when not, -1 until first asked. */
 static _Atomic int on_tty = -1;
 
+static vd_log_sink_fn *_Atomic sink;
+
+/* Send lines to s from now on (NULL: stderr again). */
+void vd_log_set_sink(vd_log_sink_fn *s)
+{
+  sink = s;
+}
+
+/* Whether fd is the stream journal_stream ("DEV:INO") names. */
+bool vd_log_is_journal(const char *journal_stream, int fd)
+{
+  uintmax_t dev, ino;
+  struct stat st;
+  int end = 0;
+
+  if (!journal_stream || sscanf(journal_stream, "%ju:%ju%n", &dev, &ino, &end) != 2 ||
+      journal_stream[end] || fstat(fd, &st))
+    return false;
+  return (uintmax_t)st.st_dev == dev && (uintmax_t)st.st_ino == ino;
+}
+
 /* The word a terminal reader gets for a level ("" for info). */
 static const char *level_word(int level)
 {
@@ -23,15 +48,20 @@ static const char *level_word(int level)
          level >= VD_LOG_DEBUG ? "debug: " : "";
 }
 
-/* Format and write one line at a given syslog level. */
-static void log_line(int level, const char *fmt, va_list ap)
+/* Format one line at a given syslog level and send it to the sink, or
+ * write it on stderr. */
+static void log_line(int level, const struct vd_log_fields *f, const char *fmt, va_list ap)
 {
+  static const struct vd_log_fields none;
+  vd_log_sink_fn *s = sink;
   char line[1024];
   int tty = on_tty;
 
+  vsnprintf(line, sizeof line, fmt, ap);
+  if (s && !s(level, f ? f : &none, line))
+    return;
   if (tty < 0)
     on_tty = tty = isatty(STDERR_FILENO);
-  vsnprintf(line, sizeof line, fmt, ap);
   if (tty)
     fprintf(stderr, "vramd: %s%s\n", level_word(level), line);
   else
@@ -46,7 +76,19 @@ void vd_log(int level, const char *fmt, ...)
   if (level > vd_log_max)
     return;
   va_start(ap, fmt);
-  log_line(level, fmt, ap);
+  log_line(level, NULL, fmt, ap);
+  va_end(ap);
+}
+
+/* Write one log line about a volume, device or job. */
+void vd_log_about(int level, const struct vd_log_fields *f, const char *fmt, ...)
+{
+  va_list ap;
+
+  if (level > vd_log_max)
+    return;
+  va_start(ap, fmt);
+  log_line(level, f, fmt, ap);
   va_end(ap);
 }
 
@@ -81,6 +123,6 @@ void vd_log_rl(struct vd_ratelimit *rl, int level, const char *fmt, ...)
   if (dropped)
     vd_log(level, "(%u similar messages suppressed)", dropped);
   va_start(ap, fmt);
-  log_line(level, fmt, ap);
+  log_line(level, NULL, fmt, ap);
   va_end(ap);
 }

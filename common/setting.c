@@ -52,7 +52,7 @@ int vd_setting_switch(const char *key, const char *v, bool *out, char *err, size
 }
 
 /* A size as it would be typed: "128K", "4M", "512". */
-static const char *short_size(uint64_t n, char *buf, size_t len)
+const char *vd_size_typed(uint64_t n, char *buf, size_t len)
 {
   static const char suffix[] = "KMGT";
   int i = -1;
@@ -80,12 +80,12 @@ int vd_setting_size(const char *key, const char *v, const struct vd_size_rule *r
   }
   if (n < r->min || n > r->max) {
     snprintf(err, errlen, "%s: '%s' is out of range (%s to %s)", key, v,
-             short_size(r->min, a, sizeof a), short_size(r->max, b, sizeof b));
+             vd_size_typed(r->min, a, sizeof a), vd_size_typed(r->max, b, sizeof b));
     return -EINVAL;
   }
   if (n % r->multiple) {
     snprintf(err, errlen, "%s: '%s' is not a multiple of %s (%s)", key, v,
-             short_size(r->multiple, a, sizeof a), r->why);
+             vd_size_typed(r->multiple, a, sizeof a), r->why);
     return -EINVAL;
   }
   *out = n;

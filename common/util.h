@@ -34,6 +34,9 @@ struct vd_size_rule {
 int vd_setting_size(const char *key, const char *v, const struct vd_size_rule *r,
                     uint64_t *out, char *err, size_t errlen);
 
+/* A size as a setting would be typed: the largest of K, M, G, T that
+ * divides it ("128K", "4M", "512"). */
+const char *vd_size_typed(uint64_t n, char *buf, size_t len);
 /* Format bytes as IEC ("12.0 GiB", "512 B") into buf. */
 const char *vd_format_size(uint64_t bytes, char *buf, size_t len);
 
@@ -64,9 +67,29 @@ enum vd_log_level { VD_LOG_ERR = 3, VD_LOG_WARNING = 4, VD_LOG_NOTICE = 5,
  * other threads log, so it is atomic. */
 extern _Atomic int vd_log_max;
 
-/* Log to stderr with a journald "<N>" priority prefix. */
+/* Log to stderr with a journald "<N>" priority prefix (a word on a
+ * terminal), or to the sink set below. */
 void vd_log(int level, const char *fmt, ...)
   __attribute__((format(printf, 2, 3)));
+
+/* What a message is about, for the journal's VOLUME=, DEVICE=, JOB=
+ * fields; NULL or 0 for what it is not about. */
+struct vd_log_fields {
+  const char *volume, *device;
+  uint32_t job;
+};
+#define VD_FIELDS(...) (&(const struct vd_log_fields){ __VA_ARGS__ })
+/* Log like vd_log, with the fields a structured sink sends along. */
+void vd_log_about(int level, const struct vd_log_fields *f, const char *fmt, ...)
+  __attribute__((format(printf, 3, 4)));
+
+/* Where lines go instead of stderr (vramd: the journal); 0 when sent,
+ * else the line goes to stderr after all.  NULL: stderr. */
+typedef int vd_log_sink_fn(int level, const struct vd_log_fields *f, const char *msg);
+void vd_log_set_sink(vd_log_sink_fn *sink);
+/* True when fd is the stream $JOURNAL_STREAM names ("DEV:INO", as
+ * systemd sets it for a service's stderr): then the journal reads it. */
+bool vd_log_is_journal(const char *journal_stream, int fd);
 
 #define vd_err(...) vd_log(VD_LOG_ERR, __VA_ARGS__)
 #define vd_warn(...) vd_log(VD_LOG_WARNING, __VA_ARGS__)

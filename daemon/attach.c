@@ -148,8 +148,9 @@ int vramd_volume_detach(struct vramd *d, const char *name, bool force,
     vramd_uncommit(d, commit);
     goto out_put;
   }
-  vd_info("volume %s: detached from %s%s; it keeps its VRAM and contents", name,
-          vd_frontend_name(was.frontend), force ? " (forced)" : "");
+  vd_log_about(VD_LOG_INFO, VD_FIELDS(.volume = name),
+               "volume %s: detached from %s%s; it keeps its VRAM and contents", name,
+               vd_frontend_name(was.frontend), force ? " (forced)" : "");
   goto out_put;
 
 out_restore:

@@ -42,6 +42,7 @@ void vramd_config_defaults(struct vramd_config *c, const struct vd_frontend *con
   snprintf(c->metrics_listen, sizeof c->metrics_listen, "127.0.0.1:9855");
   snprintf(c->state_dir, sizeof c->state_dir, "/var/lib/vramd");
   c->extent_size = DEFAULT_EXTENT_SIZE;
+  c->workers = VD_WORKERS_DEFAULT;
   c->small_batch = true;
   c->small_max = VD_SMALL_MAX_DEFAULT;
   c->small_staging = VD_SMALL_STAGE_DEFAULT;
@@ -77,6 +78,93 @@ const char *vramd_config_str(const struct vramd_config *c, const char *key)
       return v;
   }
   return NULL;
+}
+
+/* The form of each daemon option's value, for --help. */
+static const struct { const char *key, *arg; } args[] = {
+  { "config", "FILE" }, { "api-socket", "PATH" }, { "metrics-listen", "HOST:PORT|off" },
+  { "state-dir", "DIR" }, { "device-types", "gpu,accelerator,cpu" }, { "reserve", "SIZE" },
+  { "extent-size", "SIZE" }, { "workers", "N" }, { "small-batch", "on|off" },
+  { "small-max", "SIZE" }, { "small-staging", "SIZE" }, { "thin-chunk", "SIZE" },
+  { "thin-stock", "N" }, { "yield-floor", "SIZE|off" }, { "volume", "SPEC" },
+};
+
+/* The form of a daemon option's value; NULL for a flag. */
+const char *vramd_config_arg(const char *key)
+{
+  for (size_t i = 0; i < sizeof args / sizeof args[0]; i++)
+    if (!strcmp(args[i].key, key))
+      return args[i].arg;
+  return NULL;
+}
+
+/* A type mask as "gpu,accelerator,cpu" would give it. */
+static void show_types(unsigned mask, char *buf, size_t len)
+{
+  snprintf(buf, len, "%s%s%s%s%s", mask & VD_DEV_GPU ? "gpu" : "",
+           mask & VD_DEV_GPU && mask & (VD_DEV_ACCEL | VD_DEV_CPU) ? "," : "",
+           mask & VD_DEV_ACCEL ? "accelerator" : "",
+           mask & VD_DEV_ACCEL && mask & VD_DEV_CPU ? "," : "", mask & VD_DEV_CPU ? "cpu" : "");
+}
+
+/* A daemon setting's value as --help shows it; -ENOENT for another key. */
+static int daemon_show(const struct vramd_config *c, const char *key, char *buf, size_t len)
+{
+  const char *str = !strcmp(key, "config") ? c->config_file :
+                    !strcmp(key, "api-socket") ? c->api_socket :
+                    !strcmp(key, "metrics-listen") ? c->metrics_listen :
+                    !strcmp(key, "state-dir") ? c->state_dir : NULL;
+  bool on = !strcmp(key, "small-batch") ? c->small_batch : c->verbose;
+
+  if (str)
+    snprintf(buf, len, "%s", str);
+  else if (!strcmp(key, "device-types") && !c->device_types)
+    snprintf(buf, len, "gpu,accelerator; cpu when there is neither");
+  else if (!strcmp(key, "device-types"))
+    show_types(c->device_types, buf, len);
+  else if (!strcmp(key, "reserve") && !c->reserve_set)
+    snprintf(buf, len, "auto; the larger of 1G and 5%% of a GPU, a quarter of a CPU "
+             "device's free memory");
+  else if (!strcmp(key, "reserve"))
+    vd_size_typed(c->reserve, buf, len);
+  else if (!strcmp(key, "extent-size"))
+    vd_size_typed(c->extent_size, buf, len);
+  else if (!strcmp(key, "workers"))
+    snprintf(buf, len, "%u", c->workers);
+  else if (!strcmp(key, "thin-stock"))
+    snprintf(buf, len, "%u", c->thin_stock);
+  else if (!strcmp(key, "yield-floor") && !c->yield_floor)
+    snprintf(buf, len, "off");
+  else if (!strcmp(key, "yield-floor"))
+    vd_size_typed(c->yield_floor, buf, len);
+  else if (!strcmp(key, "volume") && !c->nvolumes)
+    snprintf(buf, len, "none");
+  else if (!strcmp(key, "volume"))
+    snprintf(buf, len, "%u volumes", c->nvolumes);
+  else if (!strcmp(key, "small-batch") || !strcmp(key, "verbose"))
+    snprintf(buf, len, "%s", on ? "on" : "off");
+  else
+    return -ENOENT;
+  return 0;
+}
+
+/* A setting's value as --help shows it: the daemon's, else a frontend's. */
+int vramd_config_show(const struct vramd_config *c, const char *key, char *buf, size_t len)
+{
+  for (size_t i = 0; i < sizeof size_settings / sizeof size_settings[0]; i++)
+    if (!strcmp(key, size_settings[i].key)) {
+      vd_size_typed(*(const uint64_t *)(const void *)((const char *)c + size_settings[i].off),
+                    buf, len);
+      return 0;
+    }
+  if (!daemon_show(c, key, buf, len))
+    return 0;
+  for (unsigned i = 0; c->frontends && c->frontends[i]; i++) {
+    const struct vd_frontend_settings *fs = c->frontends[i]->settings;
+    if (fs && fs->show && !fs->show(&c->fe[i], key, buf, len))
+      return 0;
+  }
+  return -ENOENT;
 }
 
 /* Parse "gpu,accelerator,cpu" into a type mask. */

@@ -123,11 +123,13 @@ int vramd_device_fail(struct vramd *d, const char *id, char *err, size_t errlen)
     return -ENOENT;
   }
   vd_device_mark_lost(dev);
-  vd_err("%s: device lost; its volumes now fail every request", id);
+  vd_log_about(VD_LOG_ERR, VD_FIELDS(.device = id),
+               "%s: device lost; its volumes now fail every request", id);
   n = vd_registry_list(&d->reg, &vols);
   for (int i = 0; i < n; i++) {
     if (vd_volume_uses(vols[i], dev) && !atomic_exchange(&vols[i]->target.failed, 1))
-      vd_err("volume %s: failed (device %s lost)", vols[i]->spec.name, id);
+      vd_log_about(VD_LOG_ERR, VD_FIELDS(.volume = vols[i]->spec.name, .device = id),
+                   "volume %s: failed (device %s lost)", vols[i]->spec.name, id);
     vd_volume_put(vols[i]);
   }
   if (n >= 0)

@@ -31,10 +31,11 @@ static struct vd_move_ctl mover(struct vramd *d, struct vramd_job *job)
 }
 
 /* Log what a mover did: how much, how fast, and the longest wait. */
-static void log_moved(const char *what, const struct vd_move_ctl *c, uint64_t ns)
+static void log_moved(const struct vd_log_fields *f, const char *what,
+                      const struct vd_move_ctl *c, uint64_t ns)
 {
   char a[32];
-  vd_info("%s: moved %s in %llu extents in %.2f s (%.2f GB/s); requests waited at most %.2f ms",
+  vd_log_about(VD_LOG_INFO, f, "%s: moved %s in %llu extents in %.2f s (%.2f GB/s); requests waited at most %.2f ms",
           what, vd_format_size(c->moved_bytes, a, sizeof a), (unsigned long long)c->moved_extents,
           (double)ns / 1e9, ns ? (double)c->moved_bytes / (double)ns : 0.0,
           (double)c->max_stall_ns / 1e6);
@@ -64,12 +65,14 @@ static int run_drain(struct vramd_job *job, void *arg, char *err, size_t errlen)
   pthread_mutex_lock(&d->move_lock);
   rc = vd_drain(&c, &d->reg, d->pool, m->dev, err, errlen);
   pthread_mutex_unlock(&d->move_lock);
-  log_moved(id, &c, vd_now_ns() - t0);
+  log_moved(VD_FIELDS(.device = id), id, &c, vd_now_ns() - t0);
   if (!rc && vd_device_set_state(m->dev, VD_DEV_DRAINED, e, sizeof e) == 0) {
-    vd_info("%s: drained; it takes no new data until 'vramctl device undrain %s'", id, id);
+    vd_log_about(VD_LOG_INFO, VD_FIELDS(.device = id),
+                 "%s: drained; it takes no new data until 'vramctl device undrain %s'", id, id);
   } else {
     vd_device_set_state(m->dev, VD_DEV_ACTIVE, e, sizeof e);
-    vd_warn("%s: drain ended (%s); the device is active again", id, rc ? err : e);
+    vd_log_about(VD_LOG_WARNING, VD_FIELDS(.device = id),
+                 "%s: drain ended (%s); the device is active again", id, rc ? err : e);
   }
   return rc;
 }
@@ -87,7 +90,7 @@ static int run_rebalance(struct vramd_job *job, void *arg, char *err, size_t err
   rc = vd_rebalance(&c, m->v, err, errlen);
   pthread_mutex_unlock(&m->d->move_lock);
   snprintf(what, sizeof what, "volume %s: rebalance", m->v->spec.name);
-  log_moved(what, &c, vd_now_ns() - t0);
+  log_moved(VD_FIELDS(.volume = m->v->spec.name), what, &c, vd_now_ns() - t0);
   return rc;
 }
 
@@ -165,7 +168,8 @@ int vramd_device_undrain(struct vramd *d, const char *id, char *err, size_t errl
   } else if (st == VD_DEV_DRAINED) {
     rc = vd_device_set_state(dev, VD_DEV_ACTIVE, err, errlen);
     if (!rc)
-      vd_info("%s: back in service ('vramctl volume rebalance' spreads volumes again)", id);
+      vd_log_about(VD_LOG_INFO, VD_FIELDS(.device = id),
+                   "%s: back in service ('vramctl volume rebalance' spreads volumes again)", id);
   }
   pthread_mutex_unlock(&d->admin_lock);
   return rc;
@@ -230,13 +234,15 @@ static int run_yield(struct vramd_job *job, void *arg, char *err, size_t errlen)
   left = give > freed + c.moved_bytes ? give - freed - c.moved_bytes : 0;
   vd_device_set_yield_short(dev, left);
   snprintf(what, sizeof what, "%s: %s", in->id, m->kind);
-  log_moved(what, &c, vd_now_ns() - t0);
+  log_moved(VD_FIELDS(.device = in->id), what, &c, vd_now_ns() - t0);
   if (left)
-    vd_warn("%s: %s more is wanted back but no other device has room for it; vramd keeps "
-            "serving it there", in->id, vd_format_size(left, a, sizeof a));
+    vd_log_about(VD_LOG_WARNING, VD_FIELDS(.device = in->id),
+                 "%s: %s more is wanted back but no other device has room for it; vramd "
+                 "keeps serving it there", in->id, vd_format_size(left, a, sizeof a));
   else
-    vd_info("%s: gave back %s (%s of ready chunks)", in->id,
-            vd_format_size(give, a, sizeof a), vd_format_size(freed, b, sizeof b));
+    vd_log_about(VD_LOG_INFO, VD_FIELDS(.device = in->id),
+                 "%s: gave back %s (%s of ready chunks)", in->id,
+                 vd_format_size(give, a, sizeof a), vd_format_size(freed, b, sizeof b));
   return rc == -ENOSPC ? 0 : rc;
 }
 
@@ -271,8 +277,9 @@ void vramd_yield(void *arg, struct vd_device *dev, uint64_t need)
   char err[256], a[32];
   uint32_t job;
 
-  vd_info("%s: free memory is %s under its yield floor: another process wants it",
-          vd_device_info(dev)->id, vd_format_size(need, a, sizeof a));
+  vd_log_about(VD_LOG_INFO, VD_FIELDS(.device = vd_device_info(dev)->id),
+               "%s: free memory is %s under its yield floor: another process wants it",
+               vd_device_info(dev)->id, vd_format_size(need, a, sizeof a));
   if (start_give_back(d, dev, need, "yield", true, &job, err, sizeof err))
     vd_warn_rl("%s: cannot start a yield: %s", vd_device_info(dev)->id, err);
 }

@@ -187,11 +187,12 @@ static void finish(struct vramd_job *j, int rc, const char *err)
   t->running--;
   t->finished++;
   vd_format_size(atomic_load(&j->total), b, sizeof b);
-  vd_info("job %u (%s %s): %s after %.1f s, %s%s%s done%s%s", j->id, j->kind, j->target,
-          vramd_job_state_name(j->state), (double)(j->ended_ns - j->started_ns) / 1e9,
-          vd_format_size(atomic_load(&j->done), a, sizeof a),
-          atomic_load(&j->total) ? " of " : "", atomic_load(&j->total) ? b : "",
-          j->error[0] ? ": " : "", j->error);
+  vd_log_about(VD_LOG_INFO, VD_FIELDS(.job = j->id),
+               "job %u (%s %s): %s after %.1f s, %s%s%s done%s%s", j->id, j->kind, j->target,
+               vramd_job_state_name(j->state), (double)(j->ended_ns - j->started_ns) / 1e9,
+               vd_format_size(atomic_load(&j->done), a, sizeof a),
+               atomic_load(&j->total) ? " of " : "", atomic_load(&j->total) ? b : "",
+               j->error[0] ? ": " : "", j->error);
   promote(t);
   if (!t->stopping)
     trim(t, j);

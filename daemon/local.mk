@@ -17,7 +17,7 @@ daemon_libvdcore_a_SOURCES = \
 	daemon/vramd.h daemon/core.c daemon/attach.c daemon/settings.h daemon/config.c \
 	daemon/safety.h daemon/safety.c daemon/frontends.h daemon/frontends.c \
 	daemon/pinned.h daemon/pinned.c daemon/state.h daemon/state.c \
-	daemon/service.h daemon/service.c daemon/signals.h daemon/signals.c \
+	daemon/service.h daemon/service.c daemon/journal.c daemon/signals.h daemon/signals.c \
 	daemon/list.h daemon/list.c \
 	daemon/elastic.h daemon/elastic.c \
 	daemon/jobs.h daemon/jobs.c daemon/job-sleep.h daemon/job-sleep.c

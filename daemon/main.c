@@ -24,25 +24,6 @@
 #include "state.h"
 #include "vramd.h"
 
-/* Print usage to f: the daemon's options, then each frontend's. */
-static void usage(FILE *f)
-{
-  fprintf(f,
-    "Usage: vramd [--config FILE] [--api-socket PATH] [--metrics-listen HOST:PORT|off]\n"
-    "             [--state-dir DIR] [--device-types gpu,accelerator,cpu]\n"
-    "             [--reserve SIZE] [--extent-size SIZE] [--workers N]\n"
-    "             [--small-batch on|off] [--small-max SIZE] [--small-staging SIZE]\n"
-    "             [--thin-chunk SIZE] [--thin-stock N] [--yield-floor SIZE|off]\n"
-    "             [--volume name=N,size=S[,layout=stripe|concat][,devices=all|ID+ID]\n"
-    "                       [,unit=S][,frontend=nbd|ublk][,index=N]] [--verbose]\n"
-    "             [FRONTEND OPTIONS]\n"
-    "       vramd --list-devices [--json] [--device-types ...]\n"
-    "       vramd --version\n");
-  for (const struct vd_frontend *const *fe = vd_frontends; *fe; fe++)
-    if ((*fe)->settings)
-      fputs((*fe)->settings->help, f);
-}
-
 /* The daemon's own options; the frontends' keys are added after them. */
 static const struct option daemon_opts[] = {
   { "config", required_argument, NULL, 'c' },
@@ -67,6 +48,46 @@ static const struct option daemon_opts[] = {
   { "help", no_argument, NULL, 'h' },
 };
 #define DAEMON_OPTS (sizeof daemon_opts / sizeof daemon_opts[0])
+
+/* One option of --help: its value's form and its built-in default. */
+static void usage_option(FILE *f, const struct vramd_config *def, const char *key,
+                         const char *arg)
+{
+  char d[160];
+  int n = fprintf(f, "  --%s%s%s", key, arg ? " " : "", arg ? arg : "");
+  if (!vramd_config_show(def, key, d, sizeof d))
+    fprintf(f, "%*sdefault: %s", n < 38 ? 38 - n : 1, "", d);
+  fputc('\n', f);
+}
+
+/* Print usage to f: every option with its built-in default (from the
+ * settings, as vramd_config_defaults() sets them), the daemon's, then
+ * each frontend's. */
+static void usage(FILE *f)
+{
+  static struct vramd_config def; /* large; --help runs before any thread */
+
+  vramd_config_defaults(&def, vd_frontends);
+  fprintf(f,
+    "Usage: vramd [OPTION]...\n"
+    "       vramd --list-devices [--json] [--device-types ...]\n"
+    "       vramd --version\n"
+    "Every option but --config, --list-devices, --json, --version and --help is\n"
+    "also a vramd.conf(5) key; vramd(8) says what each does.\n"
+    "Options:\n");
+  for (size_t i = 0; i < DAEMON_OPTS; i++)
+    usage_option(f, &def, daemon_opts[i].name, vramd_config_arg(daemon_opts[i].name));
+  fprintf(f, "  SPEC: name=N,size=S[,layout=stripe|concat][,devices=all|ID+ID][,unit=S]\n"
+             "        [,frontend=nbd|ublk|none][,attach=1][,provisioning=thick|thin][,index=N]\n");
+  for (unsigned i = 0; vd_frontends[i]; i++) {
+    const struct vd_frontend_settings *fs = vd_frontends[i]->settings;
+    if (!fs)
+      continue;
+    fprintf(f, "%s:\n", fs->help);
+    for (unsigned k = 0; fs->keys[k]; k++)
+      usage_option(f, &def, fs->keys[k], fs->args ? fs->args[k] : NULL);
+  }
+}
 /* Every frontend's keys fit after the daemon's (and the end marker). */
 #define MAX_OPTS (DAEMON_OPTS + 32)
 
@@ -244,6 +265,8 @@ int main(int argc, char **argv)
     goto out_cfg;
   if (d.cfg.verbose)
     vd_log_max = VD_LOG_DEBUG;
+  if (vramd_journal_start())
+    vd_debug("logging to the journal ($JOURNAL_STREAM is stderr), with VOLUME=, DEVICE=, JOB=");
   nbd_socket = vramd_config_str(&d.cfg, "nbd-socket");
   nbd_listen = vramd_config_str(&d.cfg, "nbd-listen");
   vd_debug("settings: config %s, api %s, nbd %s, nbd-listen %s, metrics %s, state %s",

@@ -1,8 +1,9 @@
-/* service.h: the daemon as a system service (service.c): its listening
- * sockets and sd_notify. */
+/* service.h: the daemon as a system service: its listening sockets and
+ * sd_notify (service.c), the journal (journal.c). */
 #ifndef VRAMD_SERVICE_H
 #define VRAMD_SERVICE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct vramd;
@@ -18,6 +19,9 @@ void vramd_unlisten(struct vramd *d);
 void vramd_notify_status(struct vramd *d, const char *state);
 void vramd_notify_watchdog(void);
 void vramd_notify_stopping(void);
+/* When stderr is the journal's stream ($JOURNAL_STREAM), log to the
+ * journal natively, with VOLUME=, DEVICE= and JOB= fields; true then. */
+bool vramd_journal_start(void);
 /* How often the main loop should wake up, in milliseconds. */
 unsigned vramd_tick_ms(void);
 

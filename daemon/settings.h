@@ -15,6 +15,8 @@
 #define VD_THIN_STOCK_DEFAULT 4
 
 #define VD_MAX_CLI_VOLUMES 64
+/* Engine workers per device: more only contend in the GPU driver. */
+#define VD_WORKERS_DEFAULT 1
 
 struct vramd_config {
   char config_file[256];
@@ -56,6 +58,13 @@ void vramd_config_defaults(struct vramd_config *c, const struct vd_frontend *con
  * Returns 0 or -EINVAL with err filled. */
 int vramd_config_set(struct vramd_config *c, const char *key, const char *value,
                      char *err, size_t errlen);
+/* The form of a daemon option's value for --help ("SIZE"); NULL for a
+ * flag or a frontend's key. */
+const char *vramd_config_arg(const char *key);
+/* A setting's value in c as --help gives a default: as vramd.conf would
+ * write it, "none", or "auto; how it is worked out"; the frontends'
+ * keys too.  -ENOENT for a flag or an unknown key. */
+int vramd_config_show(const struct vramd_config *c, const char *key, char *buf, size_t len);
 /* A frontend's string setting by key (e.g. nbd-socket), or NULL. */
 const char *vramd_config_str(const struct vramd_config *c, const char *key);
 /* Read a config file; a missing file is fine when !must_exist. */

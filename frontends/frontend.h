@@ -63,7 +63,8 @@ typedef void vd_client_fn(void *arg, const struct vd_frontend_client *c);
  * .config_help.  Config keys equal long option names. */
 struct vd_frontend_settings {
   const char *const *keys;   /* NULL-terminated: the long options to take */
-  const char *help;          /* its options, for --help */
+  const char *const *args;   /* per key, the form of its value, for --help */
+  const char *help;          /* the title of its options in --help */
   /* Built-in defaults into every byte of c (settings are compared whole). */
   void (*defaults)(struct vd_frontend_config *c);
   /* Apply one "key = value": 0, -EINVAL with err filled, or
@@ -72,6 +73,10 @@ struct vd_frontend_settings {
                 char *err, size_t errlen);
   /* A string setting by key, for the API and logs; NULL for another. */
   const char *(*get_str)(const struct vd_frontend_config *c, const char *key);
+  /* A key's value in c as --help gives a default: as a config file would
+   * write it, "none", or "auto; how it is worked out".  -ENOENT for a
+   * key that is not the frontend's. */
+  int (*show)(const struct vd_frontend_config *c, const char *key, char *buf, size_t len);
 };
 
 struct vd_frontend {

@@ -181,6 +181,13 @@ TESTS += tests/integration/completion.sh tests/integration/units.sh
 # The docs against the binaries: vramd(8), vramd.conf(5), the metrics table.
 TESTS += tests/integration/docs-drift.sh
 dist_noinst_SCRIPTS += tests/integration/docs-drift.sh
+# The journal: native entries with VOLUME=, DEVICE=, JOB= when stderr is it.
+TESTS += tests/integration/journal.sh
+dist_noinst_SCRIPTS += tests/integration/journal.sh
+# docs/openapi.json against every answer of the server.
+TESTS += tests/integration/openapi.sh
+dist_noinst_SCRIPTS += tests/integration/openapi.sh tests/integration/openapi-check.py
+EXTRA_DIST += docs/openapi.json
 # Listeners first and logged: a metrics port in use stops vramd early.
 TESTS += tests/integration/listen-first.sh
 dist_noinst_SCRIPTS += tests/integration/listen-first.sh

@@ -47,7 +47,8 @@ int vd_device_set_state(struct vd_device *dev, enum vd_dev_state s, char *err, s
   was = (enum vd_dev_state)atomic_exchange(&dev->state, (int)s);
   pthread_mutex_unlock(&dev->lock);
   if (was != s)
-    vd_info("%s: %s, was %s", dev->info.id, vd_dev_state_name(s), vd_dev_state_name(was));
+    vd_log_about(VD_LOG_INFO, VD_FIELDS(.device = dev->info.id), "%s: %s, was %s",
+                 dev->info.id, vd_dev_state_name(s), vd_dev_state_name(was));
   return 0;
 }
 

@@ -22,11 +22,10 @@ static const char *const keys[] = {
   NULL,
 };
 
-static const char help[] =
-  "NBD frontend options:\n"
-  "             [--nbd-socket PATH] [--nbd-listen HOST:PORT]\n"
-  "             [--nbd-staging SIZE] [--nbd-max-sessions N]\n"
-  "             [--nbd-attach-connections N]\n";
+static const char *const args[] = {
+  [K_SOCKET] = "PATH", [K_LISTEN] = "HOST:PORT", [K_STAGING] = "SIZE",
+  [K_MAX_SESSIONS] = "N", [K_ATTACH_CONNECTIONS] = "N",
+};
 
 /* Staging is handed out in chunks. */
 static const struct vd_size_rule staging_rule = {
@@ -53,6 +52,15 @@ static unsigned default_attach_connections(void)
   return n < 1 ? 1 : n > NBD_ATTACH_CONNS_AUTO ? NBD_ATTACH_CONNS_AUTO : (unsigned)n;
 }
 
+/* The index of key in keys[]; K_ATTACH_CONNECTIONS + 1 for another. */
+static unsigned key_index(const char *key)
+{
+  unsigned k = 0;
+  while (keys[k] && strcmp(keys[k], key))
+    k++;
+  return k;
+}
+
 /* Built-in defaults (docs/design-decisions.md says why). */
 static void defaults(struct vd_frontend_config *c)
 {
@@ -70,11 +78,8 @@ static int config(struct vd_frontend_config *c, const char *key, const char *v,
                   char *err, size_t errlen)
 {
   struct nbd_settings *s = settings_of(c);
-  unsigned k = 0;
 
-  while (keys[k] && strcmp(keys[k], key))
-    k++;
-  switch (k) {
+  switch (key_index(key)) {
   case K_SOCKET:
     return vd_setting_str(key, v, s->socket, sizeof s->socket, err, errlen);
   case K_LISTEN:
@@ -102,10 +107,30 @@ static const char *get_str(const struct vd_frontend_config *c, const char *key)
   return NULL;
 }
 
+/* A key's value for --help; the attach connections are worked out per
+ * host, so they show how. */
+static int show(const struct vd_frontend_config *c, const char *key, char *buf, size_t len)
+{
+  const struct nbd_settings *s = nbd_settings_of(c);
+
+  switch (key_index(key)) {
+  case K_SOCKET: snprintf(buf, len, "%s", s->socket); return 0;
+  case K_LISTEN: snprintf(buf, len, "%s", s->listen[0] ? s->listen : "none"); return 0;
+  case K_STAGING: vd_size_typed(s->staging, buf, len); return 0;
+  case K_MAX_SESSIONS: snprintf(buf, len, "%u", s->max_sessions); return 0;
+  case K_ATTACH_CONNECTIONS:
+    snprintf(buf, len, "auto; one per online CPU, at most %u", NBD_ATTACH_CONNS_AUTO);
+    return 0;
+  default: return -ENOENT;
+  }
+}
+
 const struct vd_frontend_settings nbd_settings = {
   .keys = keys,
-  .help = help,
+  .args = args,
+  .help = "NBD frontend options",
   .defaults = defaults,
   .config = config,
   .get_str = get_str,
+  .show = show,
 };

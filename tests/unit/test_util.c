@@ -1,6 +1,7 @@
 /* test_util.c: sizes and names, the first line of defence against bad input. */
 #include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../../common/name.c"
@@ -152,12 +153,90 @@ static void test_log_ratelimit(void)
   fclose(f);
 }
 
+/* $JOURNAL_STREAM names stderr's "DEV:INO" when systemd connected it to
+ * the journal: a match is the stream itself, nothing else. */
+static void test_log_journal_stream(void)
+{
+  FILE *a = tmpfile(), *b = tmpfile();
+  struct stat st;
+  char v[80];
+
+  CU_ASSERT_FATAL(a && b && !fstat(fileno(a), &st));
+  snprintf(v, sizeof v, "%ju:%ju", (uintmax_t)st.st_dev, (uintmax_t)st.st_ino);
+  CU_ASSERT_TRUE(vd_log_is_journal(v, fileno(a)));
+  CU_ASSERT_FALSE(vd_log_is_journal(v, fileno(b)));       /* another file */
+  CU_ASSERT_FALSE(vd_log_is_journal(NULL, fileno(a)));    /* not set */
+  CU_ASSERT_FALSE(vd_log_is_journal("", fileno(a)));
+  CU_ASSERT_FALSE(vd_log_is_journal("12", fileno(a)));
+  snprintf(v, sizeof v, "%ju:%ju:", (uintmax_t)st.st_dev, (uintmax_t)st.st_ino);
+  CU_ASSERT_FALSE(vd_log_is_journal(v, fileno(a)));       /* trailing junk */
+  snprintf(v, sizeof v, "%ju:%ju", (uintmax_t)st.st_dev + 1, (uintmax_t)st.st_ino);
+  CU_ASSERT_FALSE(vd_log_is_journal(v, fileno(a)));       /* same inode, other device */
+  CU_ASSERT_FALSE(vd_log_is_journal(v, -1));
+  fclose(a);
+  fclose(b);
+}
+
+static int sunk_level, sunk_rc;
+static char sunk[200], sunk_volume[80], sunk_device[80];
+static uint32_t sunk_job;
+
+/* A sink that keeps the last line and its fields. */
+static int keep_line(int level, const struct vd_log_fields *f, const char *msg)
+{
+  sunk_level = level;
+  snprintf(sunk, sizeof sunk, "%s", msg);
+  snprintf(sunk_volume, sizeof sunk_volume, "%s", f->volume ? f->volume : "-");
+  snprintf(sunk_device, sizeof sunk_device, "%s", f->device ? f->device : "-");
+  sunk_job = f->job;
+  return sunk_rc;
+}
+
+/* A sink takes lines with their fields and level; one that fails puts the
+ * line back on stderr, and with no sink stderr has it. */
+static void test_log_sink(void)
+{
+  FILE *f = tmpfile();
+  int saved = dup(STDERR_FILENO);
+
+  CU_ASSERT_FATAL(f != NULL && saved >= 0);
+  fflush(stderr);
+  dup2(fileno(f), STDERR_FILENO);
+  vd_log_set_sink(keep_line);
+  vd_log_about(VD_LOG_WARNING, VD_FIELDS(.volume = "swap0", .device = "gpu1", .job = 7),
+               "moved %d", 3);
+  CU_ASSERT_STRING_EQUAL(sunk, "moved 3");
+  CU_ASSERT_EQUAL(sunk_level, VD_LOG_WARNING);
+  CU_ASSERT_STRING_EQUAL(sunk_volume, "swap0");
+  CU_ASSERT_STRING_EQUAL(sunk_device, "gpu1");
+  CU_ASSERT_EQUAL(sunk_job, 7);
+  vd_info("plain");
+  CU_ASSERT_STRING_EQUAL(sunk, "plain");
+  CU_ASSERT_STRING_EQUAL(sunk_volume, "-");
+  CU_ASSERT_EQUAL(sunk_job, 0);
+  vd_debug("dropped"); /* above vd_log_max: never reaches the sink */
+  CU_ASSERT_STRING_EQUAL(sunk, "plain");
+  sunk_rc = -1;
+  vd_info("journal gone");
+  vd_log_set_sink(NULL);
+  vd_info("no sink");
+  fflush(stderr);
+  dup2(saved, STDERR_FILENO);
+  close(saved);
+  CU_ASSERT_EQUAL(count_lines(f, "moved 3"), 0);
+  CU_ASSERT_EQUAL(count_lines(f, "<6>vramd: journal gone"), 1);
+  CU_ASSERT_EQUAL(count_lines(f, "<6>vramd: no sink"), 1);
+  fclose(f);
+}
+
 static const struct vd_test tests[] = {
   { "size parsing", test_size_ok },
   { "size refusals", test_size_bad },
   { "size formatting", test_size_format },
   { "volume names", test_names },
   { "rate-limited logs", test_log_ratelimit },
+  { "JOURNAL_STREAM is stderr", test_log_journal_stream },
+  { "log sink and fields", test_log_sink },
   { NULL, NULL },
 };
 
