@@ -50,6 +50,7 @@ struct req {
   struct server *s;
   const char *url, *method;   /* in the connection's memory while it lives */
   const char *force;          /* ?force=, looked up before a job runs */
+  const char *as_job;         /* ?job= on a create, likewise */
   struct vd_buf body;
   size_t body_len;            /* bytes received (metrics: not kept) */
   bool routed;
@@ -353,7 +354,7 @@ static enum MHD_Result create_volume(struct vramd *d, struct req *c)
 {
   struct vd_volume_spec spec;
   struct vd_api_error e;
-  struct vd_volume *v;
+  struct vd_volume *v = NULL;
   char err[512], loc[128];
   int rc;
 
@@ -363,7 +364,20 @@ static enum MHD_Result create_volume(struct vramd *d, struct req *c)
                       "%s", e.message);
   if (vd_spec_check_exposure(&spec, err, sizeof err))
     return send_error(c, MHD_HTTP_BAD_REQUEST, "invalid_volume", NULL, "%s", err);
-  rc = vramd_volume_create(d, &spec, vramd_state_save, &v, err, sizeof err);
+  if (c->as_job && strcmp(c->as_job, "false") && strcmp(c->as_job, "0")) {
+    uint32_t job;
+    if (strcmp(c->as_job, "true") && strcmp(c->as_job, "1"))
+      return send_error(c, MHD_HTTP_BAD_REQUEST, "invalid_query", NULL,
+                        "job must be true or false");
+    /* The name and the room are answered now, the driver in the job. */
+    rc = vramd_volume_check(d, &spec, err, sizeof err);
+    if (!rc)
+      rc = vramd_volume_create_job(d, &spec, &job, err, sizeof err);
+    if (!rc || rc == -EAGAIN || rc == -ESHUTDOWN)
+      return job_started(d, c, rc, job, err);
+  } else {
+    rc = vramd_volume_create(d, &spec, vramd_state_save, &v, err, sizeof err);
+  }
   switch (rc) {
   case 0:
     break;
@@ -937,6 +951,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     r->routed = true;
     vd_guard_working(c);
     r->force = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "force");
+    r->as_job = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "job");
     if (s->worker && strcmp(method, "GET") && strcmp(method, "HEAD")) {
       r->url = url;
       r->method = method;

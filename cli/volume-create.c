@@ -51,6 +51,8 @@ static int no_room(struct vctl *g, long st, json_t *doc)
   return VCTL_FAILED;
 }
 
+#define LARGE_CREATE (1ull << 30) /* thick creates from here on run as jobs */
+
 /* vramctl volume create. */
 static int run(struct vctl *g, int argc, char **argv)
 {
@@ -59,12 +61,12 @@ static int run(struct vctl *g, int argc, char **argv)
     { "concat", required_argument, NULL, 'C' }, { "stripe-unit", required_argument, NULL, 'u' },
     { "frontend", required_argument, NULL, 'f' }, { "attach", no_argument, NULL, 'a' },
     { "thin", no_argument, NULL, 't' }, { "index", required_argument, NULL, 'i' },
-    VCTL_COMMON_OPTS, { NULL, 0, NULL, 0 },
+    VCTL_NO_WAIT_OPT, VCTL_COMMON_OPTS, { NULL, 0, NULL, 0 },
   };
   const char *size = NULL, *devs = "all", *layout = "stripe", *unit = NULL, *fe = NULL;
   const char *index = NULL;
   const char *dev_opt = "--stripe";
-  bool attach = false, have_layout = false, thin = false;
+  bool attach = false, have_layout = false, thin = false, no_wait = false, large;
   struct vd_volume_spec spec;
   char err[256], a[32], b[32];
   json_t *body, *doc;
@@ -89,6 +91,7 @@ static int run(struct vctl *g, int argc, char **argv)
     case 'f': fe = optarg; break;
     case 'a': attach = true; break;
     case 't': thin = true; break;
+    case VCTL_OPT_NO_WAIT: no_wait = true; break;
     case 'i': index = optarg; break;
     }
   }
@@ -120,12 +123,32 @@ static int run(struct vctl *g, int argc, char **argv)
     fprintf(stderr, "vramctl: out of memory\n");
     return VCTL_FAILED;
   }
-  st = vctl_request(g, "POST", "/v1/volumes", text, &doc);
+  /* Making and zeroing a large volume takes seconds: a job, with a
+   * progress bar, which Ctrl-C cancels leaving nothing behind. */
+  large = spec.size_free_pct || (!thin && spec.size >= LARGE_CREATE);
+  st = vctl_request(g, "POST", large ? "/v1/volumes?job=true" : "/v1/volumes", text, &doc);
   free(text);
   if (st < 0)
     return VCTL_FAILED;
   if (st == 507)
     return no_room(g, st, doc);
+  if (large && st == 202) {
+    unsigned long job = (unsigned long)vctl_u64(doc, "id");
+    char path[128];
+    json_decref(doc);
+    bool json = g->json;
+    if (no_wait)
+      return vctl_job_wait(g, job, true);
+    g->json = false; /* the volume is printed, not the job */
+    rc = vctl_job_wait(g, job, false);
+    g->json = json;
+    if (rc != VCTL_OK)
+      return rc;
+    snprintf(path, sizeof path, "/v1/volumes/%s", name);
+    if ((rc = vctl_get(g, path, &doc)) >= 0)
+      return rc;
+    st = 201;
+  }
   if (st != 201)
     return vctl_api_error(g, st, doc);
   if (g->json)
@@ -157,6 +180,9 @@ const struct vctl_cmd vctl_cmd_volume_create = {
   "  --frontend nbd|ublk|none\n"
   "                      how it is exposed (default nbd); none: not yet\n"
   "                      ('vramctl volume attach' exposes it later)\n"
+  "  --no-wait           a large volume (1G or more, or a share of free VRAM)\n"
+  "                      is made as a job with a progress bar, which Ctrl-C\n"
+  "                      cancels leaving nothing behind: print its id instead\n"
   "  --attach            also attach an NBD volume to a kernel /dev/nbdN\n"
   "  --index N           /dev/ublkbN, or /dev/nbdN with --attach (default:\n"
   "                      the kernel's first free one)\n"

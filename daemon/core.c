@@ -24,6 +24,36 @@ int vramd_volume_create(struct vramd *d, const struct vd_volume_spec *spec,
                         vramd_commit_fn *commit, struct vd_volume **out,
                         char *err, size_t errlen)
 {
+  return vramd_volume_create_ctl(d, spec, commit, NULL, out, err, errlen);
+}
+
+/* Whether a create would be taken now: the spec, the name, the room.
+ * Nothing is allocated; the same errors as vramd_volume_create. */
+int vramd_volume_check(struct vramd *d, const struct vd_volume_spec *spec, char *err,
+                       size_t errlen)
+{
+  const struct vd_alloc_ctl check = { .check_only = true };
+  struct vd_volume *old = vd_registry_get(&d->reg, spec->name);
+
+  if (old) {
+    vd_volume_put(old);
+    snprintf(err, errlen, "volume '%s' already exists", spec->name);
+    return -EEXIST;
+  }
+  if (!vramd_frontend(d, spec->frontend) && spec->frontend != VD_FRONTEND_NONE) {
+    snprintf(err, errlen, "frontend '%s' is not available in this build",
+             vd_frontend_name(spec->frontend));
+    return -EOPNOTSUPP;
+  }
+  return vd_volume_alloc_ctl(d->pool, d->stock, d->cfg.extent_size, spec, &check, NULL, err,
+                             errlen);
+}
+
+/* The same, with progress and cancel while its VRAM is made. */
+int vramd_volume_create_ctl(struct vramd *d, const struct vd_volume_spec *spec,
+                            vramd_commit_fn *commit, const struct vd_alloc_ctl *ctl,
+                            struct vd_volume **out, char *err, size_t errlen)
+{
   const struct vd_frontend *fe = vramd_frontend(d, spec->frontend);
   struct vd_volume *v, *old;
   int rc;
@@ -41,7 +71,7 @@ int vramd_volume_create(struct vramd *d, const struct vd_volume_spec *spec,
     rc = -EEXIST;
     goto out_unlock;
   }
-  rc = vd_volume_alloc(d->pool, d->stock, d->cfg.extent_size, spec, &v, err, errlen);
+  rc = vd_volume_alloc_ctl(d->pool, d->stock, d->cfg.extent_size, spec, ctl, &v, err, errlen);
   if (rc)
     goto out_unlock;
   /* Committed before any client can see it: a volume that would be gone

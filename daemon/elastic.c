@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "elastic.h"
+#include "state.h"
 #include "util.h"
 
 struct move_job {
@@ -295,4 +296,42 @@ int vramd_device_give_back(struct vramd *d, const char *id, uint32_t *job, char 
   }
   return start_give_back(d, dev, vd_device_inside_reserve(dev), "reserve", false, job, err,
                          errlen);
+}
+
+struct create_job {
+  struct vramd *d;
+  struct vd_volume_spec spec;
+};
+
+/* The allocator's callbacks, on the job. */
+static bool create_cancelled(void *arg) { return vramd_job_cancelled(arg); }
+static void create_progress(void *arg, uint64_t bytes) { vramd_job_advance(arg, bytes); }
+
+/* The create job: make and zero the VRAM with progress, stopping between
+ * extents when cancelled (nothing is left: the volume was never seen). */
+static int run_create(struct vramd_job *job, void *arg, char *err, size_t errlen)
+{
+  struct create_job *c = arg;
+  struct vd_alloc_ctl ctl = { .cancelled = create_cancelled, .progress = create_progress,
+                              .arg = job };
+  return vramd_volume_create_ctl(c->d, &c->spec, vramd_state_save, &ctl, NULL, err, errlen);
+}
+
+/* Start a job that creates a volume. */
+int vramd_volume_create_job(struct vramd *d, const struct vd_volume_spec *spec, uint32_t *job,
+                            char *err, size_t errlen)
+{
+  struct vramd_job_desc desc = { .kind = "create", .target = spec->name, .run = run_create,
+                                 .drop = free };
+  struct create_job *c = calloc(1, sizeof *c);
+
+  if (!c) {
+    snprintf(err, errlen, "out of host memory");
+    return -ENOMEM;
+  }
+  c->d = d;
+  c->spec = *spec;
+  desc.arg = c;
+  desc.total_bytes = spec->provisioning == VD_PROV_THIN ? 0 : spec->size;
+  return vramd_job_start(&d->jobs, &desc, job, err, errlen);
 }

@@ -1,4 +1,5 @@
-/* elastic.h: drain, undrain and rebalance (elastic.c), for the API. */
+/* elastic.h: drain, undrain, rebalance, yield and create as jobs
+ * (elastic.c), for the API. */
 #ifndef VRAMD_ELASTIC_H
 #define VRAMD_ELASTIC_H
 
@@ -26,5 +27,10 @@ void vramd_yield(void *arg, struct vd_device *dev, uint64_t need);
 /* Start a job moving off dev what now lies inside its (raised) reserve. */
 int vramd_device_give_back(struct vramd *d, const char *id, uint32_t *job, char *err,
                            size_t errlen);
+
+/* Start a job that creates a volume, making and zeroing its VRAM with
+ * progress; a cancel between extents leaves nothing behind. */
+int vramd_volume_create_job(struct vramd *d, const struct vd_volume_spec *spec, uint32_t *job,
+                            char *err, size_t errlen);
 
 #endif

@@ -64,6 +64,14 @@ typedef int vramd_commit_fn(struct vramd *d, const struct vd_volume *add, const 
 int vramd_volume_create(struct vramd *d, const struct vd_volume_spec *spec,
                         vramd_commit_fn *commit, struct vd_volume **out,
                         char *err, size_t errlen);
+/* Whether a create would be taken now (spec, name, room), allocating
+ * nothing: 0 or vramd_volume_create's errors. */
+int vramd_volume_check(struct vramd *d, const struct vd_volume_spec *spec, char *err,
+                       size_t errlen);
+/* vramd_volume_create with progress and cancel (ctl may be NULL). */
+int vramd_volume_create_ctl(struct vramd *d, const struct vd_volume_spec *spec,
+                            vramd_commit_fn *commit, const struct vd_alloc_ctl *ctl,
+                            struct vd_volume **out, char *err, size_t errlen);
 /* Unexpose and delete; commit (NULL: none) records it.  -EBUSY when in
  * use and !force, -ENOENT unknown. */
 int vramd_volume_delete(struct vramd *d, const char *name, bool force,

@@ -193,8 +193,9 @@ TESTS += tests/integration/listen-first.sh
 dist_noinst_SCRIPTS += tests/integration/listen-first.sh
 # Sizes as a share of free VRAM: all, N%FREE.
 TESTS += tests/integration/size-free.sh
-TESTS += tests/integration/thin.sh tests/integration/elastic.sh
-dist_noinst_SCRIPTS += tests/integration/thin.sh tests/integration/elastic.sh
+TESTS += tests/integration/thin.sh tests/integration/elastic.sh tests/integration/create-job.sh
+dist_noinst_SCRIPTS += tests/integration/thin.sh tests/integration/elastic.sh \
+	tests/integration/create-job.sh
 dist_noinst_SCRIPTS += tests/integration/size-free.sh
 dist_noinst_SCRIPTS += tests/integration/completion.sh tests/integration/units.sh
 # A device that fails for real: tests/shim/libclfault.so, preloaded into

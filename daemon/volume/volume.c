@@ -227,8 +227,10 @@ static void free_extents(struct vd_volume *v)
   }
 }
 
-/* Make the placement table; a thick volume also gets every extent now. */
-static int alloc_extents(struct vd_volume *v, char *err, size_t errlen)
+/* Make the placement table; a thick volume also gets every extent now,
+ * reporting each to ctl and stopping between extents when it cancels. */
+static int alloc_extents(struct vd_volume *v, const struct vd_alloc_ctl *ctl, char *err,
+                         size_t errlen)
 {
   const struct vd_map *m = &v->target.map;
 
@@ -245,10 +247,17 @@ static int alloc_extents(struct vd_volume *v, char *err, size_t errlen)
     }
     for (uint32_t i = 0; i < n && !v->target.stock; i++) {
       struct vd_extent *e;
-      int rc = vd_extent_alloc(v->target.dev[d], vd_map_extent_bytes(m, d, i), &e, err, errlen);
+      int rc;
+      if (ctl && ctl->cancelled && ctl->cancelled(ctl->arg)) {
+        snprintf(err, errlen, "cancelled; nothing was kept");
+        return -ECANCELED;
+      }
+      rc = vd_extent_alloc(v->target.dev[d], vd_map_extent_bytes(m, d, i), &e, err, errlen);
       if (rc)
         return rc;
       atomic_store(&v->target.ext[d][i], e);
+      if (ctl && ctl->progress)
+        ctl->progress(ctl->arg, vd_map_extent_bytes(m, d, i));
     }
   }
   return 0;
@@ -258,6 +267,14 @@ static int alloc_extents(struct vd_volume *v, char *err, size_t errlen)
 int vd_volume_alloc(struct vd_pool *pool, struct vd_stock *stock, uint64_t extent_size,
                     const struct vd_volume_spec *spec, struct vd_volume **out,
                     char *err, size_t errlen)
+{
+  return vd_volume_alloc_ctl(pool, stock, extent_size, spec, NULL, out, err, errlen);
+}
+
+/* The same, with progress and cancel. */
+int vd_volume_alloc_ctl(struct vd_pool *pool, struct vd_stock *stock, uint64_t extent_size,
+                        const struct vd_volume_spec *spec, const struct vd_alloc_ctl *ctl,
+                        struct vd_volume **out, char *err, size_t errlen)
 {
   struct vd_volume *v;
   int rc;
@@ -308,9 +325,9 @@ int vd_volume_alloc(struct vd_pool *pool, struct vd_stock *stock, uint64_t exten
       extent_size > v->spec.stripe_unit)
     extent_size -= extent_size % v->spec.stripe_unit;
   rc = build_map(v, v->target.dev, extent_size, err, errlen);
-  if (rc)
+  if (rc || (ctl && ctl->check_only))
     goto out_free;
-  rc = alloc_extents(v, err, errlen);
+  rc = alloc_extents(v, ctl, err, errlen);
   if (rc)
     goto out_free_extents;
   vd_target_init(&v->target);

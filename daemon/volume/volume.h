@@ -51,6 +51,18 @@ extern const double vd_lat_bounds[VD_LAT_BUCKETS];
 int vd_volume_alloc(struct vd_pool *pool, struct vd_stock *stock, uint64_t extent_size,
                     const struct vd_volume_spec *spec, struct vd_volume **out,
                     char *err, size_t errlen);
+/* A long allocation's progress (bytes made and zeroed) and a cancel that
+ * is polled between extents (-ECANCELED, nothing left allocated). */
+struct vd_alloc_ctl {
+  bool (*cancelled)(void *arg);
+  void (*progress)(void *arg, uint64_t bytes);
+  void *arg;
+  bool check_only;   /* check the spec and the room, allocate nothing */
+};
+/* vd_volume_alloc with ctl (may be NULL). */
+int vd_volume_alloc_ctl(struct vd_pool *pool, struct vd_stock *stock, uint64_t extent_size,
+                        const struct vd_volume_spec *spec, const struct vd_alloc_ctl *ctl,
+                        struct vd_volume **out, char *err, size_t errlen);
 /* Free a volume's extents; it must be out of the registry and idle. */
 void vd_volume_free(struct vd_volume *v);
 

@@ -20,12 +20,12 @@ static int add_rc, removes; /* what the frontend's add returns; removes done */
 static bool add_steals;     /* add registers another volume of the name */
 
 /* Stub pool: a bare volume, counted. */
-int vd_volume_alloc(struct vd_pool *pool, struct vd_stock *stock, uint64_t extent_size,
-                    const struct vd_volume_spec *spec, struct vd_volume **out,
-                    char *err, size_t errlen)
+int vd_volume_alloc_ctl(struct vd_pool *pool, struct vd_stock *stock, uint64_t extent_size,
+                        const struct vd_volume_spec *spec, const struct vd_alloc_ctl *ctl,
+                        struct vd_volume **out, char *err, size_t errlen)
 {
   struct vd_volume *v = calloc(1, sizeof *v);
-  (void)pool, (void)stock, (void)extent_size, (void)err, (void)errlen;
+  (void)pool, (void)stock, (void)extent_size, (void)ctl, (void)err, (void)errlen;
   v->spec = *spec;
   atomic_init(&v->refs, 1);
   allocated++;
