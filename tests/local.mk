@@ -224,3 +224,6 @@ TESTS += tests/engine/test_devstate tests/engine/test_copy
 # PATCH /v1/devices/{id} and vramctl device set; device states shown.
 TESTS += tests/integration/device-set.sh
 dist_noinst_SCRIPTS += tests/integration/device-set.sh
+# Online resize: grow, forced shrink, thin, bad sizes, restart, I/O while growing.
+TESTS += tests/integration/resize.sh
+dist_noinst_SCRIPTS += tests/integration/resize.sh
