@@ -30,8 +30,9 @@ static int shrink_refused(struct vd_volume *v, uint64_t size, char *err, size_t 
   uint64_t chunks = vd_volume_chunks_past(v, size);
 
   if (v->target.stock)
-    snprintf(held, sizeof held, "; %llu chunk%s of it hold%s written data",
-             (unsigned long long)chunks, chunks == 1 ? "" : "s", chunks == 1 ? "s" : "");
+    snprintf(held, sizeof held, "; %llu chunk%s holding written data lie%s in it, wholly or "
+             "in part", (unsigned long long)chunks, chunks == 1 ? "" : "s",
+             chunks == 1 ? "s" : "");
   snprintf(err, errlen, "shrinking volume '%s' from %s to %s cuts its last %s (%llu bytes)%s; "
            "resize with force to cut them", v->spec.name, vd_format_size(v->size, a, sizeof a),
            vd_format_size(size, b, sizeof b), vd_format_size(v->size - size, c, sizeof c),

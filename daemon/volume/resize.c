@@ -199,6 +199,10 @@ static void switch_to(struct vd_volume *v, struct vd_resize *r)
       if (z && ext_bytes(&old, d, i) == ext_bytes(&r->map, d, i))
         atomic_store(&r->zmask[d][i], atomic_load(&z[i]));
     }
+    /* A chunk cut in part counts too: the cut reaches data there. */
+    if (t->stock && nn && nn <= no && atomic_load(&r->ext[d][nn - 1]) &&
+        ext_bytes(&old, d, nn - 1) != ext_bytes(&r->map, d, nn - 1))
+      r->cut_chunks++;
     for (uint32_t i = nn; i < no && t->stock; i++) {
       struct vd_extent *c = atomic_exchange(&x[i], NULL);
       if (c) {

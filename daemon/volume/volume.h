@@ -147,7 +147,8 @@ struct vd_resize {
   struct vd_extent *_Atomic *ext[VD_MAX_DEVICES]; /* the new placement */
   _Atomic uint64_t *zmask[VD_MAX_DEVICES];        /* thin */
   uint64_t old_size;
-  uint64_t cut_chunks;                            /* out, thin: chunks cut */
+  uint64_t cut_chunks;                            /* out, thin: chunks the cut
+                                                   * reached, wholly or in part */
 };
 /* 0; -EINVAL a size that cannot be mapped (0, too large, past thin
  * over-commit), -ENOSPC no room (err says what fits), -ENOMEM. */

@@ -84,15 +84,19 @@ api GET /v1/volumes/thin
 [ "$(echo "$body" | jq .allocated_bytes)" = $(( 16 * M )) ] || fail "thin after the grow: $body"
 qio -c "read -P 0x77 0 4M" -c "read -P 0x78 60M 4M" -c "read -P 0 64M 1024M" "$(nbd_uri thin)" ||
   fail "thin after the grow: $(cat "$tmpdir/qio")"
-resize thin --size 32M && fail "thin shrink without --force accepted"
-grep -q "2 chunks of it hold written data" "$tmpdir/out" || fail "thin refusal: $(cat "$tmpdir/out")"
-api PATCH '/v1/volumes/thin?force=true' -d '{"size": 33554432}'
+# A cut at 34M leaves 17M per device: the chunk at 16M of each is cut in
+# part (it holds 0x79 from 32M), the one at 28M whole (0x78 from 60M).
+qio -c "write -P 0x79 32M 4M" "$(nbd_uri thin)" || fail "thin write: $(cat "$tmpdir/qio")"
+resize thin --size 34M && fail "thin shrink without --force accepted"
+grep -q "4 chunks holding written data lie in it, wholly or in part" "$tmpdir/out" || fail "thin refusal: $(cat "$tmpdir/out")"
+api PATCH '/v1/volumes/thin?force=true' -d "{\"size\": $(( 34 * M ))}"
 expect 200 "thin forced shrink"
-[ "$(echo "$body" | jq .resized.cut_chunks)" = 2 ] || fail "thin shrink answer: $body"
-[ "$(echo "$body" | jq .resized.cut_bytes)" = $(( 1056 * M )) ] || fail "thin shrink answer: $body"
+[ "$(echo "$body" | jq .resized.cut_chunks)" = 4 ] || fail "thin shrink answer: $body"
+[ "$(echo "$body" | jq .resized.cut_bytes)" = $(( 1054 * M )) ] || fail "thin shrink answer: $body"
 resize thin --size 64M || fail "thin regrow: $(cat "$tmpdir/out")"
-qio -c "read -P 0x77 0 4M" -c "read -P 0 4M 60M" "$(nbd_uri thin)" || fail "thin regrow shows old data: $(cat "$tmpdir/qio")"
-pass "thin: a 1G grow takes no VRAM; a shrink names the chunks it cuts; a regrow reads zeros"
+qio -c "read -P 0x77 0 4M" -c "read -P 0 4M 28M" -c "read -P 0x79 32M 2M" -c "read -P 0 34M 30M" \
+  "$(nbd_uri thin)" || fail "thin regrow shows old data: $(cat "$tmpdir/qio")"
+pass "thin: a 1G grow takes no VRAM; a shrink names the chunks it cuts; a regrow reads zeros, also in a chunk cut in part"
 
 # Bad sizes.
 for bad in 0 abc -5M 1.5Q; do
