@@ -16,12 +16,15 @@ start_resize_vramd() { start_vramd "$W/resize.log" --state-dir "$W/resize-state"
 # t_resize_nbd netlink|ioctl: kernel NBD attached by that path, ext4
 # mounted, grown by 64M in place, resize2fs online, the file unchanged.
 t_resize_nbd() {
-  local dev sum before after
-  modprobe ext4 || return 1
+  local dev sum before after idx=()
+  stop_vramd 60 > /dev/null
+  modprobe ext4 && modprobe nbd || return 1
   rm -rf "$W/resize-state"
-  [ "$1" = ioctl ] && export VRAMD_FAULTS=1 VRAMD_NBD_ATTACH=ioctl
+  # The ioctl path takes the first free /dev/nbdN from 0 up and stops at
+  # a gap (netlink destroys the devices it made): name one.
+  [ "$1" = ioctl ] && export VRAMD_FAULTS=1 VRAMD_NBD_ATTACH=ioctl && idx=(--index 5)
   start_resize_vramd || return 1
-  dev=$(rctl volume create nr --size 64M --attach | tail -n 1)
+  dev=$(rctl volume create nr --size 64M --attach "${idx[@]}" | tail -n 1)
   [ -b "$dev" ] || { echo "no kernel device: $dev"; return 1; }
   grep "volume nr is" "$W/resize.log"
   grep -q "volume nr is .*, $1" "$W/resize.log" || { echo "not attached by $1"; return 1; }
@@ -46,7 +49,8 @@ t_resize_nbd() {
 # ublk: resized in place on 6.16 and later; refused on older kernels with
 # the version named, the device and the volume keeping their size.
 t_resize_ublk() {
-  local dev out
+  local dev
+  stop_vramd 60 > /dev/null
   modprobe ublk_drv || return 1
   rm -rf "$W/resize-state"
   start_resize_vramd || return 1
