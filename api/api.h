@@ -70,6 +70,13 @@ struct vd_device_patch {
  * or -EINVAL with e filled (unknown, missing or bad field named). */
 int vd_api_parse_device_patch(const char *body, size_t len, struct vd_device_patch *p,
                               struct vd_api_error *e);
+/* Parse a PATCH /v1/volumes/{name} body: exactly one of "size" (the
+ * new size, integer bytes) and "grow_bytes" (bytes to add, computed by
+ * vramd, so two grows at once both apply).  0, or -EINVAL with e filled;
+ * rq->force is left alone (it is the ?force=true query). */
+struct vramd_resize;
+int vd_api_parse_volume_patch(const char *body, size_t len, struct vramd_resize *rq,
+                              struct vd_api_error *e);
 /* A growing text buffer; on allocation failure it stays short and
  * sets failed. */
 struct vd_buf {

@@ -8,6 +8,7 @@
 
 #include "api.h"
 #include "job-sleep.h"
+#include "vramd.h"
 
 /* A body as a JSON object, taken with its length: a NUL byte anywhere
  * (which a C string would cut the body at) is refused, never skipped. */
@@ -181,6 +182,41 @@ int vd_api_parse_device_patch(const char *body, size_t len, struct vd_device_pat
   if (!rc && p->drain && !p->has_reserve)
     rc = vd_spec_fail(e, "invalid_field", "drain", "drain moves what lies inside a new "
                       "reserve: give reserve_bytes with it");
+  json_decref(root);
+  return rc;
+}
+
+/* Parse a PATCH /v1/volumes/{name} body: "size" or "grow_bytes". */
+int vd_api_parse_volume_patch(const char *body, size_t len, struct vramd_resize *rq,
+                              struct vd_api_error *e)
+{
+  json_t *root, *v;
+  const char *key;
+  int rc = 0, n = 0;
+
+  memset(e, 0, sizeof *e);
+  root = vd_api_load_object(body, len, JSON_REJECT_DUPLICATES, e);
+  if (!root)
+    return -EINVAL;
+  json_object_foreach(root, key, v) {
+    if (strcmp(key, "size") && strcmp(key, "grow_bytes")) {
+      rc = vd_spec_fail(e, "unknown_field", NULL, "unknown field '%.40s'; known fields: size, "
+                        "grow_bytes", key);
+      break;
+    }
+    n++;
+    rq->relative = !strcmp(key, "grow_bytes");
+    if ((rc = patch_bytes(key, v, &rq->size, e)))
+      break;
+    if (rq->size == 0) {
+      rc = vd_spec_fail(e, "invalid_field", key, "field '%s' must be greater than zero", key);
+      break;
+    }
+  }
+  if (!rc && n != 1)
+    rc = vd_spec_fail(e, n ? "invalid_field" : "missing_field", "size",
+                      "give the new size as \"size\" or the growth as \"grow_bytes\"%s",
+                      n ? ", not both" : "");
   json_decref(root);
   return rc;
 }

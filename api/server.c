@@ -437,6 +437,70 @@ static enum MHD_Result delete_volume(struct vramd *d, struct req *c,
   return send_text(c, MHD_HTTP_NO_CONTENT, "application/json", NULL, 0, NULL);
 }
 
+/* The answer to a resize refused, by why. */
+static enum MHD_Result resize_error(struct req *c, int rc, const char *err)
+{
+  switch (rc) {
+  case -ENOENT:
+    return send_error(c, MHD_HTTP_NOT_FOUND, "no_such_volume", NULL, "%s", err);
+  case -EINVAL:
+    return send_error(c, MHD_HTTP_BAD_REQUEST, "invalid_field",
+                      json_pack("{s:s}", "field", "size"), "%s", err);
+  case -ENOSPC:
+    return send_error(c, MHD_HTTP_INSUFFICIENT_STORAGE, "no_space", NULL, "%s", err);
+  case -EPERM:
+    return send_error(c, MHD_HTTP_CONFLICT, "shrink_needs_force", NULL,
+                      "%s (?force=true)", err);
+  case -EOPNOTSUPP:
+    return send_error(c, MHD_HTTP_CONFLICT, "device_cannot_resize", NULL, "%s", err);
+  case -EBUSY:
+    return send_error(c, MHD_HTTP_CONFLICT, "volume_busy", NULL, "%s", err);
+  case -VRAMD_E_STATE:
+    return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "state_not_saved", NULL, "%s", err);
+  default:
+    return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "resize_failed", NULL, "%s", err);
+  }
+}
+
+/* PATCH /v1/volumes/{name}[?force=true]: {"size": N} or {"grow_bytes": N}:
+ * grow online, or shrink with force; answers the volume and what changed. */
+static enum MHD_Result patch_volume(struct vramd *d, struct req *c, const char *name)
+{
+  struct vramd_resize rq = { 0 };
+  struct vramd_resized out;
+  struct vd_api_error e;
+  struct vd_volume *v;
+  char err[640];
+  json_t *o;
+  int rc;
+
+  if (!force_query(c, &rq.force))
+    return MHD_YES;
+  if (vd_api_parse_volume_patch(c->body.s ? c->body.s : "", c->body.len, &rq, &e))
+    return send_error(c, MHD_HTTP_BAD_REQUEST, e.code,
+                      e.field[0] ? json_pack("{s:s}", "field", e.field) : NULL,
+                      "%s", e.message);
+  rc = vramd_volume_resize(d, name, &rq, vramd_state_save, &out, err, sizeof err);
+  if (rc)
+    return resize_error(c, rc, err);
+  if (!(v = vd_registry_get(&d->reg, name)))
+    return send_error(c, MHD_HTTP_NOT_FOUND, "no_such_volume", NULL, "volume '%s' was "
+                      "deleted meanwhile", name);
+  o = vd_api_volume_json(d, v, true);
+  json_object_set_new(o, "resized", json_pack("{s:I, s:I, s:I}",
+                      "old_size_bytes", (json_int_t)out.old_size,
+                      "new_size_bytes", (json_int_t)out.new_size,
+                      "cut_bytes", (json_int_t)out.cut_bytes));
+  if (out.cut_bytes && v->target.stock)
+    json_object_set_new(json_object_get(o, "resized"), "cut_chunks",
+                        json_integer((json_int_t)out.cut_chunks));
+  vd_volume_put(v);
+  snprintf(c->said, sizeof c->said, "size %llu -> %llu, cut %llu bytes",
+           (unsigned long long)out.old_size, (unsigned long long)out.new_size,
+           (unsigned long long)out.cut_bytes);
+  return send_json(c, MHD_HTTP_OK, o, NULL);
+}
+
 /* POST /v1/volumes/{name}/attach: expose a volume of frontend none. */
 static enum MHD_Result attach_volume(struct vramd *d, struct req *c, const char *name)
 {
@@ -792,11 +856,13 @@ static enum MHD_Result route(struct server *s, struct req *c, const char *url,
   if (!strncmp(url, "/v1/volumes/", 12) && strchr(url + 12, '/'))
     return volume_action(d, c, url + 12, method);
   if (!strncmp(url, "/v1/volumes/", 12)) {
-    bool del = !strcmp(method, "DELETE");
-    if (!get && !del)
-      return not_allowed(c, method, "GET, DELETE");
+    bool del = !strcmp(method, "DELETE"), patch = !strcmp(method, "PATCH");
+    if (!get && !del && !patch)
+      return not_allowed(c, method, "GET, DELETE, PATCH");
     if (!route_name(c, url + 12, name, sizeof name, true, &ret))
       return ret;
+    if (patch)
+      return patch_volume(d, c, name);
     return del ? delete_volume(d, c, name) : get_volume(d, c, name);
   }
   return send_error(c, MHD_HTTP_NOT_FOUND, "not_found", NULL, "no route %.100s", url);

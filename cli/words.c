@@ -13,6 +13,7 @@ static const struct {
    * already say "or delete with force" or "or detach with force" */
   { "; use ?force=true to disconnect its clients and delete it", "" },
   { "; use ?force=true to disconnect its clients and detach it", "" },
+  { "resize with force to cut them (?force=true)", "resize with --force to cut them" },
   { "delete with force", "delete with --force" },
   { "detach with force", "detach with --force" },
   { "?force=true", "--force" },

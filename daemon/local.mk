@@ -13,8 +13,9 @@ daemon_libvdcore_a_SOURCES = \
 	daemon/engine/small.h daemon/engine/small.c \
 	daemon/engine/kernels.h daemon/engine/kernels.c \
 	daemon/volume/volume.h daemon/volume/volume.c daemon/volume/registry.c \
-	daemon/volume/keeper.c daemon/volume/move.c \
-	daemon/vramd.h daemon/core.c daemon/attach.c daemon/settings.h daemon/config.c \
+	daemon/volume/keeper.c daemon/volume/move.c daemon/volume/resize.c \
+	daemon/vramd.h daemon/core.c daemon/attach.c daemon/resize-volume.c daemon/settings.h \
+	daemon/config.c \
 	daemon/safety.h daemon/safety.c daemon/frontends.h daemon/frontends.c \
 	daemon/pinned.h daemon/pinned.c daemon/state.h daemon/state.c \
 	daemon/service.h daemon/service.c daemon/journal.c daemon/signals.h daemon/signals.c \

@@ -1,7 +1,7 @@
 /* vramd.h: the daemon object, and creating and deleting its volumes
  * (core.c).  Its parts have their own headers: settings.h, safety.h,
  * frontends.h, state.h, pinned.h, service.h, signals.h, jobs.h; attaching
- * and detaching an existing volume is attach.c's. */
+ * and detaching an existing volume is attach.c's, resizing it resize-volume.c's. */
 #ifndef VRAMD_VRAMD_H
 #define VRAMD_VRAMD_H
 
@@ -94,6 +94,28 @@ int vramd_volume_attach(struct vramd *d, const char *name, const struct vd_volum
  * exposed, -ENOENT unknown. */
 int vramd_volume_detach(struct vramd *d, const char *name, bool force,
                         vramd_commit_fn *commit, char *err, size_t errlen);
+
+/* A resize as asked: an absolute size, or (relative) bytes to add. */
+struct vramd_resize {
+  uint64_t size;
+  bool relative;
+  bool force;              /* a shrink may cut data */
+};
+/* What a resize did: sizes after rounding, and what a shrink cut. */
+struct vramd_resized {
+  uint64_t old_size, new_size;
+  uint64_t cut_bytes;
+  uint64_t cut_chunks;     /* thin: chunks with data in the cut range */
+};
+/* Grow or shrink a volume online (resize-volume.c), recorded by commit before
+ * it takes effect; its kernel device follows.  -ENOENT unknown, -EINVAL
+ * a bad size, -ENOSPC no room (err says what fits), -EPERM a shrink
+ * without force (err says what it would cut), -EOPNOTSUPP its device
+ * cannot change size (err says what is needed), -EBUSY a job moves
+ * extents.  A size that rounds to the current one changes nothing. */
+int vramd_volume_resize(struct vramd *d, const char *name, const struct vramd_resize *rq,
+                        vramd_commit_fn *commit, struct vramd_resized *out, char *err,
+                        size_t errlen);
 
 /* A device stopped answering: mark it lost and fail every volume on it
  * (their I/O gets EIO at once; other devices' volumes go on).  -ENOENT

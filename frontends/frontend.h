@@ -97,6 +97,12 @@ struct vd_frontend {
   /* Optional: call fn for each client of v (sessions, kernel device). */
   void (*clients)(const struct vd_frontend_host *d, struct vd_volume *v, vd_client_fn *fn,
                   void *arg);
+  /* Optional: tell v's kernel device (if it has one) that v is now bytes
+   * long; with check, only say whether it could, changing nothing.
+   * -EOPNOTSUPP with err naming what is needed when it cannot.  NULL: no
+   * device to tell (NBD clients see the new size on reconnect). */
+  int (*resize)(const struct vd_frontend_host *d, struct vd_volume *v, uint64_t bytes,
+                bool check, char *err, size_t errlen);
   /* What it pins of host memory, with its settings' bounds (as started). */
   void (*pinned)(const struct vd_frontend_host *d, struct vd_frontend_pinned *out);
 };

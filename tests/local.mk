@@ -70,7 +70,7 @@ TESTS += tests/engine/test_move
 EXTRA_DIST += tests/kernel/vmtest.sh tests/kernel/check-kernel.sh \
 	tests/kernel/guest-lib.sh tests/kernel/guest-suite.sh tests/kernel/guest-nbd.sh \
 	tests/kernel/guest-elastic.sh \
-	tests/kernel/guest-attach.sh
+	tests/kernel/guest-attach.sh tests/kernel/guest-resize.sh
 check-kernel: all
 	@top_builddir='$(abs_top_builddir)' bash $(top_srcdir)/tests/kernel/check-kernel.sh; \
 	rc=$$?; if test $$rc = 77; then echo "check-kernel: skipped (see above)"; exit 0; fi; exit $$rc
@@ -232,3 +232,6 @@ TESTS += tests/engine/test_devstate tests/engine/test_copy
 # PATCH /v1/devices/{id} and vramctl device set; device states shown.
 TESTS += tests/integration/device-set.sh
 dist_noinst_SCRIPTS += tests/integration/device-set.sh
+# Online resize: grow, forced shrink, thin, bad sizes, restart, I/O while growing.
+TESTS += tests/integration/resize.sh
+dist_noinst_SCRIPTS += tests/integration/resize.sh

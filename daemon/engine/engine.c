@@ -694,6 +694,12 @@ void vd_engine_submit(struct vd_engine *eng, struct vd_io *io)
   }
   if (!vd_target_enter(t, io))
     return; /* parked: the target is paused for a move */
+  if (!vd_map_in_range(&t->map, io->off, io->len)) {
+    /* A shrink switched the map between the check above and entering. */
+    vd_target_leave(t, io);
+    io->done(io, -EINVAL);
+    return;
+  }
   if (t->stock && io->op == VD_OP_WRITE &&
       vd_target_thin_write(t, io, eng->ndev, eng->devs) == -EAGAIN) {
     vd_target_starve(t, io);

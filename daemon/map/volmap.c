@@ -128,6 +128,61 @@ int vd_map_init_concat(struct vd_map *m, uint32_t ndev, const uint64_t *cap,
   return 0;
 }
 
+/* Concat at another size: bytes below the cut keep their place; growth
+ * starts at the last device that holds any. */
+static int concat_resize(const struct vd_map *old, const uint64_t *room, uint64_t size,
+                         struct vd_map *t)
+{
+  uint32_t last = 0;
+  uint64_t left;
+
+  if (room == NULL)
+    return -EINVAL;
+  *t = *old;
+  if (round_up(size, VD_SECTOR, &t->size))
+    return -EOVERFLOW;
+  for (uint32_t i = 0; i < old->ndev; i++)
+    if (old->dev_bytes[i])
+      last = i;
+  if (t->size <= old->size) {
+    for (uint32_t i = 0; i < old->ndev; i++) {
+      uint64_t s = min_u64(old->dev_start[i], t->size);
+      t->dev_start[i] = s;
+      t->dev_bytes[i] = min_u64(old->dev_bytes[i], t->size - s);
+    }
+    return 0;
+  }
+  left = t->size - old->size;
+  for (uint32_t i = last; i < old->ndev; i++) {
+    uint64_t take = min_u64(room[i] / VD_SECTOR * VD_SECTOR, left);
+
+    if (i > last)
+      t->dev_start[i] = t->size - left;
+    t->dev_bytes[i] += take;
+    left -= take;
+  }
+  return left ? -ENOSPC : 0;
+}
+
+/* A resized copy of old; out is untouched on failure. */
+int vd_map_resize(const struct vd_map *old, const uint64_t *room, uint64_t size,
+                  struct vd_map *out)
+{
+  struct vd_map t;
+  int rc = check_common(old->ndev, old->extent_size, size);
+
+  if (rc)
+    return rc;
+  if (old->layout == VD_LAYOUT_STRIPE)
+    return vd_map_init_stripe(out, old->ndev, old->unit, old->extent_size, size);
+  rc = concat_resize(old, room, size, &t);
+  if (!rc)
+    rc = check_extent_counts(&t);
+  if (!rc)
+    *out = t;
+  return rc;
+}
+
 /* Extents on dev; init guarantees the count fits 32 bits. */
 uint32_t vd_map_extent_count(const struct vd_map *m, uint32_t dev)
 {

@@ -58,6 +58,17 @@ int vd_map_init_stripe(struct vd_map *m, uint32_t ndev, uint64_t unit,
 int vd_map_init_concat(struct vd_map *m, uint32_t ndev, const uint64_t *cap,
                        uint64_t extent_size, uint64_t size);
 
+/* The map of the same volume at another size (resize): every byte below
+ * the smaller of the two sizes stays on the same device, extent and
+ * offset.  Striped, size is rounded up to whole rows as at init;
+ * concatenated, devices before the last one holding bytes keep theirs,
+ * growth goes to that device and those after it, up to room[i] more bytes
+ * each (rounded down to VD_SECTOR), and a shrink cuts from the end.
+ * room is only read for concat.  0, -EINVAL, -EOVERFLOW, or -ENOSPC when
+ * the rooms cannot hold the growth. */
+int vd_map_resize(const struct vd_map *old, const uint64_t *room, uint64_t size,
+                  struct vd_map *out);
+
 /* Number of extents device dev holds, and the size of extent i on it.
  * Both inits return -EOVERFLOW if a device would need more than UINT32_MAX
  * extents.  Out-of-range dev or i give 0. */

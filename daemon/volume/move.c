@@ -44,13 +44,15 @@ static void untake(struct vd_track *tr, const uint64_t *bits)
     atomic_fetch_or(&tr->bits[w], bits[w]);
 }
 
-/* Copy cur into dst while requests go on, then park them for the last
- * written pieces and place dst.  True when placed (the slot still held
- * cur: a thin chunk discarded meanwhile is left alone). */
+/* Copy the first bytes of cur into dst while requests go on, then park
+ * them for the last written pieces and place dst.  *placed when placed
+ * (the slot still held cur: a thin chunk discarded meanwhile is left
+ * alone). */
 static int copy_and_place(struct vd_move_ctl *c, struct vd_target *t, uint32_t d, uint32_t i,
-                          struct vd_extent *cur, struct vd_extent *dst, bool *placed)
+                          struct vd_extent *cur, struct vd_extent *dst, uint64_t bytes,
+                          bool *placed)
 {
-  uint64_t bytes = vd_extent_bytes(cur), t0, stall;
+  uint64_t t0, stall;
   struct vd_track tr = { d, i, MOVE_PIECE, (uint32_t)((bytes + MOVE_PIECE - 1) / MOVE_PIECE), NULL };
   uint32_t words = (tr.npieces + 63) / 64;
   uint64_t *snap = calloc(words, sizeof *snap);
@@ -94,9 +96,14 @@ static int copy_and_place(struct vd_move_ctl *c, struct vd_target *t, uint32_t d
   return rc;
 }
 
-/* Move logical part d's extent i of v to device to. */
-int vd_volume_move(struct vd_move_ctl *c, struct vd_volume *v, uint32_t d, uint32_t i,
-                   struct vd_device *to, char *err, size_t errlen)
+/* Put logical part d's extent i of v into a new buffer of size bytes
+ * (0: its own size) on to (NULL: where it is), with its first keep bytes
+ * (0: all that fit).  A move when only to is given; a resize's reshape
+ * otherwise.  Nothing when the slot holds no chunk or is past the map (a
+ * shrink came first), or for a move, when it is on to already. */
+static int move_extent(struct vd_move_ctl *c, struct vd_volume *v, uint32_t d, uint32_t i,
+                       struct vd_device *to, uint64_t bytes, uint64_t keep, char *err,
+                       size_t errlen)
 {
   struct vd_target *t = &v->target;
   struct vd_extent *cur, *dst;
@@ -104,15 +111,24 @@ int vd_volume_move(struct vd_move_ctl *c, struct vd_volume *v, uint32_t d, uint3
   int rc;
 
   pthread_mutex_lock(&t->move_lock);
-  cur = atomic_load(&t->ext[d][i]);
-  if (!cur || vd_extent_device(cur) == to) {
+  cur = i < vd_map_extent_count(&t->map, d) ? atomic_load(&t->ext[d][i]) : NULL;
+  if (cur) {
+    to = to ? to : vd_extent_device(cur);
+    bytes = bytes ? bytes : vd_extent_bytes(cur);
+  }
+  if (!cur || (vd_extent_device(cur) == to && vd_extent_bytes(cur) == bytes && !keep)) {
     pthread_mutex_unlock(&t->move_lock);
     return 0;
   }
-  rc = vd_extent_alloc(to, vd_extent_bytes(cur), &dst, err, errlen);
+  keep = keep ? keep : bytes;
+  if (keep > vd_extent_bytes(cur))
+    keep = vd_extent_bytes(cur);
+  if (keep > bytes)
+    keep = bytes;
+  rc = vd_extent_alloc(to, bytes, &dst, err, errlen);
   if (rc)
     goto out_unlock;
-  rc = copy_and_place(c, t, d, i, cur, dst, &placed);
+  rc = copy_and_place(c, t, d, i, cur, dst, keep, &placed);
   if (rc) {
     snprintf(err, errlen, "volume %s: %s", v->spec.name,
              rc == -ENOMEM ? "out of host memory" : vd_copier_error(c->cp));
@@ -125,6 +141,20 @@ int vd_volume_move(struct vd_move_ctl *c, struct vd_volume *v, uint32_t d, uint3
 out_unlock:
   pthread_mutex_unlock(&t->move_lock);
   return rc;
+}
+
+/* Move logical part d's extent i of v to device to. */
+int vd_volume_move(struct vd_move_ctl *c, struct vd_volume *v, uint32_t d, uint32_t i,
+                   struct vd_device *to, char *err, size_t errlen)
+{
+  return move_extent(c, v, d, i, to, 0, 0, err, errlen);
+}
+
+/* A new buffer of bytes for logical part d's extent i, where it is. */
+int vd_volume_reshape(struct vd_move_ctl *c, struct vd_volume *v, uint32_t d, uint32_t i,
+                      uint64_t bytes, uint64_t keep, char *err, size_t errlen)
+{
+  return move_extent(c, v, d, i, NULL, bytes, keep, err, errlen);
 }
 
 /* Where an extent of v that must leave from should go: the active device

@@ -104,6 +104,26 @@ static int resolve_free_size(struct vd_volume_spec *s, struct vd_device **dev,
   return 0;
 }
 
+/* A thin volume's virtual size against VD_THIN_MAX_OVERCOMMIT times what
+ * its devices can hold: 0, or -EINVAL saying so. */
+int vd_thin_size_check(struct vd_device *const *dev, unsigned ndev, uint64_t size, char *err,
+                       size_t errlen)
+{
+  uint64_t total = 0;
+  char a[32], b[32];
+
+  for (unsigned i = 0; i < ndev; i++)
+    total += vd_device_info(dev[i])->capacity_bytes;
+  if (total == 0 || size / VD_THIN_MAX_OVERCOMMIT > total) {
+    snprintf(err, errlen, "a thin volume may be at most %u times what its devices can hold: "
+             "%s is more than %u x %s", VD_THIN_MAX_OVERCOMMIT,
+             vd_format_size(size, a, sizeof a), VD_THIN_MAX_OVERCOMMIT,
+             vd_format_size(total, b, sizeof b));
+    return -EINVAL;
+  }
+  return 0;
+}
+
 /* A thin volume's map: no VRAM is checked, since none is taken yet, but
  * the virtual size is held to VD_THIN_MAX_OVERCOMMIT times what the
  * devices could hold (the placement table costs host memory per chunk).
@@ -113,18 +133,12 @@ static int build_thin_map(struct vd_volume *v, struct vd_device **dev,
 {
   struct vd_volume_spec *s = &v->spec;
   uint64_t cap[VD_MAX_DEVICES], total = 0, unit = 0;
-  char a[32], b[32];
   int rc;
 
   for (unsigned i = 0; i < s->ndev; i++)
     total += cap[i] = vd_device_info(dev[i])->capacity_bytes;
-  if (total == 0 || s->size / VD_THIN_MAX_OVERCOMMIT > total) {
-    snprintf(err, errlen, "a thin volume may be at most %u times what its devices can hold: "
-             "%s is more than %u x %s", VD_THIN_MAX_OVERCOMMIT,
-             vd_format_size(s->size, a, sizeof a), VD_THIN_MAX_OVERCOMMIT,
-             vd_format_size(total, b, sizeof b));
-    return -EINVAL;
-  }
+  if ((rc = vd_thin_size_check(dev, s->ndev, s->size, err, errlen)))
+    return rc;
   if (s->layout == VD_LAYOUT_STRIPE) {
     unit = s->stripe_unit ? s->stripe_unit : VD_DEFAULT_STRIPE_UNIT;
     if (!vd_is_pow2(unit) || unit < VD_MIN_STRIPE_UNIT || unit > VD_MAX_STRIPE_UNIT ||
@@ -375,7 +389,8 @@ struct vd_device *vd_volume_where(const struct vd_volume *v, uint32_t d, uint32_
   struct vd_extent *e;
 
   pthread_mutex_lock(&t->move_lock);
-  e = atomic_load(&t->ext[d][i]);
+  /* A shrink may have cut (d, i) since the caller read the map. */
+  e = i < vd_map_extent_count(&t->map, d) ? atomic_load(&t->ext[d][i]) : NULL;
   if (e) {
     dev = vd_extent_device(e);
     if (bytes)

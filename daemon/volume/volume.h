@@ -63,6 +63,10 @@ struct vd_alloc_ctl {
 int vd_volume_alloc_ctl(struct vd_pool *pool, struct vd_stock *stock, uint64_t extent_size,
                         const struct vd_volume_spec *spec, const struct vd_alloc_ctl *ctl,
                         struct vd_volume **out, char *err, size_t errlen);
+/* A thin virtual size within VD_THIN_MAX_OVERCOMMIT times what dev can
+ * hold: 0, or -EINVAL with err saying so. */
+int vd_thin_size_check(struct vd_device *const *dev, unsigned ndev, uint64_t size, char *err,
+                       size_t errlen);
 /* Free a volume's extents; it must be out of the registry and idle. */
 void vd_volume_free(struct vd_volume *v);
 
@@ -120,6 +124,11 @@ struct vd_move_ctl {
  * -EIO when a copy failed (the extent stays where it was). */
 int vd_volume_move(struct vd_move_ctl *c, struct vd_volume *v, uint32_t d, uint32_t i,
                    struct vd_device *to, char *err, size_t errlen);
+/* A new buffer of bytes on the device that holds logical part d's extent
+ * i now, with its first keep bytes copied while requests run (a resize's
+ * partial last extent).  Nothing for a thin range holding no chunk. */
+int vd_volume_reshape(struct vd_move_ctl *c, struct vd_volume *v, uint32_t d, uint32_t i,
+                      uint64_t bytes, uint64_t keep, char *err, size_t errlen);
 /* Bytes of every volume's extents on dev. */
 uint64_t vd_volumes_bytes_on(struct vd_registry *reg, const struct vd_device *dev);
 /* Whether everything on from fits on the other active devices: 0, or
@@ -139,6 +148,30 @@ uint64_t vd_volume_bytes_away(const struct vd_volume *v);
 int vd_rebalance(struct vd_move_ctl *c, struct vd_volume *v, char *err, size_t errlen);
 /* True when an extent of v lives on dev (or dev is a home of v). */
 bool vd_volume_uses(const struct vd_volume *v, const struct vd_device *dev);
+
+/* Resizing a volume while requests run (resize.c).  prepare builds the
+ * new map and takes what it needs (a thick grow's new extents, zeroed)
+ * and changes nothing the volume shows; apply switches to it (a thick
+ * grow's partial last extents are reshaped first, by c); abort gives back
+ * what prepare took.  Every byte below the smaller size stays. */
+struct vd_resize {
+  struct vd_map map;                              /* the new map */
+  struct vd_extent *_Atomic *ext[VD_MAX_DEVICES]; /* the new placement */
+  _Atomic uint64_t *zmask[VD_MAX_DEVICES];        /* thin */
+  uint64_t old_size;
+  uint64_t cut_chunks;                            /* out, thin: chunks the cut
+                                                   * reached, wholly or in part */
+};
+/* 0; -EINVAL a size that cannot be mapped (0, too large, past thin
+ * over-commit), -ENOSPC no room (err says what fits), -ENOMEM. */
+int vd_volume_resize_prepare(struct vd_volume *v, uint64_t size, struct vd_resize *r,
+                             char *err, size_t errlen);
+int vd_volume_resize_apply(struct vd_move_ctl *c, struct vd_volume *v, struct vd_resize *r,
+                           char *err, size_t errlen);
+void vd_volume_resize_abort(struct vd_resize *r);
+/* Chunks a thin volume holds at or past byte off (what a cut to off
+ * would lose); 0 for a thick volume. */
+uint64_t vd_volume_chunks_past(struct vd_volume *v, uint64_t off);
 
 /* The keeper of thin volumes (keeper.c): one thread that fills the
  * stock to level chunks per device while thin volumes exist, gives

@@ -477,6 +477,30 @@ int vd_nbd_detach(struct vd_volume *v, bool force, char *err, size_t errlen)
   return 0;
 }
 
+/* Resize v's kernel device in place: NBD_CMD_RECONFIGURE over netlink,
+ * NBD_SET_SIZE_BLOCKS on the ioctl path (DO_IT does not hold the lock). */
+int vd_nbd_attach_resize(struct vd_volume *v, uint64_t bytes, char *err, size_t errlen)
+{
+  struct nbd_attach *a;
+  int rc = 0;
+
+  pthread_mutex_lock(&attach_lock);
+  for (a = attached; a && a->v != v; a = a->next)
+    ;
+  if (a && a->netlink)
+    rc = nbd_nl_resize(a->index, bytes);
+  else if (a && ioctl(a->dev_fd, NBD_IOC_SET_SIZE_BLOCKS, (unsigned long)(bytes / VD_SECTOR)) < 0)
+    rc = -errno;
+  if (rc)
+    snprintf(err, errlen, "the kernel refused the new size of /dev/nbd%d (%s): %s", a->index,
+             a->netlink ? "NBD_CMD_RECONFIGURE" : "NBD_SET_SIZE_BLOCKS", strerror(-rc));
+  else if (a)
+    vd_info("volume %s: %s is now %llu bytes", v->spec.name, v->device_path,
+            (unsigned long long)bytes);
+  pthread_mutex_unlock(&attach_lock);
+  return rc;
+}
+
 /* Detach every attached volume (shutdown). */
 void vd_nbd_detach_all(void)
 {

@@ -231,6 +231,9 @@ int vd_nbd_serve_transmission(const struct nbd_env *env, struct vd_volume *v, in
  * kernel has it, else the ioctls.  Fills v->device_path and device_conns.  Returns 0 or -errno, err says
  * why (module not loaded, device taken). */
 int vd_nbd_attach(const struct nbd_env *env, struct vd_volume *v, char *err, size_t errlen);
+/* Tell v's kernel /dev/nbdN (if attached) its new size, in place; 0 when
+ * it has none, or -errno with err filled. */
+int vd_nbd_attach_resize(struct vd_volume *v, uint64_t bytes, char *err, size_t errlen);
 /* Disconnect v's kernel device, if any: -EBUSY while it is mounted or
  * used for swap unless force.  0 when v was not attached. */
 int vd_nbd_detach(struct vd_volume *v, bool force, char *err, size_t errlen);
@@ -254,5 +257,7 @@ bool nbd_nl_available(void);
 int nbd_nl_connect(const struct nbd_nl_connect *req, int *index);
 /* Disconnect /dev/nbd<index>: 0 or -errno. */
 int nbd_nl_disconnect(int index);
+/* Give /dev/nbd<index> a new size in place: 0 or -errno. */
+int nbd_nl_resize(int index, uint64_t bytes);
 
 #endif

@@ -1,5 +1,6 @@
 /* netlink.c: the kernel NBD driver's generic netlink family ("nbd"),
- * through libnl-genl: connect a device with several sockets, disconnect it.
+ * through libnl-genl: connect a device with several sockets, resize it,
+ * disconnect it.
  *
  * Each call opens its own netlink socket: attach and detach are rare, and
  * a private socket needs no lock.  Errors come back as the kernel's own
@@ -164,8 +165,9 @@ out_sock:
   return rc;
 }
 
-/* NBD_CMD_DISCONNECT of /dev/nbd<index>: 0 or -errno. */
-int nbd_nl_disconnect(int index)
+/* cmd for /dev/nbd<index>, with its size in bytes when bytes is not 0:
+ * 0 or -errno. */
+static int nl_device_cmd(uint8_t cmd, int index, uint64_t bytes)
 {
   struct nl_result r;
   struct nl_sock *sk;
@@ -175,8 +177,9 @@ int nbd_nl_disconnect(int index)
   rc = nl_open(&sk, &family);
   if (rc)
     return rc;
-  msg = nl_msg_for(family, NBD_CMD_DISCONNECT);
-  if (!msg || nla_put_u32(msg, NBD_ATTR_INDEX, (uint32_t)index) < 0) {
+  msg = nl_msg_for(family, cmd);
+  if (!msg || nla_put_u32(msg, NBD_ATTR_INDEX, (uint32_t)index) < 0 ||
+      (bytes && nla_put_u64(msg, NBD_ATTR_SIZE_BYTES, bytes) < 0)) {
     nlmsg_free(msg);
     rc = -ENOMEM;
   } else {
@@ -184,4 +187,17 @@ int nbd_nl_disconnect(int index)
   }
   nl_socket_free(sk);
   return rc;
+}
+
+/* NBD_CMD_DISCONNECT of /dev/nbd<index>: 0 or -errno. */
+int nbd_nl_disconnect(int index)
+{
+  return nl_device_cmd(NBD_CMD_DISCONNECT, index, 0);
+}
+
+/* NBD_CMD_RECONFIGURE of /dev/nbd<index> with its new size (the kernel
+ * sets the capacity and tells udev): 0 or -errno. */
+int nbd_nl_resize(int index, uint64_t bytes)
+{
+  return nl_device_cmd(NBD_CMD_RECONFIGURE, index, bytes);
 }

@@ -161,6 +161,15 @@ static void nbd_clients(const struct vd_frontend_host *d, struct vd_volume *v,
   nbd_conns_list(v, fn, arg);
 }
 
+/* Frontend resize: a kernel /dev/nbdN changes size in place (both paths
+ * can); sessions keep the size they negotiated until they reconnect. */
+static int nbd_resize(const struct vd_frontend_host *d, struct vd_volume *v, uint64_t bytes,
+                      bool check, char *err, size_t errlen)
+{
+  (void)d;
+  return check ? 0 : vd_nbd_attach_resize(v, bytes, err, errlen);
+}
+
 /* Frontend pinned: nbd-staging per session, nbd-max-sessions of them. */
 static void nbd_pinned(const struct vd_frontend_host *d, struct vd_frontend_pinned *out)
 {
@@ -184,5 +193,6 @@ const struct vd_frontend vd_frontend_nbd = {
   .add = nbd_add,
   .remove = nbd_remove,
   .clients = nbd_clients,
+  .resize = nbd_resize,
   .pinned = nbd_pinned,
 };

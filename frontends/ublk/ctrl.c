@@ -27,6 +27,7 @@ static const struct ctrl_op OP_STOP = { UBLK_CMD_STOP_DEV, UBLK_U_CMD_STOP_DEV, 
 static const struct ctrl_op OP_DEL = { UBLK_CMD_DEL_DEV, UBLK_U_CMD_DEL_DEV, "DEL_DEV" };
 static const struct ctrl_op OP_DEL_ASYNC = { 0, UBLK_U_CMD_DEL_DEV_ASYNC, "DEL_DEV_ASYNC" };
 static const struct ctrl_op OP_FEATURES = { 0, UBLK_U_CMD_GET_FEATURES, "GET_FEATURES" };
+static const struct ctrl_op OP_UPDATE_SIZE = { 0, UBLK_U_CMD_UPDATE_SIZE, "UPDATE_SIZE" };
 
 /* Run one control command synchronously; returns the CQE result. */
 static int ctrl_cmd(struct ublk_ctrl *ctl, const struct ctrl_op *op, uint32_t dev_id,
@@ -105,6 +106,12 @@ int ublk_ctrl_del_dev_async(struct ublk_ctrl *ctl, uint32_t dev_id)
   return ctrl_cmd(ctl, &OP_DEL_ASYNC, dev_id, 0, NULL, 0);
 }
 
+/* Give a live device a new size; -EOPNOTSUPP on legacy opcodes. */
+int ublk_ctrl_update_size(struct ublk_ctrl *ctl, uint32_t dev_id, uint64_t sectors)
+{
+  return ctrl_cmd(ctl, &OP_UPDATE_SIZE, dev_id, sectors, NULL, 0);
+}
+
 /* Explain why the control device cannot be used, with the fix. */
 static void ctrl_why(int e, char *err, size_t errlen)
 {
@@ -147,6 +154,7 @@ int ublk_ctrl_open(struct ublk_ctrl *ctl, char *err, size_t errlen)
   rc = ctrl_get_features(ctl, &feat);
   if (rc == 0) {
     ctl->encoded = (feat & UBLK_F_CMD_IOCTL_ENCODE) != 0;
+    ctl->features = feat;
     vd_info("ublk: kernel features 0x%llx, %s opcodes", (unsigned long long)feat,
             ctl->encoded ? "ioctl-encoded" : "legacy");
   } else {

@@ -15,6 +15,14 @@
 #include <liburing.h>
 #include <linux/ublk_cmd.h>
 
+/* Linux 6.16's live resize, for headers older than the kernel. */
+#ifndef UBLK_U_CMD_UPDATE_SIZE
+#define UBLK_U_CMD_UPDATE_SIZE _IOWR('u', 0x15, struct ublksrv_ctrl_cmd)
+#endif
+#ifndef UBLK_F_UPDATE_SIZE
+#define UBLK_F_UPDATE_SIZE (1ULL << 10)
+#endif
+
 #include "engine.h"
 #include "ublk.h"
 #include "volume.h"
@@ -63,6 +71,7 @@ struct ublk_ctrl {
   struct io_uring ring;
   bool ring_ok;
   bool encoded;            /* use ioctl-encoded opcodes */
+  uint64_t features;       /* GET_FEATURES' answer; 0 when it has none */
 };
 
 /* One tag: its engine request, staging slice and result. */
@@ -130,6 +139,8 @@ int ublk_ctrl_start_dev(struct ublk_ctrl *c, uint32_t dev_id, pid_t pid);
 int ublk_ctrl_stop_dev(struct ublk_ctrl *c, uint32_t dev_id);
 int ublk_ctrl_del_dev(struct ublk_ctrl *c, uint32_t dev_id);
 int ublk_ctrl_del_dev_async(struct ublk_ctrl *c, uint32_t dev_id);
+/* Give a live device a new size in 512-byte sectors (UBLK_F_UPDATE_SIZE). */
+int ublk_ctrl_update_size(struct ublk_ctrl *c, uint32_t dev_id, uint64_t sectors);
 
 /* queue.c: the data plane of one queue. */
 int ublk_queue_setup(struct ublk_dev *u, unsigned id, char *err, size_t errlen);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "ublk-internal.h"
@@ -252,6 +253,37 @@ static int dev_remove(struct ublk_frontend *fe, struct vd_volume *v, bool force,
   return 0;
 }
 
+/* Resize a volume's /dev/ublkbN in place where the driver can
+ * (UBLK_F_UPDATE_SIZE, Linux 6.16); elsewhere refuse, naming the kernel. */
+static int dev_resize(struct ublk_frontend *fe, struct vd_volume *v, uint64_t bytes,
+                      bool check, char *err, size_t errlen)
+{
+  struct ublk_dev *u;
+  struct utsname un;
+  int rc = 0;
+
+  pthread_mutex_lock(&fe->lock);
+  u = v->frontend_priv;
+  if (u && !(fe->ctrl.features & UBLK_F_UPDATE_SIZE)) {
+    if (uname(&un))
+      snprintf(un.release, sizeof un.release, "unknown");
+    snprintf(err, errlen, "%s cannot change size while attached: that needs Linux 6.16 or "
+             "later (ublk UPDATE_SIZE) and this kernel is %s; detach the volume, resize it "
+             "and attach it again", v->device_path, un.release);
+    rc = -EOPNOTSUPP;
+  } else if (u && !check) {
+    rc = ublk_ctrl_update_size(&fe->ctrl, (uint32_t)u->id, bytes >> 9);
+    if (rc)
+      snprintf(err, errlen, "the kernel refused the new size of %s: %s", v->device_path,
+               strerror(-rc));
+    else
+      vd_info("volume %s: %s is now %llu bytes", v->spec.name, v->device_path,
+              (unsigned long long)bytes);
+  }
+  pthread_mutex_unlock(&fe->lock);
+  return rc;
+}
+
 /* The one client of a ublk volume: its kernel device. */
 static void dev_clients(struct ublk_frontend *fe, struct vd_volume *v, vd_client_fn *fn,
                         void *arg)
@@ -348,6 +380,14 @@ static void ublk_clients(const struct vd_frontend_host *d, struct vd_volume *v,
   dev_clients(&ublk_fe, v, fn, arg);
 }
 
+/* A new size for a volume's device. */
+static int ublk_resize(const struct vd_frontend_host *d, struct vd_volume *v, uint64_t bytes,
+                       bool check, char *err, size_t errlen)
+{
+  (void)d;
+  return dev_resize(&ublk_fe, v, bytes, check, err, errlen);
+}
+
 /* What the queues pin. */
 static void ublk_pinned(const struct vd_frontend_host *d, struct vd_frontend_pinned *out)
 {
@@ -363,5 +403,6 @@ const struct vd_frontend vd_frontend_ublk = {
   .add = ublk_add,
   .remove = ublk_remove,
   .clients = ublk_clients,
+  .resize = ublk_resize,
   .pinned = ublk_pinned,
 };

@@ -1,5 +1,5 @@
 /* test_move.c: extents moved between devices (one at a time, a drain, a
- * rebalance) while writers and readers run, on real OpenCL (PoCL with two
+ * rebalance) and volumes resized while writers and readers run, on real OpenCL (PoCL with two
  * CPU devices in CI), checked against a host model: no write lost, no
  * read of anything but what was written. */
 #include <errno.h>
@@ -227,10 +227,63 @@ static void test_drain_no_room(void)
   drop(v);
 }
 
+/* Resize v to size while requests run: prepare, apply, give back. */
+static void resize_to(struct vd_volume *v, uint64_t size)
+{
+  struct vd_move_ctl c = ctl();
+  struct vd_resize r;
+  CU_ASSERT_EQUAL_FATAL(vd_volume_resize_prepare(v, size, &r, err, sizeof err), 0);
+  CU_ASSERT_EQUAL(vd_volume_resize_apply(&c, v, &r, err, sizeof err), 0);
+  vd_volume_resize_abort(&r);
+  CU_ASSERT_EQUAL(v->size, size);
+}
+
+/* Grow past the writers' range (a partial last extent per device, then
+ * reshaped to whole and a new one added), shrink with a partial cut, grow
+ * again: past VOL, what was written and not cut since reads back, and the
+ * rest (new, or cut and grown again) reads as zeros. */
+static void grow_shrink(struct vd_volume *v)
+{
+  static const uint64_t sizes[] = { VOL + 1536u * 1024, VOL + 3u * EXT, VOL + EXT,
+                                    VOL + 4u * EXT };
+  unsigned char *buf = malloc(4u * EXT), *want = malloc(4u * EXT);
+  uint64_t dirty = VOL; /* 0xee lies in [VOL, dirty) */
+
+  CU_ASSERT_FATAL(buf && want);
+  for (unsigned k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+    uint64_t tail = sizes[k] - VOL;
+    resize_to(v, sizes[k]);
+    dirty = dirty < sizes[k] ? dirty : sizes[k];
+    CU_ASSERT_EQUAL(vd_volume_allocated(v), sizes[k]);
+    CU_ASSERT_EQUAL(vd_device_allocated(vd_pool_device(pool, 0)) +
+                    vd_device_allocated(vd_pool_device(pool, 1)), sizes[k]);
+    memset(want, 0xee, dirty - VOL);
+    memset(want + (dirty - VOL), 0, sizes[k] - dirty);
+    CU_ASSERT_EQUAL(vd_engine_rw(eng, &v->target, VD_OP_READ, VOL, tail, buf), 0);
+    CU_ASSERT_EQUAL(memcmp(buf, want, tail), 0);
+    memset(buf, 0xee, tail);
+    CU_ASSERT_EQUAL(vd_engine_rw(eng, &v->target, VD_OP_WRITE, VOL, tail, buf), 0);
+    dirty = sizes[k];
+  }
+  CU_ASSERT_EQUAL(vd_engine_rw(eng, &v->target, VD_OP_READ, VOL + 4u * EXT, 4096, buf), -EINVAL);
+  resize_to(v, VOL);
+  free(buf);
+  free(want);
+}
+
+static void test_resize(void)
+{
+  struct vd_volume *v = make("resize", VD_PROV_THICK);
+  under_load(v, grow_shrink);
+  CU_ASSERT_EQUAL(vd_device_allocated(vd_pool_device(pool, 0)), VOL / 2);
+  drop(v);
+}
+
 static const struct vd_test tests[] = {
   { "moves back and forth under writers and a reader", test_ping_pong },
   { "drain and rebalance under writers and a reader", test_drain_rebalance },
   { "a drain with no room is refused, nothing moved", test_drain_no_room },
+  { "grows and shrinks under writers and a reader", test_resize },
   { NULL, NULL },
 };
 

@@ -30,6 +30,7 @@ POST /v1/devices/{id}/undrain
 GET /v1/volumes
 POST /v1/volumes
 GET /v1/volumes/{name}
+PATCH /v1/volumes/{name}
 DELETE /v1/volumes/{name}
 POST /v1/volumes/{name}/attach
 POST /v1/volumes/{name}/detach
@@ -96,6 +97,16 @@ call GET /v1/volumes /v1/volumes; expect 200 "list"
 call GET /v1/volumes/{name} /v1/volumes/thin; expect 200 "GET thin"
 call GET /v1/volumes/{name} /v1/volumes/nope; expect 404 "GET nope" no_such_volume
 call GET /v1/volumes/{name} /v1/volumes/BAD; expect 400 "GET BAD" invalid_name
+call POST /v1/volumes /v1/volumes?job=true -d '{"name":"later","size":4194304}'; expect 202 "create as a job"
+call POST /v1/volumes /v1/volumes?job=maybe -d '{"name":"later2","size":4194304}'; expect 400 "?job=maybe" invalid_query
+
+# Resize: grow, shrink refused and forced, refusals.
+call PATCH /v1/volumes/{name} /v1/volumes/thin -d '{"grow_bytes":8388608}'; expect 200 "grow thin"
+call PATCH /v1/volumes/{name} /v1/volumes/thin -d '{"size":8388608}'; expect 409 "shrink" shrink_needs_force
+call PATCH /v1/volumes/{name} '/v1/volumes/thin?force=true' -d '{"size":8388608}'; expect 200 "shrink forced"
+call PATCH /v1/volumes/{name} /v1/volumes/nope -d '{"size":8388608}'; expect 404 "resize nope" no_such_volume
+call PATCH /v1/volumes/{name} /v1/volumes/thin -d '{"size":"big"}'; expect 400 "size big" invalid_field
+call PATCH /v1/volumes/{name} /v1/volumes/thick -d '{"size":1125899906842624}'; expect 507 "grow to 1 PiB" no_space
 
 # Attach and detach.
 call POST /v1/volumes/{name}/attach /v1/volumes/quiet/attach -d '{"frontend":"nbd"}'; expect 200 "attach"

@@ -12,6 +12,7 @@ HERE=$(dirname "$SUITE")
 [ -f "$HERE/guest-nbd.sh" ] && . "$HERE/guest-nbd.sh"
 [ -f "$HERE/guest-elastic.sh" ] && . "$HERE/guest-elastic.sh"
 . "$HERE/guest-attach.sh"
+[ -f "$HERE/guest-resize.sh" ] && . "$HERE/guest-resize.sh"
 
 # Before the module is loaded, a ublk volume fails with the cause named.
 t_ublk_unavailable() {
@@ -85,5 +86,6 @@ step ublk_sigkill_device_removed 180 t_ublk_sigkill
 declare -F nbd_steps > /dev/null && nbd_steps
 declare -F elastic_steps > /dev/null && elastic_steps
 attach_steps
+declare -F resize_steps > /dev/null && resize_steps
 echo "guest suite: $FAILS failure(s) in $(awk -v a="$T0" -v b="$(now)" 'BEGIN{printf "%.0f", b-a}') s"
 exit "$FAILS"

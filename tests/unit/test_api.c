@@ -5,6 +5,7 @@
 
 #include "api.h"
 #include "runner.h"
+#include "vramd.h"
 
 static struct vd_volume_spec spec;
 static struct vd_api_error e;
@@ -84,6 +85,46 @@ static void test_body_bad(void)
   CU_ASSERT_EQUAL(parse("{\"name\":\"a\",\"size\":1,\"layout\":\"concat\"}"), 0);
 }
 
+/* Parse a PATCH /v1/volumes/{name} body given as a C string. */
+static int parse_patch(const char *s, struct vramd_resize *rq)
+{
+  memset(rq, 0xa5, sizeof *rq);
+  rq->force = false;
+  return vd_api_parse_volume_patch(s, strlen(s), rq, &e);
+}
+
+/* A resize body: one of size and grow_bytes, integer bytes above 0. */
+static void test_patch_volume(void)
+{
+  static const struct {
+    const char *body, *code, *field;
+  } bad[] = {
+    { "{}", "missing_field", "size" },
+    { "{\"size\":0}", "invalid_field", "size" },
+    { "{\"grow_bytes\":0}", "invalid_field", "grow_bytes" },
+    { "{\"size\":\"20G\"}", "invalid_field", "size" },
+    { "{\"size\":-4096}", "invalid_field", "size" },
+    { "{\"size\":1.5}", "invalid_field", "size" },
+    { "{\"size\":4096,\"grow_bytes\":4096}", "invalid_field", "size" },
+    { "{\"size\":4096,\"size\":8192}", "invalid_json", "" },
+    { "{\"size\":4096,\"force\":true}", "unknown_field", "" },
+    { "[4096]", "invalid_json", "" },
+  };
+  struct vramd_resize rq;
+
+  CU_ASSERT_EQUAL_FATAL(parse_patch("{\"size\":21474836480}", &rq), 0);
+  CU_ASSERT_EQUAL(rq.size, 21474836480ull);
+  CU_ASSERT(!rq.relative && !rq.force);
+  CU_ASSERT_EQUAL_FATAL(parse_patch("{\"grow_bytes\":4294967296}", &rq), 0);
+  CU_ASSERT_EQUAL(rq.size, 4294967296ull);
+  CU_ASSERT(rq.relative);
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    CU_ASSERT_EQUAL(parse_patch(bad[i].body, &rq), -EINVAL);
+    CU_ASSERT_STRING_EQUAL(e.code, bad[i].code);
+    CU_ASSERT_STRING_EQUAL(e.field, bad[i].field);
+  }
+}
+
 /* A raw NUL byte anywhere in a body (taken with its length) is invalid
  * JSON, never a string end that drops what follows. */
 static void test_body_nul(void)
@@ -155,6 +196,7 @@ static const struct vd_test tests[] = {
   { "create body, defaults", test_body_defaults },
   { "create body, refusals name the field", test_body_bad },
   { "create body, a NUL byte is invalid JSON", test_body_nul },
+  { "volume PATCH body: size or grow_bytes", test_patch_volume },
   { "prometheus samples and escaping", test_prom_text },
   { "prometheus histogram is cumulative", test_prom_histogram },
   { "text buffer grows", test_buf_grows },

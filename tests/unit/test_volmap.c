@@ -655,6 +655,113 @@ static void test_random_concat(void)
       return;
 }
 
+/* Every sector below keep maps to the same place in a and b. */
+static bool same_place(const struct vd_map *a, const struct vd_map *b, uint64_t keep)
+{
+  for (uint64_t v = 0; v < keep; v += VD_SECTOR) {
+    struct vd_map_iter ia, ib;
+    struct vd_segment sa, sb;
+
+    vd_map_iter_init(&ia, a, v, VD_SECTOR);
+    vd_map_iter_init(&ib, b, v, VD_SECTOR);
+    CHECK(vd_map_next(&ia, &sa) && vd_map_next(&ib, &sb));
+    CHECK(sa.dev == sb.dev && sa.extent == sb.extent && sa.ext_offset == sb.ext_offset);
+  }
+  return true;
+}
+
+/* The model of a resized map: its fields, checked by exercise(). */
+static bool resized_model(struct model *md, const struct vd_map *old, const struct vd_map *m,
+                          const uint64_t *room, uint32_t last)
+{
+  uint64_t sum = 0;
+
+  if (m->layout == VD_LAYOUT_STRIPE)
+    return model_stripe(md, m->ndev, m->unit, m->extent_size, m->size);
+  memset(md, 0, sizeof(*md));
+  md->concat = true;
+  md->ndev = m->ndev;
+  md->ext = m->extent_size;
+  md->size = m->size;
+  for (uint32_t i = 0; i < m->ndev; i++) {
+    md->start[i] = m->dev_start[i];
+    md->bytes[i] = m->dev_bytes[i];
+    CHECK(m->dev_start[i] == sum);
+    sum += m->dev_bytes[i];
+    if (m->size > old->size) {
+      /* Growth only from the last device that held bytes, within room. */
+      CHECK(i >= last || m->dev_bytes[i] == old->dev_bytes[i]);
+      CHECK(m->dev_bytes[i] - old->dev_bytes[i] <= room[i]);
+    }
+  }
+  CHECK(sum == m->size);
+  return true;
+}
+
+/* Random resizes, growing and shrinking, of random layouts: bytes below
+ * the smaller size stay put and the new map agrees with its model. */
+static void test_random_resize(void)
+{
+  struct model md, md2;
+  struct vd_map m, r, before;
+
+  rng_state = 0x4e512e;
+  for (int i = 0; i < 400; i++) {
+    bool stripe = one_in(2);
+    uint64_t room[VD_MAX_DEVICES], size, keep;
+    uint32_t last = 0;
+    int rc;
+
+    if (!(stripe ? random_stripe(&md, &m) : random_concat(&md, &m)))
+      return;
+    for (uint32_t d = 0; d < m.ndev; d++) {
+      room[d] = one_in(3) ? 0 : rnd_range(0, 2 * MIB);
+      if (m.dev_bytes[d])
+        last = d;
+    }
+    size = one_in(2) ? rnd_range(1, m.size) : m.size + rnd_range(1, 4 * MIB);
+    memset(&before, 0x5a, sizeof(before));
+    r = before;
+    rc = vd_map_resize(&m, room, size, &r);
+    if (rc == -ENOSPC) {
+      uint64_t fit = 0;
+      for (uint32_t d = last; d < m.ndev; d++)
+        fit += room[d] / VD_SECTOR * VD_SECTOR;
+      CU_ASSERT(!stripe && size > m.size + fit);
+      CU_ASSERT(memcmp(&r, &before, sizeof(r)) == 0);
+      continue;
+    }
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    CU_ASSERT(r.size >= size);
+    keep = r.size < m.size ? r.size : m.size;
+    if (!same_place(&m, &r, keep) || !resized_model(&md2, &m, &r, room, last) ||
+        !exercise(&md2, &r, 10))
+      return;
+  }
+}
+
+/* A concat grow fills the last device's room, then the next device's. */
+static void test_concat_resize(void)
+{
+  uint64_t cap[3] = { 8 * VD_SECTOR, 8 * VD_SECTOR, 0 }, room[3] = { 100 * MIB, 4 * VD_SECTOR,
+                                                                       MIB };
+  struct vd_map m, r;
+
+  CU_ASSERT_EQUAL_FATAL(vd_map_init_concat(&m, 3, cap, 4 * VD_SECTOR, 12 * VD_SECTOR), 0);
+  CU_ASSERT_EQUAL(vd_map_resize(&m, room, 20 * VD_SECTOR, &r), 0);
+  CU_ASSERT_EQUAL(r.dev_bytes[0], 8 * VD_SECTOR); /* room before the last is unusable */
+  CU_ASSERT_EQUAL(r.dev_bytes[1], 8 * VD_SECTOR);
+  CU_ASSERT_EQUAL(r.dev_bytes[2], 4 * VD_SECTOR);
+  CU_ASSERT_EQUAL(r.dev_start[2], 16 * VD_SECTOR);
+  CU_ASSERT_EQUAL(vd_map_resize(&m, room, 12 * VD_SECTOR + 5 * MIB, &r), -ENOSPC);
+  CU_ASSERT_EQUAL(vd_map_resize(&m, room, 5 * VD_SECTOR, &r), 0);
+  CU_ASSERT_EQUAL(r.dev_bytes[0], 5 * VD_SECTOR);
+  CU_ASSERT_EQUAL(r.dev_bytes[1], 0);
+  CU_ASSERT_EQUAL(r.dev_start[1], 5 * VD_SECTOR);
+  CU_ASSERT_EQUAL(vd_map_resize(&m, room, 0, &r), -EINVAL);
+  CU_ASSERT_EQUAL(vd_map_resize(&m, NULL, VD_SECTOR, &r), -EINVAL);
+}
+
 /* ---- explicit cases ---- */
 
 /* Expected segment, compared field by field. */
@@ -1084,6 +1191,8 @@ static const struct vd_test tests[] = {
   { "near 2^64", test_near_max },
   { "random stripe vs model", test_random_stripe },
   { "random concat vs model", test_random_concat },
+  { "random resize vs model", test_random_resize },
+  { "concat resize", test_concat_resize },
   { NULL, NULL },
 };
 
