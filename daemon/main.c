@@ -32,6 +32,7 @@ static void usage(FILE *f)
     "             [--state-dir DIR] [--device-types gpu,accelerator,cpu]\n"
     "             [--reserve SIZE] [--extent-size SIZE] [--workers N]\n"
     "             [--small-batch on|off] [--small-max SIZE] [--small-staging SIZE]\n"
+    "             [--save-staging SIZE]\n"
     "             [--thin-chunk SIZE] [--thin-stock N] [--yield-floor SIZE|off]\n"
     "             [--volume name=N,size=S[,layout=stripe|concat][,devices=all|ID+ID]\n"
     "                       [,unit=S][,frontend=nbd|ublk][,index=N]] [--verbose]\n"
@@ -56,6 +57,7 @@ static const struct option daemon_opts[] = {
   { "small-batch", required_argument, NULL, 1 },
   { "small-max", required_argument, NULL, 1 },
   { "small-staging", required_argument, NULL, 1 },
+  { "save-staging", required_argument, NULL, 1 },
   { "thin-chunk", required_argument, NULL, 1 },
   { "thin-stock", required_argument, NULL, 1 },
   { "yield-floor", required_argument, NULL, 1 },
@@ -174,7 +176,8 @@ static void check_pinned_bound(struct vramd *d)
   vramd_pinned(d, &p);
   if (p.host_ram && p.bound > p.host_ram)
     vd_warn("pinned host memory: these settings let vramd pin up to %s, more than the "
-            "host's %s of RAM; lower nbd-staging, nbd-max-sessions or small-staging",
+            "host's %s of RAM; lower nbd-staging, nbd-max-sessions, small-staging or "
+            "save-staging",
             vd_format_size(p.bound, a, sizeof a), vd_format_size(p.host_ram, b, sizeof b));
 }
 

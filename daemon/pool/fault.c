@@ -65,3 +65,18 @@ uint64_t vd_fault_taken(unsigned dev)
 {
   return dev < 64 ? atomic_load(&taken[dev]) : 0;
 }
+
+static atomic_uint unit_delay_ms; /* see vd_fault_unit_delay */
+
+/* Arm the save and load delay when the environment allows it. */
+void vd_fault_unit_delay(unsigned ms)
+{
+  if (vd_faults_enabled())
+    atomic_store(&unit_delay_ms, ms);
+}
+
+/* Milliseconds each save or load unit waits before it starts. */
+unsigned vd_fault_unit_delay_ms(void)
+{
+  return atomic_load(&unit_delay_ms);
+}

@@ -29,4 +29,10 @@ bool vd_fault_io_now(void);
 void vd_fault_take(unsigned dev, uint64_t bytes);
 uint64_t vd_fault_taken(unsigned dev);
 
+/* Make each unit of a save, load or restore wait ms before it starts
+ * (0 = off), so that a test can cancel one midway.  Only honoured when
+ * vd_faults_enabled(). */
+void vd_fault_unit_delay(unsigned ms);
+unsigned vd_fault_unit_delay_ms(void);
+
 #endif
