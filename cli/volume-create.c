@@ -51,6 +51,24 @@ static int no_room(struct vctl *g, long st, json_t *doc)
   return VCTL_FAILED;
 }
 
+/* After a load: what was made and where it is. */
+static int created_from(struct vctl *g, const char *name, const char *image)
+{
+  char path[128], a[32];
+  json_t *doc;
+  int rc;
+
+  snprintf(path, sizeof path, "/v1/volumes/%s", name);
+  if ((rc = vctl_get(g, path, &doc)) >= 0)
+    return rc;
+  if (g->json)
+    return vctl_print_json(doc);
+  printf("created %s: %s from %s\n%s\n", name, vctl_size(doc, "size", a, sizeof a), image,
+         vctl_volume_where(doc));
+  json_decref(doc);
+  return VCTL_OK;
+}
+
 /* vramctl volume create. */
 static int run(struct vctl *g, int argc, char **argv)
 {
@@ -59,12 +77,14 @@ static int run(struct vctl *g, int argc, char **argv)
     { "concat", required_argument, NULL, 'C' }, { "stripe-unit", required_argument, NULL, 'u' },
     { "frontend", required_argument, NULL, 'f' }, { "attach", no_argument, NULL, 'a' },
     { "thin", no_argument, NULL, 't' }, { "index", required_argument, NULL, 'i' },
+    { "from", required_argument, NULL, 'F' }, VCTL_NO_WAIT_OPT,
     VCTL_COMMON_OPTS, { NULL, 0, NULL, 0 },
   };
   const char *size = NULL, *devs = "all", *layout = "stripe", *unit = NULL, *fe = NULL;
-  const char *index = NULL;
+  const char *index = NULL, *from = NULL;
   const char *dev_opt = "--stripe";
-  bool attach = false, have_layout = false, thin = false;
+  bool attach = false, have_layout = false, thin = false, no_wait = false;
+  char image[4096];
   struct vd_volume_spec spec;
   char err[256], a[32], b[32];
   json_t *body, *doc;
@@ -90,19 +110,25 @@ static int run(struct vctl *g, int argc, char **argv)
     case 'a': attach = true; break;
     case 't': thin = true; break;
     case 'i': index = optarg; break;
+    case 'F': from = optarg; break;
+    case VCTL_OPT_NO_WAIT: no_wait = true; break;
     }
   }
   if (c == VCTL_OPTS_EXIT)
     return g->rc;
   if ((rc = vctl_one_arg(g, argc, argv, "volume NAME", true, &name)) >= 0)
     return rc;
-  if (!size)
-    return vctl_usage_error(g, "--size is required");
+  if (!size && !from)
+    return vctl_usage_error(g, "--size is required (or --from, which takes the image's)");
+  if (no_wait && !from)
+    return vctl_usage_error(g, "--no-wait is for --from");
+  if (from && !vctl_image_path(from, image, sizeof image))
+    return VCTL_USAGE;
   vd_spec_init(&spec);
   spec.attach = attach;
   spec.provisioning = thin ? VD_PROV_THIN : VD_PROV_THICK;
   if ((rc = set_opt(g, &spec, "name", "NAME", name)) >= 0 ||
-      (rc = set_opt(g, &spec, "size", "--size", size)) >= 0 ||
+      (rc = set_opt(g, &spec, "size", "--size", size ? size : "4K")) >= 0 ||
       (rc = set_opt(g, &spec, "layout", dev_opt, layout)) >= 0 ||
       (unit && (rc = set_opt(g, &spec, "unit", "--stripe-unit", unit)) >= 0) ||
       (fe && (rc = set_opt(g, &spec, "frontend", "--frontend", fe)) >= 0) ||
@@ -114,11 +140,21 @@ static int run(struct vctl *g, int argc, char **argv)
     return vctl_usage_error(g, "%s", err);
 
   body = vd_spec_to_json(&spec, VD_SPEC_BODY);
+  if (body && from) {
+    json_object_set_new(body, "from", json_string(image));
+    if (!size)
+      json_object_del(body, "size"); /* the image's */
+  }
   text = body ? json_dumps(body, JSON_COMPACT) : NULL;
   json_decref(body);
   if (!text) {
     fprintf(stderr, "vramctl: out of memory\n");
     return VCTL_FAILED;
+  }
+  if (from) {
+    rc = vctl_start_job_body(g, "/v1/volumes", text, no_wait);
+    free(text);
+    return rc || no_wait ? rc : created_from(g, name, image);
   }
   st = vctl_request(g, "POST", "/v1/volumes", text, &doc);
   free(text);
@@ -146,7 +182,7 @@ const struct vctl_cmd vctl_cmd_volume_create = {
   "volume", "create", run,
   "volume create NAME --size SIZE [--stripe all|ID,..|--concat all|ID,..]\n"
   "               [--stripe-unit SIZE] [--frontend nbd|ublk|none] [--attach]\n"
-  "               [--index N] [--thin]",
+  "               [--index N] [--thin] [--from FILE [--no-wait]]",
   "Makes a volume of SIZE (K, M, G, T; base 2), striped over every device\n"
   "unless told otherwise, and prints where it is: the device path, or the\n"
   "NBD URI. Contents live in VRAM and are lost when vramd stops.\n\n"
@@ -162,6 +198,11 @@ const struct vctl_cmd vctl_cmd_volume_create = {
   "                      the kernel's first free one)\n"
   "  --thin              take VRAM as ranges are first written, in chunks, and\n"
   "                      give it back when they are discarded; SIZE may be up\n"
-  "                      to 16 times what the devices hold (over-commit)",
+  "                      to 16 times what the devices hold (over-commit)\n"
+  "  --from FILE         load the raw image FILE (see 'volume save') as a job;\n"
+  "                      SIZE defaults to the image's. The volume is exposed\n"
+  "                      once the whole image is in, and deleted if the load\n"
+  "                      fails or is cancelled\n"
+  "  --no-wait           with --from: print the job's id and return at once",
   NULL, 0,
 };

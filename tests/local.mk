@@ -224,3 +224,8 @@ TESTS += tests/engine/test_devstate tests/engine/test_copy
 # PATCH /v1/devices/{id} and vramctl device set; device states shown.
 TESTS += tests/integration/device-set.sh
 dist_noinst_SCRIPTS += tests/integration/device-set.sh
+
+# Save, load and restore: round trips, cancel, a full disk, the caller's
+# rights, and saves under writes.
+TESTS += tests/integration/save-restore.sh
+dist_noinst_SCRIPTS += tests/integration/save-restore.sh
