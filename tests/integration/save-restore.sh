@@ -5,7 +5,7 @@
 # file and no volume; a full disk fails the job and leaves nothing; a
 # non-root caller writes only where it may, and owns what it writes; a
 # save while a client writes holds one moment of the volume and what was
-# acknowledged before it.
+# acknowledged before it; a block device is written in place.
 . "$(dirname "$0")/functions.sh"
 requires jq
 requires nbdcopy
@@ -139,7 +139,25 @@ else
   echo "SKIP: the caller checks need root and setpriv"
 fi
 
-# 6. Saves while a client writes: blocks 0-16M are rewritten in order,
+# 6. A block device (a loop device over a 65M file, filled with 0xff):
+# saved onto in place, zeros written too, and loaded from.
+if [ "$(id -u)" = 0 ] && command -v losetup >/dev/null &&
+   head -c 65M /dev/zero | tr '\0' '\377' >"$tmpdir/loop.file" &&
+   loop=$(losetup -f --show "$tmpdir/loop.file" 2>/dev/null); then
+  on_exit "losetup -d $loop"
+  "$VRAMCTL" volume save vs "$loop" 2>"$tmpdir/err" || fail "save to $loop: $(cat "$tmpdir/err")"
+  cmp -n 64M "$tmpdir/s64" "$loop" || fail "$loop does not hold the volume"
+  ! "$VRAMCTL" volume save vt "$loop" 2>"$tmpdir/err" || fail "saved 256M onto 65M"
+  grep -q "less than the volume's" "$tmpdir/err" || fail "small device: $(cat "$tmpdir/err")"
+  "$VRAMCTL" volume create vb --from "$loop" >/dev/null 2>"$tmpdir/err" || fail "load from $loop: $(cat "$tmpdir/err")"
+  nbdcopy "$(nbd_uri vb)" "$tmpdir/back"
+  cmp -n $((65 * M)) "$loop" "$tmpdir/back" || fail "vb does not read as $loop"
+  pass "a block device is saved onto in place (zeros written) and loaded from"
+else
+  echo "SKIP: block devices need root and a loop device"
+fi
+
+# 7. Saves while a client writes: blocks 0-16M are rewritten in order,
 # generation after generation (QD1, so each write is acknowledged before
 # the next); 16M-32M were written before and never again.  Each image
 # must hold one moment: generation g+1 up to some block, g after it.
