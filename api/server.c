@@ -636,7 +636,8 @@ static enum MHD_Result start_sleep_job(struct vramd *d, struct req *c, json_t *o
 
 /* POST /v1/faults, a test-only route that exists only under VRAMD_FAULTS=1:
  * {"alloc_after": N, "io_after": N, "unit_delay_ms": N (each unit of a
- * save or load waits N ms), "device_lost": "ID", "sleep_job": {...},
+ * save or load waits N ms), "direct_refused": true (image files open as
+ * if O_DIRECT were refused), "device_lost": "ID", "sleep_job": {...},
  * "memory_taken": {"device": "ID", "bytes": N}}, each optional; a sleep_job
  * answers 202 with the job.  memory_taken makes the device's free-memory
  * query answer N bytes less, as another process's allocation would. */
@@ -656,18 +657,19 @@ static enum MHD_Result post_faults(struct vramd *d, struct req *c)
     bool count = !strcmp(key, "alloc_after") || !strcmp(key, "io_after") ||
                  !strcmp(key, "unit_delay_ms");
     bool taken = !strcmp(key, "memory_taken");
+    bool flag = !strcmp(key, "direct_refused") && json_is_boolean(val);
     if ((count && (!json_is_integer(val) || json_integer_value(val) < 0 ||
                    json_integer_value(val) > 1000000)) ||
         (taken && (!json_is_object(val) || !json_is_string(json_object_get(val, "device")) ||
                    !json_is_integer(json_object_get(val, "bytes")) ||
                    json_integer_value(json_object_get(val, "bytes")) < 0 ||
                    json_object_size(val) != 2)) ||
-        (!count && !taken && strcmp(key, "sleep_job") &&
+        (!count && !taken && !flag && strcmp(key, "sleep_job") &&
          (strcmp(key, "device_lost") || !json_is_string(val)))) {
       json_decref(doc);
       return send_error(c, MHD_HTTP_BAD_REQUEST, "invalid_field", NULL,
                         "'%.40s': alloc_after, io_after and unit_delay_ms take a count, "
-                        "device_lost an id, "
+                        "direct_refused true or false, device_lost an id, "
                         "memory_taken {\"device\": ID, \"bytes\": N}, sleep_job an object",
                         key);
     }
@@ -689,6 +691,8 @@ static enum MHD_Result post_faults(struct vramd *d, struct req *c)
     vd_fault_io_after((unsigned)json_integer_value(val));
   if ((val = json_object_get(doc, "unit_delay_ms")))
     vd_fault_unit_delay((unsigned)json_integer_value(val));
+  if ((val = json_object_get(doc, "direct_refused")))
+    vd_fault_refuse_direct(json_is_true(val));
   if ((val = json_object_get(doc, "device_lost")) &&
       vramd_device_fail(d, json_string_value(val), err, sizeof err)) {
     json_decref(doc);

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "imgfile.h"
 #include "util.h"
 
@@ -20,7 +21,8 @@
 static int open_direct(int dirfd, const char *name, int flags, mode_t mode, bool *direct,
                        const char *path)
 {
-  int fd = openat(dirfd, name, flags | O_DIRECT | O_CLOEXEC, mode);
+  int fd = vd_fault_direct_refused() ? (errno = EINVAL, -1)
+                                      : openat(dirfd, name, flags | O_DIRECT | O_CLOEXEC, mode);
   *direct = fd >= 0;
   if (fd < 0 && errno == EINVAL) {
     fd = openat(dirfd, name, flags | O_CLOEXEC, mode);

@@ -80,3 +80,18 @@ unsigned vd_fault_unit_delay_ms(void)
 {
   return atomic_load(&unit_delay_ms);
 }
+
+static atomic_bool direct_refused; /* see vd_fault_refuse_direct */
+
+/* Arm the O_DIRECT refusal when the environment allows it. */
+void vd_fault_refuse_direct(bool on)
+{
+  if (vd_faults_enabled())
+    atomic_store(&direct_refused, on);
+}
+
+/* True when image files are to be opened as if O_DIRECT were refused. */
+bool vd_fault_direct_refused(void)
+{
+  return atomic_load(&direct_refused);
+}

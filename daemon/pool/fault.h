@@ -35,4 +35,10 @@ uint64_t vd_fault_taken(unsigned dev);
 void vd_fault_unit_delay(unsigned ms);
 unsigned vd_fault_unit_delay_ms(void);
 
+/* Open image files as on a file system that refuses O_DIRECT (tmpfs
+ * before Linux 6.6), so a test takes the buffered path.  Only honoured
+ * when vd_faults_enabled(). */
+void vd_fault_refuse_direct(bool on);
+bool vd_fault_direct_refused(void);
+
 #endif

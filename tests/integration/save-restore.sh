@@ -105,7 +105,21 @@ api GET /v1/volumes/vl; expect 404 "a cancelled load left its volume"
 api POST /v1/faults -d '{"unit_delay_ms": 0}'; expect 204 "units at full speed"
 pass "a cancelled save leaves no file; a loading volume is not exposed, and a cancelled load deletes it"
 
-# 4. A full disk: the job fails saying so, no file stays, the volume reads
+# 4. A file system that refuses O_DIRECT (as tmpfs did before Linux 6.6):
+# buffered I/O with a warning, the same images.
+api POST /v1/faults -d '{"direct_refused": true}'; expect 204 "refuse O_DIRECT"
+"$VRAMCTL" volume save vc "$tmpdir/buf.img" 2>"$tmpdir/err" || fail "buffered save: $(cat "$tmpdir/err")"
+cmp "$tmpdir/s64" "$tmpdir/buf.img" || fail "the buffered save differs"
+"$VRAMCTL" volume create vbuf --from "$tmpdir/buf.img" >/dev/null 2>"$tmpdir/err" || fail "buffered load: $(cat "$tmpdir/err")"
+nbdcopy "$(nbd_uri vbuf)" "$tmpdir/back"
+cmp "$tmpdir/s64" "$tmpdir/back" || fail "the buffered load differs"
+api POST /v1/faults -d '{"direct_refused": false}'; expect 204 "O_DIRECT again"
+grep -q "buf.img: its file system refuses O_DIRECT; buffered I/O instead" "$tmpdir/vramd.log" ||
+  fail "no warning about O_DIRECT"
+grep -q "saved to $tmpdir/buf.img .*buffered I/O" "$tmpdir/vramd.log" || fail "the save did not say buffered"
+pass "without O_DIRECT: a warning, buffered I/O, and the same image both ways"
+
+# 5. A full disk: the job fails saying so, no file stays, the volume reads
 # as before.
 if [ "$(id -u)" = 0 ] && mkdir "$tmpdir/full" && mount -t tmpfs -o size=8M tmpfs "$tmpdir/full"; then
   on_exit "umount '$tmpdir/full'"
@@ -121,7 +135,7 @@ else
   echo "SKIP: a full disk needs root to mount a small tmpfs"
 fi
 
-# 5. Files are the caller's: uid 65534 may not save into a directory it
+# 6. Files are the caller's: uid 65534 may not save into a directory it
 # cannot write, and owns the image it saves into one it can.
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
   chmod 711 "$tmpdir"; chmod 666 "$tmpdir/api.sock"
@@ -139,7 +153,7 @@ else
   echo "SKIP: the caller checks need root and setpriv"
 fi
 
-# 6. A block device (a loop device over a 65M file, filled with 0xff):
+# 7. A block device (a loop device over a 65M file, filled with 0xff):
 # saved onto in place, zeros written too, and loaded from.
 if [ "$(id -u)" = 0 ] && command -v losetup >/dev/null &&
    head -c 65M /dev/zero | tr '\0' '\377' >"$tmpdir/loop.file" &&
@@ -157,7 +171,7 @@ else
   echo "SKIP: block devices need root and a loop device"
 fi
 
-# 7. Saves while a client writes: blocks 0-16M are rewritten in order,
+# 8. Saves while a client writes: blocks 0-16M are rewritten in order,
 # generation after generation (QD1, so each write is acknowledged before
 # the next); 16M-32M were written before and never again.  Each image
 # must hold one moment: generation g+1 up to some block, g after it.
