@@ -449,6 +449,16 @@ static enum MHD_Result create_volume(struct vramd *d, struct req *c)
                       "%s", e.message);
   if (vd_spec_check_exposure(&spec, err, sizeof err))
     return send_error(c, MHD_HTTP_BAD_REQUEST, "invalid_volume", NULL, "%s", err);
+  if (spec.persist[0]) {
+    struct vramd_caller who;
+    enum MHD_Result ret;
+    if (!caller_of(c, &who, &ret))
+      return ret;
+    if (who.uid != 0)
+      return send_error(c, MHD_HTTP_FORBIDDEN, "forbidden", NULL,
+                        "only root may set persist: vramd writes the image as root at every "
+                        "stop");
+  }
   if (from[0])
     return create_from(d, c, &spec, from, size_from_image);
   rc = vramd_volume_create(d, &spec, vramd_state_save, &v, err, sizeof err);

@@ -78,13 +78,14 @@ static int run(struct vctl *g, int argc, char **argv)
     { "frontend", required_argument, NULL, 'f' }, { "attach", no_argument, NULL, 'a' },
     { "thin", no_argument, NULL, 't' }, { "index", required_argument, NULL, 'i' },
     { "from", required_argument, NULL, 'F' }, VCTL_NO_WAIT_OPT,
+    { "persist", required_argument, NULL, 'P' },
     VCTL_COMMON_OPTS, { NULL, 0, NULL, 0 },
   };
   const char *size = NULL, *devs = "all", *layout = "stripe", *unit = NULL, *fe = NULL;
-  const char *index = NULL, *from = NULL;
+  const char *index = NULL, *from = NULL, *persist = NULL;
   const char *dev_opt = "--stripe";
   bool attach = false, have_layout = false, thin = false, no_wait = false;
-  char image[4096];
+  char image[4096], keep[4096];
   struct vd_volume_spec spec;
   char err[256], a[32], b[32];
   json_t *body, *doc;
@@ -111,6 +112,7 @@ static int run(struct vctl *g, int argc, char **argv)
     case 't': thin = true; break;
     case 'i': index = optarg; break;
     case 'F': from = optarg; break;
+    case 'P': persist = optarg; break;
     case VCTL_OPT_NO_WAIT: no_wait = true; break;
     }
   }
@@ -122,7 +124,8 @@ static int run(struct vctl *g, int argc, char **argv)
     return vctl_usage_error(g, "--size is required (or --from, which takes the image's)");
   if (no_wait && !from)
     return vctl_usage_error(g, "--no-wait is for --from");
-  if (from && !vctl_image_path(from, image, sizeof image))
+  if ((from && !vctl_image_path(from, image, sizeof image)) ||
+      (persist && !vctl_image_path(persist, keep, sizeof keep)))
     return VCTL_USAGE;
   vd_spec_init(&spec);
   spec.attach = attach;
@@ -133,6 +136,7 @@ static int run(struct vctl *g, int argc, char **argv)
       (unit && (rc = set_opt(g, &spec, "unit", "--stripe-unit", unit)) >= 0) ||
       (fe && (rc = set_opt(g, &spec, "frontend", "--frontend", fe)) >= 0) ||
       (index && (rc = set_opt(g, &spec, "index", "--index", index)) >= 0) ||
+      (persist && (rc = set_opt(g, &spec, "persist", "--persist", keep)) >= 0) ||
       (rc = set_devices(g, &spec, dev_opt, devs)) >= 0)
     return rc;
   if (vd_spec_check_text(&spec, err, sizeof err) ||
@@ -182,7 +186,7 @@ const struct vctl_cmd vctl_cmd_volume_create = {
   "volume", "create", run,
   "volume create NAME --size SIZE [--stripe all|ID,..|--concat all|ID,..]\n"
   "               [--stripe-unit SIZE] [--frontend nbd|ublk|none] [--attach]\n"
-  "               [--index N] [--thin] [--from FILE [--no-wait]]",
+  "               [--index N] [--thin] [--from FILE [--no-wait]] [--persist FILE]",
   "Makes a volume of SIZE (K, M, G, T; base 2), striped over every device\n"
   "unless told otherwise, and prints where it is: the device path, or the\n"
   "NBD URI. Contents live in VRAM and are lost when vramd stops.\n\n"
@@ -203,6 +207,9 @@ const struct vctl_cmd vctl_cmd_volume_create = {
   "                      SIZE defaults to the image's. The volume is exposed\n"
   "                      once the whole image is in, and deleted if the load\n"
   "                      fails or is cancelled\n"
-  "  --no-wait           with --from: print the job's id and return at once",
+  "  --no-wait           with --from: print the job's id and return at once\n"
+  "  --persist FILE      save the volume to FILE when vramd stops cleanly and\n"
+  "                      load it from there at start, before it is exposed\n"
+  "                      (FILE.sum vouches for it; root only)",
   NULL, 0,
 };

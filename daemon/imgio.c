@@ -67,6 +67,45 @@ bool vd_img_is_zero(const void *p, size_t len)
   return !w && !memcmp(b, b + sizeof w, len - sizeof w);
 }
 
+/* A unit's checksum: four lanes, so the multiplies overlap. */
+uint64_t vd_img_sum(const void *p, size_t len)
+{
+  const uint8_t *b = p;
+  uint64_t lane[4] = { 0, 0, 0, 0 }, w;
+  size_t n = len / 8;
+
+  for (size_t i = 0; i < n; i++) {
+    memcpy(&w, b + i * 8, sizeof w);
+    lane[i & 3] += w * ((uint64_t)i << 1 | 1);
+  }
+  return lane[0] + lane[1] + lane[2] + lane[3];
+}
+
+/* splitmix64's finaliser. */
+static uint64_t mix(uint64_t z)
+{
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+/* Sum each unit's checksum mixed with its place: order-free, so units
+ * may complete in any order and be copied again. */
+uint64_t vd_img_total(const uint64_t *sums, uint64_t nunits)
+{
+  uint64_t t = 0;
+  for (uint64_t u = 0; u < nunits; u++)
+    t += mix(sums[u] ^ (u * 0x9e3779b97f4a7c15ull));
+  return t;
+}
+
+/* Note a unit's checksum when the pass keeps them. */
+static void note_sum(struct vd_img *x, const struct slot *s, uint64_t sum)
+{
+  if (x->p->sums)
+    x->p->sums[s->off / VD_IMG_UNIT] = sum;
+}
+
 /* Record the pass's first error. */
 __attribute__((format(printf, 3, 4)))
 static void fail(struct vd_img *x, int err, const char *fmt, ...)
@@ -210,6 +249,7 @@ static void start(struct vd_img *x, struct slot *s, uint64_t off, uint64_t len)
   kz = (p->dir == VD_IMG_LOAD && off >= p->file_size) ||
        (p->known_zero && p->known_zero(p->arg, off, len));
   if (kz) {
+    note_sum(x, s, 0);
     zeros(x, s, true);
   } else if (p->dir == VD_IMG_SAVE) {
     gpu(x, s, VD_OP_READ);
@@ -230,13 +270,18 @@ static void gpu_complete(struct vd_img *x, struct slot *s)
          s->io.op == VD_OP_READ ? "read" : "write", (unsigned long long)s->off,
          strerror(-s->gpu_err));
     finish(x, s, false);
-  } else if (s->io.op != VD_OP_READ) {
-    finish(x, s, true);
-  } else if (vd_img_is_zero(s->buf, s->len)) {
-    zeros(x, s, false);
-  } else {
-    file_write(x, s);
+    return;
   }
+  if (s->io.op != VD_OP_READ) {
+    finish(x, s, true);
+    return;
+  }
+  if (x->p->sums)
+    note_sum(x, s, vd_img_sum(s->buf, s->len));
+  if (vd_img_is_zero(s->buf, s->len))
+    zeros(x, s, false);
+  else
+    file_write(x, s);
 }
 
 /* The file's read or write of a slot completed with res. */
@@ -277,6 +322,8 @@ static void file_complete(struct vd_img *x, struct slot *s, int res)
   }
   if (s->fdone < s->len)
     memset(s->buf + s->fdone, 0, s->len - s->fdone);
+  if (x->p->sums)
+    note_sum(x, s, vd_img_sum(s->buf, s->len));
   if (vd_img_is_zero(s->buf, s->len))
     zeros(x, s, false);
   else

@@ -41,6 +41,9 @@ struct vd_img_pass {
   bool (*cancelled)(void *arg);  /* polled before each unit starts */
   void (*progress)(void *arg, uint64_t bytes);
   void *arg;
+  /* Not NULL: sums[off / VD_IMG_UNIT] gets each unit's vd_img_sum (0 for
+   * zeros), for the checksum of a persisted image. */
+  uint64_t *sums;
 };
 
 /* A ring and staging for moving between target t and file fd (direct:
@@ -56,6 +59,12 @@ uint64_t vd_img_staging(const struct vd_img *x);
  * I/O fails (-errno with err naming the file or the volume); what is in
  * flight always completes first. */
 int vd_img_run(struct vd_img *x, const struct vd_img_pass *p, char *err, size_t errlen);
+
+/* A unit's checksum: each 8-byte word times an odd number of its place,
+ * summed; 0 for zeros, changed by any flipped bit.  len: a multiple of 8. */
+uint64_t vd_img_sum(const void *p, size_t len);
+/* An image's checksum from its units' sums, each mixed with its place. */
+uint64_t vd_img_total(const uint64_t *sums, uint64_t nunits);
 
 /* True when len bytes at p are all zero. */
 bool vd_img_is_zero(const void *p, size_t len);

@@ -16,6 +16,7 @@
 #include "elastic.h"
 #include "frontends.h"
 #include "list.h"
+#include "persist.h"
 #include "pinned.h"
 #include "safety.h"
 #include "service.h"
@@ -340,6 +341,7 @@ out_frontends:
     close(metrics_fd);
   vramd_unlisten(&d);
   vramd_frontends_stop(&d);
+  vramd_persist_save_all(&d); /* clients are gone: nothing changes under it */
   delete_all(&d);
 out_engine:
   vd_keeper_stop(d.keeper);

@@ -39,19 +39,24 @@ struct xfer {
   uint32_t npieces;
   /* load: the file's next data range (SEEK_DATA, SEEK_HOLE) */
   uint64_t data_start, data_end;
+  uint64_t *sums;               /* persist: each unit's checksum, or NULL */
 };
 
-/* The job's callbacks for a pass; a test may slow each unit down. */
+/* The job's callbacks for a pass (none without a job: persist.c); a
+ * test may slow each unit down. */
 static bool cancelled(void *arg)
 {
+  struct xfer *x = arg;
   unsigned ms = vd_fault_unit_delay_ms();
   if (ms)
     usleep(ms * 1000u);
-  return vramd_job_cancelled(((struct xfer *)arg)->job);
+  return x->job && vramd_job_cancelled(x->job);
 }
 static void progress(void *arg, uint64_t bytes)
 {
-  vramd_job_advance(((struct xfer *)arg)->job, bytes);
+  struct xfer *x = arg;
+  if (x->job)
+    vramd_job_advance(x->job, bytes);
 }
 
 /* The next unit of a pass over every unit, or over the bits set. */
@@ -123,7 +128,7 @@ static int pass(struct xfer *x, struct vd_img *img, const uint64_t *bits,
     /* Not while paused: vd_volume_where waits for a move, which may be
      * waiting for this pause to end. */
     .known_zero = dir == VD_IMG_LOAD ? file_hole : through ? NULL : thin_hole,
-    .cancelled = through ? NULL : cancelled, .progress = progress, .arg = x,
+    .cancelled = through ? NULL : cancelled, .progress = progress, .arg = x, .sums = x->sums,
   };
   x->cur = 0;
   x->end = x->v->size;
@@ -136,7 +141,8 @@ static int pass(struct xfer *x, struct vd_img *img, const uint64_t *bits,
 static void add_total(struct xfer *x, uint32_t n)
 {
   x->total += (uint64_t)n * VD_IMG_UNIT;
-  vramd_job_total(x->job, x->total);
+  if (x->job)
+    vramd_job_total(x->job, x->total);
 }
 
 /* Copy the volume, then what was written meanwhile, then the rest with
@@ -190,16 +196,14 @@ out_free:
   return rc;
 }
 
-/* The save job. */
-static int run_save(struct vramd_job *job, void *arg, char *err, size_t errlen)
+/* Save x->v into x->f (not committed). */
+static int save_image(struct xfer *x, char *err, size_t errlen)
 {
-  struct xfer *x = arg;
   struct vd_img *img;
   uint64_t t0 = vd_now_ns(), stall = 0, ns;
   char a[32];
   int rc;
 
-  x->job = job;
   rc = vd_img_open(x->d->eng, &x->v->target, x->f.fd, x->f.direct, x->d->cfg.save_staging,
                    &img, err, errlen);
   if (rc)
@@ -208,8 +212,6 @@ static int run_save(struct vramd_job *job, void *arg, char *err, size_t errlen)
   rc = save_tracked(x, img, &stall, err, errlen);
   atomic_fetch_sub(&x->d->save_pinned, vd_img_staging(img));
   vd_img_close(img);
-  if (!rc)
-    rc = vd_imgfile_commit(&x->f, err, errlen);
   ns = vd_now_ns() - t0;
   if (!rc)
     vd_info("volume %s: saved to %s (%s) in %.2f s (%.2f GB/s, %s I/O); requests waited "
@@ -218,6 +220,17 @@ static int run_save(struct vramd_job *job, void *arg, char *err, size_t errlen)
             (double)x->v->size / (double)(ns ? ns : 1), x->f.direct ? "direct" : "buffered",
             (double)stall / 1e6);
   return rc;
+}
+
+/* The save job. */
+static int run_save(struct vramd_job *job, void *arg, char *err, size_t errlen)
+{
+  struct xfer *x = arg;
+  int rc;
+
+  x->job = job;
+  rc = save_image(x, err, errlen);
+  return rc ? rc : vd_imgfile_commit(&x->f, err, errlen);
 }
 
 /* Expose a loaded volume, or delete one whose load failed. */
@@ -240,16 +253,14 @@ static int finish_create(struct xfer *x, int rc, char *err, size_t errlen)
   return rc;
 }
 
-/* The load and restore job. */
-static int run_load(struct vramd_job *job, void *arg, char *err, size_t errlen)
+/* Load x->f into x->v: into a new volume (x->create) or over one. */
+static int load_image(struct xfer *x, char *err, size_t errlen)
 {
-  struct xfer *x = arg;
   struct vd_img *img;
   uint64_t t0 = vd_now_ns(), ns;
   char a[32];
   int rc;
 
-  x->job = job;
   rc = vd_img_open(x->d->eng, &x->v->target, x->f.fd, x->f.direct, x->d->cfg.save_staging,
                    &img, err, errlen);
   if (!rc) {
@@ -267,7 +278,38 @@ static int run_load(struct vramd_job *job, void *arg, char *err, size_t errlen)
   else if (!x->create)
     vd_warn("volume %s: restore from %s ended (%s); the volume holds part of the image",
             x->v->spec.name, x->f.path, err);
+  return rc;
+}
+
+/* The load and restore job. */
+static int run_load(struct vramd_job *job, void *arg, char *err, size_t errlen)
+{
+  struct xfer *x = arg;
+  int rc;
+
+  x->job = job;
+  rc = load_image(x, err, errlen);
   return x->create ? finish_create(x, rc, err, errlen) : rc;
+}
+
+/* Save without a job. */
+int vramd_image_save(struct vramd *d, struct vd_volume *v, struct vd_imgfile *f,
+                     uint64_t *sums, char *err, size_t errlen)
+{
+  struct xfer x = { .d = d, .v = v, .f = *f, .total = v->size, .sums = sums };
+  int rc = save_image(&x, err, errlen);
+  *f = x.f;
+  return rc;
+}
+
+/* Load without a job. */
+int vramd_image_load(struct vramd *d, struct vd_volume *v, struct vd_imgfile *f, bool fresh,
+                     uint64_t *sums, char *err, size_t errlen)
+{
+  struct xfer x = { .d = d, .v = v, .f = *f, .create = fresh, .total = v->size, .sums = sums };
+  int rc = load_image(&x, err, errlen);
+  *f = x.f;
+  return rc;
 }
 
 /* Free a job's argument: the image closes (a save's partial file goes). */

@@ -41,4 +41,14 @@ int vramd_volume_create_from(struct vramd *d, const struct vd_volume_spec *spec,
                              const struct vramd_caller *caller, uint32_t *job, char *err,
                              size_t errlen);
 
+/* Save v into f (opened by vd_imgfile_create, not committed) or load f
+ * into v (fresh: v is new, zeros need not be written), on the calling
+ * thread, without a job: persist.c's, at start and stop.  sums (may be
+ * NULL) gets each unit's checksum.  0 or -errno with err. */
+struct vd_imgfile;
+int vramd_image_save(struct vramd *d, struct vd_volume *v, struct vd_imgfile *f,
+                     uint64_t *sums, char *err, size_t errlen);
+int vramd_image_load(struct vramd *d, struct vd_volume *v, struct vd_imgfile *f, bool fresh,
+                     uint64_t *sums, char *err, size_t errlen);
+
 #endif

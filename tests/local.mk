@@ -229,3 +229,8 @@ dist_noinst_SCRIPTS += tests/integration/device-set.sh
 # rights, and saves under writes.
 TESTS += tests/integration/save-restore.sh
 dist_noinst_SCRIPTS += tests/integration/save-restore.sh
+
+# Volumes with persist: a clean restart, SIGKILL, an interrupted save and
+# a corrupt image.
+TESTS += tests/integration/persist.sh
+dist_noinst_SCRIPTS += tests/integration/persist.sh
