@@ -50,6 +50,14 @@ json_t *vd_api_load_object(const char *body, size_t len, size_t flags,
  * filled (the offending field is named). */
 int vd_api_parse_create(const char *body, size_t len,
                         struct vd_volume_spec *spec, struct vd_api_error *e);
+/* The same, with "from" (an image to load: its absolute path into from)
+ * taken out first; without "size" then, *size_from_image is set. */
+int vd_api_parse_create_from(const char *body, size_t len, struct vd_volume_spec *spec,
+                             char *from, size_t fromlen, bool *size_from_image,
+                             struct vd_api_error *e);
+/* Parse a save or restore body, {"path": "/absolute/path"}. */
+int vd_api_parse_image(const char *body, size_t len, char *path, size_t pathlen,
+                       struct vd_api_error *e);
 /* Parse a POST /v1/volumes/{name}/attach body (frontend, attach, index)
  * into how, the same way. */
 int vd_api_parse_attach(const char *body, size_t len, struct vd_volume_spec *how,

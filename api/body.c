@@ -1,5 +1,6 @@
 /* body.c: request bodies: a JSON object taken with its length, POST
  * /v1/volumes and .../attach read by the spec codec (common/spec-json.c),
+ * the image path of a save, restore or create from an image,
  * PATCH /v1/devices/{id}, and the test-only sleep job of POST /v1/faults. */
 #include <errno.h>
 #include <jansson.h>
@@ -9,6 +10,7 @@
 #include "api.h"
 #include "job-sleep.h"
 #include "vramd.h"
+#include "volmap.h"
 
 /* A body as a JSON object, taken with its length: a NUL byte anywhere
  * (which a C string would cut the body at) is refused, never skipped. */
@@ -60,6 +62,72 @@ int vd_api_parse_create(const char *body, size_t len,
                         struct vd_volume_spec *spec, struct vd_api_error *e)
 {
   return parse_spec(body, len, VD_SPEC_BODY, spec, e);
+}
+
+/* The image path of a body: a string, absolute, no NUL. */
+static int image_path(json_t *v, const char *key, char *path, size_t len, struct vd_api_error *e)
+{
+  const char *s = json_string_value(v);
+  if (!json_is_string(v) || json_string_length(v) >= len || s[0] != '/' ||
+      memchr(s, 0, json_string_length(v)))
+    return vd_spec_fail(e, "invalid_field", key, "field '%s' must be an absolute path of "
+                        "fewer than %zu bytes", key, len);
+  snprintf(path, len, "%s", s);
+  return 0;
+}
+
+/* A create body, with "from" (an image to load, taken out of the spec)
+ * and then "size" optional: *size_from_image says it was left out. */
+int vd_api_parse_create_from(const char *body, size_t len, struct vd_volume_spec *spec,
+                             char *from, size_t fromlen, bool *size_from_image,
+                             struct vd_api_error *e)
+{
+  json_t *root, *f;
+  int rc = 0;
+
+  vd_spec_init(spec);
+  memset(e, 0, sizeof *e);
+  from[0] = '\0';
+  *size_from_image = false;
+  root = vd_api_load_object(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, e);
+  if (!root)
+    return -EINVAL;
+  if ((f = json_object_get(root, "from"))) {
+    rc = image_path(f, "from", from, fromlen, e);
+    json_object_del(root, "from");
+    /* A placeholder the codec accepts; the image's size replaces it. */
+    if (!rc && !json_object_get(root, "size")) {
+      *size_from_image = true;
+      json_object_set_new(root, "size", json_integer(VD_SECTOR));
+    }
+  }
+  if (!rc)
+    rc = vd_spec_from_json(root, VD_SPEC_BODY, spec, e);
+  json_decref(root);
+  return rc;
+}
+
+/* A save or restore body: {"path": ...}. */
+int vd_api_parse_image(const char *body, size_t len, char *path, size_t pathlen,
+                       struct vd_api_error *e)
+{
+  json_t *root, *v;
+  const char *key;
+  int rc = 0;
+
+  memset(e, 0, sizeof *e);
+  root = vd_api_load_object(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, e);
+  if (!root)
+    return -EINVAL;
+  json_object_foreach(root, key, v)
+    if (strcmp(key, "path") && !rc)
+      rc = vd_spec_fail(e, "unknown_field", NULL, "unknown field '%.40s'; known: path", key);
+  if (!rc && !(v = json_object_get(root, "path")))
+    rc = vd_spec_fail(e, "missing_field", "path", "field 'path' is required");
+  if (!rc)
+    rc = image_path(v, "path", path, pathlen, e);
+  json_decref(root);
+  return rc;
 }
 
 /* An attach body: how to expose it. */

@@ -60,6 +60,11 @@ static json_t *pinned_json(struct vramd *d)
                 "staging_bytes", (json_int_t)d->cfg.small_staging,
                 "workers", (int)p.small.workers,
                 "held_bytes", (json_int_t)p.small.stage_bytes);
+  if (o)
+    json_object_set_new(o, "save", json_pack("{s:I, s:i, s:I}", "staging_bytes",
+                                             (json_int_t)d->cfg.save_staging, "jobs",
+                                             VRAMD_JOBS_RUNNING, "held_bytes",
+                                             (json_int_t)p.save));
   for (unsigned i = 0; o && d->cfg.frontends[i]; i++)
     if (p.have[i])
       json_object_set_new(o, d->cfg.frontends[i]->name, frontend_pinned_json(&p.fe[i]));

@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <jansson.h>
 #include <microhttpd.h>
 #include <stdarg.h>
@@ -28,6 +29,7 @@
 #include "job-sleep.h"
 #include "jobs.h"
 #include "peer.h"
+#include "save.h"
 #include "state.h"
 #include "vramd.h"
 #include "worker.h"
@@ -298,6 +300,88 @@ static enum MHD_Result volume_rebalance(struct vramd *d, struct req *c, const ch
   return rc ? elastic_error(d, c, rc, err) : job_started(d, c, 0, job, err);
 }
 
+static bool force_query(struct req *c, bool *force);
+
+/* The caller of a request (SO_PEERCRED): false after a 403 was queued. */
+static bool caller_of(struct req *c, struct vramd_caller *who, enum MHD_Result *ret)
+{
+  const union MHD_ConnectionInfo *i =
+    MHD_get_connection_info(c->job.conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+  struct ucred cr;
+
+  if (!i || vd_peer_cred(i->connect_fd, &cr)) {
+    *ret = send_error(c, MHD_HTTP_FORBIDDEN, "forbidden", NULL,
+                      "files are read and written as the caller, and this one is unknown");
+    return false;
+  }
+  who->uid = cr.uid;
+  who->gid = cr.gid;
+  return true;
+}
+
+static enum MHD_Result create_error(struct vramd *d, struct req *c, int rc, const char *err);
+
+/* The answer to a save, restore or load that did not start: the file's
+ * errors here, the create's as a create answers them. */
+static enum MHD_Result image_error(struct vramd *d, struct req *c, int rc, const char *err)
+{
+  switch (rc) {
+  case -ENOENT: return send_error(c, MHD_HTTP_NOT_FOUND, "not_found", NULL, "%s", err);
+  case -EINVAL: return send_error(c, MHD_HTTP_BAD_REQUEST, "invalid_path", NULL, "%s", err);
+  case -EFBIG: return send_error(c, MHD_HTTP_BAD_REQUEST, "image_too_large", NULL, "%s", err);
+  case -EACCES:
+  case -EPERM: return send_error(c, MHD_HTTP_FORBIDDEN, "forbidden", NULL, "%s", err);
+  case -EBUSY: return send_error(c, MHD_HTTP_CONFLICT, "busy", NULL, "%s", err);
+  case -EAGAIN:
+  case -ESHUTDOWN: return job_started(d, c, rc, 0, err);
+  default: return create_error(d, c, rc, err);
+  }
+}
+
+/* POST /v1/volumes/{name}/save and /restore[?force=true]: {"path": ...},
+ * 202 with the job. */
+static enum MHD_Result volume_image(struct vramd *d, struct req *c, const char *name, bool save)
+{
+  struct vramd_caller who;
+  struct vd_api_error e;
+  enum MHD_Result ret;
+  char path[PATH_MAX], err[512];
+  uint32_t job;
+  bool force;
+  int rc;
+
+  if (!force_query(c, &force))
+    return MHD_YES;
+  if (vd_api_parse_image(c->body.s ? c->body.s : "", c->body.len, path, sizeof path, &e))
+    return send_error(c, MHD_HTTP_BAD_REQUEST, e.code,
+                      e.field[0] ? json_pack("{s:s}", "field", e.field) : NULL, "%s", e.message);
+  if (!caller_of(c, &who, &ret))
+    return ret;
+  rc = save ? vramd_volume_save(d, name, path, &who, &job, err, sizeof err)
+            : vramd_volume_restore(d, name, path, force, &who, &job, err, sizeof err);
+  snprintf(c->said, sizeof c->said, "%s %.120s: %.60s", save ? "save to" : "restore from",
+           path, rc ? err : "started");
+  return rc ? image_error(d, c, rc, err) : job_started(d, c, 0, job, err);
+}
+
+/* POST /v1/volumes with "from": create unexposed and load, 202 with the job. */
+static enum MHD_Result create_from(struct vramd *d, struct req *c,
+                                   const struct vd_volume_spec *spec, const char *from,
+                                   bool size_from_image)
+{
+  struct vramd_caller who;
+  enum MHD_Result ret;
+  char err[512];
+  uint32_t job;
+  int rc;
+
+  if (!caller_of(c, &who, &ret))
+    return ret;
+  rc = vramd_volume_create_from(d, spec, size_from_image, from, &who, &job, err, sizeof err);
+  snprintf(c->said, sizeof c->said, "create from %.120s: %.60s", from, rc ? err : "started");
+  return rc ? image_error(d, c, rc, err) : job_started(d, c, 0, job, err);
+}
+
 /* Split "NAME/ACTION" (an action route) into name and action; false when
  * there is no "/". */
 static bool split_action(const char *rest, char *name, size_t len, const char **action)
@@ -355,15 +439,29 @@ static enum MHD_Result create_volume(struct vramd *d, struct req *c)
   struct vd_volume_spec spec;
   struct vd_api_error e;
   struct vd_volume *v = NULL;
-  char err[512], loc[128];
+  char err[512], loc[128], from[PATH_MAX];
+  bool size_from_image;
   int rc;
 
-  if (vd_api_parse_create(c->body.s ? c->body.s : "", c->body.len, &spec, &e))
+  if (vd_api_parse_create_from(c->body.s ? c->body.s : "", c->body.len, &spec, from,
+                               sizeof from, &size_from_image, &e))
     return send_error(c, MHD_HTTP_BAD_REQUEST, e.code,
                       e.field[0] ? json_pack("{s:s}", "field", e.field) : NULL,
                       "%s", e.message);
   if (vd_spec_check_exposure(&spec, err, sizeof err))
     return send_error(c, MHD_HTTP_BAD_REQUEST, "invalid_volume", NULL, "%s", err);
+  if (spec.persist[0]) {
+    struct vramd_caller who;
+    enum MHD_Result ret;
+    if (!caller_of(c, &who, &ret))
+      return ret;
+    if (who.uid != 0)
+      return send_error(c, MHD_HTTP_FORBIDDEN, "forbidden", NULL,
+                        "only root may set persist: vramd writes the image as root at every "
+                        "stop");
+  }
+  if (from[0])
+    return create_from(d, c, &spec, from, size_from_image);
   if (c->as_job && strcmp(c->as_job, "false") && strcmp(c->as_job, "0")) {
     uint32_t job;
     if (strcmp(c->as_job, "true") && strcmp(c->as_job, "1"))
@@ -375,12 +473,21 @@ static enum MHD_Result create_volume(struct vramd *d, struct req *c)
       rc = vramd_volume_create_job(d, &spec, &job, err, sizeof err);
     if (!rc || rc == -EAGAIN || rc == -ESHUTDOWN)
       return job_started(d, c, rc, job, err);
-  } else {
-    rc = vramd_volume_create(d, &spec, vramd_state_save, &v, err, sizeof err);
+    return create_error(d, c, rc, err);
   }
+  rc = vramd_volume_create(d, &spec, vramd_state_save, &v, err, sizeof err);
+  if (rc)
+    return create_error(d, c, rc, err);
+  snprintf(loc, sizeof loc, "/v1/volumes/%s", v->spec.name);
+  json_t *o = vd_api_volume_json(d, v, true);
+  vd_volume_put(v);
+  return send_json(c, MHD_HTTP_CREATED, o, loc);
+}
+
+/* Why a create failed, as its HTTP answer. */
+static enum MHD_Result create_error(struct vramd *d, struct req *c, int rc, const char *err)
+{
   switch (rc) {
-  case 0:
-    break;
   case -EEXIST:
     return send_error(c, MHD_HTTP_CONFLICT, "volume_exists", NULL, "%s", err);
   case -ENOSPC:
@@ -396,10 +503,6 @@ static enum MHD_Result create_volume(struct vramd *d, struct req *c)
   default:
     return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", NULL, "%s", err);
   }
-  snprintf(loc, sizeof loc, "/v1/volumes/%s", v->spec.name);
-  json_t *o = vd_api_volume_json(d, v, true);
-  vd_volume_put(v);
-  return send_json(c, MHD_HTTP_CREATED, o, loc);
 }
 
 /* ?force=true|false|1|0 into *force; false after a 400 was queued. */
@@ -620,7 +723,9 @@ static enum MHD_Result start_sleep_job(struct vramd *d, struct req *c, json_t *o
 }
 
 /* POST /v1/faults, a test-only route that exists only under VRAMD_FAULTS=1:
- * {"alloc_after": N, "io_after": N, "device_lost": "ID", "sleep_job": {...},
+ * {"alloc_after": N, "io_after": N, "unit_delay_ms": N (each unit of a
+ * save or load waits N ms), "direct_refused": true (image files open as
+ * if O_DIRECT were refused), "device_lost": "ID", "sleep_job": {...},
  * "memory_taken": {"device": "ID", "bytes": N}}, each optional; a sleep_job
  * answers 202 with the job.  memory_taken makes the device's free-memory
  * query answer N bytes less, as another process's allocation would. */
@@ -637,19 +742,22 @@ static enum MHD_Result post_faults(struct vramd *d, struct req *c)
   if (!doc)
     return send_error(c, MHD_HTTP_BAD_REQUEST, e.code, NULL, "%s", e.message);
   json_object_foreach(doc, key, val) {
-    bool count = !strcmp(key, "alloc_after") || !strcmp(key, "io_after");
+    bool count = !strcmp(key, "alloc_after") || !strcmp(key, "io_after") ||
+                 !strcmp(key, "unit_delay_ms");
     bool taken = !strcmp(key, "memory_taken");
+    bool flag = !strcmp(key, "direct_refused") && json_is_boolean(val);
     if ((count && (!json_is_integer(val) || json_integer_value(val) < 0 ||
                    json_integer_value(val) > 1000000)) ||
         (taken && (!json_is_object(val) || !json_is_string(json_object_get(val, "device")) ||
                    !json_is_integer(json_object_get(val, "bytes")) ||
                    json_integer_value(json_object_get(val, "bytes")) < 0 ||
                    json_object_size(val) != 2)) ||
-        (!count && !taken && strcmp(key, "sleep_job") &&
+        (!count && !taken && !flag && strcmp(key, "sleep_job") &&
          (strcmp(key, "device_lost") || !json_is_string(val)))) {
       /* key lives in doc: the answer is made before doc goes. */
       ret = send_error(c, MHD_HTTP_BAD_REQUEST, "invalid_field", NULL,
-                       "'%.40s': alloc_after and io_after take a count, device_lost an id, "
+                       "'%.40s': alloc_after, io_after and unit_delay_ms take a count, "
+                       "direct_refused true or false, device_lost an id, "
                        "memory_taken {\"device\": ID, \"bytes\": N}, sleep_job an object",
                        key);
       json_decref(doc);
@@ -672,6 +780,10 @@ static enum MHD_Result post_faults(struct vramd *d, struct req *c)
     vd_fault_alloc_after((unsigned)json_integer_value(val));
   if ((val = json_object_get(doc, "io_after")))
     vd_fault_io_after((unsigned)json_integer_value(val));
+  if ((val = json_object_get(doc, "unit_delay_ms")))
+    vd_fault_unit_delay((unsigned)json_integer_value(val));
+  if ((val = json_object_get(doc, "direct_refused")))
+    vd_fault_refuse_direct(json_is_true(val));
   if ((val = json_object_get(doc, "device_lost")) &&
       vramd_device_fail(d, json_string_value(val), err, sizeof err)) {
     json_decref(doc);
@@ -769,10 +881,11 @@ static enum MHD_Result volume_action(struct vramd *d, struct req *c, const char 
   char raw[VD_NAME_MAX * 3 + 2], name[VD_NAME_MAX + 2];
   enum MHD_Result ret = MHD_NO;
   size_t n = (size_t)(slash - rest);
-  bool attach = !strcmp(slash + 1, "attach");
+  bool attach = !strcmp(slash + 1, "attach"), save = !strcmp(slash + 1, "save");
+  bool restore = !strcmp(slash + 1, "restore");
 
   /* Anything else is a name with a slash, refused as before. */
-  if (!attach && strcmp(slash + 1, "detach"))
+  if (!attach && !save && !restore && strcmp(slash + 1, "detach"))
     return route_name(c, rest, name, sizeof name, true, &ret) ? MHD_NO : ret;
   if (strcmp(method, "POST"))
     return not_allowed(c, method, "POST");
@@ -782,6 +895,8 @@ static enum MHD_Result volume_action(struct vramd *d, struct req *c, const char 
   raw[n] = '\0';
   if (!route_name(c, raw, name, sizeof name, true, &ret))
     return ret;
+  if (save || restore)
+    return volume_image(d, c, name, save);
   return attach ? attach_volume(d, c, name) : detach_volume(d, c, name);
 }
 

@@ -7,8 +7,14 @@
 /* POST path (no body); on 202 wait for the job (or not, with no_wait). */
 int vctl_start_job(struct vctl *g, const char *path, bool no_wait)
 {
+  return vctl_start_job_body(g, path, NULL, no_wait);
+}
+
+/* The same with a body (may be NULL). */
+int vctl_start_job_body(struct vctl *g, const char *path, const char *body, bool no_wait)
+{
   json_t *doc = NULL;
-  long st = vctl_request(g, "POST", path, NULL, &doc);
+  long st = vctl_request(g, "POST", path, body, &doc);
   unsigned long id;
 
   if (st < 0)

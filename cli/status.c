@@ -83,6 +83,11 @@ static void print_pinned(json_t *root)
            "on" : "off", vctl_size(e, "small_max_bytes", a, sizeof a),
            vctl_size(e, "staging_bytes", b, sizeof b), vctl_u64(e, "workers"),
            vctl_size(e, "held_bytes", c, sizeof c));
+  if (json_is_object(json_object_get(p, "save")))
+    printf("  save, load, restore: %s per job x %llu jobs at once; %s held\n",
+           vctl_size(json_object_get(p, "save"), "staging_bytes", a, sizeof a),
+           vctl_u64(json_object_get(p, "save"), "jobs"),
+           vctl_size(json_object_get(p, "save"), "held_bytes", c, sizeof c));
 }
 
 /* One warning per lost device, naming the volumes that failed with it. */
@@ -154,7 +159,7 @@ static void print_warnings(json_t *root, json_t *pool, json_t *devs, json_t *vol
   if (vctl_u64(p, "host_ram_bytes") &&
       vctl_u64(p, "bound_bytes") > vctl_u64(p, "host_ram_bytes") && ++n)
     printf("\n  pinned host memory may reach %s, more than the host's %s of RAM: lower "
-           "nbd-staging, nbd-max-sessions or small-staging",
+           "nbd-staging, nbd-max-sessions, small-staging or save-staging",
            vctl_size(p, "bound_bytes", a, sizeof a), vctl_size(p, "host_ram_bytes", b, sizeof b));
   if (json_is_true(json_object_get(root, "cpu_fallback")) && ++n)
     printf("\n  no GPU or accelerator found: volumes use CPU devices (host RAM)");

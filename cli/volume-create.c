@@ -53,6 +53,24 @@ static int no_room(struct vctl *g, long st, json_t *doc)
 
 #define LARGE_CREATE (1ull << 30) /* thick creates from here on run as jobs */
 
+/* After a load: what was made and where it is. */
+static int created_from(struct vctl *g, const char *name, const char *image)
+{
+  char path[128], a[32];
+  json_t *doc;
+  int rc;
+
+  snprintf(path, sizeof path, "/v1/volumes/%s", name);
+  if ((rc = vctl_get(g, path, &doc)) >= 0)
+    return rc;
+  if (g->json)
+    return vctl_print_json(doc);
+  printf("created %s: %s from %s\n%s\n", name, vctl_size(doc, "size", a, sizeof a), image,
+         vctl_volume_where(doc));
+  json_decref(doc);
+  return VCTL_OK;
+}
+
 /* vramctl volume create. */
 static int run(struct vctl *g, int argc, char **argv)
 {
@@ -61,12 +79,15 @@ static int run(struct vctl *g, int argc, char **argv)
     { "concat", required_argument, NULL, 'C' }, { "stripe-unit", required_argument, NULL, 'u' },
     { "frontend", required_argument, NULL, 'f' }, { "attach", no_argument, NULL, 'a' },
     { "thin", no_argument, NULL, 't' }, { "index", required_argument, NULL, 'i' },
-    VCTL_NO_WAIT_OPT, VCTL_COMMON_OPTS, { NULL, 0, NULL, 0 },
+    { "from", required_argument, NULL, 'F' }, VCTL_NO_WAIT_OPT,
+    { "persist", required_argument, NULL, 'P' },
+    VCTL_COMMON_OPTS, { NULL, 0, NULL, 0 },
   };
   const char *size = NULL, *devs = "all", *layout = "stripe", *unit = NULL, *fe = NULL;
-  const char *index = NULL;
+  const char *index = NULL, *from = NULL, *persist = NULL;
   const char *dev_opt = "--stripe";
   bool attach = false, have_layout = false, thin = false, no_wait = false, large;
+  char image[4096], keep[4096];
   struct vd_volume_spec spec;
   char err[256], a[32], b[32];
   json_t *body, *doc;
@@ -91,25 +112,31 @@ static int run(struct vctl *g, int argc, char **argv)
     case 'f': fe = optarg; break;
     case 'a': attach = true; break;
     case 't': thin = true; break;
-    case VCTL_OPT_NO_WAIT: no_wait = true; break;
     case 'i': index = optarg; break;
+    case 'F': from = optarg; break;
+    case 'P': persist = optarg; break;
+    case VCTL_OPT_NO_WAIT: no_wait = true; break;
     }
   }
   if (c == VCTL_OPTS_EXIT)
     return g->rc;
   if ((rc = vctl_one_arg(g, argc, argv, "volume NAME", true, &name)) >= 0)
     return rc;
-  if (!size)
-    return vctl_usage_error(g, "--size is required");
+  if (!size && !from)
+    return vctl_usage_error(g, "--size is required (or --from, which takes the image's)");
+  if ((from && !vctl_image_path(from, image, sizeof image)) ||
+      (persist && !vctl_image_path(persist, keep, sizeof keep)))
+    return VCTL_USAGE;
   vd_spec_init(&spec);
   spec.attach = attach;
   spec.provisioning = thin ? VD_PROV_THIN : VD_PROV_THICK;
   if ((rc = set_opt(g, &spec, "name", "NAME", name)) >= 0 ||
-      (rc = set_opt(g, &spec, "size", "--size", size)) >= 0 ||
+      (rc = set_opt(g, &spec, "size", "--size", size ? size : "4K")) >= 0 ||
       (rc = set_opt(g, &spec, "layout", dev_opt, layout)) >= 0 ||
       (unit && (rc = set_opt(g, &spec, "unit", "--stripe-unit", unit)) >= 0) ||
       (fe && (rc = set_opt(g, &spec, "frontend", "--frontend", fe)) >= 0) ||
       (index && (rc = set_opt(g, &spec, "index", "--index", index)) >= 0) ||
+      (persist && (rc = set_opt(g, &spec, "persist", "--persist", keep)) >= 0) ||
       (rc = set_devices(g, &spec, dev_opt, devs)) >= 0)
     return rc;
   if (vd_spec_check_text(&spec, err, sizeof err) ||
@@ -117,11 +144,21 @@ static int run(struct vctl *g, int argc, char **argv)
     return vctl_usage_error(g, "%s", err);
 
   body = vd_spec_to_json(&spec, VD_SPEC_BODY);
+  if (body && from) {
+    json_object_set_new(body, "from", json_string(image));
+    if (!size)
+      json_object_del(body, "size"); /* the image's */
+  }
   text = body ? json_dumps(body, JSON_COMPACT) : NULL;
   json_decref(body);
   if (!text) {
     fprintf(stderr, "vramctl: out of memory\n");
     return VCTL_FAILED;
+  }
+  if (from) {
+    rc = vctl_start_job_body(g, "/v1/volumes", text, no_wait);
+    free(text);
+    return rc || no_wait ? rc : created_from(g, name, image);
   }
   /* Making and zeroing a large volume takes seconds: a job, with a
    * progress bar, which Ctrl-C cancels leaving nothing behind. */
@@ -169,7 +206,7 @@ const struct vctl_cmd vctl_cmd_volume_create = {
   "volume", "create", run,
   "volume create NAME --size SIZE [--stripe all|ID,..|--concat all|ID,..]\n"
   "               [--stripe-unit SIZE] [--frontend nbd|ublk|none] [--attach]\n"
-  "               [--index N] [--thin]",
+  "               [--index N] [--thin] [--from FILE] [--persist FILE] [--no-wait]",
   "Makes a volume of SIZE (K, M, G, T; base 2), striped over every device\n"
   "unless told otherwise, and prints where it is: the device path, or the\n"
   "NBD URI. Contents live in VRAM and are lost when vramd stops.\n\n"
@@ -181,13 +218,21 @@ const struct vctl_cmd vctl_cmd_volume_create = {
   "                      how it is exposed (default nbd); none: not yet\n"
   "                      ('vramctl volume attach' exposes it later)\n"
   "  --no-wait           a large volume (1G or more, or a share of free VRAM)\n"
-  "                      is made as a job with a progress bar, which Ctrl-C\n"
-  "                      cancels leaving nothing behind: print its id instead\n"
+  "                      and a load (--from) are made as a job with a progress\n"
+  "                      bar, which Ctrl-C cancels leaving nothing behind:\n"
+  "                      print its id and return at once instead\n"
   "  --attach            also attach an NBD volume to a kernel /dev/nbdN\n"
   "  --index N           /dev/ublkbN, or /dev/nbdN with --attach (default:\n"
   "                      the kernel's first free one)\n"
   "  --thin              take VRAM as ranges are first written, in chunks, and\n"
   "                      give it back when they are discarded; SIZE may be up\n"
-  "                      to 16 times what the devices hold (over-commit)",
+  "                      to 16 times what the devices hold (over-commit)\n"
+  "  --from FILE         load the raw image FILE (see 'volume save') as a job;\n"
+  "                      SIZE defaults to the image's. The volume is exposed\n"
+  "                      once the whole image is in, and deleted if the load\n"
+  "                      fails or is cancelled\n"
+  "  --persist FILE      save the volume to FILE when vramd stops cleanly and\n"
+  "                      load it from there at start, before it is exposed\n"
+  "                      (FILE.sum vouches for it; root only)",
   NULL, 0,
 };

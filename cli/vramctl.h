@@ -68,7 +68,7 @@ extern const struct vctl_cmd vctl_cmd_device_list, vctl_cmd_device_show, vctl_cm
   vctl_cmd_volume_delete, vctl_cmd_status, vctl_cmd_job_list, vctl_cmd_job_show,
   vctl_cmd_job_wait, vctl_cmd_job_cancel, vctl_cmd_device_drain, vctl_cmd_device_undrain,
   vctl_cmd_volume_rebalance, vctl_cmd_volume_attach, vctl_cmd_volume_detach,
-  vctl_cmd_volume_resize;
+  vctl_cmd_volume_resize, vctl_cmd_volume_save, vctl_cmd_volume_restore;
 
 /* Options every command takes, anywhere on the line, for getopt_long:
  * VCTL_SHORT starts each short-option string, VCTL_COMMON_OPTS ends each
@@ -163,6 +163,14 @@ int vctl_job_follow(struct vctl *g, unsigned long id, json_t **job);
 int vctl_job_wait(struct vctl *g, unsigned long id, bool no_wait);
 /* POST path, which starts a job (202), then vctl_job_wait for it. */
 int vctl_start_job(struct vctl *g, const char *path, bool no_wait);
+/* The same with a JSON body (may be NULL). */
+int vctl_start_job_body(struct vctl *g, const char *path, const char *body, bool no_wait);
+/* An image file's path as vramd needs it, absolute (image-path.c): a
+ * relative one is taken from the current directory.  NULL (said on
+ * stderr) when it does not fit. */
+const char *vctl_image_path(const char *arg, char *out, size_t len);
+/* Run a save or restore: NAME FILE [--no-wait] [--force] (image-path.c). */
+int vctl_image_job(struct vctl *g, int argc, char **argv, const char *verb, bool can_force);
 /* True once a job's state is done, failed or cancelled. */
 bool vctl_job_ended(json_t *job);
 /* A job's progress ("42%"), rate ("1.2 GiB/s") and time left ("3m05s"),

@@ -17,6 +17,7 @@ enum vd_field_type {
   VD_FIELD_DEVICES,  /* ndev and dev_ids: "all" or a list of device ids */
   VD_FIELD_BOOL,     /* bool; text on/off */
   VD_FIELD_UINT,     /* int from 0 to max; -1 when not given */
+  VD_FIELD_PATH,     /* char[VD_PERSIST_MAX], absolute, no ','; "" when not given */
 };
 
 struct vd_spec_field {
@@ -59,6 +60,9 @@ bool vd_spec_field_given(const struct vd_spec_field *f, const struct vd_volume_s
  * 1 to 100).  1 with *pct set; 0 when text is no such form; -EINVAL with
  * err filled for a share out of range. */
 int vd_spec_parse_free(const char *text, unsigned *pct, char *err, size_t errlen);
+/* Check and copy a PATH field's text: 0, or -EINVAL with err filled. */
+int vd_spec_set_path(const struct vd_spec_field *f, struct vd_volume_spec *s, const char *v,
+                     size_t n, char *err, size_t errlen);
 
 /* The value of an ENUM, UINT field, and setting it. */
 int vd_spec_get_int(const struct vd_spec_field *f, const struct vd_volume_spec *s);

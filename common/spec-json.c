@@ -141,6 +141,18 @@ static int get_uint(const struct vd_spec_field *f, json_t *v, struct vd_volume_s
   return 0;
 }
 
+/* An absolute path. */
+static int get_path(const struct vd_spec_field *f, json_t *v, struct vd_volume_spec *s,
+                    struct vd_spec_error *e)
+{
+  char msg[200];
+  if (!json_is_string(v))
+    return vd_spec_fail(e, "invalid_field", f->key, "field '%s' must be a string", f->key);
+  if (vd_spec_set_path(f, s, json_string_value(v), json_string_length(v), msg, sizeof msg))
+    return vd_spec_fail(e, "invalid_field", f->key, "field %s", msg);
+  return 0;
+}
+
 /* Apply one member to the spec by its row. */
 static int get_field(const struct vd_spec_field *f, json_t *v, enum vd_spec_form form,
                      struct vd_volume_spec *s, struct vd_spec_error *e)
@@ -152,6 +164,7 @@ static int get_field(const struct vd_spec_field *f, json_t *v, enum vd_spec_form
   case VD_FIELD_DEVICES: return get_devices(f, v, form, s, e);
   case VD_FIELD_BOOL: return get_bool(f, v, s, e);
   case VD_FIELD_UINT: return get_uint(f, v, s, e);
+  case VD_FIELD_PATH: return get_path(f, v, s, e);
   }
   return vd_spec_fail(e, "internal", f->key, "field '%s' has no JSON form", f->key);
 }
@@ -222,6 +235,7 @@ static json_t *put_field(const struct vd_spec_field *f, const struct vd_volume_s
   case VD_FIELD_ENUM: return json_string(vd_spec_enum_name(f, vd_spec_get_int(f, s)));
   case VD_FIELD_BOOL: return json_boolean(*VD_SPEC_CAT(bool, f, s));
   case VD_FIELD_UINT: return json_integer(vd_spec_get_int(f, s));
+  case VD_FIELD_PATH: return json_string(VD_SPEC_CAT(char, f, s));
   case VD_FIELD_DEVICES:
     /* The state file holds the devices a volume got, as an array. */
     if (s->ndev == 0 && form != VD_SPEC_SAVED)

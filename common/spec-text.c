@@ -92,6 +92,8 @@ static int set_field(const struct vd_spec_field *f, struct vd_volume_spec *s, ch
       return -EINVAL;
     vd_spec_put_int(f, s, (int)u);
     return 0;
+  case VD_FIELD_PATH:
+    return vd_spec_set_path(f, s, v, strlen(v), err, errlen);
   }
   snprintf(err, errlen, "%s has no text form", f->text_key);
   return -EINVAL;
@@ -222,6 +224,7 @@ static bool put_field(const struct vd_spec_field *f, const struct vd_volume_spec
   case VD_FIELD_ENUM: return add(buf, len, off, "%s", vd_spec_enum_name(f, vd_spec_get_int(f, s)));
   case VD_FIELD_BOOL: return add(buf, len, off, "%s", *VD_SPEC_CAT(bool, f, s) ? "on" : "off");
   case VD_FIELD_UINT: return add(buf, len, off, "%d", vd_spec_get_int(f, s));
+  case VD_FIELD_PATH: return add(buf, len, off, "%s", VD_SPEC_CAT(char, f, s));
   case VD_FIELD_DEVICES:
     if (s->ndev == 0)
       return add(buf, len, off, "all");

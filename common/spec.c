@@ -56,6 +56,8 @@ const struct vd_spec_field vd_spec_fields[] = {
    * does after a restart. */
   { .key = "index", .text_key = "index", .type = VD_FIELD_UINT, .off = AT(index),
     .forms = ALL | VD_SPEC_EXPOSE, .max = 1u << 20, .omit_default = true },
+  { .key = "persist", .text_key = "persist", .type = VD_FIELD_PATH, .off = AT(persist),
+    .forms = ALL, .omit_default = true },
 };
 const unsigned vd_spec_nfields = sizeof vd_spec_fields / sizeof vd_spec_fields[0];
 
@@ -147,6 +149,20 @@ int vd_spec_parse_free(const char *text, unsigned *pct, char *err, size_t errlen
   return 1;
 }
 
+/* An absolute path of n bytes, without ',' (text form) or NUL. */
+int vd_spec_set_path(const struct vd_spec_field *f, struct vd_volume_spec *s, const char *v,
+                     size_t n, char *err, size_t errlen)
+{
+  if (n == 0 || v[0] != '/' || n >= VD_PERSIST_MAX || memchr(v, ',', n) || memchr(v, 0, n)) {
+    snprintf(err, errlen, "%s must be an absolute path of fewer than %d bytes, without ','",
+             f->text_key, VD_PERSIST_MAX);
+    return -EINVAL;
+  }
+  memcpy(VD_SPEC_AT(char, f, s), v, n);
+  VD_SPEC_AT(char, f, s)[n] = '\0';
+  return 0;
+}
+
 /* Whether a field holds a value. */
 bool vd_spec_field_given(const struct vd_spec_field *f, const struct vd_volume_spec *s)
 {
@@ -155,6 +171,7 @@ bool vd_spec_field_given(const struct vd_spec_field *f, const struct vd_volume_s
     return *VD_SPEC_CAT(uint64_t, f, s) != 0 || (f->free_ok && s->size_free_pct);
   case VD_FIELD_UINT: return vd_spec_get_int(f, s) >= 0;
   case VD_FIELD_ENUM: return !f->omit_default || vd_spec_get_int(f, s) != 0;
+  case VD_FIELD_PATH: return VD_SPEC_CAT(char, f, s)[0] != '\0';
   default: return true;
   }
 }

@@ -23,6 +23,9 @@ enum vd_frontend_kind { VD_FRONTEND_NBD = 0, VD_FRONTEND_UBLK = 1, VD_FRONTEND_N
  * ranges are first written, given back when discarded. */
 enum vd_provisioning { VD_PROV_THICK = 0, VD_PROV_THIN = 1 };
 
+/* Longest persist path, with its NUL. */
+#define VD_PERSIST_MAX 256
+
 /* What a user asks for; validated by vd_volume_alloc. */
 struct vd_volume_spec {
   char name[VD_NAME_MAX + 1];
@@ -38,6 +41,7 @@ struct vd_volume_spec {
   enum vd_provisioning provisioning;
   bool attach;                        /* nbd: also attach /dev/nbdN */
   int index;                          /* wanted /dev/nbdN (attach) or ublk id; -1: any */
+  char persist[VD_PERSIST_MAX];       /* image saved at stop, loaded at start; "": none */
 };
 
 /* Where a spec is read from or written to.  The forms share the table;

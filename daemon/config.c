@@ -27,6 +27,9 @@ static const struct size_setting {
   /* Cut into one slot per batch in flight (up to 16): whole 4 KiB pages. */
   { "small-staging", offsetof(struct vramd_config, small_staging),
     { 1u << 20, 64u << 20, 64u << 10, "each batch in flight gets whole 4K pages" } },
+  /* One 1M unit per read or write in flight, at least two (save.c). */
+  { "save-staging", offsetof(struct vramd_config, save_staging),
+    { 2u << 20, 256u << 20, 1u << 20, "each read or write in flight gets a 1M unit" } },
   /* Whole stripe rows of the largest unit; past 1G a discard rarely frees one. */
   { "thin-chunk", offsetof(struct vramd_config, thin_chunk),
     { 1u << 20, 1u << 30, 1u << 20, "a chunk holds whole 1M stripe units" } },
@@ -46,6 +49,7 @@ void vramd_config_defaults(struct vramd_config *c, const struct vd_frontend *con
   c->small_batch = true;
   c->small_max = VD_SMALL_MAX_DEFAULT;
   c->small_staging = VD_SMALL_STAGE_DEFAULT;
+  c->save_staging = VD_SAVE_STAGING_DEFAULT;
   c->thin_chunk = VD_THIN_CHUNK_DEFAULT;
   c->thin_stock = VD_THIN_STOCK_DEFAULT;
   c->frontends = frontends;

@@ -7,6 +7,7 @@
 
 #include "frontend.h"
 #include "frontends.h"
+#include "persist.h"
 #include "vramd.h"
 
 /* Put what commit recorded back as the registry has it after a create or
@@ -79,6 +80,7 @@ int vramd_volume_create_ctl(struct vramd *d, const struct vd_volume_spec *spec,
   rc = commit ? commit(d, v, NULL, err, errlen) : 0;
   if (rc)
     goto out_free;
+  vramd_persist_load(d, v); /* before any client can see it */
   rc = fe ? fe->add(&d->host, v, err, errlen) : 0;
   if (rc)
     goto out_uncommit;

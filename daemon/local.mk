@@ -21,9 +21,13 @@ daemon_libvdcore_a_SOURCES = \
 	daemon/service.h daemon/service.c daemon/journal.c daemon/signals.h daemon/signals.c \
 	daemon/list.h daemon/list.c \
 	daemon/elastic.h daemon/elastic.c \
-	daemon/jobs.h daemon/jobs.c daemon/job-sleep.h daemon/job-sleep.c
+	daemon/jobs.h daemon/jobs.c daemon/job-sleep.h daemon/job-sleep.c \
+	daemon/caller.h daemon/caller.c daemon/imgfile.h daemon/imgfile.c \
+	daemon/imgio.h daemon/imgio.c daemon/save.h daemon/save.c \
+	daemon/persist.h daemon/persist.c
 daemon_libvdcore_a_CPPFLAGS = $(VD_INC_CORE) $(VD_DEFS)
-daemon_libvdcore_a_CFLAGS = $(AM_CFLAGS) $(OPENCL_CFLAGS) $(JANSSON_CFLAGS) $(SYSTEMD_CFLAGS)
+daemon_libvdcore_a_CFLAGS = $(AM_CFLAGS) $(OPENCL_CFLAGS) $(JANSSON_CFLAGS) $(SYSTEMD_CFLAGS) \
+	$(LIBURING_CFLAGS)
 
 # Everything vramd links, in the one order the layers allow (each library
 # calls only those after it); frontends and the API add to it.

@@ -16,6 +16,7 @@
 #include "elastic.h"
 #include "frontends.h"
 #include "list.h"
+#include "persist.h"
 #include "pinned.h"
 #include "safety.h"
 #include "service.h"
@@ -37,6 +38,7 @@ static const struct option daemon_opts[] = {
   { "small-batch", required_argument, NULL, 1 },
   { "small-max", required_argument, NULL, 1 },
   { "small-staging", required_argument, NULL, 1 },
+  { "save-staging", required_argument, NULL, 1 },
   { "thin-chunk", required_argument, NULL, 1 },
   { "thin-stock", required_argument, NULL, 1 },
   { "yield-floor", required_argument, NULL, 1 },
@@ -195,7 +197,8 @@ static void check_pinned_bound(struct vramd *d)
   vramd_pinned(d, &p);
   if (p.host_ram && p.bound > p.host_ram)
     vd_warn("pinned host memory: these settings let vramd pin up to %s, more than the "
-            "host's %s of RAM; lower nbd-staging, nbd-max-sessions or small-staging",
+            "host's %s of RAM; lower nbd-staging, nbd-max-sessions, small-staging or "
+            "save-staging",
             vd_format_size(p.bound, a, sizeof a), vd_format_size(p.host_ram, b, sizeof b));
 }
 
@@ -360,6 +363,7 @@ out_frontends:
     close(metrics_fd);
   vramd_unlisten(&d);
   vramd_frontends_stop(&d);
+  vramd_persist_save_all(&d); /* clients are gone: nothing changes under it */
   delete_all(&d);
 out_engine:
   vd_keeper_stop(d.keeper);

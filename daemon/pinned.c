@@ -1,6 +1,6 @@
 /* pinned.c: the pinned host memory vramd holds, and the most its settings
- * let it hold: staging of the frontends and of the engine's batched
- * small-request path (docs/limits.md). */
+ * let it hold: staging of the frontends, of the engine's batched
+ * small-request path and of save jobs (docs/limits.md). */
 #include <string.h>
 #include <unistd.h>
 
@@ -20,6 +20,10 @@ void vramd_pinned(struct vramd *d, struct vramd_pinned *p)
   vd_engine_small_stats(d->eng, &p->small);
   p->held = p->small.stage_bytes;
   p->bound = d->cfg.small_batch ? d->cfg.small_staging * p->small.workers : 0;
+  /* Save, load and restore jobs: staging each, as many as run at once. */
+  p->save = atomic_load(&d->save_pinned);
+  p->held += p->save;
+  p->bound += d->cfg.save_staging * VRAMD_JOBS_RUNNING;
   for (unsigned i = 0; d->cfg.frontends[i]; i++) {
     const struct vd_frontend *fe = d->cfg.frontends[i];
     struct vd_frontend_pinned *f = &p->fe[i];

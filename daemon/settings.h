@@ -13,6 +13,8 @@
 /* Thin volumes: see docs/design-decisions.md for both. */
 #define VD_THIN_CHUNK_DEFAULT (64ull << 20)
 #define VD_THIN_STOCK_DEFAULT 4
+/* Pinned staging per save, load or restore (docs/limits.md). */
+#define VD_SAVE_STAGING_DEFAULT (32ull << 20)
 
 #define VD_MAX_CLI_VOLUMES 64
 /* Engine workers per device: more only contend in the GPU driver. */
@@ -33,6 +35,8 @@ struct vramd_config {
   bool small_batch;
   uint64_t small_max;
   uint64_t small_staging;
+  /* Pinned staging of each save, load or restore job (save.c). */
+  uint64_t save_staging;
   /* Thin volumes: the chunk they take and give back, and how many zeroed
    * chunks the keeper holds ready per device while thin volumes exist. */
   uint64_t thin_chunk;

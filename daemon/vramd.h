@@ -47,6 +47,7 @@ struct vramd {
   struct vramd_config *file_cfg;
   bool verbose_cli;           /* --verbose: SIGHUP leaves it on */
   struct vramd_jobs jobs;     /* long operations (jobs.c) */
+  _Atomic uint64_t save_pinned; /* staging the save, load and restore jobs hold */
 };
 
 /* Records a change of the volume definitions: the registry's volumes

@@ -235,3 +235,13 @@ dist_noinst_SCRIPTS += tests/integration/device-set.sh
 # Online resize: grow, forced shrink, thin, bad sizes, restart, I/O while growing.
 TESTS += tests/integration/resize.sh
 dist_noinst_SCRIPTS += tests/integration/resize.sh
+
+# Save, load and restore: round trips, cancel, a full disk, the caller's
+# rights, and saves under writes.
+TESTS += tests/integration/save-restore.sh
+dist_noinst_SCRIPTS += tests/integration/save-restore.sh
+
+# Volumes with persist: a clean restart, SIGKILL, an interrupted save and
+# a corrupt image.
+TESTS += tests/integration/persist.sh
+dist_noinst_SCRIPTS += tests/integration/persist.sh

@@ -137,6 +137,7 @@ struct vd_target {
   pthread_mutex_t place_lock;              /* one placement change at a time */
   pthread_mutex_t move_lock;               /* held by a move: chunks stay unreclaimed */
   struct vd_track *_Atomic track;          /* a move's record of what writes changed */
+  struct vd_track *_Atomic vtrack;         /* a save's record, over the logical range */
 };
 
 /* What writes changed in one extent while it is copied elsewhere: a bit
@@ -176,6 +177,9 @@ struct vd_io {
    * queue-depth-1 client): the idle path may take it.  Callers with more
    * requests at hand leave it false, so the workers batch them. */
   bool inline_ok;
+  /* Enters a paused target: the reads of a save's last round, made while
+   * the target is paused so that nothing changes under them (save.c). */
+  bool through;
   /* engine-private */
   unsigned epoch;       /* the placement epoch it entered in */
   bool starved;         /* parked for want of a chunk */
@@ -224,6 +228,11 @@ void vd_target_place(struct vd_target *t, uint32_t d, uint32_t i, struct vd_exte
 /* Start (tr) or stop (NULL) recording which pieces of an extent the
  * writes that complete from now on change. */
 void vd_target_track(struct vd_target *t, struct vd_track *tr);
+/* The same over the whole volume (a save): bit p stands for the logical
+ * bytes [p * piece, (p + 1) * piece); d and i are unused.  A move's
+ * record and a save's are kept apart, so both can run at once; one save
+ * at a time: false when another save's record is in place. */
+bool vd_target_track_volume(struct vd_target *t, struct vd_track *tr);
 /* Take the recorded pieces: out gets the bits (npieces of them) and the
  * record is cleared.  Returns how many were set. */
 uint32_t vd_track_take(struct vd_track *tr, uint64_t *out);

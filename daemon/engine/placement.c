@@ -22,6 +22,8 @@
  *    vd_target_resume submits the parked requests.  A bit is set only
  *    once the write is done, so a piece copied while a write to it was in
  *    flight is copied again.  Requests wait only for that last round.
+ * A save (save.c) tracks the same way over the logical range (vtrack)
+ * and reads its last round while paused, with requests marked through.
  * A worker reads the placement again as it queues each segment and moves
  * only the segments that now live on its device; a segment whose chunk
  * was discarded meanwhile is skipped (READ: zeros). */
@@ -81,7 +83,7 @@ bool vd_target_enter(struct vd_target *t, struct vd_io *io)
       atomic_fetch_sub(&t->inflight[e], 1);
       continue;
     }
-    if (!atomic_load(&t->paused)) {
+    if (!atomic_load(&t->paused) || io->through) {
       io->epoch = e;
       return true;
     }
@@ -330,13 +332,19 @@ bool vd_target_thin_discard(struct vd_target *t, const struct vd_io *io)
     vd_stock_kick(t->stock);
   return any;
 }
-/* Record the pieces of the tracked extent that a finished write touched. */
+/* Record the pieces of the tracked extent that a finished write touched,
+ * and the logical pieces for a save. */
 void vd_target_written(struct vd_target *t, const struct vd_io *io)
 {
   struct vd_track *tr = atomic_load_explicit(&t->track, memory_order_acquire);
+  struct vd_track *vt = atomic_load_explicit(&t->vtrack, memory_order_acquire);
   struct vd_map_iter it;
   struct vd_segment s;
 
+  if (vt && io->len)
+    for (uint64_t p = io->off / vt->piece; p <= (io->off + io->len - 1) / vt->piece &&
+         p < vt->npieces; p++)
+      atomic_fetch_or(&vt->bits[p / 64], 1ull << (p % 64));
   if (!tr)
     return;
   vd_map_iter_init_dev(&it, &t->map, io->off, io->len, tr->d);
@@ -357,6 +365,18 @@ void vd_target_written(struct vd_target *t, const struct vd_io *io)
 void vd_target_track(struct vd_target *t, struct vd_track *tr)
 {
   atomic_store(&t->track, tr);
+}
+
+/* Start (claiming the record) or stop a save's tracking; the same
+ * reasoning holds. */
+bool vd_target_track_volume(struct vd_target *t, struct vd_track *tr)
+{
+  struct vd_track *none = NULL;
+  if (!tr) {
+    atomic_store(&t->vtrack, NULL);
+    return true;
+  }
+  return atomic_compare_exchange_strong(&t->vtrack, &none, tr);
 }
 
 /* Move the recorded bits out and clear them. */

@@ -65,3 +65,33 @@ uint64_t vd_fault_taken(unsigned dev)
 {
   return dev < 64 ? atomic_load(&taken[dev]) : 0;
 }
+
+static atomic_uint unit_delay_ms; /* see vd_fault_unit_delay */
+
+/* Arm the save and load delay when the environment allows it. */
+void vd_fault_unit_delay(unsigned ms)
+{
+  if (vd_faults_enabled())
+    atomic_store(&unit_delay_ms, ms);
+}
+
+/* Milliseconds each save or load unit waits before it starts. */
+unsigned vd_fault_unit_delay_ms(void)
+{
+  return atomic_load(&unit_delay_ms);
+}
+
+static atomic_bool direct_refused; /* see vd_fault_refuse_direct */
+
+/* Arm the O_DIRECT refusal when the environment allows it. */
+void vd_fault_refuse_direct(bool on)
+{
+  if (vd_faults_enabled())
+    atomic_store(&direct_refused, on);
+}
+
+/* True when image files are to be opened as if O_DIRECT were refused. */
+bool vd_fault_direct_refused(void)
+{
+  return atomic_load(&direct_refused);
+}

@@ -29,4 +29,16 @@ bool vd_fault_io_now(void);
 void vd_fault_take(unsigned dev, uint64_t bytes);
 uint64_t vd_fault_taken(unsigned dev);
 
+/* Make each unit of a save, load or restore wait ms before it starts
+ * (0 = off), so that a test can cancel one midway.  Only honoured when
+ * vd_faults_enabled(). */
+void vd_fault_unit_delay(unsigned ms);
+unsigned vd_fault_unit_delay_ms(void);
+
+/* Open image files as on a file system that refuses O_DIRECT (tmpfs
+ * before Linux 6.6), so a test takes the buffered path.  Only honoured
+ * when vd_faults_enabled(). */
+void vd_fault_refuse_direct(bool on);
+bool vd_fault_direct_refused(void);
+
 #endif

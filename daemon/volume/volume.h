@@ -37,6 +37,8 @@ struct vd_volume {
   char device_path[64];               /* /dev/nbdN, /dev/ublkbN or "" */
   unsigned device_conns;              /* kernel NBD: its connections */
   void *frontend_priv;
+  bool persist_refused;               /* its persist image was refused at start:
+                                       * not saved over at stop (persist.c) */
   struct vd_volume *next;             /* registry list */
 };
 

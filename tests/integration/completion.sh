@@ -31,9 +31,9 @@ expect_words "list show wait cancel help" vramctl job ""
 expect_words "list show wait cancel" vramctl help job ""
 expect_words "--no-wait $g" vramctl --socket "$s" job cancel ""
 expect_words "PROGRESS" vramctl job list -o PR
-expect_words "create list show delete attach detach resize rebalance help" vramctl volume ""
+expect_words "create list show delete attach detach resize rebalance save restore help" vramctl volume ""
 expect_words "list show set drain undrain help" vramctl device ""
-expect_words "create list show delete attach detach resize rebalance" vramctl help volume ""
+expect_words "create list show delete attach detach resize rebalance save restore" vramctl help volume ""
 expect_words "nbd ublk none" vramctl volume create x --frontend ""
 expect_words "nbd ublk" vramctl volume attach x --frontend ""
 expect_words "--frontend --kernel --index $g alpha" vramctl --socket "$s" volume attach ""
@@ -51,4 +51,9 @@ expect_words "STATE" vramctl volume list -o ST
 expect_words "NAME,STATE" vramctl volume list -o NAME,ST
 expect_words "LOST" vramctl device list -H -o LO
 expect_words "STATE" vramctl device list -o STA
-pass "bash completion: commands, options, columns, volume and device names"
+expect_words "--no-wait $g alpha" vramctl --socket "$s" volume save ""
+expect_words "--force --no-wait $g alpha" vramctl --socket "$s" volume restore ""
+mkdir "$tmpdir/imgs"; touch "$tmpdir/imgs/one.img"
+expect_words "$tmpdir/imgs/one.img" vramctl --socket "$s" volume save alpha "$tmpdir/imgs/o"
+expect_words "$tmpdir/imgs/one.img" vramctl volume create x --from "$tmpdir/imgs/o"
+pass "bash completion: commands, options, columns, volume and device names, image files"

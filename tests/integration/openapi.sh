@@ -35,6 +35,8 @@ DELETE /v1/volumes/{name}
 POST /v1/volumes/{name}/attach
 POST /v1/volumes/{name}/detach
 POST /v1/volumes/{name}/rebalance
+POST /v1/volumes/{name}/save
+POST /v1/volumes/{name}/restore
 GET /v1/jobs
 GET /v1/jobs/{id}
 DELETE /v1/jobs/{id}
@@ -48,6 +50,8 @@ Volume.index only a kernel device has an index: tests/kernel/guest-attach.sh
 Volume.device_connections only a kernel-attached /dev/nbdN: tests/kernel/guest-nbd.sh
 Connection.device a kernel client (ublk or /dev/nbdN): tests/kernel
 JobId.id only a job forgotten before its 202 was made (64 newer ones ended meanwhile)
+Volume.persist only a volume created with persist (root only): tests/integration/persist.sh
+VolumeDetail.persist only a volume created with persist (root only): tests/integration/persist.sh
 EOF
 api GET /v1
 echo "$body" | jq -e '.frontends | index("ublk")' >/dev/null ||
@@ -99,6 +103,18 @@ call GET /v1/volumes/{name} /v1/volumes/nope; expect 404 "GET nope" no_such_volu
 call GET /v1/volumes/{name} /v1/volumes/BAD; expect 400 "GET BAD" invalid_name
 call POST /v1/volumes /v1/volumes?job=true -d '{"name":"later","size":4194304}'; expect 202 "create as a job"
 call POST /v1/volumes /v1/volumes?job=maybe -d '{"name":"later2","size":4194304}'; expect 400 "?job=maybe" invalid_query
+
+# Save, restore, create from an image.
+call POST /v1/volumes/{name}/save /v1/volumes/thick/save -d "{\"path\":\"$tmpdir/thick.img\"}"
+expect 202 "save thick"; wait_job "$(echo "$body" | jq .id)" done
+call POST /v1/volumes/{name}/save /v1/volumes/thick/save -d '{"path":"rel.img"}'; expect 400 "a relative path" invalid_field
+call POST /v1/volumes/{name}/save /v1/volumes/thick/save -d '{}'; expect 400 "no path" missing_field
+call POST /v1/volumes/{name}/restore /v1/volumes/thick/restore -d "{\"path\":\"$tmpdir/thick.img\"}"
+expect 202 "restore thick"; wait_job "$(echo "$body" | jq .id)" done
+call POST /v1/volumes/{name}/restore /v1/volumes/thick/restore -d "{\"path\":\"$tmpdir/none.img\"}"
+expect 404 "restore from nothing" not_found
+call POST /v1/volumes /v1/volumes -d "{\"name\":\"fromimg\",\"from\":\"$tmpdir/thick.img\"}"
+expect 202 "create from an image"; wait_job "$(echo "$body" | jq .id)" done
 
 # Resize: grow, shrink refused and forced, refusals.
 call PATCH /v1/volumes/{name} /v1/volumes/thin -d '{"grow_bytes":8388608}'; expect 200 "grow thin"

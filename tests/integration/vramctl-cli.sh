@@ -38,7 +38,7 @@ usage_line() {
     fail "'vramctl $*': no prefix or hint: $(cat "$tmpdir/err")"
   grep -qF -- "$want" "$tmpdir/err" || fail "'vramctl $*': want '$want': $(cat "$tmpdir/err")"
 }
-usage_line "vramctl: volume create: --size is required (see 'vramctl volume create --help')" \
+usage_line "vramctl: volume create: --size is required (or --from, which takes the image's) (see 'vramctl volume create --help')" \
   volume create x
 usage_line "give a command (see 'vramctl --help')"
 usage_line "unknown command 'frobnicate'" frobnicate

@@ -227,9 +227,13 @@ static void test_body_bad(void)
            "field 'attach' must be true or false");
   json_bad("{\"name\":\"a\",\"size\":1,\"index\":-1}", B, "invalid_field", "index",
            "field 'index' must be an integer from 0 to 1048576");
+  json_bad("{\"name\":\"a\",\"size\":1,\"persist\":\"rel\"}", B, "invalid_field", "persist",
+           "field persist must be an absolute path of fewer than 256 bytes, without ','");
+  json_bad("{\"name\":\"a\",\"size\":1,\"persist\":7}", B, "invalid_field", "persist",
+           "field 'persist' must be a string");
   json_bad("{\"name\":\"a\",\"size\":1,\"ublk\":1}", B, "unknown_field", "ublk",
            "unknown field 'ublk'; known fields: name, size, layout, devices, stripe_unit, "
-           "frontend, provisioning, attach, index");
+           "frontend, provisioning, attach, index, persist");
   /* Attach takes the exposure and nothing else, and needs the frontend. */
   json_bad("{\"frontend\":\"ublk\",\"size\":1}", VD_SPEC_EXPOSE, "unknown_field", "size",
            "unknown field 'size'; known fields: frontend, attach, index");
@@ -305,7 +309,7 @@ static void test_saved_version1(void)
   json_bad("{\"name\":\"d\",\"size\":1,\"layout\":\"stripe\",\"frontend\":\"nbd\",\"ublk\":1}",
            S, "unknown_field", "ublk",
            "unknown field 'ublk'; known fields: name, size, layout, devices, stripe_unit, "
-           "frontend, provisioning, attach, index");
+           "frontend, provisioning, attach, index, persist");
 }
 
 /* Each field's bad values in text, as vramd.conf reports them. */
