@@ -12,8 +12,14 @@ export VRAMCTL_SOCKET="$tmpdir/api.sock"
 M=1048576
 
 # Capacity of about 96 MiB per device, so "no room" is quick to reach.
-free=$("$VRAMD" --list-devices --json --device-types cpu | jq '[.devices[].free_bytes] | min')
-start_vramd --extent-size 8M --thin-chunk 4M --thin-stock 1 --reserve $(( free - 96 * M ))
+# 96 MiB of capacity per device: the reserve set once vramd runs, against
+# the free memory it saw at start (host memory moves while tests run).
+start_vramd --extent-size 8M --thin-chunk 4M --thin-stock 1
+for d in cpu0 cpu1; do
+  free=$(curl -s --unix-socket "$tmpdir/api.sock" "http://localhost/v1/devices/$d" | jq .free_bytes)
+  "$VRAMCTL" --socket "$tmpdir/api.sock" device set $d --reserve $(( free - 96 * M )) >/dev/null ||
+    fail "reserve $d"
+done
 requires_frontend nbd
 qio() { timeout 60 qemu-io -f raw "$@" >"$tmpdir/qio" 2>&1; }
 size_of() { nbdinfo --size "$(nbd_uri "$1")"; }
