@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,7 +19,7 @@ _Atomic int vd_log_max = VD_LOG_INFO;
 static pthread_mutex_t rl_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* 1 when stderr is a terminal, 0 when not, -1 until first asked. */
-static _Atomic int on_tty = -1;
+static _Atomic int plain_out = -1; /* 1: level words; 0: <N> for the journal */
 
 static vd_log_sink_fn *_Atomic sink;
 
@@ -41,7 +42,7 @@ bool vd_log_is_journal(const char *journal_stream, int fd)
   return (uintmax_t)st.st_dev == dev && (uintmax_t)st.st_ino == ino;
 }
 
-/* The word a terminal reader gets for a level ("" for info). */
+/* The word a reader gets for a level ("" for info). */
 static const char *level_word(int level)
 {
   return level <= VD_LOG_ERR ? "error: " : level == VD_LOG_WARNING ? "warning: " :
@@ -55,14 +56,17 @@ static void log_line(int level, const struct vd_log_fields *f, const char *fmt, 
   static const struct vd_log_fields none;
   vd_log_sink_fn *s = sink;
   char line[1024];
-  int tty = on_tty;
+  int plain = plain_out;
 
   vsnprintf(line, sizeof line, fmt, ap);
   if (s && !s(level, f ? f : &none, line))
     return;
-  if (tty < 0)
-    on_tty = tty = isatty(STDERR_FILENO);
-  if (tty)
+  /* <N> is what the journal reads a level from: only for the journal's
+   * own stream (when native sending is not there or failed); terminals,
+   * files and pipes get words. */
+  if (plain < 0)
+    plain_out = plain = !vd_log_is_journal(getenv("JOURNAL_STREAM"), STDERR_FILENO);
+  if (plain)
     fprintf(stderr, "vramd: %s%s\n", level_word(level), line);
   else
     fprintf(stderr, "<%d>vramd: %s\n", level, line);

@@ -33,8 +33,8 @@ cmp "$dir/data" "$dir/back"
 /usr/bin/vramctl volume delete pkgtest
 left=$(/usr/bin/vramctl volume list -H) || { echo "FAIL: volume list"; exit 1; }
 [ -z "$left" ] || { echo "FAIL: volume not deleted: $left"; exit 1; }
-grep -q '^<7>vramd: ' "$dir/vramd.log" || { echo "FAIL: --verbose logged no <7> debug line"; exit 1; }
-grep -q '^<6>vramd: ready:' "$dir/vramd.log" || { echo "FAIL: no <6> ready line"; exit 1; }
+grep -q '^vramd: debug: ' "$dir/vramd.log" || { echo "FAIL: --verbose logged no debug line"; exit 1; }
+grep -q '^vramd: ready:' "$dir/vramd.log" || { echo "FAIL: no ready line"; exit 1; }
 kill -TERM "$pid"
 wait "$pid"
 pid=

@@ -74,9 +74,9 @@ pass "stderr is the journal: $n entries, with PRIORITY, VOLUME=, DEVICE=, JOB=; 
 : >"$tmpdir/entries"
 JOURNAL_STREAM=$(stat -c '%d:%i' "$tmpdir/entries") start_vramd
 api POST /v1/volumes -d '{"name":"jw","size":4194304}'; expect 201 "create jw"
-for _ in $(seq 1 50); do grep -q "<6>vramd: api: POST /v1/volumes by" "$tmpdir/vramd.log" && break; sleep 0.1; done
-grep -q "<6>vramd: api: POST /v1/volumes by uid [0-9]* pid [0-9]*: 201 /v1/volumes/jw$" "$tmpdir/vramd.log" ||
+for _ in $(seq 1 50); do grep -q "^vramd: api: POST /v1/volumes by" "$tmpdir/vramd.log" && break; sleep 0.1; done
+grep -q "^vramd: api: POST /v1/volumes by uid [0-9]* pid [0-9]*: 201 /v1/volumes/jw$" "$tmpdir/vramd.log" ||
   fail "no create line on stderr: $(cat "$tmpdir/vramd.log")"
 [ ! -s "$tmpdir/entries" ] || fail "entries sent though stderr is not the journal: $(cat "$tmpdir/entries")"
 stop_vramd
-pass "another stream in JOURNAL_STREAM: lines on stderr with <N>, nothing to the journal"
+pass "another stream in JOURNAL_STREAM: lines on stderr with level words, nothing to the journal"

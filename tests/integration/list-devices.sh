@@ -54,7 +54,7 @@ if command -v script >/dev/null; then
   ! grep -q "<[0-9]>" "$tmpdir/tty" || fail "a <N> prefix on a terminal: $(cat "$tmpdir/tty")"
   POCL_DEVICES=pthread "$VRAMD" --device-types gpu --api-socket "$tmpdir/t.sock" \
     --state-dir "$tmpdir/ts" --metrics-listen off >"$tmpdir/file" 2>&1 || true
-  grep -q "^<3>vramd: no OpenCL device" "$tmpdir/file" || fail "file: $(cat "$tmpdir/file")"
+  grep -q "^vramd: error: no OpenCL device" "$tmpdir/file" || fail "file: $(cat "$tmpdir/file")"
   pass "log lines: level words on a terminal, <N> prefixes in a file"
 fi
 

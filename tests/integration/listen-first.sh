@@ -6,9 +6,9 @@
 requires python3
 
 start_vramd --metrics-listen 127.0.0.1:0
-grep -q "<6>vramd: api: listening on $tmpdir/api.sock$" "$tmpdir/vramd.log" || fail "no 'api: listening on' line"
-grep -q "<6>vramd: metrics: listening on 127.0.0.1:0$" "$tmpdir/vramd.log" || fail "no 'metrics: listening on' line"
-grep -q "<6>vramd: nbd: listening on $tmpdir/nbd.sock" "$tmpdir/vramd.log" || fail "no 'nbd: listening on' line"
+grep -q "vramd: api: listening on $tmpdir/api.sock$" "$tmpdir/vramd.log" || fail "no 'api: listening on' line"
+grep -q "vramd: metrics: listening on 127.0.0.1:0$" "$tmpdir/vramd.log" || fail "no 'metrics: listening on' line"
+grep -q "vramd: nbd: listening on $tmpdir/nbd.sock" "$tmpdir/vramd.log" || fail "no 'nbd: listening on' line"
 stop_vramd
 pass "the API, metrics and NBD listeners are logged at start"
 

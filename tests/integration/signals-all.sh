@@ -32,8 +32,8 @@ grep -q "SIGHUP: re-read $tmpdir/vramd.conf; verbose is on" "$tmpdir/vramd.log" 
   fail "SIGHUP did not re-read verbose: $(tail -3 "$tmpdir/vramd.log")"
 ! grep -q "^<7>" "$tmpdir/vramd.log" || fail "debug lines before verbose = on"
 nbdcopy "$(nbd_uri v)" "$tmpdir/back"
-for _ in $(seq 1 50); do grep -q "^<7>vramd: nbd v: connection ends" "$tmpdir/vramd.log" && break; sleep 0.1; done
-grep -q "^<7>vramd: nbd v: connection ends" "$tmpdir/vramd.log" || fail "no debug lines after verbose = on"
+for _ in $(seq 1 50); do grep -q "^vramd: debug: nbd v: connection ends" "$tmpdir/vramd.log" && break; sleep 0.1; done
+grep -q "^vramd: debug: nbd v: connection ends" "$tmpdir/vramd.log" || fail "no debug lines after verbose = on"
 printf 'verbose = on\nnbd-max-sessions = 8\n' >"$tmpdir/vramd.conf"
 kill -HUP "$vramd_pid"
 for _ in $(seq 1 50); do grep -q "take effect at the next start" "$tmpdir/vramd.log" && break; sleep 0.1; done

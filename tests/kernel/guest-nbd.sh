@@ -145,7 +145,7 @@ t_nbd_sigstop() {
     --volume name=nst,size=16M,layout=stripe,devices=all,frontend=nbd,attach=1,index=9 || return 1
   stop_cont_when_connected /dev/nbd9 || return 1
   for _ in $(seq 1 50); do
-    grep -q "<3>vramd: nbd: the kernel dropped /dev/nbd9 of volume nst" "$W/nbd-stop-ioctl.log" && break
+    grep -q "vramd: error: nbd: the kernel dropped /dev/nbd9 of volume nst" "$W/nbd-stop-ioctl.log" && break
     sleep 0.2
   done
   grep "dropped /dev/nbd9" "$W/nbd-stop-ioctl.log" ||
