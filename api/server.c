@@ -316,6 +316,7 @@ static bool caller_of(struct req *c, struct vramd_caller *who, enum MHD_Result *
   }
   who->uid = cr.uid;
   who->gid = cr.gid;
+  who->pid = cr.pid;
   return true;
 }
 
@@ -327,7 +328,8 @@ static enum MHD_Result image_error(struct vramd *d, struct req *c, int rc, const
 {
   switch (rc) {
   case -ENOENT: return send_error(c, MHD_HTTP_NOT_FOUND, "not_found", NULL, "%s", err);
-  case -EINVAL: return send_error(c, MHD_HTTP_BAD_REQUEST, "invalid_path", NULL, "%s", err);
+  case -EINVAL:
+  case -EXDEV: return send_error(c, MHD_HTTP_BAD_REQUEST, "invalid_path", NULL, "%s", err);
   case -EFBIG: return send_error(c, MHD_HTTP_BAD_REQUEST, "image_too_large", NULL, "%s", err);
   case -EACCES:
   case -EPERM: return send_error(c, MHD_HTTP_FORBIDDEN, "forbidden", NULL, "%s", err);

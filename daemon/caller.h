@@ -16,6 +16,7 @@
 struct vramd_caller {
   uid_t uid;
   gid_t gid;
+  pid_t pid;    /* to see paths as it sees them (/proc/PID/root); 0: unknown */
 };
 
 /* What vramd_caller_begin changed, to put back. */

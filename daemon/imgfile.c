@@ -51,6 +51,29 @@ static int device_size(int fd, uint64_t *size)
   return ioctl(fd, BLKGETSIZE64, size) ? -errno : 0;
 }
 
+/* Refuse a directory that the caller sees as another one than vramd does:
+ * under systemd's sandbox (PrivateTmp, ProtectHome, ...) a save to /tmp
+ * would otherwise land in vramd's own /tmp, where the caller never finds
+ * it.  The caller's view is /proc/PID/root; when that cannot be asked
+ * (no pid, the process gone) nothing is refused. */
+static int same_dir_as_caller(struct vd_imgfile *f, const char *dir, char *err, size_t errlen)
+{
+  char theirs[PATH_MAX + 32];
+  struct stat a, b;
+
+  if (f->caller.pid <= 0)
+    return 0;
+  snprintf(theirs, sizeof theirs, "/proc/%d/root%s", (int)f->caller.pid, dir);
+  if (fstat(f->dirfd, &a) || stat(theirs, &b))
+    return 0;
+  if (a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+    return 0;
+  snprintf(err, errlen, "vramd sees another %s than you do (its service's sandbox: "
+           "PrivateTmp, ProtectHome, ProtectSystem): choose a directory both see, or add "
+           "it with ReadWritePaths= (docs/systemd.md)", dir);
+  return -EXDEV;
+}
+
 /* Split f->path into its directory (opened O_PATH, as the caller) and
  * last name. */
 static int open_dir(struct vd_imgfile *f, char *err, size_t errlen)
@@ -68,7 +91,9 @@ static int open_dir(struct vd_imgfile *f, char *err, size_t errlen)
   snprintf(f->partial_name, sizeof f->partial_name, "%s.partial", f->base);
   snprintf(dir, sizeof dir, "%.*s", n ? (int)n : 1, n ? f->path : "/");
   f->dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-  return f->dirfd < 0 ? open_error(f, errno, "open the directory of", err, errlen) : 0;
+  if (f->dirfd < 0)
+    return open_error(f, errno, "open the directory of", err, errlen);
+  return same_dir_as_caller(f, dir, err, errlen);
 }
 
 /* Check path and set up f with nothing open. */

@@ -25,7 +25,7 @@
 /* vramd itself, as the opener of persisted images. */
 static struct vramd_caller self(void)
 {
-  return (struct vramd_caller){ geteuid(), getegid() };
+  return (struct vramd_caller){ geteuid(), getegid(), 0 };
 }
 
 /* path with suffix appended, in buf. */

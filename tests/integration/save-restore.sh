@@ -218,3 +218,20 @@ EOF
 done
 grep -o "volume vw: saved .*" "$tmpdir/vramd.log" | tail -1
 pass "three saves under QD1 writes each hold one moment, and what was written before"
+
+# 9. A caller that sees another directory than vramd (a mount of its own,
+#    as systemd's PrivateTmp gives vramd one): refused, nothing written.
+if unshare -m true 2>/dev/null; then
+  mkdir -p "$tmpdir/ns"
+  set +e
+  unshare -m sh -c "mount -t tmpfs tmpfs '$tmpdir/ns' &&
+    '$VRAMCTL' --socket '$tmpdir/api.sock' volume save vs '$tmpdir/ns/x.img'" >/dev/null 2>"$tmpdir/err"
+  rc=$?
+  set -e
+  [ $rc = 1 ] && grep -q "vramd sees another $tmpdir/ns than you do" "$tmpdir/err" ||
+    fail "a directory vramd sees otherwise: $rc $(cat "$tmpdir/err")"
+  [ ! -e "$tmpdir/ns/x.img" ] && [ ! -e "$tmpdir/ns/x.img.partial" ] || fail "a file was written"
+  pass "a directory the caller sees otherwise than vramd (its own mount) is refused, nothing written"
+else
+  echo "SKIP (section 9): unshare -m is not allowed here"
+fi
