@@ -50,8 +50,9 @@ echo "$body" | jq -e --argjson m $MiB '.pinned_host as $p | $p.nbd.staging_bytes
   $p.nbd.now == 0 and $p.nbd.held_bytes == 0 and
   $p.engine.small_batch and $p.engine.small_max_bytes == 8192 and
   $p.engine.staging_bytes == 4 * $m and $p.engine.workers >= 2 and
-  $p.bound_bytes == 2 * 4 * $m + $p.engine.workers * 4 * $m + $p.ublk.held_bytes and
-  $p.held_bytes == $p.engine.held_bytes + $p.ublk.held_bytes' >/dev/null ||
+  $p.bound_bytes == 2 * 4 * $m + $p.engine.workers * 4 * $m + $p.ublk.held_bytes +
+                    $p.save.jobs * $p.save.staging_bytes and
+  $p.held_bytes == $p.engine.held_bytes + $p.ublk.held_bytes + $p.save.held_bytes' >/dev/null ||
   fail "GET /v1 pinned_host: $(echo "$body" | jq -c .pinned_host)"
 grep -q "4.0 MiB of pinned staging per session, at most 2 sessions" "$tmpdir/vramd.log" ||
   fail "the start-up log does not state the NBD staging"
