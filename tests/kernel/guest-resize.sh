@@ -20,9 +20,14 @@ t_resize_nbd() {
   stop_vramd 60 > /dev/null
   modprobe ext4 && modprobe nbd || return 1
   rm -rf "$W/resize-state"
-  # The ioctl path takes the first free /dev/nbdN from 0 up and stops at
-  # a gap (netlink destroys the devices it made): name one.
-  [ "$1" = ioctl ] && export VRAMD_FAULTS=1 VRAMD_NBD_ATTACH=ioctl && idx=(--index 5)
+  # The ioctl path needs /dev/nbdN to exist, and netlink's earlier steps
+  # destroyed the devices they made: load the module afresh (nothing is
+  # attached now that vramd stopped) and name one.
+  if [ "$1" = ioctl ]; then
+    modprobe -r nbd 2>/dev/null; modprobe nbd nbds_max=16 || return 1
+    for _ in $(seq 1 50); do [ -b /dev/nbd5 ] && break; sleep 0.1; done
+    export VRAMD_FAULTS=1 VRAMD_NBD_ATTACH=ioctl && idx=(--index 5)
+  fi
   start_resize_vramd || return 1
   dev=$(rctl volume create nr --size 64M --attach "${idx[@]}" | tail -n 1)
   [ -b "$dev" ] || { echo "no kernel device: $dev"; return 1; }
