@@ -17,7 +17,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   struct vd_api_error e;
   char msg[200];
   if (vd_api_parse_create((const char *)data, size, &spec, &e) == 0) {
-    if (!vd_name_valid(spec.name, msg, sizeof msg) || spec.size == 0 || spec.ndev > VD_MAX_DEVICES)
+    /* A size is bytes, or a share of free VRAM (1-100%) fixed at create. */
+    if (!vd_name_valid(spec.name, msg, sizeof msg) || spec.ndev > VD_MAX_DEVICES ||
+        (spec.size == 0) == (spec.size_free_pct == 0) || spec.size_free_pct > 100)
       __builtin_trap();
     /* Bodies are taken with their length: a NUL byte is never accepted. */
     if (memchr(data, 0, size))
