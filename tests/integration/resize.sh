@@ -135,7 +135,7 @@ pass "the state file keeps the new sizes across a restart"
 
 # Writes verified by fio on the old range while the volume grows.
 if command -v fio >/dev/null && fio --enghelp 2>/dev/null | grep -q nbd; then
-  fio --name=v --ioengine=nbd --uri="$(nbd_uri stripe)" --rw=randwrite --bs=16k \
+  fio --name=v --verify_state_save=0 --ioengine=nbd --uri="$(nbd_uri stripe)" --rw=randwrite --bs=16k \
     --size=40M --iodepth=8 --time_based --runtime=4 --verify=crc32c --verify_fatal=1 \
     --do_verify=1 --output="$tmpdir/fio" >/dev/null 2>&1 &
   fio_pid=$!
