@@ -10,7 +10,16 @@
  * --kernel enqueues a tiny kernel launch (with its argument set) instead
  * of a copy: what vramd's batch path pays per batch.
  *
- * Usage: cl-calls [--device-types gpu|cpu] [--seconds S] [--read|--kernel] */
+ * --batch replays the driver calls of one whole engine batch of a single
+ * 4 KiB write, one batch at a time: upload the staging, launch the
+ * scatter kernel, enqueue a marker, flush, poll the marker until it has
+ * run, release it.  --no-marker polls the launch's own event instead.
+ * With one batch per device in flight (the engine's case once a queue
+ * depth is spread over several devices), batches/s per thread bounds the
+ * engine's batch rate on that many devices.
+ *
+ * Usage: cl-calls [--device-types gpu|cpu] [--seconds S]
+ *                 [--read|--kernel|--batch [--no-marker]] */
 #define _GNU_SOURCE
 #define CL_TARGET_OPENCL_VERSION 300
 #include <CL/cl.h>
@@ -37,7 +46,7 @@ struct dev {
   void *hp;
   pthread_t t;
   double secs;
-  bool read, kernel;
+  bool read, kernel, batch, marker;
   atomic_bool *go;
   unsigned long long calls;
   int err;
@@ -79,6 +88,31 @@ static cl_int dev_open(struct dev *d)
   return clFinish(d->q);
 }
 
+/* One engine-like batch: upload, launch, marker, flush, poll; 0 or the
+ * CL error. */
+static cl_int one_batch(struct dev *d, unsigned slot)
+{
+  size_t g = 64, l = 64;
+  cl_uint s = slot;
+  cl_int st = CL_QUEUED, rc;
+  cl_event ev = NULL, kev = NULL;
+
+  rc = clEnqueueWriteBuffer(d->q, d->buf, CL_FALSE, (size_t)slot * XFER, XFER, d->hp, 0,
+                            NULL, NULL);
+  if (!rc) rc = clSetKernelArg(d->k, 0, sizeof d->buf, &d->buf);
+  if (!rc) rc = clSetKernelArg(d->k, 1, sizeof s, &s);
+  if (!rc) rc = clEnqueueNDRangeKernel(d->q, d->k, 1, NULL, &g, &l, 0, NULL,
+                                       d->marker ? NULL : &kev);
+  if (!rc && d->marker) rc = clEnqueueMarkerWithWaitList(d->q, 0, NULL, &ev);
+  if (!d->marker) ev = kev;
+  if (!rc) rc = clFlush(d->q);
+  while (!rc && st > CL_COMPLETE)
+    rc = clGetEventInfo(ev, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof st, &st, NULL);
+  if (ev)
+    clReleaseEvent(ev);
+  return rc ? rc : st;
+}
+
 /* Thread: rounds of ROUND small transfers until the time is up. */
 static void *drive(void *arg)
 {
@@ -90,7 +124,9 @@ static void *drive(void *arg)
   end = now() + d->secs;
   while (now() < end && !d->err) {
     for (int i = 0; i < ROUND && !d->err; i++, slot = (slot + 37) % SLOTS)
-      if (d->kernel) {
+      if (d->batch) {
+        d->err = one_batch(d, slot);
+      } else if (d->kernel) {
         size_t g = 64, l = 64;
         cl_uint s = slot;
         d->err = clSetKernelArg(d->k, 0, sizeof d->buf, &d->buf);
@@ -114,7 +150,7 @@ int main(int argc, char **argv)
 {
   cl_device_type types = CL_DEVICE_TYPE_GPU | CL_DEVICE_TYPE_ACCELERATOR;
   double secs = 2, one = 0;
-  bool read = false, kernel = false;
+  bool read = false, kernel = false, batch = false, marker = true;
   struct dev dev[MAX_DEV];
   cl_platform_id plat[8];
   cl_uint np = 0, nd = 0;
@@ -122,11 +158,14 @@ int main(int argc, char **argv)
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--read")) read = true;
     else if (!strcmp(argv[i], "--kernel")) kernel = true;
+    else if (!strcmp(argv[i], "--batch")) batch = true;
+    else if (!strcmp(argv[i], "--no-marker")) marker = false;
     else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) secs = atof(argv[++i]);
     else if (!strcmp(argv[i], "--device-types") && i + 1 < argc)
       types = !strcmp(argv[++i], "cpu") ? CL_DEVICE_TYPE_CPU : types;
     else {
-      fprintf(stderr, "Usage: cl-calls [--device-types gpu|cpu] [--seconds S] [--read|--kernel]\n");
+      fprintf(stderr, "Usage: cl-calls [--device-types gpu|cpu] [--seconds S]\n"
+              "                [--read|--kernel|--batch [--no-marker]]\n");
       return 2;
     }
   }
@@ -152,7 +191,10 @@ int main(int argc, char **argv)
       return 1;
     }
   }
-  if (kernel)
+  if (batch)
+    printf("# cl-calls: whole batches of one 4 KiB write (upload, launch, %s, flush, poll), "
+           "one at a time, %.1f s\n", marker ? "marker" : "no marker", secs);
+  else if (kernel)
     printf("# cl-calls: kernel launches (64 work-items, 2 arguments set), rounds of %d, %.1f s\n",
            ROUND, secs);
   else
@@ -167,6 +209,8 @@ int main(int argc, char **argv)
       dev[i].secs = secs;
       dev[i].read = read;
       dev[i].kernel = kernel;
+      dev[i].batch = batch;
+      dev[i].marker = marker;
       dev[i].go = &go;
       if (pthread_create(&dev[i].t, NULL, drive, &dev[i])) {
         fprintf(stderr, "cl-calls: cannot start a thread\n");
