@@ -18,7 +18,8 @@
 #include "util.h"
 
 #define DEFAULT_WORKERS 1
-#define DEFAULT_BATCH 32
+#define DEFAULT_BATCH 64
+#define BATCH_ALWAYS 32 /* parts a batch takes before it checks its staging slot */
 #define MAX_WORKERS 64
 #define DEFAULT_DEPTH 8
 #define MAX_DEPTH VD_SMALL_SLOTS
@@ -306,7 +307,10 @@ static struct vd_io_part *take_batch(struct worker *w, unsigned inflight, bool w
   if (first) {
     last = first;
     bytes = first->io->len;
-    while (last->next && n < dq->batch) {
+    /* Past BATCH_ALWAYS parts, only what fits the staging slot: a part
+     * that overflows it would go as a direct copy. */
+    while (last->next && n < dq->batch &&
+           (n < BATCH_ALWAYS || !w->sm.on || bytes + last->next->io->len <= w->sm.slot_bytes)) {
       last = last->next;
       bytes += last->io->len;
       n++;
