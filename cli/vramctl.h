@@ -165,6 +165,9 @@ int vctl_job_wait(struct vctl *g, unsigned long id, bool no_wait);
 int vctl_start_job(struct vctl *g, const char *path, bool no_wait);
 /* The same with a JSON body (may be NULL). */
 int vctl_start_job_body(struct vctl *g, const char *path, const char *body, bool no_wait);
+/* NOUN VERB ARG [--no-wait] that POSTs to fmt (one %s: ARG) and waits. */
+int vctl_action_job(struct vctl *g, int argc, char **argv, const char *what, bool name,
+                    const char *fmt);
 /* An image file's path as vramd needs it, absolute (image-path.c): a
  * relative one is taken from the current directory.  NULL (said on
  * stderr) when it does not fit. */
