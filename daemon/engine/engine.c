@@ -196,8 +196,10 @@ static bool part_next(struct part_iter *pi, struct vd_segment *s, cl_mem *m)
 }
 
 /* Enqueue every segment of one part, small ones into the worker's batch;
- * bytes gets what it moves, p->err -EIO if a transfer cannot be queued. */
-static void enqueue_part(struct worker *w, struct vd_io_part *p, uint64_t *bytes)
+ * bytes gets what it moves, p->err -EIO if a transfer cannot be queued.
+ * With last, each direct transfer's event replaces the one in *last. */
+static void enqueue_part(struct worker *w, struct vd_io_part *p, uint64_t *bytes,
+                         cl_event *last)
 {
   struct vd_io *io = p->io;
   struct part_iter pi;
@@ -215,7 +217,11 @@ static void enqueue_part(struct worker *w, struct vd_io_part *p, uint64_t *bytes
     if (w->direct || !vd_small_add(&w->sm, p, m, &s)) {
       /* Direct: but not ahead of batched work it overlaps. */
       vd_small_order(&w->sm, m, s.ext_offset, s.len * s.rows, io->op == VD_OP_READ);
-      rc = enqueue_segment(w->q, io, m, &s, NULL);
+      if (last && *last) {
+        clReleaseEvent(*last);
+        *last = NULL;
+      }
+      rc = enqueue_segment(w->q, io, m, &s, last);
       if (rc != CL_SUCCESS) {
         vd_err_rl("%s: transfer failed: %s", vd_device_info(w->dq->dev)->id,
                vd_cl_strerror(rc));
@@ -337,16 +343,21 @@ static struct vd_io_part *take_batch(struct worker *w, unsigned inflight, bool w
 struct group {
   struct vd_io_part *parts;
   cl_event marker;
+  cl_int status;          /* the marker's last status seen (CL_QUEUED until polled) */
   uint64_t h2d, d2h;
   unsigned slot;          /* its place in the ring, and its staging slot */
 };
 
-/* Enqueue a batch's transfers and a marker behind them; flush to start. */
+/* Enqueue a batch's transfers; the event of its last command (the queue
+ * is in order) stands for the batch, or a marker behind them where that
+ * command has none (a batch of large transfers).  Flush to start. */
 static void group_start(struct worker *w, struct group *g, unsigned slot,
                         struct vd_io_part *batch)
 {
-  cl_int rc;
+  cl_event last = NULL, small_last = NULL;
+  cl_int rc = CL_SUCCESS;
   g->parts = batch;
+  g->status = CL_QUEUED;
   g->h2d = g->d2h = 0;
   g->slot = slot;
   /* A kernel launch costs as much driver time as several direct copies:
@@ -362,14 +373,23 @@ static void group_start(struct worker *w, struct group *g, unsigned slot,
   for (struct vd_io_part *p = batch; p; p = p->next) {
     uint64_t b = 0;
     p->err = 0;
-    enqueue_part(w, p, &b);
+    enqueue_part(w, p, &b, w->direct ? &last : NULL);
     if (p->io->op == VD_OP_READ)
       g->d2h += b;
     else if (p->io->op == VD_OP_WRITE)
       g->h2d += b;
   }
-  vd_small_end(&w->sm);
-  rc = clEnqueueMarkerWithWaitList(w->q, 0, NULL, &g->marker);
+  vd_small_end(&w->sm, &small_last);
+  if (small_last) {
+    if (last)
+      clReleaseEvent(last);
+    last = small_last;
+  }
+  /* Saving the marker saves a call into locks that every device's
+   * worker shares (bench/RESULTS.md, four GPUs). */
+  g->marker = last;
+  if (!last)
+    rc = clEnqueueMarkerWithWaitList(w->q, 0, NULL, &g->marker);
   if (rc != CL_SUCCESS) {
     /* No marker: wait here instead, so completion order still holds. */
     g->marker = NULL;
@@ -382,13 +402,15 @@ static void group_start(struct worker *w, struct group *g, unsigned slot,
   clFlush(w->q);
 }
 
-/* True once the group's marker has run (or failed). */
-static bool group_done(const struct group *g)
+/* True once the group's marker has run (or failed); the status seen is
+ * kept, so that finishing the group needs no second driver call. */
+static bool group_done(struct group *g)
 {
   cl_int st = CL_COMPLETE;
   if (g->marker &&
       clGetEventInfo(g->marker, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof st, &st, NULL) != CL_SUCCESS)
-    return true;
+    return true; /* group_finish waits and finds out */
+  g->status = st;
   return st <= CL_COMPLETE;
 }
 
@@ -401,7 +423,9 @@ static void group_finish(struct worker *w, struct group *g)
   bool failed = false, part_failed = false;
   uint64_t t0 = vd_now_ns();
   if (g->marker) {
-    cl_int rc = vd_cl_event_wait(g->marker);
+    /* Every driver call takes locks that all devices' workers share:
+     * wait only for a marker not yet seen complete. */
+    cl_int rc = g->status == CL_COMPLETE ? CL_SUCCESS : vd_cl_event_wait(g->marker);
     prof_add(&w->prof.wait_ns, vd_now_ns() - t0);
     if (rc != CL_SUCCESS) {
       vd_err_rl("%s: transfers failed: %s", vd_device_info(dq->dev)->id, vd_cl_strerror(rc));
@@ -427,7 +451,7 @@ static void group_finish(struct worker *w, struct group *g)
 /* Poll the oldest batch in flight for up to poll_ns, and the list too
  * when watch_list: true when parts arrived first (start them rather than
  * wait), false when the batch finished or the time ran out. */
-static bool poll_oldest(struct worker *w, const struct group *g, bool watch_list)
+static bool poll_oldest(struct worker *w, struct group *g, bool watch_list)
 {
   struct devq *dq = w->dq;
   uint64_t t0, end;

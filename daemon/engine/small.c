@@ -71,9 +71,10 @@ static void put_desc(unsigned char *p, uint64_t x, uint64_t ext_off, uint64_t sc
 }
 
 /* Set the kernel's extent arguments for records r[0..n) and launch it over
- * their descriptors, which start at desc_off in scratch. */
+ * their descriptors, which start at desc_off in scratch; ev (may be NULL)
+ * gets the launch's event. */
 static cl_int launch(struct vd_small *sm, const struct vd_small_rec *r, unsigned n,
-                     cl_ulong desc_off)
+                     cl_ulong desc_off, cl_event *ev)
 {
   cl_mem want[VD_KERNEL_EXTENTS] = { NULL };
   size_t global = n * sm->wg, local = sm->wg;
@@ -99,7 +100,7 @@ static cl_int launch(struct vd_small *sm, const struct vd_small_rec *r, unsigned
   if (rc != CL_SUCCESS)
     return rc;
   atomic_fetch_add_explicit(&sm->launches, 1, memory_order_relaxed);
-  return clEnqueueNDRangeKernel(sm->q, sm->k, 1, NULL, &global, &local, 0, NULL, NULL);
+  return clEnqueueNDRangeKernel(sm->q, sm->k, 1, NULL, &global, &local, 0, NULL, ev);
 }
 
 /* Forget the bounds and extents of the current launch. */
@@ -112,8 +113,9 @@ static void launch_reset(struct vd_small *sm)
 }
 
 /* Enqueue the chunk built so far: one upload of its write data and
- * descriptors, then one launch per run of records that may run together. */
-static void flush(struct vd_small *sm)
+ * descriptors, then one launch per run of records that may run together;
+ * last (may be NULL) gets the event of the last launch, if any. */
+static void flush(struct vd_small *sm, cl_event *last)
 {
   struct vd_small_slot *sl = sm->cur;
   unsigned n = sl->nrec - sm->chunk;
@@ -133,7 +135,8 @@ static void flush(struct vd_small *sm)
   for (unsigned i = sm->chunk, j; rc == CL_SUCCESS && i < sl->nrec; i = j) {
     for (j = i + 1; j < sl->nrec && !sl->rec[j].launch_start; j++)
       ;
-    rc = launch(sm, &sl->rec[i], j - i, sm->base + dofs + (i - sm->chunk) * DESC_BYTES);
+    rc = launch(sm, &sl->rec[i], j - i, sm->base + dofs + (i - sm->chunk) * DESC_BYTES,
+                j == sl->nrec ? last : NULL);
   }
   if (rc != CL_SUCCESS) {
     /* Only this chunk's requests fail; what was enqueued before stands. */
@@ -256,23 +259,27 @@ void vd_small_order(struct vd_small *sm, cl_mem mem, uint64_t off, uint64_t len,
 {
   if (sm->on && sm->chunk < sm->cur->nrec && off < sm->hi && sm->lo < off + len &&
       conflicts(sm->cur, sm->chunk, mem, off, len, read))
-    flush(sm);
+    flush(sm, NULL);
 }
 
-/* Enqueue what is left of the batch and the read-back of its read data. */
-void vd_small_end(struct vd_small *sm)
+/* Enqueue what is left of the batch and the read-back of its read data;
+ * last gets the event of the last command this enqueued, or stays NULL
+ * when it enqueued none (or that command failed). */
+void vd_small_end(struct vd_small *sm, cl_event *last)
 {
   struct vd_small_slot *sl = sm->cur;
+  bool back;
   cl_int rc;
 
   if (!sm->on)
     return;
-  flush(sm);
-  if (sl->rd_lo == sm->slot_bytes)
+  back = sl->rd_lo != sm->slot_bytes;
+  flush(sm, back ? NULL : last);
+  if (!back)
     return;
   rc = clEnqueueReadBuffer(sm->q, sm->scratch, CL_FALSE, sm->base + sl->rd_lo,
                            sm->slot_bytes - sl->rd_lo, sm->stage + sm->base + sl->rd_lo,
-                           0, NULL, NULL);
+                           0, NULL, last);
   if (rc != CL_SUCCESS) {
     vd_err_rl("%s: batched read-back failed: %s", sm->id, vd_cl_strerror(rc));
     for (unsigned i = 0; i < sl->nrec; i++)
@@ -320,7 +327,7 @@ static int self_test(struct vd_small *sm)
   r[0].mem = r[1].mem = r[2].mem = sm->scratch;
   rc = clEnqueueWriteBuffer(sm->q, sm->scratch, CL_FALSE, 0, DST + 2 * LEN, st, 0, NULL, NULL);
   if (rc == CL_SUCCESS)
-    rc = launch(sm, r, 3, 0);
+    rc = launch(sm, r, 3, 0, NULL);
   if (rc == CL_SUCCESS)
     rc = clEnqueueReadBuffer(sm->q, sm->scratch, CL_TRUE, DST, 2 * LEN, st + DST, 0, NULL, NULL);
   if (rc != CL_SUCCESS)

@@ -91,7 +91,7 @@ bool vd_small_add(struct vd_small *sm, struct vd_io_part *p, cl_mem mem,
 void vd_small_order(struct vd_small *sm, cl_mem mem, uint64_t off, uint64_t len,
                     bool read);
 /* Enqueue the rest of the batch: upload, kernel launches, read-back. */
-void vd_small_end(struct vd_small *sm);
+void vd_small_end(struct vd_small *sm, cl_event *last);
 /* After the batch's marker: copy READ data out to the requests (skipped
  * when failed or for parts with an error). */
 void vd_small_complete(struct vd_small *sm, unsigned slot, bool failed);
