@@ -18,7 +18,11 @@
  * depth is spread over several devices), batches/s per thread bounds the
  * engine's batch rate on that many devices.
  *
- * Usage: cl-calls [--device-types gpu|cpu] [--seconds S]
+ * --xfer SIZE (e.g. 4M) sets the size of each copy, and the table adds
+ * GB/s: with large copies, what the host's PCIe and memory give all the
+ * devices at once, the ceiling of large transfers on several GPUs.
+ *
+ * Usage: cl-calls [--device-types gpu|cpu] [--seconds S] [--xfer SIZE]
  *                 [--read|--kernel|--batch [--no-marker]] */
 #define _GNU_SOURCE
 #define CL_TARGET_OPENCL_VERSION 300
@@ -33,8 +37,8 @@
 
 #define MAX_DEV 16
 #define ROUND 32
-#define XFER 4096
-#define SLOTS 1024 /* device buffer: 4 MiB, offsets spread over it */
+static size_t XFER = 4096;     /* bytes per transfer (--xfer) */
+static unsigned SLOTS = 1024;  /* device buffer: SLOTS transfers, offsets spread over it */
 
 struct dev {
   cl_device_id id;
@@ -160,12 +164,23 @@ int main(int argc, char **argv)
     else if (!strcmp(argv[i], "--kernel")) kernel = true;
     else if (!strcmp(argv[i], "--batch")) batch = true;
     else if (!strcmp(argv[i], "--no-marker")) marker = false;
+    else if (!strcmp(argv[i], "--xfer") && i + 1 < argc) {
+      char *end;
+      unsigned long long v = strtoull(argv[++i], &end, 10);
+      v <<= *end == 'K' ? 10 : *end == 'M' ? 20 : 0;
+      if (v < 4096 || v > (256ull << 20) || v % 4096) {
+        fprintf(stderr, "cl-calls: --xfer takes 4K to 256M in 4K steps\n");
+        return 2;
+      }
+      XFER = v;
+      SLOTS = XFER >= (1u << 20) ? 16 : 1024;
+    }
     else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) secs = atof(argv[++i]);
     else if (!strcmp(argv[i], "--device-types") && i + 1 < argc)
       types = !strcmp(argv[++i], "cpu") ? CL_DEVICE_TYPE_CPU : types;
     else {
       fprintf(stderr, "Usage: cl-calls [--device-types gpu|cpu] [--seconds S]\n"
-              "                [--read|--kernel|--batch [--no-marker]]\n");
+              "                [--xfer SIZE] [--read|--kernel|--batch [--no-marker]]\n");
       return 2;
     }
   }
@@ -198,9 +213,10 @@ int main(int argc, char **argv)
     printf("# cl-calls: kernel launches (64 work-items, 2 arguments set), rounds of %d, %.1f s\n",
            ROUND, secs);
   else
-    printf("# cl-calls: non-blocking 4 KiB %s from pinned memory, rounds of %d, %.1f s\n",
-           read ? "reads" : "writes", ROUND, secs);
-  printf("%-8s %14s %14s %10s\n", "threads", "calls/s each", "calls/s all", "all/one");
+    printf("# cl-calls: non-blocking %zu KiB %s from pinned memory, rounds of %d, %.1f s\n",
+           XFER >> 10, read ? "reads" : "writes", ROUND, secs);
+  printf("%-8s %14s %14s %10s %10s\n", "threads", "calls/s each", "calls/s all", "all/one",
+         "GB/s all");
   for (cl_uint k = 1; k <= nd; k++) {
     atomic_bool go = false;
     double all = 0;
@@ -228,7 +244,8 @@ int main(int argc, char **argv)
     }
     if (k == 1)
       one = all;
-    printf("%-8u %14.0f %14.0f %10.2f\n", k, all / k, all, all / one);
+    printf("%-8u %14.0f %14.0f %10.2f %10.2f\n", k, all / k, all, all / one,
+           batch || kernel ? 0.0 : all * (double)XFER / 1e9);
   }
   return 0;
 }
