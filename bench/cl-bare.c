@@ -5,8 +5,12 @@
  * then waits for SIGTERM or SIGINT so that bench/mem-bench.sh can read its
  * /proc/PID/smaps next to vramd's in the same run.
  *
+ * --binary FILE (with --kernel): build from FILE, the program binary a
+ * first run saved there, instead of from source, and list the driver
+ * libraries mapped: whether a cached binary keeps the compiler out.
+ *
  * Usage: cl-bare [--device-types gpu|cpu|all] [--shared-context]
- *                [--lock none|all|onfault] [--kernel] */
+ *                [--lock none|all|onfault] [--kernel [--binary FILE]] */
 #define _GNU_SOURCE
 #define CL_TARGET_OPENCL_VERSION 300
 #include <CL/cl.h>
@@ -28,6 +32,7 @@ struct opts {
   cl_device_type types;
   bool shared, kernel;
   int lock; /* mlockall flags, 0: none */
+  const char *binary; /* program binary cache file, or NULL */
 };
 
 /* Parse the command line into o; false on a bad argument. */
@@ -40,6 +45,9 @@ static bool parse(int argc, char **argv, struct opts *o)
       o->shared = true;
     } else if (!strcmp(a, "--kernel")) {
       o->kernel = true;
+    } else if (!strcmp(a, "--binary") && i + 1 < argc) {
+      o->binary = v;
+      i++;
     } else if (!strcmp(a, "--device-types")) {
       o->types = !strcmp(v, "cpu") ? CL_DEVICE_TYPE_CPU
                : !strcmp(v, "all") ? CL_DEVICE_TYPE_ALL
@@ -56,6 +64,28 @@ static bool parse(int argc, char **argv, struct opts *o)
     }
   }
   return true;
+}
+
+/* Print the driver libraries (paths holding "nvidia" or "pocl") this
+ * process has mapped, one line. */
+static void print_libs(void)
+{
+  FILE *f = fopen("/proc/self/maps", "re");
+  char line[512], seen[4096] = "";
+  printf("cl-bare: libraries:");
+  while (f && fgets(line, sizeof line, f)) {
+    char *path = strchr(line, '/');
+    if (!path || (!strstr(path, "nvidia") && !strstr(path, "pocl")))
+      continue;
+    path[strcspn(path, "\n")] = '\0';
+    if (strstr(seen, path) || strlen(seen) + strlen(path) + 2 > sizeof seen)
+      continue;
+    strcat(strcat(seen, " "), path);
+    printf(" %s", strrchr(path, '/') + 1);
+  }
+  if (f)
+    fclose(f);
+  printf("\n");
 }
 
 /* Print VmRSS, VmHWM and VmLck of this process on one line. */
@@ -78,15 +108,61 @@ static void print_status(unsigned ndev, unsigned nctx)
   fflush(stdout);
 }
 
-/* Build vramd's batch kernel for one device; false if it fails. */
-static bool build_kernel(cl_context ctx, cl_device_id d)
+/* Read a whole file into a new buffer; NULL if it cannot. */
+static unsigned char *slurp(const char *path, size_t *len)
+{
+  FILE *f = fopen(path, "rb");
+  unsigned char *b = NULL;
+  long n;
+  if (!f)
+    return NULL;
+  if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0 &&
+      (b = malloc((size_t)n)) != NULL && fread(b, 1, (size_t)n, f) != (size_t)n) {
+    free(b);
+    b = NULL;
+  }
+  if (b)
+    *len = (size_t)n;
+  fclose(f);
+  return b;
+}
+
+/* Save a built program's binary for one device to path. */
+static void save_binary(cl_program p, const char *path)
+{
+  size_t len = 0;
+  unsigned char *b;
+  FILE *f;
+  if (clGetProgramInfo(p, CL_PROGRAM_BINARY_SIZES, sizeof len, &len, NULL) != CL_SUCCESS ||
+      !len || !(b = malloc(len)))
+    return;
+  if (clGetProgramInfo(p, CL_PROGRAM_BINARIES, sizeof b, &b, NULL) == CL_SUCCESS &&
+      (f = fopen(path, "wb")) != NULL) {
+    fwrite(b, 1, len, f);
+    fclose(f);
+  }
+  free(b);
+}
+
+/* Build vramd's batch kernel for one device, from bin (a cached binary)
+ * when it can be read, else from source, saving the binary to bin;
+ * false if it fails. */
+static bool build_kernel(cl_context ctx, cl_device_id d, const char *bin)
 {
   const char *src = vd_kernel_source;
-  cl_int rc;
-  cl_program p = clCreateProgramWithSource(ctx, 1, &src, NULL, &rc);
+  size_t len = 0;
+  unsigned char *b = bin ? slurp(bin, &len) : NULL;
+  cl_int rc, st;
+  cl_program p = b ? clCreateProgramWithBinary(ctx, 1, &d, &len, (const unsigned char **)&b,
+                                               &st, &rc)
+                   : clCreateProgramWithSource(ctx, 1, &src, NULL, &rc);
+  printf("cl-bare: kernel from %s\n", b ? "the cached binary" : "source");
+  free(b);
   if (rc != CL_SUCCESS)
     return false;
   rc = clBuildProgram(p, 1, &d, "", NULL, NULL);
+  if (rc == CL_SUCCESS && bin && !len)
+    save_binary(p, bin);
   if (rc == CL_SUCCESS) {
     cl_kernel k = clCreateKernel(p, VD_KERNEL_NAME, &rc);
     if (rc == CL_SUCCESS)
@@ -150,7 +226,7 @@ int main(int argc, char **argv)
         return 1;
       }
       clFinish(q);
-      if (o.kernel && !build_kernel(ctx, ids[i]))
+      if (o.kernel && !build_kernel(ctx, ids[i], o.binary))
         fprintf(stderr, "cl-bare: the batch kernel does not build on device %u\n", ndev);
       ndev++;
     }
@@ -162,6 +238,8 @@ int main(int argc, char **argv)
   if (o.lock && mlockall(o.lock) != 0)
     perror("cl-bare: mlockall");
   print_status(ndev, nctx);
+  if (o.binary)
+    print_libs();
   sigwait(&set, &sig);
   /* Contexts and queues go with the process, as the driver's own do. */
   return 0;
