@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "progcache.h"
 #include "small.h"
 #include "util.h"
 
@@ -25,13 +26,15 @@ static uint64_t align_up(uint64_t x, uint64_t a)
   return (x + a - 1) & ~(a - 1);
 }
 
-/* Build the kernel program for one device. */
-cl_program vd_small_program(struct vd_device *dev)
+/* Build the kernel program for one device, through the binary cache in
+ * cache_dir (NULL: none). */
+cl_program vd_small_program(struct vd_device *dev, const char *cache_dir)
 {
   const char *src = vd_kernel_source, *id = vd_device_info(dev)->id;
   cl_device_id d = vd_device_cl(dev);
   cl_uint align_bits = 0;
-  cl_program prog;
+  cl_program prog, failed;
+  bool cached;
   cl_int rc;
 
   /* The kernel moves uint4s at offsets it computes from buffer starts. */
@@ -40,16 +43,16 @@ cl_program vd_small_program(struct vd_device *dev)
     vd_warn("%s: buffers are not 16-byte aligned: small requests take the direct path", id);
     return NULL;
   }
-  prog = clCreateProgramWithSource(vd_device_context(dev), 1, &src, NULL, &rc);
-  if (rc != CL_SUCCESS) {
+  prog = vd_program_build(vd_device_context(dev), d, src, "", cache_dir, &cached, &failed, &rc);
+  if (!prog && !failed) {
     vd_warn("%s: cannot create the batch kernel (%s): small requests take the direct path",
             id, vd_cl_strerror(rc));
     return NULL;
   }
-  rc = clBuildProgram(prog, 1, &d, "", NULL, NULL);
-  if (rc != CL_SUCCESS) {
+  if (!prog) {
     size_t n = 0;
     char *log = NULL;
+    prog = failed;
     if (clGetProgramBuildInfo(prog, d, CL_PROGRAM_BUILD_LOG, 0, NULL, &n) == CL_SUCCESS && n &&
         (log = calloc(1, n + 1)) != NULL &&
         clGetProgramBuildInfo(prog, d, CL_PROGRAM_BUILD_LOG, n, log, NULL) != CL_SUCCESS)
@@ -60,6 +63,7 @@ cl_program vd_small_program(struct vd_device *dev)
     clReleaseProgram(prog);
     return NULL;
   }
+  vd_debug("%s: batch kernel %s", id, cached ? "from the cached binary" : "built from source");
   return prog;
 }
 

@@ -71,7 +71,7 @@ struct vd_small {
 };
 
 /* Build the kernel for one device; NULL (with a warning) if it fails. */
-cl_program vd_small_program(struct vd_device *dev);
+cl_program vd_small_program(struct vd_device *dev, const char *cache_dir);
 
 /* Set a worker's path up: on success sm->on is true; on failure a warning
  * says why and the worker keeps the direct path.  nslots <= VD_SMALL_SLOTS. */
