@@ -19,6 +19,7 @@
 
 #define DESC_BYTES 32u   /* one ulong4 */
 #define WG_MAX 256u      /* work-items per descriptor: 4 KiB moves in one pass of uint4s */
+#define ALL_SLOTS ((1u << VD_KERNEL_EXTENTS) - 1)
 
 /* Round up to a multiple of a power of two. */
 static uint64_t align_up(uint64_t x, uint64_t a)
@@ -84,34 +85,44 @@ static cl_int launch(struct vd_small *sm, const struct vd_small_rec *r, unsigned
   size_t global = n * sm->wg, local = sm->wg;
   cl_int rc;
 
+  uint64_t frees;
+
   for (unsigned i = 0; i < n; i++)
     want[r[i].arg] = r[i].mem;
-  /* Extents are set on every launch that uses them: a handle cached from an
-   * earlier launch may have been freed and reused since.  Unused arguments
-   * point at scratch, which lives as long as the kernel. */
+  /* Every driver call takes locks that all devices' workers share, so
+   * arguments are kept from launch to launch.  One set while no extent of
+   * this device was freed still names a live buffer; after a free any may
+   * not (a handle can even be reused by a new buffer), so those are set
+   * again, and unused ones are pointed at scratch, which lives as long as
+   * the kernel. */
+  frees = vd_device_launch_begin(sm->dev);
   for (unsigned a = 0; a < VD_KERNEL_EXTENTS; a++) {
-    if (!want[a] && (sm->arg_scratch & (1u << a)))
+    cl_mem m = want[a] ? want[a] : sm->scratch;
+    if (sm->arg_mem[a] == m && (sm->arg_frees[a] == frees || m == sm->scratch))
       continue;
-    rc = clSetKernelArg(sm->k, 2 + a, sizeof(cl_mem), want[a] ? &want[a] : &sm->scratch);
+    if (!want[a] && sm->arg_mem[a] && sm->arg_frees[a] == frees)
+      continue; /* a live extent that this launch does not touch */
+    rc = clSetKernelArg(sm->k, 2 + a, sizeof(cl_mem), &m);
+    sm->arg_mem[a] = rc == CL_SUCCESS ? m : NULL;
+    sm->arg_frees[a] = frees;
     if (rc != CL_SUCCESS)
-      return rc;
-    if (want[a])
-      sm->arg_scratch &= ~(1u << a);
-    else
-      sm->arg_scratch |= 1u << a;
+      goto out_end;
   }
   rc = clSetKernelArg(sm->k, 1, sizeof desc_off, &desc_off);
   if (rc != CL_SUCCESS)
-    return rc;
+    goto out_end;
   atomic_fetch_add_explicit(&sm->launches, 1, memory_order_relaxed);
-  return clEnqueueNDRangeKernel(sm->q, sm->k, 1, NULL, &global, &local, 0, NULL, ev);
+  rc = clEnqueueNDRangeKernel(sm->q, sm->k, 1, NULL, &global, &local, 0, NULL, ev);
+out_end:
+  vd_device_launch_end(sm->dev);
+  return rc;
 }
 
 /* Forget the bounds and extents of the current launch. */
 static void launch_reset(struct vd_small *sm)
 {
   sm->launch = sm->cur->nrec;
-  sm->next = 0;
+  sm->used = 0;
   sm->llo = UINT64_MAX;
   sm->lhi = 0;
 }
@@ -185,6 +196,35 @@ void vd_small_begin(struct vd_small *sm, unsigned slot)
   launch_reset(sm);
 }
 
+/* The argument slot mem has in the current launch, or VD_KERNEL_EXTENTS. */
+static unsigned launch_slot(const struct vd_small *sm, cl_mem mem)
+{
+  for (unsigned a = 0; a < VD_KERNEL_EXTENTS; a++)
+    if ((sm->used & (1u << a)) && sm->ext[a] == mem)
+      return a;
+  return VD_KERNEL_EXTENTS;
+}
+
+/* A slot the current launch does not use, for mem: the one whose kept
+ * argument is mem already if any, else one keeping nothing of use (scratch),
+ * else the first free.  There is one: the caller starts a new launch
+ * when all are used. */
+static unsigned free_slot(const struct vd_small *sm, cl_mem mem)
+{
+  unsigned idle = VD_KERNEL_EXTENTS, first = VD_KERNEL_EXTENTS;
+  for (unsigned a = 0; a < VD_KERNEL_EXTENTS; a++) {
+    if (sm->used & (1u << a))
+      continue;
+    if (sm->arg_mem[a] == mem)
+      return a;
+    if (idle == VD_KERNEL_EXTENTS && sm->arg_mem[a] == sm->scratch)
+      idle = a;
+    if (first == VD_KERNEL_EXTENTS)
+      first = a;
+  }
+  return idle != VD_KERNEL_EXTENTS ? idle : first;
+}
+
 /* Take a segment into the batch if it is small and there is room. */
 bool vd_small_add(struct vd_small *sm, struct vd_io_part *p, cl_mem mem,
                   const struct vd_segment *s)
@@ -222,17 +262,19 @@ bool vd_small_add(struct vd_small *sm, struct vd_io_part *p, cl_mem mem,
     return false;
   /* Records of one launch run in parallel: start another launch when this
    * one would race with it or needs one extent argument too many. */
-  for (a = 0; a < sm->next && sm->ext[a] != mem; a++)
-    ;
+  a = launch_slot(sm, mem);
   if (sm->launch < sl->nrec &&
-      ((a == sm->next && a == VD_KERNEL_EXTENTS) ||
+      ((a == VD_KERNEL_EXTENTS && sm->used == ALL_SLOTS) ||
        (s->ext_offset < sm->lhi && sm->llo < s->ext_offset + len &&
         conflicts(sl, sm->launch, mem, s->ext_offset, len, kop == VD_KOP_READ)))) {
     launch_reset(sm);
-    a = 0;
+    a = VD_KERNEL_EXTENTS;
   }
-  if (a == sm->next)
-    sm->ext[sm->next++] = mem;
+  if (a == VD_KERNEL_EXTENTS) {
+    a = free_slot(sm, mem);
+    sm->ext[a] = mem;
+    sm->used |= 1u << a;
+  }
   r = &sl->rec[sl->nrec++];
   r->p = p;
   r->mem = mem;
@@ -352,6 +394,7 @@ void vd_small_init(struct vd_small *sm, cl_program prog, struct vd_device *dev,
 
   memset(sm, 0, sizeof *sm);
   sm->q = q;
+  sm->dev = dev;
   snprintf(sm->id, sizeof sm->id, "%s", id);
   if (!prog || nslots == 0 || nslots > VD_SMALL_SLOTS || stage_bytes / nslots < 8192)
     return;
@@ -389,6 +432,7 @@ void vd_small_init(struct vd_small *sm, cl_program prog, struct vd_device *dev,
   rc = clSetKernelArg(sm->k, 0, sizeof(cl_mem), &sm->scratch);
   if (rc != CL_SUCCESS)
     goto out_warn;
+  /* arg_mem NULL: nothing set yet, so the first launch sets every slot. */
   if (self_test(sm)) {
     vd_warn("%s: the batch kernel gives wrong results: small requests take the direct path", id);
     vd_small_fini(sm);
