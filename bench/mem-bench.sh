@@ -19,9 +19,7 @@
 #                           [--size SIZE] [--runtime SEC] [--out FILE] [--keep DIR]
 #   --bin: folder with vramd, vramctl and cl-bare (default: the build tree).
 #   --vramd: a vramd to measure (repeatable, e.g. before=old/vramd);
-#            default: DIR/vramd as "vramd".  The state directory's kernel
-#            cache is kept from one to the next: give the same vramd twice
-#            (cold=..., warm=...) to see what the cached binary saves.
+#            default: DIR/vramd as "vramd".
 #   --size: the volume (default 8G, PoCL 512M); --runtime: seconds per job
 #           (default 5); --out: also append the report to FILE; --keep: copy
 #           every snapshot's raw breakdown, status and logs into DIR.
@@ -38,7 +36,7 @@ while [ $# -gt 0 ]; do
     --runtime) runtime=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --keep) keep=$2; shift 2 ;;
-    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "mem-bench.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -135,9 +133,7 @@ fio_job() {
 for v in "${vramds[@]}"; do
   label=${v%%=*} exe=${v#*=}
   echo "== $label: idle, then a volume and QD1 jobs" >&2
-  # A fresh state each time, but the kernel binary cache stays: the first
-  # vramd builds the batch kernel from source, later ones from the binary.
-  [ -d "$tmp/state" ] && find "$tmp/state" -mindepth 1 -maxdepth 1 ! -name kernels -exec rm -rf {} +
+  rm -rf "$tmp/state"
   "$exe" --api-socket "$tmp/api.sock" --nbd-socket "$tmp/nbd.sock" --metrics-listen off \
     --state-dir "$tmp/state" --device-types "$types" ${pocl:+--reserve 0} \
     >"$tmp/$label.log" 2>&1 &

@@ -11,7 +11,6 @@ daemon_libvdcore_a_SOURCES = \
 	daemon/engine/engine.h daemon/engine/engine-internal.h daemon/engine/engine.c \
 	daemon/engine/placement.c \
 	daemon/engine/small.h daemon/engine/small.c \
-	daemon/engine/progcache.h daemon/engine/progcache.c \
 	daemon/engine/kernels.h daemon/engine/kernels.c \
 	daemon/volume/volume.h daemon/volume/volume.c daemon/volume/registry.c \
 	daemon/volume/keeper.c daemon/volume/move.c daemon/volume/resize.c \

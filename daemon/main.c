@@ -254,7 +254,7 @@ int main(int argc, char **argv)
   struct vd_pool_config pc = { 0 };
   struct vd_engine_config ec = { 0 };
   const char *nbd_socket, *nbd_listen;
-  char err[512], kernels[300];
+  char err[512];
   int rc, api_fd = -1, metrics_fd = -1;
 
   /* Per-connection state and staging (128 KiB and up) come and go with
@@ -301,8 +301,6 @@ int main(int argc, char **argv)
   ec.small = d.cfg.small_batch ? VD_SMALL_ON : VD_SMALL_OFF;
   ec.small_max = d.cfg.small_max;
   ec.small_stage = d.cfg.small_staging;
-  snprintf(kernels, sizeof kernels, "%s/kernels", d.cfg.state_dir);
-  ec.program_cache = kernels;
   if (vd_engine_start(d.pool, &ec, &d.eng, err, sizeof err)) {
     vd_err("%s", err);
     rc = 1;

@@ -245,6 +245,3 @@ dist_noinst_SCRIPTS += tests/integration/save-restore.sh
 # a corrupt image.
 TESTS += tests/integration/persist.sh
 dist_noinst_SCRIPTS += tests/integration/persist.sh
-
-TESTS += tests/integration/kernel-cache.sh
-dist_noinst_SCRIPTS += tests/integration/kernel-cache.sh

@@ -86,7 +86,6 @@ struct vd_engine {
   uint64_t small_max, small_stage;
   enum vd_idle_mode idle;
   uint64_t idle_max;
-  char program_cache[256];  /* kernel binaries (progcache.c); "": none */
   uint64_t poll_ns;       /* VD_POLL_DEFAULT: per device type */
   unsigned small_min;
   unsigned fill;
@@ -860,7 +859,7 @@ static int devq_start(const struct vd_engine *eng, struct devq *dq, struct vd_de
     return -EIO;
   }
   if (eng->small)
-    dq->prog = vd_small_program(dev, eng->program_cache);
+    dq->prog = vd_small_program(dev);
   for (unsigned i = 0; i < nw; i++) {
     struct worker *w = &dq->w[i];
     w->dq = dq;
@@ -925,8 +924,6 @@ int vd_engine_start(struct vd_pool *pool, const struct vd_engine_config *cfg,
   eng->idle = cfg ? cfg->idle : VD_IDLE_DEFAULT;
   eng->idle_max = cfg && cfg->idle_max ? cfg->idle_max : VD_IDLE_MAX_DEFAULT;
   eng->poll_ns = cfg && cfg->poll_ns ? cfg->poll_ns : VD_POLL_DEFAULT;
-  if (cfg && cfg->program_cache)
-    snprintf(eng->program_cache, sizeof eng->program_cache, "%s", cfg->program_cache);
   eng->small_min = cfg && cfg->small_min ? cfg->small_min : VD_SMALL_MIN_DEFAULT;
   eng->fill = cfg && cfg->fill ? cfg->fill : VD_FILL_DEFAULT;
   if (eng->fill > batch) eng->fill = batch;

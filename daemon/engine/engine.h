@@ -72,9 +72,6 @@ struct vd_engine_config {
    * and its list while batches are in flight) before it sleeps or blocks,
    * ns; 0: default, VD_POLL_OFF: never. */
   uint64_t poll_ns;
-  /* Directory for the kernel binaries built at start (progcache.c), so
-   * later starts skip the driver's compiler; NULL or "": none. */
-  const char *program_cache;
 };
 
 /* Polling defaults: on a GPU a worker that sleeps costs the submitter a

@@ -13,13 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "progcache.h"
 #include "small.h"
 #include "util.h"
 
 #define DESC_BYTES 32u   /* one ulong4 */
 #define WG_MAX 256u      /* work-items per descriptor: 4 KiB moves in one pass of uint4s */
-#define ALL_SLOTS ((1u << VD_KERNEL_EXTENTS) - 1)
 
 /* Round up to a multiple of a power of two. */
 static uint64_t align_up(uint64_t x, uint64_t a)
@@ -27,15 +25,13 @@ static uint64_t align_up(uint64_t x, uint64_t a)
   return (x + a - 1) & ~(a - 1);
 }
 
-/* Build the kernel program for one device, through the binary cache in
- * cache_dir (NULL: none). */
-cl_program vd_small_program(struct vd_device *dev, const char *cache_dir)
+/* Build the kernel program for one device. */
+cl_program vd_small_program(struct vd_device *dev)
 {
   const char *src = vd_kernel_source, *id = vd_device_info(dev)->id;
   cl_device_id d = vd_device_cl(dev);
   cl_uint align_bits = 0;
-  cl_program prog, failed;
-  bool cached;
+  cl_program prog;
   cl_int rc;
 
   /* The kernel moves uint4s at offsets it computes from buffer starts. */
@@ -44,16 +40,16 @@ cl_program vd_small_program(struct vd_device *dev, const char *cache_dir)
     vd_warn("%s: buffers are not 16-byte aligned: small requests take the direct path", id);
     return NULL;
   }
-  prog = vd_program_build(vd_device_context(dev), d, src, "", cache_dir, &cached, &failed, &rc);
-  if (!prog && !failed) {
+  prog = clCreateProgramWithSource(vd_device_context(dev), 1, &src, NULL, &rc);
+  if (rc != CL_SUCCESS) {
     vd_warn("%s: cannot create the batch kernel (%s): small requests take the direct path",
             id, vd_cl_strerror(rc));
     return NULL;
   }
-  if (!prog) {
+  rc = clBuildProgram(prog, 1, &d, "", NULL, NULL);
+  if (rc != CL_SUCCESS) {
     size_t n = 0;
     char *log = NULL;
-    prog = failed;
     if (clGetProgramBuildInfo(prog, d, CL_PROGRAM_BUILD_LOG, 0, NULL, &n) == CL_SUCCESS && n &&
         (log = calloc(1, n + 1)) != NULL &&
         clGetProgramBuildInfo(prog, d, CL_PROGRAM_BUILD_LOG, n, log, NULL) != CL_SUCCESS)
@@ -64,7 +60,6 @@ cl_program vd_small_program(struct vd_device *dev, const char *cache_dir)
     clReleaseProgram(prog);
     return NULL;
   }
-  vd_debug("%s: batch kernel %s", id, cached ? "from the cached binary" : "built from source");
   return prog;
 }
 
@@ -85,44 +80,34 @@ static cl_int launch(struct vd_small *sm, const struct vd_small_rec *r, unsigned
   size_t global = n * sm->wg, local = sm->wg;
   cl_int rc;
 
-  uint64_t frees;
-
   for (unsigned i = 0; i < n; i++)
     want[r[i].arg] = r[i].mem;
-  /* Every driver call takes locks that all devices' workers share, so
-   * arguments are kept from launch to launch.  One set while no extent of
-   * this device was freed still names a live buffer; after a free any may
-   * not (a handle can even be reused by a new buffer), so those are set
-   * again, and unused ones are pointed at scratch, which lives as long as
-   * the kernel. */
-  frees = vd_device_launch_begin(sm->dev);
+  /* Extents are set on every launch that uses them: a handle cached from an
+   * earlier launch may have been freed and reused since.  Unused arguments
+   * point at scratch, which lives as long as the kernel. */
   for (unsigned a = 0; a < VD_KERNEL_EXTENTS; a++) {
-    cl_mem m = want[a] ? want[a] : sm->scratch;
-    if (sm->arg_mem[a] == m && (sm->arg_frees[a] == frees || m == sm->scratch))
+    if (!want[a] && (sm->arg_scratch & (1u << a)))
       continue;
-    if (!want[a] && sm->arg_mem[a] && sm->arg_frees[a] == frees)
-      continue; /* a live extent that this launch does not touch */
-    rc = clSetKernelArg(sm->k, 2 + a, sizeof(cl_mem), &m);
-    sm->arg_mem[a] = rc == CL_SUCCESS ? m : NULL;
-    sm->arg_frees[a] = frees;
+    rc = clSetKernelArg(sm->k, 2 + a, sizeof(cl_mem), want[a] ? &want[a] : &sm->scratch);
     if (rc != CL_SUCCESS)
-      goto out_end;
+      return rc;
+    if (want[a])
+      sm->arg_scratch &= ~(1u << a);
+    else
+      sm->arg_scratch |= 1u << a;
   }
   rc = clSetKernelArg(sm->k, 1, sizeof desc_off, &desc_off);
   if (rc != CL_SUCCESS)
-    goto out_end;
+    return rc;
   atomic_fetch_add_explicit(&sm->launches, 1, memory_order_relaxed);
-  rc = clEnqueueNDRangeKernel(sm->q, sm->k, 1, NULL, &global, &local, 0, NULL, ev);
-out_end:
-  vd_device_launch_end(sm->dev);
-  return rc;
+  return clEnqueueNDRangeKernel(sm->q, sm->k, 1, NULL, &global, &local, 0, NULL, ev);
 }
 
 /* Forget the bounds and extents of the current launch. */
 static void launch_reset(struct vd_small *sm)
 {
   sm->launch = sm->cur->nrec;
-  sm->used = 0;
+  sm->next = 0;
   sm->llo = UINT64_MAX;
   sm->lhi = 0;
 }
@@ -196,35 +181,6 @@ void vd_small_begin(struct vd_small *sm, unsigned slot)
   launch_reset(sm);
 }
 
-/* The argument slot mem has in the current launch, or VD_KERNEL_EXTENTS. */
-static unsigned launch_slot(const struct vd_small *sm, cl_mem mem)
-{
-  for (unsigned a = 0; a < VD_KERNEL_EXTENTS; a++)
-    if ((sm->used & (1u << a)) && sm->ext[a] == mem)
-      return a;
-  return VD_KERNEL_EXTENTS;
-}
-
-/* A slot the current launch does not use, for mem: the one whose kept
- * argument is mem already if any, else one keeping nothing of use (scratch),
- * else the first free.  There is one: the caller starts a new launch
- * when all are used. */
-static unsigned free_slot(const struct vd_small *sm, cl_mem mem)
-{
-  unsigned idle = VD_KERNEL_EXTENTS, first = VD_KERNEL_EXTENTS;
-  for (unsigned a = 0; a < VD_KERNEL_EXTENTS; a++) {
-    if (sm->used & (1u << a))
-      continue;
-    if (sm->arg_mem[a] == mem)
-      return a;
-    if (idle == VD_KERNEL_EXTENTS && sm->arg_mem[a] == sm->scratch)
-      idle = a;
-    if (first == VD_KERNEL_EXTENTS)
-      first = a;
-  }
-  return idle != VD_KERNEL_EXTENTS ? idle : first;
-}
-
 /* Take a segment into the batch if it is small and there is room. */
 bool vd_small_add(struct vd_small *sm, struct vd_io_part *p, cl_mem mem,
                   const struct vd_segment *s)
@@ -262,19 +218,17 @@ bool vd_small_add(struct vd_small *sm, struct vd_io_part *p, cl_mem mem,
     return false;
   /* Records of one launch run in parallel: start another launch when this
    * one would race with it or needs one extent argument too many. */
-  a = launch_slot(sm, mem);
+  for (a = 0; a < sm->next && sm->ext[a] != mem; a++)
+    ;
   if (sm->launch < sl->nrec &&
-      ((a == VD_KERNEL_EXTENTS && sm->used == ALL_SLOTS) ||
+      ((a == sm->next && a == VD_KERNEL_EXTENTS) ||
        (s->ext_offset < sm->lhi && sm->llo < s->ext_offset + len &&
         conflicts(sl, sm->launch, mem, s->ext_offset, len, kop == VD_KOP_READ)))) {
     launch_reset(sm);
-    a = VD_KERNEL_EXTENTS;
+    a = 0;
   }
-  if (a == VD_KERNEL_EXTENTS) {
-    a = free_slot(sm, mem);
-    sm->ext[a] = mem;
-    sm->used |= 1u << a;
-  }
+  if (a == sm->next)
+    sm->ext[sm->next++] = mem;
   r = &sl->rec[sl->nrec++];
   r->p = p;
   r->mem = mem;
@@ -394,7 +348,6 @@ void vd_small_init(struct vd_small *sm, cl_program prog, struct vd_device *dev,
 
   memset(sm, 0, sizeof *sm);
   sm->q = q;
-  sm->dev = dev;
   snprintf(sm->id, sizeof sm->id, "%s", id);
   if (!prog || nslots == 0 || nslots > VD_SMALL_SLOTS || stage_bytes / nslots < 8192)
     return;
@@ -432,7 +385,6 @@ void vd_small_init(struct vd_small *sm, cl_program prog, struct vd_device *dev,
   rc = clSetKernelArg(sm->k, 0, sizeof(cl_mem), &sm->scratch);
   if (rc != CL_SUCCESS)
     goto out_warn;
-  /* arg_mem NULL: nothing set yet, so the first launch sets every slot. */
   if (self_test(sm)) {
     vd_warn("%s: the batch kernel gives wrong results: small requests take the direct path", id);
     vd_small_fini(sm);

@@ -56,26 +56,22 @@ struct vd_small {
   uint64_t max_seg;
   struct vd_small_rec *recs;  /* nslots * VD_SMALL_RECS */
   struct vd_small_slot slot[VD_SMALL_SLOTS];
-  struct vd_device *dev;      /* for vd_device_launch_begin */
-  /* Extent arguments as last set on the kernel, and the device's free
-   * count then (kept across launches: small.c launch()). */
-  cl_mem arg_mem[VD_KERNEL_EXTENTS];
-  uint64_t arg_frees[VD_KERNEL_EXTENTS];
+  uint32_t arg_scratch;       /* bit s: extent argument s is the scratch buffer */
   /* The batch being built (one at a time per worker). */
   struct vd_small_slot *cur;
   uint64_t base;              /* cur's offset in staging and scratch */
   uint32_t up_lo, up_hi;      /* not yet uploaded: write data from up_lo to up_hi */
   unsigned chunk;             /* first record not yet uploaded */
   unsigned launch;            /* first record of the current launch */
-  uint32_t used;              /* bit a: the current launch uses argument slot a */
-  cl_mem ext[VD_KERNEL_EXTENTS]; /* and for which extent */
+  unsigned next;              /* extent arguments the current launch uses */
+  cl_mem ext[VD_KERNEL_EXTENTS];
   uint64_t lo, hi;            /* extent-offset bounds of records not yet uploaded */
   uint64_t llo, lhi;          /* and of the current launch */
   _Atomic uint64_t segments, launches;
 };
 
 /* Build the kernel for one device; NULL (with a warning) if it fails. */
-cl_program vd_small_program(struct vd_device *dev, const char *cache_dir);
+cl_program vd_small_program(struct vd_device *dev);
 
 /* Set a worker's path up: on success sm->on is true; on failure a warning
  * says why and the worker keeps the direct path.  nslots <= VD_SMALL_SLOTS. */

@@ -1,6 +1,5 @@
 /* extent.c: allocate, commit and free device buffers. */
 #include <errno.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -106,27 +105,9 @@ void vd_extent_free(struct vd_extent *ext)
 {
   if (!ext)
     return;
-  /* Sequentially consistent, against vd_device_launch_begin: either that
-   * launch sees the new count, or this sees the launch and waits. */
-  atomic_fetch_add(&ext->dev->frees, 1);
-  while (atomic_load(&ext->dev->launching))
-    sched_yield();
   clReleaseMemObject(ext->mem);
   unclaim(ext->dev, ext->bytes);
   free(ext);
-}
-
-/* Enter a launch that may pass kept extent arguments; the free count. */
-uint64_t vd_device_launch_begin(struct vd_device *dev)
-{
-  atomic_fetch_add(&dev->launching, 1);
-  return atomic_load(&dev->frees);
-}
-
-/* Leave it: the driver holds what the enqueued launch uses. */
-void vd_device_launch_end(struct vd_device *dev)
-{
-  atomic_fetch_sub(&dev->launching, 1);
 }
 
 uint64_t vd_extent_bytes(const struct vd_extent *ext) { return ext->bytes; }

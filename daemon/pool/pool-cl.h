@@ -10,14 +10,6 @@
 cl_device_id vd_device_cl(const struct vd_device *dev);
 cl_context vd_device_context(const struct vd_device *dev);
 cl_mem vd_extent_mem(const struct vd_extent *ext);
-/* A kernel that keeps extents as arguments from one launch to the next
- * (small.c) brackets each launch with these.  begin returns the device's
- * count of freed extents: an argument set when the count was the same
- * names a live buffer.  vd_extent_free counts first, then waits out the
- * launches in progress before it releases the buffer, so a launch never
- * passes the driver an argument that was freed under it. */
-uint64_t vd_device_launch_begin(struct vd_device *dev);
-void vd_device_launch_end(struct vd_device *dev);
 /* Map an OpenCL error to a short name for logs. */
 const char *vd_cl_strerror(cl_int e);
 /* True when an error on a live queue, buffer or event of ours means the

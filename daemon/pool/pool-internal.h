@@ -33,9 +33,6 @@ struct vd_device {
   _Atomic uint64_t yield_floor; /* free memory to leave other processes; 0: off */
   _Atomic uint64_t yield_short; /* what the last yield could not give back */
   atomic_int state;         /* active, draining or drained; set under lock */
-  /* Kernel arguments kept across launches (vd_device_launch_begin). */
-  _Atomic uint64_t frees;   /* extents of this device freed since start */
-  atomic_uint launching;    /* launches between begin and end now */
 };
 
 struct vd_extent {

@@ -400,17 +400,6 @@ static void test_small_concurrent(void)
   on_two_layouts(small_concurrent, 200, 1 << 20, 64 << 10);
 }
 
-/* Volumes made and freed in turn, each written and read through the batch
- * kernel, whose extent arguments are kept from launch to launch: each
- * record must still reach its own extent.  (That a freed extent's kept
- * argument is set again even when a new buffer gets its handle is not
- * observable here: PoCL looks handles up at launch.) */
-static void test_kept_args_after_free(void)
-{
-  for (int i = 0; i < 6; i++)
-    on_two_layouts(small_concurrent, 200, 1 << 20, i % 2 ? 64 << 10 : 128 << 10);
-}
-
 /* Reads, writes and zeroes to overlapping ranges, all in flight at once
  * from one thread: the engine keeps each device's work in submission
  * order, idle path or not, so every read must see exactly the writes
@@ -613,7 +602,6 @@ static const struct vd_test io_tests[] = {
   { "concat volume against a model", test_concat_model },
   { "many requests in flight", test_concurrent },
   { "small odd requests in flight across extents", test_small_concurrent },
-  { "kept kernel arguments after extents are freed", test_kept_args_after_free },
   { "mixed overlapping requests in submission order", test_ordered_mixed },
   { "range errors and failed volumes", test_range_errors },
   { "no data crosses volumes", test_no_leak_between_volumes },
