@@ -135,7 +135,7 @@ TESTS += $(NBD_TESTS)
 dist_noinst_SCRIPTS += $(NBD_TESTS) tests/integration/nbd-raw.py tests/repo-root.sh
 # NBD over TLS (nbd-tls): PSK, X.509, modes, a stalled handshake.
 NBD_TLS_TESTS = tests/integration/nbd-tls-psk.sh tests/integration/nbd-tls-modes.sh \
-	tests/integration/nbd-tls-stall.sh
+	tests/integration/nbd-tls-stall.sh tests/integration/nbd-tls-x509.sh
 TESTS += $(NBD_TLS_TESTS)
 dist_noinst_SCRIPTS += $(NBD_TLS_TESTS) tests/integration/nbd-tls-lib.sh
 
