@@ -21,7 +21,7 @@
 
 /* PSK and ECDHE-PSK next to the certificate suites; no DHE-PSK, whose
  * per-handshake cost is far above the others'. */
-#define PRIORITY "NORMAL:-VERS-SSL3.0:-VERS-TLS1.0:-VERS-TLS1.1:+ECDHE-PSK:+PSK"
+#define PRIORITY "NORMAL:-VERS-SSL3.0:-VERS-TLS1.0:-VERS-TLS1.1:+ECDHE-PSK:+PSK:%SERVER_PRECEDENCE"
 #define LINE_MAX_BYTES 4096
 
 /* One PSK identity: its key, and the volumes it may use (vols NULL: all). */
