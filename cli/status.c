@@ -257,7 +257,8 @@ out_put:
 const struct vctl_cmd vctl_cmd_status = {
   "status", NULL, run, "status",
   "Shows vramd's version and uptime, swap safety (mlockall, IO_FLUSHER,\n"
-  "oom_score_adj), pinned host memory, warnings to act on, the pool, and the\n"
+  "oom_score_adj), the NBD listeners and nbd-tls, pinned host memory, warnings\n"
+  "to act on, the pool, and the\n"
   "devices and volumes as 'device list' and 'volume list' print them.",
   NULL, 0,
 };
