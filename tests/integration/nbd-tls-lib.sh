@@ -46,3 +46,8 @@ extendedKeyUsage=serverAuth"
   chmod 600 "$2/$3-key.pem"
   cp "$1/ca-cert.pem" "$2/ca-cert.pem"
 }
+# Skip (77) when vramd was built without GnuTLS (configure --without-gnutls).
+# (Such a vramd refuses nbd-tls = on while parsing its options.)
+requires_gnutls() {
+  "$VRAMD" --nbd-tls on --version >/dev/null 2>&1 || { echo "SKIP: vramd built without GnuTLS"; exit 77; }
+}

@@ -5,6 +5,7 @@
 # vramd at start with a message naming the file and what to do.
 . "$(dirname "$0")/functions.sh"
 . "$(dirname "$0")/nbd-tls-lib.sh"
+requires_gnutls
 requires nbdinfo
 requires nbdcopy
 requires jq

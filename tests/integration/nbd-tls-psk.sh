@@ -6,6 +6,7 @@
 # neither lists nor opens another; the Unix socket still serves plain clients.
 . "$(dirname "$0")/functions.sh"
 . "$(dirname "$0")/nbd-tls-lib.sh"
+requires_gnutls
 requires nbdinfo
 requires jq
 requires python3

@@ -8,6 +8,7 @@
 . "$(dirname "$0")/functions.sh"
 . "$(dirname "$0")/nbd-tls-lib.sh"
 . "$(dirname "$0")/nbd-flood-lib.sh"
+requires_gnutls
 requires nbdinfo
 requires python3
 port=$(free_port)

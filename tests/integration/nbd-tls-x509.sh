@@ -6,6 +6,7 @@
 # start-up log says so.
 . "$(dirname "$0")/functions.sh"
 . "$(dirname "$0")/nbd-tls-lib.sh"
+requires_gnutls
 requires nbdinfo
 requires openssl
 requires python3
