@@ -143,6 +143,35 @@ static int print_placement(json_t *devs)
   return n;
 }
 
+/* Where NBD clients connect, and whether TCP ones must use TLS. */
+static void print_nbd(json_t *root)
+{
+  const char *tcp = vctl_str(root, "nbd_listen", NULL);
+  if (!json_is_string(json_object_get(root, "nbd_socket")))
+    return;
+  printf("nbd: %s", vctl_str(root, "nbd_socket", "?"));
+  if (tcp)
+    printf(" and TCP %s", tcp);
+  if (json_is_string(json_object_get(root, "nbd_tls")))
+    printf(", TLS %s", vctl_str(root, "nbd_tls", "?"));
+  printf("\n");
+}
+
+/* An NBD TCP listener that serves clients without TLS: one warning. */
+static int print_nbd_exposure(json_t *root)
+{
+  const char *tcp = vctl_str(root, "nbd_listen", NULL), *tls = vctl_str(root, "nbd_tls", "off");
+  if (!tcp || !strcmp(tls, "require"))
+    return 0;
+  if (!strcmp(tls, "on"))
+    printf("\n  NBD over TCP (%s) also serves clients that skip TLS (nbd-tls = on): set "
+           "nbd-tls = require to refuse them", tcp);
+  else
+    printf("\n  NBD over TCP (%s) without TLS: anyone who can reach it can read and write "
+           "every NBD volume; set nbd-tls = require (vramd.conf(5))", tcp);
+  return 1;
+}
+
 /* Warnings an operator should act on. */
 static void print_warnings(json_t *root, json_t *pool, json_t *devs, json_t *vols,
                            int safety_warnings)
@@ -153,6 +182,7 @@ static void print_warnings(json_t *root, json_t *pool, json_t *devs, json_t *vol
   printf("warnings:");
   n += print_lost(devs, vols);
   n += print_placement(devs);
+  n += print_nbd_exposure(root);
   if (json_is_false(json_object_get(st, "saving")) && ++n)
     printf("\n  volume definitions are NOT saved (%s): creates and deletes are refused",
            vctl_str(st, "error", "?"));
@@ -193,6 +223,7 @@ static int run(struct vctl *g, int argc, char **argv)
          uptime(root, up, sizeof up),
          json_is_true(json_object_get(root, "cpu_fallback")) ? " (CPU devices: no GPU found)" : "");
   print_safety(root, &safety_warnings);
+  print_nbd(root);
   print_pinned(root);
   if (json_is_object(json_object_get(root, "state")))
     printf("volume definitions: %s in %s\n",
@@ -226,7 +257,8 @@ out_put:
 const struct vctl_cmd vctl_cmd_status = {
   "status", NULL, run, "status",
   "Shows vramd's version and uptime, swap safety (mlockall, IO_FLUSHER,\n"
-  "oom_score_adj), pinned host memory, warnings to act on, the pool, and the\n"
+  "oom_score_adj), the NBD listeners and nbd-tls, pinned host memory, warnings\n"
+  "to act on, the pool, and the\n"
   "devices and volumes as 'device list' and 'volume list' print them.",
   NULL, 0,
 };

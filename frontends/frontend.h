@@ -21,7 +21,7 @@ struct vd_frontend_host {
  * compares them (SIGHUP) without knowing what they hold: the frontend
  * casts the bytes to a struct of its own, as struct sockaddr_storage is
  * cast to a socket address. */
-#define VD_FRONTEND_CONFIG_BYTES 512
+#define VD_FRONTEND_CONFIG_BYTES 2048
 struct vd_frontend_config {
   union {
     max_align_t align;

@@ -9,6 +9,7 @@ apt-get install -y -qq --no-install-recommends \
   build-essential autoconf automake libtool pkg-config \
   ocl-icd-opencl-dev opencl-headers ocl-icd-libopencl1 pocl-opencl-icd clinfo \
   libjansson-dev libmicrohttpd-dev liburing-dev libnl-genl-3-dev libsystemd-dev libcurl4-openssl-dev libsmartcols-dev \
+  libgnutls28-dev openssl \
   libcunit1-dev jq curl ca-certificates python3 \
   debhelper lintian rpm bash-completion \
   clang libclang-rt-14-dev \

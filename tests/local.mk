@@ -23,7 +23,7 @@ tests_unit_test_config_SOURCES = tests/unit/test_config.c tests/unit/runner.c te
 tests_unit_test_config_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(OPENCL_CFLAGS) $(JANSSON_CFLAGS)
 tests_unit_test_config_LDADD = frontends/libvdfrontends.a daemon/libvdcore.a daemon/libvdmap.a \
 	common/libvdcommon.a $(CUNIT_LIBS) $(OPENCL_LIBS) $(JANSSON_LIBS) $(LIBURING_LIBS) \
-	$(LIBNL_LIBS) $(LIBS)
+	$(LIBNL_LIBS) $(GNUTLS_LIBS) $(LIBS)
 TESTS += tests/unit/test_config
 
 # The registry and core.c's rollback, with their neighbours stubbed.
@@ -120,8 +120,9 @@ TESTS += tests/unit/test_nbd_guard
 check_PROGRAMS += tests/unit/test_nbd_handshake
 tests_unit_test_nbd_handshake_SOURCES = tests/unit/test_nbd_handshake.c tests/unit/runner.c \
 	tests/unit/runner.h
-tests_unit_test_nbd_handshake_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(OPENCL_CFLAGS)
-tests_unit_test_nbd_handshake_LDADD = common/libvdcommon.a $(CUNIT_LIBS)
+tests_unit_test_nbd_handshake_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(OPENCL_CFLAGS) \
+	$(GNUTLS_CFLAGS)
+tests_unit_test_nbd_handshake_LDADD = common/libvdcommon.a $(CUNIT_LIBS) $(GNUTLS_LIBS)
 TESTS += tests/unit/test_nbd_handshake
 NBD_TESTS = tests/integration/nbd-info.sh tests/integration/nbd-copy.sh \
 	tests/integration/nbd-fio.sh tests/integration/nbd-fs.sh \
@@ -132,6 +133,11 @@ NBD_TESTS = tests/integration/nbd-info.sh tests/integration/nbd-copy.sh \
 	tests/integration/nbd-bad-stall.sh tests/integration/nbd-bad-names.sh
 TESTS += $(NBD_TESTS)
 dist_noinst_SCRIPTS += $(NBD_TESTS) tests/integration/nbd-raw.py tests/repo-root.sh
+# NBD over TLS (nbd-tls): PSK, X.509, modes, a stalled handshake.
+NBD_TLS_TESTS = tests/integration/nbd-tls-psk.sh tests/integration/nbd-tls-modes.sh \
+	tests/integration/nbd-tls-stall.sh tests/integration/nbd-tls-x509.sh
+TESTS += $(NBD_TLS_TESTS)
+dist_noinst_SCRIPTS += $(NBD_TLS_TESTS) tests/integration/nbd-tls-lib.sh
 
 # libFuzzer targets (clang): `make fuzz [FUZZ_SECONDS=30]`; tests/ci.sh runs them.
 FUZZ_SECONDS = 30

@@ -20,6 +20,7 @@
 #include <sys/uio.h>
 
 #include "nbd-internal.h"
+#include "tls.h"
 #include "util.h"
 #include "volume.h"
 
@@ -43,6 +44,7 @@ struct nbd_xfer {
   const struct nbd_env *env;
   struct vd_volume *v;
   int fd;
+  struct nbd_tls *tls;      /* NULL: plain socket calls, as before TLS */
   uint8_t *staging;         /* pinned, nbd-staging bytes */
   uint32_t max_payload;     /* largest READ or WRITE: fits in staging */
   pthread_t reader;         /* the thread in nbd_xfer_run */
@@ -110,6 +112,29 @@ static void slots_release(struct nbd_xfer *x, struct nbd_slot *list)
   }
   pthread_cond_broadcast(&x->slot_cv);
   pthread_mutex_unlock(&x->lock);
+}
+
+/* The TLS way: every reply of the list gathered into full records
+ * (only the writer sends on a TLS session, so none was sent in part). */
+static int send_replies_tls(struct nbd_xfer *x, struct nbd_slot *list)
+{
+  struct iovec iov[NBD_SEND_IOV];
+  unsigned k = 0;
+  int rc = 0;
+
+  for (struct nbd_slot *t = list; !rc && t; t = t->next) {
+    iov[k].iov_base = t->hdr;
+    iov[k++].iov_len = NBD_REPLY_SIZE;
+    if (t->data_len) {
+      iov[k].iov_base = t->data;
+      iov[k++].iov_len = t->data_len;
+    }
+    if (k + 2 > NBD_SEND_IOV || !t->next) {
+      rc = nbd_tls_sendv(x->tls, iov, k);
+      k = 0;
+    }
+  }
+  return rc;
 }
 
 /* Send a list of replies with as few sendmsg calls as the iovec limit
@@ -211,7 +236,7 @@ static void *writer_main(void *arg)
     x->sending = true;
     dead = x->dead;
     pthread_mutex_unlock(&x->send_lock);
-    if (!dead && send_replies(x, list)) {
+    if (!dead && (x->tls ? send_replies_tls(x, list) : send_replies(x, list))) {
       pthread_mutex_lock(&x->send_lock);
       x->dead = true; /* peer gone: later replies are dropped */
       pthread_mutex_unlock(&x->send_lock);
@@ -289,10 +314,11 @@ static bool reply_direct(struct nbd_xfer *x, struct nbd_slot *s)
 }
 
 /* Hand a finished reply on: sent by the reader when it finished the
- * request itself and may, else queued for the writer. */
+ * request itself and may, else queued for the writer (always over TLS,
+ * whose records cannot be sent in part without waiting). */
 static void reply(struct nbd_xfer *x, struct nbd_slot *s)
 {
-  if (pthread_equal(pthread_self(), x->reader) && reply_direct(x, s))
+  if (!x->tls && pthread_equal(pthread_self(), x->reader) && reply_direct(x, s))
     return;
   queue_reply(x, s);
 }
@@ -328,11 +354,13 @@ static void reply_error(struct nbd_xfer *x, const struct nbd_request *r,
 
 /* True when the client waits for this request before sending another:
  * nothing else of the session is in flight and no further request is
- * waiting in the socket.  Then the engine may move it on this thread. */
+ * waiting in the socket (nor decrypted by TLS).  Then the engine may
+ * move it on this thread. */
 static bool client_waits(const struct nbd_xfer *x, const struct nbd_slot *s)
 {
   uint8_t c;
-  return s->alone && recv(x->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && errno == EAGAIN;
+  return s->alone && (!x->tls || !nbd_tls_pending(x->tls)) &&
+         recv(x->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && errno == EAGAIN;
 }
 
 /* Receive a WRITE payload (if any) and submit one request. */
@@ -354,7 +382,7 @@ static int submit(struct nbd_xfer *x, const struct nbd_request *r,
   s->bytes = io->len;
   nbd_reply_encode(s->hdr, 0, r->cookie);
   if (vd->op == VD_OP_WRITE) {
-    int rc = nbd_recv_full(x->fd, io->buf, r->length);
+    int rc = nbd_recv_full(x->fd, x->tls, io->buf, r->length);
     if (rc) {
       slot_release(s);
       return rc;
@@ -372,7 +400,7 @@ static int one_request(struct nbd_xfer *x)
   struct nbd_request r;
   struct nbd_verdict vd;
   uint64_t t0;
-  int rc = nbd_recv_full(x->fd, b, sizeof b);
+  int rc = nbd_recv_full(x->fd, x->tls, b, sizeof b);
 
   if (rc)
     return rc;
@@ -384,7 +412,7 @@ static int one_request(struct nbd_xfer *x)
     return submit(x, &r, &vd, t0);
   case NBD_ACT_ERROR:
     /* Skipping keeps the stream in step; a payload is at most 4 GiB. */
-    rc = nbd_skip(x->fd, vd.payload, x->scratch, sizeof x->scratch);
+    rc = nbd_skip(x->fd, x->tls, vd.payload, x->scratch, sizeof x->scratch);
     if (rc)
       return rc;
     reply_error(x, &r, &vd, t0);
@@ -399,7 +427,8 @@ static int one_request(struct nbd_xfer *x)
 
 /* Allocate the per-connection state and pinned staging: 0, -EUSERS at
  * nbd-max-sessions, or -ENOMEM. */
-int nbd_xfer_new(const struct nbd_env *env, int fd, struct nbd_xfer **out)
+int nbd_xfer_new(const struct nbd_env *env, int fd, struct nbd_tls *tls,
+                 struct nbd_xfer **out)
 {
   uint64_t staging = env->set.staging;
   struct nbd_xfer *x;
@@ -418,6 +447,7 @@ int nbd_xfer_new(const struct nbd_env *env, int fd, struct nbd_xfer **out)
     goto out_count;
   x->env = env;
   x->fd = fd;
+  x->tls = tls;
   x->staging = vd_engine_pinned_alloc(env->host->eng, staging);
   if (!x->staging) {
     static struct vd_ratelimit rl; /* clients can ask again and again */
@@ -502,6 +532,8 @@ void nbd_xfer_run(struct nbd_xfer *x, struct vd_volume *v)
   pthread_cond_signal(&x->send_cv);
   pthread_mutex_unlock(&x->send_lock);
   pthread_join(x->writer, NULL);
+  if (x->tls && rc == -ECONNRESET)
+    nbd_tls_bye(x->tls); /* NBD_CMD_DISC, and every reply is out */
 out_free:
   nbd_xfer_free(x);
 }

@@ -11,10 +11,11 @@
 #include <unistd.h>
 
 #include "nbd-internal.h"
+#include "tls.h"
 #include "util.h"
 #include "volume.h"
 
-enum { ST_FLAGS, ST_OPT_HDR, ST_OPT_DATA, ST_OPT_SKIP, ST_START, ST_CLOSE };
+enum { ST_FLAGS, ST_OPT_HDR, ST_OPT_DATA, ST_OPT_SKIP, ST_TLS, ST_START, ST_CLOSE };
 
 /* Options answered per step before the loop serves other connections. */
 #define STEP_BUDGET 64
@@ -57,18 +58,29 @@ static int reply_err(struct nbd_neg *n, uint32_t type, const char *msg)
   return reply(n, type, msg, (uint32_t)strlen(msg));
 }
 
+/* One send that never waits, through TLS after STARTTLS: the bytes
+ * sent (> 0), 0 when the socket is full, or -errno. */
+static ssize_t tx(struct nbd_neg *n, const void *buf, size_t len)
+{
+  if (n->tls)
+    return nbd_tls_send_some(n->tls, buf, len);
+  for (;;) {
+    ssize_t k = send(n->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (k >= 0)
+      return k;
+    if (errno != EINTR)
+      return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
+  }
+}
+
 /* Send what is queued: 0 when all went out (the buffer is freed, so an
  * idle negotiation holds none), 1 when the socket is full, or -errno. */
 static int flush(struct nbd_neg *n)
 {
   while (n->out_off < n->out_len) {
-    ssize_t k = send(n->fd, n->out + n->out_off, n->out_len - n->out_off,
-                     MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (k < 0) {
-      if (errno == EINTR)
-        continue;
-      return errno == EAGAIN || errno == EWOULDBLOCK ? 1 : -errno;
-    }
+    ssize_t k = tx(n, n->out + n->out_off, n->out_len - n->out_off);
+    if (k <= 0)
+      return k ? (int)k : 1;
     n->out_off += (size_t)k;
   }
   free(n->out);
@@ -77,12 +89,15 @@ static int flush(struct nbd_neg *n)
   return 0;
 }
 
-/* One read that never waits: the bytes read (> 0), 0 when nothing has
- * arrived, -EPIPE at end of stream, or -errno. */
-static ssize_t rx(int fd, void *buf, size_t len)
+/* One read that never waits, through TLS after STARTTLS: the bytes
+ * read (> 0), 0 when nothing has arrived, -EPIPE at end of stream, or
+ * -errno. */
+static ssize_t rx(struct nbd_neg *n, void *buf, size_t len)
 {
+  if (n->tls)
+    return nbd_tls_recv_some(n->tls, buf, len);
   for (;;) {
-    ssize_t k = recv(fd, buf, len, MSG_DONTWAIT);
+    ssize_t k = recv(n->fd, buf, len, MSG_DONTWAIT);
     if (k > 0)
       return k;
     if (k == 0)
@@ -97,7 +112,7 @@ static ssize_t rx(int fd, void *buf, size_t len)
 static int fill(struct nbd_neg *n, uint8_t *buf, uint32_t need)
 {
   while (n->have < need) {
-    ssize_t k = rx(n->fd, buf + n->have, need - n->have);
+    ssize_t k = rx(n, buf + n->have, need - n->have);
     if (k <= 0)
       return k ? (int)k : 1;
     n->have += (uint32_t)k;
@@ -107,8 +122,10 @@ static int fill(struct nbd_neg *n, uint8_t *buf, uint32_t need)
 }
 
 /* Look up an export by its name as sent, checked the same way for every
- * option (nbd_name_check): nbd volumes only, never one being deleted. */
-static struct vd_volume *find_export(const struct nbd_env *env, const uint8_t *name,
+ * option (nbd_name_check): nbd volumes only, never one being deleted,
+ * nor one the client's PSK identity is not given (as if it did not
+ * exist: the client learns no names it may not use). */
+static struct vd_volume *find_export(const struct nbd_neg *n, const uint8_t *name,
                                      uint32_t len)
 {
   char s[VD_NAME_MAX + 1];
@@ -118,7 +135,9 @@ static struct vd_volume *find_export(const struct nbd_env *env, const uint8_t *n
     return NULL;
   memcpy(s, name, len);
   s[len] = '\0';
-  v = vd_registry_get(env->host->reg, s);
+  if (!nbd_tls_allows(n->tls, s))
+    return NULL;
+  v = vd_registry_get(n->env->host->reg, s);
   if (v && (v->spec.frontend != VD_FRONTEND_NBD || atomic_load(&v->deleting))) {
     vd_volume_put(v);
     v = NULL;
@@ -126,7 +145,8 @@ static struct vd_volume *find_export(const struct nbd_env *env, const uint8_t *n
   return v;
 }
 
-/* NBD_OPT_LIST: one NBD_REP_SERVER per nbd volume, then ACK. */
+/* NBD_OPT_LIST: one NBD_REP_SERVER per nbd volume the client may use,
+ * then ACK. */
 static int opt_list(struct nbd_neg *n)
 {
   struct vd_volume **vols;
@@ -142,7 +162,8 @@ static int opt_list(struct nbd_neg *n)
     uint32_t len = (uint32_t)strlen(vols[i]->spec.name);
     nbd_put32(buf, len);
     memcpy(buf + 4, vols[i]->spec.name, len);
-    if (!rc && vols[i]->spec.frontend == VD_FRONTEND_NBD)
+    if (!rc && vols[i]->spec.frontend == VD_FRONTEND_NBD &&
+        nbd_tls_allows(n->tls, vols[i]->spec.name))
       rc = reply(n, NBD_REP_SERVER, buf, 4 + len);
     vd_volume_put(vols[i]);
   }
@@ -240,7 +261,7 @@ static int opt_go(struct nbd_neg *n)
   if (e)
     return reply_err(n, e, "malformed NBD_OPT_GO/NBD_OPT_INFO data (lengths that do not "
                      "add up, or a name over 4096 bytes or holding a NUL byte)");
-  v = find_export(n->env, (const uint8_t *)go.name, go.name_len);
+  v = find_export(n, (const uint8_t *)go.name, go.name_len);
   if (!v)
     return reply_unknown(n, &go);
   rc = send_infos(n, &go, v);
@@ -260,7 +281,7 @@ static int opt_go(struct nbd_neg *n)
 /* NBD_OPT_EXPORT_NAME: no way to report errors, so failures close. */
 static int opt_export_name(struct nbd_neg *n)
 {
-  struct vd_volume *v = find_export(n->env, n->data, n->o.length);
+  struct vd_volume *v = find_export(n, n->data, n->o.length);
 
   if (!v)
     return -ENOENT;
@@ -275,10 +296,46 @@ static int opt_export_name(struct nbd_neg *n)
   return 0;
 }
 
+/* NBD_OPT_STARTTLS: ACK in the clear, then the handshake (ST_TLS). */
+static int opt_starttls(struct nbd_neg *n)
+{
+  if (n->env->set.tls == NBD_TLS_OFF)
+    return reply_err(n, NBD_REP_ERR_UNSUP, "vramd does not do TLS here (nbd-tls = off); "
+                     "use the Unix socket or a trusted network");
+  if (n->tls)
+    return reply_err(n, NBD_REP_ERR_INVALID, "TLS is already on");
+  if (n->o.length)
+    return reply_err(n, NBD_REP_ERR_INVALID, "NBD_OPT_STARTTLS takes no data");
+  n->state = ST_TLS;
+  return reply(n, NBD_REP_ACK, NULL, 0);
+}
+
+/* Before TLS where nbd-tls = require (TCP clients): only STARTTLS and
+ * ABORT are answered; EXPORT_NAME, which cannot be refused, closes. */
+static bool tls_required(const struct nbd_neg *n)
+{
+  return !n->tls && n->env->set.tls == NBD_TLS_REQUIRE && n->peer.kind != VD_PEER_UID;
+}
+
+/* The protocol's answer to an option sent before a required STARTTLS. */
+static int refuse_before_tls(struct nbd_neg *n)
+{
+  char who[64];
+  if (n->o.option == NBD_OPT_EXPORT_NAME) {
+    vd_info_rl("nbd: %s sent NBD_OPT_EXPORT_NAME before STARTTLS (nbd-tls = require); "
+               "closing", vd_peer_name(&n->peer, who, sizeof who));
+    return -EACCES;
+  }
+  return reply_err(n, NBD_REP_ERR_TLS_REQD, "vramd requires TLS here (nbd-tls = require): "
+                   "send NBD_OPT_STARTTLS first");
+}
+
 /* Answer the option whose data is in n->data; 0 or -errno to close. */
 static int one_option(struct nbd_neg *n)
 {
   n->state = ST_OPT_HDR;
+  if (tls_required(n) && n->o.option != NBD_OPT_STARTTLS && n->o.option != NBD_OPT_ABORT)
+    return refuse_before_tls(n);
   switch (n->o.option) {
   case NBD_OPT_EXPORT_NAME: return opt_export_name(n);
   case NBD_OPT_GO:
@@ -288,7 +345,7 @@ static int one_option(struct nbd_neg *n)
     n->state = ST_CLOSE;
     return reply(n, NBD_REP_ACK, NULL, 0);
   case NBD_OPT_STARTTLS:
-    return reply_err(n, NBD_REP_ERR_UNSUP, "vramd does not do TLS; use the Unix socket or a trusted network");
+    return opt_starttls(n);
   case NBD_OPT_STRUCTURED_REPLY:
     return reply_err(n, NBD_REP_ERR_UNSUP, "vramd sends simple replies only");
   default:
@@ -338,7 +395,7 @@ static int skip_data(struct nbd_neg *n)
 {
   while (n->skip) {
     size_t want = n->skip < sizeof skip_scratch ? n->skip : sizeof skip_scratch;
-    ssize_t k = rx(n->fd, skip_scratch, want);
+    ssize_t k = rx(n, skip_scratch, want);
     if (k <= 0)
       return k ? (int)k : 1;
     n->skip -= (uint32_t)k;
@@ -346,16 +403,35 @@ static int skip_data(struct nbd_neg *n)
   if (n->o.option == NBD_OPT_EXPORT_NAME)
     return -EINVAL;
   n->state = ST_OPT_HDR;
+  if (tls_required(n) && n->o.option != NBD_OPT_STARTTLS && n->o.option != NBD_OPT_ABORT)
+    return refuse_before_tls(n);
   return reply_err(n, NBD_REP_ERR_TOO_BIG, "option data is too long");
 }
 
+/* A step of the TLS handshake, the session made at its first: 0 when
+ * done, 1 or 2 when waiting to read or write, or -errno. */
+static int tls_step(struct nbd_neg *n)
+{
+  char who[64];
+  int rc = n->tls ? 0 : nbd_tls_new(n->fd, &n->tls);
+
+  if (rc)
+    return rc;
+  rc = nbd_tls_handshake(n->tls, vd_peer_name(&n->peer, who, sizeof who));
+  if (rc == NBD_TLS_DONE)
+    n->state = ST_OPT_HDR;
+  return rc;
+}
+
 /* One move of the state machine: 0 after progress, 1 when waiting for
- * the client, or -errno to close. */
+ * the client to send, 2 when waiting for it to read, or -errno. */
 static int advance(struct nbd_neg *n)
 {
   int rc;
 
   switch (n->state) {
+  case ST_TLS:
+    return tls_step(n);
   case ST_FLAGS:
     rc = fill(n, n->hdr, 4);
     return rc ? rc : client_flags(n);
@@ -377,7 +453,9 @@ static int advance(struct nbd_neg *n)
 
 /* Flush, then read and answer until the client must say more, the socket
  * is full, or this step's budget is spent (epoll is level-triggered, so
- * the rest waits for the next turn and no client holds the loop). */
+ * the rest waits for the next turn and no client holds the loop).  Bytes
+ * TLS already decrypted do not wake epoll: with some left, the step
+ * waits for the socket to take writes, which it does at once. */
 int nbd_neg_step(struct nbd_neg *n)
 {
   for (int budget = STEP_BUDGET;; budget--) {
@@ -389,10 +467,10 @@ int nbd_neg_step(struct nbd_neg *n)
     if (n->state == ST_START)
       return NBD_NEG_START;
     if (!budget)
-      return NBD_NEG_READ;
+      return n->tls && nbd_tls_pending(n->tls) ? NBD_NEG_WRITE : NBD_NEG_READ;
     rc = advance(n);
     if (rc)
-      return rc < 0 ? rc : NBD_NEG_READ;
+      return rc < 0 ? rc : rc == NBD_TLS_WANT_WRITE ? NBD_NEG_WRITE : NBD_NEG_READ;
   }
 }
 
@@ -425,7 +503,7 @@ int nbd_neg_enter(struct nbd_neg *n, struct nbd_conn *c, struct nbd_xfer **x,
   int rc;
 
   n->v = NULL;
-  rc = nbd_xfer_new(n->env, n->fd, x);
+  rc = nbd_xfer_new(n->env, n->fd, n->tls, x);
   if (rc) {
     vd_volume_put(v);
     return rc;
@@ -437,6 +515,8 @@ int nbd_neg_enter(struct nbd_neg *n, struct nbd_conn *c, struct nbd_xfer **x,
     *x = NULL;
     return rc;
   }
+  c->tls = n->tls;
+  n->tls = NULL;
   n->fd = -1;
   if (n->o.option == NBD_OPT_EXPORT_NAME) {
     memset(fin, 0, NBD_NEG_FINAL_MAX);
@@ -473,6 +553,7 @@ void nbd_neg_free(struct nbd_neg *n)
     return;
   if (n->fd >= 0)
     close(n->fd);
+  nbd_tls_free(n->tls);
   if (n->v)
     vd_volume_put(n->v);
   free(n->data);

@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include "nbd-internal.h"
+#include "tls.h"
 
 /* Move exactly len bytes in one direction; a peer that closes early on a
  * read gives -EPIPE, and writes never raise SIGPIPE. */
@@ -24,23 +25,23 @@ static int full(int fd, char *p, size_t len, bool rx)
 }
 
 /* Read exactly len bytes. */
-int nbd_recv_full(int fd, void *buf, size_t len)
+int nbd_recv_full(int fd, struct nbd_tls *tls, void *buf, size_t len)
 {
-  return full(fd, buf, len, true);
+  return tls ? nbd_tls_recv_full(tls, buf, len) : full(fd, buf, len, true);
 }
 
 /* Write exactly len bytes. */
-int nbd_send_full(int fd, const void *buf, size_t len)
+int nbd_send_full(int fd, struct nbd_tls *tls, const void *buf, size_t len)
 {
-  return full(fd, (char *)buf, len, false);
+  return tls ? nbd_tls_send_full(tls, buf, len) : full(fd, (char *)buf, len, false);
 }
 
 /* Consume bytes we will not use, keeping the stream in step. */
-int nbd_skip(int fd, uint64_t len, void *scratch, size_t scratch_len)
+int nbd_skip(int fd, struct nbd_tls *tls, uint64_t len, void *scratch, size_t scratch_len)
 {
   while (len) {
     size_t n = len < scratch_len ? (size_t)len : scratch_len;
-    int rc = nbd_recv_full(fd, scratch, n);
+    int rc = nbd_recv_full(fd, tls, scratch, n);
     if (rc)
       return rc;
     len -= n;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "nbd-internal.h"
+#include "tls.h"
 #include "volume.h"
 
 static struct {
@@ -56,6 +57,8 @@ void nbd_conn_detach(struct nbd_conn *c)
   if (c->next)
     c->next->prev = c->prev;
   close(c->fd);
+  nbd_tls_free(c->tls);
+  c->tls = NULL;
   pthread_cond_broadcast(&list.cv);
   pthread_mutex_unlock(&list.lock);
   vd_volume_put(v);

@@ -15,6 +15,7 @@
 
 struct vd_volume;
 struct nbd_xfer;
+struct nbd_tls;
 
 /* Server limits. */
 #define NBD_SLOTS 128                    /* requests in flight per connection */
@@ -36,16 +37,25 @@ struct nbd_xfer;
 #define NBD_SESSIONS_DEFAULT 256
 #define NBD_SESSIONS_MAX 4096
 
+/* nbd-tls: TLS offered, or required of TCP clients. */
+enum nbd_tls_mode { NBD_TLS_OFF, NBD_TLS_ON, NBD_TLS_REQUIRE };
+
 /* settings.c: the NBD keys (nbd-socket, nbd-listen, nbd-staging,
- * nbd-max-sessions, nbd-attach-connections), in a struct
- * vd_frontend_config's bytes. */
+ * nbd-max-sessions, nbd-attach-connections, nbd-tls and its files), in
+ * a struct vd_frontend_config's bytes. */
 struct nbd_settings {
   char socket[108];
   char listen[128];              /* "" = no TCP */
   uint64_t staging;              /* pinned per session */
   unsigned max_sessions;         /* sessions in transmission */
   unsigned attach_connections;   /* per kernel-attached device */
+  int tls;                       /* enum nbd_tls_mode */
+  char tls_psk[256];             /* "": no PSK */
+  char tls_certs[256];           /* "": no X.509 */
+  char tls_psk_volumes[256];     /* "": every identity may use every volume */
 };
+/* "off", "on" or "require". */
+const char *nbd_tls_mode_name(int mode);
 extern const struct vd_frontend_settings nbd_settings;
 /* The settings in a frontend config's bytes. */
 const struct nbd_settings *nbd_settings_of(const struct vd_frontend_config *c);
@@ -62,20 +72,24 @@ struct nbd_env {
 struct nbd_conn {
   struct nbd_conn *prev, *next;  /* server list, under the server lock */
   int fd;
+  struct nbd_tls *tls;           /* NULL: plain; freed with the socket */
   struct vd_volume *v;           /* set once attached, under the server lock */
   bool kernel;                   /* one of a kernel /dev/nbdN's socketpairs */
 };
 
-/* io.c: whole-buffer socket I/O; 0, -EPIPE at end of stream, or -errno. */
-int nbd_recv_full(int fd, void *buf, size_t len);
-int nbd_send_full(int fd, const void *buf, size_t len);
+/* io.c: whole-buffer socket I/O, through tls's record layer when tls is
+ * not NULL; 0, -EPIPE at end of stream, or -errno. */
+int nbd_recv_full(int fd, struct nbd_tls *tls, void *buf, size_t len);
+int nbd_send_full(int fd, struct nbd_tls *tls, const void *buf, size_t len);
 /* Read and drop len bytes through a scratch buffer. */
-int nbd_skip(int fd, uint64_t len, void *scratch, size_t scratch_len);
+int nbd_skip(int fd, struct nbd_tls *tls, uint64_t len, void *scratch, size_t scratch_len);
 
 /* conn.c: per-connection transmission state with pinned staging of
- * nbd-staging bytes.  Returns 0 with *xfer set, -EUSERS when
- * nbd-max-sessions sessions are running, or -ENOMEM. */
-int nbd_xfer_new(const struct nbd_env *env, int fd, struct nbd_xfer **xfer);
+ * nbd-staging bytes, on fd (through tls unless NULL).  Returns 0 with
+ * *xfer set, -EUSERS when nbd-max-sessions sessions are running, or
+ * -ENOMEM. */
+int nbd_xfer_new(const struct nbd_env *env, int fd, struct nbd_tls *tls,
+                 struct nbd_xfer **xfer);
 /* Serve requests on the attached volume until the session ends; frees x. */
 void nbd_xfer_run(struct nbd_xfer *x, struct vd_volume *v);
 /* Free a transmission state that never ran. */
@@ -147,6 +161,7 @@ struct nbd_neg {
   struct vd_peer peer;
   const struct nbd_env *env;
   int fd;
+  struct nbd_tls *tls;           /* after STARTTLS; the session's once it starts */
   uint32_t events;               /* loop: what epoll watches; 0 when not added */
   bool dead;                     /* loop: dropped, freed at the end of the turn */
   int start_rc;                  /* session thread's verdict */

@@ -14,6 +14,7 @@
 
 #include "listen.h"
 #include "nbd-internal.h"
+#include "tls.h"
 #include "util.h"
 #include "volume.h"
 
@@ -84,6 +85,36 @@ static void raise_nofile(const struct nbd_settings *s)
             (unsigned long long)rl.rlim_cur, (unsigned long long)need, NBD_NEG_MAX);
 }
 
+/* Load the TLS credentials, and say at start what TCP clients meet:
+ * a listener open to the network without TLS is worth a warning. */
+static int tls_start(const struct nbd_settings *s, char *err, size_t errlen)
+{
+  char how[256];
+  int rc;
+
+  if (s->tls == NBD_TLS_OFF) {
+    if (s->tls_psk[0] || s->tls_certs[0])
+      vd_warn("nbd: nbd-tls = off: nbd-tls-psk and nbd-tls-certificates are not used");
+    if (s->listen[0])
+      vd_warn("nbd: nbd-listen %s serves clients without TLS: anyone who can reach it "
+              "can read and write every NBD volume; set nbd-tls = require with "
+              "nbd-tls-psk or nbd-tls-certificates, or listen on a trusted network only",
+              s->listen);
+    return 0;
+  }
+  rc = nbd_tls_creds_load(s, err, errlen);
+  if (rc)
+    return rc;
+  vd_info("nbd: TLS %s (%s); clients authenticate with %s", nbd_tls_mode_name(s->tls),
+          s->tls == NBD_TLS_REQUIRE ? "TCP clients must send NBD_OPT_STARTTLS first; "
+          "on the Unix socket it is offered" : "offered: clients that skip NBD_OPT_STARTTLS "
+          "are served in the clear", nbd_tls_creds_describe(how, sizeof how));
+  if (s->listen[0] && s->tls == NBD_TLS_ON)
+    vd_warn("nbd: nbd-listen %s with nbd-tls = on also serves TCP clients without TLS; "
+            "set nbd-tls = require to refuse them", s->listen);
+  return 0;
+}
+
 /* Frontend start: listeners and the negotiation loop. */
 static int nbd_start(const struct vd_frontend_host *d, const struct vd_frontend_config *cfg,
                      char *err, size_t errlen)
@@ -94,6 +125,9 @@ static int nbd_start(const struct vd_frontend_host *d, const struct vd_frontend_
 
   srv.env.host = d;
   srv.env.set = *nbd_settings_of(cfg);
+  rc = tls_start(s, err, errlen);
+  if (rc)
+    return rc;
   nbd_conns_open();
   raise_nofile(s);
   rc = listen_unix(s->socket, err, errlen);
@@ -115,6 +149,7 @@ static int nbd_start(const struct vd_frontend_host *d, const struct vd_frontend_
 
 out_close:
   close_listeners();
+  nbd_tls_creds_free();
   return rc;
 }
 
@@ -130,6 +165,7 @@ static void nbd_stop(const struct vd_frontend_host *d)
   srv.listening = false;
   nbd_conns_end_all();
   close_listeners();
+  nbd_tls_creds_free();
 }
 
 /* Frontend add: every nbd volume is exported under its name. */

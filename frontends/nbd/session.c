@@ -30,7 +30,8 @@ static void *session_main(void *arg)
     return NULL;
   }
   fl = fcntl(c->fd, F_GETFL);
-  if (fl < 0 || fcntl(c->fd, F_SETFL, fl & ~O_NONBLOCK) || nbd_send_full(c->fd, fin, flen))
+  if (fl < 0 || fcntl(c->fd, F_SETFL, fl & ~O_NONBLOCK) ||
+      nbd_send_full(c->fd, c->tls, fin, flen))
     nbd_xfer_free(x);
   else
     nbd_xfer_run(x, c->v);
@@ -66,7 +67,7 @@ int vd_nbd_serve_transmission(const struct nbd_env *env, struct vd_volume *v, in
   }
   c->fd = fd;
   c->kernel = true;
-  rc = nbd_xfer_new(env, fd, &x);
+  rc = nbd_xfer_new(env, fd, NULL, &x);
   if (!rc) {
     vd_volume_get(v);
     rc = nbd_conn_attach(c, v); /* drops the reference on failure */

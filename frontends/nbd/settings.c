@@ -1,5 +1,7 @@
 /* settings.c: the NBD frontend's own keys in vramd.conf and on the command
  * line (config keys equal long option names), their defaults and help. */
+#include "config.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,7 +13,8 @@
 _Static_assert(sizeof(struct nbd_settings) <= sizeof(struct vd_frontend_config),
                "struct nbd_settings outgrew VD_FRONTEND_CONFIG_BYTES");
 
-enum { K_SOCKET, K_LISTEN, K_STAGING, K_MAX_SESSIONS, K_ATTACH_CONNECTIONS };
+enum { K_SOCKET, K_LISTEN, K_STAGING, K_MAX_SESSIONS, K_ATTACH_CONNECTIONS, K_TLS, K_TLS_PSK,
+       K_TLS_CERTS, K_TLS_PSK_VOLUMES };
 
 static const char *const keys[] = {
   [K_SOCKET] = "nbd-socket",
@@ -19,12 +22,22 @@ static const char *const keys[] = {
   [K_STAGING] = "nbd-staging",
   [K_MAX_SESSIONS] = "nbd-max-sessions",
   [K_ATTACH_CONNECTIONS] = "nbd-attach-connections",
+  [K_TLS] = "nbd-tls",
+  [K_TLS_PSK] = "nbd-tls-psk",
+  [K_TLS_CERTS] = "nbd-tls-certificates",
+  [K_TLS_PSK_VOLUMES] = "nbd-tls-psk-volumes",
   NULL,
 };
 
 static const char *const args[] = {
   [K_SOCKET] = "PATH", [K_LISTEN] = "HOST:PORT", [K_STAGING] = "SIZE",
-  [K_MAX_SESSIONS] = "N", [K_ATTACH_CONNECTIONS] = "N",
+  [K_MAX_SESSIONS] = "N", [K_ATTACH_CONNECTIONS] = "N", [K_TLS] = "off|on|require",
+  [K_TLS_PSK] = "FILE", [K_TLS_CERTS] = "DIR", [K_TLS_PSK_VOLUMES] = "FILE",
+};
+
+/* nbd-tls's values, by enum nbd_tls_mode. */
+static const char *const tls_modes[] = {
+  [NBD_TLS_OFF] = "off", [NBD_TLS_ON] = "on", [NBD_TLS_REQUIRE] = "require",
 };
 
 /* Staging is handed out in chunks. */
@@ -52,7 +65,7 @@ static unsigned default_attach_connections(void)
   return n < 1 ? 1 : n > NBD_ATTACH_CONNS_AUTO ? NBD_ATTACH_CONNS_AUTO : (unsigned)n;
 }
 
-/* The index of key in keys[]; K_ATTACH_CONNECTIONS + 1 for another. */
+/* The index of key in keys[]; the NULL's index for another. */
 static unsigned key_index(const char *key)
 {
   unsigned k = 0;
@@ -73,6 +86,33 @@ static void defaults(struct vd_frontend_config *c)
   s->attach_connections = default_attach_connections();
 }
 
+/* nbd-tls: off, on or require; a build without GnuTLS takes off only. */
+static int tls_mode(const char *key, const char *v, int *out, char *err, size_t errlen)
+{
+  for (int m = NBD_TLS_OFF; m <= NBD_TLS_REQUIRE; m++)
+    if (!strcmp(v, tls_modes[m])) {
+#ifndef HAVE_GNUTLS
+      if (m != NBD_TLS_OFF) {
+        snprintf(err, errlen, "%s = %s: this vramd was built without GnuTLS "
+                 "(configure --without-gnutls); rebuild with libgnutls28-dev installed, "
+                 "or set %s = off", key, v, key);
+        return -EINVAL;
+      }
+#endif
+      *out = m;
+      return 0;
+    }
+  snprintf(err, errlen, "%s = %s: use off, on (TLS offered) or require (TLS only, "
+           "on the TCP listener)", key, v);
+  return -EINVAL;
+}
+
+/* The name of an nbd-tls mode, for logs and GET /v1. */
+const char *nbd_tls_mode_name(int mode)
+{
+  return mode >= NBD_TLS_OFF && mode <= NBD_TLS_REQUIRE ? tls_modes[mode] : "?";
+}
+
 /* Apply one of the keys above. */
 static int config(struct vd_frontend_config *c, const char *key, const char *v,
                   char *err, size_t errlen)
@@ -91,12 +131,21 @@ static int config(struct vd_frontend_config *c, const char *key, const char *v,
   case K_ATTACH_CONNECTIONS:
     return vd_setting_uint(key, v, 1, NBD_ATTACH_CONNS_MAX, &s->attach_connections, err,
                            errlen);
+  case K_TLS:
+    return tls_mode(key, v, &s->tls, err, errlen);
+  case K_TLS_PSK:
+    return vd_setting_str(key, v, s->tls_psk, sizeof s->tls_psk, err, errlen);
+  case K_TLS_CERTS:
+    return vd_setting_str(key, v, s->tls_certs, sizeof s->tls_certs, err, errlen);
+  case K_TLS_PSK_VOLUMES:
+    return vd_setting_str(key, v, s->tls_psk_volumes, sizeof s->tls_psk_volumes, err, errlen);
   default:
     return VD_CONFIG_NOT_MINE;
   }
 }
 
-/* The socket and the TCP listener, for GET /v1 and the start-up log. */
+/* The socket, the TCP listener and nbd-tls, for GET /v1 and the
+ * start-up log. */
 static const char *get_str(const struct vd_frontend_config *c, const char *key)
 {
   const struct nbd_settings *s = nbd_settings_of(c);
@@ -104,6 +153,8 @@ static const char *get_str(const struct vd_frontend_config *c, const char *key)
     return s->socket;
   if (!strcmp(key, keys[K_LISTEN]))
     return s->listen;
+  if (!strcmp(key, keys[K_TLS]))
+    return nbd_tls_mode_name(s->tls);
   return NULL;
 }
 
@@ -120,6 +171,12 @@ static int show(const struct vd_frontend_config *c, const char *key, char *buf, 
   case K_MAX_SESSIONS: snprintf(buf, len, "%u", s->max_sessions); return 0;
   case K_ATTACH_CONNECTIONS:
     snprintf(buf, len, "auto; one per online CPU, at most %u", NBD_ATTACH_CONNS_AUTO);
+    return 0;
+  case K_TLS: snprintf(buf, len, "%s", nbd_tls_mode_name(s->tls)); return 0;
+  case K_TLS_PSK: snprintf(buf, len, "%s", s->tls_psk[0] ? s->tls_psk : "none"); return 0;
+  case K_TLS_CERTS: snprintf(buf, len, "%s", s->tls_certs[0] ? s->tls_certs : "none"); return 0;
+  case K_TLS_PSK_VOLUMES:
+    snprintf(buf, len, "%s", s->tls_psk_volumes[0] ? s->tls_psk_volumes : "none");
     return 0;
   default: return -ENOENT;
   }

@@ -2,8 +2,9 @@
 """nbd-raw.py: a raw NBD client that sends what real clients never do.
 
 Usage: nbd-raw.py SOCKET EXPORT CASE; exits non-zero with a message when
-the server answers wrongly.  Cases: drop, garbage, options, names, huge,
-past-end, pipeline, many.  $NBD_MAX_PAYLOAD is the largest READ or WRITE the server
+the server answers wrongly.  SOCKET is a Unix socket path or HOST:PORT.
+Cases: drop, garbage, options, names, huge, past-end, pipeline, many;
+with nbd-tls = require on a TCP SOCKET: tls-required, tls-stall.  $NBD_MAX_PAYLOAD is the largest READ or WRITE the server
 takes (default 32 MiB; smaller with vramd's nbd-staging).
 """
 import os
@@ -22,6 +23,7 @@ OPT_EXPORT_NAME, OPT_ABORT, OPT_LIST, OPT_STARTTLS, OPT_INFO, OPT_GO, OPT_SR = 1
 REP_ACK, REP_INFO = 1, 3
 ERR = 1 << 31
 ERR_UNSUP, ERR_INVALID, ERR_UNKNOWN, ERR_TOO_BIG = ERR | 1, ERR | 3, ERR | 6, ERR | 9
+ERR_TLS_REQD = ERR | 5
 READ, WRITE, DISC, FLUSH, TRIM, CACHE, ZERO = 0, 1, 2, 3, 4, 5, 6
 EINVAL, ENOSPC, EOVERFLOW = 22, 28, 75
 MAXP = int(os.environ.get("NBD_MAX_PAYLOAD", 32 << 20))
@@ -35,10 +37,24 @@ def die(msg):
 
 
 def connect():
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    if ":" in sock_path and not sock_path.startswith("/"):
+        host, port = sock_path.rsplit(":", 1)
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        addr = (host, int(port))
+    else:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        addr = sock_path
     s.settimeout(30)
-    s.connect(sock_path)
+    s.connect(addr)
     return s
+
+
+def closed(s):
+    """True when the server closed without sending anything more."""
+    try:
+        return s.recv(1) == b""
+    except ConnectionResetError:
+        return True
 
 
 def recvn(s, n):
@@ -417,6 +433,77 @@ def case_many():
     for s in socks:
         s.close()
     print("1000 connections opened and abandoned in %.1f s" % (time.time() - t0))
+
+
+def starttls():
+    """A connection whose STARTTLS was acknowledged (the client must now
+    start the TLS handshake)."""
+    s = connect()
+    greet(s)
+    option(s, OPT_STARTTLS)
+    _, typ, _ = opt_reply(s)
+    if typ != REP_ACK:
+        die("STARTTLS answered %x" % typ)
+    return s
+
+
+def case_tls_required():
+    # nbd-tls = require: every option but STARTTLS and ABORT is refused
+    # with TLS_REQD, data or not; EXPORT_NAME (no error reply) closes.
+    name = export.encode()
+    gobody = struct.pack(">I", len(name)) + name + struct.pack(">H", 0)
+    s = connect()
+    greet(s)
+    for opt, data, want in ((OPT_LIST, b"", ERR_TLS_REQD), (OPT_GO, gobody, ERR_TLS_REQD),
+                            (OPT_INFO, gobody, ERR_TLS_REQD), (OPT_SR, b"", ERR_TLS_REQD),
+                            (99, b"xyz", ERR_TLS_REQD),
+                            (77, os.urandom(100 << 10), ERR_TLS_REQD),
+                            (OPT_STARTTLS, b"x", ERR_INVALID)):
+        option(s, opt, data)
+        _, typ, _ = opt_reply(s)
+        if typ != want:
+            die("option %d before STARTTLS answered %x, expected %x" % (opt, typ, want))
+    option(s, OPT_ABORT)
+    _, typ, _ = opt_reply(s)
+    if typ != REP_ACK:
+        die("ABORT before STARTTLS not acknowledged")
+    s.close()
+    s = connect()
+    greet(s)
+    option(s, OPT_EXPORT_NAME, name)
+    if not closed(s):
+        die("EXPORT_NAME before STARTTLS was not closed")
+    s.close()
+    # STARTTLS, then no TLS at all: the handshake fails and the server closes.
+    s = starttls()
+    s.sendall(struct.pack(">QII", IHAVEOPT, OPT_GO, len(gobody)) + gobody)
+    try:
+        while s.recv(4096):
+            pass  # a TLS alert may come first
+    except ConnectionResetError:
+        pass
+    s.close()
+
+
+def case_tls_stall():
+    # $NBD_STALLS connections (default 1) each send STARTTLS, then five
+    # bytes of a ClientHello and nothing more: the server must close every
+    # one at the negotiation deadline.  Prints "held" once all are in the
+    # handshake, then the seconds from then to the first and last close.
+    socks = []
+    for _ in range(int(os.environ.get("NBD_STALLS", "1"))):
+        s = starttls()
+        s.sendall(b"\x16\x03\x01\x02\x00")
+        s.settimeout(60)
+        socks.append(s)
+    t0 = time.monotonic()
+    print("held", flush=True)
+    first = None
+    for s in socks:
+        if not closed(s):
+            die("the server answered a ClientHello it never got")
+        first = first or time.monotonic() - t0
+    print("%.1f %.1f" % (first, time.monotonic() - t0), flush=True)
 
 
 globals()["case_" + sys.argv[3].replace("-", "_")]()

@@ -18,6 +18,10 @@
 #include "../../daemon/volume/registry.c"
 #include "../../frontends/nbd/handshake.c"
 #include "../../frontends/nbd/proto.c"
+#ifdef HAVE_GNUTLS
+#include "../../frontends/nbd/tls-creds.c"
+#include "../../frontends/nbd/tls.c"
+#endif
 #include "runner.h"
 
 /* Reply types as the spec numbers them. */
@@ -29,6 +33,7 @@
 #define REP_ERR_UNKNOWN 0x80000006u
 #define REP_ERR_SHUTDOWN 0x80000007u
 #define REP_ERR_TOO_BIG 0x80000009u
+#define REP_ERR_TLS_REQD 0x80000005u
 /* HAS_FLAGS, SEND_FLUSH, SEND_FUA, SEND_TRIM, SEND_WRITE_ZEROES,
  * CAN_MULTI_CONN and SEND_FAST_ZERO: bits 0, 2, 3, 5, 6, 8 and 11. */
 #define TX_FLAGS 0x096du
@@ -57,6 +62,12 @@ const char *vd_layout_name(enum vd_layout l)
   return l == VD_LAYOUT_CONCAT ? "concat" : "stripe";
 }
 
+/* Stub settings.c: an nbd-tls mode's name (tls-creds.c's messages). */
+const char *nbd_tls_mode_name(int mode)
+{
+  return mode == NBD_TLS_REQUIRE ? "require" : mode == NBD_TLS_ON ? "on" : "off";
+}
+
 /* Stub conn.c: sessions holding staging now. */
 unsigned nbd_sessions_staged(void)
 {
@@ -64,9 +75,9 @@ unsigned nbd_sessions_staged(void)
 }
 
 /* Stub conn.c: admission and staging succeed or fail as told. */
-int nbd_xfer_new(const struct nbd_env *e, int fd, struct nbd_xfer **x)
+int nbd_xfer_new(const struct nbd_env *e, int fd, struct nbd_tls *tls, struct nbd_xfer **x)
 {
-  (void)e, (void)fd;
+  (void)e, (void)fd, (void)tls;
   *x = xfer_rc ? NULL : fake_xfer;
   return xfer_rc;
 }
@@ -593,6 +604,43 @@ static void test_unsupported(void)
   hang_up();
 }
 
+/* nbd-tls = require, a TCP peer: every option but STARTTLS and ABORT is
+ * refused with TLS_REQD before TLS (over-long ones too), STARTTLS with
+ * data is INVALID, and EXPORT_NAME closes; a Unix-socket peer is served. */
+static void test_tls_required(void)
+{
+  static uint8_t junk[NBD_MAX_OPTION + 1];
+  const uint32_t opts[] = { NBD_OPT_LIST, NBD_OPT_GO, NBD_OPT_INFO, NBD_OPT_STRUCTURED_REPLY, 99 };
+
+  env.set.tls = NBD_TLS_REQUIRE;
+  connect_client();
+  n->peer.kind = VD_PEER_IPV4;
+  for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) {
+    opt(opts[i], "\0\0\0\3vol\0\0", i % 2 ? 9 : 0);
+    CU_ASSERT_EQUAL(step(), NBD_NEG_READ);
+    expect_error(opts[i], REP_ERR_TLS_REQD, "NBD_OPT_STARTTLS first");
+  }
+  opt(NBD_OPT_GO, junk, sizeof junk);
+  CU_ASSERT_EQUAL(step(), NBD_NEG_READ);
+  expect_error(NBD_OPT_GO, REP_ERR_TLS_REQD, "NBD_OPT_STARTTLS first");
+  opt(NBD_OPT_STARTTLS, "x", 1);
+  CU_ASSERT_EQUAL(step(), NBD_NEG_READ);
+  expect_error(NBD_OPT_STARTTLS, REP_ERR_INVALID, "takes no data");
+  expect_quiet();
+  opt(NBD_OPT_EXPORT_NAME, "vol", 3);
+  CU_ASSERT_EQUAL(step(), -EACCES);
+  expect_quiet();
+  hang_up();
+
+  connect_client();
+  n->peer.kind = VD_PEER_UID;
+  go(NBD_OPT_GO, "vol");
+  CU_ASSERT_EQUAL(step(), NBD_NEG_START);
+  expect_infos(7);
+  hang_up();
+  env.set.tls = NBD_TLS_OFF;
+}
+
 /* Option data past what the server reads: up to 1 MiB is skipped and
  * refused with TOO_BIG, and the connection goes on; more is refused and
  * closed at once, its data never read. */
@@ -807,6 +855,7 @@ static const struct vd_test tests[] = {
   { "EXPORT_NAME", test_export_name },
   { "EXPORT_NAME refused closes", test_export_name_refused },
   { "unsupported options, then GO", test_unsupported },
+  { "TLS required: options before STARTTLS", test_tls_required },
   { "options over the length limits", test_too_long },
   { "ABORT", test_abort },
   { "client closes mid-option", test_close_midway },
