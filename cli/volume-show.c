@@ -63,6 +63,10 @@ static void show(json_t *v)
     printf(" (thin, chunks of %s; %llu writes refused for want of room)",
            vctl_size(v, "chunk_bytes", b, sizeof b), vctl_u64(v, "enospc_writes"));
   printf("\n");
+  printf("integrity: %s", vctl_str(v, "integrity", "none"));
+  if (json_object_get(v, "checksum_errors"))
+    printf(" (%llu reads found a bad checksum)", vctl_u64(v, "checksum_errors"));
+  printf("\n");
   if (json_array_size(json_object_get(v, "connections"))) {
     printf("\nconnections:\n");
     vctl_table_print_default(client_cols, sizeof client_cols / sizeof client_cols[0],

@@ -78,8 +78,11 @@ void vd_volume_free(struct vd_volume *v);
 struct vd_device *vd_volume_where(const struct vd_volume *v, uint32_t d, uint32_t i,
                                   uint64_t *bytes);
 
-/* VRAM the volume holds now: its extents, or a thin volume's chunks. */
+/* VRAM the volume holds now: its extents (and their checksums), or a
+ * thin volume's chunks. */
 uint64_t vd_volume_allocated(const struct vd_volume *v);
+/* True when its extents keep checksums (integrity crc32c). */
+bool vd_volume_sums(const struct vd_volume *v);
 
 /* True once the volume lost a device: every I/O gets EIO at once. */
 bool vd_volume_failed(const struct vd_volume *v);
@@ -174,6 +177,12 @@ void vd_volume_resize_abort(struct vd_resize *r);
 /* Chunks a thin volume holds at or past byte off (what a cut to off
  * would lose); 0 for a thick volume. */
 uint64_t vd_volume_chunks_past(struct vd_volume *v, uint64_t off);
+
+/* Integrity (scrub.c).  Flip the bits of mask in the byte at volume
+ * offset off, its checksum untouched: the fault route's corruption.  0,
+ * -EINVAL (past the end, or no VRAM there), -EIO. */
+int vd_volume_flip(struct vd_engine *eng, struct vd_volume *v, uint64_t off, uint8_t mask,
+                   char *err, size_t errlen);
 
 /* The keeper of thin volumes (keeper.c): one thread that fills the
  * stock to level chunks per device while thin volumes exist, gives
