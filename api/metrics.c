@@ -113,6 +113,10 @@ static uint64_t vol_failed(const struct vd_volume *v) { return vd_volume_failed(
 static uint64_t vol_allocated(const struct vd_volume *v) { return vd_volume_allocated(v); }
 static uint64_t vol_enospc(const struct vd_volume *v) { return atomic_load(&v->target.enospc); }
 static uint64_t vol_sum_errors(const struct vd_volume *v) { return atomic_load(&v->target.sum_errors); }
+static uint64_t vol_scrub_blocks(const struct vd_volume *v) { return atomic_load(&v->scrub.blocks); }
+static uint64_t vol_scrub_bad(const struct vd_volume *v) { return atomic_load(&v->scrub.bad); }
+static uint64_t vol_scrub_last_bad(const struct vd_volume *v) { return atomic_load(&v->scrub.last_bad); }
+static uint64_t vol_scrub_last(const struct vd_volume *v) { return (uint64_t)atomic_load(&v->scrub.last_time); }
 
 /* A per-volume, per-op counter family: requests or errors. */
 static void op_family(struct vd_buf *b, struct vd_volume **vols, int n, const char *name,
@@ -158,6 +162,14 @@ static void volume_metrics(struct vd_buf *b, struct vd_volume **vols, int n)
   volume_family(b, vols, n, "vramd_volume_checksum_errors_total", "counter",
                 "Reads that found a block whose checksum did not match (integrity): each "
                 "failed with EIO.", vol_sum_errors);
+  volume_family(b, vols, n, "vramd_volume_scrub_blocks_total", "counter",
+                "Blocks scrubs checked against their checksums.", vol_scrub_blocks);
+  volume_family(b, vols, n, "vramd_volume_scrub_bad_blocks_total", "counter",
+                "Bad blocks scrubs found (confirmed by a read).", vol_scrub_bad);
+  volume_family(b, vols, n, "vramd_volume_scrub_last_bad_blocks", "gauge",
+                "Bad blocks the last finished scrub found.", vol_scrub_last_bad);
+  volume_family(b, vols, n, "vramd_volume_scrub_last_time_seconds", "gauge",
+                "When the last scrub finished (unix time; 0: never).", vol_scrub_last);
   volume_family(b, vols, n, "vramd_volume_clients", "gauge",
                 "Open frontend connections to the volume.", vol_clients);
   volume_family(b, vols, n, "vramd_volume_failed", "gauge",

@@ -291,6 +291,19 @@ static enum MHD_Result device_action(struct vramd *d, struct req *c, const char 
                    NULL);
 }
 
+/* POST /v1/volumes/{name}/scrub: 409 no_checksums for a volume
+ * without integrity. */
+static enum MHD_Result volume_scrub(struct vramd *d, struct req *c, const char *name)
+{
+  char err[400];
+  uint32_t job;
+  int rc = vramd_volume_scrub(d, name, &job, err, sizeof err);
+  snprintf(c->said, sizeof c->said, "scrub: %.180s", rc ? err : "started");
+  if (rc == -EINVAL)
+    return send_error(c, MHD_HTTP_CONFLICT, "no_checksums", NULL, "%s", err);
+  return rc ? elastic_error(d, c, rc, err) : job_started(d, c, 0, job, err);
+}
+
 /* POST /v1/volumes/{name}/rebalance. */
 static enum MHD_Result volume_rebalance(struct vramd *d, struct req *c, const char *name)
 {
@@ -983,12 +996,12 @@ static enum MHD_Result route(struct server *s, struct req *c, const char *url,
     return device_action(d, c, name, action);
   }
   if (!strncmp(url, "/v1/volumes/", 12) && split_action(url + 12, raw, sizeof raw, &action) &&
-      !strcmp(action, "rebalance")) {
+      (!strcmp(action, "rebalance") || !strcmp(action, "scrub"))) {
     if (strcmp(method, "POST"))
       return not_allowed(c, method, "POST");
     if (!route_name(c, raw, name, sizeof name, true, &ret))
       return ret;
-    return volume_rebalance(d, c, name);
+    return !strcmp(action, "scrub") ? volume_scrub(d, c, name) : volume_rebalance(d, c, name);
   }
   if (!strncmp(url, "/v1/devices/", 12)) {
     bool patch = !strcmp(method, "PATCH");

@@ -25,3 +25,23 @@ int vctl_start_job_body(struct vctl *g, const char *path, const char *body, bool
   json_decref(doc);
   return vctl_job_wait(g, id, no_wait);
 }
+
+/* Parse [--no-wait] and the one argument, then start the job. */
+int vctl_job_verb(struct vctl *g, int argc, char **argv, const char *what, bool volume,
+                  const char *path_fmt)
+{
+  static const struct option opts[] = { VCTL_NO_WAIT_OPT, VCTL_COMMON_OPTS, { NULL, 0, NULL, 0 } };
+  bool no_wait = false;
+  const char *arg;
+  char path[256];
+  int c, rc;
+
+  while ((c = vctl_getopt(g, argc, argv, VCTL_SHORT, opts)) > 0)
+    no_wait |= c == VCTL_OPT_NO_WAIT;
+  if (c == VCTL_OPTS_EXIT)
+    return g->rc;
+  if ((rc = vctl_one_arg(g, argc, argv, what, volume, &arg)) >= 0)
+    return rc;
+  snprintf(path, sizeof path, path_fmt, arg);
+  return vctl_start_job(g, path, no_wait);
+}

@@ -1,26 +1,11 @@
 /* volume-rebalance.c: vramctl volume rebalance NAME: move a volume's data
  * back to its own devices after a drain, as a job. */
-#include <stdio.h>
-
 #include "vramctl.h"
 
 /* vramctl volume rebalance NAME [--no-wait]. */
 static int run(struct vctl *g, int argc, char **argv)
 {
-  static const struct option opts[] = { VCTL_NO_WAIT_OPT, VCTL_COMMON_OPTS, { NULL, 0, NULL, 0 } };
-  bool no_wait = false;
-  const char *name;
-  char path[128];
-  int c, rc;
-
-  while ((c = vctl_getopt(g, argc, argv, VCTL_SHORT, opts)) > 0)
-    no_wait |= c == VCTL_OPT_NO_WAIT;
-  if (c == VCTL_OPTS_EXIT)
-    return g->rc;
-  if ((rc = vctl_one_arg(g, argc, argv, "volume NAME", true, &name)) >= 0)
-    return rc;
-  snprintf(path, sizeof path, "/v1/volumes/%s/rebalance", name);
-  return vctl_start_job(g, path, no_wait);
+  return vctl_job_verb(g, argc, argv, "volume NAME", true, "/v1/volumes/%s/rebalance");
 }
 
 const struct vctl_cmd vctl_cmd_volume_rebalance = {

@@ -19,4 +19,9 @@ struct vramd;
 int vramd_flip_bits(struct vramd *d, const char *name, uint64_t *off, unsigned n, bool random,
                     uint64_t seed, char *err, size_t errlen);
 
+/* Start a scrub of a volume as a job (kind "scrub"): 0 with *job, or
+ * -ENOENT, -EINVAL (no checksums), or what vramd_job_start returns. */
+int vramd_volume_scrub(struct vramd *d, const char *name, uint32_t *job, char *err,
+                       size_t errlen);
+
 #endif

@@ -26,11 +26,20 @@ struct vd_volume_stats {
   atomic_uint_fast64_t lat_sum_ns[4];
 };
 
+/* What scrubs found (integrity): blocks checked and bad blocks, since
+ * start and by the last scrub that finished (scrub.c). */
+struct vd_scrub_stats {
+  _Atomic uint64_t blocks, bad;
+  _Atomic uint64_t last_blocks, last_bad;
+  _Atomic int64_t last_time;          /* when the last one finished (unix s); 0: none */
+};
+
 struct vd_volume {
   struct vd_volume_spec spec;         /* ndev and dev_ids filled in */
   uint64_t size;                      /* after rounding */
   struct vd_target target;
   struct vd_volume_stats stats;
+  struct vd_scrub_stats scrub;
   atomic_int refs;
   atomic_int clients;                 /* open frontend connections */
   atomic_bool deleting;
@@ -183,6 +192,22 @@ uint64_t vd_volume_chunks_past(struct vd_volume *v, uint64_t off);
  * -EINVAL (past the end, or no VRAM there), -EIO. */
 int vd_volume_flip(struct vd_engine *eng, struct vd_volume *v, uint64_t off, uint8_t mask,
                    char *err, size_t errlen);
+/* A scrub: every block of a volume with checksums checked on its GPU
+ * against its checksum, extent by extent, while requests go on; a block
+ * that mismatches is read back through the engine (whose read verifies
+ * in order with the writes) and counted bad only if that read fails.  At
+ * most rate bytes a second (0: as fast as the GPUs go). */
+struct vd_scrub_ctl {
+  struct vd_engine *eng;
+  uint64_t rate;
+  bool (*cancelled)(void *arg);           /* polled between pieces */
+  void (*progress)(void *arg, uint64_t bytes);
+  void *arg;
+  uint64_t blocks, bad;                   /* out: checked, and found bad */
+};
+/* 0 (v->scrub updated), -EINVAL when v keeps no checksums, -ECANCELED,
+ * -EIO when a device failed the check; err says which. */
+int vd_volume_scrub(struct vd_scrub_ctl *c, struct vd_volume *v, char *err, size_t errlen);
 
 /* The keeper of thin volumes (keeper.c): one thread that fills the
  * stock to level chunks per device while thin volumes exist, gives

@@ -254,6 +254,65 @@ static void test_flips_found(void)
   free(back);
 }
 
+/* A writer of random 512-byte to 16 KiB pieces, until stop. */
+struct writer {
+  struct vd_volume *v;
+  atomic_bool stop;
+  unsigned writes, errors;
+};
+
+static void *write_loop(void *arg)
+{
+  struct writer *w = arg;
+  static unsigned char buf[16384];
+  uint64_t seed = 0xabcdef;
+  while (!atomic_load(&w->stop)) {
+    uint64_t len = 512u << (rnd(&seed) % 6), off = rnd(&seed) % (VOL / 512) * 512;
+    if (off + len > VOL / 2)
+      off = VOL / 2 - len; /* the first half: the flips are in the second */
+    buf[rnd(&seed) % sizeof buf] = (unsigned char)seed;
+    w->errors += vd_engine_rw(eng, &w->v->target, VD_OP_WRITE, off, len, buf) != 0;
+    w->writes++;
+  }
+  return NULL;
+}
+
+/* A scrub finds every flipped block and nothing else, while a writer
+ * keeps rewriting other blocks (a block caught between its write and its
+ * checksum is not reported); a clean volume scrubs clean. */
+static void test_scrub(void)
+{
+  struct vd_volume *v = make("scrub", VD_INTEGRITY_CRC32C);
+  struct vd_scrub_ctl c = { .eng = eng };
+  struct writer w = { .v = v };
+  uint64_t seed = 77;
+  pthread_t th;
+
+  CU_ASSERT_EQUAL(vd_volume_scrub(&c, v, err, sizeof err), 0);
+  CU_ASSERT_EQUAL(c.blocks, VOL / VD_SUM_BLOCK);
+  CU_ASSERT_EQUAL(c.bad, 0);
+  for (unsigned k = 0; k < 50; k++)
+    CU_ASSERT_EQUAL(vd_volume_flip(eng, v, VOL / 2 + k * 2 * VD_SUM_BLOCK + rnd(&seed) % 4096,
+                                   0x80, err, sizeof err), 0);
+  CU_ASSERT_EQUAL_FATAL(pthread_create(&th, NULL, write_loop, &w), 0);
+  for (unsigned r = 0; r < 3; r++) {
+    CU_ASSERT_EQUAL(vd_volume_scrub(&c, v, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(c.blocks, VOL / VD_SUM_BLOCK);
+    CU_ASSERT_EQUAL(c.bad, 50);
+  }
+  atomic_store(&w.stop, true);
+  pthread_join(th, NULL);
+  CU_ASSERT(w.writes > 0);
+  CU_ASSERT_EQUAL(w.errors, 0);
+  CU_ASSERT_EQUAL(atomic_load(&v->scrub.last_bad), 50);
+  CU_ASSERT_EQUAL(atomic_load(&v->scrub.bad), 150);
+  CU_ASSERT(atomic_load(&v->scrub.last_time) > 0);
+  vd_volume_put(v);
+  v = make("noscrub", VD_INTEGRITY_NONE);
+  CU_ASSERT_EQUAL(vd_volume_scrub(&c, v, err, sizeof err), -EINVAL);
+  vd_volume_put(v);
+}
+
 /* Without integrity nothing changes: no tail, a flip reads back flipped. */
 static void test_without_integrity(void)
 {
@@ -272,6 +331,7 @@ static const struct vd_test tests[] = {
   { "the GPU's sums equal the CPU's after every kind of write", test_kernel_vs_cpu },
   { "every flipped bit fails its read alone", test_flips_found },
   { "volumes without integrity are as before", test_without_integrity },
+  { "a scrub finds every flip and nothing else, under writes", test_scrub },
   { NULL, NULL },
 };
 

@@ -116,6 +116,25 @@ grep -q "volume i[012]: checksum mismatch in the block at offset [0-9]* on cpu[0
 [ "$lines" -le 100 ] || fail "$lines log lines for $sum mismatches: not rate-limited"
 pass "$sum mismatches counted (devices $d0 + $d1), in metrics and volume show; $lines log lines"
 
+# A scrub (a job, run by the GPUs) finds the same blocks: all of them.
+for v in i0 i1 i2; do
+  "$VRAMCTL" volume scrub $v >"$tmpdir/out" 2>&1 || fail "scrub $v: $(cat "$tmpdir/out")"
+  api GET /v1/volumes/$v
+  want=$(wc -l <"$tmpdir/$v.flips")
+  [ "$(echo "$body" | jq .scrub.last_bad_blocks)" = "$want" ] || fail "scrub $v: $body"
+  [ "$(echo "$body" | jq .scrub.last_blocks)" = "$(( $(echo "$body" | jq .size) / 4096 ))" ] ||
+    fail "scrub $v checked $(echo "$body" | jq .scrub.last_blocks) blocks"
+done
+[ "$(metric 'vramd_volume_scrub_bad_blocks_total{volume="i1"}')" = 350 ] ||
+  fail "metric: $(metric 'vramd_volume_scrub_bad_blocks_total{volume="i1"}')"
+"$VRAMCTL" volume show i2 | grep -q "^scrub: .*, 2048 blocks checked, 250 bad" ||
+  fail "volume show: $("$VRAMCTL" volume show i2 | grep scrub)"
+grep -q "volume i2: scrub done: 2048 blocks (8.0 MiB) checked in .*, 250 bad" "$tmpdir/vramd.log" ||
+  fail "no scrub log line"
+api POST /v1/volumes/p0/scrub; expect 409 "scrub without checksums" no_checksums
+api POST /v1/volumes/nope/scrub; expect 404 "scrub nope" not_found
+pass "scrubs find 400 + 350 + 250 bad blocks, as many as flipped; volume show, metrics and log say so"
+
 # A write makes a bad block good again; ZERO writes the sums of zeros.
 off=$(head -1 "$tmpdir/i0.flips")
 nbdpy "

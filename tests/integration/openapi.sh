@@ -35,6 +35,7 @@ DELETE /v1/volumes/{name}
 POST /v1/volumes/{name}/attach
 POST /v1/volumes/{name}/detach
 POST /v1/volumes/{name}/rebalance
+POST /v1/volumes/{name}/scrub
 POST /v1/volumes/{name}/save
 POST /v1/volumes/{name}/restore
 GET /v1/jobs
@@ -186,6 +187,11 @@ call POST /v1/devices/{id}/undrain /v1/devices/nope/undrain; expect 404 "undrain
 call POST /v1/volumes/{name}/rebalance /v1/volumes/thick/rebalance; expect 202 "rebalance"
 wait_job "$(echo "$body" | jq -r .id)" done
 call POST /v1/volumes/{name}/rebalance /v1/volumes/nope/rebalance; expect 404 "rebalance nope" not_found
+call POST /v1/volumes/{name}/scrub /v1/volumes/sums/scrub; expect 202 "scrub"
+wait_job "$(echo "$body" | jq -r .id)" done
+call GET /v1/volumes/{name} /v1/volumes/sums; expect 200 "GET sums, scrubbed"
+call POST /v1/volumes/{name}/scrub /v1/volumes/thick/scrub; expect 409 "scrub thick" no_checksums
+call POST /v1/volumes/{name}/scrub /v1/volumes/nope/scrub; expect 404 "scrub nope" not_found
 # A reserve that takes the whole device, with drain: a reserve job.
 call GET /v1/devices/{id} /v1/devices/cpu0
 total=$(echo "$body" | jq -r .total_bytes)
