@@ -219,6 +219,18 @@ json_t *vd_api_volume_json(struct vramd *d, struct vd_volume *v, bool detail)
   json_object_set_new(o, "state", json_string(vd_volume_failed(v) ? "failed" : "ok"));
   json_object_set_new(o, "provisioning", json_string(vd_provisioning_name(v->spec.provisioning)));
   json_object_set_new(o, "allocated_bytes", json_integer((json_int_t)vd_volume_allocated(v)));
+  json_object_set_new(o, "integrity", json_string(vd_integrity_name(v->spec.integrity)));
+  if (vd_volume_sums(v)) {
+    int64_t last = atomic_load(&v->scrub.last_time);
+    json_object_set_new(o, "checksum_errors",
+                        json_integer((json_int_t)atomic_load(&v->target.sum_errors)));
+    json_object_set_new(o, "scrub", json_pack("{s:I, s:I, s:I, s:I, s:o}",
+      "blocks_total", (json_int_t)atomic_load(&v->scrub.blocks),
+      "bad_blocks_total", (json_int_t)atomic_load(&v->scrub.bad),
+      "last_blocks", (json_int_t)atomic_load(&v->scrub.last_blocks),
+      "last_bad_blocks", (json_int_t)atomic_load(&v->scrub.last_bad),
+      "last_time", last ? json_integer((json_int_t)last) : json_null()));
+  }
   if (v->target.stock) {
     json_object_set_new(o, "chunk_bytes", json_integer((json_int_t)vd_stock_chunk(v->target.stock)));
     json_object_set_new(o, "enospc_writes", json_integer((json_int_t)atomic_load(&v->target.enospc)));

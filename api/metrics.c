@@ -81,6 +81,13 @@ static void device_metrics(struct vramd *d, struct vd_buf *b)
                "Bytes copied from the device to the host.", false);
   device_bytes(b, d, "vramd_device_written_bytes_total",
                "Bytes copied from the host to the device.", true);
+  vd_prom_family(b, "vramd_device_checksum_errors_total", "counter",
+                 "Blocks whose checksum did not match when read from the device (integrity).");
+  for (unsigned i = 0; i < n; i++) {
+    snprintf(l, sizeof l, "device=\"%s\"", vd_device_info(vd_pool_device(d->pool, i))->id);
+    vd_prom_sample(b, "vramd_device_checksum_errors_total", l,
+                   (double)vd_engine_device_sum_errors(d->eng, i));
+  }
 }
 
 /* One family with one sample per volume, from a per-volume getter. */
@@ -105,6 +112,11 @@ static uint64_t vol_clients(const struct vd_volume *v) { return (uint64_t)atomic
 static uint64_t vol_failed(const struct vd_volume *v) { return vd_volume_failed(v); }
 static uint64_t vol_allocated(const struct vd_volume *v) { return vd_volume_allocated(v); }
 static uint64_t vol_enospc(const struct vd_volume *v) { return atomic_load(&v->target.enospc); }
+static uint64_t vol_sum_errors(const struct vd_volume *v) { return atomic_load(&v->target.sum_errors); }
+static uint64_t vol_scrub_blocks(const struct vd_volume *v) { return atomic_load(&v->scrub.blocks); }
+static uint64_t vol_scrub_bad(const struct vd_volume *v) { return atomic_load(&v->scrub.bad); }
+static uint64_t vol_scrub_last_bad(const struct vd_volume *v) { return atomic_load(&v->scrub.last_bad); }
+static uint64_t vol_scrub_last(const struct vd_volume *v) { return (uint64_t)atomic_load(&v->scrub.last_time); }
 
 /* A per-volume, per-op counter family: requests or errors. */
 static void op_family(struct vd_buf *b, struct vd_volume **vols, int n, const char *name,
@@ -147,6 +159,17 @@ static void volume_metrics(struct vd_buf *b, struct vd_volume **vols, int n)
                 "VRAM the volume holds: its size when thick, its chunks when thin.", vol_allocated);
   volume_family(b, vols, n, "vramd_volume_enospc_total", "counter",
                 "Writes refused because no device had room for a new thin chunk.", vol_enospc);
+  volume_family(b, vols, n, "vramd_volume_checksum_errors_total", "counter",
+                "Reads that found a block whose checksum did not match (integrity): each "
+                "failed with EIO.", vol_sum_errors);
+  volume_family(b, vols, n, "vramd_volume_scrub_blocks_total", "counter",
+                "Blocks scrubs checked against their checksums.", vol_scrub_blocks);
+  volume_family(b, vols, n, "vramd_volume_scrub_bad_blocks_total", "counter",
+                "Bad blocks scrubs found (confirmed by a read).", vol_scrub_bad);
+  volume_family(b, vols, n, "vramd_volume_scrub_last_bad_blocks", "gauge",
+                "Bad blocks the last finished scrub found.", vol_scrub_last_bad);
+  volume_family(b, vols, n, "vramd_volume_scrub_last_time_seconds", "gauge",
+                "When the last scrub finished (unix time; 0: never).", vol_scrub_last);
   volume_family(b, vols, n, "vramd_volume_clients", "gauge",
                 "Open frontend connections to the volume.", vol_clients);
   volume_family(b, vols, n, "vramd_volume_failed", "gauge",

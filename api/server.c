@@ -24,6 +24,7 @@
 #include "api-internal.h"
 #include "api.h"
 #include "fault.h"
+#include "integrity.h"
 #include "guard.h"
 #include "elastic.h"
 #include "job-sleep.h"
@@ -288,6 +289,19 @@ static enum MHD_Result device_action(struct vramd *d, struct req *c, const char 
   return send_json(c, MHD_HTTP_OK,
                    vd_api_device_status_json(d, vd_device_info(vd_pool_find(d->pool, id))->index),
                    NULL);
+}
+
+/* POST /v1/volumes/{name}/scrub: 409 no_checksums for a volume
+ * without integrity. */
+static enum MHD_Result volume_scrub(struct vramd *d, struct req *c, const char *name)
+{
+  char err[400];
+  uint32_t job;
+  int rc = vramd_volume_scrub(d, name, &job, err, sizeof err);
+  snprintf(c->said, sizeof c->said, "scrub: %.180s", rc ? err : "started");
+  if (rc == -EINVAL)
+    return send_error(c, MHD_HTTP_CONFLICT, "no_checksums", NULL, "%s", err);
+  return rc ? elastic_error(d, c, rc, err) : job_started(d, c, 0, job, err);
 }
 
 /* POST /v1/volumes/{name}/rebalance. */
@@ -724,12 +738,50 @@ static enum MHD_Result start_sleep_job(struct vramd *d, struct req *c, json_t *o
   return job_started(d, c, rc, id, err);
 }
 
+/* POST /v1/faults' bit_flips: {"volume": NAME, "offsets": [N, ...]} or
+ * {"volume": NAME, "count": N, "seed": N}; answers with the offsets. */
+static enum MHD_Result flip_bits(struct vramd *d, struct req *c, json_t *o)
+{
+  json_t *offs = json_object_get(o, "offsets"), *cnt = json_object_get(o, "count"), *x, *out;
+  const char *name = json_string_value(json_object_get(o, "volume"));
+  json_int_t seed = json_integer_value(json_object_get(o, "seed"));
+  size_t n = offs ? json_array_size(offs) : (size_t)json_integer_value(cnt), i;
+  uint64_t *off;
+  char err[256];
+  int rc;
+
+  if (!name || !(json_is_array(offs) || json_is_integer(cnt)) || n > VRAMD_FLIPS_MAX)
+    return send_error(c, MHD_HTTP_BAD_REQUEST, "invalid_field", NULL,
+                      "bit_flips: {\"volume\": NAME, \"offsets\": [N, ...]} or {\"volume\": "
+                      "NAME, \"count\": N (at most %u), \"seed\": N}", VRAMD_FLIPS_MAX);
+  off = calloc(n ? n : 1, sizeof *off);
+  if (!off)
+    return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", NULL, "out of memory");
+  json_array_foreach(offs, i, x)
+    off[i] = json_is_integer(x) && json_integer_value(x) >= 0 ? (uint64_t)json_integer_value(x)
+                                                               : UINT64_MAX;
+  rc = vramd_flip_bits(d, name, off, (unsigned)n, !offs, (uint64_t)seed, err, sizeof err);
+  out = json_array();
+  for (i = 0; !rc && i < n; i++)
+    json_array_append_new(out, json_integer((json_int_t)off[i]));
+  free(off);
+  if (rc) {
+    json_decref(out);
+    return send_error(c, rc == -ENOENT ? MHD_HTTP_NOT_FOUND : rc == -EINVAL ?
+                      MHD_HTTP_BAD_REQUEST : MHD_HTTP_INTERNAL_SERVER_ERROR,
+                      rc == -ENOENT ? "no_such_volume" : rc == -EINVAL ? "invalid_field" :
+                      "internal", NULL, "bit_flips: %s", err);
+  }
+  return send_json(c, MHD_HTTP_OK, json_pack("{s:o}", "offsets", out), NULL);
+}
+
 /* POST /v1/faults, a test-only route that exists only under VRAMD_FAULTS=1:
  * {"alloc_after": N, "io_after": N, "unit_delay_ms": N (each unit of a
  * save or load waits N ms), "direct_refused": true (image files open as
  * if O_DIRECT were refused), "device_lost": "ID", "sleep_job": {...},
- * "memory_taken": {"device": "ID", "bytes": N}}, each optional; a sleep_job
- * answers 202 with the job.  memory_taken makes the device's free-memory
+ * "memory_taken": {"device": "ID", "bytes": N}, "bit_flips": {...}}, each
+ * optional; a sleep_job answers 202 with the job, bit_flips 200 with the
+ * offsets it flipped (flip_bits).  memory_taken makes the device's free-memory
  * query answer N bytes less, as another process's allocation would. */
 static enum MHD_Result post_faults(struct vramd *d, struct req *c)
 {
@@ -748,19 +800,21 @@ static enum MHD_Result post_faults(struct vramd *d, struct req *c)
                  !strcmp(key, "unit_delay_ms");
     bool taken = !strcmp(key, "memory_taken");
     bool flag = !strcmp(key, "direct_refused") && json_is_boolean(val);
+    bool flips = !strcmp(key, "bit_flips") && json_is_object(val);
     if ((count && (!json_is_integer(val) || json_integer_value(val) < 0 ||
                    json_integer_value(val) > 1000000)) ||
         (taken && (!json_is_object(val) || !json_is_string(json_object_get(val, "device")) ||
                    !json_is_integer(json_object_get(val, "bytes")) ||
                    json_integer_value(json_object_get(val, "bytes")) < 0 ||
                    json_object_size(val) != 2)) ||
-        (!count && !taken && !flag && strcmp(key, "sleep_job") &&
+        (!count && !taken && !flag && !flips && strcmp(key, "sleep_job") &&
          (strcmp(key, "device_lost") || !json_is_string(val)))) {
       /* key lives in doc: the answer is made before doc goes. */
       ret = send_error(c, MHD_HTTP_BAD_REQUEST, "invalid_field", NULL,
                        "'%.40s': alloc_after, io_after and unit_delay_ms take a count, "
                        "direct_refused true or false, device_lost an id, "
-                       "memory_taken {\"device\": ID, \"bytes\": N}, sleep_job an object",
+                       "memory_taken {\"device\": ID, \"bytes\": N}, sleep_job and "
+                       "bit_flips an object",
                        key);
       json_decref(doc);
       return ret;
@@ -793,6 +847,11 @@ static enum MHD_Result post_faults(struct vramd *d, struct req *c)
   }
   if ((val = json_object_get(doc, "sleep_job"))) {
     ret = start_sleep_job(d, c, val);
+    json_decref(doc);
+    return ret;
+  }
+  if ((val = json_object_get(doc, "bit_flips"))) {
+    ret = flip_bits(d, c, val);
     json_decref(doc);
     return ret;
   }
@@ -937,12 +996,12 @@ static enum MHD_Result route(struct server *s, struct req *c, const char *url,
     return device_action(d, c, name, action);
   }
   if (!strncmp(url, "/v1/volumes/", 12) && split_action(url + 12, raw, sizeof raw, &action) &&
-      !strcmp(action, "rebalance")) {
+      (!strcmp(action, "rebalance") || !strcmp(action, "scrub"))) {
     if (strcmp(method, "POST"))
       return not_allowed(c, method, "POST");
     if (!route_name(c, raw, name, sizeof name, true, &ret))
       return ret;
-    return volume_rebalance(d, c, name);
+    return !strcmp(action, "scrub") ? volume_scrub(d, c, name) : volume_rebalance(d, c, name);
   }
   if (!strncmp(url, "/v1/devices/", 12)) {
     bool patch = !strcmp(method, "PATCH");

@@ -45,6 +45,7 @@ struct opts {
   uint64_t poll_ns;
   unsigned small_min, fill;
   bool profile;           /* print where each device's workers spent the job */
+  unsigned integ;         /* bit VD_INTEGRITY_*: volumes to run every job on */
 };
 
 struct run;
@@ -246,6 +247,7 @@ static void print_profile(const char *label, const char *job, unsigned ndev, dou
 
 /* Benchmark one volume layout; appends rows to res. */
 static int bench_volume(struct vd_pool *pool, struct vd_engine *eng, const struct opts *o,
+                        enum vd_integrity integ,
                         const char *label, unsigned ndev, struct result *res, unsigned *nres)
 {
   static const struct { const char *name; enum vd_op op; bool random; } jobs[] = {
@@ -266,6 +268,7 @@ static int bench_volume(struct vd_pool *pool, struct vd_engine *eng, const struc
   spec.size = o->size * ndev;
   spec.ndev = ndev;
   spec.stripe_unit = o->unit;
+  spec.integrity = integ;
   for (unsigned i = 0; i < ndev; i++)
     snprintf(spec.dev_ids[i], VD_DEV_ID_MAX, "%s", vd_device_info(vd_pool_device(pool, i))->id);
   t0 = now();
@@ -273,9 +276,9 @@ static int bench_volume(struct vd_pool *pool, struct vd_engine *eng, const struc
     fprintf(stderr, "engine-bench: %s\n", err);
     return -1;
   }
-  printf("# %s: %s over %u device(s), unit %llu, created and zeroed in %.2f s\n", label,
-         vd_format_size(v->size, sz, sizeof sz), ndev, (unsigned long long)v->spec.stripe_unit,
-         now() - t0);
+  printf("# %s: %s over %u device(s), unit %llu, integrity %s, created and zeroed in %.2f s\n",
+         label, vd_format_size(v->size, sz, sizeof sz), ndev,
+         (unsigned long long)v->spec.stripe_unit, vd_integrity_name(integ), now() - t0);
   for (unsigned i = 0; i < o->nbs; i++)
     maxbs = o->bs[i] > maxbs ? o->bs[i] : maxbs;
   slots = calloc(o->qd, sizeof *slots);
@@ -430,11 +433,16 @@ static void print_table(const struct result *res, unsigned nres, unsigned nfirst
            res[i].iops, res[nfirst + i].iops, res[nfirst + i].gbs / res[i].gbs);
 }
 
-/* Print the small-batch path off against on, row by row. */
-static void print_compare(const struct result *off, const struct result *on, unsigned n)
+/* Print two runs of the same jobs against each other, row by row: the
+ * small-batch path off and on, or volumes without and with checksums. */
+static void print_compare(const struct result *off, const struct result *on, unsigned n,
+                          const char *a, const char *b)
 {
-  printf("\n%-4s %-10s %8s %5s %14s %14s %8s\n", "vol", "job", "bs", "qd", "off IOPS",
-         "on IOPS", "on/off");
+  char ha[32], hb[32], hr[32];
+  snprintf(ha, sizeof ha, "%s IOPS", a);
+  snprintf(hb, sizeof hb, "%s IOPS", b);
+  snprintf(hr, sizeof hr, "%s/%s", b, a);
+  printf("\n%-4s %-10s %8s %5s %14s %14s %8s\n", "vol", "job", "bs", "qd", ha, hb, hr);
   for (unsigned i = 0; i < n; i++)
     printf("%-4s %-10s %8llu %5u %14.0f %14.0f %8.2f\n", off[i].cfg, off[i].job,
            (unsigned long long)off[i].bs, off[i].qd, off[i].iops, on[i].iops,
@@ -471,18 +479,30 @@ static int bench_engine(struct vd_pool *pool, const struct opts *o, enum vd_smal
   printf("# small-batch %s: on %u of %u devices, staging %s pinned + %s device in all\n",
          mode == VD_SMALL_OFF ? "off" : "on", st.devices, ndev,
          vd_format_size(st.stage_bytes, a, sizeof a), vd_format_size(st.scratch_bytes, b, sizeof b));
-  *nres = 0;
-  if (!o->all_only && bench_volume(pool, eng, o, "one", 1, res, nres))
-    rc = -1;
-  nfirst = *nres;
-  if (!rc && !o->one_only && ndev > 1 && bench_volume(pool, eng, o, "all", ndev, res, nres))
-    rc = -1;
+  /* Without checksums, then with: the same engine, fresh volumes. */
+  for (unsigned k = 0; k < 2 && !rc; k++) {
+    static struct result sums[MAX_RES];
+    struct result *r = k && o->integ & 1u ? sums : res;
+    unsigned n = 0;
+    if (!(o->integ & (1u << k)))
+      continue;
+    if (!o->all_only && bench_volume(pool, eng, o, (enum vd_integrity)k, "one", 1, r, &n))
+      rc = -1;
+    nfirst = n;
+    if (!rc && !o->one_only && ndev > 1 &&
+        bench_volume(pool, eng, o, (enum vd_integrity)k, "all", ndev, r, &n))
+      rc = -1;
+    if (!rc && !o->latency)
+      print_table(r, n, nfirst);
+    if (r == res)
+      *nres = n;
+    else if (!rc && n == *nres)
+      print_compare(res, sums, n, "none", "crc32c");
+  }
   vd_engine_small_stats(eng, &st);
   printf("# small-batch: %llu segments batched in %llu kernel launches; "
          "%llu requests on the idle path\n", (unsigned long long)st.segments,
          (unsigned long long)st.launches, (unsigned long long)st.idle);
-  if (!rc && !o->latency)
-    print_table(res, *nres, nfirst);
   vd_engine_stop(eng);
   return rc;
 }
@@ -499,10 +519,11 @@ int main(int argc, char **argv)
     { "small-stage", 1, NULL, 'T' }, { "latency", 0, NULL, 'L' },
     { "idle", 1, NULL, 'I' }, { "idle-max", 1, NULL, 'X' }, { "poll-ns", 1, NULL, 'P' },
     { "profile", 0, NULL, 'R' }, { "small-min", 1, NULL, 'm' },
-    { "fill", 1, NULL, 'F' }, { NULL, 0, NULL, 0 },
+    { "fill", 1, NULL, 'F' }, { "integrity", 1, NULL, 'i' }, { NULL, 0, NULL, 0 },
   };
   struct opts o = { .size = 256ull << 20, .seconds = 2, .qd = 32, .qds = { 32 }, .nqd = 1, .unit = 0,
-                    .extent = 1ull << 30, .modes = 1u << VD_SMALL_ON };
+                    .extent = 1ull << 30, .modes = 1u << VD_SMALL_ON,
+                    .integ = 1u << VD_INTEGRITY_NONE };
   struct vd_pool_config pc = { 0 };
   struct vd_pool *pool;
   static struct result res[2][MAX_RES];
@@ -552,6 +573,16 @@ int main(int argc, char **argv)
     case 'R': o.profile = true; break;
     case 'm': o.small_min = (unsigned)atoi(optarg); break;
     case 'F': o.fill = (unsigned)atoi(optarg); break;
+    case 'i':
+      if (!strcmp(optarg, "none")) o.integ = 1u << VD_INTEGRITY_NONE;
+      else if (!strcmp(optarg, "crc32c")) o.integ = 1u << VD_INTEGRITY_CRC32C;
+      else if (!strcmp(optarg, "both"))
+        o.integ = 1u << VD_INTEGRITY_NONE | 1u << VD_INTEGRITY_CRC32C;
+      else {
+        fprintf(stderr, "engine-bench: --integrity none|crc32c|both\n");
+        return 2;
+      }
+      break;
     default:
       fprintf(stderr, "Usage: engine-bench [--size PER_DEVICE] [--seconds S] [--qd N[,N...]]\n"
               "  [--bs 4K,64K,1M,4M] [--unit SIZE] [--extent-size SIZE]\n"
@@ -559,7 +590,8 @@ int main(int argc, char **argv)
               "  [--shared-context] [--one-only|--all-only]\n"
               "  [--small-batch off|on|both] [--small-max SIZE] [--small-stage SIZE]\n"
               "  [--latency] [--idle spin|block|off] [--idle-max SIZE]\n"
-              "  [--poll-ns NS|off] [--small-min N] [--fill N] [--profile]\n");
+              "  [--poll-ns NS|off] [--small-min N] [--fill N] [--profile]\n"
+              "  [--integrity none|crc32c|both]\n");
       return 2;
     }
   }
@@ -601,7 +633,7 @@ int main(int argc, char **argv)
       rc = 1;
   }
   if (!rc && nres[0] && nres[0] == nres[1])
-    print_compare(res[0], res[1], nres[0]);
+    print_compare(res[0], res[1], nres[0], "off", "on");
   printf("# peak RSS %ld KiB\n", peak_rss_kib());
   vd_pool_close(pool);
   return rc;

@@ -5,7 +5,7 @@
 /* vramctl device drain ID [--no-wait]. */
 static int run(struct vctl *g, int argc, char **argv)
 {
-  return vctl_action_job(g, argc, argv, "device ID", false, "/v1/devices/%s/drain");
+  return vctl_job_verb(g, argc, argv, "device ID", false, "/v1/devices/%s/drain");
 }
 
 const struct vctl_cmd vctl_cmd_device_drain = {

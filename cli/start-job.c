@@ -10,31 +10,6 @@ int vctl_start_job(struct vctl *g, const char *path, bool no_wait)
   return vctl_start_job_body(g, path, NULL, no_wait);
 }
 
-/* A verb whose whole job is "NOUN VERB ARG [--no-wait]": POST to fmt
- * with the argument (what names it in errors; name: checked as a volume
- * name) put in, and wait for the job. */
-int vctl_action_job(struct vctl *g, int argc, char **argv, const char *what, bool name,
-                    const char *fmt)
-{
-  static const struct option opts[] = { VCTL_NO_WAIT_OPT, VCTL_COMMON_OPTS, { NULL, 0, NULL, 0 } };
-  bool no_wait = false;
-  const char *arg;
-  char path[192];
-  int c, rc;
-
-  while ((c = vctl_getopt(g, argc, argv, VCTL_SHORT, opts)) > 0)
-    no_wait |= c == VCTL_OPT_NO_WAIT;
-  if (c == VCTL_OPTS_EXIT)
-    return g->rc;
-  if ((rc = vctl_one_arg(g, argc, argv, what, name, &arg)) >= 0)
-    return rc;
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-nonliteral"
-  snprintf(path, sizeof path, fmt, arg);
-#pragma GCC diagnostic pop
-  return vctl_start_job(g, path, no_wait);
-}
-
 /* The same with a body (may be NULL). */
 int vctl_start_job_body(struct vctl *g, const char *path, const char *body, bool no_wait)
 {
@@ -49,4 +24,24 @@ int vctl_start_job_body(struct vctl *g, const char *path, const char *body, bool
   id = (unsigned long)vctl_u64(doc, "id");
   json_decref(doc);
   return vctl_job_wait(g, id, no_wait);
+}
+
+/* Parse [--no-wait] and the one argument, then start the job. */
+int vctl_job_verb(struct vctl *g, int argc, char **argv, const char *what, bool volume,
+                  const char *path_fmt)
+{
+  static const struct option opts[] = { VCTL_NO_WAIT_OPT, VCTL_COMMON_OPTS, { NULL, 0, NULL, 0 } };
+  bool no_wait = false;
+  const char *arg;
+  char path[256];
+  int c, rc;
+
+  while ((c = vctl_getopt(g, argc, argv, VCTL_SHORT, opts)) > 0)
+    no_wait |= c == VCTL_OPT_NO_WAIT;
+  if (c == VCTL_OPTS_EXIT)
+    return g->rc;
+  if ((rc = vctl_one_arg(g, argc, argv, what, volume, &arg)) >= 0)
+    return rc;
+  snprintf(path, sizeof path, path_fmt, arg);
+  return vctl_start_job(g, path, no_wait);
 }

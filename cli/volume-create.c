@@ -81,10 +81,11 @@ static int run(struct vctl *g, int argc, char **argv)
     { "thin", no_argument, NULL, 't' }, { "index", required_argument, NULL, 'i' },
     { "from", required_argument, NULL, 'F' }, VCTL_NO_WAIT_OPT,
     { "persist", required_argument, NULL, 'P' },
+    { "integrity", required_argument, NULL, 'I' },
     VCTL_COMMON_OPTS, { NULL, 0, NULL, 0 },
   };
   const char *size = NULL, *devs = "all", *layout = "stripe", *unit = NULL, *fe = NULL;
-  const char *index = NULL, *from = NULL, *persist = NULL;
+  const char *index = NULL, *from = NULL, *persist = NULL, *integrity = NULL;
   const char *dev_opt = "--stripe";
   bool attach = false, have_layout = false, thin = false, no_wait = false, large;
   char image[4096], keep[4096];
@@ -115,6 +116,7 @@ static int run(struct vctl *g, int argc, char **argv)
     case 'i': index = optarg; break;
     case 'F': from = optarg; break;
     case 'P': persist = optarg; break;
+    case 'I': integrity = optarg; break;
     case VCTL_OPT_NO_WAIT: no_wait = true; break;
     }
   }
@@ -137,6 +139,7 @@ static int run(struct vctl *g, int argc, char **argv)
       (fe && (rc = set_opt(g, &spec, "frontend", "--frontend", fe)) >= 0) ||
       (index && (rc = set_opt(g, &spec, "index", "--index", index)) >= 0) ||
       (persist && (rc = set_opt(g, &spec, "persist", "--persist", keep)) >= 0) ||
+      (integrity && (rc = set_opt(g, &spec, "integrity", "--integrity", integrity)) >= 0) ||
       (rc = set_devices(g, &spec, dev_opt, devs)) >= 0)
     return rc;
   if (vd_spec_check_text(&spec, err, sizeof err) ||
@@ -190,8 +193,10 @@ static int run(struct vctl *g, int argc, char **argv)
     return vctl_api_error(g, st, doc);
   if (g->json)
     return vctl_print_json(doc);
-  printf("created %s: %s%s, %s over %zu device%s", vctl_str(doc, "name", "?"),
-         vctl_size(doc, "size", a, sizeof a), thin ? " thin" : "", vctl_str(doc, "layout", "?"),
+  printf("created %s: %s%s%s, %s over %zu device%s", vctl_str(doc, "name", "?"),
+         vctl_size(doc, "size", a, sizeof a), thin ? " thin" : "",
+         integrity && strcmp(integrity, "none") ? ", checksummed" : "",
+         vctl_str(doc, "layout", "?"),
          json_array_size(json_object_get(doc, "devices")),
          json_array_size(json_object_get(doc, "devices")) == 1 ? "" : "s");
   if (vctl_u64(doc, "size") != spec.size)
@@ -206,7 +211,8 @@ const struct vctl_cmd vctl_cmd_volume_create = {
   "volume", "create", run,
   "volume create NAME --size SIZE [--stripe all|ID,..|--concat all|ID,..]\n"
   "               [--stripe-unit SIZE] [--frontend nbd|ublk|none] [--attach]\n"
-  "               [--index N] [--thin] [--from FILE] [--persist FILE] [--no-wait]",
+  "               [--index N] [--thin] [--from FILE] [--persist FILE] [--no-wait]\n"
+  "               [--integrity none|crc32c]",
   "Makes a volume of SIZE (K, M, G, T; base 2), striped over every device\n"
   "unless told otherwise, and prints where it is: the device path, or the\n"
   "NBD URI. Contents live in VRAM and are lost when vramd stops.\n\n"
@@ -233,6 +239,10 @@ const struct vctl_cmd vctl_cmd_volume_create = {
   "                      fails or is cancelled\n"
   "  --persist FILE      save the volume to FILE when vramd stops cleanly and\n"
   "                      load it from there at start, before it is exposed\n"
-  "                      (FILE.sum vouches for it; root only)",
+  "                      (FILE.sum vouches for it; root only)\n"
+  "  --integrity crc32c  keep a CRC-32C of every 4 KiB block in VRAM (0.1%\n"
+  "                      more), computed and verified by the GPU: a read of a\n"
+  "                      block whose bits changed fails with EIO instead of\n"
+  "                      returning them (thick volumes; see 'volume scrub')",
   NULL, 0,
 };

@@ -5,7 +5,7 @@
 /* vramctl volume rebalance NAME [--no-wait]. */
 static int run(struct vctl *g, int argc, char **argv)
 {
-  return vctl_action_job(g, argc, argv, "volume NAME", true, "/v1/volumes/%s/rebalance");
+  return vctl_job_verb(g, argc, argv, "volume NAME", true, "/v1/volumes/%s/rebalance");
 }
 
 const struct vctl_cmd vctl_cmd_volume_rebalance = {

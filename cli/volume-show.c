@@ -1,6 +1,7 @@
 /* volume-show.c: vramctl volume show. */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "vramctl.h"
 
@@ -40,6 +41,27 @@ static void print_io(json_t *io)
   json_decref(rows);
 }
 
+/* What scrubs found, for a volume with checksums. */
+static void show_scrub(json_t *s)
+{
+  json_t *last = json_object_get(s, "last_time");
+  char when[64] = "never";
+  time_t t;
+
+  if (!s)
+    return;
+  if (json_is_integer(last)) {
+    t = (time_t)json_integer_value(last);
+    strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", localtime(&t));
+  }
+  printf("scrub:     last %s", when);
+  if (json_is_integer(last))
+    printf(", %llu blocks checked, %llu bad", vctl_u64(s, "last_blocks"),
+           vctl_u64(s, "last_bad_blocks"));
+  printf("; %llu bad in %llu blocks since start\n", vctl_u64(s, "bad_blocks_total"),
+         vctl_u64(s, "blocks_total"));
+}
+
 /* The volume's fields, extents and I/O counters. */
 static void show(json_t *v)
 {
@@ -63,6 +85,11 @@ static void show(json_t *v)
     printf(" (thin, chunks of %s; %llu writes refused for want of room)",
            vctl_size(v, "chunk_bytes", b, sizeof b), vctl_u64(v, "enospc_writes"));
   printf("\n");
+  printf("integrity: %s", vctl_str(v, "integrity", "none"));
+  if (json_object_get(v, "checksum_errors"))
+    printf(" (%llu reads found a bad checksum)", vctl_u64(v, "checksum_errors"));
+  printf("\n");
+  show_scrub(json_object_get(v, "scrub"));
   if (json_array_size(json_object_get(v, "connections"))) {
     printf("\nconnections:\n");
     vctl_table_print_default(client_cols, sizeof client_cols / sizeof client_cols[0],

@@ -67,7 +67,7 @@ extern const struct vctl_cmd vctl_cmd_device_list, vctl_cmd_device_show, vctl_cm
   vctl_cmd_volume_create, vctl_cmd_volume_list, vctl_cmd_volume_show,
   vctl_cmd_volume_delete, vctl_cmd_status, vctl_cmd_job_list, vctl_cmd_job_show,
   vctl_cmd_job_wait, vctl_cmd_job_cancel, vctl_cmd_device_drain, vctl_cmd_device_undrain,
-  vctl_cmd_volume_rebalance, vctl_cmd_volume_attach, vctl_cmd_volume_detach,
+  vctl_cmd_volume_rebalance, vctl_cmd_volume_scrub, vctl_cmd_volume_attach, vctl_cmd_volume_detach,
   vctl_cmd_volume_resize, vctl_cmd_volume_save, vctl_cmd_volume_restore;
 
 /* Options every command takes, anywhere on the line, for getopt_long:
@@ -165,9 +165,11 @@ int vctl_job_wait(struct vctl *g, unsigned long id, bool no_wait);
 int vctl_start_job(struct vctl *g, const char *path, bool no_wait);
 /* The same with a JSON body (may be NULL). */
 int vctl_start_job_body(struct vctl *g, const char *path, const char *body, bool no_wait);
-/* NOUN VERB ARG [--no-wait] that POSTs to fmt (one %s: ARG) and waits. */
-int vctl_action_job(struct vctl *g, int argc, char **argv, const char *what, bool name,
-                    const char *fmt);
+/* A whole verb "NOUN VERB ARG [--no-wait]" that starts a job: POST to
+ * path_fmt with ARG in it (its one %s); what names ARG for usage errors
+ * ("volume NAME"), volume whether ARG is a volume name. */
+int vctl_job_verb(struct vctl *g, int argc, char **argv, const char *what, bool volume,
+                  const char *path_fmt);
 /* An image file's path as vramd needs it, absolute (image-path.c): a
  * relative one is taken from the current directory.  NULL (said on
  * stderr) when it does not fit. */

@@ -14,10 +14,12 @@
 static_assert(sizeof(enum vd_layout) == sizeof(int), "enum vd_layout is an int");
 static_assert(sizeof(enum vd_frontend_kind) == sizeof(int), "enum vd_frontend_kind is an int");
 static_assert(sizeof(enum vd_provisioning) == sizeof(int), "enum vd_provisioning is an int");
+static_assert(sizeof(enum vd_integrity) == sizeof(int), "enum vd_integrity is an int");
 
 static const char *const layout_names[] = { "stripe", "concat", NULL };
 static const char *const frontend_names[] = { "nbd", "ublk", "none", NULL };
 static const char *const provisioning_names[] = { "thick", "thin", NULL };
+static const char *const integrity_names[] = { "none", "crc32c", NULL };
 static const enum vd_layout stripe_only = VD_LAYOUT_STRIPE;
 
 /* A unit in vramd.conf must be one the volume map takes. */
@@ -58,6 +60,8 @@ const struct vd_spec_field vd_spec_fields[] = {
     .forms = ALL | VD_SPEC_EXPOSE, .max = 1u << 20, .omit_default = true },
   { .key = "persist", .text_key = "persist", .type = VD_FIELD_PATH, .off = AT(persist),
     .forms = ALL, .omit_default = true },
+  { .key = "integrity", .text_key = "integrity", .type = VD_FIELD_ENUM, .off = AT(integrity),
+    .forms = ALL, .names = integrity_names, .omit_default = true },
 };
 const unsigned vd_spec_nfields = sizeof vd_spec_fields / sizeof vd_spec_fields[0];
 
@@ -266,3 +270,4 @@ int vd_frontend_parse(const char *s, enum vd_frontend_kind *out)
 /* Frontend enum to name. */
 const char *vd_frontend_name(enum vd_frontend_kind k) { return enum_name("frontend", (int)k); }
 const char *vd_provisioning_name(enum vd_provisioning p) { return enum_name("provisioning", (int)p); }
+const char *vd_integrity_name(enum vd_integrity i) { return enum_name("integrity", (int)i); }

@@ -22,6 +22,9 @@ enum vd_frontend_kind { VD_FRONTEND_NBD = 0, VD_FRONTEND_UBLK = 1, VD_FRONTEND_N
 /* thick: every extent made and zeroed at create; thin: chunks taken as
  * ranges are first written, given back when discarded. */
 enum vd_provisioning { VD_PROV_THICK = 0, VD_PROV_THIN = 1 };
+/* none: nothing checks the data; crc32c: a checksum per 4 KiB block in
+ * VRAM, verified on every read (docs/integrity.md). */
+enum vd_integrity { VD_INTEGRITY_NONE = 0, VD_INTEGRITY_CRC32C = 1 };
 
 /* Longest persist path, with its NUL. */
 #define VD_PERSIST_MAX 256
@@ -42,6 +45,7 @@ struct vd_volume_spec {
   bool attach;                        /* nbd: also attach /dev/nbdN */
   int index;                          /* wanted /dev/nbdN (attach) or ublk id; -1: any */
   char persist[VD_PERSIST_MAX];       /* image saved at stop, loaded at start; "": none */
+  enum vd_integrity integrity;
 };
 
 /* Where a spec is read from or written to.  The forms share the table;
@@ -102,5 +106,6 @@ const char *vd_layout_name(enum vd_layout l);
 int vd_frontend_parse(const char *s, enum vd_frontend_kind *out);
 const char *vd_frontend_name(enum vd_frontend_kind k);
 const char *vd_provisioning_name(enum vd_provisioning p);
+const char *vd_integrity_name(enum vd_integrity i);
 
 #endif

@@ -12,8 +12,11 @@ daemon_libvdcore_a_SOURCES = \
 	daemon/engine/placement.c \
 	daemon/engine/small.h daemon/engine/small.c \
 	daemon/engine/kernels.h daemon/engine/kernels.c \
+	daemon/engine/sums.h daemon/engine/sums.c daemon/engine/sum-kernels.c \
+	daemon/engine/scrubber.c \
 	daemon/volume/volume.h daemon/volume/volume.c daemon/volume/registry.c \
 	daemon/volume/keeper.c daemon/volume/move.c daemon/volume/resize.c \
+	daemon/volume/scrub.c \
 	daemon/vramd.h daemon/core.c daemon/attach.c daemon/resize-volume.c daemon/settings.h \
 	daemon/config.c \
 	daemon/safety.h daemon/safety.c daemon/frontends.h daemon/frontends.c \
@@ -24,7 +27,8 @@ daemon_libvdcore_a_SOURCES = \
 	daemon/jobs.h daemon/jobs.c daemon/job-sleep.h daemon/job-sleep.c \
 	daemon/caller.h daemon/caller.c daemon/imgfile.h daemon/imgfile.c \
 	daemon/imgio.h daemon/imgio.c daemon/save.h daemon/save.c \
-	daemon/persist.h daemon/persist.c
+	daemon/persist.h daemon/persist.c \
+	daemon/integrity.h daemon/integrity.c
 daemon_libvdcore_a_CPPFLAGS = $(VD_INC_CORE) $(VD_DEFS)
 daemon_libvdcore_a_CFLAGS = $(AM_CFLAGS) $(OPENCL_CFLAGS) $(JANSSON_CFLAGS) $(SYSTEMD_CFLAGS) \
 	$(LIBURING_CFLAGS)

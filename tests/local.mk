@@ -64,6 +64,16 @@ tests_engine_test_move_LDADD = daemon/libvdcore.a daemon/libvdmap.a common/libvd
 	$(CUNIT_LIBS) $(OPENCL_LIBS) $(JANSSON_LIBS) $(LIBS)
 TESTS += tests/engine/test_move
 
+# Checksums (integrity): the GPU's CRC-32C, and every flipped bit found.
+check_PROGRAMS += tests/engine/test_integrity
+tests_engine_test_integrity_SOURCES = tests/engine/test_integrity.c tests/unit/runner.c \
+	tests/unit/runner.h
+tests_engine_test_integrity_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(OPENCL_CFLAGS)
+tests_engine_test_integrity_LDADD = daemon/libvdcore.a daemon/libvdmap.a common/libvdcommon.a \
+	$(CUNIT_LIBS) $(OPENCL_LIBS) $(JANSSON_LIBS) $(LIBS)
+TESTS += tests/engine/test_integrity tests/integration/integrity.sh
+dist_noinst_SCRIPTS += tests/integration/integrity.sh
+
 # Kernel tests (ublk, kernel NBD attach) in a QEMU guest; not part of
 # `make check` since they download a kernel and take minutes.  A host where
 # qemu cannot run at all skips them with the reason.

@@ -15,6 +15,7 @@
 #include "fault.h"
 #include "pool-cl.h"
 #include "small.h"
+#include "sums.h"
 #include "util.h"
 
 #define DEFAULT_WORKERS 1
@@ -37,10 +38,12 @@ struct worker {
   struct devq *dq;
   cl_command_queue q;
   struct vd_small sm;
+  struct vd_sums sums;
   pthread_t thread;
   bool started;
   bool busy;              /* has batches in flight; under dq->lock */
   bool direct;            /* this batch is too thin for the batch kernel */
+  bool sums_seen;         /* this batch has segments with checksums */
   struct vd_engine_profile prof; /* this thread's own: relaxed atomics */
 };
 
@@ -70,6 +73,9 @@ struct devq {
   unsigned nw;
   _Atomic uint64_t h2d, d2h;
   _Atomic uint64_t idle_ops;
+  _Atomic uint64_t sum_errors; /* checksum mismatches found by reads */
+  struct vd_scrubber scrub;
+  bool scrub_init;
 };
 
 struct pinned {
@@ -167,8 +173,9 @@ static void zero_rows(const struct vd_io *io, const struct vd_segment *s)
     memset(p + r * s->buf_pitch, 0, s->len);
 }
 
-/* Next segment of the part and the buffer that holds it; false at the end. */
-static bool part_next(struct part_iter *pi, struct vd_segment *s, cl_mem *m)
+/* Next segment of the part, the buffer that holds it and where that
+ * keeps its checksums (0: none); false at the end. */
+static bool part_next(struct part_iter *pi, struct vd_segment *s, cl_mem *m, uint64_t *sum_off)
 {
   for (;;) {
     struct vd_extent *ext;
@@ -191,6 +198,7 @@ static bool part_next(struct part_iter *pi, struct vd_segment *s, cl_mem *m)
     if (vd_extent_device(ext) != pi->dev)
       continue;
     *m = vd_extent_mem(ext);
+    *sum_off = vd_extent_sums(ext) ? vd_extent_bytes(ext) : 0;
     return true;
   }
 }
@@ -204,6 +212,7 @@ static void enqueue_part(struct worker *w, struct vd_io_part *p, uint64_t *bytes
   struct vd_io *io = p->io;
   struct part_iter pi;
   struct vd_segment s;
+  uint64_t sum_off;
   cl_mem m;
 
   /* A lost device, or the test hook, fails the part before it queues. */
@@ -212,16 +221,24 @@ static void enqueue_part(struct worker *w, struct vd_io_part *p, uint64_t *bytes
     return;
   }
   part_iter_init(&pi, p, w->dq->dev);
-  while (part_next(&pi, &s, &m)) {
+  while (part_next(&pi, &s, &m, &sum_off)) {
+    int ri = sum_off && io->op == VD_OP_READ ? vd_sums_entry(&w->sums, p, &s) : -1;
+    w->sums_seen |= sum_off != 0;
     cl_int rc;
-    if (w->direct || !vd_small_add(&w->sm, p, m, &s)) {
+    if (w->direct || !vd_small_add(&w->sm, p, m, &s, sum_off, ri)) {
+      uint64_t off = s.ext_offset, len = s.len * s.rows;
       /* Direct: but not ahead of batched work it overlaps. */
-      vd_small_order(&w->sm, m, s.ext_offset, s.len * s.rows, io->op == VD_OP_READ);
+      if (sum_off)
+        vd_sums_widen(&off, &len);
+      vd_small_order(&w->sm, m, off, len, io->op == VD_OP_READ);
       if (last && *last) {
         clReleaseEvent(*last);
         *last = NULL;
       }
       rc = enqueue_segment(w->q, io, m, &s, last);
+      /* Checksums behind the transfer, on the same in-order queue. */
+      if (rc == CL_SUCCESS && sum_off)
+        rc = vd_sums_segment(&w->sums, m, sum_off, &s, io->op, ri);
       if (rc != CL_SUCCESS) {
         vd_err_rl("%s: transfer failed: %s", vd_device_info(w->dq->dev)->id,
                vd_cl_strerror(rc));
@@ -363,6 +380,7 @@ static void group_start(struct worker *w, struct group *g, unsigned slot,
   /* A kernel launch costs as much driver time as several direct copies:
    * a batch of fewer than small_min parts is cheaper without it. */
   w->direct = false;
+  w->sums_seen = false;
   if (w->dq->small_min > 1) {
     unsigned n = 0;
     for (struct vd_io_part *p = batch; p && n < w->dq->small_min; p = p->next)
@@ -370,6 +388,7 @@ static void group_start(struct worker *w, struct group *g, unsigned slot,
     w->direct = n < w->dq->small_min;
   }
   vd_small_begin(&w->sm, slot);
+  vd_sums_begin(&w->sums, slot);
   for (struct vd_io_part *p = batch; p; p = p->next) {
     uint64_t b = 0;
     p->err = 0;
@@ -380,13 +399,25 @@ static void group_start(struct worker *w, struct group *g, unsigned slot,
       g->h2d += b;
   }
   vd_small_end(&w->sm, &small_last);
+  if (vd_sums_end(&w->sums) != CL_SUCCESS) {
+    /* No results: no read with checksums may pass as verified. */
+    vd_err_rl("%s: reading checksum results back failed", vd_device_info(w->dq->dev)->id);
+    for (struct vd_io_part *p = batch; p; p = p->next)
+      if (p->io->op == VD_OP_READ)
+        p->err = -EIO;
+  }
   if (small_last) {
     if (last)
       clReleaseEvent(last);
     last = small_last;
   }
   /* Saving the marker saves a call into locks that every device's
-   * worker shares (bench/RESULTS.md, four GPUs). */
+   * worker shares (bench/RESULTS.md, four GPUs); checksum commands may
+   * follow the last transfer, so a batch with any keeps it. */
+  if (last && w->sums_seen) {
+    clReleaseEvent(last);
+    last = NULL;
+  }
   g->marker = last;
   if (!last)
     rc = clEnqueueMarkerWithWaitList(w->q, 0, NULL, &g->marker);
@@ -439,6 +470,8 @@ static void group_finish(struct worker *w, struct group *g)
     vd_device_check(dq->dev, failed ? "a batch of transfers" : "queueing a transfer");
   atomic_fetch_add(&dq->h2d, g->h2d);
   atomic_fetch_add(&dq->d2h, g->d2h);
+  /* Bad blocks fail their parts before any read data is copied out. */
+  vd_sums_complete(&w->sums, g->slot, failed);
   vd_small_complete(&w->sm, g->slot, failed);
   t0 = vd_now_ns();
   for (struct vd_io_part *p = g->parts, *next; p; p = next) {
@@ -586,28 +619,47 @@ static cl_int idle_wait(enum vd_idle_mode mode, cl_command_queue q, cl_event ev)
 }
 
 /* The idle path: move part p on the calling thread through the first
- * worker's queue (its worker is asleep) and wait for it.  0 or -EIO. */
+ * worker's queue (its worker is asleep) and wait for it.  Checksums go
+ * as on the worker's path, in the area its batches leave free.  0 or
+ * -EIO. */
 static int idle_move(struct devq *dq, struct vd_io_part *p)
 {
   struct vd_io *io = p->io;
+  struct vd_sums *ss = &dq->w[0].sums;
   cl_command_queue q = dq->w[0].q;
   struct part_iter pi;
   struct vd_segment s;
   cl_event ev = NULL;
   cl_int rc = CL_SUCCESS;
-  uint64_t bytes = 0;
+  uint64_t bytes = 0, sum_off;
+  bool sums = false;
   cl_mem m;
 
   if (vd_device_is_lost(dq->dev) || vd_fault_io_now())
     return -EIO;
+  p->err = 0;
+  vd_sums_begin(ss, ss->nslots);
   part_iter_init(&pi, p, dq->dev);
-  while (rc == CL_SUCCESS && part_next(&pi, &s, &m)) {
-    /* In order: the last transfer's event stands for all of them. */
+  while (rc == CL_SUCCESS && part_next(&pi, &s, &m, &sum_off)) {
+    /* In order: the last command's event stands for all of them. */
     if (ev)
       clReleaseEvent(ev);
     ev = NULL;
-    rc = enqueue_segment(q, io, m, &s, &ev);
+    rc = enqueue_segment(q, io, m, &s, sum_off ? NULL : &ev);
+    if (rc == CL_SUCCESS && sum_off) {
+      int ri = io->op == VD_OP_READ ? vd_sums_entry(ss, p, &s) : -1;
+      rc = vd_sums_segment(ss, m, sum_off, &s, io->op, ri);
+      sums = true;
+    }
     bytes += s.len * s.rows;
+  }
+  if (rc == CL_SUCCESS && sums) {
+    if (ev)
+      clReleaseEvent(ev);
+    ev = NULL;
+    rc = vd_sums_end(ss);
+    if (rc == CL_SUCCESS)
+      rc = clEnqueueMarkerWithWaitList(q, 0, NULL, &ev);
   }
   if (rc == CL_SUCCESS && ev)
     rc = idle_wait(dq->idle, q, ev);
@@ -622,6 +674,10 @@ static int idle_move(struct devq *dq, struct vd_io_part *p)
     vd_device_check(dq->dev, "a transfer");
     return -EIO;
   }
+  if (sums)
+    vd_sums_complete(ss, ss->nslots, false);
+  if (p->err)
+    return p->err;
   atomic_fetch_add(io->op == VD_OP_READ ? &dq->d2h : &dq->h2d,
                    io->op == VD_OP_ZERO ? 0 : bytes);
   atomic_fetch_add_explicit(&dq->idle_ops, 1, memory_order_relaxed);
@@ -821,9 +877,12 @@ static void devq_stop(struct devq *dq)
       pthread_join(dq->w[i].thread, NULL);
     if (dq->w[i].q) {
       vd_small_fini(&dq->w[i].sm);
+      vd_sums_fini(&dq->w[i].sums);
       clReleaseCommandQueue(dq->w[i].q);
     }
   }
+  if (dq->scrub_init)
+    vd_scrubber_fini(&dq->scrub);
   if (dq->prog)
     clReleaseProgram(dq->prog);
   pthread_cond_destroy(&dq->cv);
@@ -858,8 +917,10 @@ static int devq_start(const struct vd_engine *eng, struct devq *dq, struct vd_de
              vd_device_info(dev)->id, vd_cl_strerror(rc));
     return -EIO;
   }
-  if (eng->small)
-    dq->prog = vd_small_program(dev);
+  /* Built with the small path off too: checksums need its kernels. */
+  dq->prog = vd_small_program(dev);
+  vd_scrubber_init(&dq->scrub, dq->prog, dev);
+  dq->scrub_init = true;
   for (unsigned i = 0; i < nw; i++) {
     struct worker *w = &dq->w[i];
     w->dq = dq;
@@ -872,7 +933,10 @@ static int devq_start(const struct vd_engine *eng, struct devq *dq, struct vd_de
                vd_device_info(dev)->id, i, vd_cl_strerror(rc));
       return -EIO;
     }
-    vd_small_init(&w->sm, dq->prog, dev, w->q, depth, eng->small_stage, eng->small_max);
+    vd_small_init(&w->sm, eng->small ? dq->prog : NULL, dev, w->q, depth, eng->small_stage,
+                  eng->small_max);
+    vd_sums_init(&w->sums, dq->prog, dev, w->q, depth, &dq->sum_errors);
+    w->sm.sums = &w->sums;
     if (vd_thread_start(&w->thread, WORKER_STACK, worker_main, w) != 0) {
       snprintf(err, errlen, "%s: cannot start worker thread", vd_device_info(dev)->id);
       return -EAGAIN;
@@ -1048,6 +1112,35 @@ void vd_engine_device_bytes(const struct vd_engine *eng, unsigned dev,
 {
   *h2d = dev < eng->ndev ? atomic_load(&eng->dq[dev].h2d) : 0;
   *d2h = dev < eng->ndev ? atomic_load(&eng->dq[dev].d2h) : 0;
+}
+
+/* The scrubber of the device that holds ext. */
+static struct vd_scrubber *scrubber_of(struct vd_engine *eng, const struct vd_extent *ext)
+{
+  unsigned pd = vd_device_info(vd_extent_device(ext))->index;
+  return pd < eng->ndev && !vd_device_is_lost(eng->dq[pd].dev) ? &eng->dq[pd].scrub : NULL;
+}
+
+/* Check blocks of an extent on its device's scrubber. */
+int vd_engine_scrub(struct vd_engine *eng, struct vd_extent *ext, uint64_t first, uint64_t n,
+                    uint32_t *bad, unsigned cap, uint64_t *nbad)
+{
+  struct vd_scrubber *sc = scrubber_of(eng, ext);
+  *nbad = 0;
+  return sc ? vd_scrubber_run(sc, ext, first, n, bad, cap, nbad) : -EIO;
+}
+
+/* Flip bits of an extent's data on its device's scrubber. */
+int vd_engine_flip(struct vd_engine *eng, struct vd_extent *ext, uint64_t off, uint8_t mask)
+{
+  struct vd_scrubber *sc = scrubber_of(eng, ext);
+  return sc ? vd_scrubber_flip(sc, ext, off, mask) : -EIO;
+}
+
+/* Checksum mismatches reads found on one pool device. */
+uint64_t vd_engine_device_sum_errors(const struct vd_engine *eng, unsigned dev)
+{
+  return dev < eng->ndev ? atomic_load(&eng->dq[dev].sum_errors) : 0;
 }
 
 /* Sum the small-request path over every device's workers. */

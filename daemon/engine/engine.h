@@ -138,6 +138,8 @@ struct vd_target {
   pthread_mutex_t move_lock;               /* held by a move: chunks stay unreclaimed */
   struct vd_track *_Atomic track;          /* a move's record of what writes changed */
   struct vd_track *_Atomic vtrack;         /* a save's record, over the logical range */
+  const char *label;                       /* its name, for logs */
+  _Atomic uint64_t sum_errors;             /* checksum mismatches reads found */
 };
 
 /* What writes changed in one extent while it is copied elsewhere: a bit
@@ -245,6 +247,20 @@ void vd_engine_pinned_free(struct vd_engine *eng, void *p);
 /* Bytes moved per device since start (host to device, device to host). */
 void vd_engine_device_bytes(const struct vd_engine *eng, unsigned dev,
                             uint64_t *h2d, uint64_t *d2h);
+
+/* Check blocks [first, first + n) of an extent that keeps checksums, on
+ * its device and beside the I/O: *nbad gets the mismatches, bad[] the
+ * first cap of them (block - first, in no order).  A block written
+ * meanwhile may mismatch for a moment: confirm by reading it.  0,
+ * -EINVAL, -EIO. */
+int vd_engine_scrub(struct vd_engine *eng, struct vd_extent *ext, uint64_t first, uint64_t n,
+                    uint32_t *bad, unsigned cap, uint64_t *nbad);
+/* Flip the bits of mask in byte off of an extent's data, its checksums
+ * untouched: the fault route's corruption.  0, -EINVAL, -EIO. */
+int vd_engine_flip(struct vd_engine *eng, struct vd_extent *ext, uint64_t off, uint8_t mask);
+
+/* Checksum mismatches reads found on a device since start. */
+uint64_t vd_engine_device_sum_errors(const struct vd_engine *eng, unsigned dev);
 
 /* Where a device's workers spent their time (a snapshot). */
 void vd_engine_device_profile(const struct vd_engine *eng, unsigned dev,

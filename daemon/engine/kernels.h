@@ -1,4 +1,6 @@
-/* kernels.h: OpenCL C source of the engine's batch kernel (engine-private). */
+/* kernels.h: OpenCL C source of the engine's kernels (engine-private):
+ * the batch kernel (kernels.c) and the checksum kernels (sum-kernels.c),
+ * built as one program per device. */
 #ifndef VRAMD_KERNELS_H
 #define VRAMD_KERNELS_H
 
@@ -11,10 +13,41 @@
 #define VD_KOP_WRITE 1
 #define VD_KOP_ZERO 2
 
+/* OpenCL C both batch kernels share: their extent arguments, and the
+ * pick of the one a descriptor's slot names. */
+#define VD_KERNEL_EXTENT_ARGS \
+  "    __global uchar *e0, __global uchar *e1, __global uchar *e2, __global uchar *e3,\n" \
+  "    __global uchar *e4, __global uchar *e5, __global uchar *e6, __global uchar *e7,\n" \
+  "    __global uchar *e8, __global uchar *e9, __global uchar *e10, __global uchar *e11,\n" \
+  "    __global uchar *e12, __global uchar *e13, __global uchar *e14, __global uchar *e15"
+#define VD_KERNEL_PICK_EXTENT \
+  "  __global uchar *e;\n" \
+  "  switch (slot) {\n" \
+  "  case 0: e = e0; break;   case 1: e = e1; break;   case 2: e = e2; break;\n" \
+  "  case 3: e = e3; break;   case 4: e = e4; break;   case 5: e = e5; break;\n" \
+  "  case 6: e = e6; break;   case 7: e = e7; break;   case 8: e = e8; break;\n" \
+  "  case 9: e = e9; break;   case 10: e = e10; break; case 11: e = e11; break;\n" \
+  "  case 12: e = e12; break; case 13: e = e13; break; case 14: e = e14; break;\n" \
+  "  default: e = e15; break;\n" \
+  "  }\n"
+
 /* Name of the kernel in vd_kernel_source. */
 #define VD_KERNEL_NAME "vd_batch"
 
 /* Program source: built once per device at engine start. */
 extern const char vd_kernel_source[];
+
+/* The checksum kernels: their names, vd_sum_range's modes, and the block
+ * (VD_SUM_BLOCK of pool.h, which this header does not include). */
+#define VD_SUM_RANGE_NAME "vd_sum_range"
+#define VD_SUM_BATCH_NAME "vd_sum_batch"
+#define VD_FLIP_NAME "vd_flip"
+#define VD_SUM_STORE 0
+#define VD_SUM_VERIFY 1
+#define VD_SUM_SCRUB 2
+#define VD_SUM_KBLOCK 4096
+
+/* Their source, CRC tables included. */
+const char *vd_sum_kernel_source(void);
 
 #endif

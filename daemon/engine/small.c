@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "small.h"
+#include "sums.h"
 #include "util.h"
 
 #define DESC_BYTES 32u   /* one ulong4 */
@@ -25,10 +26,11 @@ static uint64_t align_up(uint64_t x, uint64_t a)
   return (x + a - 1) & ~(a - 1);
 }
 
-/* Build the kernel program for one device. */
+/* Build the engine's program (batch and checksum kernels) for one device. */
 cl_program vd_small_program(struct vd_device *dev)
 {
-  const char *src = vd_kernel_source, *id = vd_device_info(dev)->id;
+  const char *src[2] = { vd_kernel_source, vd_sum_kernel_source() };
+  const char *id = vd_device_info(dev)->id;
   cl_device_id d = vd_device_cl(dev);
   cl_uint align_bits = 0;
   cl_program prog;
@@ -40,7 +42,7 @@ cl_program vd_small_program(struct vd_device *dev)
     vd_warn("%s: buffers are not 16-byte aligned: small requests take the direct path", id);
     return NULL;
   }
-  prog = clCreateProgramWithSource(vd_device_context(dev), 1, &src, NULL, &rc);
+  prog = clCreateProgramWithSource(vd_device_context(dev), 2, src, NULL, &rc);
   if (rc != CL_SUCCESS) {
     vd_warn("%s: cannot create the batch kernel (%s): small requests take the direct path",
             id, vd_cl_strerror(rc));
@@ -103,6 +105,30 @@ static cl_int launch(struct vd_small *sm, const struct vd_small_rec *r, unsigned
   return clEnqueueNDRangeKernel(sm->q, sm->k, 1, NULL, &global, &local, 0, NULL, ev);
 }
 
+/* Behind a launch of records r[0..n), once all of it ran (in order): the
+ * checksum kernel over the same descriptors, for those with sums. */
+static cl_int launch_sums(struct vd_small *sm, const struct vd_small_rec *r, unsigned n,
+                          cl_ulong desc_off)
+{
+  struct vd_sums *ss = sm->sums;
+  cl_mem want[VD_KERNEL_EXTENTS] = { NULL };
+  size_t global = n * ss->wg, local = ss->wg;
+  cl_uint base = vd_sums_base(ss);
+  cl_int rc;
+
+  for (unsigned i = 0; i < n; i++)
+    want[r[i].arg] = r[i].mem;
+  rc = clSetKernelArg(ss->kb, 0, sizeof(cl_mem), &sm->scratch);
+  if (rc == CL_SUCCESS) rc = clSetKernelArg(ss->kb, 1, sizeof desc_off, &desc_off);
+  for (unsigned a = 0; rc == CL_SUCCESS && a < VD_KERNEL_EXTENTS; a++)
+    rc = clSetKernelArg(ss->kb, 2 + a, sizeof(cl_mem), want[a] ? &want[a] : &sm->scratch);
+  if (rc == CL_SUCCESS) rc = clSetKernelArg(ss->kb, 18, sizeof(cl_mem), &ss->res);
+  if (rc == CL_SUCCESS) rc = clSetKernelArg(ss->kb, 19, sizeof base, &base);
+  if (rc == CL_SUCCESS)
+    rc = clEnqueueNDRangeKernel(sm->q, ss->kb, 1, NULL, &global, &local, 0, NULL, NULL);
+  return rc;
+}
+
 /* Forget the bounds and extents of the current launch. */
 static void launch_reset(struct vd_small *sm)
 {
@@ -127,16 +153,21 @@ static void flush(struct vd_small *sm, cl_event *last)
     return;
   for (unsigned i = 0; i < n; i++) {
     const struct vd_small_rec *r = &sl->rec[sm->chunk + i];
-    put_desc(st + dofs + i * DESC_BYTES, r->arg | (uint64_t)r->kop << 8, r->ext_off,
+    put_desc(st + dofs + i * DESC_BYTES, r->arg | (uint64_t)r->kop << 8 |
+             (uint64_t)r->ri << 16 | (uint64_t)r->sum_blk << 32, r->ext_off,
              sm->base + r->scr, r->len);
   }
   rc = clEnqueueWriteBuffer(sm->q, sm->scratch, CL_FALSE, sm->base + sm->up_lo,
                             dofs + n * DESC_BYTES - sm->up_lo, st + sm->up_lo, 0, NULL, NULL);
   for (unsigned i = sm->chunk, j; rc == CL_SUCCESS && i < sl->nrec; i = j) {
+    bool sums = sl->rec[i].sum_blk != 0;
     for (j = i + 1; j < sl->nrec && !sl->rec[j].launch_start; j++)
-      ;
+      sums |= sl->rec[j].sum_blk != 0;
+    /* The last launch's event stands for the batch, unless checksums follow it. */
     rc = launch(sm, &sl->rec[i], j - i, sm->base + dofs + (i - sm->chunk) * DESC_BYTES,
-                j == sl->nrec ? last : NULL);
+                j == sl->nrec && !sums ? last : NULL);
+    if (rc == CL_SUCCESS && sums)
+      rc = launch_sums(sm, &sl->rec[i], j - i, sm->base + dofs + (i - sm->chunk) * DESC_BYTES);
   }
   if (rc != CL_SUCCESS) {
     /* Only this chunk's requests fail; what was enqueued before stands. */
@@ -158,7 +189,7 @@ static bool conflicts(const struct vd_small_slot *sl, unsigned from, cl_mem mem,
 {
   for (unsigned i = from; i < sl->nrec; i++) {
     const struct vd_small_rec *r = &sl->rec[i];
-    if (r->mem == mem && off < r->ext_off + r->len && r->ext_off < off + len &&
+    if (r->mem == mem && off < r->c_hi && r->c_lo < off + len &&
         !(read && r->kop == VD_KOP_READ))
       return true;
   }
@@ -183,17 +214,21 @@ void vd_small_begin(struct vd_small *sm, unsigned slot)
 
 /* Take a segment into the batch if it is small and there is room. */
 bool vd_small_add(struct vd_small *sm, struct vd_io_part *p, cl_mem mem,
-                  const struct vd_segment *s)
+                  const struct vd_segment *s, uint64_t sum_off, int ri)
 {
   struct vd_small_slot *sl = sm->cur;
   struct vd_small_rec *r;
   unsigned kop;
   uint32_t len = (uint32_t)s->len, mis = (uint32_t)(s->ext_offset & 15);
-  uint64_t at = 0, up_hi, rd_lo, desc_end;
+  uint64_t at = 0, up_hi, rd_lo, desc_end, c_lo = s->ext_offset, c_len = s->len;
   unsigned a;
 
-  if (!sm->on || s->rows != 1 || s->len > sm->max_seg || sl->nrec == VD_SMALL_RECS)
+  if (!sm->on || s->rows != 1 || s->len > sm->max_seg || sl->nrec == VD_SMALL_RECS ||
+      (sum_off && (!sm->sums || !sm->sums->on || (p->io->op == VD_OP_READ && ri < 0))))
     return false;
+  /* Checksums cover whole blocks: so does what a record may race with. */
+  if (sum_off)
+    vd_sums_widen(&c_lo, &c_len);
   up_hi = sm->up_hi;
   rd_lo = sl->rd_lo;
   switch (p->io->op) {
@@ -222,8 +257,8 @@ bool vd_small_add(struct vd_small *sm, struct vd_io_part *p, cl_mem mem,
     ;
   if (sm->launch < sl->nrec &&
       ((a == sm->next && a == VD_KERNEL_EXTENTS) ||
-       (s->ext_offset < sm->lhi && sm->llo < s->ext_offset + len &&
-        conflicts(sl, sm->launch, mem, s->ext_offset, len, kop == VD_KOP_READ)))) {
+       (c_lo < sm->lhi && sm->llo < c_lo + c_len &&
+        conflicts(sl, sm->launch, mem, c_lo, c_len, kop == VD_KOP_READ)))) {
     launch_reset(sm);
     a = 0;
   }
@@ -234,6 +269,10 @@ bool vd_small_add(struct vd_small *sm, struct vd_io_part *p, cl_mem mem,
   r->mem = mem;
   r->dst = NULL;
   r->ext_off = s->ext_offset;
+  r->c_lo = c_lo;
+  r->c_hi = c_lo + c_len;
+  r->sum_blk = (uint32_t)(sum_off / VD_SUM_KBLOCK);
+  r->ri = ri >= 0 ? (uint16_t)ri : 0;
   r->scr = (uint32_t)at;
   r->len = len;
   r->kop = (uint8_t)kop;
@@ -246,10 +285,10 @@ bool vd_small_add(struct vd_small *sm, struct vd_io_part *p, cl_mem mem,
     r->dst = (unsigned char *)p->io->buf + s->buf_offset;
     sl->rd_lo = (uint32_t)rd_lo;
   }
-  if (s->ext_offset < sm->lo) sm->lo = s->ext_offset;
-  if (s->ext_offset + len > sm->hi) sm->hi = s->ext_offset + len;
-  if (s->ext_offset < sm->llo) sm->llo = s->ext_offset;
-  if (s->ext_offset + len > sm->lhi) sm->lhi = s->ext_offset + len;
+  if (c_lo < sm->lo) sm->lo = c_lo;
+  if (c_lo + c_len > sm->hi) sm->hi = c_lo + c_len;
+  if (c_lo < sm->llo) sm->llo = c_lo;
+  if (c_lo + c_len > sm->lhi) sm->lhi = c_lo + c_len;
   atomic_fetch_add_explicit(&sm->segments, 1, memory_order_relaxed);
   return true;
 }

@@ -18,6 +18,8 @@
 #include "kernels.h"
 #include "pool-cl.h"
 
+struct vd_sums;
+
 #define VD_SMALL_RECS 512   /* segments one batch can send through the kernel */
 #define VD_SMALL_SLOTS 16   /* batches in flight per worker, at most */
 
@@ -27,8 +29,11 @@ struct vd_small_rec {
   cl_mem mem;           /* the extent */
   unsigned char *dst;   /* READ: where the bytes go after the marker */
   uint64_t ext_off;
+  uint64_t c_lo, c_hi;  /* what it touches: whole blocks when the extent keeps sums */
   uint32_t scr;         /* its data in the slot (slot-relative) */
   uint32_t len;
+  uint32_t sum_blk;     /* the extent's sums, in blocks from its start; 0: none */
+  uint16_t ri;          /* READ with sums: its result entry (sums.h) */
   uint8_t kop;          /* VD_KOP_* */
   uint8_t arg;          /* extent argument slot in its launch */
   bool launch_start;    /* first record of a kernel launch */
@@ -68,6 +73,7 @@ struct vd_small {
   uint64_t lo, hi;            /* extent-offset bounds of records not yet uploaded */
   uint64_t llo, lhi;          /* and of the current launch */
   _Atomic uint64_t segments, launches;
+  struct vd_sums *sums;       /* the worker's checksums (vd_sum_batch) */
 };
 
 /* Build the kernel for one device; NULL (with a warning) if it fails. */
@@ -83,9 +89,11 @@ void vd_small_fini(struct vd_small *sm);
 
 /* Start building the batch that uses slot. */
 void vd_small_begin(struct vd_small *sm, unsigned slot);
-/* Take one segment of part p into the batch; false when it must go direct. */
+/* Take one segment of part p into the batch; false when it must go direct.
+ * sum_off: where the extent keeps its sums (0: none); ri: a READ's result
+ * entry then. */
 bool vd_small_add(struct vd_small *sm, struct vd_io_part *p, cl_mem mem,
-                  const struct vd_segment *s);
+                  const struct vd_segment *s, uint64_t sum_off, int ri);
 /* Before a direct transfer of [off, off+len) of mem: enqueue what is
  * batched so far if the two must not be reordered. */
 void vd_small_order(struct vd_small *sm, cl_mem mem, uint64_t off, uint64_t len,

@@ -271,3 +271,27 @@ int vd_extent_copy(struct vd_copier *c, struct vd_extent *src, uint64_t src_off,
   pthread_mutex_unlock(&c->lock);
   return ret;
 }
+
+/* The checksum tails: the same paths, at the tails' offsets. */
+int vd_extent_copy_sums(struct vd_copier *c, struct vd_extent *src, struct vd_extent *dst,
+                        uint64_t nblocks)
+{
+  uint64_t len = nblocks * 4;
+  int ret = 0;
+
+  pthread_mutex_lock(&c->lock);
+  c->err[0] = '\0';
+  if (nblocks > src->sums / 4 || nblocks > dst->sums / 4 || src == dst)
+    ret = fail(c, -EINVAL, "checksums of %llu blocks do not fit both extents' tails",
+               (unsigned long long)nblocks);
+  else if (!usable(c, src->dev) || !usable(c, dst->dev))
+    ret = fail(c, -EIO, "%s: the device is lost; no checksum can be copied %s it",
+               (usable(c, src->dev) ? dst : src)->dev->info.id,
+               usable(c, src->dev) ? "to" : "from");
+  else if (len && src->dev == dst->dev)
+    ret = device_copy(c, src, src->bytes, dst, dst->bytes, len);
+  else if (len)
+    ret = bounce_copy(c, src, src->bytes, dst, dst->bytes, len);
+  pthread_mutex_unlock(&c->lock);
+  return ret;
+}

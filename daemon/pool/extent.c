@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "crc32c.h"
 #include "fault.h"
 #include "pool-internal.h"
 #include "util.h"
@@ -42,26 +43,62 @@ static void unclaim(struct vd_device *dev, uint64_t bytes)
   atomic_fetch_sub_explicit(&dev->allocated, bytes, memory_order_relaxed);
 }
 
+/* The checksum of a zero block, computed once. */
+uint32_t vd_sum_zero_block(void)
+{
+  static _Atomic uint32_t sum;
+  uint32_t s = atomic_load_explicit(&sum, memory_order_relaxed);
+  if (!s) {
+    static const unsigned char zeros[VD_SUM_BLOCK];
+    s = vd_crc32c(0, zeros, sizeof zeros);
+    atomic_store_explicit(&sum, s, memory_order_relaxed);
+  }
+  return s;
+}
+
+/* Zero the data, and fill a checksum tail with the zero block's sum, then
+ * wait: zeroing commits lazily allocated memory now, not at the first
+ * write. */
+static cl_int fill_new(struct vd_device *dev, struct vd_extent *ext)
+{
+  const cl_uint zero = 0, sum = vd_sum_zero_block();
+  cl_int rc = clEnqueueFillBuffer(dev->admin, ext->mem, &zero, sizeof zero, 0, ext->bytes, 0,
+                                  NULL, NULL);
+  if (rc == CL_SUCCESS && ext->sums)
+    rc = clEnqueueFillBuffer(dev->admin, ext->mem, &sum, sizeof sum, ext->bytes, ext->sums, 0,
+                             NULL, NULL);
+  if (rc == CL_SUCCESS)
+    rc = clFinish(dev->admin);
+  return rc;
+}
+
 /* Allocate, zero and commit one buffer on dev. */
 int vd_extent_alloc(struct vd_device *dev, uint64_t bytes,
                     struct vd_extent **out, char *err, size_t errlen)
 {
+  return vd_extent_alloc_sums(dev, bytes, false, out, err, errlen);
+}
+
+/* The same, with a checksum tail when sums. */
+int vd_extent_alloc_sums(struct vd_device *dev, uint64_t bytes, bool sums,
+                         struct vd_extent **out, char *err, size_t errlen)
+{
   struct vd_extent *ext;
-  const cl_uint zero = 0;
+  uint64_t tail = sums ? VD_SUM_BYTES(bytes) : 0;
   char have[32], want[32];
   cl_int rc;
 
-  if (bytes == 0 || bytes % VD_POOL_ALIGN || bytes > dev->info.max_alloc_bytes) {
+  if (bytes == 0 || bytes % VD_POOL_ALIGN || bytes + tail > dev->info.max_alloc_bytes) {
     snprintf(err, errlen, "%s: extent of %llu bytes is not a multiple of 4 KiB "
              "between 4 KiB and the device's maximum allocation (%s)", dev->info.id,
              (unsigned long long)bytes, vd_format_size(dev->info.max_alloc_bytes, have, sizeof have));
     return -EINVAL;
   }
-  if (!claim(dev, bytes)) {
+  if (!claim(dev, bytes + tail)) {
     if (refused(dev, err, errlen))
       return -ENOSPC;
     snprintf(err, errlen, "%s: needs %s more but only %s is available", dev->info.id,
-             vd_format_size(bytes, want, sizeof want),
+             vd_format_size(bytes + tail, want, sizeof want),
              vd_format_size(vd_device_available(dev), have, sizeof have));
     return -ENOSPC;
   }
@@ -72,17 +109,15 @@ int vd_extent_alloc(struct vd_device *dev, uint64_t bytes,
   }
   ext->dev = dev;
   ext->bytes = bytes;
+  ext->sums = tail;
   if (vd_fault_alloc_now()) {
     rc = CL_MEM_OBJECT_ALLOCATION_FAILURE;
     goto out_free_ext;
   }
-  ext->mem = clCreateBuffer(dev->ctx, CL_MEM_READ_WRITE, bytes, NULL, &rc);
+  ext->mem = clCreateBuffer(dev->ctx, CL_MEM_READ_WRITE, bytes + tail, NULL, &rc);
   if (rc != CL_SUCCESS)
     goto out_free_ext;
-  /* Zeroing commits lazily allocated memory now, not at the first write. */
-  rc = clEnqueueFillBuffer(dev->admin, ext->mem, &zero, sizeof zero, 0, bytes, 0, NULL, NULL);
-  if (rc == CL_SUCCESS)
-    rc = clFinish(dev->admin);
+  rc = fill_new(dev, ext);
   if (rc != CL_SUCCESS)
     goto out_release_mem;
   *out = ext;
@@ -93,9 +128,9 @@ out_release_mem:
 out_free_ext:
   free(ext);
 out_unclaim:
-  unclaim(dev, bytes);
+  unclaim(dev, bytes + tail);
   snprintf(err, errlen, "%s: the driver could not allocate %s (%s); %s was available",
-           dev->info.id, vd_format_size(bytes, want, sizeof want), vd_cl_strerror(rc),
+           dev->info.id, vd_format_size(bytes + tail, want, sizeof want), vd_cl_strerror(rc),
            vd_format_size(vd_device_available(dev), have, sizeof have));
   return -ENOMEM;
 }
@@ -106,10 +141,11 @@ void vd_extent_free(struct vd_extent *ext)
   if (!ext)
     return;
   clReleaseMemObject(ext->mem);
-  unclaim(ext->dev, ext->bytes);
+  unclaim(ext->dev, ext->bytes + ext->sums);
   free(ext);
 }
 
 uint64_t vd_extent_bytes(const struct vd_extent *ext) { return ext->bytes; }
+uint64_t vd_extent_sums(const struct vd_extent *ext) { return ext->sums; }
 struct vd_device *vd_extent_device(const struct vd_extent *ext) { return ext->dev; }
 cl_mem vd_extent_mem(const struct vd_extent *ext) { return ext->mem; }

@@ -38,7 +38,8 @@ struct vd_device {
 struct vd_extent {
   struct vd_device *dev;
   cl_mem mem;
-  uint64_t bytes;
+  uint64_t bytes;           /* of data */
+  uint64_t sums;            /* of the checksum tail after the data; 0: none */
   struct vd_extent *next;   /* on a stock or a list of retired chunks */
 };
 

@@ -68,6 +68,20 @@ uint64_t vd_device_available(const struct vd_device *dev);
  * device's maximum allocation; err names the device and what is left. */
 int vd_extent_alloc(struct vd_device *dev, uint64_t bytes,
                     struct vd_extent **out, char *err, size_t errlen);
+/* Checksums (integrity): a CRC-32C of every 4 KiB block of an extent,
+ * kept in a tail of the same buffer, after the data: 4 bytes a block
+ * (0.1%), on the same device, so that they move with it. */
+#define VD_SUM_BLOCK 4096u
+#define VD_SUM_BYTES(data) ((data) / VD_SUM_BLOCK * 4u)
+/* vd_extent_alloc, with a checksum tail when sums: it holds the checksum
+ * of a zero block for every block, as the data is zeroed.  The tail is
+ * claimed from the device's capacity with the data. */
+int vd_extent_alloc_sums(struct vd_device *dev, uint64_t bytes, bool sums,
+                         struct vd_extent **out, char *err, size_t errlen);
+/* Bytes of an extent's checksum tail; 0 when it keeps none. */
+uint64_t vd_extent_sums(const struct vd_extent *ext);
+/* The checksum of a 4 KiB block of zeros. */
+uint32_t vd_sum_zero_block(void);
 /* Return an extent's memory to its device. */
 void vd_extent_free(struct vd_extent *ext);
 uint64_t vd_extent_bytes(const struct vd_extent *ext);
@@ -156,6 +170,10 @@ void vd_copier_close(struct vd_copier *c);
  * is lost.  vd_copier_error() then names the device and why. */
 int vd_extent_copy(struct vd_copier *c, struct vd_extent *src, uint64_t src_off,
                    struct vd_extent *dst, uint64_t dst_off, uint64_t len);
+/* Copy the checksums of the first nblocks blocks of src to dst (both
+ * keep them); 0, -EINVAL past a tail, -EIO as vd_extent_copy. */
+int vd_extent_copy_sums(struct vd_copier *c, struct vd_extent *src, struct vd_extent *dst,
+                        uint64_t nblocks);
 /* The last failed copy's message ("" after a success). */
 const char *vd_copier_error(const struct vd_copier *c);
 /* Bytes per piece. */

@@ -83,6 +83,10 @@ static int copy_and_place(struct vd_move_ctl *c, struct vd_target *t, uint32_t d
     vd_track_take(&tr, snap);
     rc = copy_pieces(c->cp, cur, dst, snap, tr.npieces, bytes);
   }
+  /* Checksums go with the data, copied while nothing writes: never
+   * computed again from the copy, which would bless a bad block. */
+  if (!rc && vd_extent_sums(cur))
+    rc = vd_extent_copy_sums(c->cp, cur, dst, bytes / VD_SUM_BLOCK);
   *placed = !rc && atomic_load(&t->ext[d][i]) == cur;
   if (*placed)
     vd_target_place(t, d, i, dst);
@@ -125,7 +129,7 @@ static int move_extent(struct vd_move_ctl *c, struct vd_volume *v, uint32_t d, u
     keep = vd_extent_bytes(cur);
   if (keep > bytes)
     keep = bytes;
-  rc = vd_extent_alloc(to, bytes, &dst, err, errlen);
+  rc = vd_extent_alloc_sums(to, bytes, vd_extent_sums(cur) != 0, &dst, err, errlen);
   if (rc)
     goto out_unlock;
   rc = copy_and_place(c, t, d, i, cur, dst, keep, &placed);

@@ -266,7 +266,8 @@ static int alloc_extents(struct vd_volume *v, const struct vd_alloc_ctl *ctl, ch
         snprintf(err, errlen, "cancelled; nothing was kept");
         return -ECANCELED;
       }
-      rc = vd_extent_alloc(v->target.dev[d], vd_map_extent_bytes(m, d, i), &e, err, errlen);
+      rc = vd_extent_alloc_sums(v->target.dev[d], vd_map_extent_bytes(m, d, i),
+                                vd_volume_sums(v), &e, err, errlen);
       if (rc)
         return rc;
       atomic_store(&v->target.ext[d][i], e);
@@ -309,6 +310,16 @@ int vd_volume_alloc_ctl(struct vd_pool *pool, struct vd_stock *stock, uint64_t e
     return -ENOMEM;
   }
   v->spec = *spec;
+  v->target.label = v->spec.name;
+  if (spec->provisioning == VD_PROV_THIN && spec->integrity != VD_INTEGRITY_NONE) {
+    /* See docs/design-decisions.md, "Integrity": a chunk from the stock
+     * has no checksum tail, and the keeper's zeroing would need one. */
+    snprintf(err, errlen, "integrity %s is for thick volumes: a thin volume keeps no "
+             "checksums; create it without --thin, or without --integrity",
+             vd_integrity_name(spec->integrity));
+    rc = -EINVAL;
+    goto out_free;
+  }
   if (spec->provisioning == VD_PROV_THIN) {
     /* A chunk is a thin volume's extent: the unit it takes and gives back. */
     if (!stock) {
@@ -329,9 +340,12 @@ int vd_volume_alloc_ctl(struct vd_pool *pool, struct vd_stock *stock, uint64_t e
     rc = resolve_free_size(&v->spec, v->target.dev, err, errlen);
   if (rc)
     goto out_free;
-  /* Extents never exceed what any of the volume's devices can allocate. */
+  /* Extents never exceed what any of the volume's devices can allocate,
+   * checksum tails included. */
   for (unsigned i = 0; i < v->spec.ndev && !v->target.stock; i++) {
     uint64_t max = vd_device_info(v->target.dev[i])->max_alloc_bytes;
+    if (vd_volume_sums(v))
+      max = max / (VD_SUM_BLOCK + 4) * VD_SUM_BLOCK;
     if (max < extent_size)
       extent_size = max - max % VD_SECTOR;
   }
@@ -366,16 +380,24 @@ void vd_volume_free(struct vd_volume *v)
   free(v);
 }
 
-/* Bytes of VRAM behind the volume now. */
+/* Bytes of VRAM behind the volume now, checksums included. */
 uint64_t vd_volume_allocated(const struct vd_volume *v)
 {
   uint64_t sum = 0;
   if (v->target.stock)
     return atomic_load(&v->target.chunks) * vd_stock_chunk(v->target.stock);
   for (unsigned d = 0; d < v->target.map.ndev; d++)
-    for (uint32_t i = 0; i < vd_map_extent_count(&v->target.map, d); i++)
-      sum += vd_map_extent_bytes(&v->target.map, d, i);
+    for (uint32_t i = 0; i < vd_map_extent_count(&v->target.map, d); i++) {
+      uint64_t b = vd_map_extent_bytes(&v->target.map, d, i);
+      sum += b + (vd_volume_sums(v) ? VD_SUM_BYTES(b) : 0);
+    }
   return sum;
+}
+
+/* Whether the volume's extents keep checksums. */
+bool vd_volume_sums(const struct vd_volume *v)
+{
+  return v->spec.integrity != VD_INTEGRITY_NONE;
 }
 
 /* Where logical extent (d, i) lives now, and its buffer's size: read

@@ -26,11 +26,20 @@ struct vd_volume_stats {
   atomic_uint_fast64_t lat_sum_ns[4];
 };
 
+/* What scrubs found (integrity): blocks checked and bad blocks, since
+ * start and by the last scrub that finished (scrub.c). */
+struct vd_scrub_stats {
+  _Atomic uint64_t blocks, bad;
+  _Atomic uint64_t last_blocks, last_bad;
+  _Atomic int64_t last_time;          /* when the last one finished (unix s); 0: none */
+};
+
 struct vd_volume {
   struct vd_volume_spec spec;         /* ndev and dev_ids filled in */
   uint64_t size;                      /* after rounding */
   struct vd_target target;
   struct vd_volume_stats stats;
+  struct vd_scrub_stats scrub;
   atomic_int refs;
   atomic_int clients;                 /* open frontend connections */
   atomic_bool deleting;
@@ -78,8 +87,11 @@ void vd_volume_free(struct vd_volume *v);
 struct vd_device *vd_volume_where(const struct vd_volume *v, uint32_t d, uint32_t i,
                                   uint64_t *bytes);
 
-/* VRAM the volume holds now: its extents, or a thin volume's chunks. */
+/* VRAM the volume holds now: its extents (and their checksums), or a
+ * thin volume's chunks. */
 uint64_t vd_volume_allocated(const struct vd_volume *v);
+/* True when its extents keep checksums (integrity crc32c). */
+bool vd_volume_sums(const struct vd_volume *v);
 
 /* True once the volume lost a device: every I/O gets EIO at once. */
 bool vd_volume_failed(const struct vd_volume *v);
@@ -174,6 +186,28 @@ void vd_volume_resize_abort(struct vd_resize *r);
 /* Chunks a thin volume holds at or past byte off (what a cut to off
  * would lose); 0 for a thick volume. */
 uint64_t vd_volume_chunks_past(struct vd_volume *v, uint64_t off);
+
+/* Integrity (scrub.c).  Flip the bits of mask in the byte at volume
+ * offset off, its checksum untouched: the fault route's corruption.  0,
+ * -EINVAL (past the end, or no VRAM there), -EIO. */
+int vd_volume_flip(struct vd_engine *eng, struct vd_volume *v, uint64_t off, uint8_t mask,
+                   char *err, size_t errlen);
+/* A scrub: every block of a volume with checksums checked on its GPU
+ * against its checksum, extent by extent, while requests go on; a block
+ * that mismatches is read back through the engine (whose read verifies
+ * in order with the writes) and counted bad only if that read fails.  At
+ * most rate bytes a second (0: as fast as the GPUs go). */
+struct vd_scrub_ctl {
+  struct vd_engine *eng;
+  uint64_t rate;
+  bool (*cancelled)(void *arg);           /* polled between pieces */
+  void (*progress)(void *arg, uint64_t bytes);
+  void *arg;
+  uint64_t blocks, bad;                   /* out: checked, and found bad */
+};
+/* 0 (v->scrub updated), -EINVAL when v keeps no checksums, -ECANCELED,
+ * -EIO when a device failed the check; err says which. */
+int vd_volume_scrub(struct vd_scrub_ctl *c, struct vd_volume *v, char *err, size_t errlen);
 
 /* The keeper of thin volumes (keeper.c): one thread that fills the
  * stock to level chunks per device while thin volumes exist, gives

@@ -25,6 +25,7 @@ static struct vd_engine *eng;
 static struct vd_copier *cp;
 static struct vd_registry reg;
 static char err[512];
+static enum vd_integrity integ; /* of the volumes made: the second suite's checksums */
 
 struct worker {
   struct vd_volume *v;
@@ -56,6 +57,7 @@ static struct vd_volume *make(const char *name, enum vd_provisioning prov)
   s.stripe_unit = 64u << 10;
   s.index = -1;
   s.provisioning = prov;
+  s.integrity = integ;
   CU_ASSERT_EQUAL_FATAL(vd_volume_alloc(pool, NULL, EXT, &s, &v, err, sizeof err), 0);
   CU_ASSERT_EQUAL_FATAL(vd_registry_add(&reg, v), 0);
   return v;
@@ -151,6 +153,12 @@ static void under_load(struct vd_volume *v, void (*fn)(struct vd_volume *v))
   free(model);
 }
 
+/* VRAM that bytes of a volume take, checksums included. */
+static uint64_t footprint(uint64_t bytes)
+{
+  return bytes + (integ ? VD_SUM_BYTES(bytes) : 0);
+}
+
 /* Where logical extent (d, i) lives now. */
 static struct vd_device *where(struct vd_volume *v, uint32_t d, uint32_t i)
 {
@@ -201,7 +209,7 @@ static void drain_rebalance(struct vd_volume *v)
   CU_ASSERT_EQUAL(vd_device_set_state(d0, VD_DEV_ACTIVE, err, sizeof err), 0);
   CU_ASSERT_EQUAL(vd_rebalance(&c, v, err, sizeof err), 0);
   CU_ASSERT_EQUAL(vd_volume_bytes_away(v), 0);
-  CU_ASSERT_EQUAL(vd_device_allocated(d0), VOL / 2);
+  CU_ASSERT_EQUAL(vd_device_allocated(d0), footprint(VOL / 2));
 }
 
 static void test_drain_rebalance(void)
@@ -254,9 +262,9 @@ static void grow_shrink(struct vd_volume *v)
     uint64_t tail = sizes[k] - VOL;
     resize_to(v, sizes[k]);
     dirty = dirty < sizes[k] ? dirty : sizes[k];
-    CU_ASSERT_EQUAL(vd_volume_allocated(v), sizes[k]);
+    CU_ASSERT_EQUAL(vd_volume_allocated(v), footprint(sizes[k]));
     CU_ASSERT_EQUAL(vd_device_allocated(vd_pool_device(pool, 0)) +
-                    vd_device_allocated(vd_pool_device(pool, 1)), sizes[k]);
+                    vd_device_allocated(vd_pool_device(pool, 1)), footprint(sizes[k]));
     memset(want, 0xee, dirty - VOL);
     memset(want + (dirty - VOL), 0, sizes[k] - dirty);
     CU_ASSERT_EQUAL(vd_engine_rw(eng, &v->target, VD_OP_READ, VOL, tail, buf), 0);
@@ -275,7 +283,7 @@ static void test_resize(void)
 {
   struct vd_volume *v = make("resize", VD_PROV_THICK);
   under_load(v, grow_shrink);
-  CU_ASSERT_EQUAL(vd_device_allocated(vd_pool_device(pool, 0)), VOL / 2);
+  CU_ASSERT_EQUAL(vd_device_allocated(vd_pool_device(pool, 0)), footprint(VOL / 2));
   drop(v);
 }
 
@@ -287,8 +295,46 @@ static const struct vd_test tests[] = {
   { NULL, NULL },
 };
 
+/* Checksums move with their extents: a bit flipped before a move is
+ * still found after it, on the other device. */
+static void test_flip_moves(void)
+{
+  struct vd_volume *v = make("flipmove", VD_PROV_THICK);
+  struct vd_move_ctl c = ctl();
+  unsigned char buf[4096];
+  struct vd_device *to = vd_pool_device(pool, 1);
+
+  CU_ASSERT_EQUAL(vd_volume_flip(eng, v, 100, 0x01, err, sizeof err), 0);
+  CU_ASSERT_EQUAL(vd_engine_rw(eng, &v->target, VD_OP_READ, 0, sizeof buf, buf), -EIO);
+  CU_ASSERT_EQUAL(vd_volume_move(&c, v, 0, 0, to, err, sizeof err), 0);
+  CU_ASSERT_PTR_EQUAL(where(v, 0, 0), to);
+  CU_ASSERT_EQUAL(vd_engine_rw(eng, &v->target, VD_OP_READ, 0, sizeof buf, buf), -EIO);
+  CU_ASSERT_EQUAL(vd_engine_rw(eng, &v->target, VD_OP_READ, 4096, sizeof buf, buf), 0);
+  drop(v);
+}
+
+static const struct vd_test integ_tests[] = {
+  { "a flipped bit is still found after its extent moved", test_flip_moves },
+  { NULL, NULL },
+};
+
+/* The second suite runs every test on volumes that keep checksums. */
+static int integ_on(void)
+{
+  integ = VD_INTEGRITY_CRC32C;
+  return 0;
+}
+
+static int integ_off(void)
+{
+  integ = VD_INTEGRITY_NONE;
+  return 0;
+}
+
 static const struct vd_suite suites[] = {
   { .name = "moving extents", .tests = { tests } },
+  { .name = "moving extents with checksums", .tests = { tests, integ_tests },
+    .init = integ_on, .fini = integ_off },
   { .name = NULL },
 };
 

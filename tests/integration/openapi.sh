@@ -35,6 +35,7 @@ DELETE /v1/volumes/{name}
 POST /v1/volumes/{name}/attach
 POST /v1/volumes/{name}/detach
 POST /v1/volumes/{name}/rebalance
+POST /v1/volumes/{name}/scrub
 POST /v1/volumes/{name}/save
 POST /v1/volumes/{name}/restore
 GET /v1/jobs
@@ -91,6 +92,8 @@ call POST /v1/volumes /v1/volumes -d '{"name":"thick","size":8388608}'; expect 2
 call POST /v1/volumes /v1/volumes -d '{"name":"thin","size":8388608,"layout":"concat","provisioning":"thin"}'
 expect 201 "create thin"
 call POST /v1/volumes /v1/volumes -d '{"name":"quiet","size":4194304,"frontend":"none"}'; expect 201 "create quiet"
+call POST /v1/volumes /v1/volumes -d '{"name":"sums","size":4194304,"integrity":"crc32c"}'
+expect 201 "create with checksums"
 call POST /v1/volumes /v1/volumes -d '{"name":"thick","size":8388608}'; expect 409 "create thick again" volume_exists
 call POST /v1/volumes /v1/volumes -d '{"name":"big","size":1125899906842624}'; expect 507 "create 1 PiB" no_space
 call POST /v1/volumes /v1/volumes -d '{"name":"x","size":"lots"}'; expect 400 "size lots" invalid_field
@@ -184,6 +187,11 @@ call POST /v1/devices/{id}/undrain /v1/devices/nope/undrain; expect 404 "undrain
 call POST /v1/volumes/{name}/rebalance /v1/volumes/thick/rebalance; expect 202 "rebalance"
 wait_job "$(echo "$body" | jq -r .id)" done
 call POST /v1/volumes/{name}/rebalance /v1/volumes/nope/rebalance; expect 404 "rebalance nope" not_found
+call POST /v1/volumes/{name}/scrub /v1/volumes/sums/scrub; expect 202 "scrub"
+wait_job "$(echo "$body" | jq -r .id)" done
+call GET /v1/volumes/{name} /v1/volumes/sums; expect 200 "GET sums, scrubbed"
+call POST /v1/volumes/{name}/scrub /v1/volumes/thick/scrub; expect 409 "scrub thick" no_checksums
+call POST /v1/volumes/{name}/scrub /v1/volumes/nope/scrub; expect 404 "scrub nope" not_found
 # A reserve that takes the whole device, with drain: a reserve job.
 call GET /v1/devices/{id} /v1/devices/cpu0
 total=$(echo "$body" | jq -r .total_bytes)
@@ -207,9 +215,14 @@ call GET /v1/jobs/{id} /v1/jobs/01; expect 400 "job 01" invalid_id
 call GET /v1/jobs/{id} /v1/jobs/999; expect 404 "job 999" no_such_job
 call POST /v1/faults /v1/faults -d '{}'; expect 204 "no faults"
 call POST /v1/faults /v1/faults -d '{"bogus":1}'; expect 400 "bogus fault" invalid_field
+call POST /v1/faults /v1/faults -d '{"bit_flips":{"volume":"sums","count":2,"seed":1}}'
+expect 200 "bit flips"
+call POST /v1/faults /v1/faults -d '{"bit_flips":{"volume":"nope","offsets":[0]}}'
+expect 404 "bit flips in nope" no_such_volume
 
 # Deletes.
 call DELETE /v1/volumes/{name} /v1/volumes/thin; expect 204 "delete thin"
+call DELETE /v1/volumes/{name} /v1/volumes/sums; expect 204 "delete sums"
 call DELETE /v1/volumes/{name} '/v1/volumes/quiet?force=true'; expect 204 "delete quiet"
 call DELETE /v1/volumes/{name} /v1/volumes/nope; expect 404 "delete nope" no_such_volume
 

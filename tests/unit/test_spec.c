@@ -71,6 +71,7 @@ static void assert_same(const struct vd_volume_spec *a, const struct vd_volume_s
   CU_ASSERT_EQUAL(a->frontend, b->frontend);
   CU_ASSERT_EQUAL(a->attach, b->attach);
   CU_ASSERT_EQUAL(a->index, b->index);
+  CU_ASSERT_EQUAL(a->integrity, b->integrity);
 }
 
 /* spec -> JSON text in form -> spec. */
@@ -144,6 +145,18 @@ static void test_round_trips(void)
                                "provisioning=thin,attach=off");
   CU_ASSERT_EQUAL(vd_spec_from_text(text, &spec, err, sizeof err), 0);
   assert_same(&spec, &in);
+
+  /* Integrity: kept in every form when asked, left out while none. */
+  CU_ASSERT_EQUAL_FATAL(vd_spec_from_text("name=i,size=4M,integrity=crc32c", &spec, err,
+                                          sizeof err), 0);
+  CU_ASSERT_EQUAL(spec.integrity, VD_INTEGRITY_CRC32C);
+  in = spec;
+  json_round_trip(&in, VD_SPEC_SAVED, "{\"name\":\"i\",\"size\":4194304,\"layout\":\"stripe\","
+                                      "\"devices\":[],\"stripe_unit\":0,\"frontend\":\"nbd\","
+                                      "\"attach\":false,\"integrity\":\"crc32c\"}");
+  CU_ASSERT_EQUAL(vd_spec_to_text(&in, text, sizeof text), 0);
+  CU_ASSERT_STRING_EQUAL(text, "name=i,size=4194304,layout=stripe,devices=all,frontend=nbd,"
+                               "attach=off,integrity=crc32c");
 
   /* A share of free VRAM, in every form; "all" and "N%" are spellings. */
   CU_ASSERT_EQUAL_FATAL(vd_spec_from_text("name=c,size=all", &spec, err, sizeof err), 0);
@@ -223,6 +236,8 @@ static void test_body_bad(void)
            "field 'frontend' must be a string");
   json_bad("{\"name\":\"a\",\"size\":1,\"frontend\":\"iscsi\"}", B, "invalid_field", "frontend",
            "frontend must be \"nbd\", \"ublk\" or \"none\"");
+  json_bad("{\"name\":\"a\",\"size\":1,\"integrity\":\"md5\"}", B, "invalid_field",
+           "integrity", "integrity must be \"none\" or \"crc32c\"");
   json_bad("{\"name\":\"a\",\"size\":1,\"attach\":1}", B, "invalid_field", "attach",
            "field 'attach' must be true or false");
   json_bad("{\"name\":\"a\",\"size\":1,\"index\":-1}", B, "invalid_field", "index",
@@ -233,7 +248,7 @@ static void test_body_bad(void)
            "field 'persist' must be a string");
   json_bad("{\"name\":\"a\",\"size\":1,\"ublk\":1}", B, "unknown_field", "ublk",
            "unknown field 'ublk'; known fields: name, size, layout, devices, stripe_unit, "
-           "frontend, provisioning, attach, index, persist");
+           "frontend, provisioning, attach, index, persist, integrity");
   /* Attach takes the exposure and nothing else, and needs the frontend. */
   json_bad("{\"frontend\":\"ublk\",\"size\":1}", VD_SPEC_EXPOSE, "unknown_field", "size",
            "unknown field 'size'; known fields: frontend, attach, index");
@@ -309,7 +324,7 @@ static void test_saved_version1(void)
   json_bad("{\"name\":\"d\",\"size\":1,\"layout\":\"stripe\",\"frontend\":\"nbd\",\"ublk\":1}",
            S, "unknown_field", "ublk",
            "unknown field 'ublk'; known fields: name, size, layout, devices, stripe_unit, "
-           "frontend, provisioning, attach, index, persist");
+           "frontend, provisioning, attach, index, persist, integrity");
 }
 
 /* Each field's bad values in text, as vramd.conf reports them. */

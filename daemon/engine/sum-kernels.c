@@ -1,0 +1,123 @@
+/* sum-kernels.c: the checksum kernels (integrity), CRC-32C of 4 KiB
+ * blocks in VRAM, one work-item per block, slicing by 8 with the tables
+ * copied into local memory (constant memory serialises the scattered
+ * lookups on GPUs).  A checksummed extent keeps the sum of block b at
+ * byte sum_off + 4 * b of its own buffer (pool.h).
+ *
+ *   vd_sum_range(e, sum_off, first, n, mode, res, ri): blocks [first,
+ *     first + n) of e.  STORE writes their sums; VERIFY compares and, on a
+ *     mismatch, writes (block - first + 1) to res[ri]; SCRUB counts each
+ *     mismatch in res[ri] and writes its (block - first) to res[ri + 2 +
+ *     k] for the first cap of them (cap: res[ri + 1], set by the host).
+ *   vd_sum_batch(scratch, desc_off, e0..e15, res, res_base): after a
+ *     launch of the batch kernel over the same descriptors, one
+ *     work-group per descriptor: those whose x word carries a sum offset
+ *     (bits 32..63, in blocks) get their blocks stored (WRITE, ZERO) or
+ *     verified (READ: a mismatch writes block - first + 1 to res[res_base
+ *     + result index], bits 16..31).
+ *   vd_flip(e, off, mask): e[off] ^= mask, the fault route's bit flip,
+ *     which leaves the sums alone. */
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "crc32c.h"
+#include "kernels.h"
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+static const char body[] =
+  "#define SUM_BLOCK " STR(VD_SUM_KBLOCK) "\n"
+  "#define KOP_READ " STR(VD_KOP_READ) "\n"
+  "#define MODE_STORE " STR(VD_SUM_STORE) "\n"
+  "#define MODE_VERIFY " STR(VD_SUM_VERIFY) "\n"
+  "#define MODE_SCRUB " STR(VD_SUM_SCRUB) "\n"
+  "static void load_tab(__local uint *t)\n"
+  "{\n"
+  "  for (uint i = get_local_id(0); i < 2048; i += get_local_size(0))\n"
+  "    t[i] = crc_tab[i];\n"
+  "  barrier(CLK_LOCAL_MEM_FENCE);\n"
+  "}\n"
+  "static uint crc_block(__global const uint *w, __local const uint *t)\n"
+  "{\n"
+  "  uint c = 0xffffffffu;\n"
+  "  for (uint i = 0; i < SUM_BLOCK / 4; i += 2) {\n"
+  "    uint a = w[i] ^ c, b = w[i + 1];\n"
+  "    c = t[1792 + (a & 0xff)] ^ t[1536 + ((a >> 8) & 0xff)] ^ t[1280 + ((a >> 16) & 0xff)] ^\n"
+  "        t[1024 + (a >> 24)] ^ t[768 + (b & 0xff)] ^ t[512 + ((b >> 8) & 0xff)] ^\n"
+  "        t[256 + ((b >> 16) & 0xff)] ^ t[b >> 24];\n"
+  "  }\n"
+  "  return ~c;\n"
+  "}\n"
+  "__kernel void " VD_SUM_RANGE_NAME "(__global uchar *e, ulong sum_off, ulong first, ulong n,\n"
+  "    uint mode, __global uint *res, uint ri)\n"
+  "{\n"
+  "  __local uint t[2048];\n"
+  "  load_tab(t);\n"
+  "  const ulong k = get_global_id(0);\n"
+  "  if (k >= n)\n"
+  "    return;\n"
+  "  const ulong b = first + k;\n"
+  "  const uint c = crc_block((__global const uint *)(e + b * SUM_BLOCK), t);\n"
+  "  __global uint *s = (__global uint *)(e + sum_off) + b;\n"
+  "  if (mode == MODE_STORE) {\n"
+  "    *s = c;\n"
+  "  } else if (*s != c) {\n"
+  "    if (mode == MODE_VERIFY) {\n"
+  "      res[ri] = (uint)k + 1;\n"
+  "    } else {\n"
+  "      uint at = atomic_inc(&res[ri]);\n"
+  "      if (at < res[ri + 1])\n"
+  "        res[ri + 2 + at] = (uint)k;\n"
+  "    }\n"
+  "  }\n"
+  "}\n"
+  "__kernel void " VD_SUM_BATCH_NAME "(__global uchar *scratch, ulong desc_off,\n"
+  VD_KERNEL_EXTENT_ARGS ",\n"
+  "    __global uint *res, uint res_base)\n"
+  "{\n"
+  "  __local uint t[2048];\n"
+  "  const ulong4 d = ((__global const ulong4 *)(scratch + desc_off))[get_group_id(0)];\n"
+  "  const ulong sum_blk = d.x >> 32;\n"
+  "  load_tab(t); /* before any return: PoCL needs every work-item at a barrier */\n"
+  "  if (!sum_blk || !d.w)\n"
+  "    return;\n"
+  "  const uint slot = (uint)(d.x & 0xff), op = (uint)((d.x >> 8) & 0xff);\n"
+  "  const uint ri = (uint)((d.x >> 16) & 0xffff);\n"
+  VD_KERNEL_PICK_EXTENT
+  "  const ulong first = d.y / SUM_BLOCK, last = (d.y + d.w - 1) / SUM_BLOCK;\n"
+  "  __global uint *s = (__global uint *)(e + sum_blk * SUM_BLOCK);\n"
+  "  for (ulong b = first + get_local_id(0); b <= last; b += get_local_size(0)) {\n"
+  "    const uint c = crc_block((__global const uint *)(e + b * SUM_BLOCK), t);\n"
+  "    if (op != KOP_READ)\n"
+  "      s[b] = c;\n"
+  "    else if (s[b] != c)\n"
+  "      res[res_base + ri] = (uint)(b - first) + 1;\n"
+  "  }\n"
+  "}\n"
+  "__kernel void " VD_FLIP_NAME "(__global uchar *e, ulong off, uchar mask)\n"
+  "{\n"
+  "  e[off] ^= mask;\n"
+  "}\n";
+
+static char source[sizeof body + 2048 * 12 + 128];
+static pthread_once_t source_once = PTHREAD_ONCE_INIT;
+
+/* The tables as a constant array, then the kernels. */
+static void source_init(void)
+{
+  size_t n = (size_t)snprintf(source, sizeof source, "__constant uint crc_tab[2048] = {");
+  for (unsigned k = 0; k < 8; k++)
+    for (unsigned i = 0; i < 256; i++)
+      n += (size_t)snprintf(source + n, sizeof source - n, "0x%08xu,",
+                            vd_crc32c_table(k, i));
+  snprintf(source + n, sizeof source - n, "};\n%s", body);
+}
+
+/* Built once, then shared by every device's program. */
+const char *vd_sum_kernel_source(void)
+{
+  pthread_once(&source_once, source_init);
+  return source;
+}

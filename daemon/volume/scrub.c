@@ -1,0 +1,161 @@
+/* scrub.c: a volume's checksums checked whole on the GPU (scrub), and
+ * the fault route's bit flips.  A scrub runs the check kernel over each
+ * extent in pieces, beside the I/O; a block it finds bad is read back
+ * through the engine, whose verified read is ordered with the writes,
+ * so a block caught between a write and its new checksum is not
+ * reported. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "volume.h"
+
+/* Flip bits of the byte at volume offset off, where it lives now. */
+int vd_volume_flip(struct vd_engine *eng, struct vd_volume *v, uint64_t off, uint8_t mask,
+                   char *err, size_t errlen)
+{
+  struct vd_target *t = &v->target;
+  struct vd_map_iter it;
+  struct vd_segment s;
+  struct vd_extent *e = NULL;
+  int rc;
+
+  pthread_mutex_lock(&t->move_lock);
+  if (vd_map_in_range(&t->map, off, 1)) {
+    vd_map_iter_init(&it, &t->map, off, 1);
+    if (vd_map_next(&it, &s))
+      e = atomic_load(&t->ext[s.dev][s.extent]);
+  }
+  rc = e ? vd_engine_flip(eng, e, s.ext_offset, mask) : -EINVAL;
+  pthread_mutex_unlock(&t->move_lock);
+  if (rc == -EINVAL)
+    snprintf(err, errlen, "volume %s: offset %llu is past its end or holds no VRAM",
+             v->spec.name, (unsigned long long)off);
+  else if (rc)
+    snprintf(err, errlen, "volume %s: the flip at offset %llu failed on the device",
+             v->spec.name, (unsigned long long)off);
+  return rc;
+}
+
+#define SCRUB_PIECE (16384u)   /* blocks one kernel run checks: 64 MiB */
+#define SCRUB_CAP 1024u        /* bad blocks one run names */
+
+/* The volume offset of byte ext_off of logical part d's extent i; false
+ * for a layout this does not know. */
+static bool volume_offset(const struct vd_map *m, uint32_t d, uint32_t i, uint64_t ext_off,
+                          uint64_t *off)
+{
+  uint64_t x = (uint64_t)i * m->extent_size + ext_off; /* on the device's share */
+
+  if (m->layout == VD_LAYOUT_STRIPE) {
+    *off = x / m->unit * m->unit * m->ndev + (uint64_t)d * m->unit + x % m->unit;
+    return true;
+  }
+  if (m->layout == VD_LAYOUT_CONCAT) {
+    *off = m->dev_start[d] + x;
+    return true;
+  }
+  return false;
+}
+
+/* Whether a block the kernel found bad is: read it through the engine. */
+static bool confirmed(struct vd_scrub_ctl *c, struct vd_volume *v, uint32_t d, uint32_t i,
+                      uint64_t block, unsigned char *buf)
+{
+  uint64_t off;
+  if (!volume_offset(&v->target.map, d, i, block * VD_SUM_BLOCK, &off))
+    return true;
+  return off + VD_SUM_BLOCK <= v->size &&
+         vd_engine_rw(c->eng, &v->target, VD_OP_READ, off, VD_SUM_BLOCK, buf) == -EIO;
+}
+
+/* Hold the pace: sleep until done bytes took at least done / rate s. */
+static void pace(const struct vd_scrub_ctl *c, uint64_t t0, uint64_t done)
+{
+  uint64_t due, now = vd_now_ns();
+  struct timespec ts;
+
+  if (!c->rate)
+    return;
+  due = t0 + (uint64_t)((double)done / (double)c->rate * 1e9);
+  if (due <= now)
+    return;
+  ts.tv_sec = (time_t)((due - now) / 1000000000u);
+  ts.tv_nsec = (long)((due - now) % 1000000000u);
+  nanosleep(&ts, NULL);
+}
+
+/* One piece of extent (d, i): the kernel, then each candidate confirmed.
+ * The move lock keeps the extent in place while the kernel reads it. */
+static int scrub_piece(struct vd_scrub_ctl *c, struct vd_volume *v, uint32_t d, uint32_t i,
+                       uint64_t first, uint64_t *n, uint32_t *bad, unsigned char *buf)
+{
+  struct vd_target *t = &v->target;
+  struct vd_extent *e = NULL;
+  uint64_t nbad = 0, blocks;
+  int rc = 0;
+
+  pthread_mutex_lock(&t->move_lock);
+  if (i < vd_map_extent_count(&t->map, d))
+    e = atomic_load(&t->ext[d][i]);
+  blocks = e ? vd_extent_bytes(e) / VD_SUM_BLOCK : 0;
+  *n = first < blocks ? (blocks - first < SCRUB_PIECE ? blocks - first : SCRUB_PIECE) : 0;
+  if (*n && vd_extent_sums(e))
+    rc = vd_engine_scrub(c->eng, e, first, *n, bad, SCRUB_CAP, &nbad);
+  pthread_mutex_unlock(&t->move_lock);
+  c->blocks += *n;
+  for (uint64_t k = 0; !rc && k < nbad; k++)
+    c->bad += k >= SCRUB_CAP || confirmed(c, v, d, i, first + bad[k], buf);
+  return rc;
+}
+
+/* Every extent, piece by piece. */
+int vd_volume_scrub(struct vd_scrub_ctl *c, struct vd_volume *v, char *err, size_t errlen)
+{
+  const struct vd_map *m = &v->target.map;
+  uint32_t *bad = malloc(SCRUB_CAP * sizeof *bad);
+  unsigned char *buf = malloc(VD_SUM_BLOCK);
+  uint64_t t0 = vd_now_ns(), done = 0;
+  int rc = 0;
+
+  c->blocks = c->bad = 0;
+  if (!vd_volume_sums(v)) {
+    snprintf(err, errlen, "volume %s keeps no checksums: only a volume created with "
+             "--integrity crc32c can be scrubbed", v->spec.name);
+    rc = -EINVAL;
+  } else if (!bad || !buf) {
+    snprintf(err, errlen, "out of host memory");
+    rc = -ENOMEM;
+  }
+  for (uint32_t d = 0; !rc && d < m->ndev; d++)
+    for (uint32_t i = 0; !rc && i < vd_map_extent_count(m, d); i++)
+      for (uint64_t first = 0, n = 1; !rc && n; first += n) {
+        if (c->cancelled && c->cancelled(c->arg)) {
+          snprintf(err, errlen, "cancelled");
+          rc = -ECANCELED;
+          break;
+        }
+        rc = scrub_piece(c, v, d, i, first, &n, bad, buf);
+        if (rc)
+          snprintf(err, errlen, "volume %s: the check failed on the device of part %u's "
+                   "extent %u", v->spec.name, d, i);
+        done += n * VD_SUM_BLOCK;
+        if (c->progress && n)
+          c->progress(c->arg, n * VD_SUM_BLOCK);
+        pace(c, t0, done);
+      }
+  free(bad);
+  free(buf);
+  if (rc && rc != -ECANCELED)
+    return rc;
+  atomic_fetch_add(&v->scrub.blocks, c->blocks);
+  atomic_fetch_add(&v->scrub.bad, c->bad);
+  if (!rc) {
+    atomic_store(&v->scrub.last_blocks, c->blocks);
+    atomic_store(&v->scrub.last_bad, c->bad);
+    atomic_store(&v->scrub.last_time, (int64_t)time(NULL));
+  }
+  return rc;
+}
