@@ -111,6 +111,6 @@ pass "docs/api.md's table lists the $(wc -l <"$tmpdir/emitted") metrics /metrics
 
 want=$(awk -F'|' '$2 ~ /`stripe_unit`/ { gsub(/ /, "", $4); print $4 }' "$top/docs/api.md")
 api GET /v1/volumes/dd; expect 200 "show dd"
-got=$(echo "$body" | jq -r .stripe_unit)
+got=$(echo "$body" | jq -r .stripe_unit_bytes)
 [ -n "$want" ] && [ "$want" = "$got" ] || fail "docs/api.md gives stripe_unit default '$want', the server $got"
 pass "docs/api.md's default stripe unit ($got) is the server's"
