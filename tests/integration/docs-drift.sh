@@ -3,7 +3,8 @@
 # - every long option of `vramd --help` is in vramd(8), and back;
 # - every vramd.conf(5) key is a long option (config keys are the long
 #   option names), and every option but the command-only ones is a key;
-# - every metric /metrics emits is in docs/api.md's table, and back;
+# - every metric /metrics emits is in docs/api.md's table with its
+#   labels, and back;
 # - docs/api.md's default stripe unit is what the server gives;
 # - every default `vramd --help` prints is the one vramd(8) and
 #   etc/vramd.conf give.
@@ -108,6 +109,17 @@ sed -n '/^| `\(vramd\|process\)_/p' "$top/docs/api.md" | grep -oE '(vramd|proces
 d=$(differ "$tmpdir/emitted" "$tmpdir/documented" "/metrics" "docs/api.md")
 [ -z "$d" ] || fail "/metrics and docs/api.md's metrics table disagree:"$'\n'"$d"
 pass "docs/api.md's table lists the $(wc -l <"$tmpdir/emitted") metrics /metrics emits, and no other"
+# ...with the labels each family's samples carry (le aside), "METRIC LABEL".
+echo "$body" | awk '/^# TYPE / { fam = $3 } /^#/ { next }
+  match($0, /\{[^}]*\}/) { l = substr($0, RSTART + 1, RLENGTH - 2)
+    while (match(l, /[a-z_]+="/)) { k = substr(l, RSTART, RLENGTH - 2)
+      if (k != "le") print fam, k; l = substr(l, RSTART + RLENGTH) } }' | sort -u >"$tmpdir/labels"
+awk -F'|' '$2 ~ /`(vramd|process)_/ { n = split($2, m, "`"); c = split($4, l, "`")
+    for (i = 2; i <= n; i += 2) for (j = 2; j <= c; j += 2) if (l[j] ~ /^[a-z_]+$/) print m[i], l[j] }' \
+  "$top/docs/api.md" | sort -u >"$tmpdir/doc-labels"
+d=$(differ "$tmpdir/labels" "$tmpdir/doc-labels" "/metrics" "docs/api.md")
+[ -z "$d" ] || fail "/metrics and docs/api.md's metrics table disagree on labels:"$'\n'"$d"
+pass "docs/api.md's table gives the $(wc -l <"$tmpdir/labels") labels /metrics puts on those metrics"
 
 want=$(awk -F'|' '$2 ~ /`stripe_unit`/ { gsub(/ /, "", $4); print $4 }' "$top/docs/api.md")
 api GET /v1/volumes/dd; expect 200 "show dd"
