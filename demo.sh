@@ -35,7 +35,7 @@ echo "== vramctl volume create demo0 --size $size --stripe all"
 uri=$(./cli/vramctl volume create demo0 --size "$size" --stripe all | tee /dev/stderr | tail -1)
 echo
 echo "== write $size of random data through NBD, read it back, compare"
-bytes=$(./cli/vramctl --json volume show demo0 | jq .size)
+bytes=$(./cli/vramctl --json volume show demo0 | jq .size_bytes)
 head -c "$bytes" /dev/urandom >"$dir/data"
 t0=$(date +%s.%N)
 nbdcopy "$dir/data" "$uri"

@@ -197,7 +197,8 @@ static json_t *connections_json(struct vramd *d, struct vd_volume *v)
   return arr;
 }
 
-/* A volume as JSON; detail adds extents, counters and clients. */
+/* A volume as JSON; detail adds extents, counters and clients.  Byte
+ * counts end in _bytes; requests keep the spec's keys (design-decisions.md). */
 json_t *vd_api_volume_json(struct vramd *d, struct vd_volume *v, bool detail)
 {
   static const char *const ops[4] = { "read", "write", "write_zeroes", "flush" };
@@ -209,8 +210,8 @@ json_t *vd_api_volume_json(struct vramd *d, struct vd_volume *v, bool detail)
   snprintf(uri, sizeof uri, "nbd+unix:///%s?socket=%s", v->spec.name,
            vramd_config_str(&d->cfg, "nbd-socket"));
   o = json_pack("{s:s, s:I, s:I, s:s, s:o, s:s, s:b, s:s?, s:s?, s:i}",
-                "name", v->spec.name, "size", (json_int_t)v->size,
-                "requested_size", (json_int_t)v->spec.size,
+                "name", v->spec.name, "size_bytes", (json_int_t)v->size,
+                "requested_size_bytes", (json_int_t)v->spec.size,
                 "layout", vd_layout_name(v->spec.layout), "devices", devs,
                 "frontend", vd_frontend_name(v->spec.frontend), "attach", v->spec.attach,
                 "device_path", v->device_path[0] ? v->device_path : NULL,
@@ -238,7 +239,7 @@ json_t *vd_api_volume_json(struct vramd *d, struct vd_volume *v, bool detail)
   if (v->device_conns)
     json_object_set_new(o, "device_connections", json_integer(v->device_conns));
   if (v->spec.layout == VD_LAYOUT_STRIPE)
-    json_object_set_new(o, "stripe_unit", json_integer((json_int_t)v->spec.stripe_unit));
+    json_object_set_new(o, "stripe_unit_bytes", json_integer((json_int_t)v->spec.stripe_unit));
   if (v->spec.index >= 0)
     json_object_set_new(o, "index", json_integer(v->spec.index));
   if (!detail)
@@ -251,7 +252,7 @@ json_t *vd_api_volume_json(struct vramd *d, struct vd_volume *v, bool detail)
       /* "on": where it lives now (a drain moves it); null: a thin range
        * that holds no chunk. */
       json_array_append_new(ext, json_pack("{s:s, s:i, s:I, s:s?}", "device", v->spec.dev_ids[dv],
-                                           "index", (int)i, "bytes",
+                                           "index", (int)i, "size_bytes",
                                            (json_int_t)vd_map_extent_bytes(&v->target.map, dv, i),
                                            "on", on ? vd_device_info(on)->id : NULL));
     }
@@ -260,7 +261,7 @@ json_t *vd_api_volume_json(struct vramd *d, struct vd_volume *v, bool detail)
     json_object_set_new(st, ops[op],
                         json_pack("{s:I, s:I, s:I}",
                                   "requests", (json_int_t)atomic_load(&v->stats.ops[op]),
-                                  "bytes", (json_int_t)atomic_load(&v->stats.bytes[op]),
+                                  "done_bytes", (json_int_t)atomic_load(&v->stats.bytes[op]),
                                   "errors", (json_int_t)atomic_load(&v->stats.errors[op])));
   json_object_set_new(o, "io", st);
   return o;

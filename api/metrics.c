@@ -16,6 +16,9 @@
 #include "vramd.h"
 
 static const char *const op_names[4] = { "read", "write", "write_zeroes", "flush" };
+/* The label naming a device is gpu, as in DCGM's exporter: node_exporter's
+ * device is a block device (ublkb0), which vramd_volume_info joins on. */
+#define GPU_LABEL "gpu=\"%s\""
 
 /* One counter family of bytes moved per device, in one direction. */
 static void device_bytes(struct vd_buf *b, struct vramd *d, const char *name,
@@ -26,7 +29,7 @@ static void device_bytes(struct vd_buf *b, struct vramd *d, const char *name,
   for (unsigned i = 0; i < vd_pool_count(d->pool); i++) {
     uint64_t h2d = 0, d2h = 0;
     vd_engine_device_bytes(d->eng, i, &h2d, &d2h);
-    snprintf(l, sizeof l, "device=\"%s\"", vd_device_info(vd_pool_device(d->pool, i))->id);
+    snprintf(l, sizeof l, GPU_LABEL, vd_device_info(vd_pool_device(d->pool, i))->id);
     vd_prom_sample(b, name, l, (double)(to_device ? h2d : d2h));
   }
 }
@@ -55,14 +58,14 @@ static void device_metrics(struct vramd *d, struct vd_buf *b)
       uint64_t v = g == 0 ? in->total_bytes : g == 1 ? in->capacity_bytes
                  : g == 2 ? vd_device_allocated(dev) : g == 3 ? in->reserve_bytes
                  : g == 4 ? vd_device_yield_floor(dev) : vd_device_yield_short(dev);
-      snprintf(l, sizeof l, "device=\"%s\"", in->id);
+      snprintf(l, sizeof l, GPU_LABEL, in->id);
       vd_prom_sample(b, gauges[g].name, l, (double)v);
     }
   }
   vd_prom_family(b, "vramd_device_lost", "gauge", "1 when the device stopped answering.");
   for (unsigned i = 0; i < n; i++) {
     const struct vd_device *dev = vd_pool_device(d->pool, i);
-    snprintf(l, sizeof l, "device=\"%s\"", vd_device_info(dev)->id);
+    snprintf(l, sizeof l, GPU_LABEL, vd_device_info(dev)->id);
     vd_prom_sample(b, "vramd_device_lost", l, vd_device_is_lost(dev));
   }
   /* An enum as Prometheus has them: a series per state, 1 for the one it is in. */
@@ -72,7 +75,7 @@ static void device_metrics(struct vramd *d, struct vd_buf *b)
     const struct vd_device *dev = vd_pool_device(d->pool, i);
     enum vd_dev_state now = vd_device_state(dev);
     for (unsigned st = 0; st < VD_DEV_STATES; st++) {
-      snprintf(l, sizeof l, "device=\"%s\",state=\"%s\"", vd_device_info(dev)->id,
+      snprintf(l, sizeof l, GPU_LABEL ",state=\"%s\"", vd_device_info(dev)->id,
                vd_dev_state_name((enum vd_dev_state)st));
       vd_prom_sample(b, "vramd_device_state", l, st == (unsigned)now);
     }
@@ -84,7 +87,7 @@ static void device_metrics(struct vramd *d, struct vd_buf *b)
   vd_prom_family(b, "vramd_device_checksum_errors_total", "counter",
                  "Blocks whose checksum did not match when read from the device (integrity).");
   for (unsigned i = 0; i < n; i++) {
-    snprintf(l, sizeof l, "device=\"%s\"", vd_device_info(vd_pool_device(d->pool, i))->id);
+    snprintf(l, sizeof l, "gpu=\"%s\"", vd_device_info(vd_pool_device(d->pool, i))->id);
     vd_prom_sample(b, "vramd_device_checksum_errors_total", l,
                    (double)vd_engine_device_sum_errors(d->eng, i));
   }
@@ -289,7 +292,7 @@ void vd_metrics_render(struct vramd *d, struct vd_buf *b)
   vd_prom_family(b, "vramd_thin_stock_chunks", "gauge",
                  "Zeroed chunks held ready on the device for thin volumes' first writes.");
   for (unsigned i = 0; i < vd_pool_count(d->pool); i++) {
-    snprintf(e, sizeof e, "device=\"%s\"", vd_device_info(vd_pool_device(d->pool, i))->id);
+    snprintf(e, sizeof e, GPU_LABEL, vd_device_info(vd_pool_device(d->pool, i))->id);
     vd_prom_sample(b, "vramd_thin_stock_chunks", e, vd_stock_count(d->stock, i));
   }
   vd_prom_family(b, "vramd_pinned_host_bytes", "gauge",

@@ -65,7 +65,7 @@ static int created_from(struct vctl *g, const char *name, const char *image)
     return rc;
   if (g->json)
     return vctl_print_json(doc);
-  printf("created %s: %s from %s\n%s\n", name, vctl_size(doc, "size", a, sizeof a), image,
+  printf("created %s: %s from %s\n%s\n", name, vctl_size(doc, "size_bytes", a, sizeof a), image,
          vctl_volume_where(doc));
   json_decref(doc);
   return VCTL_OK;
@@ -194,12 +194,12 @@ static int run(struct vctl *g, int argc, char **argv)
   if (g->json)
     return vctl_print_json(doc);
   printf("created %s: %s%s%s, %s over %zu device%s", vctl_str(doc, "name", "?"),
-         vctl_size(doc, "size", a, sizeof a), thin ? " thin" : "",
+         vctl_size(doc, "size_bytes", a, sizeof a), thin ? " thin" : "",
          integrity && strcmp(integrity, "none") ? ", checksummed" : "",
          vctl_str(doc, "layout", "?"),
          json_array_size(json_object_get(doc, "devices")),
          json_array_size(json_object_get(doc, "devices")) == 1 ? "" : "s");
-  if (vctl_u64(doc, "size") != spec.size)
+  if (vctl_u64(doc, "size_bytes") != spec.size)
     printf(" (%s asked, rounded up to whole stripe rows)",
            vd_format_size(spec.size, b, sizeof b));
   printf("\n%s\n", vctl_volume_where(doc));

@@ -4,7 +4,7 @@
 /* GET /v1/volumes's fields as columns. */
 static const struct vctl_col cols[] = {
   { "NAME", "name", VCTL_COL_TEXT, true, "volume name" },
-  { "SIZE", "size", VCTL_COL_BYTES, true, "size, rounded up to whole stripe rows" },
+  { "SIZE", "size_bytes", VCTL_COL_BYTES, true, "size, rounded up to whole stripe rows" },
   { "LAYOUT", "layout", VCTL_COL_TEXT, true, "stripe or concat" },
   { "DEVICES", "devices", VCTL_COL_IDS, true, "the devices it spans, comma-separated" },
   { "FRONTEND", "frontend", VCTL_COL_TEXT, true, "nbd or ublk" },
@@ -13,8 +13,8 @@ static const struct vctl_col cols[] = {
   { "ALLOC", "allocated_bytes", VCTL_COL_BYTES, true, "VRAM it holds: its size, or a thin volume's chunks" },
   { "STATE", "state", VCTL_COL_TEXT, false, "ok, or failed once a device was lost" },
   { "PROV", "provisioning", VCTL_COL_TEXT, false, "thick, or thin" },
-  { "REQUESTED", "requested_size", VCTL_COL_BYTES, false, "size asked for at create" },
-  { "UNIT", "stripe_unit", VCTL_COL_BYTES, false, "stripe unit (- for concat)" },
+  { "REQUESTED", "requested_size_bytes", VCTL_COL_BYTES, false, "size asked for at create" },
+  { "UNIT", "stripe_unit_bytes", VCTL_COL_BYTES, false, "stripe unit (- for concat)" },
   { "ATTACH", "attach", VCTL_COL_YESNO, false, "attached to a kernel device at create" },
   { "DEVICE-PATH", "device_path", VCTL_COL_TEXT, false, "kernel block device, if any" },
   { "NBD-URI", "nbd_uri", VCTL_COL_TEXT, false, "NBD URI, for the nbd frontend" },

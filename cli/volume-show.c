@@ -8,7 +8,7 @@
 static const struct vctl_col extent_cols[] = {
   { "DEVICE", "device", VCTL_COL_TEXT, true, "" },
   { "INDEX", "index", VCTL_COL_COUNT, true, "" },
-  { "SIZE", "bytes", VCTL_COL_BYTES, true, "" },
+  { "SIZE", "size_bytes", VCTL_COL_BYTES, true, "" },
   { "ON", "on", VCTL_COL_TEXT, true, "" },
 };
 static const struct vctl_col client_cols[] = {
@@ -21,7 +21,7 @@ static const struct vctl_col client_cols[] = {
 static const struct vctl_col io_cols[] = {
   { "OP", "op", VCTL_COL_TEXT, true, "" },
   { "REQUESTS", "requests", VCTL_COL_COUNT, true, "" },
-  { "BYTES", "bytes", VCTL_COL_BYTES, true, "" },
+  { "BYTES", "done_bytes", VCTL_COL_BYTES, true, "" },
   { "ERRORS", "errors", VCTL_COL_COUNT, true, "" },
 };
 
@@ -68,10 +68,11 @@ static void show(json_t *v)
   char a[32], b[32], ids[4096];
 
   printf("name:      %s\n", vctl_str(v, "name", "?"));
-  printf("size:      %s (%llu bytes)\n", vctl_size(v, "size", a, sizeof a), vctl_u64(v, "size"));
+  printf("size:      %s (%llu bytes)\n", vctl_size(v, "size_bytes", a, sizeof a),
+         vctl_u64(v, "size_bytes"));
   printf("layout:    %s", vctl_str(v, "layout", "?"));
-  if (json_object_get(v, "stripe_unit"))
-    printf(", unit %s", vctl_size(v, "stripe_unit", b, sizeof b));
+  if (json_object_get(v, "stripe_unit_bytes"))
+    printf(", unit %s", vctl_size(v, "stripe_unit_bytes", b, sizeof b));
   printf("\ndevices:   %s\n", vctl_join_ids(json_object_get(v, "devices"), ids, sizeof ids));
   printf("frontend:  %s\n", vctl_str(v, "frontend", "?"));
   printf("where:     %s", vctl_volume_where(v));

@@ -34,8 +34,8 @@ requires_frontend nbd
 api POST /v1/volumes -d '{"name":"vol0","size":8388608,"layout":"stripe","devices":"all","stripe_unit":65536,"frontend":"nbd"}' -D "$tmpdir/hdr"
 expect 201 "create"
 grep -qi '^Location: /v1/volumes/vol0' "$tmpdir/hdr" || fail "no Location header: $(cat "$tmpdir/hdr")"
-echo "$body" | jq -e '.name == "vol0" and .size == 8388608 and .layout == "stripe" and
-  (.devices | length) >= 2 and .stripe_unit == 65536 and (.extents | length) >= 2 and
+echo "$body" | jq -e '.name == "vol0" and .size_bytes == 8388608 and .layout == "stripe" and
+  (.devices | length) >= 2 and .stripe_unit_bytes == 65536 and (.extents | length) >= 2 and
   (.nbd_uri | startswith("nbd+unix:///vol0?socket="))' >/dev/null || fail "create body: $body"
 pass "create answers 201 with Location and the volume"
 
@@ -44,12 +44,12 @@ pass "a duplicate name answers 409"
 
 api POST /v1/volumes -d '{"name":"odd","size":5000,"layout":"concat","devices":["cpu1"]}'
 expect 201 "concat"
-echo "$body" | jq -e '.size == 8192 and .requested_size == 5000 and .devices == ["cpu1"]' >/dev/null ||
+echo "$body" | jq -e '.size_bytes == 8192 and .requested_size_bytes == 5000 and .devices == ["cpu1"]' >/dev/null ||
   fail "concat rounding: $body"
 pass "concat on one device rounds up to 4 KiB and reports it"
 
 api GET /v1/volumes/vol0; expect 200 "show"
-echo "$body" | jq -e '.clients == 0 and .io.write.bytes == 0 and (.extents | all(.bytes > 0))' >/dev/null ||
+echo "$body" | jq -e '.clients == 0 and .io.write.done_bytes == 0 and (.extents | all(.size_bytes > 0))' >/dev/null ||
   fail "show: $body"
 api GET /v1/volumes; expect 200 "list"
 [ "$(echo "$body" | jq -c '[.volumes[].name]')" = '["odd","vol0"]' ] || fail "list: $body"

@@ -27,7 +27,7 @@ for p in "${pids[@]}"; do wait "$p"; done
 
 api GET /v1/volumes
 n=$(echo "$body" | jq '.volumes | length')
-sum=$(echo "$body" | jq '[.volumes[].size] | add // 0')
+sum=$(echo "$body" | jq '[.volumes[].size_bytes] | add // 0')
 api GET /v1/pool
 [ "$(echo "$body" | jq .allocated_bytes)" = "$sum" ] || fail "allocated $(echo "$body" | jq .allocated_bytes) != volumes' $sum"
 [ "$(echo "$body" | jq .volumes)" = "$n" ] || fail "registry count differs"

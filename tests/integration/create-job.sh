@@ -50,7 +50,7 @@ grep -q "^created big3: 1.0 GiB" "$tmpdir/out" && grep -q "^nbd+unix:///big3" "$
 grep -q '"big3"' "$tmpdir/state/volumes.json" || fail "big3 not saved"
 "$VRAMCTL" volume create small --size 64M --json | jq -e '.name == "small"' >/dev/null ||
   fail "a small create"
-"$VRAMCTL" volume create big4 --size 1G --json | jq -e '.name == "big4" and .size == 1073741824' >/dev/null ||
+"$VRAMCTL" volume create big4 --size 1G --json | jq -e '.name == "big4" and .size_bytes == 1073741824' >/dev/null ||
   fail "a large create with --json does not print the volume"
 pass "a large create waited for prints what a plain one does (and --json the volume); saved"
 

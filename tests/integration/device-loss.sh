@@ -76,8 +76,8 @@ expect_metrics() {
   curl -s --max-time 30 --unix-socket "$tmpdir/api.sock" http://localhost/metrics >"$tmpdir/m"
   promtool check metrics <"$tmpdir/m" >"$tmpdir/lint" 2>&1 || fail "promtool: $(cat "$tmpdir/lint")"
   [ ! -s "$tmpdir/lint" ] || fail "promtool warnings: $(cat "$tmpdir/lint")"
-  [ "$(metric "vramd_device_lost{device=\"$1\"}")" = 1 ] || fail "vramd_device_lost of $1 is not 1"
-  [ "$(metric "vramd_device_lost{device=\"$2\"}")" = 0 ] || fail "vramd_device_lost of $2 is not 0"
+  [ "$(metric "vramd_device_lost{gpu=\"$1\"}")" = 1 ] || fail "vramd_device_lost of $1 is not 1"
+  [ "$(metric "vramd_device_lost{gpu=\"$2\"}")" = 0 ] || fail "vramd_device_lost of $2 is not 0"
 }
 # Fail unless vramctl status --json shows device $1 lost ("": none) and
 # volumes $2 (a jq array) failed, the rest ok.
@@ -153,7 +153,7 @@ h.shutdown()' c || fail "one-off write failure"
 [ "$(grep -c "cpu1: .* failed, but the device answers a probe" "$log")" = 2 ] ||
   fail "no probe answered: $(tail -5 "$log")"
 "$VRAMCTL" volume show c | grep -q "^state: *ok" || fail "c: not ok after one-off failures"
-[ "$(metric 'vramd_device_lost{device="cpu1"}')" = 0 ] || fail "cpu1 lost after one-off failures"
+[ "$(metric 'vramd_device_lost{gpu="cpu1"}')" = 0 ] || fail "cpu1 lost after one-off failures"
 expect_status "" '[]'
 pass "one-off failures (CL_OUT_OF_RESOURCES, CL_DEVICE_NOT_AVAILABLE): EIO for that request only; cpu1 not lost, c intact"
 
@@ -198,7 +198,7 @@ h.shutdown()' c || fail "reads on cpu1 failing with CL_OUT_OF_HOST_MEMORY"
 grep -q "cpu1: .* failed, and a probe with CL_OUT_OF_HOST_MEMORY, which does not mean" "$log" ||
   fail "no probe verdict: $(tail -5 "$log")"
 ! grep -q "device lost" "$log" || fail "cpu1 lost over CL_OUT_OF_HOST_MEMORY"
-[ "$(metric 'vramd_device_lost{device="cpu1"}')" = 0 ] || fail "vramd_device_lost of cpu1 is not 0"
+[ "$(metric 'vramd_device_lost{gpu="cpu1"}')" = 0 ] || fail "vramd_device_lost of cpu1 is not 0"
 expect_status "" '[]'
 expect_intact b '\x5a' 4
 expect_clean_stop

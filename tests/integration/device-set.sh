@@ -23,8 +23,8 @@ awk 'NR == 1 { if ($3 != "STATE") exit 1; next } $3 != "active" { exit 1 }' "$tm
   fail "status: $("$VRAMCTL" --socket "$tmpdir/api.sock" status)"
 api GET /metrics; expect 200 "metrics"
 for d in cpu0 cpu1; do
-  echo "$body" | grep -qx "vramd_device_state{device=\"$d\",state=\"active\"} 1" &&
-    [ "$(echo "$body" | grep -c "^vramd_device_state{device=\"$d\",state=\"[a-z]*\"} 0$")" = 3 ] ||
+  echo "$body" | grep -qx "vramd_device_state{gpu=\"$d\",state=\"active\"} 1" &&
+    [ "$(echo "$body" | grep -c "^vramd_device_state{gpu=\"$d\",state=\"[a-z]*\"} 0$")" = 3 ] ||
     fail "$d: vramd_device_state: $(echo "$body" | grep "^vramd_device_state")"
 done
 pass "every device is active in the API, device list, device show, status and the metrics"
@@ -45,7 +45,7 @@ expect 507 "create past the new capacity" no_space
 api GET /v1/volumes/v0; expect 200 "v0 stays"
 [ "$(echo "$body" | jq -r .state)" = ok ] || fail "v0: $body"
 api GET /metrics
-echo "$body" | grep -qx "vramd_device_reserve_bytes{device=\"cpu0\"} $((free - 8 * M))" ||
+echo "$body" | grep -qx "vramd_device_reserve_bytes{gpu=\"cpu0\"} $((free - 8 * M))" ||
   fail "metrics reserve: $(echo "$body" | grep reserve)"
 "$VRAMCTL" --socket "$tmpdir/api.sock" status | grep -q "device cpu0 holds 8.0 MiB inside its reserve" ||
   fail "status: $("$VRAMCTL" --socket "$tmpdir/api.sock" status)"

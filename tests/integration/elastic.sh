@@ -53,7 +53,7 @@ pass "$rounds rounds of drain, undrain and rebalance under fio randwrite+verify:
 was=$(dev_field cpu1 allocated_bytes)
 "$VRAMCTL" device drain cpu1 >/dev/null || fail "drain again"
 [ "$(dev_field cpu1 allocated_bytes)" = 0 ] || fail "a drained cpu1 holds $(dev_field cpu1 allocated_bytes)"
-[ "$(metric 'vramd_device_state{device="cpu1",state="drained"}')" = 1 ] || fail "metric state"
+[ "$(metric 'vramd_device_state{gpu="cpu1",state="drained"}')" = 1 ] || fail "metric state"
 "$VRAMCTL" device list -o id,state -H | grep -q "cpu1.*drained" || fail "device list: $("$VRAMCTL" device list)"
 "$VRAMCTL" volume create v1 --size 16M --stripe cpu0,cpu1 >/dev/null 2>"$tmpdir/err" &&
   fail "a volume was created on a drained device"
@@ -121,7 +121,7 @@ api POST /v1/faults -d "{\"memory_taken\": {\"device\": \"cpu1\", \"bytes\": $((
 expect 204 "take all of cpu1's memory"
 for _ in $(seq 1 50); do [ "$(dev_field cpu1 yield_short_bytes)" != 0 ] && break; sleep 0.1; done
 [ "$(dev_field cpu1 yield_short_bytes)" != 0 ] || fail "no shortfall reported"
-[ "$(metric 'vramd_device_yield_short_bytes{device="cpu1"}')" != 0 ] || fail "shortfall metric"
+[ "$(metric 'vramd_device_yield_short_bytes{gpu="cpu1"}')" != 0 ] || fail "shortfall metric"
 grep -q "no other device has room" "$tmpdir/vramd.log" || fail "shortfall not logged"
 "$VRAMCTL" status | grep -q "device cpu1: another process wants" || fail "status: $("$VRAMCTL" status)"
 timeout 60 fio --name=check --ioengine=nbd "--uri=$(nbd_uri v0)" --rw=read --bs=1M --size=128M \

@@ -25,14 +25,14 @@ NONSTRING = {
                                  "layout": 2, "frontend": [], "nbd_uri": 3,
                                  "device_path": 4}]},
     "/v1/volumes/v": {"name": 1, "devices": [0, None, True], "layout": 2,
-                      "frontend": None, "state": 9, "stripe_unit": "big",
+                      "frontend": None, "state": 9, "stripe_unit_bytes": "big",
                       "extents": [{"device": 1, "index": "i"}],
                       "io": {"read": {"requests": "n"}}},
 }
 
 CONTROL_NAME = "a\tb\nc\x1b[31mred\\"
 CONTROL = {
-    "/v1/volumes": {"volumes": [{"name": CONTROL_NAME, "size": 4096,
+    "/v1/volumes": {"volumes": [{"name": CONTROL_NAME, "size_bytes": 4096,
                                  "layout": "stripe", "devices": ["g\t0", "g\n1"],
                                  "frontend": "nbd", "clients": 0,
                                  "nbd_uri": "nbd+unix:///x?socket=/a b"}]},

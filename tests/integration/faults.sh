@@ -68,7 +68,7 @@ h.shutdown()' $v || fail "$v: I/O on a lost device"
 done
 "$VRAMCTL" volume show b | grep -q "^state: *ok" || fail "b: not ok"
 [ "$(metric 'vramd_volume_failed{volume="b"}')" = 0 ] || fail "b: vramd_volume_failed is not 0"
-[ "$(metric 'vramd_device_lost{device="cpu1"}')" = 1 ] || fail "vramd_device_lost is not 1"
+[ "$(metric 'vramd_device_lost{gpu="cpu1"}')" = 1 ] || fail "vramd_device_lost is not 1"
 nbdpy 'assert h.pread(4 * 2**20, 0) == b"\x5a" * 4 * 2**20
 h.pwrite(b"\x11" * 2**20, 0); assert h.pread(2**20, 0) == b"\x11" * 2**20
 h.shutdown()' b || fail "b after cpu1 was lost"

@@ -37,7 +37,7 @@ pass "crc32c volumes hold 0.1% more for checksums; thin and unknown kinds are re
 
 # Random data in, through NBD.
 for v in i0 i1 i2 p0; do
-  api GET /v1/volumes/$v; size=$(echo "$body" | jq .size)
+  api GET /v1/volumes/$v; size=$(echo "$body" | jq .size_bytes)
   head -c "$size" /dev/urandom >"$tmpdir/$v.img"
   nbdcopy "$tmpdir/$v.img" "$(nbd_uri $v)" || fail "write $v"
 done
@@ -86,7 +86,7 @@ h.shutdown()
 PYEOF
 total=0
 for v in i0 i1 i2; do
-  api GET /v1/volumes/$v; size=$(echo "$body" | jq .size)
+  api GET /v1/volumes/$v; size=$(echo "$body" | jq .size_bytes)
   nbdpy "$(cat "$tmpdir/check.py")" $v "$size" "$tmpdir/$v.img" "$tmpdir/$v.flips" \
     >"$tmpdir/$v.res" || fail "$v: $(cat "$tmpdir/$v.res")"
   read -r _ found good big <"$tmpdir/$v.res"
@@ -102,8 +102,8 @@ n=$(echo "$body" | jq .checksum_errors)
 [ "$n" -ge 400 ] || fail "i0 counts $n checksum errors"
 m=$(metric 'vramd_volume_checksum_errors_total{volume="i0"}')
 [ "$m" = "$n" ] || fail "metric $m, volume $n"
-d0=$(metric 'vramd_device_checksum_errors_total{device="cpu0"}')
-d1=$(metric 'vramd_device_checksum_errors_total{device="cpu1"}')
+d0=$(metric 'vramd_device_checksum_errors_total{gpu="cpu0"}')
+d1=$(metric 'vramd_device_checksum_errors_total{gpu="cpu1"}')
 sum=0
 for v in i0 i1 i2; do api GET /v1/volumes/$v; sum=$((sum + $(echo "$body" | jq .checksum_errors))); done
 [ $((d0 + d1)) = "$sum" ] || fail "devices count $d0 + $d1, volumes $sum"
@@ -122,7 +122,7 @@ for v in i0 i1 i2; do
   api GET /v1/volumes/$v
   want=$(wc -l <"$tmpdir/$v.flips")
   [ "$(echo "$body" | jq .scrub.last_bad_blocks)" = "$want" ] || fail "scrub $v: $body"
-  [ "$(echo "$body" | jq .scrub.last_blocks)" = "$(( $(echo "$body" | jq .size) / 4096 ))" ] ||
+  [ "$(echo "$body" | jq .scrub.last_blocks)" = "$(( $(echo "$body" | jq .size_bytes) / 4096 ))" ] ||
     fail "scrub $v checked $(echo "$body" | jq .scrub.last_blocks) blocks"
 done
 [ "$(metric 'vramd_volume_scrub_bad_blocks_total{volume="i1"}')" = 350 ] ||

@@ -42,6 +42,15 @@ if [ $have_nbd = 1 ]; then
 fi
 pass "promtool check metrics is clean; device, volume, frontend and process metrics present"
 
+# GPU series are labelled gpu, never device: node_exporter's device is a
+# block device (vramd_volume_info's disk), and joins on it must not mix.
+api GET /v1/devices; ndev=$(echo "$body" | jq '.devices | length')
+[ "$(grep -c '^vramd_device_memory_bytes{gpu="[a-z0-9]*"} ' "$tmpdir/m")" = "$ndev" ] ||
+  fail "vramd_device_memory_bytes is not labelled gpu for each of $ndev devices: $(grep memory_bytes "$tmpdir/m")"
+grep -qx 'vramd_device_state{gpu="cpu0",state="active"} 1' "$tmpdir/m" || fail "no vramd_device_state{gpu=\"cpu0\"}"
+! grep -E '^vramd_[a-z_]*\{(.*,)?device=' "$tmpdir/m" || fail "a vramd series has a device label (above)"
+pass "the $ndev devices' series carry gpu=\"ID\", none a device label"
+
 requires prometheus
 [ $have_nbd = 1 ] || { echo "SKIP: no nbd frontend, Prometheus scrape of written bytes not tested"; exit 77; }
 requires fio

@@ -273,6 +273,11 @@ def main():
                 for c in deref(r)[0].get("content", {}).values():
                     if c["schema"].get("type") != "string":
                         fields(c["schema"], "", listed_fields)
+    # A byte count in an answer is named for what it counts and ends in
+    # _bytes (docs/design-decisions.md): no bare size, unit or bytes.
+    for lab, k in sorted(listed_fields):
+        if re.fullmatch(r"(.*_)?(size|unit|bytes)", k) and not k.endswith("_bytes"):
+            problem("%s.%s: a byte count in an answer ends in _bytes" % (lab, k))
     exempt = {}
     for ln in open(exempt_path):
         if ln.strip():

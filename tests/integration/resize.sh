@@ -128,9 +128,9 @@ pass "bad sizes: 0, junk, both fields, past 2^64, past thin over-commit, no room
 stop_vramd
 start_vramd --extent-size 8M --thin-chunk 4M --thin-stock 1
 api GET /v1/volumes/stripe
-[ "$(echo "$body" | jq .size)" = $(( 40 * M )) ] || fail "after a restart: $body $(grep "not recreated" "$tmpdir/vramd.log")"
+[ "$(echo "$body" | jq .size_bytes)" = $(( 40 * M )) ] || fail "after a restart: $body $(grep "not recreated" "$tmpdir/vramd.log")"
 api GET /v1/volumes/thin
-[ "$(echo "$body" | jq .size)" = $(( 64 * M )) ] || fail "after a restart: $body"
+[ "$(echo "$body" | jq .size_bytes)" = $(( 64 * M )) ] || fail "after a restart: $body"
 pass "the state file keeps the new sizes across a restart"
 
 # Writes verified by fio on the old range while the volume grows.

@@ -51,7 +51,7 @@ for v in vs vc vt; do
     >"$tmpdir/out" 2>&1 || fail "$v: load: $(cat "$tmpdir/out")"
   grep -q "^created $v-back: .* from $tmpdir/$v.img" "$tmpdir/out" || fail "$v: load said $(cat "$tmpdir/out")"
   api GET /v1/volumes/$v-back
-  [ "$(echo "$body" | jq .size)" = "$(stat -c %s "$s")" ] || fail "$v-back: size $(echo "$body" | jq .size)"
+  [ "$(echo "$body" | jq .size_bytes)" = "$(stat -c %s "$s")" ] || fail "$v-back: size $(echo "$body" | jq .size_bytes)"
   nbdcopy "$(nbd_uri $v-back)" "$tmpdir/back" || fail "$v-back: read"
   cmp "$s" "$tmpdir/back" || fail "$v-back: does not read as the image"
   pass "$v: saved ($(used "$tmpdir/$v.img") KiB on disk of $(($(stat -c %s "$s") / M)) MiB) and loaded back the same"

@@ -9,15 +9,15 @@ export VRAMCTL_SOCKET="$tmpdir/api.sock"
 start_vramd --extent-size 64M --volume name=cfg,size=10%FREE,layout=concat,devices=cpu0
 requires_frontend nbd
 api GET /v1/volumes/cfg; expect 200 "the config's 10%FREE volume"
-[ "$(echo "$body" | jq .requested_size)" -gt 0 ] || fail "cfg: $body"
+[ "$(echo "$body" | jq .requested_size_bytes)" -gt 0 ] || fail "cfg: $body"
 pass "vramd.conf and --volume take size=10%FREE"
 
 # Half of cpu1's free space, concatenated: exact to the sector.
 api GET /v1/devices/cpu1; free=$(echo "$body" | jq .available_bytes)
 want=$(( free / 2 / 4096 * 4096 ))
 "$VRAMCTL" volume create half --size 50%FREE --concat cpu1 --json >"$tmpdir/out" || fail "create half: $(cat "$tmpdir/out")"
-[ "$(jq .requested_size "$tmpdir/out")" = "$want" ] ||
-  fail "50%FREE of $free bytes: got $(jq .requested_size "$tmpdir/out"), want $want"
+[ "$(jq .requested_size_bytes "$tmpdir/out")" = "$want" ] ||
+  fail "50%FREE of $free bytes: got $(jq .requested_size_bytes "$tmpdir/out"), want $want"
 grep -q '"size": "50%FREE"' "$tmpdir/state/volumes.json" || fail "state file: $(cat "$tmpdir/state/volumes.json")"
 pass "50%FREE is half the free VRAM ($want bytes), and the state file keeps '50%FREE'"
 

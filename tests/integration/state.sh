@@ -11,6 +11,10 @@ api POST /v1/volumes -d '{"name":"gone","size":1048576}'; expect 201 "create gon
 api DELETE /v1/volumes/gone; expect 204 "delete gone"
 jq -e '[.volumes[].name] == ["keep1","keep2"]' "$tmpdir/state/volumes.json" >/dev/null ||
   fail "state file: $(cat "$tmpdir/state/volumes.json")"
+# The answers' _bytes names stay out of the file: older files must load.
+jq -e '.version == 1 and .volumes[0].size == 4194304 and .volumes[0].stripe_unit == 65536 and
+  ([.volumes[] | keys[] | select(endswith("_bytes"))] == [])' "$tmpdir/state/volumes.json" >/dev/null ||
+  fail "state file keys changed: $(cat "$tmpdir/state/volumes.json")"
 [ ! -e "$tmpdir/state/volumes.json.tmp" ] || fail "temporary file left behind"
 pass "definitions are saved as volumes are created and deleted"
 
@@ -24,7 +28,7 @@ stop_vramd
 start_vramd
 api GET /v1/volumes; expect 200 "list after restart"
 echo "$body" | jq -e '[.volumes[].name] == ["keep1","keep2"] and
-  (.volumes[0].stripe_unit == 65536) and (.volumes[1].devices == ["cpu1"])' >/dev/null ||
+  (.volumes[0].stripe_unit_bytes == 65536) and (.volumes[1].devices == ["cpu1"])' >/dev/null ||
   fail "definitions not back: $body"
 grep -q "recreated 2 saved volumes" "$tmpdir/vramd.log" || fail "no log line: $(cat "$tmpdir/vramd.log")"
 if [ $wrote = 1 ]; then

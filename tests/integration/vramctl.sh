@@ -57,10 +57,10 @@ requires_frontend nbd
 "$VRAMCTL" volume create swap0 --size 12M --stripe all >"$tmpdir/out" || fail "create: $(cat "$tmpdir/out")"
 tail -1 "$tmpdir/out" | grep -q "^nbd+unix:///swap0?socket=" || fail "create must print the NBD URI: $(cat "$tmpdir/out")"
 "$VRAMCTL" volume create c1 --size 5000 --concat cpu1 --json >"$tmpdir/out"
-jq -e '.size == 8192 and .layout == "concat" and .devices == ["cpu1"]' "$tmpdir/out" >/dev/null ||
+jq -e '.size_bytes == 8192 and .layout == "concat" and .devices == ["cpu1"]' "$tmpdir/out" >/dev/null ||
   fail "create --json: $(cat "$tmpdir/out")"
 "$VRAMCTL" volume create f1 --size 1.5M --json >"$tmpdir/out"
-jq -e '.requested_size == 1572864' "$tmpdir/out" >/dev/null || fail "create --size 1.5M: $(cat "$tmpdir/out")"
+jq -e '.requested_size_bytes == 1572864' "$tmpdir/out" >/dev/null || fail "create --size 1.5M: $(cat "$tmpdir/out")"
 "$VRAMCTL" volume delete f1 >/dev/null
 "$VRAMCTL" volume create s1 --size 1M --stripe cpu0,cpu1 --stripe-unit 64K --frontend nbd >/dev/null
 pass "volume create (stripe all, concat, explicit devices and unit) prints where the volume is"
@@ -82,7 +82,7 @@ pass "refusals exit 1: duplicate, and no room saying what would fit"
 "$VRAMCTL" volume list --json | jq -e '[.volumes[].name] == ["c1","s1","swap0"]' >/dev/null || fail "list --json"
 "$VRAMCTL" volume show swap0 >"$tmpdir/out"
 grep -q "^size: *12.0 MiB" "$tmpdir/out" && grep -q "^extents:" "$tmpdir/out" || fail "show: $(cat "$tmpdir/out")"
-"$VRAMCTL" volume show swap0 --json | jq -e '.size == 12582912 and (.extents | length) >= 2' >/dev/null || fail "show --json"
+"$VRAMCTL" volume show swap0 --json | jq -e '.size_bytes == 12582912 and (.extents | length) >= 2' >/dev/null || fail "show --json"
 "$VRAMCTL" status >"$tmpdir/out"
 grep -q "^swap0 " "$tmpdir/out" || fail "status lacks the volume: $(cat "$tmpdir/out")"
 pass "volume list, show and status, as tables and --json"

@@ -73,7 +73,7 @@ t_resize_ublk() {
     grep -q "needs Linux 6.16 or later.*this kernel is $(uname -r)" "$W/resize.err" ||
       { echo "the refusal does not name the kernel"; return 1; }
     [ "$(blockdev --getsize64 "$dev")" = $((32 << 20)) ] &&
-      [ "$(rctl volume show ur --json | jq .size)" = $((32 << 20)) ] ||
+      [ "$(rctl volume show ur --json | jq .size_bytes)" = $((32 << 20)) ] ||
       { echo "a refused resize changed the size"; return 1; }
   fi
   rctl volume delete ur && stop_vramd 60

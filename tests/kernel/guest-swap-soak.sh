@@ -133,8 +133,8 @@ t_io() {
     "$R/dmesg.txt" && return 1
   for v in su sn; do
     j=$(api_get "http://localhost/v1/volumes/$v") || return 1
-    echo "$v: $(echo "$j" | jq -c '.io | map_values({requests, bytes, errors})')"
-    echo "$j" | jq -e '.io.read.bytes > 0 and .io.write.bytes > 0 and ([.io[].errors] | add) == 0' > /dev/null ||
+    echo "$v: $(echo "$j" | jq -c '.io | map_values({requests, done_bytes, errors})')"
+    echo "$j" | jq -e '.io.read.done_bytes > 0 and .io.write.done_bytes > 0 and ([.io[].errors] | add) == 0' > /dev/null ||
       { echo "volume $v did not carry swap both ways without errors"; return 1; }
   done
 }
