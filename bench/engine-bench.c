@@ -359,6 +359,22 @@ static int bench_volume(struct vd_pool *pool, struct vd_engine *eng, const struc
          (unsigned long long)bad, (double)v->size / (now() - t0) / 1e9);
   if (bad)
     rc = -1;
+  if (!rc && integ != VD_INTEGRITY_NONE) {
+    /* Scrub: every block checked against its checksum on the GPUs. */
+    struct vd_scrub_ctl sc = { .eng = eng };
+    t0 = now();
+    if (vd_volume_scrub(&sc, v, err, sizeof err)) {
+      fprintf(stderr, "engine-bench: scrub: %s\n", err);
+      rc = -1;
+      goto out;
+    }
+    printf("# %s: scrub of %s: %.2f GB/s (%.2f per device), %llu blocks, %llu bad\n", label,
+           vd_format_size(v->size, sz, sizeof sz), (double)v->size / (now() - t0) / 1e9,
+           (double)v->size / (now() - t0) / 1e9 / ndev, (unsigned long long)sc.blocks,
+           (unsigned long long)sc.bad);
+    if (sc.bad)
+      rc = -1;
+  }
   /* The bare copy overwrites data, so it comes after the verify. */
   for (unsigned b = 0; !rc && o->latency && !strcmp(label, "one") && b < o->nbs; b++)
     if (lat_bare(v, slots[0].buf, o->bs[b], o->seconds))
