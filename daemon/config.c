@@ -35,6 +35,38 @@ static const struct size_setting {
     { 1u << 20, 1u << 30, 1u << 20, "a chunk holds whole 1M stripe units" } },
 };
 
+/* The NQN prefix of exports: vramd's own naming authority, then this
+ * host's name, so that hosts exporting the same volume name differ. */
+static void set_nqn_prefix(struct vramd_config *c)
+{
+  char host[65] = "localhost";
+  gethostname(host, sizeof host - 1);
+  for (char *p = host; *p; p++)
+    if (*p == ':' || *p == '/' || isspace((unsigned char)*p))
+      *p = '-';
+  snprintf(c->nqn_prefix, sizeof c->nqn_prefix, "nqn.2026-11.org.vramd:%s", host);
+}
+
+/* A prefix under which "<prefix>:<volume>" is an NQN of at most 223 bytes. */
+static int set_prefix(const char *key, const char *v, struct vramd_config *c, char *err,
+                      size_t errlen)
+{
+  char nqn[VD_NQN_MAX + 2], why[300];
+
+  if (strlen(v) >= sizeof c->nqn_prefix) {
+    snprintf(err, errlen, "%s: at most %zu bytes, so that ':' and a volume name fit in an "
+             "NQN's 223", key, sizeof c->nqn_prefix - 1);
+    return -EINVAL;
+  }
+  snprintf(nqn, sizeof nqn, "%s:v", v);
+  if (!vd_nqn_valid(nqn, why, sizeof why)) {
+    snprintf(err, errlen, "%s '%s' does not make NQNs: %s", key, v, why);
+    return -EINVAL;
+  }
+  snprintf(c->nqn_prefix, sizeof c->nqn_prefix, "%s", v);
+  return 0;
+}
+
 /* Built-in defaults, as etc/vramd.conf and vramd(8) list them; each
  * frontend sets its own. */
 void vramd_config_defaults(struct vramd_config *c, const struct vd_frontend *const *frontends)
@@ -44,6 +76,7 @@ void vramd_config_defaults(struct vramd_config *c, const struct vd_frontend *con
   snprintf(c->api_socket, sizeof c->api_socket, "/run/vramd/vramd.sock");
   snprintf(c->metrics_listen, sizeof c->metrics_listen, "127.0.0.1:9855");
   snprintf(c->state_dir, sizeof c->state_dir, "/var/lib/vramd");
+  set_nqn_prefix(c);
   c->extent_size = DEFAULT_EXTENT_SIZE;
   c->workers = VD_WORKERS_DEFAULT;
   c->small_batch = true;
@@ -91,6 +124,7 @@ static const struct { const char *key, *arg; } args[] = {
   { "extent-size", "SIZE" }, { "workers", "N" }, { "small-batch", "on|off" },
   { "small-max", "SIZE" }, { "small-staging", "SIZE" }, { "thin-chunk", "SIZE" },
   { "thin-stock", "N" }, { "yield-floor", "SIZE|off" }, { "volume", "SPEC" },
+  { "nvme-nqn-prefix", "NQN" },
 };
 
 /* The form of a daemon option's value; NULL for a flag. */
@@ -117,7 +151,8 @@ static int daemon_show(const struct vramd_config *c, const char *key, char *buf,
   const char *str = !strcmp(key, "config") ? c->config_file :
                     !strcmp(key, "api-socket") ? c->api_socket :
                     !strcmp(key, "metrics-listen") ? c->metrics_listen :
-                    !strcmp(key, "state-dir") ? c->state_dir : NULL;
+                    !strcmp(key, "state-dir") ? c->state_dir :
+                    !strcmp(key, "nvme-nqn-prefix") ? c->nqn_prefix : NULL;
   bool on = !strcmp(key, "small-batch") ? c->small_batch : c->verbose;
 
   if (str)
@@ -225,6 +260,8 @@ int vramd_config_set(struct vramd_config *c, const char *key, const char *v,
     return vd_setting_str(key, v, c->metrics_listen, sizeof c->metrics_listen, err, errlen);
   if (!strcmp(key, "state-dir"))
     return vd_setting_str(key, v, c->state_dir, sizeof c->state_dir, err, errlen);
+  if (!strcmp(key, "nvme-nqn-prefix"))
+    return set_prefix(key, v, c, err, errlen);
   if (!strcmp(key, "device-types"))
     return parse_types(v, &c->device_types, err, errlen);
   if (!strcmp(key, "workers"))

@@ -245,3 +245,12 @@ dist_noinst_SCRIPTS += tests/integration/save-restore.sh
 # a corrupt image.
 TESTS += tests/integration/persist.sh
 dist_noinst_SCRIPTS += tests/integration/persist.sh
+
+# daemon/export/nvmet.c against a folder that mimics nvmet's configfs.
+check_PROGRAMS += tests/unit/test_nvmet
+tests_unit_test_nvmet_SOURCES = tests/unit/test_nvmet.c tests/unit/runner.c tests/unit/runner.h \
+	daemon/export/nvmet.c
+tests_unit_test_nvmet_CPPFLAGS = $(VD_INC_COMMON) -I$(top_srcdir)/daemon/export $(VD_DEFS)
+tests_unit_test_nvmet_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(JANSSON_CFLAGS)
+tests_unit_test_nvmet_LDADD = common/libvdcommon.a $(CUNIT_LIBS) $(JANSSON_LIBS)
+TESTS += tests/unit/test_nvmet

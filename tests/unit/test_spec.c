@@ -309,7 +309,7 @@ static void test_saved_version1(void)
   json_bad("{\"name\":\"d\",\"size\":1,\"layout\":\"stripe\",\"frontend\":\"nbd\",\"ublk\":1}",
            S, "unknown_field", "ublk",
            "unknown field 'ublk'; known fields: name, size, layout, devices, stripe_unit, "
-           "frontend, provisioning, attach, index, persist");
+           "frontend, provisioning, attach, index, persist, export");
 }
 
 /* Each field's bad values in text, as vramd.conf reports them. */
