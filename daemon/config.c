@@ -37,14 +37,14 @@ static const struct size_setting {
 
 /* The NQN prefix of exports: vramd's own naming authority, then this
  * host's name, so that hosts exporting the same volume name differ. */
-static void set_nqn_prefix(struct vramd_config *c)
+static void default_prefix(char *buf, size_t len)
 {
   char host[65] = "localhost";
   gethostname(host, sizeof host - 1);
   for (char *p = host; *p; p++)
     if (*p == ':' || *p == '/' || isspace((unsigned char)*p))
       *p = '-';
-  snprintf(c->nqn_prefix, sizeof c->nqn_prefix, "nqn.2026-11.org.vramd:%s", host);
+  snprintf(buf, len, "nqn.2026-11.org.vramd:%s", host);
 }
 
 /* A prefix under which "<prefix>:<volume>" is an NQN of at most 223 bytes. */
@@ -76,7 +76,7 @@ void vramd_config_defaults(struct vramd_config *c, const struct vd_frontend *con
   snprintf(c->api_socket, sizeof c->api_socket, "/run/vramd/vramd.sock");
   snprintf(c->metrics_listen, sizeof c->metrics_listen, "127.0.0.1:9855");
   snprintf(c->state_dir, sizeof c->state_dir, "/var/lib/vramd");
-  set_nqn_prefix(c);
+  default_prefix(c->nqn_prefix, sizeof c->nqn_prefix);
   c->extent_size = DEFAULT_EXTENT_SIZE;
   c->workers = VD_WORKERS_DEFAULT;
   c->small_batch = true;
@@ -145,18 +145,31 @@ static void show_types(unsigned mask, char *buf, size_t len)
            mask & VD_DEV_ACCEL && mask & VD_DEV_CPU ? "," : "", mask & VD_DEV_CPU ? "cpu" : "");
 }
 
+/* The NQN prefix, with the host's name as the word HOSTNAME while it is
+ * the built-in one (what vramd(8) says). */
+static void show_prefix(const struct vramd_config *c, char *buf, size_t len)
+{
+  char def[sizeof c->nqn_prefix];
+  default_prefix(def, sizeof def);
+  if (strcmp(def, c->nqn_prefix))
+    snprintf(buf, len, "%s", c->nqn_prefix);
+  else
+    snprintf(buf, len, "nqn.2026-11.org.vramd:HOSTNAME");
+}
+
 /* A daemon setting's value as --help shows it; -ENOENT for another key. */
 static int daemon_show(const struct vramd_config *c, const char *key, char *buf, size_t len)
 {
   const char *str = !strcmp(key, "config") ? c->config_file :
                     !strcmp(key, "api-socket") ? c->api_socket :
                     !strcmp(key, "metrics-listen") ? c->metrics_listen :
-                    !strcmp(key, "state-dir") ? c->state_dir :
-                    !strcmp(key, "nvme-nqn-prefix") ? c->nqn_prefix : NULL;
+                    !strcmp(key, "state-dir") ? c->state_dir : NULL;
   bool on = !strcmp(key, "small-batch") ? c->small_batch : c->verbose;
 
   if (str)
     snprintf(buf, len, "%s", str);
+  else if (!strcmp(key, "nvme-nqn-prefix"))
+    show_prefix(c, buf, len);
   else if (!strcmp(key, "device-types") && !c->device_types)
     snprintf(buf, len, "gpu,accelerator; cpu when there is neither");
   else if (!strcmp(key, "device-types"))

@@ -23,8 +23,10 @@
 static struct vd_nvmet target_of(const struct vramd *d)
 {
   const char *root = getenv("VRAMD_NVMET_ROOT");
-  return (struct vd_nvmet){ .root = root && root[0] ? root : NVMET_ROOT,
-                            .fs = &vd_nvmet_configfs, .share_prefix = d->cfg.nqn_prefix };
+  bool plain = root && root[0];
+  return (struct vd_nvmet){ .root = plain ? root : NVMET_ROOT,
+                            .fs = plain ? &vd_nvmet_plain : &vd_nvmet_configfs,
+                            .share_prefix = d->cfg.nqn_prefix };
 }
 
 /* Whether the kernel target is there to write to; -ENODEV with what to do. */
@@ -153,19 +155,26 @@ static void log_export(const struct vd_volume *v, const char *how)
 static int ensure_device(struct vramd *d, const char *name, vramd_commit_fn *commit,
                          bool *attached, char *err, size_t errlen)
 {
+  struct vd_nvmet t = target_of(d);
   struct vd_volume_spec how;
   struct vd_volume *v;
-  bool none;
+  bool none, found;
   int rc;
 
   *attached = false;
   pthread_mutex_lock(&d->admin_lock);
   v = vd_registry_get(&d->reg, name);
+  found = v != NULL;
   none = v && v->spec.frontend == VD_FRONTEND_NONE;
   vd_volume_put(v);
   pthread_mutex_unlock(&d->admin_lock);
-  if (!none)
-    return 0;
+  if (!found) {
+    snprintf(err, errlen, "no volume '%s'", name);
+    return -ENOENT;
+  }
+  /* Nothing is attached for an export the kernel cannot take. */
+  if ((rc = target_ready(&t, err, errlen)) || !none)
+    return rc;
   vd_spec_init(&how);
   how.frontend = VD_FRONTEND_UBLK;
   if (!vramd_frontend(d, VD_FRONTEND_UBLK) || access("/dev/ublk-control", F_OK)) {

@@ -21,6 +21,9 @@ struct vd_nvmet_fs {
   int (*unlink)(const char *path);
 };
 extern const struct vd_nvmet_fs vd_nvmet_configfs;
+/* A plain folder that behaves as nvmet's configfs (nvmet-plain.c): the
+ * root $VRAMD_NVMET_ROOT names, and the unit tests'. */
+extern const struct vd_nvmet_fs vd_nvmet_plain;
 
 /* Where the target is: the nvmet folder of configfs. */
 struct vd_nvmet {

@@ -1,7 +1,6 @@
 /* test_nvmet.c: daemon/export/nvmet.c against a temporary folder that
- * mimics nvmet's configfs (mkdir makes an item's attributes and default
- * groups, rmdir refuses an item with children), with a failure injected
- * at every step of an export in turn: each must leave the tree as it was.
+ * mimics nvmet's configfs (nvmet-plain.c), with a failure injected at
+ * every step of an export in turn: each must leave the tree as it was.
  * Also the NQN syntax and the export's JSON codec. */
 #define _GNU_SOURCE 1 /* nftw */
 #include <errno.h>
@@ -33,115 +32,33 @@ static bool with_dhchap = true; /* hosts/<nqn>/dhchap_key exists (Linux 6.0+) */
 /* Count an op; true when it is the one to fail. */
 static bool inject(void) { return ++ops == fail_at; }
 
-/* Make an empty attribute file (configfs shows them at mkdir). */
-static void attr(const char *dir, const char *name, const char *value)
-{
-  char p[PATH_MAX];
-  FILE *f;
-  snprintf(p, sizeof p, "%s/%s", dir, name);
-  f = fopen(p, "w");
-  if (f) {
-    fputs(value, f);
-    fclose(f);
-  }
-}
-
-/* Whether path's parent is root/kind or ends with /kind. */
-static bool under(const char *path, const char *kind)
-{
-  char parent[PATH_MAX], want[PATH_MAX];
-  snprintf(parent, sizeof parent, "%s", path);
-  *strrchr(parent, '/') = '\0';
-  snprintf(want, sizeof want, "%s/%s", root, kind);
-  return !strcmp(parent, want) || (strstr(kind, "namespaces") &&
-                                   strlen(parent) > 11 &&
-                                   !strcmp(parent + strlen(parent) - 11, "/namespaces"));
-}
-
-/* mkdir as configfs does it for nvmet's items. */
+/* vd_nvmet_plain's mkdir; a host entry loses dhchap_key without DH-CHAP. */
 static int fake_mkdir(const char *path)
 {
-  char d[PATH_MAX];
+  char p[PATH_MAX], hosts[PATH_MAX];
+  int rc;
   if (inject())
     return -EIO;
-  if (mkdir(path, 0755))
-    return -errno;
-  if (under(path, "subsystems")) {
-    attr(path, "attr_allow_any_host", "0");
-    snprintf(d, sizeof d, "%s/namespaces", path);
-    mkdir(d, 0755);
-    snprintf(d, sizeof d, "%s/allowed_hosts", path);
-    mkdir(d, 0755);
-  } else if (under(path, "namespaces")) {
-    attr(path, "device_path", "");
-    attr(path, "enable", "0");
-    attr(path, "revalidate_size", "");
-  } else if (under(path, "ports")) {
-    attr(path, "addr_trtype", "");
-    attr(path, "addr_adrfam", "");
-    attr(path, "addr_traddr", "");
-    attr(path, "addr_trsvcid", "");
-    snprintf(d, sizeof d, "%s/subsystems", path);
-    mkdir(d, 0755);
-  } else if (under(path, "hosts") && with_dhchap) {
-    attr(path, "dhchap_key", "");
-  }
-  return 0;
-}
-
-/* rmdir as configfs: refused while a default group has entries. */
-static int fake_rmdir(const char *path)
-{
-  static const char *const files[] = { "attr_allow_any_host", "device_path", "enable",
-                                       "revalidate_size", "addr_trtype", "addr_adrfam",
-                                       "addr_traddr", "addr_trsvcid", "dhchap_key" };
-  static const char *const groups[] = { "namespaces", "allowed_hosts", "subsystems" };
-  char p[PATH_MAX];
-
-  if (inject())
-    return -EIO;
-  for (unsigned i = 0; i < 3; i++) {
-    snprintf(p, sizeof p, "%s/%s", path, groups[i]);
-    if (rmdir(p) && errno != ENOENT)
-      return -ENOTEMPTY;
-  }
-  for (unsigned i = 0; i < sizeof files / sizeof files[0]; i++) {
-    snprintf(p, sizeof p, "%s/%s", path, files[i]);
+  rc = vd_nvmet_plain.mkdir(path);
+  snprintf(hosts, sizeof hosts, "%s/hosts/", root);
+  if (!rc && !with_dhchap && !strncmp(path, hosts, strlen(hosts))) {
+    snprintf(p, sizeof p, "%s/dhchap_key", path);
     unlink(p);
   }
-  return rmdir(path) ? -errno : 0;
+  return rc;
 }
 
-/* An attribute write: the file must exist. */
+/* The other ops: vd_nvmet_plain's, each one a step that may fail. */
+static int fake_rmdir(const char *path) { return inject() ? -EIO : vd_nvmet_plain.rmdir(path); }
 static int fake_write(const char *path, const char *value)
 {
-  int fd;
-  if (inject())
-    return -EIO;
-  fd = open(path, O_WRONLY | O_TRUNC);
-  if (fd < 0)
-    return -errno;
-  if (write(fd, value, strlen(value)) < 0) {
-    close(fd);
-    return -errno;
-  }
-  close(fd);
-  return 0;
+  return inject() ? -EIO : vd_nvmet_plain.write(path, value);
 }
-
 static int fake_symlink(const char *target, const char *link)
 {
-  if (inject())
-    return -EIO;
-  return symlink(target, link) ? -errno : 0;
+  return inject() ? -EIO : vd_nvmet_plain.symlink(target, link);
 }
-
-static int fake_unlink(const char *path)
-{
-  if (inject())
-    return -EIO;
-  return unlink(path) ? -errno : 0;
-}
+static int fake_unlink(const char *path) { return inject() ? -EIO : vd_nvmet_plain.unlink(path); }
 
 static const struct vd_nvmet_fs fake = { fake_mkdir, fake_rmdir, fake_write, fake_symlink,
                                          fake_unlink };
