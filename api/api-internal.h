@@ -28,6 +28,8 @@ json_t *vd_api_available_json(struct vramd *d);
 json_t *vd_api_device_status_json(struct vramd *d, unsigned i);
 /* A volume as JSON; detail adds extents and counters. */
 json_t *vd_api_volume_json(struct vramd *d, struct vd_volume *v, bool detail);
+/* A volume's NVMe/TCP export, with whether it is live (json.c). */
+json_t *vd_api_export_json(struct vramd *d, struct vd_volume *v);
 /* A job as GET /v1/jobs/{id} shows it: progress, rate, ETA, times. */
 json_t *vd_api_job_json(const struct vramd_job_info *j);
 

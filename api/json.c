@@ -8,6 +8,7 @@
 #include "api-internal.h"
 #include "config.h"
 #include "frontend.h"
+#include "export-volume.h"
 #include "frontends.h"
 #include "jobs.h"
 #include "list.h"
@@ -197,6 +198,21 @@ static json_t *connections_json(struct vramd *d, struct vd_volume *v)
   return arr;
 }
 
+/* A volume's export: as asked, whether the kernel serves it now and on
+ * which nvmet port.  Connected hosts are not listed: the target side of
+ * Linux 6.12 shows them only in debugfs (CONFIG_NVME_TARGET_DEBUGFS). */
+json_t *vd_api_export_json(struct vramd *d, struct vd_volume *v)
+{
+  json_t *o = vd_export_to_json(&v->spec.export);
+  char port[16] = "";
+  bool live = vramd_export_live(d, v, port);
+
+  json_object_set_new(o, "live", json_boolean(live));
+  if (live)
+    json_object_set_new(o, "nvmet_port", json_string(port));
+  return o;
+}
+
 /* A volume as JSON; detail adds extents, counters and clients.  Byte
  * counts end in _bytes; requests keep the spec's keys (design-decisions.md). */
 json_t *vd_api_volume_json(struct vramd *d, struct vd_volume *v, bool detail)
@@ -242,6 +258,8 @@ json_t *vd_api_volume_json(struct vramd *d, struct vd_volume *v, bool detail)
     json_object_set_new(o, "stripe_unit_bytes", json_integer((json_int_t)v->spec.stripe_unit));
   if (v->spec.index >= 0)
     json_object_set_new(o, "index", json_integer(v->spec.index));
+  if (v->spec.export.nqn[0])
+    json_object_set_new(o, "export", vd_api_export_json(d, v));
   if (!detail)
     return o;
   json_object_set_new(o, "connections", connections_json(d, v));

@@ -10,6 +10,7 @@
 #include "api.h"
 #include "api-internal.h"
 #include "config.h"
+#include "export-volume.h"
 #include "frontend.h"
 #include "pinned.h"
 #include "state.h"
@@ -148,6 +149,23 @@ static void volume_info(struct vd_buf *b, struct vd_volume **vols, int n)
              "disk=\"%s\"", vols[i]->spec.name, vd_frontend_name(vols[i]->spec.frontend),
              vd_layout_name(vols[i]->spec.layout), vols[i]->device_path, dev ? dev + 1 : "");
     vd_prom_sample(b, "vramd_volume_info", l, 1);
+  }
+}
+
+/* vramd_volume_export_info per exported volume: 1 while the kernel
+ * serves it, 0 while it is kept but down (a start that failed to make it). */
+static void export_info(struct vramd *d, struct vd_buf *b, struct vd_volume **vols, int n)
+{
+  char l[700], nqn[2 * VD_NQN_MAX + 2], port[16];
+  vd_prom_family(b, "vramd_volume_export_info", "gauge",
+                 "Per NVMe/TCP export: 1 while the kernel serves it, 0 while it is down.");
+  for (int i = 0; i < n; i++) {
+    if (!vols[i]->spec.export.nqn[0])
+      continue;
+    snprintf(l, sizeof l, "volume=\"%s\",nqn=\"%s\",address=\"%s\"", vols[i]->spec.name,
+             vd_prom_escape(vols[i]->spec.export.nqn, nqn, sizeof nqn),
+             vols[i]->spec.export.address);
+    vd_prom_sample(b, "vramd_volume_export_info", l, vramd_export_live(d, vols[i], port));
   }
 }
 
@@ -308,6 +326,7 @@ void vd_metrics_render(struct vramd *d, struct vd_buf *b)
   vd_prom_sample(b, "vramd_volumes", "", n < 0 ? 0 : n);
   if (n > 0) {
     volume_metrics(b, vols, n);
+    export_info(d, b, vols, n);
     frontend_metrics(d->cfg.frontends, b, vols, n);
   } else {
     frontend_metrics(d->cfg.frontends, b, vols, 0);

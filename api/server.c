@@ -27,6 +27,7 @@
 #include "integrity.h"
 #include "guard.h"
 #include "elastic.h"
+#include "export-volume.h"
 #include "job-sleep.h"
 #include "jobs.h"
 #include "peer.h"
@@ -689,6 +690,69 @@ static enum MHD_Result detach_volume(struct vramd *d, struct req *c, const char 
   return send_text(c, MHD_HTTP_NO_CONTENT, "application/json", NULL, 0, NULL);
 }
 
+/* The answer to a refused export or unexport. */
+static enum MHD_Result export_refused(struct req *c, int rc, const char *err)
+{
+  switch (rc) {
+  case -ENOENT:
+    return send_error(c, MHD_HTTP_NOT_FOUND, "no_such_volume", NULL, "%s", err);
+  case -EALREADY:
+    return send_error(c, MHD_HTTP_CONFLICT, "volume_exported", NULL, "%s", err);
+  case -ENOTCONN:
+    return send_error(c, MHD_HTTP_CONFLICT, "volume_not_exported", NULL, "%s", err);
+  case -EADDRINUSE:
+  case -EEXIST:
+  case -EBUSY:
+    return send_error(c, MHD_HTTP_CONFLICT, "export_conflict", NULL, "%s", err);
+  case -EINVAL:
+    return send_error(c, MHD_HTTP_BAD_REQUEST, "invalid_field", NULL, "%s", err);
+  case -ENODEV:
+    return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "nvmet_unavailable", NULL, "%s", err);
+  case -EOPNOTSUPP:
+    return send_error(c, MHD_HTTP_NOT_IMPLEMENTED, "not_supported", NULL, "%s", err);
+  case -VRAMD_E_STATE:
+    return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "state_not_saved", NULL, "%s", err);
+  default:
+    return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "export_failed", NULL, "%s", err);
+  }
+}
+
+/* POST /v1/volumes/{name}/export: export over NVMe/TCP (the answer is
+ * the export as made); DELETE: take the export down. */
+static enum MHD_Result export_volume(struct vramd *d, struct req *c, const char *name,
+                                     bool post)
+{
+  struct vd_export_spec x;
+  struct vd_spec_error e;
+  json_error_t je;
+  char err[512];
+  json_t *o;
+  int rc;
+
+  if (!post) {
+    if (c->body_len)
+      return send_error(c, MHD_HTTP_BAD_REQUEST, "invalid_json", NULL,
+                        "DELETE .../export takes no body");
+    rc = vramd_volume_unexport(d, name, vramd_state_save, err, sizeof err);
+    return rc ? export_refused(c, rc, err)
+              : send_text(c, MHD_HTTP_NO_CONTENT, "application/json", NULL, 0, NULL);
+  }
+  o = json_loadb(c->body.s ? c->body.s : "", c->body.len, JSON_REJECT_DUPLICATES, &je);
+  if (!o)
+    return send_error(c, MHD_HTTP_BAD_REQUEST, "invalid_json", NULL, "body: %s", je.text);
+  rc = vd_export_from_json(o, false, &x, &e);
+  json_decref(o);
+  if (rc)
+    return send_error(c, MHD_HTTP_BAD_REQUEST, e.code,
+                      e.field[0] ? json_pack("{s:s}", "field", e.field) : NULL,
+                      "%s", e.message);
+  rc = vramd_volume_export(d, name, &x, vramd_state_save, &x, err, sizeof err);
+  if (rc)
+    return export_refused(c, rc, err);
+  snprintf(c->said, sizeof c->said, "%.100s on %.60s", x.nqn, x.address);
+  return send_json(c, MHD_HTTP_OK, vd_export_to_json(&x), NULL);
+}
+
 /* GET /metrics. */
 static enum MHD_Result get_metrics(struct vramd *d, struct req *c)
 {
@@ -943,12 +1007,14 @@ static enum MHD_Result volume_action(struct vramd *d, struct req *c, const char 
   enum MHD_Result ret = MHD_NO;
   size_t n = (size_t)(slash - rest);
   bool attach = !strcmp(slash + 1, "attach"), save = !strcmp(slash + 1, "save");
-  bool restore = !strcmp(slash + 1, "restore");
+  bool restore = !strcmp(slash + 1, "restore"), export = !strcmp(slash + 1, "export");
 
   /* Anything else is a name with a slash, refused as before. */
-  if (!attach && !save && !restore && strcmp(slash + 1, "detach"))
+  if (!attach && !save && !restore && !export && strcmp(slash + 1, "detach"))
     return route_name(c, rest, name, sizeof name, true, &ret) ? MHD_NO : ret;
-  if (strcmp(method, "POST"))
+  if (export && strcmp(method, "POST") && strcmp(method, "DELETE"))
+    return not_allowed(c, method, "POST, DELETE");
+  if (!export && strcmp(method, "POST"))
     return not_allowed(c, method, "POST");
   if (n >= sizeof raw)
     n = sizeof raw - 1; /* too long for a name: route_name refuses it */
@@ -958,6 +1024,8 @@ static enum MHD_Result volume_action(struct vramd *d, struct req *c, const char 
     return ret;
   if (save || restore)
     return volume_image(d, c, name, save);
+  if (export)
+    return export_volume(d, c, name, !strcmp(method, "POST"));
   return attach ? attach_volume(d, c, name) : detach_volume(d, c, name);
 }
 

@@ -13,7 +13,8 @@ static const struct vctl_cmd *const commands[] = {
   &vctl_cmd_volume_show, &vctl_cmd_volume_delete, &vctl_cmd_volume_rebalance,
   &vctl_cmd_volume_scrub,
   &vctl_cmd_volume_save, &vctl_cmd_volume_restore,
-  &vctl_cmd_volume_attach, &vctl_cmd_volume_detach, &vctl_cmd_volume_resize,
+  &vctl_cmd_volume_attach, &vctl_cmd_volume_detach,
+  &vctl_cmd_volume_export, &vctl_cmd_volume_unexport, &vctl_cmd_volume_resize,
   &vctl_cmd_job_list, &vctl_cmd_job_show, &vctl_cmd_job_wait, &vctl_cmd_job_cancel,
   &vctl_cmd_status,
 };

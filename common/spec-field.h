@@ -18,6 +18,7 @@ enum vd_field_type {
   VD_FIELD_BOOL,     /* bool; text on/off */
   VD_FIELD_UINT,     /* int from 0 to max; -1 when not given */
   VD_FIELD_PATH,     /* char[VD_PERSIST_MAX], absolute, no ','; "" when not given */
+  VD_FIELD_EXPORT,   /* struct vd_export_spec, JSON only; not given while nqn is "" */
 };
 
 struct vd_spec_field {

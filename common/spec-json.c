@@ -165,6 +165,7 @@ static int get_field(const struct vd_spec_field *f, json_t *v, enum vd_spec_form
   case VD_FIELD_BOOL: return get_bool(f, v, s, e);
   case VD_FIELD_UINT: return get_uint(f, v, s, e);
   case VD_FIELD_PATH: return get_path(f, v, s, e);
+  case VD_FIELD_EXPORT: return vd_export_from_json(v, true, &s->export, e);
   }
   return vd_spec_fail(e, "internal", f->key, "field '%s' has no JSON form", f->key);
 }
@@ -236,6 +237,7 @@ static json_t *put_field(const struct vd_spec_field *f, const struct vd_volume_s
   case VD_FIELD_BOOL: return json_boolean(*VD_SPEC_CAT(bool, f, s));
   case VD_FIELD_UINT: return json_integer(vd_spec_get_int(f, s));
   case VD_FIELD_PATH: return json_string(VD_SPEC_CAT(char, f, s));
+  case VD_FIELD_EXPORT: return vd_export_to_json(&s->export);
   case VD_FIELD_DEVICES:
     /* The state file holds the devices a volume got, as an array. */
     if (s->ndev == 0 && form != VD_SPEC_SAVED)

@@ -94,6 +94,8 @@ static int set_field(const struct vd_spec_field *f, struct vd_volume_spec *s, ch
     return 0;
   case VD_FIELD_PATH:
     return vd_spec_set_path(f, s, v, strlen(v), err, errlen);
+  case VD_FIELD_EXPORT:
+    break;
   }
   snprintf(err, errlen, "%s has no text form", f->text_key);
   return -EINVAL;
@@ -231,6 +233,8 @@ static bool put_field(const struct vd_spec_field *f, const struct vd_volume_spec
     for (unsigned i = 0; ok && i < s->ndev && i < VD_MAX_DEVICES; i++)
       ok = add(buf, len, off, "%s%.*s", i ? "+" : "", VD_DEV_ID_MAX, s->dev_ids[i]);
     return ok;
+  case VD_FIELD_EXPORT:
+    break;
   }
   return false;
 }

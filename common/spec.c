@@ -62,6 +62,9 @@ const struct vd_spec_field vd_spec_fields[] = {
     .forms = ALL, .omit_default = true },
   { .key = "integrity", .text_key = "integrity", .type = VD_FIELD_ENUM, .off = AT(integrity),
     .forms = ALL, .names = integrity_names, .omit_default = true },
+  /* Set by POST .../export alone; saved so that a restart exports again. */
+  { .key = "export", .text_key = "export", .type = VD_FIELD_EXPORT, .off = AT(export),
+    .forms = VD_SPEC_SAVED, .omit_default = true },
 };
 const unsigned vd_spec_nfields = sizeof vd_spec_fields / sizeof vd_spec_fields[0];
 
@@ -176,6 +179,7 @@ bool vd_spec_field_given(const struct vd_spec_field *f, const struct vd_volume_s
   case VD_FIELD_UINT: return vd_spec_get_int(f, s) >= 0;
   case VD_FIELD_ENUM: return !f->omit_default || vd_spec_get_int(f, s) != 0;
   case VD_FIELD_PATH: return VD_SPEC_CAT(char, f, s)[0] != '\0';
+  case VD_FIELD_EXPORT: return s->export.nqn[0] != '\0';
   default: return true;
   }
 }

@@ -29,6 +29,24 @@ enum vd_integrity { VD_INTEGRITY_NONE = 0, VD_INTEGRITY_CRC32C = 1 };
 /* Longest persist path, with its NUL. */
 #define VD_PERSIST_MAX 256
 
+/* An NVMe/TCP export (daemon/export-volume.c): the subsystem NQN, fixed
+ * when first exported so clients keep it across restarts; the listening
+ * address; the hosts let in, each with a DH-HMAC-CHAP key file or none. */
+#define VD_NQN_MAX 223
+#define VD_EXPORT_MAX_HOSTS 8
+#define VD_EXPORT_ADDR_MAX 64
+struct vd_export_host {
+  char nqn[VD_NQN_MAX + 1];
+  char key_file[VD_PERSIST_MAX];      /* "": no DH-HMAC-CHAP */
+};
+struct vd_export_spec {
+  char nqn[VD_NQN_MAX + 1];           /* "": not exported */
+  char address[VD_EXPORT_ADDR_MAX];   /* "ADDR:PORT", "[V6ADDR]:PORT" */
+  bool allow_any_host;
+  unsigned nhosts;
+  struct vd_export_host hosts[VD_EXPORT_MAX_HOSTS];
+};
+
 /* What a user asks for; validated by vd_volume_alloc. */
 struct vd_volume_spec {
   char name[VD_NAME_MAX + 1];
@@ -46,6 +64,7 @@ struct vd_volume_spec {
   int index;                          /* wanted /dev/nbdN (attach) or ublk id; -1: any */
   char persist[VD_PERSIST_MAX];       /* image saved at stop, loaded at start; "": none */
   enum vd_integrity integrity;
+  struct vd_export_spec export;       /* set by export, not by create */
 };
 
 /* Where a spec is read from or written to.  The forms share the table;
@@ -99,6 +118,21 @@ int vd_spec_check_text(const struct vd_volume_spec *s, char *err, size_t errlen)
 /* attach with a frontend other than nbd, or an index with no kernel
  * device to number: -EINVAL with err (in API and text terms alike). */
 int vd_spec_check_exposure(const struct vd_volume_spec *s, char *err, size_t errlen);
+
+/* An export as JSON: {"nqn", "nvme_tcp", "hosts": [{"nqn", "key_file"}],
+ * "allow_any_host"}; the body of POST .../export has no "nqn" (nqn_ok
+ * false).  0 or -EINVAL with e filled; NULL without memory. */
+int vd_export_from_json(struct json_t *o, bool nqn_ok, struct vd_export_spec *x,
+                        struct vd_spec_error *e);
+struct json_t *vd_export_to_json(const struct vd_export_spec *x);
+/* Split "ADDR:PORT" or "[V6ADDR]:PORT" (numeric, port 1-65535) into its
+ * parts (addr: 46 bytes, port: 6); false with err when it is no such. */
+bool vd_export_address(const char *address, char *addr, char *port, bool *v6, char *err,
+                       size_t errlen);
+/* Whether nqn is an NVMe Qualified Name as the NVMe base specification
+ * has it: "nqn.yyyy-mm.reverse.domain:anything" or the UUID form, at most
+ * 223 bytes; false with err saying what is wrong. */
+bool vd_nqn_valid(const char *nqn, char *err, size_t errlen);
 
 /* Names of layouts and frontends: parse (-EINVAL when unknown) and print. */
 int vd_layout_parse(const char *s, enum vd_layout *out);

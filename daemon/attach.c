@@ -136,6 +136,12 @@ int vramd_volume_detach(struct vramd *d, const char *name, bool force,
     rc = -ENOTCONN;
     goto out_put;
   }
+  if (v->spec.export.nqn[0]) {
+    snprintf(err, errlen, "volume '%s' is exported over NVMe/TCP as %s; unexport it first",
+             name, v->spec.export.nqn);
+    rc = -EBUSY;
+    goto out_put;
+  }
   fe = vramd_frontend(d, v->spec.frontend);
   was = exposure_of(&v->spec);
   set_exposure(&v->spec, (struct exposure){ VD_FRONTEND_NONE, false, -1 });

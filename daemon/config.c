@@ -35,6 +35,38 @@ static const struct size_setting {
     { 1u << 20, 1u << 30, 1u << 20, "a chunk holds whole 1M stripe units" } },
 };
 
+/* The NQN prefix of exports: vramd's own naming authority, then this
+ * host's name, so that hosts exporting the same volume name differ. */
+static void default_prefix(char *buf, size_t len)
+{
+  char host[65] = "localhost";
+  gethostname(host, sizeof host - 1);
+  for (char *p = host; *p; p++)
+    if (*p == ':' || *p == '/' || isspace((unsigned char)*p))
+      *p = '-';
+  snprintf(buf, len, "nqn.2026-11.org.vramd:%s", host);
+}
+
+/* A prefix under which "<prefix>:<volume>" is an NQN of at most 223 bytes. */
+static int set_prefix(const char *key, const char *v, struct vramd_config *c, char *err,
+                      size_t errlen)
+{
+  char nqn[VD_NQN_MAX + 2], why[300];
+
+  if (strlen(v) >= sizeof c->nqn_prefix) {
+    snprintf(err, errlen, "%s: at most %zu bytes, so that ':' and a volume name fit in an "
+             "NQN's 223", key, sizeof c->nqn_prefix - 1);
+    return -EINVAL;
+  }
+  snprintf(nqn, sizeof nqn, "%s:v", v);
+  if (!vd_nqn_valid(nqn, why, sizeof why)) {
+    snprintf(err, errlen, "%s '%s' does not make NQNs: %s", key, v, why);
+    return -EINVAL;
+  }
+  snprintf(c->nqn_prefix, sizeof c->nqn_prefix, "%s", v);
+  return 0;
+}
+
 /* Built-in defaults, as etc/vramd.conf and vramd(8) list them; each
  * frontend sets its own. */
 void vramd_config_defaults(struct vramd_config *c, const struct vd_frontend *const *frontends)
@@ -44,6 +76,7 @@ void vramd_config_defaults(struct vramd_config *c, const struct vd_frontend *con
   snprintf(c->api_socket, sizeof c->api_socket, "/run/vramd/vramd.sock");
   snprintf(c->metrics_listen, sizeof c->metrics_listen, "127.0.0.1:9855");
   snprintf(c->state_dir, sizeof c->state_dir, "/var/lib/vramd");
+  default_prefix(c->nqn_prefix, sizeof c->nqn_prefix);
   c->extent_size = DEFAULT_EXTENT_SIZE;
   c->workers = VD_WORKERS_DEFAULT;
   c->small_batch = true;
@@ -91,6 +124,7 @@ static const struct { const char *key, *arg; } args[] = {
   { "extent-size", "SIZE" }, { "workers", "N" }, { "small-batch", "on|off" },
   { "small-max", "SIZE" }, { "small-staging", "SIZE" }, { "thin-chunk", "SIZE" },
   { "thin-stock", "N" }, { "yield-floor", "SIZE|off" }, { "volume", "SPEC" },
+  { "nvme-nqn-prefix", "NQN" },
 };
 
 /* The form of a daemon option's value; NULL for a flag. */
@@ -111,6 +145,18 @@ static void show_types(unsigned mask, char *buf, size_t len)
            mask & VD_DEV_ACCEL && mask & VD_DEV_CPU ? "," : "", mask & VD_DEV_CPU ? "cpu" : "");
 }
 
+/* The NQN prefix, with the host's name as the word HOSTNAME while it is
+ * the built-in one (what vramd(8) says). */
+static void show_prefix(const struct vramd_config *c, char *buf, size_t len)
+{
+  char def[sizeof c->nqn_prefix];
+  default_prefix(def, sizeof def);
+  if (strcmp(def, c->nqn_prefix))
+    snprintf(buf, len, "%s", c->nqn_prefix);
+  else
+    snprintf(buf, len, "nqn.2026-11.org.vramd:HOSTNAME");
+}
+
 /* A daemon setting's value as --help shows it; -ENOENT for another key. */
 static int daemon_show(const struct vramd_config *c, const char *key, char *buf, size_t len)
 {
@@ -122,6 +168,8 @@ static int daemon_show(const struct vramd_config *c, const char *key, char *buf,
 
   if (str)
     snprintf(buf, len, "%s", str);
+  else if (!strcmp(key, "nvme-nqn-prefix"))
+    show_prefix(c, buf, len);
   else if (!strcmp(key, "device-types") && !c->device_types)
     snprintf(buf, len, "gpu,accelerator; cpu when there is neither");
   else if (!strcmp(key, "device-types"))
@@ -225,6 +273,8 @@ int vramd_config_set(struct vramd_config *c, const char *key, const char *v,
     return vd_setting_str(key, v, c->metrics_listen, sizeof c->metrics_listen, err, errlen);
   if (!strcmp(key, "state-dir"))
     return vd_setting_str(key, v, c->state_dir, sizeof c->state_dir, err, errlen);
+  if (!strcmp(key, "nvme-nqn-prefix"))
+    return set_prefix(key, v, c, err, errlen);
   if (!strcmp(key, "device-types"))
     return parse_types(v, &c->device_types, err, errlen);
   if (!strcmp(key, "workers"))

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "export-volume.h"
 #include "frontend.h"
 #include "frontends.h"
 #include "persist.h"
@@ -123,6 +124,9 @@ int vramd_volume_delete(struct vramd *d, const char *name, bool force,
     rc = -ENOENT;
     goto out_unlock;
   }
+  /* An export holds the device open: refused, or forced down first. */
+  if ((rc = vramd_export_withdraw(d, v, force, err, errlen)))
+    goto out_put;
   /* Committed first: a delete that would come back after a restart is
    * refused instead. */
   rc = commit ? commit(d, NULL, name, err, errlen) : 0;

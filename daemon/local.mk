@@ -28,7 +28,9 @@ daemon_libvdcore_a_SOURCES = \
 	daemon/caller.h daemon/caller.c daemon/imgfile.h daemon/imgfile.c \
 	daemon/imgio.h daemon/imgio.c daemon/save.h daemon/save.c \
 	daemon/persist.h daemon/persist.c \
-	daemon/integrity.h daemon/integrity.c
+	daemon/integrity.h daemon/integrity.c \
+	daemon/export-volume.h daemon/export-volume.c daemon/export/nvmet.h daemon/export/nvmet.c \
+	daemon/export/nvmet-plain.c
 daemon_libvdcore_a_CPPFLAGS = $(VD_INC_CORE) $(VD_DEFS)
 daemon_libvdcore_a_CFLAGS = $(AM_CFLAGS) $(OPENCL_CFLAGS) $(JANSSON_CFLAGS) $(SYSTEMD_CFLAGS) \
 	$(LIBURING_CFLAGS)

@@ -17,6 +17,7 @@
 #include "frontends.h"
 #include "list.h"
 #include "persist.h"
+#include "export-volume.h"
 #include "pinned.h"
 #include "safety.h"
 #include "service.h"
@@ -31,6 +32,7 @@ static const struct option daemon_opts[] = {
   { "api-socket", required_argument, NULL, 1 },
   { "metrics-listen", required_argument, NULL, 1 },
   { "state-dir", required_argument, NULL, 1 },
+  { "nvme-nqn-prefix", required_argument, NULL, 1 },
   { "device-types", required_argument, NULL, 1 },
   { "reserve", required_argument, NULL, 1 },
   { "extent-size", required_argument, NULL, 1 },
@@ -211,6 +213,7 @@ static int start_management(struct vramd *d, int *api_fd, int *metrics_fd,
   int rc;
   if (vramd_state_load(d) == -EINTR || vramd_stop_requested(d))
     return 0;
+  vramd_exports_start(d);
   rc = vd_api_start(d, *api_fd, *metrics_fd, &d->api, err, errlen);
   *api_fd = *metrics_fd = -1;
   return rc ? -1 : 0;
@@ -362,6 +365,7 @@ out_frontends:
   if (metrics_fd >= 0)
     close(metrics_fd);
   vramd_unlisten(&d);
+  vramd_exports_stop(&d); /* nvmet holds the devices open */
   vramd_frontends_stop(&d);
   vramd_persist_save_all(&d); /* clients are gone: nothing changes under it */
   delete_all(&d);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdio.h>
 
+#include "export-volume.h"
 #include "frontends.h"
 #include "vramd.h"
 
@@ -153,6 +154,7 @@ int vramd_volume_resize(struct vramd *d, const char *name, const struct vramd_re
   }
   vd_info("volume %s: resized from %s to %s%s", name, vd_format_size(out->old_size, a, sizeof a),
           vd_format_size(out->new_size, b, sizeof b), cut);
+  vramd_export_resized(d, v);
 out_put:
   vd_volume_put(v);
 out_unlock:

@@ -25,6 +25,9 @@ struct vramd_config {
   char api_socket[108];
   char metrics_listen[128]; /* "off" = none */
   char state_dir[256];
+  /* NVMe/TCP exports are named "<this>:<volume>"; "" until defaults()
+   * sets nqn.2026-11.org.vramd:<hostname>. */
+  char nqn_prefix[VD_NQN_MAX - VD_NAME_MAX];
   unsigned device_types;    /* 0 = GPU|accelerator */
   bool reserve_set;
   uint64_t reserve;

@@ -34,6 +34,12 @@ static bool from_config(const struct vramd *d, const char *name)
   return false;
 }
 
+/* The same, for the rest of the daemon. */
+bool vramd_state_from_config(const struct vramd *d, const char *name)
+{
+  return from_config(d, name);
+}
+
 /* Write data to path through a temporary file, fsync and rename, so a
  * crash leaves either the old file or the new one.  The temporary file is
  * always made anew (O_EXCL, no link followed): a leftover that cannot be

@@ -23,6 +23,9 @@ int vramd_state_load(struct vramd *d);
  * or when nothing saved changes (a volume of the config); -VRAMD_E_STATE
  * with err filled when the file could not be written. */
 vramd_commit_fn vramd_state_save;
+/* True when volume name is defined in vramd.conf or by --volume, so the
+ * state file does not keep it. */
+bool vramd_state_from_config(const struct vramd *d, const char *name);
 /* True while definitions are being saved; err says why they are not. */
 bool vramd_state_health(struct vramd *d, char *err, size_t errlen);
 

@@ -21,6 +21,7 @@ allowed() {
   daemon/map) echo "$map" ;;
   daemon/pool | daemon/engine) echo "$engine" ;;
   daemon/volume) echo "$volume" ;;
+  daemon/export) echo common ;;
   frontends | frontends/*) echo "$volume frontends" ;;
   daemon) echo "$volume frontends daemon" ;;
   api) echo "$volume frontends daemon api" ;;

@@ -80,7 +80,7 @@ dist_noinst_SCRIPTS += tests/integration/integrity.sh
 EXTRA_DIST += tests/kernel/vmtest.sh tests/kernel/check-kernel.sh \
 	tests/kernel/guest-lib.sh tests/kernel/guest-suite.sh tests/kernel/guest-nbd.sh \
 	tests/kernel/guest-elastic.sh \
-	tests/kernel/guest-attach.sh tests/kernel/guest-resize.sh
+	tests/kernel/guest-attach.sh tests/kernel/guest-resize.sh tests/kernel/guest-nvmet.sh
 check-kernel: all
 	@top_builddir='$(abs_top_builddir)' bash $(top_srcdir)/tests/kernel/check-kernel.sh; \
 	rc=$$?; if test $$rc = 77; then echo "check-kernel: skipped (see above)"; exit 0; fi; exit $$rc
@@ -185,7 +185,7 @@ REL_TESTS = tests/integration/faults.sh tests/integration/nbd-vanish.sh \
 TESTS += $(REL_TESTS)
 dist_noinst_SCRIPTS += $(REL_TESTS) tests/integration/nbd-vanish.py \
 	tests/integration/nbd-flood.py tests/integration/nbd-flood-lib.sh
-EXTRA_DIST += docs/reliability.md docs/limits.md docs/architecture.md
+EXTRA_DIST += docs/reliability.md docs/limits.md docs/architecture.md docs/scale-out.md
 # Every signal, SIGTERM during start-up, state that cannot be saved or
 # read, and config files read as written.
 HARDEN_TESTS = tests/integration/signals-all.sh tests/integration/signals-start.sh \
@@ -261,3 +261,12 @@ dist_noinst_SCRIPTS += tests/integration/save-restore.sh
 # a corrupt image.
 TESTS += tests/integration/persist.sh
 dist_noinst_SCRIPTS += tests/integration/persist.sh
+
+# daemon/export/nvmet.c against a folder that mimics nvmet's configfs.
+check_PROGRAMS += tests/unit/test_nvmet
+tests_unit_test_nvmet_SOURCES = tests/unit/test_nvmet.c tests/unit/runner.c tests/unit/runner.h \
+	daemon/export/nvmet.c daemon/export/nvmet-plain.c
+tests_unit_test_nvmet_CPPFLAGS = $(VD_INC_COMMON) -I$(top_srcdir)/daemon/export $(VD_DEFS)
+tests_unit_test_nvmet_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(JANSSON_CFLAGS)
+tests_unit_test_nvmet_LDADD = common/libvdcommon.a $(CUNIT_LIBS) $(JANSSON_LIBS)
+TESTS += tests/unit/test_nvmet

@@ -215,8 +215,11 @@ def main():
         if 200 <= status < 300:
             answered.add((method, route))
         check_answer("%s %s (%d)" % (method, path, status), method, route, status, hdrs, text, seen)
+    # Routes the test cannot carry out here are named "METHOD:route why".
+    no_2xx = {ln.split()[0] for ln in open(exempt_path) if ln.split() and ":/" in ln.split()[0]}
     for m, p in sorted(documented - answered):
-        problem("the test never got a 2xx from %s %s" % (m, p))
+        if "%s:%s" % (m, p) not in no_2xx:
+            problem("the test never got a 2xx from %s %s" % (m, p))
 
     # 3. Request bodies: the document's fields are what the server knows.
     bodies = {"CreateBody": ("POST", "/v1/volumes"), "AttachBody": ("POST", "/v1/volumes/oa-attach/attach"),

@@ -34,6 +34,8 @@ PATCH /v1/volumes/{name}
 DELETE /v1/volumes/{name}
 POST /v1/volumes/{name}/attach
 POST /v1/volumes/{name}/detach
+POST /v1/volumes/{name}/export
+DELETE /v1/volumes/{name}/export
 POST /v1/volumes/{name}/rebalance
 POST /v1/volumes/{name}/scrub
 POST /v1/volumes/{name}/save
@@ -53,6 +55,18 @@ Connection.device a kernel client (ublk or /dev/nbdN): tests/kernel
 JobId.id only a job forgotten before its 202 was made (64 newer ones ended meanwhile)
 Volume.persist only a volume created with persist (root only): tests/integration/persist.sh
 VolumeDetail.persist only a volume created with persist (root only): tests/integration/persist.sh
+POST:/v1/volumes/{name}/export needs the kernel's nvmet and a kernel device: tests/kernel/guest-nvmet.sh
+DELETE:/v1/volumes/{name}/export needs an export made: tests/kernel/guest-nvmet.sh
+Volume.export needs the kernel's nvmet: tests/kernel/guest-nvmet.sh
+VolumeDetail.export needs the kernel's nvmet: tests/kernel/guest-nvmet.sh
+Export.nqn an export needs the kernel's nvmet: tests/kernel/guest-nvmet.sh
+Export.nvme_tcp an export needs the kernel's nvmet: tests/kernel/guest-nvmet.sh
+Export.hosts an export needs the kernel's nvmet: tests/kernel/guest-nvmet.sh
+Export.allow_any_host an export needs the kernel's nvmet: tests/kernel/guest-nvmet.sh
+Export.live an export needs the kernel's nvmet: tests/kernel/guest-nvmet.sh
+Export.nvmet_port an export needs the kernel's nvmet: tests/kernel/guest-nvmet.sh
+ExportHost.nqn an export needs the kernel's nvmet: tests/kernel/guest-nvmet.sh
+ExportHost.key_file an export needs the kernel's nvmet: tests/kernel/guest-nvmet.sh
 EOF
 api GET /v1
 echo "$body" | jq -e '.frontends | index("ublk")' >/dev/null ||
@@ -135,6 +149,20 @@ call POST /v1/volumes/{name}/attach /v1/volumes/quiet/attach -d '{"frontend":"x"
 call POST /v1/volumes/{name}/detach /v1/volumes/quiet/detach -d '{}'; expect 400 "detach with a body" invalid_json
 call POST /v1/volumes/{name}/detach /v1/volumes/quiet/detach; expect 204 "detach"
 call POST /v1/volumes/{name}/detach /v1/volumes/quiet/detach; expect 409 "detach again" volume_detached
+
+# NVMe/TCP export: refusals (the kernel target: tests/kernel/guest-nvmet.sh).
+call POST /v1/volumes/{name}/export /v1/volumes/nope/export -d '{"nvme_tcp":"127.0.0.1:4420","allow_any_host":true}'
+expect 404 "export nope" no_such_volume
+call POST /v1/volumes/{name}/export /v1/volumes/thick/export -d '{"nvme_tcp":"127.0.0.1"}'; expect 400 "no port" invalid_field
+call POST /v1/volumes/{name}/export /v1/volumes/thick/export -d '{"nvme_tcp":"127.0.0.1:4420"}'; expect 400 "no hosts" missing_field
+call POST /v1/volumes/{name}/export /v1/volumes/thick/export -d '{"nvme_tcp":"127.0.0.1:4420","hosts":[{"nqn":"x"}]}'
+expect 400 "bad NQN" invalid_field
+if [ ! -d /sys/kernel/config/nvmet ]; then
+  call POST /v1/volumes/{name}/export /v1/volumes/thick/export -d '{"nvme_tcp":"127.0.0.1:4420","allow_any_host":true}'
+  expect 503 "export without nvmet" nvmet_unavailable
+fi
+call DELETE /v1/volumes/{name}/export /v1/volumes/thick/export; expect 409 "unexport" volume_not_exported
+call DELETE /v1/volumes/{name}/export /v1/volumes/nope/export; expect 404 "unexport nope" no_such_volume
 
 # Clients on Unix and TCP, held open while the volume is shown.
 python3 - "$tmpdir/nbd.sock" "$port" <<'EOF' >"$tmpdir/holder" &

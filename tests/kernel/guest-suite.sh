@@ -13,6 +13,7 @@ HERE=$(dirname "$SUITE")
 [ -f "$HERE/guest-elastic.sh" ] && . "$HERE/guest-elastic.sh"
 . "$HERE/guest-attach.sh"
 [ -f "$HERE/guest-resize.sh" ] && . "$HERE/guest-resize.sh"
+[ -f "$HERE/guest-nvmet.sh" ] && . "$HERE/guest-nvmet.sh"
 
 # Before the module is loaded, a ublk volume fails with the cause named.
 t_ublk_unavailable() {
@@ -87,5 +88,6 @@ declare -F nbd_steps > /dev/null && nbd_steps
 declare -F elastic_steps > /dev/null && elastic_steps
 attach_steps
 declare -F resize_steps > /dev/null && resize_steps
+declare -F nvmet_steps > /dev/null && nvmet_steps
 echo "guest suite: $FAILS failure(s) in $(awk -v a="$T0" -v b="$(now)" 'BEGIN{printf "%.0f", b-a}') s"
 exit "$FAILS"

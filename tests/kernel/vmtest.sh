@@ -18,7 +18,7 @@ VM_CACHE=${VM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vramd-vmtest}
 B=$VM_CACHE/build
 VM_SMP=${VM_SMP:-2}; VM_MEM=${VM_MEM:-2G}; VM_TIMEOUT=${VM_TIMEOUT:-900}
 INITRD_MODS="netfs 9pnet 9pnet_virtio 9p overlay"
-GUEST_MODS="nbd ublk_drv ext4 crc32c_generic crc32c_intel"
+GUEST_MODS="nbd ublk_drv ext4 crc32c_generic crc32c_intel nvmet nvmet-tcp nvme-tcp nvme-fabrics nvme-core raid0 raid1"
 
 log() { echo "[vmtest] $*" >&2; }
 

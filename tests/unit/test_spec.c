@@ -324,7 +324,7 @@ static void test_saved_version1(void)
   json_bad("{\"name\":\"d\",\"size\":1,\"layout\":\"stripe\",\"frontend\":\"nbd\",\"ublk\":1}",
            S, "unknown_field", "ublk",
            "unknown field 'ublk'; known fields: name, size, layout, devices, stripe_unit, "
-           "frontend, provisioning, attach, index, persist, integrity");
+           "frontend, provisioning, attach, index, persist, integrity, export");
 }
 
 /* Each field's bad values in text, as vramd.conf reports them. */

@@ -1,0 +1,226 @@
+#!/bin/bash
+# guest-nvmet.sh: NVMe/TCP exports (vramctl volume export) INSIDE the QEMU
+# guest: sourced by guest-suite.sh, or run alone by
+# `tests/kernel/check-kernel.sh guest-nvmet.sh`.  The kernel's target
+# (nvmet, nvmet-tcp) serves striped ublk volumes and the kernel's
+# initiator (nvme-tcp, with nvme-cli) connects to them over 127.0.0.1 in
+# the same guest: two guests would not fit CI's time.  The commands of
+# docs/scale-out.md are the ones run here.
+
+# vramctl on the guest's daemon.
+nctl() { "$(cat "$W/vramctl-path")" --socket "$W/api.sock" "$@"; }
+
+PORT=4420
+NVME_ROOT=/sys/kernel/config/nvmet
+start_nvmet_vramd() { start_vramd "$W/nvmet.log" --state-dir "$W/nvmet-state"; }
+
+# The block device of the namespace of subsystem $1 on this host, or "".
+ns_of() {
+  local s
+  for s in /sys/class/nvme-subsystem/nvme-subsys* /sys/class/nvme/nvme*; do
+    [ -r "$s/subsysnqn" ] && [ "$(cat "$s/subsysnqn")" = "$1" ] || continue
+    ls "$s" | grep -E '^nvme[0-9]+n[0-9]+$' | head -n 1 | sed 's|^|/dev/|'
+    return
+  done
+}
+
+# wait_ns NQN: the namespace's device once it shows (20 s), else fail.
+wait_ns() {
+  local d
+  for _ in $(seq 200); do d=$(ns_of "$1"); [ -n "$d" ] && [ -b "$d" ] && break; sleep 0.1; done
+  [ -n "$d" ] && [ -b "$d" ] || { echo "no namespace of $1 appeared"; return 1; }
+  echo "$d"
+}
+
+# Before nvmet is loaded, an export is refused with what to do.
+t_nvmet_unloaded() {
+  [ -d $NVME_ROOT ] && { echo "nvmet is already loaded"; exit 77; }
+  modprobe ublk_drv && modprobe ext4 || return 1
+  rm -rf "$W/nvmet-state"
+  start_nvmet_vramd || return 1
+  nctl volume create nv1 --size 64M --stripe all --frontend ublk > /dev/null || return 1
+  if nctl volume export nv1 --nvme-tcp 127.0.0.1:$PORT --allow-any-host 2> "$W/ex.err"; then
+    echo "export accepted without nvmet"; return 1; fi
+  cat "$W/ex.err"
+  grep -q "modprobe nvmet-tcp" "$W/ex.err" || return 1
+  [ "$(nctl volume show nv1 --json | jq -r '.export // "none"')" = none ] ||
+    { echo "a refused export was kept"; return 1; }
+}
+
+# Modules and configfs, the host NQNs, a second volume with no frontend.
+t_nvmet_setup() {
+  modprobe configfs || return 1
+  mountpoint -q /sys/kernel/config || mount -t configfs none /sys/kernel/config || return 1
+  modprobe nvmet && modprobe nvmet-tcp && modprobe nvme-tcp || return 1
+  # nvme gen-hostnqn derives one NQN from the machine's DMI uuid: two
+  # hosts need two uuids of their own.
+  echo "nqn.2014-08.org.nvmexpress:uuid:$(cat /proc/sys/kernel/random/uuid)" > "$W/hostnqn.ok"
+  echo "nqn.2014-08.org.nvmexpress:uuid:$(cat /proc/sys/kernel/random/uuid)" > "$W/hostnqn.no"
+  nctl volume create nv2 --size 64M --stripe all --frontend none > /dev/null
+}
+
+# Export with one allowed host; a bad NQN and a second export are refused.
+t_nvmet_export() {
+  local ok nqn; ok=$(cat "$W/hostnqn.ok")
+  if nctl volume export nv1 --nvme-tcp 127.0.0.1:$PORT --host nqn.bad 2> "$W/ex.err"; then
+    echo "a bad host NQN was accepted"; return 1; fi
+  grep -q "not an NQN" "$W/ex.err" || { cat "$W/ex.err"; return 1; }
+  nqn=$(nctl volume export nv1 --nvme-tcp 127.0.0.1:$PORT --host "$ok") || return 1
+  echo "$nqn" > "$W/nqn.nv1"
+  echo "exported nv1 as $nqn"
+  [ "$(cat $NVME_ROOT/subsystems/"$nqn"/attr_allow_any_host)" = 0 ] &&
+    [ -L $NVME_ROOT/subsystems/"$nqn"/allowed_hosts/"$ok" ] &&
+    [ "$(cat $NVME_ROOT/subsystems/"$nqn"/namespaces/1/device_path)" = "$(nctl volume show nv1 --json | jq -r .device_path)" ] ||
+    { find $NVME_ROOT; return 1; }
+  if nctl volume export nv1 --nvme-tcp 127.0.0.1:$PORT --host "$ok" 2> "$W/ex.err"; then
+    echo "a second export was accepted"; return 1; fi
+  grep -q "exported already" "$W/ex.err" || { cat "$W/ex.err"; return 1; }
+  nctl volume show nv1 --json | jq -e '.export.live == true and .export.nvme_tcp == "127.0.0.1:4420"' > /dev/null ||
+    { nctl volume show nv1 --json; return 1; }
+  curl -s --unix-socket "$W/api.sock" http://vramd/metrics | grep "^vramd_volume_export_info" | tee "$W/m.out"
+  grep -q "volume=\"nv1\",nqn=\"$nqn\",address=\"127.0.0.1:$PORT\"} 1" "$W/m.out"
+}
+
+# A host not on the list is refused; the allowed one connects, and ext4
+# on the remote namespace keeps its files (md5) and passes fsck.
+t_nvmet_connect() {
+  local nqn d sum; nqn=$(cat "$W/nqn.nv1")
+  if nvme connect -t tcp -a 127.0.0.1 -s $PORT -n "$nqn" --hostnqn "$(cat "$W/hostnqn.no")" 2>&1; then
+    echo "a host not on the list connected"; nvme disconnect -n "$nqn"; return 1; fi
+  [ -z "$(ns_of "$nqn")" ] || { echo "a namespace showed for the refused host"; return 1; }
+  nvme connect -t tcp -a 127.0.0.1 -s $PORT -n "$nqn" --hostnqn "$(cat "$W/hostnqn.ok")" \
+    --ctrl-loss-tmo=5 --reconnect-delay=1 || return 1
+  d=$(wait_ns "$nqn") || return 1
+  echo "$d" > "$W/ns.nv1"
+  [ "$(blockdev --getsize64 "$d")" = 67108864 ] || { echo "$d is not 64 MiB"; return 1; }
+  mkfs.ext4 -q -F "$d" && mount "$d" /mnt/kt || return 1
+  dd if=/dev/urandom of=/mnt/kt/data bs=1M count=8 status=none && sum=$(md5 /mnt/kt/data)
+  umount /mnt/kt && echo 3 > /proc/sys/vm/drop_caches && mount "$d" /mnt/kt || return 1
+  [ "$(md5 /mnt/kt/data)" = "$sum" ] || { umount /mnt/kt; echo "md5 differs after remount"; return 1; }
+  umount /mnt/kt && fsck.ext4 -fn "$d" > /dev/null || return 1
+  # the same bytes through the volume's own device
+  echo "$sum" > "$W/sum.nv1"
+  echo "$d: ext4, 8 MiB file md5 $sum after remount, fsck clean"
+}
+
+# fio with verify through NVMe/TCP.
+t_nvmet_fio() {
+  command -v fio > /dev/null || { echo "fio is not installed"; exit 77; }
+  FIO_MB=8 t_fio "$(cat "$W/ns.nv1")"
+}
+
+# A resize reaches the remote host (revalidate_size).  ublk devices
+# cannot change size before Linux 6.16, so this is a /dev/nbdN volume.
+t_nvmet_resize() {
+  local ok nqn d; ok=$(cat "$W/hostnqn.ok")
+  modprobe nbd || return 1
+  nctl volume create nr --size 32M --frontend nbd --attach > /dev/null || return 1
+  nqn=$(nctl volume export nr --nvme-tcp 127.0.0.1:$PORT --host "$ok") || return 1
+  nvme connect -t tcp -a 127.0.0.1 -s $PORT -n "$nqn" --hostnqn "$ok" || return 1
+  d=$(wait_ns "$nqn") || return 1
+  nctl volume resize nr --size 48M > /dev/null || return 1
+  for _ in $(seq 100); do [ "$(blockdev --getsize64 "$d")" = 50331648 ] && break; sleep 0.2; done
+  [ "$(blockdev --getsize64 "$d")" = 50331648 ] || { echo "$d is $(blockdev --getsize64 "$d") bytes after resize to 48M"; return 1; }
+  nvme disconnect -n "$nqn" > /dev/null
+  nctl volume delete nr --force > /dev/null || return 1
+  echo "$d grew from 32 to 48 MiB on the remote side"
+}
+
+# A delete of an exported volume is refused; unexport while connected:
+# the host loses the path, nothing stays in configfs or the state file.
+t_nvmet_unexport() {
+  local nqn d; nqn=$(cat "$W/nqn.nv1"); d=$(cat "$W/ns.nv1")
+  if nctl volume delete nv1 2> "$W/del.err"; then echo "delete of an exported volume"; return 1; fi
+  grep -q "unexport it first" "$W/del.err" || { cat "$W/del.err"; return 1; }
+  nctl volume unexport nv1 || return 1
+  for _ in $(seq 300); do [ -z "$(ns_of "$nqn")" ] && break; sleep 0.1; done
+  [ -z "$(ns_of "$nqn")" ] || { echo "$d is still there 30 s after unexport"; return 1; }
+  nvme disconnect -n "$nqn" > /dev/null 2>&1
+  [ ! -e $NVME_ROOT/subsystems/"$nqn" ] && [ -z "$(ls $NVME_ROOT/ports)" ] &&
+    [ -z "$(ls $NVME_ROOT/hosts)" ] || { find $NVME_ROOT; return 1; }
+  ! grep -q '"export"' "$W/nvmet-state/volumes.json" || { cat "$W/nvmet-state/volumes.json"; return 1; }
+  echo "after unexport: $d gone, configfs empty, no export saved"
+}
+
+# An export of a volume with no device attaches one; it is saved, taken
+# down at stop and made again at start.
+t_nvmet_restart() {
+  local ok nqn d; ok=$(cat "$W/hostnqn.ok")
+  nqn=$(nctl volume export nv2 --nvme-tcp 127.0.0.1:$PORT --host "$ok") || return 1
+  nctl volume show nv2 --json | jq -e '.frontend == "ublk" and .export.live' > /dev/null || return 1
+  stop_vramd 60 || return 1
+  [ ! -e $NVME_ROOT/subsystems/"$nqn" ] || { echo "the export outlived vramd"; return 1; }
+  grep "nv2" "$W/nvmet.log" | grep -i export
+  start_nvmet_vramd || return 1
+  grep "volume nv2: exported again" "$W/nvmet.log" || return 1
+  nvme connect -t tcp -a 127.0.0.1 -s $PORT -n "$nqn" --hostnqn "$ok" || return 1
+  d=$(wait_ns "$nqn") || return 1
+  [ "$(blockdev --getsize64 "$d")" = 67108864 ] || return 1
+  nvme disconnect -n "$nqn" > /dev/null || return 1
+  echo "$nqn came back after a restart as $d"
+}
+
+# md RAID0 over two exported volumes (docs/scale-out.md).
+t_nvmet_md() {
+  local ok v nqn d devs=() sum; ok=$(cat "$W/hostnqn.ok")
+  command -v mdadm > /dev/null || { echo "mdadm is not installed: md RAID0 over two exports not tested"; exit 77; }
+  modprobe raid0 || return 1
+  for v in md1 md2; do
+    nctl volume create $v --size 32M --stripe all --frontend ublk > /dev/null || return 1
+    nqn=$(nctl volume export $v --nvme-tcp 127.0.0.1:$PORT --host "$ok") || return 1
+    nvme connect -t tcp -a 127.0.0.1 -s $PORT -n "$nqn" --hostnqn "$ok" || return 1
+    d=$(wait_ns "$nqn") || return 1
+    devs+=("$d")
+  done
+  mdadm --create /dev/md/vramd --run --level=0 --raid-devices=2 "${devs[@]}" || return 1
+  mkfs.ext4 -q -F /dev/md/vramd && mount /dev/md/vramd /mnt/kt || return 1
+  dd if=/dev/urandom of=/mnt/kt/data bs=1M count=8 status=none && sum=$(md5 /mnt/kt/data)
+  umount /mnt/kt && mdadm --stop /dev/md/vramd || return 1
+  mdadm --assemble /dev/md/vramd "${devs[@]}" && mount /dev/md/vramd /mnt/kt || return 1
+  [ "$(md5 /mnt/kt/data)" = "$sum" ] || { umount /mnt/kt; echo "md5 differs"; return 1; }
+  umount /mnt/kt && mdadm --stop /dev/md/vramd || return 1
+  for v in md1 md2; do
+    nvme disconnect -n "$(nctl volume show $v --json | jq -r .export.nqn)" > /dev/null
+    nctl volume unexport $v > /dev/null && nctl volume delete $v > /dev/null || return 1
+  done
+  echo "md RAID0 over ${devs[*]}: 8 MiB file md5 $sum after stop and assemble"
+}
+
+# A forced delete of an exported volume takes the export down first.
+t_nvmet_delete() {
+  local nqn; nqn=$(nctl volume show nv2 --json | jq -r .export.nqn)
+  nctl volume delete nv2 --force > /dev/null || return 1
+  [ ! -e $NVME_ROOT/subsystems/"$nqn" ] || { find $NVME_ROOT; return 1; }
+  nctl volume delete nv1 --force > /dev/null || return 1
+  [ -z "$(ls $NVME_ROOT/ports)$(ls $NVME_ROOT/subsystems)$(ls $NVME_ROOT/hosts)" ] || { find $NVME_ROOT; return 1; }
+  stop_vramd 60
+}
+
+# The steps, for guest-suite.sh or this script alone.
+nvmet_steps() {
+  if step nvmet_refused_before_modprobe 300 t_nvmet_unloaded &&
+     step nvmet_modules_configfs 60 t_nvmet_setup; then
+    if step nvmet_export_allowed_host_bad_nqn_metrics 60 t_nvmet_export &&
+       step nvmet_connect_refused_host_ext4_md5_fsck 180 t_nvmet_connect; then
+      step nvmet_fio_verify 300 t_nvmet_fio
+      step nvmet_delete_refused_unexport_connected 90 t_nvmet_unexport
+    fi
+    step nvmet_resize_revalidates_remote 120 t_nvmet_resize
+    step nvmet_export_attaches_survives_restart 300 t_nvmet_restart
+    step nvmet_md_raid0_two_exports 120 t_nvmet_md
+    step nvmet_delete_forced_unexports 60 t_nvmet_delete
+  fi
+  stop_vramd 60 > /dev/null
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  set -u
+  SUITE=$(realpath "$0")
+  HERE=$(dirname "$SUITE")
+  . "$HERE/guest-lib.sh"
+  step_entry "$@"
+  suite_init "${1:?usage: guest-nvmet.sh BUILDDIR}"
+  nvmet_steps
+  echo "nvmet steps: $FAILS failure(s) in $(awk -v a="$T0" -v b="$(now)" 'BEGIN{printf "%.0f", b-a}') s"
+  exit "$FAILS"
+fi
