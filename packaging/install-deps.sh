@@ -14,7 +14,7 @@ apt-get install -y -qq --no-install-recommends \
   debhelper lintian rpm bash-completion \
   clang libclang-rt-14-dev \
   nbdkit libnbd-bin python3-libnbd nbdfuse fio prometheus qemu-utils nbd-client fuse3 e2fsprogs util-linux \
-  nvme-cli \
+  nvme-cli mdadm \
   qemu-system-x86 busybox-static cpio xz-utils \
   systemd passwd iproute2 kmod procps \
   >/dev/null

@@ -186,6 +186,59 @@ t_nvmet_md() {
   echo "md RAID0 over ${devs[*]}: 8 MiB file md5 $sum after stop and assemble"
 }
 
+# DH-HMAC-CHAP: a host given a key (nvme gen-dhchap-key) connects with
+# the secret and is refused without it.  A host NQN of its own: the
+# kernel keeps one secret per host entry.
+t_nvmet_dhchap() {
+  local host nqn d key
+  host="nqn.2014-08.org.nvmexpress:uuid:$(cat /proc/sys/kernel/random/uuid)"
+  key=$(nvme gen-dhchap-key --nqn "$host") || { echo "this nvme-cli makes no DH-HMAC-CHAP keys"; exit 77; }
+  ( umask 077 && echo "$key" > "$W/chap.key" )
+  nctl volume create nc --size 32M --stripe all --frontend ublk > /dev/null || return 1
+  nqn=$(nctl volume export nc --nvme-tcp 127.0.0.1:$PORT --host "$host" --dhchap-key "$W/chap.key") ||
+    return 1
+  [ "$(cat $NVME_ROOT/hosts/"$host"/dhchap_key)" = "$key" ] || { echo "the host entry has no key"; return 1; }
+  if nvme connect -t tcp -a 127.0.0.1 -s $PORT -n "$nqn" --hostnqn "$host" 2>&1; then
+    echo "connected without the secret"; nvme disconnect -n "$nqn"; return 1; fi
+  [ -z "$(ns_of "$nqn")" ] || { echo "a namespace showed without the secret"; return 1; }
+  nvme connect -t tcp -a 127.0.0.1 -s $PORT -n "$nqn" --hostnqn "$host" --dhchap-secret "$key" ||
+    return 1
+  d=$(wait_ns "$nqn") || return 1
+  dd if=/dev/urandom of="$W/chap.in" bs=1M count=4 status=none
+  dd if="$W/chap.in" of="$d" bs=1M oflag=direct status=none &&
+    cmp -n 4194304 "$W/chap.in" "$d" || { echo "data differs through $d"; return 1; }
+  nvme disconnect -n "$nqn" > /dev/null
+  nctl volume unexport nc && nctl volume delete nc > /dev/null || return 1
+  [ ! -e $NVME_ROOT/hosts/"$host" ] || { echo "the keyed host entry stayed"; return 1; }
+  echo "DH-HMAC-CHAP: refused without the secret, served with it ($d)"
+}
+
+# NVMe/TCP against the volume's own device, in the same guest: TCG makes
+# absolute figures meaningless, so this prints ratios (no pass mark).
+t_nvmet_relative() {
+  local ok nqn d dev r
+  command -v fio > /dev/null || { echo "fio is not installed"; exit 77; }
+  ok=$(cat "$W/hostnqn.ok")
+  nctl volume create np --size 64M --stripe all --frontend ublk > /dev/null || return 1
+  dev=$(nctl volume show np --json | jq -r .device_path)
+  nqn=$(nctl volume export np --nvme-tcp 127.0.0.1:$PORT --host "$ok") || return 1
+  nvme connect -t tcp -a 127.0.0.1 -s $PORT -n "$nqn" --hostnqn "$ok" > /dev/null || return 1
+  d=$(wait_ns "$nqn") || return 1
+  # fio_rate FILE JOB...: read IOPS and MB/s of one short job on FILE.
+  fio_rate() {
+    fio --name=r --filename="$1" --direct=1 --time_based --runtime=3 --output-format=json \
+      "${@:2}" | jq -r '.jobs[0].read | "\(.iops) \(.bw_bytes)"'
+  }
+  for job in "--rw=randread --bs=4k --iodepth=1" "--rw=read --bs=1M --iodepth=8 --ioengine=libaio"; do
+    read -r li lb < <(fio_rate "$dev" $job) || return 1
+    read -r ri rb < <(fio_rate "$d" $job) || return 1
+    r=$(awk -v a="$ri" -v b="$li" 'BEGIN { printf "%.2f", a / b }')
+    echo "$job: $dev $(printf %.0f "$li") IOPS, NVMe/TCP $d $(printf %.0f "$ri") IOPS: $r of local"
+  done
+  nvme disconnect -n "$nqn" > /dev/null
+  nctl volume unexport np && nctl volume delete np > /dev/null
+}
+
 # A forced delete of an exported volume takes the export down first.
 t_nvmet_delete() {
   local nqn; nqn=$(nctl volume show nv2 --json | jq -r .export.nqn)
@@ -208,6 +261,8 @@ nvmet_steps() {
     step nvmet_resize_revalidates_remote 120 t_nvmet_resize
     step nvmet_export_attaches_survives_restart 300 t_nvmet_restart
     step nvmet_md_raid0_two_exports 120 t_nvmet_md
+    step nvmet_dhchap_secret_required 120 t_nvmet_dhchap
+    step nvmet_relative_to_local_device 120 t_nvmet_relative
     step nvmet_delete_forced_unexports 60 t_nvmet_delete
   fi
   stop_vramd 60 > /dev/null
