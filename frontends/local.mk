@@ -2,8 +2,10 @@ noinst_LIBRARIES += frontends/libvdfrontends.a
 frontends_libvdfrontends_a_SOURCES = frontends/frontend.h frontends/frontend.c frontends/bdev.c
 
 # ublk: liburing and <linux/ublk_cmd.h>; the core it calls comes after it.
+if WITH_UBLK
 frontends_libvdfrontends_a_SOURCES += frontends/ublk/ublk.h frontends/ublk/ublk-internal.h \
 	frontends/ublk/ctrl.c frontends/ublk/queue.c frontends/ublk/ublk.c
+endif
 frontends_libvdfrontends_a_CPPFLAGS = $(VD_INC_FRONTENDS) $(VD_DEFS)
 frontends_libvdfrontends_a_CFLAGS = $(AM_CFLAGS) $(OPENCL_CFLAGS) $(LIBURING_CFLAGS) $(LIBNL_CFLAGS) \
 	$(GNUTLS_CFLAGS)
