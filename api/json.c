@@ -213,7 +213,12 @@ json_t *vd_api_volume_json(struct vramd *d, struct vd_volume *v, bool detail)
                 "device_path", v->device_path[0] ? v->device_path : NULL,
                 "nbd_uri", v->spec.frontend == VD_FRONTEND_NBD ? uri : NULL,
                 "clients", (int)atomic_load(&v->clients));
-  json_object_set_new(o, "state", json_string(vd_volume_failed(v) ? "failed" : "ok"));
+  json_object_set_new(o, "state", json_string(vd_volume_state(v)));
+  if (v->target.map.copies > 1) {
+    json_object_set_new(o, "copies", json_integer(v->target.map.copies));
+    json_object_set_new(o, "copies_healthy",
+                        json_integer(vd_mirror_healthy((struct vd_target *)&v->target)));
+  }
   json_object_set_new(o, "provisioning", json_string(vd_provisioning_name(v->spec.provisioning)));
   json_object_set_new(o, "allocated_bytes", json_integer((json_int_t)vd_volume_allocated(v)));
   if (v->target.stock) {
@@ -222,7 +227,7 @@ json_t *vd_api_volume_json(struct vramd *d, struct vd_volume *v, bool detail)
   }
   if (v->device_conns)
     json_object_set_new(o, "device_connections", json_integer(v->device_conns));
-  if (v->spec.layout == VD_LAYOUT_STRIPE)
+  if (v->spec.layout != VD_LAYOUT_CONCAT)
     json_object_set_new(o, "stripe_unit", json_integer((json_int_t)v->spec.stripe_unit));
   if (v->spec.index >= 0)
     json_object_set_new(o, "index", json_integer(v->spec.index));

@@ -81,8 +81,13 @@ struct vd_device *vd_volume_where(const struct vd_volume *v, uint32_t d, uint32_
 /* VRAM the volume holds now: its extents, or a thin volume's chunks. */
 uint64_t vd_volume_allocated(const struct vd_volume *v);
 
-/* True once the volume lost a device: every I/O gets EIO at once. */
+/* True once the volume lost a device (a mirror: every copy of some
+ * byte): every I/O gets EIO at once. */
 bool vd_volume_failed(const struct vd_volume *v);
+/* "failed", "degraded" (a mirror with a copy out of sync) or "ok". */
+const char *vd_volume_state(const struct vd_volume *v);
+/* Copies of each byte a spec asks for: 1 unless a mirror (default 2). */
+unsigned vd_volume_copies(const struct vd_volume_spec *s);
 
 /* Count one finished request. */
 void vd_volume_account(struct vd_volume *v, enum vd_op op, uint64_t bytes,
