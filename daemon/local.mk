@@ -14,6 +14,7 @@ daemon_libvdcore_a_SOURCES = \
 	daemon/engine/kernels.h daemon/engine/kernels.c \
 	daemon/volume/volume.h daemon/volume/volume.c daemon/volume/registry.c \
 	daemon/volume/keeper.c daemon/volume/move.c daemon/volume/resize.c \
+	daemon/volume/repair.c \
 	daemon/vramd.h daemon/core.c daemon/attach.c daemon/resize-volume.c daemon/settings.h \
 	daemon/config.c \
 	daemon/safety.h daemon/safety.c daemon/frontends.h daemon/frontends.c \

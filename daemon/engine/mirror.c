@@ -13,7 +13,8 @@
  *    copied).  A part that fails makes its legs stale; the request
  *    succeeds when each column it touched reached a leg in sync.
  *  - A leg on a lost device is stale from the moment a request or a
- *    status query meets it.  Only a repair (repair.c) makes a leg fresh
+ *    status query meets it (a repair under way checks its new extents
+ *    itself).  Only a repair (repair.c) makes a leg fresh
  *    again, with every request parked, and not when it broke meanwhile.
  * A column with no leg in sync fails the volume, as a lost device fails
  * any other. */
@@ -152,7 +153,10 @@ again:
       }
       ext = atomic_load_explicit(&t->ext[leg][s.extent], memory_order_acquire);
       if (!ext || vd_device_is_lost(vd_extent_device(ext))) {
-        vd_mirror_mark(t, bit(leg));
+        /* A stale leg's old extent stays on its lost device until
+         * repaired: not news (a repair checks its new ones itself). */
+        if (!(atomic_load(&t->stale) & bit(leg)))
+          vd_mirror_mark(t, bit(leg));
         if (read)
           goto again; /* the leg is skipped now: at most once per leg */
         continue;

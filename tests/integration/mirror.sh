@@ -6,6 +6,10 @@
 #    between them, the spec grammar is checked.
 # 2. cpu1 is lost under fio randwrite with verify: 0 errors, the volume
 #    shows degraded (status, volume show, metrics) and serves on.
+# 3. repair rebuilds the copy on cpu2 as a job while a client writes; the
+#    volume is healthy again; then cpu0 is lost too, so every read comes
+#    from the rebuilt copy: it holds every write, those made during the
+#    repair included.
 . "$(dirname "$0")/functions.sh"
 requires jq
 requires fio
@@ -101,3 +105,54 @@ nbdcopy "$tmpdir/img" "$(nbd_uri m0)" && nbdcopy "$(nbd_uri m0)" "$tmpdir/out" &
   cmp -s "$tmpdir/img" "$tmpdir/out" || fail "m0 degraded: written and read back other data"
 [ "$(errors m0)" = 0 ] || fail "m0 counted $(errors m0) failed requests"
 pass "cpu1 lost under fio randwrite+verify: 0 errors; m0 degraded (1 of 2 copies), serves on"
+
+# 3. Repair: refused where it means nothing, then onto cpu2 while a client
+# writes 4 KiB blocks at random (the expected image kept beside).
+"$VRAMCTL" volume create s0 --size 8M --stripe cpu0 >/dev/null || fail "create s0"
+api POST /v1/volumes/s0/repair
+expect 400 "repair of a stripe" not_a_mirror
+api POST /v1/volumes/m0/repair -d '{"device":"gpu9"}'
+expect 404 "repair onto no device"
+api POST /v1/volumes/m0/repair -d '{"device":"cpu1"}'
+expect 409 "repair onto the lost cpu1" device_lost
+"$VRAMCTL" volume repair m0 --device cpu0 >/dev/null 2>"$tmpdir/err" && fail "repair onto cpu0, which holds the other copy"
+grep -q "cpu0 holds another copy of the same data" "$tmpdir/err" || fail "repair onto cpu0: $(cat "$tmpdir/err")"
+[ "$(vol m0 .state)" = degraded ] || fail "m0 after a refused repair: $(vol m0 .state)"
+cp "$tmpdir/img" "$tmpdir/expect"
+rm -f "$tmpdir/stop"
+nbdpy '
+import os, random
+exp = open(sys.argv[3], "r+b"); stop = sys.argv[4]; n = 0; rnd = random.Random(17)
+while not os.path.exists(stop) or n < 400:
+    off = rnd.randrange(0, 64 * 2**20 // 4096) * 4096; data = rnd.randbytes(4096)
+    h.pwrite(data, off); exp.seek(off); exp.write(data); n += 1
+    if n == 200: open(stop + ".go", "w").close()
+exp.close(); h.shutdown(); print("writes:", n)' m0 "$tmpdir/expect" "$tmpdir/stop" >"$tmpdir/writer.out" 2>&1 & writer=$!
+for _ in $(seq 1 100); do [ -e "$tmpdir/stop.go" ] && break; sleep 0.1; done
+[ -e "$tmpdir/stop.go" ] || fail "the writer did not start: $(cat "$tmpdir/writer.out")"
+"$VRAMCTL" volume repair m0 --device cpu2 >"$tmpdir/repair.out" 2>&1 || fail "repair: $(cat "$tmpdir/repair.out")"
+touch "$tmpdir/stop"
+wait $writer || fail "writer during the repair: $(cat "$tmpdir/writer.out")"
+api GET /v1/jobs
+[ "$(echo "$body" | jq -r '[.jobs[] | select(.kind == "repair") | .state] | join(",")')" = failed,done ] ||
+  fail "repair job: $body"
+grep -q "volume m0: copy 2 of 2 rebuilt on cpu2" "$log" || fail "no rebuilt line: $(tail -5 "$log")"
+[ "$(vol m0 '[.state, .copies_healthy, (.devices | join("+")), ([.extents[].on] | unique | join("+"))] | join(",")')" = "ok,2,cpu0+cpu2,cpu0+cpu2" ] ||
+  fail "m0 after the repair: $(vol m0 .)"
+"$VRAMCTL" volume show m0 | grep -q "^state: *ok (2 of 2 copies in sync)" || fail "volume show after repair"
+[ "$(metric 'vramd_volume_degraded{volume="m0"}')" = 0 ] &&
+  [ "$(metric 'vramd_volume_copies_healthy{volume="m0"}')" = 2 ] || fail "metrics after the repair"
+api POST /v1/volumes/m0/repair
+expect 409 "a second repair" nothing_to_repair
+# The definition names the new device, for the next start.
+jq -e '.volumes[] | select(.name == "m0") | .devices == ["cpu0","cpu2"]' "$tmpdir/state/volumes.json" >/dev/null ||
+  fail "saved definition: $(cat "$tmpdir/state/volumes.json")"
+
+# cpu0 goes too: the rebuilt copy on cpu2 alone must hold every write.
+lose 0
+nbdcopy "$(nbd_uri m0)" "$tmpdir/out" || fail "read m0 from cpu2 alone"
+cmp "$tmpdir/expect" "$tmpdir/out" || fail "the copy rebuilt on cpu2 differs from what was written"
+grep -q "cpu0: device lost" "$log" || fail "cpu0 not lost: $(tail -5 "$log")"
+[ "$(vol m0 '[.state, .copies_healthy] | join(",")')" = "degraded,1" ] || fail "m0 after cpu0: $(vol m0 .)"
+[ "$(errors m0)" = 0 ] || fail "m0 counted $(errors m0) failed requests"
+pass "repair onto cpu2 as a job during $(cat "$tmpdir/writer.out"): healthy again; with cpu0 lost too, cpu2's copy reads back every write"
