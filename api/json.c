@@ -78,9 +78,9 @@ json_t *vd_api_root_json(struct vramd *d)
   json_t *fe = json_array(), *o;
   for (unsigned i = 0; d->cfg.frontends[i]; i++)
     json_array_append_new(fe, json_string(d->cfg.frontends[i]->name));
-  o = json_pack("{s:s, s:s, s:s, s:[s,s], s:o, s:s?, s:I, s:b}", "name", "vramd",
+  o = json_pack("{s:s, s:s, s:s, s:[s,s,s], s:o, s:s?, s:I, s:b}", "name", "vramd",
                 "version", PACKAGE_VERSION, "api", "v1", "layouts",
-                "stripe", "concat", "frontends", fe, "nbd_socket",
+                "stripe", "concat", "mirror", "frontends", fe, "nbd_socket",
                 vramd_config_str(&d->cfg, "nbd-socket"), "started", (json_int_t)d->started,
                 "cpu_fallback", vd_pool_cpu_fallback(d->pool));
   if (o) {
