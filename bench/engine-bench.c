@@ -1,7 +1,8 @@
 /* engine-bench.c: in-process engine benchmark, no frontend in the way.
  * Sequential and random reads and writes at several block sizes, on one
- * device and striped over all of them, with a verify pass at the end;
- * with --latency, QD1 latency instead (engine-lat.c). */
+ * device and striped over all of them (and, with --mirror N, mirrored over
+ * them in N copies), with a verify pass at the end; with --latency, QD1
+ * latency instead (engine-lat.c). */
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
@@ -19,7 +20,7 @@
 
 #define MAX_BS 16
 #define MAX_QD 16
-#define MAX_RES (4 * MAX_BS * MAX_QD * 2)
+#define MAX_RES (4 * MAX_BS * MAX_QD * 3) /* one, all, mirror */
 #define SECTOR 4096u
 
 struct opts {
@@ -39,6 +40,7 @@ struct opts {
   unsigned modes;         /* bit VD_SMALL_OFF / VD_SMALL_ON: engine runs to make */
   uint64_t small_max, small_stage;
   bool one_only, all_only;
+  unsigned mirror;        /* copies of a mirror to run the jobs on too; 0: none */
   bool latency;           /* QD1 latency jobs instead of the throughput jobs */
   enum vd_idle_mode idle;
   uint64_t idle_max;
@@ -244,9 +246,11 @@ static void print_profile(const char *label, const char *job, unsigned ndev, dou
   }
 }
 
-/* Benchmark one volume layout; appends rows to res. */
+/* Benchmark one volume layout (copies > 1: a mirror of that many copies
+ * over ndev devices, holding size per device); appends rows to res. */
 static int bench_volume(struct vd_pool *pool, struct vd_engine *eng, const struct opts *o,
-                        const char *label, unsigned ndev, struct result *res, unsigned *nres)
+                        const char *label, unsigned ndev, unsigned copies, struct result *res,
+                        unsigned *nres)
 {
   static const struct { const char *name; enum vd_op op; bool random; } jobs[] = {
     { "seq-write", VD_OP_WRITE, false }, { "seq-read", VD_OP_READ, false },
@@ -263,9 +267,11 @@ static int bench_volume(struct vd_pool *pool, struct vd_engine *eng, const struc
   int rc = 0;
 
   snprintf(spec.name, sizeof spec.name, "bench-%s", label);
-  spec.size = o->size * ndev;
+  spec.size = o->size * ndev / copies;
   spec.ndev = ndev;
   spec.stripe_unit = o->unit;
+  spec.layout = copies > 1 ? VD_LAYOUT_MIRROR : VD_LAYOUT_STRIPE;
+  spec.copies = (int)copies;
   for (unsigned i = 0; i < ndev; i++)
     snprintf(spec.dev_ids[i], VD_DEV_ID_MAX, "%s", vd_device_info(vd_pool_device(pool, i))->id);
   t0 = now();
@@ -273,9 +279,9 @@ static int bench_volume(struct vd_pool *pool, struct vd_engine *eng, const struc
     fprintf(stderr, "engine-bench: %s\n", err);
     return -1;
   }
-  printf("# %s: %s over %u device(s), unit %llu, created and zeroed in %.2f s\n", label,
-         vd_format_size(v->size, sz, sizeof sz), ndev, (unsigned long long)v->spec.stripe_unit,
-         now() - t0);
+  printf("# %s: %s over %u device(s) in %u cop%s, unit %llu, created and zeroed in %.2f s\n",
+         label, vd_format_size(v->size, sz, sizeof sz), ndev, copies, copies > 1 ? "ies" : "y",
+         (unsigned long long)v->spec.stripe_unit, now() - t0);
   for (unsigned i = 0; i < o->nbs; i++)
     maxbs = o->bs[i] > maxbs ? o->bs[i] : maxbs;
   slots = calloc(o->qd, sizeof *slots);
@@ -430,6 +436,17 @@ static void print_table(const struct result *res, unsigned nres, unsigned nfirst
            res[i].iops, res[nfirst + i].iops, res[nfirst + i].gbs / res[i].gbs);
 }
 
+/* Print the striped volume against the mirror over the same devices. */
+static void print_mirror(const struct result *all, const struct result *mir, unsigned n)
+{
+  printf("\n%-10s %8s %5s %12s %12s %12s %12s %10s\n", "job", "bs", "qd", "all GB/s",
+         "mirror GB/s", "all IOPS", "mirror IOPS", "mirror/all");
+  for (unsigned i = 0; i < n; i++)
+    printf("%-10s %8llu %5u %12.2f %12.2f %12.0f %12.0f %10.2f\n", all[i].job,
+           (unsigned long long)all[i].bs, all[i].qd, all[i].gbs, mir[i].gbs, all[i].iops,
+           mir[i].iops, mir[i].gbs / all[i].gbs);
+}
+
 /* Print the small-batch path off against on, row by row. */
 static void print_compare(const struct result *off, const struct result *on, unsigned n)
 {
@@ -448,7 +465,7 @@ static int bench_engine(struct vd_pool *pool, const struct opts *o, enum vd_smal
   struct vd_engine_config ec = { 0 };
   struct vd_engine_small_stats st;
   struct vd_engine *eng;
-  unsigned ndev = vd_pool_count(pool), nfirst;
+  unsigned ndev = vd_pool_count(pool), nfirst, nall;
   char err[512], a[32], b[32];
   int rc = 0;
 
@@ -472,17 +489,24 @@ static int bench_engine(struct vd_pool *pool, const struct opts *o, enum vd_smal
          mode == VD_SMALL_OFF ? "off" : "on", st.devices, ndev,
          vd_format_size(st.stage_bytes, a, sizeof a), vd_format_size(st.scratch_bytes, b, sizeof b));
   *nres = 0;
-  if (!o->all_only && bench_volume(pool, eng, o, "one", 1, res, nres))
+  if (!o->all_only && bench_volume(pool, eng, o, "one", 1, 1, res, nres))
     rc = -1;
   nfirst = *nres;
-  if (!rc && !o->one_only && ndev > 1 && bench_volume(pool, eng, o, "all", ndev, res, nres))
+  if (!rc && !o->one_only && ndev > 1 && bench_volume(pool, eng, o, "all", ndev, 1, res, nres))
+    rc = -1;
+  nall = *nres;
+  /* The mirror over as many devices as hold whole sets of copies. */
+  if (!rc && o->mirror && ndev >= o->mirror &&
+      bench_volume(pool, eng, o, "mirror", ndev - ndev % o->mirror, o->mirror, res, nres))
     rc = -1;
   vd_engine_small_stats(eng, &st);
   printf("# small-batch: %llu segments batched in %llu kernel launches; "
          "%llu requests on the idle path\n", (unsigned long long)st.segments,
          (unsigned long long)st.launches, (unsigned long long)st.idle);
   if (!rc && !o->latency)
-    print_table(res, *nres, nfirst);
+    print_table(res, nall, nfirst);
+  if (!rc && !o->latency && o->mirror && nall > nfirst && *nres - nall == nall - nfirst)
+    print_mirror(res + nfirst, res + nall, nall - nfirst);
   vd_engine_stop(eng);
   return rc;
 }
@@ -499,7 +523,7 @@ int main(int argc, char **argv)
     { "small-stage", 1, NULL, 'T' }, { "latency", 0, NULL, 'L' },
     { "idle", 1, NULL, 'I' }, { "idle-max", 1, NULL, 'X' }, { "poll-ns", 1, NULL, 'P' },
     { "profile", 0, NULL, 'R' }, { "small-min", 1, NULL, 'm' },
-    { "fill", 1, NULL, 'F' }, { NULL, 0, NULL, 0 },
+    { "fill", 1, NULL, 'F' }, { "mirror", 1, NULL, 'Y' }, { NULL, 0, NULL, 0 },
   };
   struct opts o = { .size = 256ull << 20, .seconds = 2, .qd = 32, .qds = { 32 }, .nqd = 1, .unit = 0,
                     .extent = 1ull << 30, .modes = 1u << VD_SMALL_ON };
@@ -552,6 +576,13 @@ int main(int argc, char **argv)
     case 'R': o.profile = true; break;
     case 'm': o.small_min = (unsigned)atoi(optarg); break;
     case 'F': o.fill = (unsigned)atoi(optarg); break;
+    case 'Y':
+      o.mirror = (unsigned)atoi(optarg);
+      if (o.mirror < 2) {
+        fprintf(stderr, "engine-bench: --mirror COPIES takes 2 or more\n");
+        return 2;
+      }
+      break;
     default:
       fprintf(stderr, "Usage: engine-bench [--size PER_DEVICE] [--seconds S] [--qd N[,N...]]\n"
               "  [--bs 4K,64K,1M,4M] [--unit SIZE] [--extent-size SIZE]\n"
@@ -559,7 +590,8 @@ int main(int argc, char **argv)
               "  [--shared-context] [--one-only|--all-only]\n"
               "  [--small-batch off|on|both] [--small-max SIZE] [--small-stage SIZE]\n"
               "  [--latency] [--idle spin|block|off] [--idle-max SIZE]\n"
-              "  [--poll-ns NS|off] [--small-min N] [--fill N] [--profile]\n");
+              "  [--poll-ns NS|off] [--small-min N] [--fill N] [--profile]\n"
+              "  [--mirror COPIES]\n");
       return 2;
     }
   }
