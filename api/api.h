@@ -85,6 +85,11 @@ int vd_api_parse_device_patch(const char *body, size_t len, struct vd_device_pat
 struct vramd_resize;
 int vd_api_parse_volume_patch(const char *body, size_t len, struct vramd_resize *rq,
                               struct vd_api_error *e);
+/* Parse a POST /v1/volumes/{name}/repair body: empty, or {"device":
+ * "ID"}, where the copies are rebuilt.  0 (dev "" when not given), or
+ * -EINVAL with e filled. */
+int vd_api_parse_repair(const char *body, size_t len, char *dev, size_t devlen,
+                        struct vd_api_error *e);
 /* A growing text buffer; on allocation failure it stays short and
  * sets failed. */
 struct vd_buf {

@@ -254,6 +254,38 @@ int vd_api_parse_device_patch(const char *body, size_t len, struct vd_device_pat
   return rc;
 }
 
+/* Parse a repair body: nothing, or "device" alone. */
+int vd_api_parse_repair(const char *body, size_t len, char *dev, size_t devlen,
+                        struct vd_api_error *e)
+{
+  json_t *root, *v;
+  const char *key;
+  int rc = 0;
+
+  memset(e, 0, sizeof *e);
+  dev[0] = '\0';
+  if (len == 0)
+    return 0;
+  root = vd_api_load_object(body, len, JSON_REJECT_DUPLICATES, e);
+  if (!root)
+    return -EINVAL;
+  json_object_foreach(root, key, v) {
+    if (strcmp(key, "device")) {
+      rc = vd_spec_fail(e, "unknown_field", NULL, "unknown field '%.40s'; known fields: device",
+                        key);
+      break;
+    }
+    if (!json_is_string(v) || !json_string_length(v) || json_string_length(v) >= devlen) {
+      rc = vd_spec_fail(e, "invalid_field", key, "field 'device' must be a device id "
+                        "(see GET /v1/devices)");
+      break;
+    }
+    snprintf(dev, devlen, "%s", json_string_value(v));
+  }
+  json_decref(root);
+  return rc;
+}
+
 /* Parse a PATCH /v1/volumes/{name} body: "size" or "grow_bytes". */
 int vd_api_parse_volume_patch(const char *body, size_t len, struct vramd_resize *rq,
                               struct vd_api_error *e)

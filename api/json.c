@@ -80,9 +80,9 @@ json_t *vd_api_root_json(struct vramd *d)
   for (unsigned i = 0; d->cfg.frontends[i]; i++)
     json_array_append_new(fe, json_string(d->cfg.frontends[i]->name));
   const char *tcp = vramd_config_str(&d->cfg, "nbd-listen");
-  o = json_pack("{s:s, s:s, s:s, s:[s,s], s:o, s:s?, s:s?, s:s?, s:I, s:b}", "name", "vramd",
+  o = json_pack("{s:s, s:s, s:s, s:[s,s,s], s:o, s:s?, s:s?, s:s?, s:I, s:b}", "name", "vramd",
                 "version", PACKAGE_VERSION, "api", "v1", "layouts",
-                "stripe", "concat", "frontends", fe, "nbd_socket",
+                "stripe", "concat", "mirror", "frontends", fe, "nbd_socket",
                 vramd_config_str(&d->cfg, "nbd-socket"), "nbd_listen",
                 tcp && tcp[0] ? tcp : NULL, "nbd_tls", vramd_config_str(&d->cfg, "nbd-tls"),
                 "started", (json_int_t)d->started,
@@ -233,7 +233,12 @@ json_t *vd_api_volume_json(struct vramd *d, struct vd_volume *v, bool detail)
                 "device_path", v->device_path[0] ? v->device_path : NULL,
                 "nbd_uri", v->spec.frontend == VD_FRONTEND_NBD ? uri : NULL,
                 "clients", (int)atomic_load(&v->clients));
-  json_object_set_new(o, "state", json_string(vd_volume_failed(v) ? "failed" : "ok"));
+  json_object_set_new(o, "state", json_string(vd_volume_state(v)));
+  if (v->target.map.copies > 1) {
+    json_object_set_new(o, "copies", json_integer(v->target.map.copies));
+    json_object_set_new(o, "copies_healthy",
+                        json_integer(vd_mirror_healthy((struct vd_target *)&v->target)));
+  }
   json_object_set_new(o, "provisioning", json_string(vd_provisioning_name(v->spec.provisioning)));
   json_object_set_new(o, "allocated_bytes", json_integer((json_int_t)vd_volume_allocated(v)));
   json_object_set_new(o, "integrity", json_string(vd_integrity_name(v->spec.integrity)));
@@ -254,7 +259,7 @@ json_t *vd_api_volume_json(struct vramd *d, struct vd_volume *v, bool detail)
   }
   if (v->device_conns)
     json_object_set_new(o, "device_connections", json_integer(v->device_conns));
-  if (v->spec.layout == VD_LAYOUT_STRIPE)
+  if (v->spec.layout != VD_LAYOUT_CONCAT)
     json_object_set_new(o, "stripe_unit_bytes", json_integer((json_int_t)v->spec.stripe_unit));
   if (v->spec.index >= 0)
     json_object_set_new(o, "index", json_integer(v->spec.index));

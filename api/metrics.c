@@ -114,6 +114,12 @@ static uint64_t vol_written(const struct vd_volume *v) { return atomic_load(&v->
 static uint64_t vol_zeroed(const struct vd_volume *v) { return atomic_load(&v->stats.bytes[VD_OP_ZERO]); }
 static uint64_t vol_clients(const struct vd_volume *v) { return (uint64_t)atomic_load(&v->clients); }
 static uint64_t vol_failed(const struct vd_volume *v) { return vd_volume_failed(v); }
+static uint64_t vol_degraded(const struct vd_volume *v) { return !strcmp(vd_volume_state(v), "degraded"); }
+static uint64_t vol_copies(const struct vd_volume *v) { return v->target.map.copies > 1 ? v->target.map.copies : 1; }
+static uint64_t vol_healthy(const struct vd_volume *v)
+{
+  return vd_volume_failed(v) ? 0 : vd_mirror_healthy((struct vd_target *)&v->target);
+}
 static uint64_t vol_allocated(const struct vd_volume *v) { return vd_volume_allocated(v); }
 static uint64_t vol_enospc(const struct vd_volume *v) { return atomic_load(&v->target.enospc); }
 static uint64_t vol_sum_errors(const struct vd_volume *v) { return atomic_load(&v->target.sum_errors); }
@@ -194,7 +200,14 @@ static void volume_metrics(struct vd_buf *b, struct vd_volume **vols, int n)
   volume_family(b, vols, n, "vramd_volume_clients", "gauge",
                 "Open frontend connections to the volume.", vol_clients);
   volume_family(b, vols, n, "vramd_volume_failed", "gauge",
-                "1 when a device of the volume is lost: every request gets EIO.", vol_failed);
+                "1 when a device of the volume is lost (a mirror: every copy of some byte): "
+                "every request gets EIO.", vol_failed);
+  volume_family(b, vols, n, "vramd_volume_degraded", "gauge",
+                "1 when a mirror serves with a copy out of sync until repaired.", vol_degraded);
+  volume_family(b, vols, n, "vramd_volume_copies", "gauge",
+                "Copies of each byte the volume keeps (1 unless a mirror).", vol_copies);
+  volume_family(b, vols, n, "vramd_volume_copies_healthy", "gauge",
+                "Copies in sync of its least covered byte.", vol_healthy);
   volume_family(b, vols, n, "vramd_volume_read_bytes_total", "counter",
                 "Bytes read from the volume.", vol_read);
   volume_family(b, vols, n, "vramd_volume_written_bytes_total", "counter",

@@ -315,6 +315,29 @@ static enum MHD_Result volume_rebalance(struct vramd *d, struct req *c, const ch
   return rc ? elastic_error(d, c, rc, err) : job_started(d, c, 0, job, err);
 }
 
+/* POST /v1/volumes/{name}/repair: a mirror's stale copies rebuilt as a job. */
+static enum MHD_Result volume_repair(struct vramd *d, struct req *c, const char *name)
+{
+  struct vd_api_error e;
+  char err[400], dev[VD_DEV_ID_MAX];
+  uint32_t job;
+  int rc;
+
+  if (vd_api_parse_repair(c->body.s ? c->body.s : "", c->body.len, dev, sizeof dev, &e))
+    return send_error(c, MHD_HTTP_BAD_REQUEST, e.code,
+                      e.field[0] ? json_pack("{s:s}", "field", e.field) : NULL,
+                      "%s", e.message);
+  rc = vramd_volume_repair(d, name, dev, &job, err, sizeof err);
+  snprintf(c->said, sizeof c->said, "repair: %.180s", rc ? err : "started");
+  switch (rc) {
+  case 0: return job_started(d, c, 0, job, err);
+  case -EINVAL: return send_error(c, MHD_HTTP_BAD_REQUEST, "not_a_mirror", NULL, "%s", err);
+  case -EALREADY: return send_error(c, MHD_HTTP_CONFLICT, "nothing_to_repair", NULL, "%s", err);
+  case -EIO: return send_error(c, MHD_HTTP_CONFLICT, "volume_failed", NULL, "%s", err);
+  default: return elastic_error(d, c, rc, err);
+  }
+}
+
 static bool force_query(struct req *c, bool *force);
 
 /* The caller of a request (SO_PEERCRED): false after a 403 was queued. */
@@ -1064,11 +1087,14 @@ static enum MHD_Result route(struct server *s, struct req *c, const char *url,
     return device_action(d, c, name, action);
   }
   if (!strncmp(url, "/v1/volumes/", 12) && split_action(url + 12, raw, sizeof raw, &action) &&
-      (!strcmp(action, "rebalance") || !strcmp(action, "scrub"))) {
+      (!strcmp(action, "rebalance") || !strcmp(action, "scrub") ||
+       !strcmp(action, "repair"))) {
     if (strcmp(method, "POST"))
       return not_allowed(c, method, "POST");
     if (!route_name(c, raw, name, sizeof name, true, &ret))
       return ret;
+    if (!strcmp(action, "repair"))
+      return volume_repair(d, c, name);
     return !strcmp(action, "scrub") ? volume_scrub(d, c, name) : volume_rebalance(d, c, name);
   }
   if (!strncmp(url, "/v1/devices/", 12)) {

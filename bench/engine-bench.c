@@ -1,7 +1,8 @@
 /* engine-bench.c: in-process engine benchmark, no frontend in the way.
  * Sequential and random reads and writes at several block sizes, on one
- * device and striped over all of them, with a verify pass at the end;
- * with --latency, QD1 latency instead (engine-lat.c). */
+ * device and striped over all of them (and, with --mirror N, mirrored over
+ * them in N copies), with a verify pass at the end; with --latency, QD1
+ * latency instead (engine-lat.c). */
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
@@ -19,7 +20,7 @@
 
 #define MAX_BS 16
 #define MAX_QD 16
-#define MAX_RES (4 * MAX_BS * MAX_QD * 2)
+#define MAX_RES (4 * MAX_BS * MAX_QD * 3) /* one, all, mirror */
 #define SECTOR 4096u
 
 struct opts {
@@ -39,6 +40,7 @@ struct opts {
   unsigned modes;         /* bit VD_SMALL_OFF / VD_SMALL_ON: engine runs to make */
   uint64_t small_max, small_stage;
   bool one_only, all_only;
+  unsigned mirror;        /* copies of a mirror to run the jobs on too; 0: none */
   bool latency;           /* QD1 latency jobs instead of the throughput jobs */
   enum vd_idle_mode idle;
   uint64_t idle_max;
@@ -245,10 +247,11 @@ static void print_profile(const char *label, const char *job, unsigned ndev, dou
   }
 }
 
-/* Benchmark one volume layout; appends rows to res. */
+/* Benchmark one volume layout (copies > 1: a mirror of that many copies
+ * over ndev devices, holding size per device); appends rows to res. */
 static int bench_volume(struct vd_pool *pool, struct vd_engine *eng, const struct opts *o,
-                        enum vd_integrity integ,
-                        const char *label, unsigned ndev, struct result *res, unsigned *nres)
+                        enum vd_integrity integ, const char *label, unsigned ndev,
+                        unsigned copies, struct result *res, unsigned *nres)
 {
   static const struct { const char *name; enum vd_op op; bool random; } jobs[] = {
     { "seq-write", VD_OP_WRITE, false }, { "seq-read", VD_OP_READ, false },
@@ -265,10 +268,12 @@ static int bench_volume(struct vd_pool *pool, struct vd_engine *eng, const struc
   int rc = 0;
 
   snprintf(spec.name, sizeof spec.name, "bench-%s", label);
-  spec.size = o->size * ndev;
+  spec.size = o->size * ndev / copies;
   spec.ndev = ndev;
   spec.stripe_unit = o->unit;
   spec.integrity = integ;
+  spec.layout = copies > 1 ? VD_LAYOUT_MIRROR : VD_LAYOUT_STRIPE;
+  spec.copies = (int)copies;
   for (unsigned i = 0; i < ndev; i++)
     snprintf(spec.dev_ids[i], VD_DEV_ID_MAX, "%s", vd_device_info(vd_pool_device(pool, i))->id);
   t0 = now();
@@ -276,9 +281,10 @@ static int bench_volume(struct vd_pool *pool, struct vd_engine *eng, const struc
     fprintf(stderr, "engine-bench: %s\n", err);
     return -1;
   }
-  printf("# %s: %s over %u device(s), unit %llu, integrity %s, created and zeroed in %.2f s\n",
-         label, vd_format_size(v->size, sz, sizeof sz), ndev,
-         (unsigned long long)v->spec.stripe_unit, vd_integrity_name(integ), now() - t0);
+  printf("# %s: %s over %u device(s) in %u cop%s, unit %llu, integrity %s, created and "
+         "zeroed in %.2f s\n", label, vd_format_size(v->size, sz, sizeof sz), ndev, copies,
+         copies > 1 ? "ies" : "y", (unsigned long long)v->spec.stripe_unit,
+         vd_integrity_name(integ), now() - t0);
   for (unsigned i = 0; i < o->nbs; i++)
     maxbs = o->bs[i] > maxbs ? o->bs[i] : maxbs;
   slots = calloc(o->qd, sizeof *slots);
@@ -449,6 +455,17 @@ static void print_table(const struct result *res, unsigned nres, unsigned nfirst
            res[i].iops, res[nfirst + i].iops, res[nfirst + i].gbs / res[i].gbs);
 }
 
+/* Print the striped volume against the mirror over the same devices. */
+static void print_mirror(const struct result *all, const struct result *mir, unsigned n)
+{
+  printf("\n%-10s %8s %5s %12s %12s %12s %12s %10s\n", "job", "bs", "qd", "all GB/s",
+         "mirror GB/s", "all IOPS", "mirror IOPS", "mirror/all");
+  for (unsigned i = 0; i < n; i++)
+    printf("%-10s %8llu %5u %12.2f %12.2f %12.0f %12.0f %10.2f\n", all[i].job,
+           (unsigned long long)all[i].bs, all[i].qd, all[i].gbs, mir[i].gbs, all[i].iops,
+           mir[i].iops, mir[i].gbs / all[i].gbs);
+}
+
 /* Print two runs of the same jobs against each other, row by row: the
  * small-batch path off and on, or volumes without and with checksums. */
 static void print_compare(const struct result *off, const struct result *on, unsigned n,
@@ -472,7 +489,7 @@ static int bench_engine(struct vd_pool *pool, const struct opts *o, enum vd_smal
   struct vd_engine_config ec = { 0 };
   struct vd_engine_small_stats st;
   struct vd_engine *eng;
-  unsigned ndev = vd_pool_count(pool), nfirst;
+  unsigned ndev = vd_pool_count(pool), nfirst, nall;
   char err[512], a[32], b[32];
   int rc = 0;
 
@@ -495,21 +512,30 @@ static int bench_engine(struct vd_pool *pool, const struct opts *o, enum vd_smal
   printf("# small-batch %s: on %u of %u devices, staging %s pinned + %s device in all\n",
          mode == VD_SMALL_OFF ? "off" : "on", st.devices, ndev,
          vd_format_size(st.stage_bytes, a, sizeof a), vd_format_size(st.scratch_bytes, b, sizeof b));
-  /* Without checksums, then with: the same engine, fresh volumes. */
+  /* Without checksums, then with: the same engine, fresh volumes; the
+   * mirror (without checksums) after the striped volumes. */
   for (unsigned k = 0; k < 2 && !rc; k++) {
     static struct result sums[MAX_RES];
     struct result *r = k && o->integ & 1u ? sums : res;
     unsigned n = 0;
     if (!(o->integ & (1u << k)))
       continue;
-    if (!o->all_only && bench_volume(pool, eng, o, (enum vd_integrity)k, "one", 1, r, &n))
+    if (!o->all_only && bench_volume(pool, eng, o, (enum vd_integrity)k, "one", 1, 1, r, &n))
       rc = -1;
     nfirst = n;
     if (!rc && !o->one_only && ndev > 1 &&
-        bench_volume(pool, eng, o, (enum vd_integrity)k, "all", ndev, r, &n))
+        bench_volume(pool, eng, o, (enum vd_integrity)k, "all", ndev, 1, r, &n))
       rc = -1;
+    nall = n;
     if (!rc && !o->latency)
       print_table(r, n, nfirst);
+    /* The mirror over as many devices as hold whole sets of copies. */
+    if (!rc && k == 0 && o->mirror && ndev >= o->mirror &&
+        bench_volume(pool, eng, o, VD_INTEGRITY_NONE, "mirror", ndev - ndev % o->mirror,
+                     o->mirror, r, &n))
+      rc = -1;
+    if (!rc && !o->latency && k == 0 && o->mirror && nall > nfirst && n - nall == nall - nfirst)
+      print_mirror(r + nfirst, r + nall, nall - nfirst);
     if (r == res)
       *nres = n;
     else if (!rc && n == *nres)
@@ -535,7 +561,8 @@ int main(int argc, char **argv)
     { "small-stage", 1, NULL, 'T' }, { "latency", 0, NULL, 'L' },
     { "idle", 1, NULL, 'I' }, { "idle-max", 1, NULL, 'X' }, { "poll-ns", 1, NULL, 'P' },
     { "profile", 0, NULL, 'R' }, { "small-min", 1, NULL, 'm' },
-    { "fill", 1, NULL, 'F' }, { "integrity", 1, NULL, 'i' }, { NULL, 0, NULL, 0 },
+    { "fill", 1, NULL, 'F' }, { "integrity", 1, NULL, 'i' }, { "mirror", 1, NULL, 'Y' },
+    { NULL, 0, NULL, 0 },
   };
   struct opts o = { .size = 256ull << 20, .seconds = 2, .qd = 32, .qds = { 32 }, .nqd = 1, .unit = 0,
                     .extent = 1ull << 30, .modes = 1u << VD_SMALL_ON,
@@ -599,6 +626,13 @@ int main(int argc, char **argv)
         return 2;
       }
       break;
+    case 'Y':
+      o.mirror = (unsigned)atoi(optarg);
+      if (o.mirror < 2) {
+        fprintf(stderr, "engine-bench: --mirror COPIES takes 2 or more\n");
+        return 2;
+      }
+      break;
     default:
       fprintf(stderr, "Usage: engine-bench [--size PER_DEVICE] [--seconds S] [--qd N[,N...]]\n"
               "  [--bs 4K,64K,1M,4M] [--unit SIZE] [--extent-size SIZE]\n"
@@ -607,7 +641,7 @@ int main(int argc, char **argv)
               "  [--small-batch off|on|both] [--small-max SIZE] [--small-stage SIZE]\n"
               "  [--latency] [--idle spin|block|off] [--idle-max SIZE]\n"
               "  [--poll-ns NS|off] [--small-min N] [--fill N] [--profile]\n"
-              "  [--integrity none|crc32c|both]\n");
+              "  [--integrity none|crc32c|both] [--mirror COPIES]\n");
       return 2;
     }
   }

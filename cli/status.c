@@ -90,28 +90,50 @@ static void print_pinned(json_t *root)
            vctl_size(json_object_get(p, "save"), "held_bytes", c, sizeof c));
 }
 
-/* One warning per lost device, naming the volumes that failed with it. */
+/* Print " NAME" for each volume on device id in state st; how many. */
+static int print_on(json_t *vols, const char *id, const char *st)
+{
+  size_t j, k;
+  json_t *vol, *on;
+  int n = 0;
+
+  json_array_foreach(vols, j, vol) {
+    if (strcmp(vctl_str(vol, "state", ""), st))
+      continue;
+    json_array_foreach(json_object_get(vol, "devices"), k, on)
+      if (json_is_string(on) && !strcmp(json_string_value(on), id)) {
+        printf(" %s", vctl_str(vol, "name", "?"));
+        n++;
+      }
+  }
+  return n;
+}
+
+/* One warning per lost device, naming the volumes that failed with it
+ * and the mirrors that serve on without it. */
 static int print_lost(json_t *devs, json_t *vols)
 {
-  size_t i, j;
-  json_t *dev, *vol, *id;
+  size_t i, j, k;
+  json_t *dev, *vol, *on;
   int n = 0;
 
   json_array_foreach(devs, i, dev) {
+    const char *id = vctl_str(dev, "id", "?");
+    bool mirrored = false;
     if (!json_is_true(json_object_get(dev, "lost")))
       continue;
-    printf("\n  device %s lost: its volumes fail every request with EIO (failed:",
-           vctl_str(dev, "id", "?"));
-    json_array_foreach(vols, j, vol) {
-      json_t *on = json_object_get(vol, "devices");
-      size_t k;
-      if (strcmp(vctl_str(vol, "state", ""), "failed"))
-        continue;
-      json_array_foreach(on, k, id)
-        if (json_is_string(id) && !strcmp(json_string_value(id), vctl_str(dev, "id", "")))
-          printf(" %s", vctl_str(vol, "name", "?"));
-    }
+    printf("\n  device %s lost: its volumes fail every request with EIO (failed:", id);
+    print_on(vols, id, "failed");
     printf("); delete them, and restart vramd once the device is back");
+    json_array_foreach(vols, j, vol)
+      if (!strcmp(vctl_str(vol, "state", ""), "degraded"))
+        json_array_foreach(json_object_get(vol, "devices"), k, on)
+          mirrored |= json_is_string(on) && !strcmp(json_string_value(on), id);
+    if (mirrored) {
+      printf("\n  mirrors that lost a copy on %s serve from the others (degraded:", id);
+      print_on(vols, id, "degraded");
+      printf("): 'vramctl volume repair' rebuilds the copy");
+    }
     n++;
   }
   return n;

@@ -80,12 +80,13 @@ static int run(struct vctl *g, int argc, char **argv)
     { "frontend", required_argument, NULL, 'f' }, { "attach", no_argument, NULL, 'a' },
     { "thin", no_argument, NULL, 't' }, { "index", required_argument, NULL, 'i' },
     { "from", required_argument, NULL, 'F' }, VCTL_NO_WAIT_OPT,
+    { "mirror", required_argument, NULL, 'M' }, { "copies", required_argument, NULL, 'c' },
     { "persist", required_argument, NULL, 'P' },
     { "integrity", required_argument, NULL, 'I' },
     VCTL_COMMON_OPTS, { NULL, 0, NULL, 0 },
   };
   const char *size = NULL, *devs = "all", *layout = "stripe", *unit = NULL, *fe = NULL;
-  const char *index = NULL, *from = NULL, *persist = NULL, *integrity = NULL;
+  const char *index = NULL, *from = NULL, *persist = NULL, *integrity = NULL, *copies = NULL;
   const char *dev_opt = "--stripe";
   bool attach = false, have_layout = false, thin = false, no_wait = false, large;
   char image[4096], keep[4096];
@@ -102,13 +103,15 @@ static int run(struct vctl *g, int argc, char **argv)
     case 's': size = optarg; break;
     case 'S':
     case 'C':
+    case 'M':
       if (have_layout)
-        return vctl_usage_error(g, "give one --stripe or --concat");
+        return vctl_usage_error(g, "give one --stripe, --concat or --mirror");
       have_layout = true;
-      layout = c == 'S' ? "stripe" : "concat";
-      dev_opt = c == 'S' ? "--stripe" : "--concat";
+      layout = c == 'S' ? "stripe" : c == 'C' ? "concat" : "mirror";
+      dev_opt = c == 'S' ? "--stripe" : c == 'C' ? "--concat" : "--mirror";
       devs = optarg;
       break;
+    case 'c': copies = optarg; break;
     case 'u': unit = optarg; break;
     case 'f': fe = optarg; break;
     case 'a': attach = true; break;
@@ -136,6 +139,7 @@ static int run(struct vctl *g, int argc, char **argv)
       (rc = set_opt(g, &spec, "size", "--size", size ? size : "4K")) >= 0 ||
       (rc = set_opt(g, &spec, "layout", dev_opt, layout)) >= 0 ||
       (unit && (rc = set_opt(g, &spec, "unit", "--stripe-unit", unit)) >= 0) ||
+      (copies && (rc = set_opt(g, &spec, "copies", "--copies", copies)) >= 0) ||
       (fe && (rc = set_opt(g, &spec, "frontend", "--frontend", fe)) >= 0) ||
       (index && (rc = set_opt(g, &spec, "index", "--index", index)) >= 0) ||
       (persist && (rc = set_opt(g, &spec, "persist", "--persist", keep)) >= 0) ||
@@ -209,8 +213,9 @@ static int run(struct vctl *g, int argc, char **argv)
 
 const struct vctl_cmd vctl_cmd_volume_create = {
   "volume", "create", run,
-  "volume create NAME --size SIZE [--stripe all|ID,..|--concat all|ID,..]\n"
-  "               [--stripe-unit SIZE] [--frontend nbd|ublk|none] [--attach]\n"
+  "volume create NAME --size SIZE [--stripe all|ID,..|--concat all|ID,..|\n"
+  "               --mirror all|ID,.. [--copies N]] [--stripe-unit SIZE]\n"
+  "               [--frontend nbd|ublk|none] [--attach]\n"
   "               [--index N] [--thin] [--from FILE] [--persist FILE] [--no-wait]\n"
   "               [--integrity none|crc32c]",
   "Makes a volume of SIZE (K, M, G, T; base 2), striped over every device\n"
@@ -219,6 +224,12 @@ const struct vctl_cmd vctl_cmd_volume_create = {
   "  --size SIZE         the volume's size, rounded up to whole stripe rows\n"
   "  --stripe all|ID,..  stripe over these devices (default: all)\n"
   "  --concat all|ID,..  fill these devices in order instead\n"
+  "  --mirror all|ID,..  keep --copies copies of every byte, each set of that\n"
+  "                      many consecutive devices holding one each, striped\n"
+  "                      over the sets: writes go to every copy, reads to\n"
+  "                      one, and the volume serves on when a device is lost\n"
+  "                      ('vramctl volume repair' rebuilds the copy)\n"
+  "  --copies N          copies of each byte of a mirror (default 2)\n"
   "  --stripe-unit SIZE  a power of two from 4K to 1M (default 1M)\n"
   "  --frontend nbd|ublk|none\n"
   "                      how it is exposed (default nbd); none: not yet\n"

@@ -80,7 +80,10 @@ static void show(json_t *v)
     printf(" (%llu kernel connections)", vctl_u64(v, "device_connections"));
   printf("\n");
   printf("clients:   %llu\n", vctl_u64(v, "clients"));
-  printf("state:     %s\n", vctl_str(v, "state", "ok"));
+  printf("state:     %s", vctl_str(v, "state", "ok"));
+  if (json_object_get(v, "copies"))
+    printf(" (%llu of %llu copies in sync)", vctl_u64(v, "copies_healthy"), vctl_u64(v, "copies"));
+  printf("\n");
   printf("VRAM:      %s held", vctl_size(v, "allocated_bytes", a, sizeof a));
   if (!strcmp(vctl_str(v, "provisioning", "thick"), "thin"))
     printf(" (thin, chunks of %s; %llu writes refused for want of room)",

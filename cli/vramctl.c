@@ -11,7 +11,7 @@ static const struct vctl_cmd *const commands[] = {
   &vctl_cmd_device_list, &vctl_cmd_device_show, &vctl_cmd_device_set, &vctl_cmd_device_drain,
   &vctl_cmd_device_undrain, &vctl_cmd_volume_create, &vctl_cmd_volume_list,
   &vctl_cmd_volume_show, &vctl_cmd_volume_delete, &vctl_cmd_volume_rebalance,
-  &vctl_cmd_volume_scrub,
+  &vctl_cmd_volume_scrub, &vctl_cmd_volume_repair,
   &vctl_cmd_volume_save, &vctl_cmd_volume_restore,
   &vctl_cmd_volume_attach, &vctl_cmd_volume_detach,
   &vctl_cmd_volume_export, &vctl_cmd_volume_unexport, &vctl_cmd_volume_resize,

@@ -67,7 +67,7 @@ extern const struct vctl_cmd vctl_cmd_device_list, vctl_cmd_device_show, vctl_cm
   vctl_cmd_volume_create, vctl_cmd_volume_list, vctl_cmd_volume_show,
   vctl_cmd_volume_delete, vctl_cmd_status, vctl_cmd_job_list, vctl_cmd_job_show,
   vctl_cmd_job_wait, vctl_cmd_job_cancel, vctl_cmd_device_drain, vctl_cmd_device_undrain,
-  vctl_cmd_volume_rebalance, vctl_cmd_volume_scrub, vctl_cmd_volume_attach, vctl_cmd_volume_detach,
+  vctl_cmd_volume_rebalance, vctl_cmd_volume_scrub, vctl_cmd_volume_repair, vctl_cmd_volume_attach, vctl_cmd_volume_detach,
   vctl_cmd_volume_resize, vctl_cmd_volume_save, vctl_cmd_volume_restore,
   vctl_cmd_volume_export, vctl_cmd_volume_unexport;
 

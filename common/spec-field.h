@@ -34,8 +34,8 @@ struct vd_spec_field {
   bool omit_default;          /* ENUM, UINT: left out of every form while 0 (ENUM)
                                * or not given (UINT), so that definitions
                                * without it read and write as before */
-  /* Set only with this layout (NULL: any). */
-  const enum vd_layout *only_layout;
+  /* Set only with these layouts: a bit per enum vd_layout (0: any). */
+  unsigned layouts;
   /* Text is typed by hand and read at start, so it is also held at once
    * to what vd_volume_alloc would refuse later (NULL: nothing more);
    * err without a prefix. */
@@ -51,6 +51,9 @@ const struct vd_spec_field *vd_spec_field_find(const char *key, enum vd_spec_for
 unsigned vd_spec_field_index(const struct vd_spec_field *f);
 /* The first field form requires that given (a bit per row) lacks, or NULL. */
 const struct vd_spec_field *vd_spec_missing(enum vd_spec_form form, uint32_t given);
+/* The layouts a field applies to, as "a or b" (quote: "\"a\" or \"b\""). */
+const char *vd_spec_field_layouts(const struct vd_spec_field *f, bool quote, char *buf,
+                                  size_t len);
 /* The first field set with a layout it does not apply to, or NULL. */
 const struct vd_spec_field *vd_spec_misplaced(const struct vd_volume_spec *s);
 /* True when a field holds a value other than "not given" (a size of 0,

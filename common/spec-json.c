@@ -195,6 +195,7 @@ int vd_spec_from_json(json_t *o, enum vd_spec_form form, struct vd_volume_spec *
   const struct vd_spec_field *f;
   uint32_t given = 0;
   const char *key;
+  char buf[64];
   json_t *v;
 
   vd_spec_init(s);
@@ -216,8 +217,9 @@ int vd_spec_from_json(json_t *o, enum vd_spec_form form, struct vd_volume_spec *
   f = vd_spec_misplaced(s);
   if (f)
     return vd_spec_fail(e, "invalid_field", f->key,
-                        "field '%s' applies to layout \"%s\" only; drop it for \"%s\"", f->key,
-                vd_layout_name(*f->only_layout), vd_layout_name(s->layout));
+                        "field '%s' applies to layout %s only; drop it for \"%s\"", f->key,
+                        vd_spec_field_layouts(f, true, buf, sizeof buf),
+                        vd_layout_name(s->layout));
   return 0;
 }
 

@@ -124,10 +124,11 @@ int vd_spec_set_text(struct vd_volume_spec *s, const char *key, const char *valu
 int vd_spec_check_text(const struct vd_volume_spec *s, char *err, size_t errlen)
 {
   const struct vd_spec_field *f = vd_spec_misplaced(s);
+  char buf[64];
   if (!f)
     return 0;
   snprintf(err, errlen, "%s= applies to layout=%s only, not %s", f->text_key,
-           vd_layout_name(*f->only_layout), vd_layout_name(s->layout));
+           vd_spec_field_layouts(f, false, buf, sizeof buf), vd_layout_name(s->layout));
   return -EINVAL;
 }
 

@@ -16,11 +16,10 @@ static_assert(sizeof(enum vd_frontend_kind) == sizeof(int), "enum vd_frontend_ki
 static_assert(sizeof(enum vd_provisioning) == sizeof(int), "enum vd_provisioning is an int");
 static_assert(sizeof(enum vd_integrity) == sizeof(int), "enum vd_integrity is an int");
 
-static const char *const layout_names[] = { "stripe", "concat", NULL };
+static const char *const layout_names[] = { "stripe", "concat", "mirror", NULL };
 static const char *const frontend_names[] = { "nbd", "ublk", "none", NULL };
 static const char *const provisioning_names[] = { "thick", "thin", NULL };
 static const char *const integrity_names[] = { "none", "crc32c", NULL };
-static const enum vd_layout stripe_only = VD_LAYOUT_STRIPE;
 
 /* A unit in vramd.conf must be one the volume map takes. */
 static int check_unit(const char *text, uint64_t n, char *err, size_t errlen)
@@ -46,7 +45,13 @@ const struct vd_spec_field vd_spec_fields[] = {
   { .key = "devices", .text_key = "devices", .type = VD_FIELD_DEVICES, .off = AT(ndev),
     .forms = ALL },
   { .key = "stripe_unit", .text_key = "unit", .type = VD_FIELD_SIZE, .off = AT(stripe_unit),
-    .forms = ALL, .only_layout = &stripe_only, .text_check = check_unit },
+    .forms = ALL, .layouts = 1u << VD_LAYOUT_STRIPE | 1u << VD_LAYOUT_MIRROR,
+    .text_check = check_unit },
+  /* Left out while not given, so that definitions without it read and
+   * write as before. */
+  { .key = "copies", .text_key = "copies", .type = VD_FIELD_UINT, .off = AT(copies),
+    .forms = ALL, .max = VD_MAX_DEVICES / 2, .omit_default = true,
+    .layouts = 1u << VD_LAYOUT_MIRROR },
   { .key = "frontend", .text_key = "frontend", .type = VD_FIELD_ENUM, .off = AT(frontend),
     .forms = ALL | VD_SPEC_EXPOSE, .required = VD_SPEC_SAVED | VD_SPEC_EXPOSE,
     .names = frontend_names },
@@ -76,6 +81,7 @@ void vd_spec_init(struct vd_volume_spec *s)
 {
   memset(s, 0, sizeof *s);
   s->index = -1;
+  s->copies = -1;
 }
 
 /* Find a row by its key in form. */
@@ -109,10 +115,29 @@ const struct vd_spec_field *vd_spec_misplaced(const struct vd_volume_spec *s)
 {
   for (unsigned i = 0; i < vd_spec_nfields; i++) {
     const struct vd_spec_field *f = &vd_spec_fields[i];
-    if (f->only_layout && s->layout != *f->only_layout && vd_spec_field_given(f, s))
+    if (f->layouts && !(f->layouts & (1u << s->layout)) && vd_spec_field_given(f, s))
       return f;
   }
   return NULL;
+}
+
+/* The layouts a field is for, as a sentence. */
+const char *vd_spec_field_layouts(const struct vd_spec_field *f, bool quote, char *buf,
+                                  size_t len)
+{
+  const char *q = quote ? "\"" : "";
+  size_t off = 0;
+  unsigned n = 0;
+
+  buf[0] = '\0';
+  for (int i = 0; layout_names[i] && off < len; i++) {
+    int w;
+    if (!(f->layouts & (1u << i)))
+      continue;
+    w = snprintf(buf + off, len - off, "%s%s%s%s", n++ ? " or " : "", q, layout_names[i], q);
+    off += w > 0 ? (size_t)w : 0;
+  }
+  return buf;
 }
 
 /* attach and index mean something only for a kernel device. */

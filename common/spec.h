@@ -16,7 +16,9 @@
 #define VD_MAX_STRIPE_UNIT (1u << 20)
 #define VD_DEV_ID_MAX 16
 
-enum vd_layout { VD_LAYOUT_STRIPE = 0, VD_LAYOUT_CONCAT = 1 };
+/* mirror: copies of every byte on distinct devices (volmap.h). */
+enum vd_layout { VD_LAYOUT_STRIPE = 0, VD_LAYOUT_CONCAT = 1, VD_LAYOUT_MIRROR = 2 };
+#define VD_MIRROR_COPIES_DEFAULT 2
 /* none: the volume keeps its VRAM but nothing exposes it (detached). */
 enum vd_frontend_kind { VD_FRONTEND_NBD = 0, VD_FRONTEND_UBLK = 1, VD_FRONTEND_NONE = 2 };
 /* thick: every extent made and zeroed at create; thin: chunks taken as
@@ -58,6 +60,8 @@ struct vd_volume_spec {
   unsigned ndev;                      /* 0: every device of the pool */
   char dev_ids[VD_MAX_DEVICES][VD_DEV_ID_MAX];
   uint64_t stripe_unit;               /* 0: VD_DEFAULT_STRIPE_UNIT */
+  int copies;                         /* mirror: copies of each byte, striped over
+                                       * sets of that many devices; -1: 2 */
   enum vd_frontend_kind frontend;
   enum vd_provisioning provisioning;
   bool attach;                        /* nbd: also attach /dev/nbdN */

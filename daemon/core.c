@@ -147,7 +147,8 @@ out_unlock:
   return rc;
 }
 
-/* Mark a device lost and its volumes failed, loudly. */
+/* Mark a device lost and its volumes failed, loudly; a mirror with a
+ * copy left elsewhere goes degraded instead. */
 int vramd_device_fail(struct vramd *d, const char *id, char *err, size_t errlen)
 {
   struct vd_device *dev = vd_pool_find(d->pool, id);
@@ -163,7 +164,11 @@ int vramd_device_fail(struct vramd *d, const char *id, char *err, size_t errlen)
                "%s: device lost; its volumes now fail every request", id);
   n = vd_registry_list(&d->reg, &vols);
   for (int i = 0; i < n; i++) {
-    if (vd_volume_uses(vols[i], dev) && !atomic_exchange(&vols[i]->target.failed, 1))
+    struct vd_target *t = &vols[i]->target;
+    bool spared; /* a mirror with a copy of every byte elsewhere */
+    vd_mirror_mark(t, vd_mirror_legs_on(t, dev));
+    spared = t->map.copies > 1 && !vd_volume_failed(vols[i]);
+    if (!spared && vd_volume_uses(vols[i], dev) && !atomic_exchange(&t->failed, 1))
       vd_log_about(VD_LOG_ERR, VD_FIELDS(.volume = vols[i]->spec.name, .device = id),
                    "volume %s: failed (device %s lost)", vols[i]->spec.name, id);
     vd_volume_put(vols[i]);

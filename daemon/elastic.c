@@ -1,8 +1,9 @@
 /* elastic.c: VRAM handed back to the GPUs' other users.  Drain moves
  * everything off a device and leaves it taking nothing; undrain puts it
  * back in service; rebalance moves a volume's extents back to its own
- * devices.  The long ones run as jobs (jobs.h) and move extents with
- * move.c, one job at a time: the copier serves one caller. */
+ * devices; repair rebuilds a mirror's lost copies.  The long ones run as
+ * jobs (jobs.h) and move extents with move.c, one job at a time: the
+ * copier serves one caller. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,8 +14,8 @@
 
 struct move_job {
   struct vramd *d;
-  struct vd_device *dev;   /* drain, yield */
-  struct vd_volume *v;     /* rebalance: a reference */
+  struct vd_device *dev;   /* drain, yield; repair: where to (NULL: where each fits) */
+  struct vd_volume *v;     /* rebalance, repair: a reference */
   uint64_t need;           /* yield: bytes wanted back */
   const char *kind;        /* yield: "yield" or "reserve" */
   bool lower_capacity;     /* yield: take no more than what is left */
@@ -93,6 +94,79 @@ static int run_rebalance(struct vramd_job *job, void *arg, char *err, size_t err
   snprintf(what, sizeof what, "volume %s: rebalance", m->v->spec.name);
   log_moved(VD_FIELDS(.volume = m->v->spec.name), what, &c, vd_now_ns() - t0);
   return rc;
+}
+
+/* The repair job: a mirror's stale copies rebuilt, then its definition
+ * saved, since a copy may live on another device now. */
+static int run_repair(struct vramd_job *job, void *arg, char *err, size_t errlen)
+{
+  struct move_job *m = arg;
+  struct vramd *d = m->d;
+  struct vd_volume *v = m->v;
+  struct vd_move_ctl c = mover(d, job);
+  uint64_t t0 = vd_now_ns();
+  char what[VD_NAME_MAX + 32], e[256];
+  int rc;
+
+  pthread_mutex_lock(&d->move_lock);
+  rc = vd_volume_repair(&c, v, m->dev, d->pool, err, errlen);
+  pthread_mutex_unlock(&d->move_lock);
+  snprintf(what, sizeof what, "volume %s: repair", v->spec.name);
+  log_moved(VD_FIELDS(.volume = v->spec.name), what, &c, vd_now_ns() - t0);
+  pthread_mutex_lock(&d->admin_lock);
+  for (uint32_t l = 0; l < v->target.map.ndev; l++)
+    snprintf(v->spec.dev_ids[l], VD_DEV_ID_MAX, "%s", vd_device_info(v->target.dev[l])->id);
+  if (vramd_state_save(d, NULL, NULL, e, sizeof e))
+    vd_log_about(VD_LOG_WARNING, VD_FIELDS(.volume = v->spec.name),
+                 "volume %s: its new devices are not saved: %s", v->spec.name, e);
+  pthread_mutex_unlock(&d->admin_lock);
+  return rc;
+}
+
+/* Check and start a job rebuilding a mirror's stale copies. */
+int vramd_volume_repair(struct vramd *d, const char *name, const char *device, uint32_t *job,
+                        char *err, size_t errlen)
+{
+  struct vramd_job_desc desc = { .kind = "repair", .target = name, .run = run_repair,
+                                 .drop = drop_move_job };
+  struct vd_volume *v = vd_registry_get(&d->reg, name);
+  struct vd_device *to = NULL;
+  struct move_job *m = NULL;
+  int rc = 0;
+
+  if (!v) {
+    snprintf(err, errlen, "no volume '%s'", name);
+    return -ENOENT;
+  }
+  if (device && device[0] && !(to = vd_pool_find(d->pool, device))) {
+    snprintf(err, errlen, "no device '%s' (see 'vramctl device list')", device);
+    rc = -ENOENT;
+  } else if (v->target.map.copies <= 1) {
+    snprintf(err, errlen, "volume %s is not a mirror: it keeps one copy of each byte", name);
+    rc = -EINVAL;
+  } else if (vd_volume_failed(v)) {
+    snprintf(err, errlen, "volume %s failed: some of its data has no copy left to rebuild "
+             "from; delete it", name);
+    rc = -EIO;
+  } else if (to && vd_device_is_lost(to)) {
+    snprintf(err, errlen, "%s is lost: name an active device, or none", device);
+    rc = -ENODEV;
+  } else if (!(desc.total_bytes = vd_volume_repair_bytes(v))) {
+    snprintf(err, errlen, "volume %s: every copy is in sync; nothing to repair", name);
+    rc = -EALREADY;
+  } else if (!(m = calloc(1, sizeof *m))) {
+    snprintf(err, errlen, "out of host memory");
+    rc = -ENOMEM;
+  }
+  if (rc) {
+    vd_volume_put(v);
+    return rc;
+  }
+  m->d = d;
+  m->v = v;
+  m->dev = to;
+  desc.arg = m;
+  return vramd_job_start(&d->jobs, &desc, job, err, errlen);
 }
 
 /* Check, mark the device draining and start its job. */

@@ -21,6 +21,14 @@ int vramd_device_undrain(struct vramd *d, const char *id, char *err, size_t errl
 int vramd_volume_rebalance(struct vramd *d, const char *name, uint32_t *job, char *err,
                            size_t errlen);
 
+/* Start a job rebuilding mirror name's stale copies on device (NULL or
+ * "": where each fits).  -ENOENT (no such volume or device), -EINVAL
+ * (not a mirror), -EIO (failed: nothing to rebuild from), -ENODEV (the
+ * device is lost), -EALREADY (every copy in sync), or the job's start
+ * error.  The job fails with -ENOSPC when no device fits a copy. */
+int vramd_volume_repair(struct vramd *d, const char *name, const char *device, uint32_t *job,
+                        char *err, size_t errlen);
+
 /* The keeper's yield callback (arg: the daemon): dev's free memory is
  * need short of its floor; start a job giving that much back. */
 void vramd_yield(void *arg, struct vd_device *dev, uint64_t need);

@@ -9,7 +9,7 @@ daemon_libvdcore_a_SOURCES = \
 	daemon/pool/health.c daemon/pool/watch.c daemon/pool/fault.h daemon/pool/fault.c \
 	daemon/pool/stock.c daemon/pool/devstate.c daemon/pool/copy.c \
 	daemon/engine/engine.h daemon/engine/engine-internal.h daemon/engine/engine.c \
-	daemon/engine/placement.c \
+	daemon/engine/placement.c daemon/engine/mirror.c \
 	daemon/engine/small.h daemon/engine/small.c \
 	daemon/engine/kernels.h daemon/engine/kernels.c \
 	daemon/engine/sums.h daemon/engine/sums.c daemon/engine/sum-kernels.c \
@@ -17,6 +17,7 @@ daemon_libvdcore_a_SOURCES = \
 	daemon/volume/volume.h daemon/volume/volume.c daemon/volume/registry.c \
 	daemon/volume/keeper.c daemon/volume/move.c daemon/volume/resize.c \
 	daemon/volume/scrub.c \
+	daemon/volume/repair.c \
 	daemon/vramd.h daemon/core.c daemon/attach.c daemon/resize-volume.c daemon/settings.h \
 	daemon/config.c \
 	daemon/safety.h daemon/safety.c daemon/frontends.h daemon/frontends.c \

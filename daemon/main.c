@@ -81,8 +81,9 @@ static void usage(FILE *f)
     "Options:\n");
   for (size_t i = 0; i < DAEMON_OPTS; i++)
     usage_option(f, &def, daemon_opts[i].name, vramd_config_arg(daemon_opts[i].name));
-  fprintf(f, "  SPEC: name=N,size=S[,layout=stripe|concat][,devices=all|ID+ID][,unit=S]\n"
-             "        [,frontend=nbd|ublk|none][,attach=1][,provisioning=thick|thin][,index=N]\n");
+  fprintf(f, "  SPEC: name=N,size=S[,layout=stripe|concat|mirror][,devices=all|ID+ID][,unit=S]\n"
+             "        [,copies=N][,frontend=nbd|ublk|none][,attach=1][,provisioning=thick|thin]\n"
+             "        [,index=N]\n");
   for (unsigned i = 0; vd_frontends[i]; i++) {
     const struct vd_frontend_settings *fs = vd_frontends[i]->settings;
     if (!fs)

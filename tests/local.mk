@@ -223,6 +223,9 @@ tests_shim_libclfault_so_LDFLAGS = $(AM_LDFLAGS) -shared
 tests_shim_libclfault_so_LDADD = $(OPENCL_LIBS) $(LIBS)
 TESTS += tests/integration/device-loss.sh
 dist_noinst_SCRIPTS += tests/integration/device-loss.sh
+# Mirrors: a device lost under fio with verify, and the copy rebuilt.
+TESTS += tests/integration/mirror.sh
+dist_noinst_SCRIPTS += tests/integration/mirror.sh
 # Which errors mean a device is gone (OpenCL, NVML), and a lost device on
 # a real PoCL pool: its volumes fail whole, the other device serves on.
 check_PROGRAMS += tests/unit/test_health

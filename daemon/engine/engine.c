@@ -67,6 +67,7 @@ struct devq {
   unsigned batch;
   unsigned depth;
   struct vd_device *dev;
+  struct vd_engine *eng;
   cl_command_queue pin_q; /* maps pinned buffers made in this device's context */
   cl_program prog;        /* the batch kernel; NULL: direct path only */
   struct worker w[MAX_WORKERS];
@@ -250,18 +251,27 @@ static void enqueue_part(struct worker *w, struct vd_io_part *p, uint64_t *bytes
   }
 }
 
-/* Record a part's result; the last part of a request completes it. */
-static void finish_part(struct vd_io_part *p, int err)
+/* Record a part's result; the last part of a request completes it (a
+ * mirror's that failed is settled on its other copies first). */
+static void finish_part(struct vd_engine *eng, struct vd_io_part *p, int err)
 {
   struct vd_io *io = p->io;
   int expect = 0;
+  p->err = err;
   if (err)
     atomic_compare_exchange_strong(&io->err, &expect, err);
   if (atomic_fetch_sub(&io->pending, 1) == 1) {
+    bool again = false;
+    err = atomic_load(&io->err);
+    if (err && io->target->map.copies > 1)
+      again = vd_mirror_settle(eng, io, &err);
     if (io->op != VD_OP_READ)
       vd_target_written(io->target, io);
     vd_target_leave(io->target, io);
-    io->done(io, atomic_load(&io->err));
+    if (again)
+      vd_engine_resubmit(eng, io);
+    else
+      io->done(io, err);
   }
 }
 
@@ -476,7 +486,7 @@ static void group_finish(struct worker *w, struct group *g)
   t0 = vd_now_ns();
   for (struct vd_io_part *p = g->parts, *next; p; p = next) {
     next = p->next; /* p's request may be reused once finished */
-    finish_part(p, failed ? -EIO : p->err);
+    finish_part(dq->eng, p, failed ? -EIO : p->err);
   }
   prof_add(&w->prof.complete_ns, vd_now_ns() - t0);
 }
@@ -698,10 +708,11 @@ static bool try_idle(struct vd_engine *eng, struct vd_io *io, unsigned pd, uint6
   p->io = io;
   p->dev = pd;
   p->lmask = lmask;
+  io->pmask = 1ull << pd;
   atomic_store(&io->pending, 1);
   err = idle_move(dq, p);
   idle_release(dq);
-  finish_part(p, err);
+  finish_part(eng, p, err);
   return true;
 }
 
@@ -747,8 +758,9 @@ static uint64_t route(struct vd_engine *eng, struct vd_io *io, uint64_t *lmask)
   return mask;
 }
 
-/* Split a request into per-device parts and queue them. */
-void vd_engine_submit(struct vd_engine *eng, struct vd_io *io)
+/* Split a request into per-device parts and queue them; again: not on
+ * the idle path (a worker resubmits). */
+static void submit(struct vd_engine *eng, struct vd_io *io, bool again)
 {
   struct vd_target *t = io->target;
   uint64_t lmask[VD_MAX_DEVICES], mask;
@@ -791,10 +803,14 @@ void vd_engine_submit(struct vd_engine *eng, struct vd_io *io)
   }
   if (t->stock && io->op == VD_OP_ZERO)
     vd_target_thin_discard(t, io);
-  mask = route(eng, io, lmask);
+  if (t->map.copies > 1)
+    mask = vd_mirror_route(eng, io, lmask, &err); /* a part on a device lost meanwhile
+                                                   * is settled on the other copies */
+  else
+    mask = route(eng, io, lmask);
   for (unsigned k = 0; k < eng->ndev; k++)
     if (mask & (1ull << k)) {
-      if (atomic_load_explicit(&t->placed, memory_order_relaxed) &&
+      if (t->map.copies <= 1 && atomic_load_explicit(&t->placed, memory_order_relaxed) &&
           vd_device_is_lost(eng->dq[k].dev)) {
         atomic_store(&t->failed, 1);
         err = -EIO;
@@ -807,8 +823,9 @@ void vd_engine_submit(struct vd_engine *eng, struct vd_io *io)
     io->done(io, err);
     return;
   }
-  if (n == 1 && try_idle(eng, io, pd[0], lmask[pd[0]]))
+  if (n == 1 && !again && try_idle(eng, io, pd[0], lmask[pd[0]]))
     return;
+  io->pmask = mask;
   atomic_store(&io->pending, (int)n);
   for (unsigned i = 0; i < n; i++) {
     struct vd_io_part *p = &io->part[pd[i]];
@@ -817,6 +834,32 @@ void vd_engine_submit(struct vd_engine *eng, struct vd_io *io)
     p->lmask = lmask[pd[i]];
     push_part(&eng->dq[pd[i]], p);
   }
+}
+
+/* A new request: nothing learnt yet. */
+void vd_engine_submit(struct vd_engine *eng, struct vd_io *io)
+{
+  io->avoid = 0;
+  submit(eng, io, false);
+}
+
+/* The same request again. */
+void vd_engine_resubmit(struct vd_engine *eng, struct vd_io *io)
+{
+  submit(eng, io, true);
+}
+
+/* Bytes waiting on a device's list. */
+uint64_t vd_engine_load(const struct vd_engine *eng, unsigned pd)
+{
+  return pd < eng->ndev ? atomic_load_explicit(&eng->dq[pd].queued_bytes, memory_order_relaxed)
+                        : UINT64_MAX;
+}
+
+/* A pool device by index. */
+struct vd_device *vd_engine_device(const struct vd_engine *eng, unsigned pd)
+{
+  return eng->devs[pd];
 }
 
 struct sync_wait {
@@ -899,6 +942,7 @@ static int devq_start(const struct vd_engine *eng, struct devq *dq, struct vd_de
   pthread_mutex_init(&dq->lock, NULL);
   pthread_cond_init(&dq->cv, NULL);
   dq->dev = dev;
+  dq->eng = (struct vd_engine *)eng;
   dq->idle = eng->idle != VD_IDLE_DEFAULT ? eng->idle :
              vd_device_info(dev)->type == VD_DEV_CPU ? VD_IDLE_CPU_DEFAULT : VD_IDLE_GPU_DEFAULT;
   dq->batch = batch;

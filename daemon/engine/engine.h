@@ -140,6 +140,11 @@ struct vd_target {
   struct vd_track *_Atomic vtrack;         /* a save's record, over the logical range */
   const char *label;                       /* its name, for logs */
   _Atomic uint64_t sum_errors;             /* checksum mismatches reads found */
+  /* mirror.c: a mirror's legs (map.copies > 1), a bit each */
+  _Atomic uint64_t stale;                  /* not read from: lost, missed a write, or
+                                            * not rebuilt yet */
+  _Atomic uint64_t broke;                  /* went stale since their repair began */
+  _Atomic unsigned rr;                     /* turns reads between equally busy copies */
 };
 
 /* What writes changed in one extent while it is copied elsewhere: a bit
@@ -186,6 +191,8 @@ struct vd_io {
   unsigned epoch;       /* the placement epoch it entered in */
   bool starved;         /* parked for want of a chunk */
   struct vd_io *park_next;
+  uint64_t pmask;       /* the pool devices its parts went to */
+  uint64_t avoid;       /* mirror: legs a READ failed on, not tried again */
   atomic_int pending;
   atomic_int err;
   struct vd_io_part part[VD_MAX_DEVICES];
@@ -238,6 +245,19 @@ bool vd_target_track_volume(struct vd_target *t, struct vd_track *tr);
 /* Take the recorded pieces: out gets the bits (npieces of them) and the
  * record is cleared.  Returns how many were set. */
 uint32_t vd_track_take(struct vd_track *tr, uint64_t *out);
+
+/* Mirrors (mirror.c).  A leg is stale while its copy may differ from
+ * the others: its device was lost, a write to it failed, or a repair has
+ * not finished; reads never go to it.  Writes go to every leg on a live
+ * device and are acknowledged once each range reached a leg in sync; a
+ * request a leg failed is settled on the others (mirror.c says how).
+ * Copies in sync of each byte, the least over the columns (0: the
+ * volume failed); legs on a lost device are marked stale here first. */
+unsigned vd_mirror_healthy(struct vd_target *t);
+/* Mark legs stale (a bit each); logs the ones newly so. */
+void vd_mirror_mark(struct vd_target *t, uint64_t legs);
+/* The legs with an extent on dev now (none for other layouts). */
+uint64_t vd_mirror_legs_on(struct vd_target *t, const struct vd_device *dev);
 
 /* Page-locked host memory the devices can DMA from directly; NULL on
  * failure.  Allocate at setup, never on the I/O path. */

@@ -48,7 +48,8 @@ void vd_target_init(struct vd_target *t)
   pthread_mutex_init(&t->park_lock, NULL);
   pthread_mutex_init(&t->place_lock, NULL);
   pthread_mutex_init(&t->move_lock, NULL);
-  atomic_store(&t->placed, t->stock != NULL);
+  /* A mirror's route reads every placement: its copies are placements. */
+  atomic_store(&t->placed, t->stock != NULL || t->map.copies > 1);
 }
 
 /* Destroy what vd_target_init made; the target is idle. */
@@ -176,7 +177,7 @@ void vd_target_resume(struct vd_engine *eng, struct vd_target *t)
   pthread_mutex_unlock(&t->place_lock);
   for (struct vd_io *io = list, *next; io; io = next) {
     next = io->park_next;
-    vd_engine_submit(eng, io);
+    vd_engine_resubmit(eng, io);
   }
 }
 

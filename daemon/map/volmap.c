@@ -26,7 +26,13 @@ static uint64_t bit_run(uint32_t lo, uint32_t cnt)
   return ((UINT64_C(1) << cnt) - 1) << lo;
 }
 
-/* Common checks shared by both layouts. */
+/* Columns striped over: a mirror's sets of legs, else every device. */
+uint32_t vd_map_columns(const struct vd_map *m)
+{
+  return m->copies > 1 ? m->ndev / m->copies : m->ndev;
+}
+
+/* Common checks shared by every layout. */
 static int check_common(uint32_t ndev, uint64_t extent_size, uint64_t size)
 {
   if (ndev == 0 || ndev > VD_MAX_DEVICES)
@@ -62,34 +68,54 @@ static int round_up(uint64_t size, uint64_t step, uint64_t *out)
   return 0;
 }
 
-/* Build a striped map in a scratch copy so m is untouched on failure. */
-int vd_map_init_stripe(struct vd_map *m, uint32_t ndev, uint64_t unit,
-                       uint64_t extent_size, uint64_t size)
+/* Build a striped map (copies > 1: a mirror's) in a scratch copy so m is
+ * untouched on failure. */
+static int init_striped(struct vd_map *m, enum vd_layout layout, uint32_t ndev,
+                        uint32_t copies, uint64_t unit, uint64_t extent_size, uint64_t size)
 {
   struct vd_map t;
+  uint32_t cols;
   int rc = check_common(ndev, extent_size, size);
 
   if (rc)
     return rc;
   if (unit < VD_MIN_STRIPE_UNIT || unit > VD_MAX_STRIPE_UNIT ||
-      (unit & (unit - 1)) != 0)
+      (unit & (unit - 1)) != 0 || copies == 0 || ndev % copies)
     return -EINVAL;
   memset(&t, 0, sizeof(t));
-  t.layout = VD_LAYOUT_STRIPE;
+  t.layout = layout;
   t.ndev = ndev;
+  t.copies = copies;
   t.unit = unit;
   t.extent_size = extent_size;
+  cols = vd_map_columns(&t);
   /* unit * ndev <= 2^26, so the row itself cannot overflow. */
-  rc = round_up(size, unit * ndev, &t.size);
+  rc = round_up(size, unit * cols, &t.size);
   if (rc)
     return rc;
   for (uint32_t i = 0; i < ndev; i++)
-    t.dev_bytes[i] = t.size / ndev;
+    t.dev_bytes[i] = t.size / cols;
   rc = check_extent_counts(&t);
   if (rc)
     return rc;
   *m = t;
   return 0;
+}
+
+/* A striped map. */
+int vd_map_init_stripe(struct vd_map *m, uint32_t ndev, uint64_t unit,
+                       uint64_t extent_size, uint64_t size)
+{
+  return init_striped(m, VD_LAYOUT_STRIPE, ndev, 1, unit, extent_size, size);
+}
+
+/* A mirror's map: at least two copies. */
+int vd_map_init_mirror(struct vd_map *m, uint32_t ndev, uint32_t copies, uint64_t unit,
+                       uint64_t extent_size, uint64_t size)
+{
+  if (copies < 2)
+    return -EINVAL;
+  return init_striped(m, VD_LAYOUT_MIRROR, ndev, copies, unit, extent_size, size);
 }
 
 /* Build a concat map greedily; no sum of caps is formed, so none overflows. */
@@ -107,6 +133,7 @@ int vd_map_init_concat(struct vd_map *m, uint32_t ndev, const uint64_t *cap,
   memset(&t, 0, sizeof(t));
   t.layout = VD_LAYOUT_CONCAT;
   t.ndev = ndev;
+  t.copies = 1;
   t.extent_size = extent_size;
   rc = round_up(size, VD_SECTOR, &t.size);
   if (rc)
@@ -173,8 +200,9 @@ int vd_map_resize(const struct vd_map *old, const uint64_t *room, uint64_t size,
 
   if (rc)
     return rc;
-  if (old->layout == VD_LAYOUT_STRIPE)
-    return vd_map_init_stripe(out, old->ndev, old->unit, old->extent_size, size);
+  if (old->layout != VD_LAYOUT_CONCAT)
+    return init_striped(out, old->layout, old->ndev, old->copies, old->unit,
+                        old->extent_size, size);
   rc = concat_resize(old, room, size, &t);
   if (!rc)
     rc = check_extent_counts(&t);
@@ -211,7 +239,7 @@ static uint64_t stripe_touched(const struct vd_map *m, uint64_t off,
                                uint64_t last)
 {
   uint64_t u0 = off / m->unit, units = last / m->unit - u0 + 1;
-  uint32_t n = m->ndev, first = (uint32_t)(u0 % n), cnt;
+  uint32_t n = vd_map_columns(m), first = (uint32_t)(u0 % n), cnt;
 
   if (units >= n)
     return bit_run(0, n);
@@ -240,11 +268,19 @@ static uint64_t concat_touched(const struct vd_map *m, uint64_t off,
 uint64_t vd_map_devices_touched(const struct vd_map *m, uint64_t off,
                                 uint64_t len)
 {
+  uint64_t cols, legs = 0;
+
   if (len == 0 || !vd_map_in_range(m, off, len))
     return 0;
-  if (m->layout == VD_LAYOUT_STRIPE)
-    return stripe_touched(m, off, off + len - 1);
-  return concat_touched(m, off, off + len - 1);
+  if (m->layout == VD_LAYOUT_CONCAT)
+    return concat_touched(m, off, off + len - 1);
+  cols = stripe_touched(m, off, off + len - 1);
+  if (m->copies <= 1)
+    return cols;
+  for (uint32_t c = 0; c < vd_map_columns(m); c++)
+    if (cols & (UINT64_C(1) << c))
+      legs |= UINT64_C(1) << (c * m->copies);
+  return legs;
 }
 
 /* Fields shared by both iterators; out-of-range requests yield nothing. */
@@ -256,6 +292,7 @@ static void iter_setup(struct vd_map_iter *it, const struct vd_map *m,
   it->off = off;
   it->end = vd_map_in_range(m, off, len) ? off + len : off;
   it->dev = dev;
+  it->copy = 0;
 }
 
 /* Plain iterator over all devices in volume order. */
@@ -270,8 +307,8 @@ static void stripe_seek_dev(struct vd_map_iter *it, uint32_t dev)
 {
   const struct vd_map *m = it->m;
   uint64_t u = it->off / m->unit, in = it->off % m->unit;
-  uint32_t du = (uint32_t)(u % m->ndev);
-  uint64_t steps = (dev + m->ndev - du) % m->ndev;
+  uint32_t n = vd_map_columns(m), du = (uint32_t)(u % n);
+  uint64_t steps = (dev + n - du) % n;
   /* Compare distances so no address past the request is formed. */
   uint64_t gap = steps == 0 ? 0 : steps * m->unit - in;
 
@@ -290,7 +327,14 @@ void vd_map_iter_init_dev(struct vd_map_iter *it, const struct vd_map *m,
     iter_setup(it, m, off, 0, -1);
     return;
   }
-  iter_setup(it, m, off, len, (int32_t)dev);
+  if (m->copies > 1) {
+    /* A leg: its column's segments, reported on the leg. */
+    iter_setup(it, m, off, len, (int32_t)(dev / m->copies));
+    it->copy = dev % m->copies;
+    dev /= m->copies;
+  } else {
+    iter_setup(it, m, off, len, (int32_t)dev);
+  }
   if (m->layout == VD_LAYOUT_CONCAT) {
     uint64_t s = m->dev_start[dev], e = s + m->dev_bytes[dev];
 
@@ -300,7 +344,7 @@ void vd_map_iter_init_dev(struct vd_map_iter *it, const struct vd_map *m,
       it->end = e;
     if (it->off > it->end)
       it->off = it->end;
-  } else if (m->ndev > 1) {
+  } else if (vd_map_columns(m) > 1) {
     stripe_seek_dev(it, dev);
   }
 }
@@ -326,13 +370,14 @@ static uint32_t concat_find(const struct vd_map *m, uint64_t v)
 static void locate(const struct vd_map *m, uint64_t v, uint32_t *dev,
                    uint64_t *dev_off, uint64_t *dev_left)
 {
-  if (m->layout == VD_LAYOUT_STRIPE) {
+  if (m->layout != VD_LAYOUT_CONCAT) {
     uint64_t u = v / m->unit;
+    uint32_t n = vd_map_columns(m);
 
-    *dev = (uint32_t)(u % m->ndev);
-    *dev_off = u / m->ndev * m->unit + v % m->unit;
-    /* With several devices the next unit lives elsewhere. */
-    *dev_left = m->ndev > 1 ? m->unit - v % m->unit : m->size - v;
+    *dev = (uint32_t)(u % n);
+    *dev_off = u / n * m->unit + v % m->unit;
+    /* With several columns the next unit lives elsewhere. */
+    *dev_left = n > 1 ? m->unit - v % m->unit : m->size - v;
     return;
   }
   *dev = concat_find(m, v);
@@ -340,11 +385,12 @@ static void locate(const struct vd_map *m, uint64_t v, uint32_t *dev,
   *dev_left = m->dev_bytes[*dev] - *dev_off;
 }
 
-/* Fill a one-row segment at device offset dev_off. */
+/* Fill a one-row segment at device offset dev_off (dev: a mirror's
+ * column, reported on the iterator's copy of it). */
 static void seg_fill(const struct vd_map_iter *it, struct vd_segment *seg,
                      uint32_t dev, uint64_t dev_off, uint64_t v, uint64_t len)
 {
-  seg->dev = dev;
+  seg->dev = it->m->copies > 1 ? dev * it->m->copies + it->copy : dev;
   seg->extent = (uint32_t)(dev_off / it->m->extent_size);
   seg->ext_offset = dev_off % it->m->extent_size;
   seg->buf_offset = v - it->start;
@@ -370,7 +416,7 @@ static bool next_plain(struct vd_map_iter *it, struct vd_segment *seg)
 /* From done (end of one of it->dev's units) hop to its next unit, or finish. */
 static void stripe_hop(struct vd_map_iter *it, uint64_t done)
 {
-  uint64_t skip = it->m->unit * (it->m->ndev - 1);
+  uint64_t skip = it->m->unit * (vd_map_columns(it->m) - 1);
 
   if (it->end - done > skip)
     it->off = done + skip;
@@ -382,7 +428,7 @@ static void stripe_hop(struct vd_map_iter *it, uint64_t done)
 static bool next_stripe_dev(struct vd_map_iter *it, struct vd_segment *seg)
 {
   const struct vd_map *m = it->m;
-  uint64_t v = it->off, unit = m->unit, pitch = unit * m->ndev;
+  uint64_t v = it->off, unit = m->unit, pitch = unit * vd_map_columns(m);
   uint64_t in = v % unit, left = it->end - v;
   uint64_t dev_off = v / pitch * unit + in;
   uint64_t ext_left = m->extent_size - dev_off % m->extent_size;
@@ -411,7 +457,7 @@ bool vd_map_next(struct vd_map_iter *it, struct vd_segment *seg)
 {
   if (it->off >= it->end)
     return false;
-  if (it->dev >= 0 && it->m->layout == VD_LAYOUT_STRIPE && it->m->ndev > 1)
+  if (it->dev >= 0 && it->m->layout != VD_LAYOUT_CONCAT && vd_map_columns(it->m) > 1)
     return next_stripe_dev(it, seg);
   return next_plain(it, seg);
 }

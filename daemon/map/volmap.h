@@ -5,6 +5,16 @@
  * device's share is cut into extents of extent_size bytes (the last one of
  * a device may be shorter).  This layer knows nothing about OpenCL: it turns
  * (offset, length) into segments addressed by (device, extent, offset).
+ *
+ * A mirror keeps copies of every byte on distinct devices.  Its ndev
+ * devices ("legs") come in sets of copies consecutive ones: leg d holds
+ * copy d % copies of column d / copies, and the volume is striped by unit
+ * over the ndev / copies columns (one column: a plain mirror).  Every leg
+ * of a column holds the same bytes at the same extent and offset, so a
+ * copy is a second placement of the same extent, never a second map.
+ * The plain iterator and the device masks speak of copy 0 (leg c *
+ * copies; add j for copy j of the same segment); the device iterator
+ * takes any leg and reports its segments on that leg.
  */
 #ifndef VRAMD_VOLMAP_H
 #define VRAMD_VOLMAP_H
@@ -19,7 +29,8 @@
 struct vd_map {
   enum vd_layout layout;
   uint32_t ndev;
-  uint64_t unit;                       /* stripe unit (stripe only) */
+  uint32_t copies;                     /* mirror: copies of each byte; else 1 */
+  uint64_t unit;                       /* stripe unit (stripe, mirror) */
   uint64_t extent_size;                /* all but a device's last extent */
   uint64_t size;                       /* volume bytes */
   uint64_t dev_bytes[VD_MAX_DEVICES];  /* bytes of the volume on each device */
@@ -44,13 +55,23 @@ struct vd_map_iter {
   uint64_t off;   /* next volume byte */
   uint64_t end;   /* one past the last volume byte */
   uint64_t start; /* first volume byte (buf_offset 0) */
-  int32_t dev;    /* -1: all devices, else only this one */
+  int32_t dev;    /* -1: all devices, else only this one (a mirror's column) */
+  uint32_t copy;  /* mirror: the copy whose leg segments are reported on */
 };
 
 /* Set up a striped map; size is rounded up to whole rows (unit * ndev).
  * Returns 0 or -EINVAL (bad unit, ndev, extent size) / -EOVERFLOW. */
 int vd_map_init_stripe(struct vd_map *m, uint32_t ndev, uint64_t unit,
                        uint64_t extent_size, uint64_t size);
+
+/* Set up a mirror: ndev legs in sets of copies (2 or more, dividing
+ * ndev), striped by unit over the ndev / copies columns; size is rounded
+ * up to whole rows (unit * columns).  0, -EINVAL or -EOVERFLOW. */
+int vd_map_init_mirror(struct vd_map *m, uint32_t ndev, uint32_t copies, uint64_t unit,
+                       uint64_t extent_size, uint64_t size);
+
+/* Columns a map stripes over: ndev, or ndev / copies for a mirror. */
+uint32_t vd_map_columns(const struct vd_map *m);
 
 /* Set up a concat map, filling devices in order up to cap[i] bytes each
  * (caps rounded down to VD_SECTOR); size is rounded up to VD_SECTOR.
@@ -78,7 +99,8 @@ uint64_t vd_map_extent_bytes(const struct vd_map *m, uint32_t dev, uint32_t i);
 /* True if [off, off+len) lies inside the volume (no overflow, len may be 0). */
 bool vd_map_in_range(const struct vd_map *m, uint64_t off, uint64_t len);
 
-/* Bit i set when device i holds any byte of [off, off+len). */
+/* Bit i set when device i holds any byte of [off, off+len) (a mirror:
+ * copy 0's leg of each column that does). */
 uint64_t vd_map_devices_touched(const struct vd_map *m, uint64_t off,
                                 uint64_t len);
 

@@ -62,8 +62,9 @@ static cl_int probe(struct vd_device *dev)
 void vd_device_declare_lost(struct vd_device *dev, const char *why)
 {
   if (vd_device_mark_lost(dev))
-    vd_err("%s: device lost: %s; its volumes now fail every request with EIO "
-           "(restart vramd once the device is back)", dev->info.id, why);
+    vd_err("%s: device lost: %s; its volumes now fail every request with EIO, mirrors "
+           "serve from their other copies (restart vramd once the device is back)",
+           dev->info.id, why);
 }
 
 /* After a failed transfer: probe, and declare the device lost only when

@@ -44,13 +44,14 @@ static void untake(struct vd_track *tr, const uint64_t *bits)
     atomic_fetch_or(&tr->bits[w], bits[w]);
 }
 
-/* Copy the first bytes of cur into dst while requests go on, then park
- * them for the last written pieces and place dst.  *placed when placed
- * (the slot still held cur: a thin chunk discarded meanwhile is left
- * alone). */
+/* Copy the first bytes of cur, logical part d's extent i, into dst while
+ * requests go on, then park them for the last written pieces and place
+ * dst as part into's extent i (d itself for a move; a mirror's stale leg
+ * for a rebuild).  *placed when placed (d's slot still held cur: a thin
+ * chunk discarded meanwhile is left alone). */
 static int copy_and_place(struct vd_move_ctl *c, struct vd_target *t, uint32_t d, uint32_t i,
-                          struct vd_extent *cur, struct vd_extent *dst, uint64_t bytes,
-                          bool *placed)
+                          uint32_t into, struct vd_extent *cur, struct vd_extent *dst,
+                          uint64_t bytes, bool *placed)
 {
   uint64_t t0, stall;
   struct vd_track tr = { d, i, MOVE_PIECE, (uint32_t)((bytes + MOVE_PIECE - 1) / MOVE_PIECE), NULL };
@@ -89,7 +90,7 @@ static int copy_and_place(struct vd_move_ctl *c, struct vd_target *t, uint32_t d
     rc = vd_extent_copy_sums(c->cp, cur, dst, bytes / VD_SUM_BLOCK);
   *placed = !rc && atomic_load(&t->ext[d][i]) == cur;
   if (*placed)
-    vd_target_place(t, d, i, dst);
+    vd_target_place(t, into, i, dst);
   vd_target_track(t, NULL);
   vd_target_resume(c->eng, t);
   stall = vd_now_ns() - t0;
@@ -132,7 +133,7 @@ static int move_extent(struct vd_move_ctl *c, struct vd_volume *v, uint32_t d, u
   rc = vd_extent_alloc_sums(to, bytes, vd_extent_sums(cur) != 0, &dst, err, errlen);
   if (rc)
     goto out_unlock;
-  rc = copy_and_place(c, t, d, i, cur, dst, keep, &placed);
+  rc = copy_and_place(c, t, d, i, d, cur, dst, keep, &placed);
   if (rc) {
     snprintf(err, errlen, "volume %s: %s", v->spec.name,
              rc == -ENOMEM ? "out of host memory" : vd_copier_error(c->cp));
@@ -151,7 +152,58 @@ out_unlock:
 int vd_volume_move(struct vd_move_ctl *c, struct vd_volume *v, uint32_t d, uint32_t i,
                    struct vd_device *to, char *err, size_t errlen)
 {
+  if (vd_volume_copy_on(v, d, i, to)) {
+    snprintf(err, errlen, "volume %s: %s holds another copy of that data", v->spec.name,
+             vd_device_info(to)->id);
+    return -ENOSPC;
+  }
   return move_extent(c, v, d, i, to, 0, 0, err, errlen);
+}
+
+/* A mirror's leg extent rebuilt from another copy, while requests run. */
+int vd_volume_rebuild(struct vd_move_ctl *c, struct vd_volume *v, uint32_t from, uint32_t leg,
+                      uint32_t i, struct vd_device *to, char *err, size_t errlen)
+{
+  struct vd_target *t = &v->target;
+  struct vd_extent *cur, *old, *dst;
+  bool placed = false;
+  int rc;
+
+  pthread_mutex_lock(&t->move_lock);
+  cur = atomic_load(&t->ext[from][i]);
+  old = atomic_load(&t->ext[leg][i]);
+  rc = vd_extent_alloc(to, vd_extent_bytes(cur), &dst, err, errlen);
+  if (rc)
+    goto out_unlock;
+  rc = copy_and_place(c, t, from, i, leg, cur, dst, vd_extent_bytes(cur), &placed);
+  if (rc)
+    snprintf(err, errlen, "volume %s: %s", v->spec.name,
+             rc == -ENOMEM ? "out of host memory" : vd_copier_error(c->cp));
+  else if (!placed)
+    rc = -EAGAIN; /* the source moved meanwhile: not for a mirror, but never place it */
+  if (placed) {
+    c->moved_bytes += vd_extent_bytes(dst);
+    c->moved_extents++;
+  }
+  /* Parked requests were resubmitted on dst: none can reach old now. */
+  vd_extent_free(placed ? old : dst);
+out_unlock:
+  pthread_mutex_unlock(&t->move_lock);
+  return rc;
+}
+
+/* True when another copy of logical part d's extent i (a mirror's
+ * sibling leg) lives on dev: copies stay on distinct devices. */
+bool vd_volume_copy_on(const struct vd_volume *v, uint32_t d, uint32_t i,
+                       const struct vd_device *dev)
+{
+  uint32_t k = v->target.map.copies;
+  if (k <= 1)
+    return false;
+  for (uint32_t l = d / k * k; l < d / k * k + k; l++)
+    if (l != d && vd_volume_where(v, l, i, NULL) == dev)
+      return true;
+  return false;
 }
 
 /* A new buffer of bytes for logical part d's extent i, where it is. */
@@ -161,10 +213,12 @@ int vd_volume_reshape(struct vd_move_ctl *c, struct vd_volume *v, uint32_t d, ui
   return move_extent(c, v, d, i, NULL, bytes, keep, err, errlen);
 }
 
-/* Where an extent of v that must leave from should go: the active device
- * with the most room, the volume's own devices first; NULL if none fits. */
-static struct vd_device *pick(struct vd_pool *pool, const struct vd_volume *v,
-                              const struct vd_device *from, uint64_t bytes, const uint64_t *room)
+/* Where logical part d's extent i of v that must leave from should go:
+ * the active device with the most room, the volume's own devices first,
+ * never one with another copy of it; NULL if none fits. */
+static struct vd_device *pick(struct vd_pool *pool, const struct vd_volume *v, uint32_t d,
+                              uint32_t i, const struct vd_device *from, uint64_t bytes,
+                              const uint64_t *room)
 {
   struct vd_device *best = NULL;
   for (int own = 1; own >= 0 && !best; own--)
@@ -174,7 +228,7 @@ static struct vd_device *pick(struct vd_pool *pool, const struct vd_volume *v,
       for (unsigned j = 0; j < v->target.map.ndev; j++)
         is_own |= v->target.dev[j] == dev;
       if (dev == from || is_own != (bool)own || vd_device_state(dev) != VD_DEV_ACTIVE ||
-          room[k] < bytes)
+          room[k] < bytes || vd_volume_copy_on(v, d, i, dev))
         continue;
       if (!best || room[k] > room[vd_device_info(best)->index])
         best = dev;
@@ -207,7 +261,7 @@ static int each_on(struct vd_volume **vols, int n, struct vd_pool *pool,
             return 0;
           if (vd_volume_where(vols[k], d, i, &bytes) != from)
             continue;
-          to = pick(pool, vols[k], from, bytes, room);
+          to = pick(pool, vols[k], d, i, from, bytes, room);
           if (!to) {
             *short_bytes += bytes;
             continue;
@@ -357,7 +411,7 @@ int vd_rebalance(struct vd_move_ctl *c, struct vd_volume *v, char *err, size_t e
       uint64_t bytes = 0;
       struct vd_device *on = vd_volume_where(v, d, i, &bytes);
       int rc;
-      if (!on || on == t->dev[d])
+      if (!on || on == t->dev[d] || vd_volume_copy_on(v, d, i, t->dev[d]))
         continue;
       if (c->cancelled && c->cancelled(c->arg)) {
         snprintf(err, errlen, "cancelled");

@@ -32,11 +32,11 @@ static int no_room(struct vd_volume *v, const uint64_t *room, char *err, size_t 
   uint64_t fits = v->size;
   char a[32], b[32];
 
-  if (m->layout == VD_LAYOUT_STRIPE) {
+  if (m->layout != VD_LAYOUT_CONCAT) {
     uint64_t least = UINT64_MAX;
     for (uint32_t d = 0; d < m->ndev; d++)
       least = room[d] < least ? room[d] : least;
-    fits += (least - least % m->unit) * m->ndev;
+    fits += (least - least % m->unit) * vd_map_columns(m); /* a mirror's copies add none */
   } else {
     uint32_t last = 0;
     for (uint32_t d = 0; d < m->ndev; d++)
@@ -48,7 +48,7 @@ static int no_room(struct vd_volume *v, const uint64_t *room, char *err, size_t 
   snprintf(err, errlen, "volume '%s' cannot grow that far: its devices have room for %s "
            "more, so at most %s fits (%s)", v->spec.name,
            vd_format_size(fits - v->size, a, sizeof a), vd_format_size(fits, b, sizeof b),
-           m->layout == VD_LAYOUT_STRIPE ? "striped: the fullest device limits it"
+           m->layout != VD_LAYOUT_CONCAT ? "striped: the fullest device limits it"
                                          : "concatenated: growth goes on the last devices");
   return -ENOSPC;
 }

@@ -86,10 +86,12 @@ static int resolve_free_size(struct vd_volume_spec *s, struct vd_device **dev,
     least = a < least ? a : least;
     sum += a;
   }
-  if (s->layout == VD_LAYOUT_STRIPE) {
+  if (s->layout != VD_LAYOUT_CONCAT) {
+    /* A mirror's columns hold the volume once: its copies add nothing. */
+    unsigned cols = s->ndev / vd_volume_copies(s);
     unit = s->stripe_unit ? s->stripe_unit : VD_DEFAULT_STRIPE_UNIT;
-    row = unit * s->ndev;
-    want = (unsigned __int128)least * s->ndev * s->size_free_pct / 100;
+    row = unit * (cols ? cols : 1);
+    want = (unsigned __int128)least * cols * s->size_free_pct / 100;
     s->size = (uint64_t)(want - want % row);
   } else {
     want = (unsigned __int128)sum * s->size_free_pct / 100;
@@ -98,7 +100,7 @@ static int resolve_free_size(struct vd_volume_spec *s, struct vd_device **dev,
   if (s->size == 0) {
     snprintf(err, errlen, "%u%% of the free VRAM on %s is less than one %s", s->size_free_pct,
              s->ndev == 1 ? "this device" : "these devices",
-             s->layout == VD_LAYOUT_STRIPE ? "stripe row" : "sector");
+             s->layout != VD_LAYOUT_CONCAT ? "stripe row" : "sector");
     return -ENOSPC;
   }
   return 0;
@@ -164,6 +166,67 @@ static int build_thin_map(struct vd_volume *v, struct vd_device **dev,
   return 0;
 }
 
+/* A mirror's map: copies that divide the device count, each device
+ * holding a column's whole share. */
+static int build_mirror_map(struct vd_volume *v, struct vd_device **dev, uint64_t unit,
+                            uint64_t extent_size, char *err, size_t errlen)
+{
+  struct vd_volume_spec *s = &v->spec;
+  unsigned copies = vd_volume_copies(s), cols, worst = 0;
+  uint64_t least = UINT64_MAX;
+  char a[32], b[32], c[32];
+  int rc;
+
+  if (copies < 2) {
+    snprintf(err, errlen, "a mirror keeps 2 or more copies of each byte, not %u", copies);
+    return -EINVAL;
+  }
+  if (s->ndev % copies) {
+    snprintf(err, errlen, "a mirror of %u copies needs a multiple of %u devices, not %u: each "
+             "set of %u consecutive devices holds one copy each", copies, copies, s->ndev,
+             copies);
+    return -EINVAL;
+  }
+  if (s->provisioning == VD_PROV_THIN) {
+    snprintf(err, errlen, "a mirror is thick: thin provisioning takes no mirror layout");
+    return -EINVAL;
+  }
+  s->copies = (int)copies;
+  cols = s->ndev / copies;
+  rc = vd_map_init_mirror(&v->target.map, s->ndev, copies, unit, extent_size, s->size);
+  if (rc) {
+    snprintf(err, errlen, "size %llu cannot be mirrored (too large)", (unsigned long long)s->size);
+    return -EINVAL;
+  }
+  for (unsigned i = 0; i < s->ndev; i++)
+    if (vd_device_available(dev[i]) < least) {
+      least = vd_device_available(dev[i]);
+      worst = i;
+    }
+  if (least >= v->target.map.dev_bytes[0])
+    return 0;
+  least -= least % unit;
+  snprintf(err, errlen, "volume '%s' needs %s on each of %u devices (%u copies) but %s has "
+           "only %s available; at most %s fits mirrored over these devices", s->name,
+           vd_format_size(v->target.map.dev_bytes[0], a, sizeof a), s->ndev, copies,
+           vd_device_info(dev[worst])->id, vd_format_size(least, b, sizeof b),
+           vd_format_size(least * cols, c, sizeof c));
+  return -ENOSPC;
+}
+
+/* The spec's stripe unit, or the default, checked and set: 0 or -EINVAL. */
+static int take_unit(struct vd_volume_spec *s, char *err, size_t errlen)
+{
+  uint64_t unit = s->stripe_unit ? s->stripe_unit : VD_DEFAULT_STRIPE_UNIT;
+  if (!vd_is_pow2(unit) || unit < VD_MIN_STRIPE_UNIT || unit > VD_MAX_STRIPE_UNIT) {
+    snprintf(err, errlen, "stripe unit %llu is not a power of two from 4 KiB to 1 MiB",
+             (unsigned long long)unit);
+    return -EINVAL;
+  }
+  s->stripe_unit = unit;
+  return 0;
+}
+
 /* Build the map for the spec, checking capacity first. */
 static int build_map(struct vd_volume *v, struct vd_device **dev,
                      uint64_t extent_size, char *err, size_t errlen)
@@ -171,16 +234,20 @@ static int build_map(struct vd_volume *v, struct vd_device **dev,
   struct vd_volume_spec *s = &v->spec;
   int rc;
 
+  if (s->layout == VD_LAYOUT_MIRROR) {
+    rc = take_unit(s, err, errlen);
+    if (!rc)
+      rc = build_mirror_map(v, dev, s->stripe_unit, extent_size, err, errlen);
+    v->size = v->target.map.size;
+    return rc;
+  }
   if (s->provisioning == VD_PROV_THIN)
     return build_thin_map(v, dev, extent_size, err, errlen);
   if (s->layout == VD_LAYOUT_STRIPE) {
-    uint64_t unit = s->stripe_unit ? s->stripe_unit : VD_DEFAULT_STRIPE_UNIT;
-    if (!vd_is_pow2(unit) || unit < VD_MIN_STRIPE_UNIT || unit > VD_MAX_STRIPE_UNIT) {
-      snprintf(err, errlen, "stripe unit %llu is not a power of two from 4 KiB to 1 MiB",
-               (unsigned long long)unit);
-      return -EINVAL;
-    }
-    s->stripe_unit = unit;
+    uint64_t unit;
+    if ((rc = take_unit(s, err, errlen)))
+      return rc;
+    unit = s->stripe_unit;
     if (s->size / s->ndev > vd_device_available(dev[0]) + unit) {
       /* Too big to even map: report it as the capacity problem it is. */
       v->target.map.unit = unit;
@@ -349,7 +416,7 @@ int vd_volume_alloc_ctl(struct vd_pool *pool, struct vd_stock *stock, uint64_t e
     if (max < extent_size)
       extent_size = max - max % VD_SECTOR;
   }
-  if (v->spec.layout == VD_LAYOUT_STRIPE && v->spec.stripe_unit && !v->target.stock &&
+  if (v->spec.layout != VD_LAYOUT_CONCAT && v->spec.stripe_unit && !v->target.stock &&
       extent_size > v->spec.stripe_unit)
     extent_size -= extent_size % v->spec.stripe_unit;
   rc = build_map(v, v->target.dev, extent_size, err, errlen);
@@ -439,12 +506,23 @@ bool vd_volume_uses(const struct vd_volume *v, const struct vd_device *dev)
   return false;
 }
 
-/* Failed by vramd_device_fail, or a device gone under it since. */
+/* Copies of each byte a spec asks for: 1 unless a mirror. */
+unsigned vd_volume_copies(const struct vd_volume_spec *s)
+{
+  if (s->layout != VD_LAYOUT_MIRROR)
+    return 1;
+  return s->copies < 0 ? VD_MIRROR_COPIES_DEFAULT : (unsigned)s->copies;
+}
+
+/* Failed by vramd_device_fail, or a device gone under it since; a
+ * mirror only once some byte has no copy left. */
 bool vd_volume_failed(const struct vd_volume *v)
 {
   const struct vd_target *t = &v->target;
   if (atomic_load(&t->failed))
     return true;
+  if (t->map.copies > 1)
+    return vd_mirror_healthy((struct vd_target *)t) == 0;
   if (!atomic_load(&t->placed)) {
     for (unsigned d = 0; d < t->map.ndev; d++)
       if (vd_device_is_lost(t->dev[d]))
@@ -458,6 +536,17 @@ bool vd_volume_failed(const struct vd_volume *v)
         return true;
     }
   return false;
+}
+
+/* "failed", "degraded" (a mirror short of a copy somewhere) or "ok". */
+const char *vd_volume_state(const struct vd_volume *v)
+{
+  if (vd_volume_failed(v))
+    return "failed";
+  if (v->target.map.copies > 1 &&
+      vd_mirror_healthy((struct vd_target *)&v->target) < v->target.map.copies)
+    return "degraded";
+  return "ok";
 }
 
 /* Add one request's outcome to the volume's counters. */

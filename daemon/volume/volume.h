@@ -93,8 +93,13 @@ uint64_t vd_volume_allocated(const struct vd_volume *v);
 /* True when its extents keep checksums (integrity crc32c). */
 bool vd_volume_sums(const struct vd_volume *v);
 
-/* True once the volume lost a device: every I/O gets EIO at once. */
+/* True once the volume lost a device (a mirror: every copy of some
+ * byte): every I/O gets EIO at once. */
 bool vd_volume_failed(const struct vd_volume *v);
+/* "failed", "degraded" (a mirror with a copy out of sync) or "ok". */
+const char *vd_volume_state(const struct vd_volume *v);
+/* Copies of each byte a spec asks for: 1 unless a mirror (default 2). */
+unsigned vd_volume_copies(const struct vd_volume_spec *s);
 
 /* Count one finished request. */
 void vd_volume_account(struct vd_volume *v, enum vd_op op, uint64_t bytes,
@@ -143,6 +148,27 @@ int vd_volume_move(struct vd_move_ctl *c, struct vd_volume *v, uint32_t d, uint3
  * partial last extent).  Nothing for a thin range holding no chunk. */
 int vd_volume_reshape(struct vd_move_ctl *c, struct vd_volume *v, uint32_t d, uint32_t i,
                       uint64_t bytes, uint64_t keep, char *err, size_t errlen);
+/* Rebuild a mirror's leg extent (leg, i) from another copy, leg from:
+ * a new buffer on to gets from's extent i copied while requests run,
+ * then replaces leg's (whose old buffer is freed).  0, -ENOSPC (no room
+ * on to), -EIO (the copy failed; nothing changed). */
+int vd_volume_rebuild(struct vd_move_ctl *c, struct vd_volume *v, uint32_t from, uint32_t leg,
+                      uint32_t i, struct vd_device *to, char *err, size_t errlen);
+/* True when another copy of logical part d's extent i lives on dev. */
+bool vd_volume_copy_on(const struct vd_volume *v, uint32_t d, uint32_t i,
+                       const struct vd_device *dev);
+/* Rebuild every stale leg of mirror v (repair.c) on to, or where each
+ * fits (to NULL: its own device if in service, else the active device
+ * with the most room that holds no other copy of its column), while
+ * requests run; the leg is in sync again once every extent is copied
+ * and it broke not meanwhile.  0, -EINVAL (not a mirror), -EALREADY
+ * (nothing stale), -ENOSPC (no device fits), -EIO (a copy failed, or no
+ * copy in sync is left to copy from). */
+int vd_volume_repair(struct vd_move_ctl *c, struct vd_volume *v, struct vd_device *to,
+                     struct vd_pool *pool, char *err, size_t errlen);
+/* Bytes a repair of v would copy now (its stale legs). */
+uint64_t vd_volume_repair_bytes(struct vd_volume *v);
+
 /* Bytes of every volume's extents on dev. */
 uint64_t vd_volumes_bytes_on(struct vd_registry *reg, const struct vd_device *dev);
 /* Whether everything on from fits on the other active devices: 0, or

@@ -38,6 +38,7 @@ POST /v1/volumes/{name}/export
 DELETE /v1/volumes/{name}/export
 POST /v1/volumes/{name}/rebalance
 POST /v1/volumes/{name}/scrub
+POST /v1/volumes/{name}/repair
 POST /v1/volumes/{name}/save
 POST /v1/volumes/{name}/restore
 GET /v1/jobs
@@ -220,6 +221,45 @@ wait_job "$(echo "$body" | jq -r .id)" done
 call GET /v1/volumes/{name} /v1/volumes/sums; expect 200 "GET sums, scrubbed"
 call POST /v1/volumes/{name}/scrub /v1/volumes/thick/scrub; expect 409 "scrub thick" no_checksums
 call POST /v1/volumes/{name}/scrub /v1/volumes/nope/scrub; expect 404 "scrub nope" not_found
+# A mirror (its copies shown), and repair's refusals: the repair itself is
+# tests/integration/mirror.sh's.
+call POST /v1/volumes /v1/volumes -d '{"name":"mir","size":4194304,"layout":"mirror","devices":["cpu0","cpu1"],"copies":2}'
+expect 201 "create mir"
+call GET /v1/volumes/{name} /v1/volumes/mir; expect 200 "GET mir"
+call POST /v1/volumes/{name}/repair /v1/volumes/mir/repair; expect 409 "repair in sync" nothing_to_repair
+call POST /v1/volumes/{name}/repair /v1/volumes/thin/repair; expect 400 "repair thin" not_a_mirror
+call POST /v1/volumes/{name}/repair /v1/volumes/nope/repair; expect 404 "repair nope" not_found
+call POST /v1/volumes/{name}/repair /v1/volumes/mir/repair -d '{"disk":"x"}'; expect 400 "repair disk" unknown_field
+# A write whose part on one copy fails (the io fault) leaves mir degraded,
+# and a repair rebuilds that copy on its own device.
+call POST /v1/faults /v1/faults -d '{"io_after":1}'; expect 204 "io fault"
+python3 - "$tmpdir/nbd.sock" <<'EOF' || fail "a write to mir failed"
+import socket, struct, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.recv(18)
+s.sendall(struct.pack(">I", 1))
+name = b"mir"
+s.sendall(struct.pack(">QII", 0x49484156454F5054, 7, 4 + len(name) + 2) +
+          struct.pack(">I", len(name)) + name + struct.pack(">H", 0))
+while True:
+    hdr = b""
+    while len(hdr) < 20:
+        hdr += s.recv(20 - len(hdr))
+    _, _, typ, ln = struct.unpack(">QIII", hdr)
+    while ln:
+        ln -= len(s.recv(ln))
+    if typ == 1:
+        break
+s.sendall(struct.pack(">IHHQQI", 0x25609513, 0, 1, 7, 0, 4096) + b"\x5a" * 4096)
+rep = b""
+while len(rep) < 16:
+    rep += s.recv(16 - len(rep))
+sys.exit(struct.unpack(">IIQ", rep)[1])
+EOF
+call GET /v1/volumes/{name} /v1/volumes/mir; expect 200 "GET mir degraded"
+[ "$(echo "$body" | jq -r '[.state, .copies_healthy] | join(",")')" = "degraded,1" ] || fail "mir: $body"
+call POST /v1/volumes/{name}/repair /v1/volumes/mir/repair; expect 202 "repair mir"
+wait_job "$(echo "$body" | jq -r .id)" done
+call DELETE /v1/volumes/{name} /v1/volumes/mir; expect 204 "delete mir"
 # A reserve that takes the whole device, with drain: a reserve job.
 call GET /v1/devices/{id} /v1/devices/cpu0
 total=$(echo "$body" | jq -r .total_bytes)

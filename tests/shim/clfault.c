@@ -6,7 +6,7 @@
  * Armed by the file named in $VD_CLFAULT_FILE, one line:
  *   MODE INDEX CODE [FUNCTION]
  * MODE  lost: from now on every call on the device fails, for good (the
- *             file may go);
+ *             file may go; another line loses another device too);
  *       once: the next call on the device fails, and the file is removed.
  * INDEX the device's place in its platform's clGetDeviceIDs list.
  * CODE  an OpenCL error name (CL_DEVICE_NOT_AVAILABLE, ...) or number.
@@ -39,7 +39,9 @@ struct arm {
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static struct arm armed, lost;  /* the file's arm; the lost one latched */
+static struct arm armed;        /* the file's arm */
+static struct arm lost[64];     /* the lost ones latched, by index */
+static bool any_lost;
 static struct stat seen;        /* the file armed was read from */
 static struct { cl_device_id id; unsigned index; } devs[MAX_DEVS];
 static unsigned ndevs;
@@ -111,10 +113,11 @@ static void refresh(void)
   armed.index = index;
   armed.code = parse_code(code);
   snprintf(armed.fn, sizeof armed.fn, "%s", fn);
-  if (!armed.once && !lost.on) {
-    lost = armed;
+  if (!armed.once && index < 64 && !lost[index].on) {
+    lost[index] = armed;
+    any_lost = true;
     fprintf(stderr, "clfault: device %u lost: %s now fail%s with %d\n", index,
-            fn[0] ? fn : "its OpenCL calls", fn[0] ? "s" : "", (int)lost.code);
+            fn[0] ? fn : "its OpenCL calls", fn[0] ? "s" : "", (int)armed.code);
   }
 }
 
@@ -163,11 +166,11 @@ static bool should_fail(cl_device_id d, const char *fn, bool once_ok, cl_int *co
 
   pthread_mutex_lock(&lock);
   refresh();
-  if (!lost.on && !armed.on)
+  if (!any_lost && !armed.on)
     goto out_unlock;
   idx = dev_index(d);
-  if (lost.on && idx == lost.index && fn_in(lost.fn, fn)) {
-    *code = lost.code;
+  if (idx < 64 && lost[idx].on && fn_in(lost[idx].fn, fn)) {
+    *code = lost[idx].code;
     fail = true;
   } else if (armed.on && armed.once && once_ok && idx == armed.index &&
              fn_in(armed.fn, fn) &&

@@ -79,7 +79,7 @@ static void test_unit_needs_stripe(void)
   struct vd_volume_spec spec;
   CU_ASSERT_EQUAL(vd_spec_from_text("name=a,size=4M,layout=concat,unit=64K", &spec,
                                           err, sizeof err), -EINVAL);
-  CU_ASSERT_STRING_EQUAL(err, "volume: unit= applies to layout=stripe only, not concat");
+  CU_ASSERT_STRING_EQUAL(err, "volume: unit= applies to layout=stripe or mirror only, not concat");
   CU_ASSERT_EQUAL(vd_spec_from_text("name=a,size=4M,unit=64K,layout=concat", &spec,
                                           err, sizeof err), -EINVAL);
   CU_ASSERT_EQUAL(vd_spec_from_text("name=a,size=4M,unit=64K,layout=stripe", &spec,

@@ -215,7 +215,7 @@ static void test_body_bad(void)
   json_bad("{\"name\":\"a\",\"size\":-1}", B, "invalid_field", "size",
            "field 'size' must be greater than zero");
   json_bad("{\"name\":\"a\",\"size\":1,\"layout\":\"raid\"}", B, "invalid_field", "layout",
-           "layout must be \"stripe\" or \"concat\"");
+           "layout must be \"stripe\", \"concat\" or \"mirror\"");
   json_bad("{\"name\":\"a\",\"size\":1,\"layout\":3}", B, "invalid_field", "layout",
            "field 'layout' must be a string");
   json_bad("{\"name\":\"a\",\"size\":1,\"devices\":[]}", B, "invalid_field", "devices",
@@ -247,7 +247,7 @@ static void test_body_bad(void)
   json_bad("{\"name\":\"a\",\"size\":1,\"persist\":7}", B, "invalid_field", "persist",
            "field 'persist' must be a string");
   json_bad("{\"name\":\"a\",\"size\":1,\"ublk\":1}", B, "unknown_field", "ublk",
-           "unknown field 'ublk'; known fields: name, size, layout, devices, stripe_unit, "
+           "unknown field 'ublk'; known fields: name, size, layout, devices, stripe_unit, copies, "
            "frontend, provisioning, attach, index, persist, integrity");
   /* Attach takes the exposure and nothing else, and needs the frontend. */
   json_bad("{\"frontend\":\"ublk\",\"size\":1}", VD_SPEC_EXPOSE, "unknown_field", "size",
@@ -262,7 +262,8 @@ static void test_body_bad(void)
   json_bad("{\"name\":\"a\"}", B, "missing_field", "size", "field 'size' (bytes) is required");
   json_bad("{\"stripe_unit\":65536,\"name\":\"a\",\"size\":1,\"layout\":\"concat\"}", B,
            "invalid_field", "stripe_unit",
-           "field 'stripe_unit' applies to layout \"stripe\" only; drop it for \"concat\"");
+           "field 'stripe_unit' applies to layout \"stripe\" or \"mirror\" only; drop it for "
+           "\"concat\"");
 }
 
 /* 65 device ids are one too many. */
@@ -323,7 +324,7 @@ static void test_saved_version1(void)
            "invalid_field", "size", "field 'size' must be greater than zero");
   json_bad("{\"name\":\"d\",\"size\":1,\"layout\":\"stripe\",\"frontend\":\"nbd\",\"ublk\":1}",
            S, "unknown_field", "ublk",
-           "unknown field 'ublk'; known fields: name, size, layout, devices, stripe_unit, "
+           "unknown field 'ublk'; known fields: name, size, layout, devices, stripe_unit, copies, "
            "frontend, provisioning, attach, index, persist, integrity, export");
 }
 
@@ -339,7 +340,7 @@ static void test_text_bad(void)
   text_bad("name=a,size=9000P", "volume: size '9000P' is too large");
   text_bad("name=a,size=4M,unit=3K", "volume: unit '3K' is not a power of two from 4K to 1M");
   text_bad("name=a,size=4M,unit=2M", "volume: unit '2M' is not a power of two from 4K to 1M");
-  text_bad("name=a,size=4M,layout=raid", "volume: layout 'raid' is not stripe or concat");
+  text_bad("name=a,size=4M,layout=raid", "volume: layout 'raid' is not stripe, concat or mirror");
   text_bad("name=a,size=4M,devices=cpu0+cpu0", "devices: 'cpu0' is listed twice");
   text_bad("name=a,size=4M,devices=+", "devices: empty device list");
   text_bad("name=a,size=4M,devices=a-very-long-device-id", "devices: bad device list");
@@ -353,7 +354,7 @@ static void test_text_bad(void)
   text_bad("name=a", "volume: name= and size= are required");
   text_bad("size=4M", "volume: name= and size= are required");
   text_bad("name=a,size=4M,layout=concat,unit=64K",
-           "volume: unit= applies to layout=stripe only, not concat");
+           "volume: unit= applies to layout=stripe or mirror only, not concat");
   memset(long_def, 'a', sizeof long_def - 1);
   long_def[sizeof long_def - 1] = '\0';
   text_bad(long_def, "volume definition is too long");
@@ -378,7 +379,7 @@ static void test_set_text(void)
   CU_ASSERT_EQUAL(vd_spec_check_text(&spec, err, sizeof err), 0);
   CU_ASSERT_EQUAL(vd_spec_set_text(&spec, "layout", "concat", err, sizeof err), 0);
   CU_ASSERT_EQUAL(vd_spec_check_text(&spec, err, sizeof err), -EINVAL);
-  CU_ASSERT_STRING_EQUAL(err, "unit= applies to layout=stripe only, not concat");
+  CU_ASSERT_STRING_EQUAL(err, "unit= applies to layout=stripe or mirror only, not concat");
   CU_ASSERT_EQUAL(vd_spec_set_text(&spec, "devices", "gpu0+gpu1", err, sizeof err), 0);
   CU_ASSERT_EQUAL(spec.ndev, 2);
   CU_ASSERT_EQUAL(vd_spec_set_text(&spec, "devices", "all", err, sizeof err), 0);
@@ -404,6 +405,32 @@ static void test_names(void)
   CU_ASSERT_STRING_EQUAL(vd_frontend_name((enum vd_frontend_kind)9), "nbd");
   CU_ASSERT_EQUAL(vd_frontend_parse("none", &k), 0);
   CU_ASSERT_EQUAL(k, VD_FRONTEND_NONE);
+}
+
+/* A mirror: copies in every form, left out while not given, refused on
+ * other layouts. */
+static void test_mirror(void)
+{
+  char text[512];
+
+  CU_ASSERT_EQUAL_FATAL(vd_spec_from_text("name=m,size=4M,layout=mirror,devices=a+b+c+d,"
+                                          "copies=2,unit=64K", &spec, err, sizeof err), 0);
+  CU_ASSERT_EQUAL(spec.layout, VD_LAYOUT_MIRROR);
+  CU_ASSERT_EQUAL(spec.copies, 2);
+  CU_ASSERT_EQUAL(spec.ndev, 4);
+  CU_ASSERT_EQUAL(vd_spec_to_text(&spec, text, sizeof text), 0);
+  CU_ASSERT_STRING_EQUAL(text, "name=m,size=4194304,layout=mirror,devices=a+b+c+d,unit=65536,"
+                         "copies=2,frontend=nbd,attach=off");
+  json_round_trip(&spec, VD_SPEC_BODY, "{\"name\":\"m\",\"size\":4194304,\"layout\":\"mirror\","
+                  "\"devices\":[\"a\",\"b\",\"c\",\"d\"],\"stripe_unit\":65536,\"copies\":2,"
+                  "\"frontend\":\"nbd\",\"attach\":false}");
+  CU_ASSERT_EQUAL_FATAL(from_json("{\"name\":\"m\",\"size\":1,\"layout\":\"mirror\"}",
+                                  VD_SPEC_BODY), 0);
+  CU_ASSERT_EQUAL(spec.copies, -1); /* not given: 2 */
+  json_bad("{\"name\":\"a\",\"size\":1,\"copies\":3}", VD_SPEC_BODY, "invalid_field", "copies",
+           "field 'copies' applies to layout \"mirror\" only; drop it for \"stripe\"");
+  text_bad("name=a,size=4M,layout=concat,copies=2",
+           "volume: copies= applies to layout=mirror only, not concat");
 }
 
 /* attach and index only where there is a kernel device to make. */
@@ -435,6 +462,7 @@ static const struct vd_test tests[] = {
   { "text: field by field, as vramctl", test_set_text },
   { "layout and frontend names", test_names },
   { "attach and index need a kernel device", test_exposure },
+  { "mirror: copies", test_mirror },
   { NULL, NULL },
 };
 

@@ -655,6 +655,109 @@ static void test_random_concat(void)
       return;
 }
 
+/* ---- mirrors: a stripe over the columns, each column held by copies legs ---- */
+
+/* A segment of the column map, as leg l of a mirror reports it. */
+static struct vd_segment on_leg(struct vd_segment s, uint32_t l)
+{
+  s.dev = l;
+  return s;
+}
+
+/* The mirror m iterates [off, off+len) as the stripe over its columns
+ * c does, on copy 0 (plain) and on every leg (device iterator). */
+static bool mirror_matches(const struct vd_map *m, const struct vd_map *c, uint64_t off,
+                           uint64_t len)
+{
+  struct vd_map_iter it;
+  uint64_t legs = 0, touched = vd_map_devices_touched(c, off, len);
+
+  snprintf(g_ctx, sizeof(g_ctx), "mirror ndev=%u copies=%u unit=%llu ext=%llu size=%llu "
+           "off=%llu len=%llu", m->ndev, m->copies, (unsigned long long)m->unit,
+           (unsigned long long)m->extent_size, (unsigned long long)m->size,
+           (unsigned long long)off, (unsigned long long)len);
+  vd_map_iter_init(&it, m, off, len);
+  collect(&it, &g_plain);
+  vd_map_iter_init(&it, c, off, len);
+  collect(&it, &g_dev);
+  CHECK(g_plain.n == g_dev.n);
+  for (size_t i = 0; i < g_plain.n; i++) {
+    struct vd_segment want = on_leg(g_dev.a[i], g_dev.a[i].dev * m->copies);
+    CHECK(!memcmp(&g_plain.a[i], &want, sizeof want));
+  }
+  for (uint32_t col = 0; col < c->ndev; col++)
+    if (touched & (UINT64_C(1) << col))
+      legs |= UINT64_C(1) << (col * m->copies);
+  CHECK(vd_map_devices_touched(m, off, len) == legs);
+  for (uint32_t l = 0; l < m->ndev; l++) {
+    vd_map_iter_init_dev(&it, c, off, len, l / m->copies);
+    collect(&it, &g_dev);
+    vd_map_iter_init_dev(&it, m, off, len, l);
+    collect(&it, &g_plain);
+    CHECK(g_plain.n == g_dev.n);
+    for (size_t i = 0; i < g_plain.n; i++) {
+      struct vd_segment want = on_leg(g_dev.a[i], l);
+      CHECK(!memcmp(&g_plain.a[i], &want, sizeof want));
+    }
+    CHECK(vd_map_extent_count(m, l) == vd_map_extent_count(c, l / m->copies));
+    for (uint32_t e = 0; e <= vd_map_extent_count(m, l); e++)
+      CHECK(vd_map_extent_bytes(m, l, e) == vd_map_extent_bytes(c, l / m->copies, e));
+  }
+  return true;
+}
+
+/* Random mirrors (2 to 4 copies of 1 to 16 columns) against the stripe
+ * over their columns, itself checked against the model; a resize stays a
+ * mirror of the same shape. */
+static void test_random_mirror(void)
+{
+  struct model md;
+  struct vd_map c, m, r, want;
+  uint64_t off, len;
+
+  rng_state = 0x3177;
+  for (int i = 0; i < 300; i++) {
+    uint32_t copies = (uint32_t)rnd_range(2, 4);
+    uint32_t cols = (uint32_t)rnd_range(1, one_in(4) ? VD_MAX_DEVICES / copies : 4);
+    uint64_t unit = VD_MIN_STRIPE_UNIT << rnd_range(0, 3), row = unit * cols;
+    uint64_t size = rnd_range(1, 12 * row), ext = random_extent(unit);
+
+    CU_ASSERT_FATAL(model_stripe(&md, cols, unit, ext, size));
+    CU_ASSERT_FATAL(vd_map_init_stripe(&c, cols, unit, ext, size) == 0);
+    CU_ASSERT_FATAL(vd_map_init_mirror(&m, cols * copies, copies, unit, ext, size) == 0);
+    CU_ASSERT(m.layout == VD_LAYOUT_MIRROR && m.copies == copies && m.size == c.size);
+    CU_ASSERT(vd_map_columns(&m) == cols && vd_map_columns(&c) == cols);
+    if (!exercise(&md, &c, 5) || !mirror_matches(&m, &c, m.size - 1, 1) ||
+        !mirror_matches(&m, &c, 0, m.size))
+      return;
+    for (int k = 0; k < 10; k++) {
+      random_request(&md, &off, &len);
+      if (!mirror_matches(&m, &c, off, len))
+        return;
+    }
+    size = rnd_range(1, 12 * row);
+    CU_ASSERT_FATAL(vd_map_resize(&m, NULL, size, &r) == 0);
+    CU_ASSERT_FATAL(vd_map_init_mirror(&want, cols * copies, copies, unit, ext, size) == 0);
+    CU_ASSERT(!memcmp(&r, &want, sizeof r));
+  }
+}
+
+/* What a mirror refuses: one copy, copies that do not divide the legs. */
+static void test_mirror_init_errors(void)
+{
+  struct vd_map m;
+
+  CU_ASSERT(vd_map_init_mirror(&m, 2, 1, 64 * KIB, MIB, MIB) == -EINVAL);
+  CU_ASSERT(vd_map_init_mirror(&m, 2, 0, 64 * KIB, MIB, MIB) == -EINVAL);
+  CU_ASSERT(vd_map_init_mirror(&m, 3, 2, 64 * KIB, MIB, MIB) == -EINVAL);
+  CU_ASSERT(vd_map_init_mirror(&m, 4, 3, 64 * KIB, MIB, MIB) == -EINVAL);
+  CU_ASSERT(vd_map_init_mirror(&m, 2, 2, 3 * KIB, MIB, MIB) == -EINVAL);
+  CU_ASSERT(vd_map_init_mirror(&m, 0, 2, 64 * KIB, MIB, MIB) == -EINVAL);
+  CU_ASSERT(vd_map_init_mirror(&m, 4, 2, 64 * KIB, MIB, 3 * MIB) == 0);
+  /* Two columns of two copies: 3 MiB rounds up to whole rows of 128 KiB. */
+  CU_ASSERT(m.size == 3 * MIB && m.dev_bytes[3] == 3 * MIB / 2 && m.dev_bytes[0] == m.dev_bytes[3]);
+}
+
 /* Every sector below keep maps to the same place in a and b. */
 static bool same_place(const struct vd_map *a, const struct vd_map *b, uint64_t keep)
 {
@@ -1193,6 +1296,8 @@ static const struct vd_test tests[] = {
   { "random concat vs model", test_random_concat },
   { "random resize vs model", test_random_resize },
   { "concat resize", test_concat_resize },
+  { "mirror init errors", test_mirror_init_errors },
+  { "random mirror vs stripe", test_random_mirror },
   { NULL, NULL },
 };
 
