@@ -186,6 +186,51 @@ t_nvmet_md() {
   echo "md RAID0 over ${devs[*]}: 8 MiB file md5 $sum after stop and assemble"
 }
 
+# md RAID1 over two exports survives one of them going (its host dying:
+# here an unexport while connected), as docs/scale-out.md says.
+t_nvmet_md1() {
+  local ok v nqn d devs=() sum; ok=$(cat "$W/hostnqn.ok")
+  command -v mdadm > /dev/null || { echo "mdadm is not installed: md RAID1 not tested"; exit 77; }
+  modprobe raid1 || return 1
+  for v in mr1 mr2; do
+    nctl volume create $v --size 32M --stripe all --frontend ublk > /dev/null || return 1
+    nqn=$(nctl volume export $v --nvme-tcp 127.0.0.1:$PORT --host "$ok") || return 1
+    nvme connect -t tcp -a 127.0.0.1 -s $PORT -n "$nqn" --hostnqn "$ok" \
+      --ctrl-loss-tmo=5 --reconnect-delay=1 || return 1
+    d=$(wait_ns "$nqn") || return 1
+    devs+=("$d")
+  done
+  mdadm --create /dev/md/vramd1 --run --level=1 --raid-devices=2 "${devs[@]}" || return 1
+  mkfs.ext4 -q -F /dev/md/vramd1 && mount /dev/md/vramd1 /mnt/kt || return 1
+  dd if=/dev/urandom of=/mnt/kt/data bs=1M count=8 status=none && sum=$(md5 /mnt/kt/data)
+  sync
+  # The second host goes away: md fails that leg and serves on.
+  nctl volume unexport mr2 > /dev/null || return 1
+  for _ in $(seq 300); do grep -q '_]\|\[U_\|\[_U' /proc/mdstat && break; dd if=/dev/md/vramd1 of=/dev/null bs=4k count=1 iflag=direct status=none 2>/dev/null; sleep 0.1; done
+  echo 3 > /proc/sys/vm/drop_caches
+  [ "$(md5 /mnt/kt/data)" = "$sum" ] || { umount /mnt/kt; echo "md5 differs after a leg went"; return 1; }
+  dd if=/dev/urandom of=/mnt/kt/more bs=1M count=2 status=none && sync || return 1
+  grep -A1 '^md' /proc/mdstat
+  # The host back: an empty volume again, added to the array and rebuilt.
+  nqn=$(nctl volume export mr2 --nvme-tcp 127.0.0.1:$PORT --host "$ok") || return 1
+  nvme connect -t tcp -a 127.0.0.1 -s $PORT -n "$nqn" --hostnqn "$ok" || return 1
+  d=$(wait_ns "$nqn") || return 1
+  mdadm /dev/md/vramd1 --remove failed > /dev/null 2>&1
+  mdadm /dev/md/vramd1 --remove detached > /dev/null 2>&1
+  mdadm /dev/md/vramd1 --add "$d" || return 1
+  for _ in $(seq 600); do grep -q '\[UU\]' /proc/mdstat && ! grep -q recovery /proc/mdstat && break; sleep 0.1; done
+  grep -q '\[UU\]' /proc/mdstat || { cat /proc/mdstat; echo "the array did not rebuild onto $d"; return 1; }
+  grep -A1 '^md' /proc/mdstat
+  umount /mnt/kt && fsck.ext4 -fn /dev/md/vramd1 > /dev/null || return 1
+  mdadm --stop /dev/md/vramd1 || return 1
+  for v in mr1 mr2; do
+    nvme disconnect -n "$(nctl volume show $v --json | jq -r '.export.nqn // empty')" > /dev/null 2>&1
+    nctl volume unexport $v > /dev/null 2>&1
+    nctl volume delete $v > /dev/null || return 1
+  done
+  echo "md RAID1 over ${devs[*]}: one export gone, md5 held, writes went on; rebuilt onto $d, fsck clean"
+}
+
 # DH-HMAC-CHAP: a host given a key (nvme gen-dhchap-key) connects with
 # the secret and is refused without it.  A host NQN of its own: the
 # kernel keeps one secret per host entry.
@@ -261,6 +306,7 @@ nvmet_steps() {
     step nvmet_resize_revalidates_remote 120 t_nvmet_resize
     step nvmet_export_attaches_survives_restart 300 t_nvmet_restart
     step nvmet_md_raid0_two_exports 120 t_nvmet_md
+    step nvmet_md_raid1_survives_an_export_going 180 t_nvmet_md1
     step nvmet_dhchap_secret_required 120 t_nvmet_dhchap
     step nvmet_relative_to_local_device 120 t_nvmet_relative
     step nvmet_delete_forced_unexports 60 t_nvmet_delete
