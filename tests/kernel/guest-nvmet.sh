@@ -160,16 +160,23 @@ t_nvmet_restart() {
   echo "$nqn came back after a restart as $d"
 }
 
+# export_connect VOL [NVME-CONNECT OPTIONS...]: a 32 MiB striped ublk
+# volume, exported to the allowed host and connected; its namespace.
+export_connect() {
+  local v=$1 ok nqn; ok=$(cat "$W/hostnqn.ok"); shift
+  nctl volume create "$v" --size 32M --stripe all --frontend ublk > /dev/null || return 1
+  nqn=$(nctl volume export "$v" --nvme-tcp 127.0.0.1:$PORT --host "$ok") || return 1
+  nvme connect -t tcp -a 127.0.0.1 -s $PORT -n "$nqn" --hostnqn "$ok" "$@" > /dev/null || return 1
+  wait_ns "$nqn"
+}
+
 # md RAID0 over two exported volumes (docs/scale-out.md).
 t_nvmet_md() {
-  local ok v nqn d devs=() sum; ok=$(cat "$W/hostnqn.ok")
+  local v d devs=() sum
   command -v mdadm > /dev/null || { echo "mdadm is not installed: md RAID0 over two exports not tested"; exit 77; }
   modprobe raid0 || return 1
   for v in md1 md2; do
-    nctl volume create $v --size 32M --stripe all --frontend ublk > /dev/null || return 1
-    nqn=$(nctl volume export $v --nvme-tcp 127.0.0.1:$PORT --host "$ok") || return 1
-    nvme connect -t tcp -a 127.0.0.1 -s $PORT -n "$nqn" --hostnqn "$ok" || return 1
-    d=$(wait_ns "$nqn") || return 1
+    d=$(export_connect $v) || return 1
     devs+=("$d")
   done
   mdadm --create /dev/md/vramd --run --level=0 --raid-devices=2 "${devs[@]}" || return 1
@@ -193,14 +200,10 @@ t_nvmet_md1() {
   command -v mdadm > /dev/null || { echo "mdadm is not installed: md RAID1 not tested"; exit 77; }
   modprobe raid1 || return 1
   for v in mr1 mr2; do
-    nctl volume create $v --size 32M --stripe all --frontend ublk > /dev/null || return 1
-    nqn=$(nctl volume export $v --nvme-tcp 127.0.0.1:$PORT --host "$ok") || return 1
-    nvme connect -t tcp -a 127.0.0.1 -s $PORT -n "$nqn" --hostnqn "$ok" \
-      --ctrl-loss-tmo=5 --reconnect-delay=1 || return 1
-    d=$(wait_ns "$nqn") || return 1
+    d=$(export_connect $v --ctrl-loss-tmo=5 --reconnect-delay=1) || return 1
     devs+=("$d")
   done
-  mdadm --create /dev/md/vramd1 --run --level=1 --raid-devices=2 "${devs[@]}" || return 1
+  mdadm --create /dev/md/vramd1 --run --level=1 --raid-devices=2 --assume-clean "${devs[@]}" || return 1
   mkfs.ext4 -q -F /dev/md/vramd1 && mount /dev/md/vramd1 /mnt/kt || return 1
   dd if=/dev/urandom of=/mnt/kt/data bs=1M count=8 status=none && sum=$(md5 /mnt/kt/data)
   sync
@@ -218,7 +221,7 @@ t_nvmet_md1() {
   mdadm /dev/md/vramd1 --remove failed > /dev/null 2>&1
   mdadm /dev/md/vramd1 --remove detached > /dev/null 2>&1
   mdadm /dev/md/vramd1 --add "$d" || return 1
-  for _ in $(seq 600); do grep -q '\[UU\]' /proc/mdstat && ! grep -q recovery /proc/mdstat && break; sleep 0.1; done
+  for _ in $(seq 1200); do grep -q '\[UU\]' /proc/mdstat && ! grep -q recovery /proc/mdstat && break; sleep 0.1; done
   grep -q '\[UU\]' /proc/mdstat || { cat /proc/mdstat; echo "the array did not rebuild onto $d"; return 1; }
   grep -A1 '^md' /proc/mdstat
   umount /mnt/kt && fsck.ext4 -fn /dev/md/vramd1 > /dev/null || return 1
@@ -306,7 +309,7 @@ nvmet_steps() {
     step nvmet_resize_revalidates_remote 120 t_nvmet_resize
     step nvmet_export_attaches_survives_restart 300 t_nvmet_restart
     step nvmet_md_raid0_two_exports 120 t_nvmet_md
-    step nvmet_md_raid1_survives_an_export_going 180 t_nvmet_md1
+    step nvmet_md_raid1_survives_an_export_going 300 t_nvmet_md1
     step nvmet_dhchap_secret_required 120 t_nvmet_dhchap
     step nvmet_relative_to_local_device 120 t_nvmet_relative
     step nvmet_delete_forced_unexports 60 t_nvmet_delete
