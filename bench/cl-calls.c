@@ -22,8 +22,12 @@
  * GB/s: with large copies, what the host's PCIe and memory give all the
  * devices at once, the ceiling of large transfers on several GPUs.
  *
+ * --processes drives each device from a process of its own instead of a
+ * thread: if k processes scale where k threads do not, the bound is a
+ * lock the driver shares within one process, not the devices or the bus.
+ *
  * Usage: cl-calls [--device-types gpu|cpu] [--seconds S] [--xfer SIZE]
- *                 [--read|--kernel|--batch [--no-marker]] */
+ *                 [--read|--kernel|--batch [--no-marker]] [--processes] */
 #define _GNU_SOURCE
 #define CL_TARGET_OPENCL_VERSION 300
 #include <CL/cl.h>
@@ -33,7 +37,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #define MAX_DEV 16
 #define ROUND 32
@@ -150,20 +157,137 @@ static void *drive(void *arg)
   return NULL;
 }
 
+/* The devices of the given types, in platform order; how many. */
+static cl_uint find_devices(cl_device_type types, struct dev *dev)
+{
+  cl_platform_id plat[8];
+  cl_uint np = 0, nd = 0;
+
+  memset(dev, 0, sizeof *dev * MAX_DEV);
+  if (clGetPlatformIDs(8, plat, &np) != CL_SUCCESS)
+    np = 0;
+  for (cl_uint p = 0; p < np && nd < MAX_DEV; p++) {
+    cl_device_id ids[MAX_DEV];
+    cl_uint n = 0;
+    if (clGetDeviceIDs(plat[p], types, MAX_DEV - nd, ids, &n) != CL_SUCCESS)
+      continue;
+    for (cl_uint i = 0; i < n; i++)
+      dev[nd++].id = ids[i];
+  }
+  return nd;
+}
+
+/* What the processes of --processes share: a start line and their counts. */
+struct shared {
+  atomic_uint ready;
+  atomic_bool go;
+  cl_uint nd;
+  unsigned long long calls[MAX_DEV];
+  int err[MAX_DEV];
+};
+
+/* Child i of --processes: open device i, wait for the start, drive it. */
+static void child(struct shared *sh, cl_uint i, cl_device_type types, double secs,
+                  bool read, bool kernel, bool batch, bool marker)
+{
+  static struct dev dev[MAX_DEV];
+  struct dev *d = &dev[i];
+
+  if (find_devices(types, dev) <= i || (sh->err[i] = dev_open(d)) != 0) {
+    if (!sh->err[i])
+      sh->err[i] = -1;
+    atomic_fetch_add(&sh->ready, 1);
+    _exit(1);
+  }
+  d->secs = secs;
+  d->read = read;
+  d->kernel = kernel;
+  d->batch = batch;
+  d->marker = marker;
+  d->go = &sh->go;
+  atomic_fetch_add(&sh->ready, 1);
+  drive(d);
+  sh->calls[i] = d->calls;
+  sh->err[i] = d->err;
+  _exit(d->err ? 1 : 0);
+}
+
+/* --processes: for k = 1 .. devices, k processes each drive one device.
+ * The parent never touches OpenCL: a driver initialised before fork() is
+ * not usable in the child. */
+static int run_processes(cl_device_type types, double secs, bool read, bool kernel,
+                         bool batch, bool marker)
+{
+  struct shared *sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE,
+                           MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  double one = 0;
+  pid_t pid;
+
+  if (sh == MAP_FAILED)
+    return 1;
+  pid = fork();
+  if (pid == 0) {
+    static struct dev dev[MAX_DEV];
+    sh->nd = find_devices(types, dev);
+    _exit(0);
+  }
+  if (pid < 0 || waitpid(pid, NULL, 0) < 0 || !sh->nd) {
+    fprintf(stderr, "cl-calls: no OpenCL device of that type\n");
+    return 1;
+  }
+  printf("# cl-calls --processes: %s, one process per device, %.1f s\n",
+         batch ? "whole batches" : kernel ? "kernel launches" : read ? "reads" : "writes", secs);
+  printf("%-8s %14s %14s %10s %10s\n", "procs", "calls/s each", "calls/s all", "all/one",
+         "GB/s all");
+  for (cl_uint k = 1; k <= sh->nd; k++) {
+    double all = 0;
+    atomic_store(&sh->ready, 0);
+    atomic_store(&sh->go, false);
+    memset(sh->calls, 0, sizeof sh->calls);
+    memset(sh->err, 0, sizeof sh->err);
+    for (cl_uint i = 0; i < k; i++) {
+      pid = fork();
+      if (pid == 0)
+        child(sh, i, types, secs, read, kernel, batch, marker);
+      if (pid < 0) {
+        fprintf(stderr, "cl-calls: cannot fork\n");
+        return 1;
+      }
+    }
+    while (atomic_load(&sh->ready) < k)
+      usleep(1000);
+    atomic_store(&sh->go, true);
+    while (wait(NULL) > 0)
+      ;
+    for (cl_uint i = 0; i < k; i++) {
+      if (sh->err[i]) {
+        fprintf(stderr, "cl-calls: device %u: OpenCL error %d\n", i, sh->err[i]);
+        return 1;
+      }
+      all += sh->calls[i] / secs;
+    }
+    if (k == 1)
+      one = all;
+    printf("%-8u %14.0f %14.0f %10.2f %10.2f\n", k, all / k, all, all / one,
+           batch || kernel ? 0.0 : all * (double)XFER / 1e9);
+  }
+  return 0;
+}
+
 int main(int argc, char **argv)
 {
   cl_device_type types = CL_DEVICE_TYPE_GPU | CL_DEVICE_TYPE_ACCELERATOR;
   double secs = 2, one = 0;
-  bool read = false, kernel = false, batch = false, marker = true;
-  struct dev dev[MAX_DEV];
-  cl_platform_id plat[8];
-  cl_uint np = 0, nd = 0;
+  bool read = false, kernel = false, batch = false, marker = true, procs = false;
+  static struct dev dev[MAX_DEV];
+  cl_uint nd;
 
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--read")) read = true;
     else if (!strcmp(argv[i], "--kernel")) kernel = true;
     else if (!strcmp(argv[i], "--batch")) batch = true;
     else if (!strcmp(argv[i], "--no-marker")) marker = false;
+    else if (!strcmp(argv[i], "--processes")) procs = true;
     else if (!strcmp(argv[i], "--xfer") && i + 1 < argc) {
       char *end;
       unsigned long long v = strtoull(argv[++i], &end, 10);
@@ -180,21 +304,13 @@ int main(int argc, char **argv)
       types = !strcmp(argv[++i], "cpu") ? CL_DEVICE_TYPE_CPU : types;
     else {
       fprintf(stderr, "Usage: cl-calls [--device-types gpu|cpu] [--seconds S]\n"
-              "                [--xfer SIZE] [--read|--kernel|--batch [--no-marker]]\n");
+              "                [--xfer SIZE] [--read|--kernel|--batch [--no-marker]] [--processes]\n");
       return 2;
     }
   }
-  memset(dev, 0, sizeof dev);
-  if (clGetPlatformIDs(8, plat, &np) != CL_SUCCESS)
-    np = 0;
-  for (cl_uint p = 0; p < np && nd < MAX_DEV; p++) {
-    cl_device_id ids[MAX_DEV];
-    cl_uint n = 0;
-    if (clGetDeviceIDs(plat[p], types, MAX_DEV - nd, ids, &n) != CL_SUCCESS)
-      continue;
-    for (cl_uint i = 0; i < n; i++)
-      dev[nd++].id = ids[i];
-  }
+  if (procs)
+    return run_processes(types, secs, read, kernel, batch, marker);
+  nd = find_devices(types, dev);
   if (!nd) {
     fprintf(stderr, "cl-calls: no OpenCL device of that type\n");
     return 1;
