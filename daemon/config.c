@@ -80,6 +80,7 @@ void vramd_config_defaults(struct vramd_config *c, const struct vd_frontend *con
   c->extent_size = DEFAULT_EXTENT_SIZE;
   c->workers = VD_WORKERS_DEFAULT;
   c->small_batch = true;
+  c->write_ack_queued = VD_ACK_DEFAULT_MODE == VD_ACK_QUEUED;
   c->small_max = VD_SMALL_MAX_DEFAULT;
   c->small_staging = VD_SMALL_STAGE_DEFAULT;
   c->save_staging = VD_SAVE_STAGING_DEFAULT;
@@ -122,6 +123,7 @@ static const struct { const char *key, *arg; } args[] = {
   { "config", "FILE" }, { "api-socket", "PATH" }, { "metrics-listen", "HOST:PORT|off" },
   { "state-dir", "DIR" }, { "device-types", "gpu,accelerator,cpu" }, { "reserve", "SIZE" },
   { "extent-size", "SIZE" }, { "workers", "N" }, { "small-batch", "on|off" },
+  { "write-ack", "queued|landed" },
   { "small-max", "SIZE" }, { "small-staging", "SIZE" }, { "thin-chunk", "SIZE" },
   { "thin-stock", "N" }, { "yield-floor", "SIZE|off" }, { "volume", "SPEC" },
   { "nvme-nqn-prefix", "NQN" },
@@ -195,6 +197,8 @@ static int daemon_show(const struct vramd_config *c, const char *key, char *buf,
     snprintf(buf, len, "%u volumes", c->nvolumes);
   else if (!strcmp(key, "small-batch") || !strcmp(key, "verbose"))
     snprintf(buf, len, "%s", on ? "on" : "off");
+  else if (!strcmp(key, "write-ack"))
+    snprintf(buf, len, "%s", c->write_ack_queued ? "queued" : "landed");
   else
     return -ENOENT;
   return 0;
@@ -283,6 +287,14 @@ int vramd_config_set(struct vramd_config *c, const char *key, const char *v,
     return vd_setting_uint(key, v, 1, 64, &c->thin_stock, err, errlen);
   if (!strcmp(key, "small-batch"))
     return vd_setting_switch(key, v, &c->small_batch, err, errlen);
+  if (!strcmp(key, "write-ack")) {
+    if (strcmp(v, "queued") && strcmp(v, "landed")) {
+      snprintf(err, errlen, "%s: '%s' is neither 'queued' nor 'landed'", key, v);
+      return -EINVAL;
+    }
+    c->write_ack_queued = !strcmp(v, "queued");
+    return 0;
+  }
   for (size_t i = 0; i < sizeof size_settings / sizeof size_settings[0]; i++)
     if (!strcmp(key, size_settings[i].key))
       return vd_setting_size(key, v, &size_settings[i].rule,

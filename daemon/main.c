@@ -38,6 +38,7 @@ static const struct option daemon_opts[] = {
   { "extent-size", required_argument, NULL, 1 },
   { "workers", required_argument, NULL, 1 },
   { "small-batch", required_argument, NULL, 1 },
+  { "write-ack", required_argument, NULL, 1 },
   { "small-max", required_argument, NULL, 1 },
   { "small-staging", required_argument, NULL, 1 },
   { "save-staging", required_argument, NULL, 1 },
@@ -303,6 +304,7 @@ int main(int argc, char **argv)
     goto out_pool;
   ec.workers_per_device = d.cfg.workers;
   ec.small = d.cfg.small_batch ? VD_SMALL_ON : VD_SMALL_OFF;
+  ec.write_ack = d.cfg.write_ack_queued ? VD_ACK_QUEUED : VD_ACK_LANDED;
   ec.small_max = d.cfg.small_max;
   ec.small_stage = d.cfg.small_staging;
   if (vd_engine_start(d.pool, &ec, &d.eng, err, sizeof err)) {

@@ -36,6 +36,9 @@ struct vramd_config {
   /* Pinned host memory: the engine's batched small-request path and its
    * staging per worker (the frontends' staging is in their settings). */
   bool small_batch;
+  /* write-ack: answer a QD1 WRITE once queued on the device (true) or
+   * once landed in VRAM (false); engine.h says what each promises. */
+  bool write_ack_queued;
   uint64_t small_max;
   uint64_t small_staging;
   /* Pinned staging of each save, load or restore job (save.c). */

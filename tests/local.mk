@@ -223,6 +223,8 @@ tests_shim_libclfault_so_LDFLAGS = $(AM_LDFLAGS) -shared
 tests_shim_libclfault_so_LDADD = $(OPENCL_LIBS) $(LIBS)
 TESTS += tests/integration/device-loss.sh
 dist_noinst_SCRIPTS += tests/integration/device-loss.sh
+TESTS += tests/integration/write-ack.sh
+dist_noinst_SCRIPTS += tests/integration/write-ack.sh
 # Mirrors: a device lost under fio with verify, and the copy rebuilt.
 TESTS += tests/integration/mirror.sh
 dist_noinst_SCRIPTS += tests/integration/mirror.sh

@@ -93,6 +93,7 @@ struct vd_engine {
   uint64_t small_max, small_stage;
   enum vd_idle_mode idle;
   uint64_t idle_max;
+  bool ack_queued;        /* write-ack = queued */
   uint64_t poll_ns;       /* VD_POLL_DEFAULT: per device type */
   unsigned small_min;
   unsigned fill;
@@ -628,11 +629,24 @@ static cl_int idle_wait(enum vd_idle_mode mode, cl_command_queue q, cl_event ev)
   return rc != CL_SUCCESS ? rc : st < 0 ? st : CL_SUCCESS;
 }
 
+/* Answer a WRITE's client before it lands (write-ack = queued): the
+ * commands are flushed to the device first, and the write counts as
+ * posted on its target until it landed, so that a FLUSH waits for it.
+ * True when acknowledged. */
+static bool idle_ack(const struct vd_engine *eng, cl_command_queue q, struct vd_io *io)
+{
+  if (!eng->ack_queued || !io->acked || io->op != VD_OP_WRITE || clFlush(q) != CL_SUCCESS)
+    return false;
+  atomic_fetch_add(&io->target->posted, 1);
+  io->acked(io);
+  return true;
+}
+
 /* The idle path: move part p on the calling thread through the first
  * worker's queue (its worker is asleep) and wait for it.  Checksums go
  * as on the worker's path, in the area its batches leave free.  0 or
  * -EIO. */
-static int idle_move(struct devq *dq, struct vd_io_part *p)
+static int idle_move(const struct vd_engine *eng, struct devq *dq, struct vd_io_part *p)
 {
   struct vd_io *io = p->io;
   struct vd_sums *ss = &dq->w[0].sums;
@@ -643,6 +657,7 @@ static int idle_move(struct devq *dq, struct vd_io_part *p)
   cl_int rc = CL_SUCCESS;
   uint64_t bytes = 0, sum_off;
   bool sums = false;
+  bool acked = false;
   cl_mem m;
 
   if (vd_device_is_lost(dq->dev) || vd_fault_io_now())
@@ -671,19 +686,33 @@ static int idle_move(struct devq *dq, struct vd_io_part *p)
     if (rc == CL_SUCCESS)
       rc = clEnqueueMarkerWithWaitList(q, 0, NULL, &ev);
   }
-  if (rc == CL_SUCCESS && ev)
+  if (rc == CL_SUCCESS && ev) {
+    acked = idle_ack(eng, q, io);
     rc = idle_wait(dq->idle, q, ev);
-  else
+  } else {
     clFinish(q); /* what was queued must end before the device is given back */
+  }
   if (ev)
     clReleaseEvent(ev);
   if (rc != CL_SUCCESS) {
     vd_err_rl("%s: transfer failed: %s", vd_device_info(dq->dev)->id, vd_cl_strerror(rc));
     /* As after a failed batch: a lost device fails its volume before
-     * this request completes. */
-    vd_device_check(dq->dev, "a transfer");
+     * this request completes.  A write its client was told of is gone:
+     * the device goes out of service whatever a probe says, before any
+     * read can reach it (it is still held by this thread). */
+    if (acked) {
+      atomic_store(&io->target->failed, 1);
+      if (vd_device_mark_lost(dq->dev))
+        vd_err("%s: out of service: a write acknowledged before it landed failed",
+               vd_device_info(dq->dev)->id);
+      atomic_fetch_sub(&io->target->posted, 1);
+    } else {
+      vd_device_check(dq->dev, "a transfer");
+    }
     return -EIO;
   }
+  if (acked)
+    atomic_fetch_sub(&io->target->posted, 1);
   if (sums)
     vd_sums_complete(ss, ss->nslots, false);
   if (p->err)
@@ -710,7 +739,7 @@ static bool try_idle(struct vd_engine *eng, struct vd_io *io, unsigned pd, uint6
   p->lmask = lmask;
   io->pmask = 1ull << pd;
   atomic_store(&io->pending, 1);
-  err = idle_move(dq, p);
+  err = idle_move(eng, dq, p);
   idle_release(dq);
   finish_part(eng, p, err);
   return true;
@@ -784,8 +813,12 @@ static void submit(struct vd_engine *eng, struct vd_io *io, bool again)
     return;
   }
   if (io->op == VD_OP_FLUSH || io->len == 0) {
-    /* Writes are acknowledged only once on the device: nothing to flush. */
-    io->done(io, 0);
+    /* Writes are acknowledged once on the device, or posted: a FLUSH
+     * waits for those that may have been answered before it was sent,
+     * then fails if one of them failed (that failed the volume). */
+    if (io->op == VD_OP_FLUSH && atomic_load(&t->posted))
+      vd_target_quiesce(t);
+    io->done(io, atomic_load(&t->failed) ? -EIO : 0);
     return;
   }
   if (!vd_target_enter(t, io))
@@ -1031,6 +1064,8 @@ int vd_engine_start(struct vd_pool *pool, const struct vd_engine_config *cfg,
   eng->small_stage = cfg && cfg->small_stage ? cfg->small_stage : VD_SMALL_STAGE_DEFAULT;
   eng->idle = cfg ? cfg->idle : VD_IDLE_DEFAULT;
   eng->idle_max = cfg && cfg->idle_max ? cfg->idle_max : VD_IDLE_MAX_DEFAULT;
+  eng->ack_queued = (cfg && cfg->write_ack ? cfg->write_ack : VD_ACK_DEFAULT_MODE) ==
+                    VD_ACK_QUEUED;
   eng->poll_ns = cfg && cfg->poll_ns ? cfg->poll_ns : VD_POLL_DEFAULT;
   eng->small_min = cfg && cfg->small_min ? cfg->small_min : VD_SMALL_MIN_DEFAULT;
   eng->fill = cfg && cfg->fill ? cfg->fill : VD_FILL_DEFAULT;

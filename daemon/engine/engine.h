@@ -34,6 +34,14 @@ enum vd_small_mode { VD_SMALL_DEFAULT = 0, VD_SMALL_ON = 1, VD_SMALL_OFF = 2 };
  * docs/design-decisions.md. */
 enum vd_idle_mode { VD_IDLE_DEFAULT = 0, VD_IDLE_SPIN = 1, VD_IDLE_BLOCK = 2, VD_IDLE_OFF = 3 };
 
+/* When the idle path acknowledges a WRITE whose caller gave an acked()
+ * callback: once it LANDED in VRAM (done() only), or once it is QUEUED on
+ * the device (acked() first, done() after it landed).  A queued write
+ * that then fails takes its device out of service, so what it held is
+ * never read back as good; a FLUSH waits for queued writes.  See
+ * docs/design-decisions.md, "Write acknowledgement". */
+enum vd_write_ack { VD_ACK_DEFAULT = 0, VD_ACK_LANDED = 1, VD_ACK_QUEUED = 2 };
+
 /* Defaults of the batched small-request path (small-max, small-staging),
  * measured on H200: see docs/design-decisions.md and bench/RESULTS.md. */
 #define VD_SMALL_MAX_DEFAULT (16u << 10)
@@ -68,6 +76,7 @@ struct vd_engine_config {
                                 * flight (fewer wait for it); 0: default */
   enum vd_idle_mode idle;      /* default: VD_IDLE_{GPU,CPU}_DEFAULT */
   uint64_t idle_max;           /* largest request it takes, bytes; 0: default */
+  enum vd_write_ack write_ack; /* default: VD_ACK_DEFAULT_MODE */
   /* How long a worker polls (its list when it ran dry, its oldest batch
    * and its list while batches are in flight) before it sleeps or blocks,
    * ns; 0: default, VD_POLL_OFF: never. */
@@ -83,6 +92,9 @@ struct vd_engine_config {
 #define VD_POLL_GPU_DEFAULT_NS 0
 #endif
 #define VD_POLL_CPU_DEFAULT_NS 0
+#ifndef VD_ACK_DEFAULT_MODE
+#define VD_ACK_DEFAULT_MODE VD_ACK_QUEUED
+#endif
 
 /* Where one device's workers spent their time, since start: counters for
  * profiling (engine-bench prints them per job). */
@@ -130,6 +142,7 @@ struct vd_target {
   /* placement.c: requests in flight by epoch, and those parked */
   _Atomic unsigned epoch;
   _Atomic unsigned inflight[2];
+  _Atomic unsigned posted;                 /* writes acknowledged, not landed yet */
   atomic_bool paused;                      /* new requests park until resumed */
   pthread_mutex_t park_lock;
   struct vd_io *parked, *parked_tail;      /* paused, or waiting for a chunk */
@@ -184,6 +197,11 @@ struct vd_io {
    * queue-depth-1 client): the idle path may take it.  Callers with more
    * requests at hand leave it false, so the workers batch them. */
   bool inline_ok;
+  /* A WRITE's caller may answer its client early: the idle path calls
+   * this on the submitting thread once the write is queued on the device
+   * (write-ack = queued), and done() follows once it landed, with its
+   * result.  NULL (FUA writes, other ops): done() is the only answer. */
+  void (*acked)(struct vd_io *io);
   /* Enters a paused target: the reads of a save's last round, made while
    * the target is paused so that nothing changes under them (save.c). */
   bool through;

@@ -38,6 +38,7 @@ struct nbd_slot {
   size_t data_len;
   size_t sent;              /* bytes of the reply already sent */
   bool alone;               /* no other request of the session in flight */
+  bool acked;               /* answered before it landed (io_acked) */
 };
 
 struct nbd_xfer {
@@ -323,12 +324,31 @@ static void reply(struct nbd_xfer *x, struct nbd_slot *s)
   queue_reply(x, s);
 }
 
+/* A WRITE queued on its device (write-ack = queued): answer it now.
+ * The reply releases the slot, but its staging stays untouched until
+ * the write lands: only this thread, the reader, takes slots, and it is
+ * inside the engine until then. */
+static void io_acked(struct vd_io *io)
+{
+  struct nbd_slot *s = io->priv;
+  struct nbd_xfer *x = s->x;
+
+  s->acked = true;
+  vd_volume_account(x->v, io->op, s->bytes, vd_now_ns() - s->t0, 0);
+  reply(x, s);
+}
+
 /* Engine completion: account, build the reply, send it. */
 static void io_done(struct vd_io *io, int err)
 {
   struct nbd_slot *s = io->priv;
   struct nbd_xfer *x = s->x;
 
+  if (s->acked) {
+    /* Answered already; a failure failed the volume (engine.c). */
+    s->acked = false;
+    return;
+  }
   vd_volume_account(x->v, io->op, s->bytes, vd_now_ns() - s->t0, err);
   nbd_put32(s->hdr + 4, nbd_errno(err));
   if (!err && io->op == VD_OP_READ) {
@@ -389,6 +409,8 @@ static int submit(struct nbd_xfer *x, const struct nbd_request *r,
     }
   }
   io->inline_ok = client_waits(x, s);
+  io->acked = vd->op == VD_OP_WRITE && !(r->flags & NBD_CMD_FLAG_FUA) ? io_acked : NULL;
+  s->acked = false;
   vd_engine_submit(x->env->host->eng, io);
   return 0;
 }

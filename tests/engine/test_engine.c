@@ -460,7 +460,17 @@ struct probe {
   pthread_t thread;
   atomic_int done;
   int err;
+  int acked;             /* acked() calls */
+  bool acked_first;      /* the last one came before done() */
 };
+
+/* Early answer of a WRITE: note that it came, and before done(). */
+static void probe_acked(struct vd_io *io)
+{
+  struct probe *p = io->priv;
+  p->acked++;
+  p->acked_first = !atomic_load(&p->done);
+}
 
 /* Completion: note the thread it ran on. */
 static void probe_done(struct vd_io *io, int e)
@@ -531,6 +541,41 @@ static void test_idle_path(void)
   free(w);
 }
 
+/* write-ack: a lone WRITE on the idle path is answered (acked) before it
+ * completes under queued, never under landed; a READ never is; either
+ * way the data is there when done() comes. */
+static void test_write_ack(void)
+{
+  struct vd_volume_spec s = spec_of("ack", 1 << 20, VD_LAYOUT_STRIPE, 0);
+  bool early = suite_cfg.idle != VD_IDLE_OFF && suite_cfg.write_ack != VD_ACK_LANDED;
+  unsigned char w[4096], r[4096];
+  struct vd_volume *v;
+
+  CU_ASSERT_EQUAL_FATAL(vd_volume_alloc(pool, NULL, 1 << 20, &s, &v, err, sizeof err), 0);
+  for (int op = VD_OP_WRITE; op >= VD_OP_READ; op--) {
+    struct probe p = { .done = 0 };
+    struct vd_io io = { .target = &v->target, .op = op, .off = 12288, .len = 4096,
+                        .buf = op == VD_OP_WRITE ? w : r, .done = probe_done, .priv = &p,
+                        .inline_ok = true, .acked = probe_acked };
+    fill_random(w, sizeof w);
+    vd_engine_submit(eng, &io);
+    while (!atomic_load(&p.done))
+      sched_yield();
+    CU_ASSERT_EQUAL(p.err, 0);
+    CU_ASSERT_EQUAL(p.acked, op == VD_OP_WRITE && early ? 1 : 0);
+    if (p.acked)
+      CU_ASSERT_TRUE(p.acked_first);
+    if (op == VD_OP_WRITE) {
+      memset(r, 0, sizeof r);
+      CU_ASSERT_EQUAL(vd_engine_rw(eng, &v->target, VD_OP_READ, 12288, 4096, r), 0);
+      CU_ASSERT_EQUAL(memcmp(r, w, sizeof r), 0);
+    }
+  }
+  CU_ASSERT_EQUAL(atomic_load(&v->target.posted), 0);
+  CU_ASSERT_EQUAL(vd_engine_rw(eng, &v->target, VD_OP_FLUSH, 0, 0, NULL), 0);
+  vd_volume_put(v);
+}
+
 /* Start the engine for a suite. */
 static int suite_init(void)
 {
@@ -572,7 +617,8 @@ static int tight_init(void)
 {
   /* 8 KiB per batch: few segments fit, the rest overflow to direct. */
   suite_cfg = (struct vd_engine_config){ .small = VD_SMALL_ON, .small_max = 6000,
-                                         .small_stage = 64 << 10 };
+                                         .small_stage = 64 << 10,
+                                         .write_ack = VD_ACK_LANDED };
   return suite_init();
 }
 
@@ -606,6 +652,7 @@ static const struct vd_test io_tests[] = {
   { "range errors and failed volumes", test_range_errors },
   { "no data crosses volumes", test_no_leak_between_volumes },
   { "the idle path and its order", test_idle_path },
+  { "write acknowledgement", test_write_ack },
   { NULL, NULL },
 };
 
