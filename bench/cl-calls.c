@@ -26,11 +26,20 @@
  * thread: if k processes scale where k threads do not, the bound is a
  * lock the driver shares within one process, not the devices or the bus.
  *
+ * --dlmopen LIB gives each thread's device a private copy of the vendor's
+ * OpenCL library (dlmopen into a new link namespace, platform from its
+ * clIcdGetPlatformIDsKHR; the ICD loader dispatches every later call by
+ * object): threads in one process, but no driver state shared between
+ * them.  If that scales as processes do, one process can too.
+ *
  * Usage: cl-calls [--device-types gpu|cpu] [--seconds S] [--xfer SIZE]
- *                 [--read|--kernel|--batch [--no-marker]] [--processes] */
+ *                 [--read|--kernel|--batch [--no-marker]]
+ *                 [--processes | --dlmopen LIB] */
 #define _GNU_SOURCE
 #define CL_TARGET_OPENCL_VERSION 300
 #include <CL/cl.h>
+#include <CL/cl_ext.h>
+#include <dlfcn.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -157,6 +166,37 @@ static void *drive(void *arg)
   return NULL;
 }
 
+/* --dlmopen: device i of a private copy of the vendor library lib, in a
+ * link namespace of its own; 0 or -1 with a message. */
+static int private_device(const char *lib, cl_device_type types, cl_uint i, cl_device_id *out)
+{
+  void *h = dlmopen(LM_ID_NEWLM, lib, RTLD_NOW | RTLD_LOCAL);
+  clIcdGetPlatformIDsKHR_fn get;
+  void *(*ext)(const char *);
+  cl_device_id ids[MAX_DEV];
+  cl_platform_id plat;
+  cl_uint n = 0;
+
+  if (!h) {
+    fprintf(stderr, "cl-calls: dlmopen %s: %s\n", lib, dlerror());
+    return -1;
+  }
+  /* As the ICD loader finds it: through the library's own
+   * clGetExtensionFunctionAddress. */
+  ext = (void *(*)(const char *))dlsym(h, "clGetExtensionFunctionAddress");
+  get = ext ? (clIcdGetPlatformIDsKHR_fn)ext("clIcdGetPlatformIDsKHR") : NULL;
+  if (!get || get(1, &plat, &n) != CL_SUCCESS || !n) {
+    fprintf(stderr, "cl-calls: %s: no platform from clIcdGetPlatformIDsKHR\n", lib);
+    return -1;
+  }
+  if (clGetDeviceIDs(plat, types, MAX_DEV, ids, &n) != CL_SUCCESS || n <= i) {
+    fprintf(stderr, "cl-calls: %s: no device %u in its private copy\n", lib, i);
+    return -1;
+  }
+  *out = ids[i];
+  return 0;
+}
+
 /* The devices of the given types, in platform order; how many. */
 static cl_uint find_devices(cl_device_type types, struct dev *dev)
 {
@@ -279,6 +319,7 @@ int main(int argc, char **argv)
   cl_device_type types = CL_DEVICE_TYPE_GPU | CL_DEVICE_TYPE_ACCELERATOR;
   double secs = 2, one = 0;
   bool read = false, kernel = false, batch = false, marker = true, procs = false;
+  const char *lib = NULL;
   static struct dev dev[MAX_DEV];
   cl_uint nd;
 
@@ -288,6 +329,7 @@ int main(int argc, char **argv)
     else if (!strcmp(argv[i], "--batch")) batch = true;
     else if (!strcmp(argv[i], "--no-marker")) marker = false;
     else if (!strcmp(argv[i], "--processes")) procs = true;
+    else if (!strcmp(argv[i], "--dlmopen") && i + 1 < argc) lib = argv[++i];
     else if (!strcmp(argv[i], "--xfer") && i + 1 < argc) {
       char *end;
       unsigned long long v = strtoull(argv[++i], &end, 10);
@@ -304,7 +346,8 @@ int main(int argc, char **argv)
       types = !strcmp(argv[++i], "cpu") ? CL_DEVICE_TYPE_CPU : types;
     else {
       fprintf(stderr, "Usage: cl-calls [--device-types gpu|cpu] [--seconds S]\n"
-              "                [--xfer SIZE] [--read|--kernel|--batch [--no-marker]] [--processes]\n");
+              "                [--xfer SIZE] [--read|--kernel|--batch [--no-marker]]\n"
+              "                [--processes | --dlmopen LIB]\n");
       return 2;
     }
   }
@@ -315,6 +358,11 @@ int main(int argc, char **argv)
     fprintf(stderr, "cl-calls: no OpenCL device of that type\n");
     return 1;
   }
+  for (cl_uint i = 0; lib && i < nd; i++)
+    if (private_device(lib, types, i, &dev[i].id))
+      return 1;
+  if (lib)
+    printf("# cl-calls --dlmopen %s: a private copy of the library per device\n", lib);
   for (cl_uint i = 0; i < nd; i++) {
     cl_int rc = dev_open(&dev[i]);
     if (rc) {
