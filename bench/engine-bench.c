@@ -556,6 +556,7 @@ int main(int argc, char **argv)
     { "bs", 1, NULL, 'b' }, { "unit", 1, NULL, 'u' }, { "extent-size", 1, NULL, 'e' },
     { "device-types", 1, NULL, 'd' }, { "workers", 1, NULL, 'w' },
     { "batch", 1, NULL, 'B' }, { "depth", 1, NULL, 'D' }, { "shared-context", 0, NULL, 'C' },
+    { "driver-copies", 1, NULL, 'G' },
     { "one-only", 0, NULL, '1' }, { "all-only", 0, NULL, 'a' },
     { "small-batch", 1, NULL, 'S' }, { "small-max", 1, NULL, 'M' },
     { "small-stage", 1, NULL, 'T' }, { "latency", 0, NULL, 'L' },
@@ -588,6 +589,10 @@ int main(int argc, char **argv)
     case 'B': o.batch = (unsigned)atoi(optarg); break;
     case 'D': o.depth = (unsigned)atoi(optarg); break;
     case 'C': o.shared_ctx = true; break;
+    case 'G':
+      pc.driver_copies = !strcmp(optarg, "shared") ? VD_DRIVER_SHARED :
+                         !strcmp(optarg, "per-device") ? VD_DRIVER_PER_DEVICE : VD_DRIVER_AUTO;
+      break;
     case '1': o.one_only = true; break;
     case 'a': o.all_only = true; break;
     case 'S':
@@ -637,7 +642,8 @@ int main(int argc, char **argv)
       fprintf(stderr, "Usage: engine-bench [--size PER_DEVICE] [--seconds S] [--qd N[,N...]]\n"
               "  [--bs 4K,64K,1M,4M] [--unit SIZE] [--extent-size SIZE]\n"
               "  [--device-types gpu|cpu] [--workers N] [--batch N] [--depth N]\n"
-              "  [--shared-context] [--one-only|--all-only]\n"
+              "  [--shared-context] [--driver-copies auto|shared|per-device]\n"
+              "  [--one-only|--all-only]\n"
               "  [--small-batch off|on|both] [--small-max SIZE] [--small-stage SIZE]\n"
               "  [--latency] [--idle spin|block|off] [--idle-max SIZE]\n"
               "  [--poll-ns NS|off] [--small-min N] [--fill N] [--profile]\n"

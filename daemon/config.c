@@ -118,12 +118,15 @@ const char *vramd_config_str(const struct vramd_config *c, const char *key)
   return NULL;
 }
 
+/* driver-copies values, by enum vd_driver_copies. */
+static const char *const copies_names[] = { "auto", "shared", "per-device" };
+
 /* The form of each daemon option's value, for --help. */
 static const struct { const char *key, *arg; } args[] = {
   { "config", "FILE" }, { "api-socket", "PATH" }, { "metrics-listen", "HOST:PORT|off" },
   { "state-dir", "DIR" }, { "device-types", "gpu,accelerator,cpu" }, { "reserve", "SIZE" },
   { "extent-size", "SIZE" }, { "workers", "N" }, { "small-batch", "on|off" },
-  { "write-ack", "queued|landed" },
+  { "write-ack", "queued|landed" }, { "driver-copies", "auto|shared|per-device" },
   { "small-max", "SIZE" }, { "small-staging", "SIZE" }, { "thin-chunk", "SIZE" },
   { "thin-stock", "N" }, { "yield-floor", "SIZE|off" }, { "volume", "SPEC" },
   { "nvme-nqn-prefix", "NQN" },
@@ -199,6 +202,8 @@ static int daemon_show(const struct vramd_config *c, const char *key, char *buf,
     snprintf(buf, len, "%s", on ? "on" : "off");
   else if (!strcmp(key, "write-ack"))
     snprintf(buf, len, "%s", c->write_ack_queued ? "queued" : "landed");
+  else if (!strcmp(key, "driver-copies"))
+    snprintf(buf, len, "%s", copies_names[c->driver_copies]);
   else
     return -ENOENT;
   return 0;
@@ -287,6 +292,15 @@ int vramd_config_set(struct vramd_config *c, const char *key, const char *v,
     return vd_setting_uint(key, v, 1, 64, &c->thin_stock, err, errlen);
   if (!strcmp(key, "small-batch"))
     return vd_setting_switch(key, v, &c->small_batch, err, errlen);
+  if (!strcmp(key, "driver-copies")) {
+    for (int i = 0; i < 3; i++)
+      if (!strcmp(v, copies_names[i])) {
+        c->driver_copies = i;
+        return 0;
+      }
+    snprintf(err, errlen, "%s: '%s' is none of auto, shared, per-device", key, v);
+    return -EINVAL;
+  }
   if (!strcmp(key, "write-ack")) {
     if (strcmp(v, "queued") && strcmp(v, "landed")) {
       snprintf(err, errlen, "%s: '%s' is neither 'queued' nor 'landed'", key, v);

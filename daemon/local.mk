@@ -5,7 +5,7 @@ daemon_libvdmap_a_CPPFLAGS = $(VD_INC_MAP) $(VD_DEFS)
 
 daemon_libvdcore_a_SOURCES = \
 	daemon/pool/pool.h daemon/pool/pool-cl.h daemon/pool/pool-internal.h \
-	daemon/pool/pool.c daemon/pool/extent.c daemon/pool/nvml.c daemon/pool/clerr.c \
+	daemon/pool/pool.c daemon/pool/driver-copy.c daemon/pool/extent.c daemon/pool/nvml.c daemon/pool/clerr.c \
 	daemon/pool/health.c daemon/pool/watch.c daemon/pool/fault.h daemon/pool/fault.c \
 	daemon/pool/stock.c daemon/pool/devstate.c daemon/pool/copy.c \
 	daemon/engine/engine.h daemon/engine/engine-internal.h daemon/engine/engine.c \

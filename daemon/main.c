@@ -39,6 +39,7 @@ static const struct option daemon_opts[] = {
   { "workers", required_argument, NULL, 1 },
   { "small-batch", required_argument, NULL, 1 },
   { "write-ack", required_argument, NULL, 1 },
+  { "driver-copies", required_argument, NULL, 1 },
   { "small-max", required_argument, NULL, 1 },
   { "small-staging", required_argument, NULL, 1 },
   { "save-staging", required_argument, NULL, 1 },
@@ -290,6 +291,7 @@ int main(int argc, char **argv)
   pc.types = d.cfg.device_types;
   pc.reserve = d.cfg.reserve;
   pc.reserve_set = d.cfg.reserve_set;
+  pc.driver_copies = d.cfg.driver_copies;
   if (vd_pool_open(&pc, &d.pool, err, sizeof err)) {
     vd_err("%s", err);
     rc = 1;

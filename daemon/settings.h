@@ -39,6 +39,9 @@ struct vramd_config {
   /* write-ack: answer a QD1 WRITE once queued on the device (true) or
    * once landed in VRAM (false); engine.h says what each promises. */
   bool write_ack_queued;
+  /* driver-copies: a private copy of the vendor library per device
+   * (pool.h, enum vd_driver_copies). */
+  int driver_copies;
   uint64_t small_max;
   uint64_t small_staging;
   /* Pinned staging of each save, load or restore job (save.c). */

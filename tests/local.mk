@@ -225,6 +225,8 @@ TESTS += tests/integration/device-loss.sh
 dist_noinst_SCRIPTS += tests/integration/device-loss.sh
 TESTS += tests/integration/write-ack.sh
 dist_noinst_SCRIPTS += tests/integration/write-ack.sh
+TESTS += tests/integration/driver-copies.sh
+dist_noinst_SCRIPTS += tests/integration/driver-copies.sh
 # Mirrors: a device lost under fio with verify, and the copy rebuilt.
 TESTS += tests/integration/mirror.sh
 dist_noinst_SCRIPTS += tests/integration/mirror.sh

@@ -22,6 +22,7 @@
 struct vd_device {
   struct vd_device_info info;
   cl_device_id cl;
+  bool private_driver;      /* cl comes from a private copy of the driver */
   cl_context ctx;
   cl_command_queue admin;   /* zero-fills new extents; carries probes */
   cl_mem probe;             /* 4 KiB, committed at start: health.c reads it */
@@ -87,5 +88,11 @@ int vd_nvml_query(void *handle);
 /* Poll NVML for the pool's GPUs (watch.c); NULL when it sees none of them. */
 struct vd_nvml_watch *vd_nvml_watch_start(struct vd_pool *pool);
 void vd_nvml_watch_stop(struct vd_nvml_watch *w);
+
+/* driver-copy.c: device i of platform plat (clGetDeviceIDs order for
+ * mask) from a private copy of the platform's vendor library, checked to
+ * be the device like; NULL when none can be had. */
+cl_device_id vd_driver_private_device(cl_platform_id plat, cl_device_type mask, cl_uint i,
+                                      cl_device_id like);
 
 #endif

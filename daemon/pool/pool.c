@@ -155,6 +155,14 @@ static unsigned dev_type(cl_device_id d)
   return VD_DEV_CPU;
 }
 
+/* Whether device d gets a private copy of its driver (see pool.h). */
+static bool private_copy(const struct vd_pool_config *cfg, cl_device_id d)
+{
+  if (cfg->driver_copies == VD_DRIVER_AUTO)
+    return dev_type(d) != VD_DEV_CPU;
+  return cfg->driver_copies == VD_DRIVER_PER_DEVICE;
+}
+
 /* Collect devices of the given types from every platform into pool. */
 static int collect(struct vd_pool *pool, const struct vd_pool_config *cfg,
                    unsigned types, char *err, size_t errlen)
@@ -212,10 +220,24 @@ static int collect(struct vd_pool *pool, const struct vd_pool_config *cfg,
       dev->ctx = ctx;
       if (!cfg->shared_context && i > 0) {
         /* Separate contexts keep one device's driver locks off another's
-         * (measured: bench/RESULTS.md). */
-        dev->ctx = clCreateContext((cl_context_properties[]){ CL_CONTEXT_PLATFORM,
-                                     (cl_context_properties)plats[p], 0 }, 1, &ids[i],
-                                   NULL, NULL, &rc);
+         * (measured: bench/RESULTS.md), and a private copy of the driver
+         * the locks it shares within a process (driver-copy.c). */
+        if (private_copy(cfg, ids[i])) {
+          cl_device_id own = vd_driver_private_device(plats[p], mask, i, ids[i]);
+          if (own) {
+            dev->cl = own;
+            dev->private_driver = true;
+          } else {
+            vd_warn("platform %u, device %u: no private copy of its driver; it shares "
+                    "the first one's (calls on several devices contend for its locks)", p, i);
+          }
+        }
+        /* A private platform is unknown to the ICD loader, which checks
+         * a context's CL_CONTEXT_PLATFORM: such a context is made by
+         * device alone, dispatched through the device's copy. */
+        dev->ctx = clCreateContext(dev->private_driver ? NULL : (cl_context_properties[]){
+                                     CL_CONTEXT_PLATFORM, (cl_context_properties)plats[p], 0 },
+                                   1, &dev->cl, NULL, NULL, &rc);
         if (rc != CL_SUCCESS) {
           vd_warn("platform %u, device %u: cannot create a context (%s), skipping it",
                   p, i, vd_cl_strerror(rc));
@@ -248,6 +270,13 @@ static int collect(struct vd_pool *pool, const struct vd_pool_config *cfg,
       ncpu += pool->dev[i]->info.type == VD_DEV_CPU;
     for (unsigned i = 0; i < pool->ndev; i++)
       dev_capacity(pool->dev[i], cfg, ncpu);
+  }
+  {
+    unsigned own = 0;
+    for (unsigned i = 0; i < pool->ndev; i++)
+      own += pool->dev[i]->private_driver;
+    if (own)
+      vd_info("pool: %u of %u devices on a private copy of their driver", own, pool->ndev);
   }
   vd_debug("pool: %u devices in %u OpenCL contexts", pool->ndev, pool->nctx);
   return 0;

@@ -31,11 +31,18 @@ struct vd_device_info {
   uint64_t max_alloc_bytes; /* CL_DEVICE_MAX_MEM_ALLOC_SIZE */
 };
 
+/* Which copy of a platform's vendor library drives each device: the one
+ * the ICD loader loaded (SHARED), or from the second device of a platform
+ * on, a private copy each (PER_DEVICE; driver-copy.c says why).  AUTO:
+ * PER_DEVICE for GPUs and accelerators, SHARED for CPU devices. */
+enum vd_driver_copies { VD_DRIVER_AUTO = 0, VD_DRIVER_SHARED = 1, VD_DRIVER_PER_DEVICE = 2 };
+
 struct vd_pool_config {
   unsigned types;        /* mask of enum vd_dev_type; 0 = GPU|ACCEL */
   bool reserve_set;      /* false: default reserve per device type */
   uint64_t reserve;      /* bytes held back on every device */
   bool shared_context;   /* one OpenCL context per platform, not per device */
+  enum vd_driver_copies driver_copies;
 };
 
 struct vd_pool;

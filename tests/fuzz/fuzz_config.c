@@ -1,6 +1,6 @@
 /* fuzz_config.c: libFuzzer target for vramd.conf (read through a memfd,
  * the same path the daemon reads a file by).
- * fuzz-sources: daemon/config.c common/setting.c common/spec.c common/spec-text.c common/spec-json.c common/size.c common/name.c common/log.c daemon/volume/volume.c daemon/volume/registry.c daemon/map/volmap.c daemon/pool/pool.c daemon/pool/extent.c daemon/pool/devstate.c daemon/pool/stock.c daemon/engine/placement.c daemon/engine/engine.c daemon/engine/small.c daemon/engine/kernels.c daemon/engine/mirror.c daemon/engine/sums.c daemon/engine/sum-kernels.c daemon/engine/scrubber.c common/crc32c.c common/spec-export.c common/nqn.c daemon/pool/fault.c daemon/pool/nvml.c daemon/pool/clerr.c daemon/pool/health.c daemon/pool/watch.c common/clock.c common/thread.c
+ * fuzz-sources: daemon/config.c common/setting.c common/spec.c common/spec-text.c common/spec-json.c common/size.c common/name.c common/log.c daemon/volume/volume.c daemon/volume/registry.c daemon/map/volmap.c daemon/pool/pool.c daemon/pool/driver-copy.c daemon/pool/extent.c daemon/pool/devstate.c daemon/pool/stock.c daemon/engine/placement.c daemon/engine/engine.c daemon/engine/small.c daemon/engine/kernels.c daemon/engine/mirror.c daemon/engine/sums.c daemon/engine/sum-kernels.c daemon/engine/scrubber.c common/crc32c.c common/spec-export.c common/nqn.c daemon/pool/fault.c daemon/pool/nvml.c daemon/pool/clerr.c daemon/pool/health.c daemon/pool/watch.c common/clock.c common/thread.c
  * fuzz-libs: jansson OpenCL
  */
 #include <stdint.h>
