@@ -32,9 +32,15 @@
  * object): threads in one process, but no driver state shared between
  * them.  If that scales as processes do, one process can too.
  *
+ * --shared-host makes every device copy from the first device's pinned
+ * host buffer (as vramd's staging is shared by all devices); with
+ * --dlmopen it is pinned only for the first copy of the driver, unless
+ * --register also wraps it in a CL_MEM_USE_HOST_PTR buffer in each other
+ * device's context (and maps it), which may pin it there too.
+ *
  * Usage: cl-calls [--device-types gpu|cpu] [--seconds S] [--xfer SIZE]
  *                 [--read|--kernel|--batch [--no-marker]]
- *                 [--processes | --dlmopen LIB] */
+ *                 [--processes | --dlmopen LIB [--shared-host [--register]]] */
 #define _GNU_SOURCE
 #define CL_TARGET_OPENCL_VERSION 300
 #include <CL/cl.h>
@@ -60,7 +66,7 @@ struct dev {
   cl_device_id id;
   cl_context ctx;
   cl_command_queue q;
-  cl_mem buf, host;
+  cl_mem buf, host, reg;
   cl_program prog;
   cl_kernel k;
   void *hp;
@@ -320,6 +326,7 @@ int main(int argc, char **argv)
   double secs = 2, one = 0;
   bool read = false, kernel = false, batch = false, marker = true, procs = false;
   const char *lib = NULL;
+  bool shared_host = false, reg = false;
   static struct dev dev[MAX_DEV];
   cl_uint nd;
 
@@ -330,6 +337,8 @@ int main(int argc, char **argv)
     else if (!strcmp(argv[i], "--no-marker")) marker = false;
     else if (!strcmp(argv[i], "--processes")) procs = true;
     else if (!strcmp(argv[i], "--dlmopen") && i + 1 < argc) lib = argv[++i];
+    else if (!strcmp(argv[i], "--shared-host")) shared_host = true;
+    else if (!strcmp(argv[i], "--register")) reg = true;
     else if (!strcmp(argv[i], "--xfer") && i + 1 < argc) {
       char *end;
       unsigned long long v = strtoull(argv[++i], &end, 10);
@@ -347,7 +356,7 @@ int main(int argc, char **argv)
     else {
       fprintf(stderr, "Usage: cl-calls [--device-types gpu|cpu] [--seconds S]\n"
               "                [--xfer SIZE] [--read|--kernel|--batch [--no-marker]]\n"
-              "                [--processes | --dlmopen LIB]\n");
+              "                [--processes | --dlmopen LIB [--shared-host [--register]]]\n");
       return 2;
     }
   }
@@ -370,6 +379,24 @@ int main(int argc, char **argv)
       return 1;
     }
   }
+  for (cl_uint i = 1; shared_host && i < nd; i++) {
+    cl_int rc = CL_SUCCESS;
+    if (reg) {
+      dev[i].reg = clCreateBuffer(dev[i].ctx, CL_MEM_READ_WRITE | CL_MEM_USE_HOST_PTR, XFER,
+                                  dev[0].hp, &rc);
+      if (!rc)
+        clEnqueueMapBuffer(dev[i].q, dev[i].reg, CL_TRUE, CL_MAP_READ | CL_MAP_WRITE, 0, XFER,
+                           0, NULL, NULL, &rc);
+    }
+    if (rc) {
+      fprintf(stderr, "cl-calls: device %u: cannot register the shared buffer: %d\n", i, rc);
+      return 1;
+    }
+    dev[i].hp = dev[0].hp;
+  }
+  if (shared_host)
+    printf("# cl-calls: every device copies from device 0's pinned buffer%s\n",
+           reg ? ", registered in each context (CL_MEM_USE_HOST_PTR)" : "");
   if (batch)
     printf("# cl-calls: whole batches of one 4 KiB write (upload, launch, %s, flush, poll), "
            "one at a time, %.1f s\n", marker ? "marker" : "no marker", secs);
