@@ -84,6 +84,7 @@ struct pinned {
   void *ptr;
   cl_mem mem;
   cl_command_queue q;     /* the pin_q that mapped it */
+  struct vd_pin_share *share; /* pinned in the other driver copies too */
 };
 
 struct vd_engine {
@@ -1148,7 +1149,8 @@ void *vd_engine_pinned_alloc(struct vd_engine *eng, size_t bytes)
   if (!p || bytes == 0)
     goto out_free;
   for (unsigned i = 0; i < eng->ndev && !ok; i++)
-    ok = !vd_device_is_lost(eng->dq[i].dev) && pin_on(&eng->dq[i], p, bytes);
+    if ((ok = !vd_device_is_lost(eng->dq[i].dev) && pin_on(&eng->dq[i], p, bytes)))
+      p->share = vd_pool_share_pinned(eng->pool, eng->dq[i].dev, p->ptr, bytes);
   if (!ok)
     goto out_free;
   pthread_mutex_lock(&eng->pin_lock);
@@ -1179,6 +1181,7 @@ void vd_engine_pinned_free(struct vd_engine *eng, void *ptr)
   pthread_mutex_unlock(&eng->pin_lock);
   if (!p)
     return;
+  vd_pool_unshare_pinned(p->share);
   clEnqueueUnmapMemObject(p->q, p->mem, p->ptr, 0, NULL, NULL);
   clFinish(p->q);
   clReleaseMemObject(p->mem);

@@ -20,6 +20,7 @@ struct vd_copier {
   size_t piece;
   cl_mem own_mem;                   /* the bounce, when the copier pinned it */
   cl_command_queue own_q;           /* the queue that mapped it */
+  struct vd_pin_share *share;       /* pinned in the other driver copies too */
   pthread_mutex_t lock;             /* one copy at a time on the bounce */
   char err[256];
 };
@@ -43,6 +44,7 @@ static int pin_bounce(struct vd_copier *c, struct vd_device *dev, size_t bytes,
   }
   if (rc == CL_SUCCESS) {
     c->own_q = c->q[dev->info.index];
+    c->share = vd_pool_share_pinned(c->pool, dev, c->bounce, bytes);
     return 0;
   }
   snprintf(err, errlen, "%s: cannot pin %zu bytes of host memory for copies: %s",
@@ -104,6 +106,7 @@ void vd_copier_close(struct vd_copier *c)
 {
   if (!c)
     return;
+  vd_pool_unshare_pinned(c->share);
   if (c->own_mem) {
     clEnqueueUnmapMemObject(c->own_q, c->own_mem, c->bounce, 0, NULL, NULL);
     clFinish(c->own_q);

@@ -169,3 +169,62 @@ cl_device_id vd_driver_private_device(cl_platform_id plat, cl_device_type mask, 
   }
   return NULL;
 }
+
+struct vd_pin_share {
+  void *ptr;
+  cl_mem mem[VD_POOL_MAX];          /* CL_MEM_USE_HOST_PTR over ptr, mapped */
+  cl_command_queue q[VD_POOL_MAX];  /* the device's admin queue that mapped it */
+};
+
+/* True when a and b are driven by different copies of the driver. */
+static bool other_copy(const struct vd_device *a, const struct vd_device *b)
+{
+  return a != b && (a->private_driver || b->private_driver);
+}
+
+/* Pinned memory is pinned only in the copy of the driver that allocated
+ * it: to the others it is pageable, and transfers from it run at a third
+ * of the speed (bench/RESULTS.md).  A CL_MEM_USE_HOST_PTR buffer over it,
+ * mapped once, makes NVIDIA's driver pin it in that copy too. */
+struct vd_pin_share *vd_pool_share_pinned(struct vd_pool *pool, const struct vd_device *owner,
+                                          void *ptr, size_t bytes)
+{
+  struct vd_pin_share *s = NULL;
+
+  for (unsigned i = 0; i < pool->ndev; i++) {
+    struct vd_device *d = pool->dev[i];
+    cl_int rc;
+    if (!other_copy(d, owner) || vd_device_is_lost(d) || !d->admin)
+      continue;
+    if (!s && !(s = calloc(1, sizeof *s)))
+      return NULL;
+    s->ptr = ptr;
+    s->mem[i] = clCreateBuffer(d->ctx, CL_MEM_READ_WRITE | CL_MEM_USE_HOST_PTR, bytes, ptr, &rc);
+    if (rc == CL_SUCCESS &&
+        clEnqueueMapBuffer(d->admin, s->mem[i], CL_TRUE, CL_MAP_READ | CL_MAP_WRITE, 0, bytes,
+                           0, NULL, NULL, &rc) && rc == CL_SUCCESS) {
+      s->q[i] = d->admin;
+      continue;
+    }
+    vd_warn_rl("%s: cannot pin %zu bytes of host memory in its copy of the driver (%s): "
+               "its transfers from them run slower", d->info.id, bytes, vd_cl_strerror(rc));
+    if (s->mem[i])
+      clReleaseMemObject(s->mem[i]);
+    s->mem[i] = NULL;
+  }
+  return s;
+}
+
+/* Undo vd_pool_share_pinned. */
+void vd_pool_unshare_pinned(struct vd_pin_share *s)
+{
+  if (!s)
+    return;
+  for (unsigned i = 0; i < VD_POOL_MAX; i++)
+    if (s->mem[i]) {
+      clEnqueueUnmapMemObject(s->q[i], s->mem[i], s->ptr, 0, NULL, NULL);
+      clFinish(s->q[i]);
+      clReleaseMemObject(s->mem[i]);
+    }
+  free(s);
+}

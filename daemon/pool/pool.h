@@ -49,10 +49,22 @@ struct vd_pool;
 struct vd_device;
 struct vd_extent;
 
+/* Host memory pinned in one device's context, made pinned in the
+ * contexts of the devices on other copies of the driver too
+ * (driver-copy.c); an opaque record to undo it with. */
+struct vd_pin_share;
+
 /* Enumerate the devices of every platform.  Falls back to CPU devices (with
  * a warning) when no device of the asked types exists.  -ENODEV if none. */
 int vd_pool_open(const struct vd_pool_config *cfg, struct vd_pool **out,
                  char *err, size_t errlen);
+/* Pin host memory at ptr (pinned in owner's context already) in every
+ * other device's context that a different copy of the driver serves; NULL
+ * when there is none, else a record for vd_pool_unshare_pinned.  A
+ * device it cannot be pinned in just copies from it more slowly. */
+struct vd_pin_share *vd_pool_share_pinned(struct vd_pool *pool, const struct vd_device *owner,
+                                          void *ptr, size_t bytes);
+void vd_pool_unshare_pinned(struct vd_pin_share *s);
 /* Release the pool; every extent must have been freed. */
 void vd_pool_close(struct vd_pool *pool);
 
