@@ -590,8 +590,7 @@ int main(int argc, char **argv)
     case 'D': o.depth = (unsigned)atoi(optarg); break;
     case 'C': o.shared_ctx = true; break;
     case 'G':
-      pc.driver_copies = !strcmp(optarg, "shared") ? VD_DRIVER_SHARED :
-                         !strcmp(optarg, "per-device") ? VD_DRIVER_PER_DEVICE : VD_DRIVER_AUTO;
+      pc.driver_copies = !strcmp(optarg, "per-device") ? VD_DRIVER_PER_DEVICE : VD_DRIVER_SHARED;
       break;
     case '1': o.one_only = true; break;
     case 'a': o.all_only = true; break;
@@ -642,7 +641,7 @@ int main(int argc, char **argv)
       fprintf(stderr, "Usage: engine-bench [--size PER_DEVICE] [--seconds S] [--qd N[,N...]]\n"
               "  [--bs 4K,64K,1M,4M] [--unit SIZE] [--extent-size SIZE]\n"
               "  [--device-types gpu|cpu] [--workers N] [--batch N] [--depth N]\n"
-              "  [--shared-context] [--driver-copies auto|shared|per-device]\n"
+              "  [--shared-context] [--driver-copies shared|per-device]\n"
               "  [--one-only|--all-only]\n"
               "  [--small-batch off|on|both] [--small-max SIZE] [--small-stage SIZE]\n"
               "  [--latency] [--idle spin|block|off] [--idle-max SIZE]\n"

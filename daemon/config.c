@@ -119,14 +119,14 @@ const char *vramd_config_str(const struct vramd_config *c, const char *key)
 }
 
 /* driver-copies values, by enum vd_driver_copies. */
-static const char *const copies_names[] = { "auto", "shared", "per-device" };
+static const char *const copies_names[] = { "shared", "per-device" };
 
 /* The form of each daemon option's value, for --help. */
 static const struct { const char *key, *arg; } args[] = {
   { "config", "FILE" }, { "api-socket", "PATH" }, { "metrics-listen", "HOST:PORT|off" },
   { "state-dir", "DIR" }, { "device-types", "gpu,accelerator,cpu" }, { "reserve", "SIZE" },
   { "extent-size", "SIZE" }, { "workers", "N" }, { "small-batch", "on|off" },
-  { "write-ack", "queued|landed" }, { "driver-copies", "auto|shared|per-device" },
+  { "write-ack", "queued|landed" }, { "driver-copies", "shared|per-device" },
   { "small-max", "SIZE" }, { "small-staging", "SIZE" }, { "thin-chunk", "SIZE" },
   { "thin-stock", "N" }, { "yield-floor", "SIZE|off" }, { "volume", "SPEC" },
   { "nvme-nqn-prefix", "NQN" },
@@ -293,12 +293,12 @@ int vramd_config_set(struct vramd_config *c, const char *key, const char *v,
   if (!strcmp(key, "small-batch"))
     return vd_setting_switch(key, v, &c->small_batch, err, errlen);
   if (!strcmp(key, "driver-copies")) {
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 2; i++)
       if (!strcmp(v, copies_names[i])) {
         c->driver_copies = i;
         return 0;
       }
-    snprintf(err, errlen, "%s: '%s' is none of auto, shared, per-device", key, v);
+    snprintf(err, errlen, "%s: '%s' is neither 'shared' nor 'per-device'", key, v);
     return -EINVAL;
   }
   if (!strcmp(key, "write-ack")) {

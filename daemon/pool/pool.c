@@ -155,14 +155,6 @@ static unsigned dev_type(cl_device_id d)
   return VD_DEV_CPU;
 }
 
-/* Whether device d gets a private copy of its driver (see pool.h). */
-static bool private_copy(const struct vd_pool_config *cfg, cl_device_id d)
-{
-  if (cfg->driver_copies == VD_DRIVER_AUTO)
-    return dev_type(d) != VD_DEV_CPU;
-  return cfg->driver_copies == VD_DRIVER_PER_DEVICE;
-}
-
 /* Collect devices of the given types from every platform into pool. */
 static int collect(struct vd_pool *pool, const struct vd_pool_config *cfg,
                    unsigned types, char *err, size_t errlen)
@@ -222,7 +214,7 @@ static int collect(struct vd_pool *pool, const struct vd_pool_config *cfg,
         /* Separate contexts keep one device's driver locks off another's
          * (measured: bench/RESULTS.md), and a private copy of the driver
          * the locks it shares within a process (driver-copy.c). */
-        if (private_copy(cfg, ids[i])) {
+        if (cfg->driver_copies == VD_DRIVER_PER_DEVICE) {
           cl_device_id own = vd_driver_private_device(plats[p], mask, i, ids[i]);
           if (own) {
             dev->cl = own;

@@ -32,10 +32,10 @@ struct vd_device_info {
 };
 
 /* Which copy of a platform's vendor library drives each device: the one
- * the ICD loader loaded (SHARED), or from the second device of a platform
- * on, a private copy each (PER_DEVICE; driver-copy.c says why).  AUTO:
- * PER_DEVICE for GPUs and accelerators, SHARED for CPU devices. */
-enum vd_driver_copies { VD_DRIVER_AUTO = 0, VD_DRIVER_SHARED = 1, VD_DRIVER_PER_DEVICE = 2 };
+ * the ICD loader loaded (SHARED, the default), or from the second device
+ * of a platform on, a private copy each (PER_DEVICE; driver-copy.c says
+ * why, docs/design-decisions.md what it costs). */
+enum vd_driver_copies { VD_DRIVER_SHARED = 0, VD_DRIVER_PER_DEVICE = 1 };
 
 struct vd_pool_config {
   unsigned types;        /* mask of enum vd_dev_type; 0 = GPU|ACCEL */
