@@ -246,11 +246,16 @@ json_t *vd_api_volume_json(struct vramd *d, struct vd_volume *v, bool detail)
     int64_t last = atomic_load(&v->scrub.last_time);
     json_object_set_new(o, "checksum_errors",
                         json_integer((json_int_t)atomic_load(&v->target.sum_errors)));
-    json_object_set_new(o, "scrub", json_pack("{s:I, s:I, s:I, s:I, s:o}",
+    if (v->target.map.copies > 1)
+      json_object_set_new(o, "checksum_repaired",
+                          json_integer((json_int_t)atomic_load(&v->target.healed)));
+    json_object_set_new(o, "scrub", json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
       "blocks_total", (json_int_t)atomic_load(&v->scrub.blocks),
       "bad_blocks_total", (json_int_t)atomic_load(&v->scrub.bad),
+      "repaired_blocks_total", (json_int_t)atomic_load(&v->scrub.repaired),
       "last_blocks", (json_int_t)atomic_load(&v->scrub.last_blocks),
       "last_bad_blocks", (json_int_t)atomic_load(&v->scrub.last_bad),
+      "last_repaired_blocks", (json_int_t)atomic_load(&v->scrub.last_repaired),
       "last_time", last ? json_integer((json_int_t)last) : json_null()));
   }
   if (v->target.stock) {

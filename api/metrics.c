@@ -123,7 +123,9 @@ static uint64_t vol_healthy(const struct vd_volume *v)
 static uint64_t vol_allocated(const struct vd_volume *v) { return vd_volume_allocated(v); }
 static uint64_t vol_enospc(const struct vd_volume *v) { return atomic_load(&v->target.enospc); }
 static uint64_t vol_sum_errors(const struct vd_volume *v) { return atomic_load(&v->target.sum_errors); }
+static uint64_t vol_sum_repaired(const struct vd_volume *v) { return atomic_load(&v->target.healed); }
 static uint64_t vol_scrub_blocks(const struct vd_volume *v) { return atomic_load(&v->scrub.blocks); }
+static uint64_t vol_scrub_repaired(const struct vd_volume *v) { return atomic_load(&v->scrub.repaired); }
 static uint64_t vol_scrub_bad(const struct vd_volume *v) { return atomic_load(&v->scrub.bad); }
 static uint64_t vol_scrub_last_bad(const struct vd_volume *v) { return atomic_load(&v->scrub.last_bad); }
 static uint64_t vol_scrub_last(const struct vd_volume *v) { return (uint64_t)atomic_load(&v->scrub.last_time); }
@@ -188,11 +190,17 @@ static void volume_metrics(struct vd_buf *b, struct vd_volume **vols, int n)
                 "Writes refused because no device had room for a new thin chunk.", vol_enospc);
   volume_family(b, vols, n, "vramd_volume_checksum_errors_total", "counter",
                 "Reads that found a block whose checksum did not match (integrity): each "
-                "failed with EIO.", vol_sum_errors);
+                "failed with EIO, or on a mirror was served from another copy.", vol_sum_errors);
+  volume_family(b, vols, n, "vramd_volume_checksum_repaired_total", "counter",
+                "Mirror: ranges with a bad block rewritten on their copy from a copy in sync.",
+                vol_sum_repaired);
   volume_family(b, vols, n, "vramd_volume_scrub_blocks_total", "counter",
                 "Blocks scrubs checked against their checksums.", vol_scrub_blocks);
   volume_family(b, vols, n, "vramd_volume_scrub_bad_blocks_total", "counter",
                 "Bad blocks scrubs found (confirmed by a read).", vol_scrub_bad);
+  volume_family(b, vols, n, "vramd_volume_scrub_repaired_blocks_total", "counter",
+                "Mirror: bad blocks scrubs found and rewrote from a copy in sync.",
+                vol_scrub_repaired);
   volume_family(b, vols, n, "vramd_volume_scrub_last_bad_blocks", "gauge",
                 "Bad blocks the last finished scrub found.", vol_scrub_last_bad);
   volume_family(b, vols, n, "vramd_volume_scrub_last_time_seconds", "gauge",

@@ -826,28 +826,34 @@ static enum MHD_Result start_sleep_job(struct vramd *d, struct req *c, json_t *o
 }
 
 /* POST /v1/faults' bit_flips: {"volume": NAME, "offsets": [N, ...]} or
- * {"volume": NAME, "count": N, "seed": N}; answers with the offsets. */
+ * {"volume": NAME, "count": N, "seed": N}, with "copy": N on a mirror
+ * (default 0); answers with the offsets. */
 static enum MHD_Result flip_bits(struct vramd *d, struct req *c, json_t *o)
 {
   json_t *offs = json_object_get(o, "offsets"), *cnt = json_object_get(o, "count"), *x, *out;
   const char *name = json_string_value(json_object_get(o, "volume"));
   json_int_t seed = json_integer_value(json_object_get(o, "seed"));
+  json_t *copy = json_object_get(o, "copy");
   size_t n = offs ? json_array_size(offs) : (size_t)json_integer_value(cnt), i;
   uint64_t *off;
   char err[256];
   int rc;
 
-  if (!name || !(json_is_array(offs) || json_is_integer(cnt)) || n > VRAMD_FLIPS_MAX)
+  if (!name || !(json_is_array(offs) || json_is_integer(cnt)) || n > VRAMD_FLIPS_MAX ||
+      (copy && (!json_is_integer(copy) || json_integer_value(copy) < 0 ||
+                json_integer_value(copy) >= VD_MAX_DEVICES)))
     return send_error(c, MHD_HTTP_BAD_REQUEST, "invalid_field", NULL,
                       "bit_flips: {\"volume\": NAME, \"offsets\": [N, ...]} or {\"volume\": "
-                      "NAME, \"count\": N (at most %u), \"seed\": N}", VRAMD_FLIPS_MAX);
+                      "NAME, \"count\": N (at most %u), \"seed\": N}, and \"copy\": N on a mirror",
+                      VRAMD_FLIPS_MAX);
   off = calloc(n ? n : 1, sizeof *off);
   if (!off)
     return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", NULL, "out of memory");
   json_array_foreach(offs, i, x)
     off[i] = json_is_integer(x) && json_integer_value(x) >= 0 ? (uint64_t)json_integer_value(x)
                                                                : UINT64_MAX;
-  rc = vramd_flip_bits(d, name, off, (unsigned)n, !offs, (uint64_t)seed, err, sizeof err);
+  rc = vramd_flip_bits(d, name, off, (unsigned)n, !offs, (uint64_t)seed,
+                       copy ? (unsigned)json_integer_value(copy) : 0, err, sizeof err);
   out = json_array();
   for (i = 0; !rc && i < n; i++)
     json_array_append_new(out, json_integer((json_int_t)off[i]));

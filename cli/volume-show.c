@@ -56,8 +56,8 @@ static void show_scrub(json_t *s)
   }
   printf("scrub:     last %s", when);
   if (json_is_integer(last))
-    printf(", %llu blocks checked, %llu bad", vctl_u64(s, "last_blocks"),
-           vctl_u64(s, "last_bad_blocks"));
+    printf(", %llu blocks checked, %llu bad, %llu repaired", vctl_u64(s, "last_blocks"),
+           vctl_u64(s, "last_bad_blocks"), vctl_u64(s, "last_repaired_blocks"));
   printf("; %llu bad in %llu blocks since start\n", vctl_u64(s, "bad_blocks_total"),
          vctl_u64(s, "blocks_total"));
 }
@@ -90,7 +90,10 @@ static void show(json_t *v)
            vctl_size(v, "chunk_bytes", b, sizeof b), vctl_u64(v, "enospc_writes"));
   printf("\n");
   printf("integrity: %s", vctl_str(v, "integrity", "none"));
-  if (json_object_get(v, "checksum_errors"))
+  if (json_object_get(v, "checksum_repaired"))
+    printf(" (%llu reads found a bad checksum, %llu ranges rewritten from another copy)",
+           vctl_u64(v, "checksum_errors"), vctl_u64(v, "checksum_repaired"));
+  else if (json_object_get(v, "checksum_errors"))
     printf(" (%llu reads found a bad checksum)", vctl_u64(v, "checksum_errors"));
   printf("\n");
   show_scrub(json_object_get(v, "scrub"));

@@ -48,7 +48,7 @@ static int pick(uint64_t *off, unsigned n, uint64_t size, uint64_t seed, char *e
 
 /* Flip a bit at each offset, or at n random ones. */
 int vramd_flip_bits(struct vramd *d, const char *name, uint64_t *off, unsigned n, bool random,
-                    uint64_t seed, char *err, size_t errlen)
+                    uint64_t seed, unsigned copy, char *err, size_t errlen)
 {
   struct vd_volume *v = vd_registry_get(&d->reg, name);
   uint64_t s = seed ^ 0x5851f42d4c957f2dull;
@@ -65,7 +65,8 @@ int vramd_flip_bits(struct vramd *d, const char *name, uint64_t *off, unsigned n
   if (!rc && random)
     rc = pick(off, n, v->size, seed, err, errlen);
   for (unsigned k = 0; !rc && k < n; k++)
-    rc = vd_volume_flip(d->eng, v, off[k], (uint8_t)(1u << (next(&s) % 8)), err, errlen);
+    rc = vd_volume_flip_copy(d->eng, v, off[k], copy, (uint8_t)(1u << (next(&s) % 8)), err,
+                             errlen);
   vd_volume_put(v);
   return rc;
 }

@@ -14,10 +14,11 @@ struct vramd;
 /* Flip one bit in VRAM at each of n volume offsets, checksums untouched
  * (test-only: the caller is the fault route).  With random, n distinct
  * 4 KiB blocks are picked from seed instead, one bit at a random offset
- * of each, and off[] gets the offsets.  0; -ENOENT no such volume,
- * -EINVAL an offset past the end or n too large, -EIO; err says which. */
+ * of each, and off[] gets the offsets; copy picks the copy of a mirror.
+ * 0; -ENOENT no such volume, -EINVAL an offset past the end, n too large
+ * or no such copy, -EIO; err says which. */
 int vramd_flip_bits(struct vramd *d, const char *name, uint64_t *off, unsigned n, bool random,
-                    uint64_t seed, char *err, size_t errlen);
+                    uint64_t seed, unsigned copy, char *err, size_t errlen);
 
 /* Start a scrub of a volume as a job (kind "scrub"): 0 with *job, or
  * -ENOENT, -EINVAL (no checksums), or what vramd_job_start returns. */

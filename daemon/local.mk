@@ -9,7 +9,7 @@ daemon_libvdcore_a_SOURCES = \
 	daemon/pool/health.c daemon/pool/watch.c daemon/pool/fault.h daemon/pool/fault.c \
 	daemon/pool/stock.c daemon/pool/devstate.c daemon/pool/copy.c \
 	daemon/engine/engine.h daemon/engine/engine-internal.h daemon/engine/engine.c \
-	daemon/engine/placement.c daemon/engine/mirror.c \
+	daemon/engine/placement.c daemon/engine/mirror.c daemon/engine/heal.c \
 	daemon/engine/small.h daemon/engine/small.c \
 	daemon/engine/kernels.h daemon/engine/kernels.c \
 	daemon/engine/sums.h daemon/engine/sums.c daemon/engine/sum-kernels.c \

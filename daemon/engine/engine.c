@@ -404,6 +404,7 @@ static void group_start(struct worker *w, struct group *g, unsigned slot,
   for (struct vd_io_part *p = batch; p; p = p->next) {
     uint64_t b = 0;
     p->err = 0;
+    p->sum_bad = false;
     enqueue_part(w, p, &b, w->direct ? &last : NULL);
     if (p->io->op == VD_OP_READ)
       g->d2h += b;
@@ -664,6 +665,7 @@ static int idle_move(const struct vd_engine *eng, struct devq *dq, struct vd_io_
   if (vd_device_is_lost(dq->dev) || vd_fault_io_now())
     return -EIO;
   p->err = 0;
+  p->sum_bad = false;
   vd_sums_begin(ss, ss->nslots);
   part_iter_init(&pi, p, dq->dev);
   while (rc == CL_SUCCESS && part_next(&pi, &s, &m, &sum_off)) {
@@ -873,7 +875,7 @@ static void submit(struct vd_engine *eng, struct vd_io *io, bool again)
 /* A new request: nothing learnt yet. */
 void vd_engine_submit(struct vd_engine *eng, struct vd_io *io)
 {
-  io->avoid = 0;
+  io->avoid = io->exclude;
   submit(eng, io, false);
 }
 
@@ -914,11 +916,26 @@ static void sync_done(struct vd_io *io, int err)
   pthread_mutex_unlock(&w->lock);
 }
 
+/* Submit io (its caller's fields set) and wait for it: 0 or -errno. */
+int vd_engine_wait_io(struct vd_engine *eng, struct vd_io *io)
+{
+  struct sync_wait w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, 0 };
+
+  io->done = sync_done;
+  io->priv = &w;
+  io->inline_ok = true; /* this thread only waits */
+  vd_engine_submit(eng, io);
+  pthread_mutex_lock(&w.lock);
+  while (!w.done)
+    pthread_cond_wait(&w.cv, &w.lock);
+  pthread_mutex_unlock(&w.lock);
+  return w.err;
+}
+
 /* Submit one request and wait for it. */
 int vd_engine_rw(struct vd_engine *eng, struct vd_target *t, enum vd_op op,
                  uint64_t off, uint64_t len, void *buf)
 {
-  struct sync_wait w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, 0 };
   struct vd_io *io = calloc(1, sizeof *io);
   int err;
 
@@ -929,15 +946,7 @@ int vd_engine_rw(struct vd_engine *eng, struct vd_target *t, enum vd_op op,
   io->off = off;
   io->len = len;
   io->buf = buf;
-  io->done = sync_done;
-  io->priv = &w;
-  io->inline_ok = true; /* this thread only waits */
-  vd_engine_submit(eng, io);
-  pthread_mutex_lock(&w.lock);
-  while (!w.done)
-    pthread_cond_wait(&w.cv, &w.lock);
-  pthread_mutex_unlock(&w.lock);
-  err = w.err;
+  err = vd_engine_wait_io(eng, io);
   free(io);
   return err;
 }

@@ -127,6 +127,8 @@ struct vd_engine_small_stats {
  * dev[d] unless it was moved; NULL only in a thin volume, for a range
  * never written or discarded since (it reads as zeros).  The rule for
  * changing a placement while I/O runs is in placement.c. */
+#define VD_HEAL_MAX 64  /* ranges waiting for a heal; more mark their legs stale */
+
 struct vd_target {
   struct vd_map map;
   struct vd_device *dev[VD_MAX_DEVICES];   /* each logical part's home device */
@@ -158,6 +160,13 @@ struct vd_target {
                                             * not rebuilt yet */
   _Atomic uint64_t broke;                  /* went stale since their repair began */
   _Atomic unsigned rr;                     /* turns reads between equally busy copies */
+  /* heal.c: ranges found bad on some legs of a mirror (a read's checksum
+   * mismatch, a scrub), to rewrite from a copy in sync */
+  pthread_mutex_t heal_lock;
+  struct vd_heal { uint64_t legs, off, len; } heal[VD_HEAL_MAX];
+  unsigned nheal;
+  _Atomic uint64_t healed;                 /* ranges rewritten from a good copy */
+  _Atomic uint64_t heal_failed;            /* ranges no copy in sync could give */
 };
 
 /* What writes changed in one extent while it is copied elsewhere: a bit
@@ -182,6 +191,9 @@ struct vd_io_part {
   uint32_t dev;         /* pool index */
   uint64_t lmask;       /* the logical parts whose extents it moves there */
   int err;
+  bool sum_bad;         /* err is a READ's checksum mismatch, not a transfer */
+  uint64_t bad_off;     /* then a bad block's volume offset; UINT64_MAX: somewhere
+                         * in the request */
 };
 
 struct vd_io {
@@ -202,6 +214,9 @@ struct vd_io {
    * (write-ack = queued), and done() follows once it landed, with its
    * result.  NULL (FUA writes, other ops): done() is the only answer. */
   void (*acked)(struct vd_io *io);
+  /* Mirror legs: a READ reads none of exclude (a heal, a scrub's
+   * check), a WRITE with only set writes those alone (a heal). */
+  uint64_t exclude, only;
   /* Enters a paused target: the reads of a save's last round, made while
    * the target is paused so that nothing changes under them (save.c). */
   bool through;
@@ -211,6 +226,7 @@ struct vd_io {
   struct vd_io *park_next;
   uint64_t pmask;       /* the pool devices its parts went to */
   uint64_t avoid;       /* mirror: legs a READ failed on, not tried again */
+
   atomic_int pending;
   atomic_int err;
   struct vd_io_part part[VD_MAX_DEVICES];
@@ -229,6 +245,9 @@ void vd_engine_stop(struct vd_engine *eng);
  * recurse without bound. */
 void vd_engine_submit(struct vd_engine *eng, struct vd_io *io);
 
+/* Submit io, whose target, op, range, buffer and flags the caller set,
+ * and wait: 0 or -errno (done and priv are the engine's). */
+int vd_engine_wait_io(struct vd_engine *eng, struct vd_io *io);
 /* Submit and wait: returns 0 or -errno. */
 int vd_engine_rw(struct vd_engine *eng, struct vd_target *t, enum vd_op op,
                  uint64_t off, uint64_t len, void *buf);
@@ -272,6 +291,14 @@ uint32_t vd_track_take(struct vd_track *tr, uint64_t *out);
  * Copies in sync of each byte, the least over the columns (0: the
  * volume failed); legs on a lost device are marked stale here first. */
 unsigned vd_mirror_healthy(struct vd_target *t);
+/* Note that legs of t hold bad data in [off, off + len) (heal.c); when
+ * the list is full they are marked stale instead, for a repair. */
+void vd_mirror_heal_note(struct vd_target *t, uint64_t legs, uint64_t off, uint64_t len);
+/* Rewrite every noted range from a copy in sync, with t paused (requests
+ * park for the time: a client write cannot be overtaken by the older
+ * data).  Returns the ranges rewritten; each one no copy could give is
+ * counted in heal_failed. */
+unsigned vd_mirror_heal(struct vd_engine *eng, struct vd_target *t);
 /* Mark legs stale (a bit each); logs the ones newly so. */
 void vd_mirror_mark(struct vd_target *t, uint64_t legs);
 /* The legs with an extent on dev now (none for other layouts). */

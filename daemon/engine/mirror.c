@@ -151,6 +151,8 @@ again:
           return no_copy(t, c, err);
         leg = (uint32_t)pick[c];
       }
+      if (!read && io->only && !(io->only & bit(leg)))
+        continue; /* a heal writes the legs it rewrites, no other */
       ext = atomic_load_explicit(&t->ext[leg][s.extent], memory_order_acquire);
       if (!ext || vd_device_is_lost(vd_extent_device(ext))) {
         /* A stale leg's old extent stays on its lost device until
@@ -192,9 +194,16 @@ bool vd_mirror_settle(struct vd_engine *eng, struct vd_io *io, int *err)
     bad |= p->lmask;
     if (vd_device_is_lost(vd_engine_device(eng, pd)))
       lost |= p->lmask;
+    else if (p->sum_bad && p->bad_off != UINT64_MAX)
+      vd_mirror_heal_note(t, p->lmask, p->bad_off, VD_SECTOR);
+    else if (p->sum_bad)
+      vd_mirror_heal_note(t, p->lmask, io->off, io->len);
   }
   if (io->op == VD_OP_READ) {
-    /* A read changed nothing: its legs stay in sync unless lost. */
+    /* A read changed nothing: its legs stay in sync unless lost; a copy
+     * with a bad block was noted above, to be rewritten from one in sync
+     * (heal.c).  The read goes on from the other copies; bad blocks at
+     * different places on every copy fail it once, until healed. */
     vd_mirror_mark(t, lost);
     io->avoid |= bad;
     return true;

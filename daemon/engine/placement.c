@@ -48,6 +48,7 @@ void vd_target_init(struct vd_target *t)
   pthread_mutex_init(&t->park_lock, NULL);
   pthread_mutex_init(&t->place_lock, NULL);
   pthread_mutex_init(&t->move_lock, NULL);
+  pthread_mutex_init(&t->heal_lock, NULL);
   /* A mirror's route reads every placement: its copies are placements. */
   atomic_store(&t->placed, t->stock != NULL || t->map.copies > 1);
 }
@@ -58,6 +59,7 @@ void vd_target_fini(struct vd_target *t)
   pthread_mutex_destroy(&t->park_lock);
   pthread_mutex_destroy(&t->place_lock);
   pthread_mutex_destroy(&t->move_lock);
+  pthread_mutex_destroy(&t->heal_lock);
 }
 
 /* Append io to one of the target's parked lists under park_lock. */

@@ -120,6 +120,13 @@ static uint64_t bad_offset(const struct vd_sums_entry *e, uint32_t k)
   return base + at / e->len * e->pitch + at % e->len;
 }
 
+/* What a mismatch means for the read, for the log. */
+static const char *outcome(const struct vd_target *t)
+{
+  return t->map.copies > 1 ? "is served from another copy, and this one rewritten"
+                           : "fails with EIO";
+}
+
 /* Fail the parts whose entries found a bad block. */
 void vd_sums_complete(struct vd_sums *ss, unsigned slot, bool failed)
 {
@@ -135,18 +142,20 @@ void vd_sums_complete(struct vd_sums *ss, unsigned slot, bool failed)
       continue;
     t = p->io->target;
     p->err = -EIO;
+    p->sum_bad = true;
+    p->bad_off = e[i].whole ? UINT64_MAX : bad_offset(&e[i], res[i] - 1);
     atomic_fetch_add_explicit(&t->sum_errors, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(ss->dev_errors, 1, memory_order_relaxed);
     if (e[i].whole)
       vd_warn_rl("volume %s: checksum mismatch in the read of %llu bytes at offset %llu on "
-                 "%s: the read fails with EIO (data in VRAM changed since it was written)",
+                 "%s: %s (data in VRAM changed since it was written)",
                  t->label, (unsigned long long)p->io->len, (unsigned long long)p->io->off,
-                 ss->id);
+                 ss->id, outcome(t));
     else
       vd_warn_rl("volume %s: checksum mismatch in the block at offset %llu on %s: the read "
-                 "of %llu bytes at %llu fails with EIO (data in VRAM changed since it was "
-                 "written)", t->label, (unsigned long long)bad_offset(&e[i], res[i] - 1),
-                 ss->id, (unsigned long long)p->io->len, (unsigned long long)p->io->off);
+                 "of %llu bytes at %llu %s (data in VRAM changed since it was written)",
+                 t->label, (unsigned long long)bad_offset(&e[i], res[i] - 1), ss->id,
+                 (unsigned long long)p->io->len, (unsigned long long)p->io->off, outcome(t));
   }
 }
 

@@ -155,6 +155,21 @@ static void unstarve(struct vd_keeper *k)
   free(vols);
 }
 
+/* Mirrors whose reads found bad blocks on a copy: rewrite them from a
+ * copy in sync (heal.c). */
+static void heal(struct vd_keeper *k)
+{
+  struct vd_volume **vols = NULL;
+  int n = vd_registry_list(k->reg, &vols);
+
+  for (int i = 0; i < n; i++) {
+    if (vols[i]->target.map.copies > 1)
+      vd_mirror_heal(k->eng, &vols[i]->target);
+    vd_volume_put(vols[i]);
+  }
+  free(vols);
+}
+
 /* The keeper's loop. */
 static void *keeper_main(void *arg)
 {
@@ -170,6 +185,7 @@ static void *keeper_main(void *arg)
     want = thin ? k->level : 0;
     refill(k, want);
     unstarve(k);
+    heal(k);
     vd_stock_wait(k->stock, TICK_NS);
   }
   return NULL;

@@ -16,17 +16,29 @@
 int vd_volume_flip(struct vd_engine *eng, struct vd_volume *v, uint64_t off, uint8_t mask,
                    char *err, size_t errlen)
 {
+  return vd_volume_flip_copy(eng, v, off, 0, mask, err, errlen);
+}
+
+/* The same in copy `copy` of a mirror (0 for other layouts). */
+int vd_volume_flip_copy(struct vd_engine *eng, struct vd_volume *v, uint64_t off,
+                        uint32_t copy, uint8_t mask, char *err, size_t errlen)
+{
   struct vd_target *t = &v->target;
   struct vd_map_iter it;
   struct vd_segment s;
   struct vd_extent *e = NULL;
   int rc;
 
+  if (copy >= t->map.copies) {
+    snprintf(err, errlen, "volume %s has %u cop%s: no copy %u", v->spec.name, t->map.copies,
+             t->map.copies == 1 ? "y" : "ies", copy);
+    return -EINVAL;
+  }
   pthread_mutex_lock(&t->move_lock);
   if (vd_map_in_range(&t->map, off, 1)) {
     vd_map_iter_init(&it, &t->map, off, 1);
     if (vd_map_next(&it, &s))
-      e = atomic_load(&t->ext[s.dev][s.extent]);
+      e = atomic_load(&t->ext[s.dev + copy][s.extent]);
   }
   rc = e ? vd_engine_flip(eng, e, s.ext_offset, mask) : -EINVAL;
   pthread_mutex_unlock(&t->move_lock);
@@ -57,18 +69,37 @@ static bool volume_offset(const struct vd_map *m, uint32_t d, uint32_t i, uint64
     *off = m->dev_start[d] + x;
     return true;
   }
+  if (m->layout == VD_LAYOUT_MIRROR) { /* leg d: a copy of column d / copies */
+    *off = x / m->unit * m->unit * vd_map_columns(m) + (uint64_t)(d / m->copies) * m->unit +
+           x % m->unit;
+    return true;
+  }
   return false;
 }
 
-/* Whether a block the kernel found bad is: read it through the engine. */
+#define SCRUB_HEAL_BATCH 32u    /* a mirror's bad blocks healed at a time */
+
+/* Whether a block the kernel found bad is: read it through the engine,
+ * whose read is ordered with the writes.  On a mirror the read goes to
+ * that leg alone (the others avoided): a mismatch there notes the block
+ * for a heal, and the read fails once no other leg is allowed. */
 static bool confirmed(struct vd_scrub_ctl *c, struct vd_volume *v, uint32_t d, uint32_t i,
                       uint64_t block, unsigned char *buf)
 {
+  const struct vd_map *m = &v->target.map;
+  struct vd_io io;
   uint64_t off;
-  if (!volume_offset(&v->target.map, d, i, block * VD_SUM_BLOCK, &off))
+
+  if (!volume_offset(m, d, i, block * VD_SUM_BLOCK, &off))
     return true;
-  return off + VD_SUM_BLOCK <= v->size &&
-         vd_engine_rw(c->eng, &v->target, VD_OP_READ, off, VD_SUM_BLOCK, buf) == -EIO;
+  if (off + VD_SUM_BLOCK > v->size)
+    return false;
+  io = (struct vd_io){ .target = &v->target, .op = VD_OP_READ, .off = off,
+                       .len = VD_SUM_BLOCK, .buf = buf };
+  if (m->copies > 1)
+    io.exclude = (((UINT64_C(1) << m->copies) - 1) << (d / m->copies * m->copies)) &
+               ~(UINT64_C(1) << d);
+  return vd_engine_wait_io(c->eng, &io) == -EIO;
 }
 
 /* Hold the pace: sleep until done bytes took at least done / rate s. */
@@ -106,8 +137,15 @@ static int scrub_piece(struct vd_scrub_ctl *c, struct vd_volume *v, uint32_t d, 
     rc = vd_engine_scrub(c->eng, e, first, *n, bad, SCRUB_CAP, &nbad);
   pthread_mutex_unlock(&t->move_lock);
   c->blocks += *n;
-  for (uint64_t k = 0; !rc && k < nbad; k++)
+  for (uint64_t k = 0; !rc && k < nbad; k++) {
     c->bad += k >= SCRUB_CAP || confirmed(c, v, d, i, first + bad[k], buf);
+    /* A mirror's confirmed blocks are noted for a heal (mirror.c): heal
+     * them a batch at a time, each heal pausing the volume once. */
+    if (t->map.copies > 1 && (k + 1) % SCRUB_HEAL_BATCH == 0)
+      c->repaired += vd_mirror_heal(c->eng, t);
+  }
+  if (t->map.copies > 1 && nbad)
+    c->repaired += vd_mirror_heal(c->eng, t);
   return rc;
 }
 
@@ -120,7 +158,7 @@ int vd_volume_scrub(struct vd_scrub_ctl *c, struct vd_volume *v, char *err, size
   uint64_t t0 = vd_now_ns(), done = 0;
   int rc = 0;
 
-  c->blocks = c->bad = 0;
+  c->blocks = c->bad = c->repaired = 0;
   if (!vd_volume_sums(v)) {
     snprintf(err, errlen, "volume %s keeps no checksums: only a volume created with "
              "--integrity crc32c can be scrubbed", v->spec.name);
@@ -152,9 +190,11 @@ int vd_volume_scrub(struct vd_scrub_ctl *c, struct vd_volume *v, char *err, size
     return rc;
   atomic_fetch_add(&v->scrub.blocks, c->blocks);
   atomic_fetch_add(&v->scrub.bad, c->bad);
+  atomic_fetch_add(&v->scrub.repaired, c->repaired);
   if (!rc) {
     atomic_store(&v->scrub.last_blocks, c->blocks);
     atomic_store(&v->scrub.last_bad, c->bad);
+    atomic_store(&v->scrub.last_repaired, c->repaired);
     atomic_store(&v->scrub.last_time, (int64_t)time(NULL));
   }
   return rc;

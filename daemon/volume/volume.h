@@ -26,11 +26,12 @@ struct vd_volume_stats {
   atomic_uint_fast64_t lat_sum_ns[4];
 };
 
-/* What scrubs found (integrity): blocks checked and bad blocks, since
- * start and by the last scrub that finished (scrub.c). */
+/* What scrubs found (integrity): blocks checked, bad blocks and (on a
+ * mirror) bad blocks rewritten from a good copy, since start and by the
+ * last scrub that finished (scrub.c). */
 struct vd_scrub_stats {
-  _Atomic uint64_t blocks, bad;
-  _Atomic uint64_t last_blocks, last_bad;
+  _Atomic uint64_t blocks, bad, repaired;
+  _Atomic uint64_t last_blocks, last_bad, last_repaired;
   _Atomic int64_t last_time;          /* when the last one finished (unix s); 0: none */
 };
 
@@ -216,6 +217,8 @@ uint64_t vd_volume_chunks_past(struct vd_volume *v, uint64_t off);
 /* Integrity (scrub.c).  Flip the bits of mask in the byte at volume
  * offset off, its checksum untouched: the fault route's corruption.  0,
  * -EINVAL (past the end, or no VRAM there), -EIO. */
+int vd_volume_flip_copy(struct vd_engine *eng, struct vd_volume *v, uint64_t off,
+                        uint32_t copy, uint8_t mask, char *err, size_t errlen);
 int vd_volume_flip(struct vd_engine *eng, struct vd_volume *v, uint64_t off, uint8_t mask,
                    char *err, size_t errlen);
 /* A scrub: every block of a volume with checksums checked on its GPU
@@ -230,6 +233,7 @@ struct vd_scrub_ctl {
   void (*progress)(void *arg, uint64_t bytes);
   void *arg;
   uint64_t blocks, bad;                   /* out: checked, and found bad */
+  uint64_t repaired;                      /* out: of those, rewritten (mirror) */
 };
 /* 0 (v->scrub updated), -EINVAL when v keeps no checksums, -ECANCELED,
  * -EIO when a device failed the check; err says which. */

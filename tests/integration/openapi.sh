@@ -223,7 +223,7 @@ call POST /v1/volumes/{name}/scrub /v1/volumes/thick/scrub; expect 409 "scrub th
 call POST /v1/volumes/{name}/scrub /v1/volumes/nope/scrub; expect 404 "scrub nope" not_found
 # A mirror (its copies shown), and repair's refusals: the repair itself is
 # tests/integration/mirror.sh's.
-call POST /v1/volumes /v1/volumes -d '{"name":"mir","size":4194304,"layout":"mirror","devices":["cpu0","cpu1"],"copies":2}'
+call POST /v1/volumes /v1/volumes -d '{"name":"mir","size":4194304,"layout":"mirror","devices":["cpu0","cpu1"],"copies":2,"integrity":"crc32c"}'
 expect 201 "create mir"
 call GET /v1/volumes/{name} /v1/volumes/mir; expect 200 "GET mir"
 call POST /v1/volumes/{name}/repair /v1/volumes/mir/repair; expect 409 "repair in sync" nothing_to_repair
