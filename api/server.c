@@ -302,6 +302,8 @@ static enum MHD_Result volume_scrub(struct vramd *d, struct req *c, const char *
   snprintf(c->said, sizeof c->said, "scrub: %.180s", rc ? err : "started");
   if (rc == -EINVAL)
     return send_error(c, MHD_HTTP_CONFLICT, "no_checksums", NULL, "%s", err);
+  if (rc == -EBUSY)
+    return send_error(c, MHD_HTTP_CONFLICT, "scrub_running", NULL, "%s", err);
   return rc ? elastic_error(d, c, rc, err) : job_started(d, c, 0, job, err);
 }
 

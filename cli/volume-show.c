@@ -58,8 +58,15 @@ static void show_scrub(json_t *s)
   if (json_is_integer(last))
     printf(", %llu blocks checked, %llu bad, %llu repaired", vctl_u64(s, "last_blocks"),
            vctl_u64(s, "last_bad_blocks"), vctl_u64(s, "last_repaired_blocks"));
-  printf("; %llu bad in %llu blocks since start\n", vctl_u64(s, "bad_blocks_total"),
+  printf("; %llu bad in %llu blocks since start", vctl_u64(s, "bad_blocks_total"),
          vctl_u64(s, "blocks_total"));
+  last = json_object_get(s, "next_time");
+  if (json_is_integer(last)) {
+    t = (time_t)json_integer_value(last);
+    strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", localtime(&t));
+    printf("; next %s", when);
+  }
+  printf("\n");
 }
 
 /* The volume's fields, extents and I/O counters. */

@@ -37,6 +37,48 @@ int vd_setting_uint(const char *key, const char *v, unsigned min, unsigned max,
   return 0;
 }
 
+/* Parse a duration: N{s,m,h,d} or off. */
+int vd_setting_duration(const char *key, const char *v, uint64_t max, uint64_t *out,
+                        char *err, size_t errlen)
+{
+  static const struct { char unit; uint64_t s; } units[] = {
+    { 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 } };
+  unsigned long long n;
+  char *end;
+
+  if (!strcmp(v, "off") || !strcmp(v, "0")) {
+    *out = 0;
+    return 0;
+  }
+  errno = 0;
+  n = strtoull(v, &end, 10);
+  for (size_t i = 0; isdigit((unsigned char)*v) && !errno && n && end[0] && !end[1] &&
+                     i < sizeof units / sizeof units[0]; i++)
+    if (*end == units[i].unit && n <= max / units[i].s) {
+      *out = n * units[i].s;
+      return 0;
+    }
+  snprintf(err, errlen, "%s: '%s' is not off or a duration from 1s to %llus (a whole number "
+           "and s, m, h or d: 90s, 30m, 24h, 7d)", key, v, (unsigned long long)max);
+  return -EINVAL;
+}
+
+/* The largest of d, h, m, s that divides s, as the setting is typed. */
+const char *vd_duration_typed(uint64_t s, char *buf, size_t len)
+{
+  if (!s)
+    snprintf(buf, len, "off");
+  else if (s % 86400 == 0)
+    snprintf(buf, len, "%llud", (unsigned long long)(s / 86400));
+  else if (s % 3600 == 0)
+    snprintf(buf, len, "%lluh", (unsigned long long)(s / 3600));
+  else if (s % 60 == 0)
+    snprintf(buf, len, "%llum", (unsigned long long)(s / 60));
+  else
+    snprintf(buf, len, "%llus", (unsigned long long)s);
+  return buf;
+}
+
 /* Parse on/off (or yes/no, true/false, 1/0). */
 int vd_setting_switch(const char *key, const char *v, bool *out, char *err, size_t errlen)
 {

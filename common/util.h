@@ -25,6 +25,12 @@ int vd_setting_uint(const char *key, const char *v, unsigned min, unsigned max,
                     unsigned *out, char *err, size_t errlen);
 /* on/off, yes/no, true/false or 1/0. */
 int vd_setting_switch(const char *key, const char *v, bool *out, char *err, size_t errlen);
+/* A duration in whole seconds: N followed by s, m, h or d (1 to max
+ * seconds), or off (0). */
+int vd_setting_duration(const char *key, const char *v, uint64_t max, uint64_t *out,
+                        char *err, size_t errlen);
+/* A duration as vd_setting_duration takes it ("24h", "90s", "off"). */
+const char *vd_duration_typed(uint64_t s, char *buf, size_t len);
 /* A size (vd_parse_size) from min to max, a multiple of multiple: why
  * says why, in the message that refuses another. */
 struct vd_size_rule {

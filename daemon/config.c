@@ -31,6 +31,9 @@ static const struct size_setting {
   { "save-staging", offsetof(struct vramd_config, save_staging),
     { 2u << 20, 256u << 20, 1u << 20, "each read or write in flight gets a 1M unit" } },
   /* Whole stripe rows of the largest unit; past 1G a discard rarely frees one. */
+  /* A background scrub's pace, per second: at least a 64 MiB piece. */
+  { "scrub-rate", offsetof(struct vramd_config, scrub_rate),
+    { 64u << 20, UINT64_C(1) << 50, 1u << 20, "a whole number of M per second" } },
   { "thin-chunk", offsetof(struct vramd_config, thin_chunk),
     { 1u << 20, 1u << 30, 1u << 20, "a chunk holds whole 1M stripe units" } },
 };
@@ -85,6 +88,8 @@ void vramd_config_defaults(struct vramd_config *c, const struct vd_frontend *con
   c->small_staging = VD_SMALL_STAGE_DEFAULT;
   c->save_staging = VD_SAVE_STAGING_DEFAULT;
   c->thin_chunk = VD_THIN_CHUNK_DEFAULT;
+  c->scrub_interval = VRAMD_SCRUB_INTERVAL_DEFAULT;
+  c->scrub_rate = VRAMD_SCRUB_RATE_DEFAULT;
   c->thin_stock = VD_THIN_STOCK_DEFAULT;
   c->frontends = frontends;
   for (unsigned i = 0; frontends && frontends[i]; i++)
@@ -126,7 +131,8 @@ static const struct { const char *key, *arg; } args[] = {
   { "config", "FILE" }, { "api-socket", "PATH" }, { "metrics-listen", "HOST:PORT|off" },
   { "state-dir", "DIR" }, { "device-types", "gpu,accelerator,cpu" }, { "reserve", "SIZE" },
   { "extent-size", "SIZE" }, { "workers", "N" }, { "small-batch", "on|off" },
-  { "write-ack", "queued|landed" }, { "driver-copies", "shared|per-device" },
+  { "write-ack", "queued|landed" }, { "scrub-interval", "DURATION|off" },
+  { "scrub-rate", "SIZE" }, { "driver-copies", "shared|per-device" },
   { "small-max", "SIZE" }, { "small-staging", "SIZE" }, { "thin-chunk", "SIZE" },
   { "thin-stock", "N" }, { "yield-floor", "SIZE|off" }, { "volume", "SPEC" },
   { "nvme-nqn-prefix", "NQN" },
@@ -202,6 +208,8 @@ static int daemon_show(const struct vramd_config *c, const char *key, char *buf,
     snprintf(buf, len, "%s", on ? "on" : "off");
   else if (!strcmp(key, "write-ack"))
     snprintf(buf, len, "%s", c->write_ack_queued ? "queued" : "landed");
+  else if (!strcmp(key, "scrub-interval"))
+    vd_duration_typed(c->scrub_interval, buf, len);
   else if (!strcmp(key, "driver-copies"))
     snprintf(buf, len, "%s", copies_names[c->driver_copies]);
   else
@@ -301,6 +309,8 @@ int vramd_config_set(struct vramd_config *c, const char *key, const char *v,
     snprintf(err, errlen, "%s: '%s' is neither 'shared' nor 'per-device'", key, v);
     return -EINVAL;
   }
+  if (!strcmp(key, "scrub-interval"))
+    return vd_setting_duration(key, v, 366 * 86400, &c->scrub_interval, err, errlen);
   if (!strcmp(key, "write-ack")) {
     if (strcmp(v, "queued") && strcmp(v, "landed")) {
       snprintf(err, errlen, "%s: '%s' is neither 'queued' nor 'landed'", key, v);

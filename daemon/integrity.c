@@ -1,9 +1,11 @@
 /* integrity.c: the daemon's side of volume checksums: scrubs as jobs,
  * and the fault route's bit flips (see docs/integrity.md). */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "integrity.h"
 #include "util.h"
@@ -78,12 +80,18 @@ static void job_progress(void *arg, uint64_t bytes) { vramd_job_advance(arg, byt
 struct scrub_job {
   struct vramd *d;
   struct vd_volume *v;     /* a reference */
+  uint64_t rate;           /* bytes a second; 0: as fast as it goes */
+  bool background;
 };
 
-/* Free a scrub job's argument. */
+/* Free a scrub job's argument: the volume may be scrubbed again, and the
+ * next background scrub is due an interval from now. */
 static void drop_scrub_job(void *arg)
 {
   struct scrub_job *s = arg;
+  uint64_t every = s->d->cfg.scrub_interval;
+  atomic_store(&s->v->scrub.next_time, every ? (int64_t)(time(NULL) + (time_t)every) : 0);
+  atomic_store(&s->v->scrub.running, false);
   vd_volume_put(s->v);
   free(s);
 }
@@ -92,51 +100,111 @@ static void drop_scrub_job(void *arg)
 static int run_scrub(struct vramd_job *job, void *arg, char *err, size_t errlen)
 {
   struct scrub_job *s = arg;
-  struct vd_scrub_ctl c = { .eng = s->d->eng, .cancelled = job_cancelled,
+  struct vd_scrub_ctl c = { .eng = s->d->eng, .rate = s->rate, .cancelled = job_cancelled,
                             .progress = job_progress, .arg = job };
   uint64_t t0 = vd_now_ns(), ns;
   char a[32];
   int rc = vd_volume_scrub(&c, s->v, err, errlen);
 
   ns = vd_now_ns() - t0;
-  vd_log_about(c.bad ? VD_LOG_WARNING : VD_LOG_INFO, VD_FIELDS(.volume = s->v->spec.name),
-               "volume %s: scrub %s: %llu blocks (%s) checked in %.2f s (%.2f GB/s), %llu bad%s",
-               s->v->spec.name, rc ? "stopped" : "done", (unsigned long long)c.blocks,
-               vd_format_size(c.blocks * VD_SUM_BLOCK, a, sizeof a), (double)ns / 1e9,
-               ns ? (double)(c.blocks * VD_SUM_BLOCK) / (double)ns : 0.0,
-               (unsigned long long)c.bad,
-               c.bad ? ": reads of those blocks fail with EIO until they are written again" : "");
+  vd_log_about(c.bad > c.repaired ? VD_LOG_WARNING : VD_LOG_INFO,
+               VD_FIELDS(.volume = s->v->spec.name),
+               "volume %s: %sscrub %s: %llu blocks (%s) checked in %.2f s (%.2f GB/s), %llu bad, "
+               "%llu rewritten from another copy%s", s->v->spec.name,
+               s->background ? "background " : "", rc ? "stopped" : "done",
+               (unsigned long long)c.blocks, vd_format_size(c.blocks * VD_SUM_BLOCK, a, sizeof a),
+               (double)ns / 1e9, ns ? (double)(c.blocks * VD_SUM_BLOCK) / (double)ns : 0.0,
+               (unsigned long long)c.bad, (unsigned long long)c.repaired,
+               c.bad > c.repaired ? ": reads of the others fail with EIO until they are written "
+                                    "again" : "");
   return rc;
 }
 
-/* Check the volume keeps checksums, then start its scrub. */
-int vramd_volume_scrub(struct vramd *d, const char *name, uint32_t *job, char *err,
-                       size_t errlen)
+/* Start a scrub of v (a reference, handed over) at rate: one per volume
+ * at a time. */
+static int start_scrub(struct vramd *d, struct vd_volume *v, uint64_t rate, bool background,
+                       uint32_t *job, char *err, size_t errlen)
 {
+  const char *name = v->spec.name;
   struct vramd_job_desc desc = { .kind = "scrub", .target = name, .run = run_scrub,
                                  .drop = drop_scrub_job };
-  struct vd_volume *v = vd_registry_get(&d->reg, name);
   struct scrub_job *s;
 
-  if (!v) {
-    snprintf(err, errlen, "no volume '%s'", name);
-    return -ENOENT;
-  }
   if (!vd_volume_sums(v)) {
     snprintf(err, errlen, "volume %s keeps no checksums: only a volume created with "
              "--integrity crc32c can be scrubbed", name);
     vd_volume_put(v);
     return -EINVAL;
   }
+  if (atomic_exchange(&v->scrub.running, true)) {
+    snprintf(err, errlen, "a scrub of volume %s is running already (vramctl job list)", name);
+    vd_volume_put(v);
+    return -EBUSY;
+  }
   s = calloc(1, sizeof *s);
   if (!s) {
+    atomic_store(&v->scrub.running, false);
     vd_volume_put(v);
     snprintf(err, errlen, "out of host memory");
     return -ENOMEM;
   }
   s->d = d;
   s->v = v;
+  s->rate = rate;
+  s->background = background;
   desc.arg = s;
   desc.total_bytes = v->size;
+  /* A refused start drops s, which gives the volume back. */
   return vramd_job_start(&d->jobs, &desc, job, err, errlen);
+}
+
+/* Check the volume keeps checksums, then start its scrub, at full speed. */
+int vramd_volume_scrub(struct vramd *d, const char *name, uint32_t *job, char *err,
+                       size_t errlen)
+{
+  struct vd_volume *v = vd_registry_get(&d->reg, name);
+
+  if (!v) {
+    snprintf(err, errlen, "no volume '%s'", name);
+    return -ENOENT;
+  }
+  return start_scrub(d, v, 0, false, job, err, errlen);
+}
+
+/* Background scrubs (the keeper's tick): a volume with checksums is due
+ * scrub-interval after it was first seen or last scrubbed; one runs at a
+ * time, at scrub-rate.  A start refused (the job table full) is tried
+ * again a minute later. */
+void vramd_scrub_tick(void *arg)
+{
+  struct vramd *d = arg;
+  struct vd_volume **vols = NULL, *due = NULL;
+  time_t now = time(NULL);
+  bool busy = false;
+  int n;
+
+  if (!d->cfg.scrub_interval)
+    return;
+  n = vd_registry_list(&d->reg, &vols);
+  for (int i = 0; i < n; i++) {
+    struct vd_scrub_stats *st = &vols[i]->scrub;
+    int64_t next = atomic_load(&st->next_time);
+    busy |= atomic_load(&st->running);
+    if (vd_volume_sums(vols[i]) && !next)
+      atomic_store(&st->next_time, (int64_t)(now + (time_t)d->cfg.scrub_interval));
+    else if (vd_volume_sums(vols[i]) && next <= now && !due && !atomic_load(&st->running))
+      due = vols[i];
+  }
+  if (due && !busy) {
+    uint32_t job;
+    char err[256];
+    vd_volume_get(due);
+    if (start_scrub(d, due, d->cfg.scrub_rate, true, &job, err, sizeof err)) {
+      atomic_store(&due->scrub.next_time, (int64_t)(now + 60));
+      vd_warn_rl("volume %s: the background scrub cannot start: %s", due->spec.name, err);
+    }
+  }
+  for (int i = 0; i < n; i++)
+    vd_volume_put(vols[i]);
+  free(vols);
 }

@@ -21,8 +21,13 @@ int vramd_flip_bits(struct vramd *d, const char *name, uint64_t *off, unsigned n
                     uint64_t seed, unsigned copy, char *err, size_t errlen);
 
 /* Start a scrub of a volume as a job (kind "scrub"): 0 with *job, or
- * -ENOENT, -EINVAL (no checksums), or what vramd_job_start returns. */
+ * -ENOENT, -EINVAL (no checksums), -EBUSY (one runs), or what
+ * vramd_job_start returns. */
 int vramd_volume_scrub(struct vramd *d, const char *name, uint32_t *job, char *err,
                        size_t errlen);
+
+/* The keeper's tick: start the background scrub that is due, if any
+ * (scrub-interval, scrub-rate). */
+void vramd_scrub_tick(void *arg);
 
 #endif

@@ -14,6 +14,7 @@
 #include "config.h"
 #include "frontend.h"
 #include "elastic.h"
+#include "integrity.h"
 #include "frontends.h"
 #include "list.h"
 #include "persist.h"
@@ -39,6 +40,8 @@ static const struct option daemon_opts[] = {
   { "workers", required_argument, NULL, 1 },
   { "small-batch", required_argument, NULL, 1 },
   { "write-ack", required_argument, NULL, 1 },
+  { "scrub-interval", required_argument, NULL, 1 },
+  { "scrub-rate", required_argument, NULL, 1 },
   { "driver-copies", required_argument, NULL, 1 },
   { "small-max", required_argument, NULL, 1 },
   { "small-staging", required_argument, NULL, 1 },
@@ -330,6 +333,7 @@ int main(int argc, char **argv)
     goto out_engine;
   }
   vd_keeper_set_yield(d.keeper, vramd_yield, &d);
+  vd_keeper_set_tick(d.keeper, vramd_scrub_tick, &d);
   d.host = (struct vd_frontend_host){ .eng = d.eng, .reg = &d.reg };
   d.started = time(NULL);
   vramd_state_prepare(&d);

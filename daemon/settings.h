@@ -12,6 +12,10 @@
 
 /* Thin volumes: see docs/design-decisions.md for both. */
 #define VD_THIN_CHUNK_DEFAULT (64ull << 20)
+/* Background scrubs: once a day, at 1 GiB/s (docs/design-decisions.md,
+ * "Integrity"). */
+#define VRAMD_SCRUB_INTERVAL_DEFAULT (24ull * 3600)
+#define VRAMD_SCRUB_RATE_DEFAULT (1ull << 30)
 #define VD_THIN_STOCK_DEFAULT 4
 /* Pinned staging per save, load or restore (docs/limits.md). */
 #define VD_SAVE_STAGING_DEFAULT (32ull << 20)
@@ -39,6 +43,10 @@ struct vramd_config {
   /* write-ack: answer a QD1 WRITE once queued on the device (true) or
    * once landed in VRAM (false); engine.h says what each promises. */
   bool write_ack_queued;
+  /* Background scrubs of volumes with checksums: every scrub_interval
+   * seconds (0: none), at scrub_rate bytes a second (integrity.c). */
+  uint64_t scrub_interval;
+  uint64_t scrub_rate;
   /* driver-copies: a private copy of the vendor library per device
    * (pool.h, enum vd_driver_copies). */
   int driver_copies;

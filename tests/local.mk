@@ -232,6 +232,8 @@ TESTS += tests/integration/mirror.sh
 dist_noinst_SCRIPTS += tests/integration/mirror.sh
 TESTS += tests/integration/mirror-heal.sh
 dist_noinst_SCRIPTS += tests/integration/mirror-heal.sh
+TESTS += tests/integration/scrub-background.sh
+dist_noinst_SCRIPTS += tests/integration/scrub-background.sh
 # Which errors mean a device is gone (OpenCL, NVML), and a lost device on
 # a real PoCL pool: its volumes fail whole, the other device serves on.
 check_PROGRAMS += tests/unit/test_health

@@ -23,6 +23,8 @@ struct vd_keeper {
   _Atomic uint64_t made, freed, recycled;
   vd_keeper_yield_fn *yield;  /* told when a device is short of its floor */
   void *yield_arg;
+  void (*tick)(void *arg);    /* called every tick (vd_keeper_set_tick) */
+  void *tick_arg;
   uint64_t asked[VD_MAX_DEVICES]; /* need already passed on since it last held */
 };
 
@@ -47,6 +49,13 @@ static void watch_floors(struct vd_keeper *k)
       k->asked[d] = need;
     }
   }
+}
+
+/* What to call every tick. */
+void vd_keeper_set_tick(struct vd_keeper *k, void (*fn)(void *arg), void *arg)
+{
+  k->tick_arg = arg;
+  k->tick = fn;
 }
 
 /* Who to tell when a device must yield. */
@@ -186,6 +195,8 @@ static void *keeper_main(void *arg)
     refill(k, want);
     unstarve(k);
     heal(k);
+    if (k->tick)
+      k->tick(k->tick_arg);
     vd_stock_wait(k->stock, TICK_NS);
   }
   return NULL;

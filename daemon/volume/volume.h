@@ -33,6 +33,8 @@ struct vd_scrub_stats {
   _Atomic uint64_t blocks, bad, repaired;
   _Atomic uint64_t last_blocks, last_bad, last_repaired;
   _Atomic int64_t last_time;          /* when the last one finished (unix s); 0: none */
+  _Atomic int64_t next_time;          /* when a background one is due (unix s); 0: none */
+  atomic_bool running;                /* a scrub job holds the volume */
 };
 
 struct vd_volume {
@@ -253,5 +255,8 @@ void vd_keeper_stats(const struct vd_keeper *k, uint64_t *made, uint64_t *freed,
  * (from the keeper's thread: start work elsewhere, do not block). */
 typedef void vd_keeper_yield_fn(void *arg, struct vd_device *dev, uint64_t need);
 void vd_keeper_set_yield(struct vd_keeper *k, vd_keeper_yield_fn *fn, void *arg);
+/* And calls fn every tick (at least every 100 ms), from its thread: start
+ * work elsewhere, do not block.  Set before volumes exist. */
+void vd_keeper_set_tick(struct vd_keeper *k, void (*fn)(void *arg), void *arg);
 
 #endif

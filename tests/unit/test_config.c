@@ -185,6 +185,35 @@ static void test_small_batch(void)
   expect_bad("small-batch", "", "small-batch: '' is not on or off");
 }
 
+/* scrub-interval takes N{s,m,h,d} or off; write-ack and driver-copies
+ * their words; --help shows them as typed. */
+static void test_scrub_ack_copies(void)
+{
+  char buf[64];
+  static const struct { const char *v; uint64_t s; } ok[] = {
+    { "90s", 90 }, { "30m", 1800 }, { "24h", 86400 }, { "7d", 604800 }, { "off", 0 }, { "0", 0 } };
+  for (unsigned i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+    CU_ASSERT_EQUAL(set("scrub-interval", ok[i].v), 0);
+    CU_ASSERT_EQUAL(cfg.scrub_interval, ok[i].s);
+  }
+  CU_ASSERT_EQUAL(vramd_config_show(&cfg, "scrub-interval", buf, sizeof buf), 0);
+  CU_ASSERT_STRING_EQUAL(buf, "off");
+  CU_ASSERT_EQUAL(set("scrub-interval", "36h"), 0);
+  CU_ASSERT_EQUAL(vramd_config_show(&cfg, "scrub-interval", buf, sizeof buf), 0);
+  CU_ASSERT_STRING_EQUAL(buf, "36h");
+  for (const char *const *v = (const char *const[]){ "5", "5x", "h", "-1s", "1.5h", "400d",
+                                                     "10ss", "", NULL }; *v; v++)
+    CU_ASSERT_EQUAL(set("scrub-interval", *v), -EINVAL);
+  CU_ASSERT_EQUAL(set("write-ack", "landed"), 0);
+  CU_ASSERT(!cfg.write_ack_queued);
+  CU_ASSERT_EQUAL(set("write-ack", "queued"), 0);
+  CU_ASSERT(cfg.write_ack_queued);
+  expect_bad("write-ack", "later", "write-ack: 'later' is neither 'queued' nor 'landed'");
+  CU_ASSERT_EQUAL(set("driver-copies", "per-device"), 0);
+  CU_ASSERT_EQUAL(cfg.driver_copies, 1);
+  expect_bad("driver-copies", "auto", "driver-copies: 'auto' is neither 'shared' nor 'per-device'");
+}
+
 static void test_small_max(void)
 {
   expect_size("small-max", "512", 512);
@@ -294,6 +323,7 @@ static const struct vd_test tests[] = {
   { "nbd-attach-connections", test_nbd_attach_connections },
   { "frontend keys", test_frontend_keys },
   { "small-batch", test_small_batch },
+  { "scrub-interval, write-ack, driver-copies", test_scrub_ack_copies },
   { "small-max", test_small_max },
   { "small-staging", test_small_staging },
   { "config file", test_file },
