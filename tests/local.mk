@@ -226,6 +226,8 @@ dist_noinst_SCRIPTS += tests/integration/device-loss.sh
 # Mirrors: a device lost under fio with verify, and the copy rebuilt.
 TESTS += tests/integration/mirror.sh
 dist_noinst_SCRIPTS += tests/integration/mirror.sh
+TESTS += tests/integration/mirror-sums.sh
+dist_noinst_SCRIPTS += tests/integration/mirror-sums.sh
 # Which errors mean a device is gone (OpenCL, NVML), and a lost device on
 # a real PoCL pool: its volumes fail whole, the other device serves on.
 check_PROGRAMS += tests/unit/test_health

@@ -172,7 +172,9 @@ int vd_volume_rebuild(struct vd_move_ctl *c, struct vd_volume *v, uint32_t from,
   pthread_mutex_lock(&t->move_lock);
   cur = atomic_load(&t->ext[from][i]);
   old = atomic_load(&t->ext[leg][i]);
-  rc = vd_extent_alloc(to, vd_extent_bytes(cur), &dst, err, errlen);
+  /* The new copy keeps checksums when its source does: they are copied too. */
+  rc = vd_extent_alloc_sums(to, vd_extent_bytes(cur), vd_extent_sums(cur) != 0, &dst, err,
+                            errlen);
   if (rc)
     goto out_unlock;
   rc = copy_and_place(c, t, from, i, leg, cur, dst, vd_extent_bytes(cur), &placed);
