@@ -227,8 +227,6 @@ dist_noinst_SCRIPTS += tests/integration/device-loss.sh
 # Mirrors: a device lost under fio with verify, and the copy rebuilt.
 TESTS += tests/integration/mirror.sh
 dist_noinst_SCRIPTS += tests/integration/mirror.sh
-TESTS += tests/integration/mirror-sums.sh
-dist_noinst_SCRIPTS += tests/integration/mirror-sums.sh
 # Which errors mean a device is gone (OpenCL, NVML), and a lost device on
 # a real PoCL pool: its volumes fail whole, the other device serves on.
 check_PROGRAMS += tests/unit/test_health
@@ -237,6 +235,9 @@ tests_unit_test_health_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(OPENCL_CFLAGS)
 tests_unit_test_health_LDADD = daemon/libvdcore.a daemon/libvdmap.a common/libvdcommon.a \
 	$(CUNIT_LIBS) $(OPENCL_LIBS) $(JANSSON_LIBS) $(LIBS)
 TESTS += tests/unit/test_health
+# A checksummed mirror's copy rebuilt with its checksums.
+TESTS += tests/integration/mirror-sums.sh
+dist_noinst_SCRIPTS += tests/integration/mirror-sums.sh
 # The layers of docs/architecture.md: no include reaches past its layer.
 TESTS += tests/layers.sh
 dist_noinst_SCRIPTS += tests/layers.sh

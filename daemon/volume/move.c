@@ -172,7 +172,8 @@ int vd_volume_rebuild(struct vd_move_ctl *c, struct vd_volume *v, uint32_t from,
   pthread_mutex_lock(&t->move_lock);
   cur = atomic_load(&t->ext[from][i]);
   old = atomic_load(&t->ext[leg][i]);
-  /* The new copy keeps checksums when its source does: they are copied too. */
+  /* With its checksum tail when the volume keeps checksums: the copy
+   * takes the source's checksums along, never computes them anew. */
   rc = vd_extent_alloc_sums(to, vd_extent_bytes(cur), vd_extent_sums(cur) != 0, &dst, err,
                             errlen);
   if (rc)
