@@ -26,6 +26,8 @@
 #          fio job (default 5, PoCL 3).  --out: also append the report to FILE.
 # The shim takes a device's place in its platform's list: the device ids
 # (gpuN) must follow one platform's order, as on a host of one vendor.
+# It stands in for the ICD loader's entry points, so it sees every call
+# that goes through the loader (any vendor's driver), none that bypasses it.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 pocl= bin= shim= size= runtime= out=
