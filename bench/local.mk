@@ -9,7 +9,8 @@ bench_sock_bench_SOURCES = bench/sock-bench.c
 bench_sock_bench_LDADD = common/libvdcommon.a $(LIBS)
 EXTRA_DIST += bench/README.md bench/RESULTS.md bench/run.sh bench/nbd-bench.sh \
 	bench/make-bundle.sh bench/gpu-env.sh bench/guest-qd1.sh bench/mem-bench.sh \
-	bench/mem-breakdown.awk bench/elastic.sh bench/save-bench.sh bench/tls-bench.sh
+	bench/mem-breakdown.awk bench/elastic.sh bench/save-bench.sh bench/tls-bench.sh \
+	bench/mirror-bench.sh
 
 noinst_PROGRAMS += bench/cl-bare
 bench_cl_bare_SOURCES = bench/cl-bare.c

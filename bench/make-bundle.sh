@@ -1,7 +1,8 @@
 #!/bin/sh
 # make-bundle.sh OUT [--clients] [--perf]: build release binaries from HEAD and
 # gather them with every non-glibc shared library they need into OUT (bin/,
-# lib/), for a GPU host where nothing can be installed.  --clients also packs
+# lib/, which also holds the test shim libclfault.so), for a GPU host where
+# nothing can be installed.  --clients also packs
 # fio, nbdkit (memory and null plugins), nbdcopy and nbdinfo with their libraries into
 # OUT/clients.tar.xz (too large to carry unpacked); gpu-env.sh unpacks it.
 # --perf packs perf(1) the same way, for nbd-bench.sh --perf.
@@ -12,11 +13,14 @@ src=$(mktemp -d)
 trap 'rm -rf "$src"' EXIT
 git -C "$top" archive HEAD | tar -x -C "$src"
 (cd "$src" && autoreconf -fi >/dev/null 2>&1 && ./configure CFLAGS="-O2 -g0" >/dev/null &&
-  make -j"$(nproc)" >/dev/null)
+  make -j"$(nproc)" >/dev/null && make tests/shim/libclfault.so >/dev/null)
 mkdir -p "$out/bin" "$out/lib"
 cp "$src/daemon/vramd" "$src/bench/engine-bench" "$src/bench/sock-bench" "$out/bin/"
 for p in cl-bare cl-calls vram-hog copy-bench; do [ -x "$src/bench/$p" ] && cp "$src/bench/$p" "$out/bin/"; done
 [ -x "$src/cli/vramctl" ] && cp "$src/cli/vramctl" "$out/bin/"
+# The OpenCL failure shim: mirror-bench.sh loses a device with it (any ICD:
+# it stands in for the loader's entry points).
+cp "$src/tests/shim/libclfault.so" "$out/lib/"
 # Pack programs $2... with their libraries into OUT/$1.tar.xz.
 pack() {
   name=$1; shift

@@ -79,9 +79,10 @@ dist_noinst_SCRIPTS += tests/integration/integrity.sh
 # qemu cannot run at all skips them with the reason.
 EXTRA_DIST += tests/kernel/vmtest.sh tests/kernel/check-kernel.sh \
 	tests/kernel/guest-lib.sh tests/kernel/guest-suite.sh tests/kernel/guest-nbd.sh \
-	tests/kernel/guest-elastic.sh \
+	tests/kernel/guest-elastic.sh tests/kernel/guest-mirror.sh \
 	tests/kernel/guest-attach.sh tests/kernel/guest-resize.sh tests/kernel/guest-nvmet.sh
-check-kernel: all
+# guest-mirror.sh loses devices through the OpenCL failure shim.
+check-kernel: all tests/shim/libclfault.so$(EXEEXT)
 	@top_builddir='$(abs_top_builddir)' bash $(top_srcdir)/tests/kernel/check-kernel.sh; \
 	rc=$$?; if test $$rc = 77; then echo "check-kernel: skipped (see above)"; exit 0; fi; exit $$rc
 .PHONY: check-kernel
@@ -242,6 +243,9 @@ tests_unit_test_health_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(OPENCL_CFLAGS)
 tests_unit_test_health_LDADD = daemon/libvdcore.a daemon/libvdmap.a common/libvdcommon.a \
 	$(CUNIT_LIBS) $(OPENCL_LIBS) $(JANSSON_LIBS) $(LIBS)
 TESTS += tests/unit/test_health
+# A checksummed mirror's copy rebuilt with its checksums.
+TESTS += tests/integration/mirror-sums.sh
+dist_noinst_SCRIPTS += tests/integration/mirror-sums.sh
 # The layers of docs/architecture.md: no include reaches past its layer.
 TESTS += tests/layers.sh
 dist_noinst_SCRIPTS += tests/layers.sh

@@ -198,3 +198,17 @@ h = conn(sys.argv[2])
 $code
 PYEOF
 }
+# Run vramd from here on with tests/shim/libclfault.so preloaded (after
+# libasan, which must come first, in a sanitizer build), armed by the file
+# $VD_CLFAULT_FILE (see clfault_arm).
+with_clfault() {
+  local shim="$top_builddir/tests/shim/libclfault.so" asan
+  [ -f "$shim" ] || fail "$shim is not built"
+  export VD_CLFAULT_FILE="$tmpdir/clfault"
+  asan=$(ldd "$VRAMD" | awk '/libasan/ { print $3 }')
+  printf '#!/bin/sh\nLD_PRELOAD="%s" exec "%s" "$@"\n' "${asan:+$asan:}$shim" "$VRAMD" >"$tmpdir/vramd-shim"
+  chmod +x "$tmpdir/vramd-shim"
+  VRAMD="$tmpdir/vramd-shim"
+}
+# Arm the shim with one line (MODE INDEX CODE [FUNCTIONS]), written whole.
+clfault_arm() { echo "$*" >"$VD_CLFAULT_FILE.new" && mv "$VD_CLFAULT_FILE.new" "$VD_CLFAULT_FILE"; }

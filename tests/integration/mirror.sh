@@ -16,21 +16,14 @@ requires fio
 requires nbdcopy
 requires_libnbd
 fio --enghelp=nbd >/dev/null 2>&1 || { echo "SKIP: fio has no nbd engine"; exit 77; }
-shim="$top_builddir/tests/shim/libclfault.so"
-[ -f "$shim" ] || fail "$shim is not built"
 export POCL_DEVICES="pthread pthread pthread"
-export VD_CLFAULT_FILE="$tmpdir/clfault" VRAMCTL_SOCKET="$tmpdir/api.sock"
+export VRAMCTL_SOCKET="$tmpdir/api.sock"
 unset VRAMD_FAULTS
 M=1048576
 
-# vramd through a wrapper that preloads the shim (after libasan, which must
-# come first, in a sanitizer build).
-asan=$(ldd "$VRAMD" | awk '/libasan/ { print $3 }')
-printf '#!/bin/sh\nLD_PRELOAD="%s" exec "%s" "$@"\n' "${asan:+$asan:}$shim" "$VRAMD" >"$tmpdir/vramd-shim"
-chmod +x "$tmpdir/vramd-shim"
-VRAMD="$tmpdir/vramd-shim"
-# Lose the device at pool index $1 for good (the file is written whole).
-lose() { echo "lost $1 CL_DEVICE_NOT_AVAILABLE" >"$tmpdir/clfault.new"; mv "$tmpdir/clfault.new" "$VD_CLFAULT_FILE"; }
+with_clfault
+# Lose the device at pool index $1 for good.
+lose() { clfault_arm lost "$1" CL_DEVICE_NOT_AVAILABLE; }
 vol() { api GET "/v1/volumes/$1"; echo "$body" | jq -r "$2"; }
 devbytes() { metric "vramd_device_$1_bytes_total{gpu=\"$2\"}"; }
 errors() {

@@ -97,13 +97,6 @@ attach_steps() {
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
-  set -u
-  SUITE=$(realpath "$0")
-  HERE=$(dirname "$SUITE")
-  . "$HERE/guest-lib.sh"
-  step_entry "$@"
-  suite_init "${1:?usage: guest-attach.sh BUILDDIR}"
-  attach_steps
-  echo "attach steps: $FAILS failure(s) in $(awk -v a="$T0" -v b="$(now)" 'BEGIN{printf "%.0f", b-a}') s"
-  exit "$FAILS"
+  . "$(dirname "$(realpath "$0")")/guest-lib.sh"
+  run_alone attach "$@"
 fi

@@ -2,8 +2,6 @@
 # by guest-suite.sh: fstrim on ext4 and swapon --discard give chunks back,
 # and a drain while a filesystem is mounted keeps it whole.
 
-# vramctl against the guest's vramd.
-vctl() { "$(cat "$W/vramctl-path")" --socket "$W/api.sock" "$@"; }
 # A volume's allocated bytes.
 allocated() { vctl --json volume show "$1" | sed -n 's/.*"allocated_bytes": *\([0-9]*\).*/\1/p'; }
 

@@ -39,6 +39,20 @@ step_entry() {
   exit $?
 }
 
+# run_alone NAME BUILDDIR: guest-NAME.sh run by itself rather than sourced
+# by the suite: its NAME_steps (or, re-entered, the one step), then exit
+# with the number of failures.
+run_alone() {
+  local name=$1; shift
+  set -u
+  SUITE=$(realpath "$0")
+  step_entry "$@"
+  suite_init "${1:?usage: guest-$name.sh BUILDDIR}"
+  "${name}_steps"
+  echo "$name steps: $FAILS failure(s) in $(awk -v a="$T0" -v b="$(now)" 'BEGIN{printf "%.0f", b-a}') s"
+  exit "$FAILS"
+}
+
 # suite_init BUILDDIR: the binaries of that build, for this run's steps.
 suite_init() {
   BUILD=$(realpath "$1") || exit 2
@@ -50,6 +64,8 @@ suite_init() {
   echo "kernel $(uname -r), $(nproc) vCPUs, vramd: $VRAMD"
 }
 
+# vramctl against the guest's vramd.
+vctl() { "$(cat "$W/vramctl-path")" --socket "$W/api.sock" "$@"; }
 md5() { md5sum < "$1" | cut -d' ' -f1; }
 vmstat() { awk -v k="$1" '$1 == k {print $2}' /proc/vmstat; }
 

@@ -318,13 +318,6 @@ nvmet_steps() {
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
-  set -u
-  SUITE=$(realpath "$0")
-  HERE=$(dirname "$SUITE")
-  . "$HERE/guest-lib.sh"
-  step_entry "$@"
-  suite_init "${1:?usage: guest-nvmet.sh BUILDDIR}"
-  nvmet_steps
-  echo "nvmet steps: $FAILS failure(s) in $(awk -v a="$T0" -v b="$(now)" 'BEGIN{printf "%.0f", b-a}') s"
-  exit "$FAILS"
+  . "$(dirname "$(realpath "$0")")/guest-lib.sh"
+  run_alone nvmet "$@"
 fi

@@ -11,6 +11,7 @@ HERE=$(dirname "$SUITE")
 
 [ -f "$HERE/guest-nbd.sh" ] && . "$HERE/guest-nbd.sh"
 [ -f "$HERE/guest-elastic.sh" ] && . "$HERE/guest-elastic.sh"
+[ -f "$HERE/guest-mirror.sh" ] && . "$HERE/guest-mirror.sh"
 . "$HERE/guest-attach.sh"
 [ -f "$HERE/guest-resize.sh" ] && . "$HERE/guest-resize.sh"
 [ -f "$HERE/guest-nvmet.sh" ] && . "$HERE/guest-nvmet.sh"
@@ -86,6 +87,7 @@ stop_vramd 60 > /dev/null
 step ublk_sigkill_device_removed 180 t_ublk_sigkill
 declare -F nbd_steps > /dev/null && nbd_steps
 declare -F elastic_steps > /dev/null && elastic_steps
+declare -F mirror_steps > /dev/null && mirror_steps
 attach_steps
 declare -F resize_steps > /dev/null && resize_steps
 declare -F nvmet_steps > /dev/null && nvmet_steps
