@@ -145,18 +145,6 @@ requires_libnbd() {
   done
   echo "SKIP: python3 libnbd bindings not installed"; exit 77
 }
-# Start vramd from now on through a wrapper that preloads
-# tests/shim/libclfault.so (after libasan, which must come first in a
-# sanitizer build); the shim reads its arm from $VD_CLFAULT_FILE.
-preload_clfault() {
-  local shim="$top_builddir/tests/shim/libclfault.so" asan
-  [ -f "$shim" ] || fail "$shim is not built"
-  asan=$(ldd "$VRAMD" | awk '/libasan/ { print $3 }')
-  printf '#!/bin/sh\nLD_PRELOAD="%s" exec "%s" "$@"\n' "${asan:+$asan:}$shim" "$VRAMD" >"$tmpdir/vramd-shim"
-  chmod +x "$tmpdir/vramd-shim"
-  VRAMD="$tmpdir/vramd-shim"
-  export VD_CLFAULT_FILE="$tmpdir/clfault"
-}
 # One metric's value from the API socket's /metrics: metric NAME{LABELS}.
 metric() {
   curl -s --max-time 30 --unix-socket "$tmpdir/api.sock" http://localhost/metrics |

@@ -15,7 +15,7 @@
 requires jq
 requires_libnbd
 unset VRAMD_FAULTS
-preload_clfault
+with_clfault
 export VRAMCTL_SOCKET="$tmpdir/api.sock"
 log="$tmpdir/vramd.log"
 
@@ -26,10 +26,7 @@ start() {
     --volume name=b,size=4M,layout=concat,devices=cpu1
 }
 # Fail the next wait on a command of device $1 (its index) once.
-arm_wait() {
-  echo "once $1 CL_OUT_OF_RESOURCES clGetEventInfo,clWaitForEvents" >"$tmpdir/clfault.new"
-  mv "$tmpdir/clfault.new" "$VD_CLFAULT_FILE"
-}
+arm_wait() { clfault_arm once "$1" CL_OUT_OF_RESOURCES clGetEventInfo,clWaitForEvents; }
 state() { api GET "/v1/volumes/$1"; echo "$body" | jq -r .state; }
 lost() { api GET /v1/devices; echo "$body" | jq -r --arg d "$1" '.devices[] | select(.id == $d) | .lost'; }
 
