@@ -16,7 +16,9 @@
  * /etc/OpenCL/vendors, or $OCL_ICD_FILENAMES), by asking each for its
  * platforms and matching name, vendor and version.  A copy is never
  * unloaded: vendor libraries do not survive dlclose() reliably. */
-#define _GNU_SOURCE
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* dlmopen, LM_ID_NEWLM */
+#endif
 #include <dirent.h>
 #include <dlfcn.h>
 #include <stdio.h>

@@ -24,8 +24,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* Bodies are taken with their length: a NUL byte is never accepted. */
     if (memchr(data, 0, size))
       __builtin_trap();
-    /* A stripe unit comes only with the stripe layout. */
-    if (spec.stripe_unit && spec.layout != VD_LAYOUT_STRIPE)
+    /* A stripe unit comes only with a striped layout: a stripe, or a
+     * mirror (striped over its sets of copies). */
+    if (spec.stripe_unit && spec.layout == VD_LAYOUT_CONCAT)
       __builtin_trap();
   } else if (!e.code || !e.message[0]) {
     __builtin_trap();
