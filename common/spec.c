@@ -19,7 +19,7 @@ static_assert(sizeof(enum vd_integrity) == sizeof(int), "enum vd_integrity is an
 static const char *const layout_names[] = { "stripe", "concat", "mirror", NULL };
 static const char *const frontend_names[] = { "nbd", "ublk", "none", NULL };
 static const char *const provisioning_names[] = { "thick", "thin", NULL };
-static const char *const integrity_names[] = { "none", "crc32c", NULL };
+static const char *const integrity_names[] = { "none", "crc32c", "crc32c+parity", NULL };
 
 /* A unit in vramd.conf must be one the volume map takes. */
 static int check_unit(const char *text, uint64_t n, char *err, size_t errlen)

@@ -25,8 +25,10 @@ enum vd_frontend_kind { VD_FRONTEND_NBD = 0, VD_FRONTEND_UBLK = 1, VD_FRONTEND_N
  * ranges are first written, given back when discarded. */
 enum vd_provisioning { VD_PROV_THICK = 0, VD_PROV_THIN = 1 };
 /* none: nothing checks the data; crc32c: a checksum per 4 KiB block in
- * VRAM, verified on every read (docs/integrity.md). */
-enum vd_integrity { VD_INTEGRITY_NONE = 0, VD_INTEGRITY_CRC32C = 1 };
+ * VRAM, verified on every read; crc32c+parity: also an XOR parity block
+ * per group of blocks, which rebuilds one bad block of a group
+ * (docs/integrity.md). */
+enum vd_integrity { VD_INTEGRITY_NONE = 0, VD_INTEGRITY_CRC32C = 1, VD_INTEGRITY_PARITY = 2 };
 
 /* Longest persist path, with its NUL. */
 #define VD_PERSIST_MAX 256

@@ -13,6 +13,7 @@ daemon_libvdcore_a_SOURCES = \
 	daemon/engine/small.h daemon/engine/small.c \
 	daemon/engine/kernels.h daemon/engine/kernels.c \
 	daemon/engine/sums.h daemon/engine/sums.c daemon/engine/sum-kernels.c \
+	daemon/engine/parity.h daemon/engine/parity.c daemon/engine/parity-kernels.c \
 	daemon/engine/scrubber.c \
 	daemon/volume/volume.h daemon/volume/volume.c daemon/volume/registry.c \
 	daemon/volume/keeper.c daemon/volume/move.c daemon/volume/resize.c \

@@ -58,7 +58,8 @@ TESTS += tests/engine/test_engine
 
 # Extents moved between devices while writers and readers run.
 check_PROGRAMS += tests/engine/test_move
-tests_engine_test_move_SOURCES = tests/engine/test_move.c tests/unit/runner.c tests/unit/runner.h
+tests_engine_test_move_SOURCES = tests/engine/test_move.c tests/unit/runner.c tests/unit/runner.h \
+	tests/engine/integ-util.c tests/engine/integ-util.h
 tests_engine_test_move_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(OPENCL_CFLAGS)
 tests_engine_test_move_LDADD = daemon/libvdcore.a daemon/libvdmap.a common/libvdcommon.a \
 	$(CUNIT_LIBS) $(OPENCL_LIBS) $(JANSSON_LIBS) $(LIBS)
@@ -67,12 +68,22 @@ TESTS += tests/engine/test_move
 # Checksums (integrity): the GPU's CRC-32C, and every flipped bit found.
 check_PROGRAMS += tests/engine/test_integrity
 tests_engine_test_integrity_SOURCES = tests/engine/test_integrity.c tests/unit/runner.c \
-	tests/unit/runner.h
+	tests/unit/runner.h tests/engine/integ-util.c tests/engine/integ-util.h
 tests_engine_test_integrity_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(OPENCL_CFLAGS)
 tests_engine_test_integrity_LDADD = daemon/libvdcore.a daemon/libvdmap.a common/libvdcommon.a \
 	$(CUNIT_LIBS) $(OPENCL_LIBS) $(JANSSON_LIBS) $(LIBS)
 TESTS += tests/engine/test_integrity tests/integration/integrity.sh
 dist_noinst_SCRIPTS += tests/integration/integrity.sh
+
+# Parity (integrity crc32c+parity): kept by every write, single flips
+# rebuilt by reads and scrubs, doubles failed.
+check_PROGRAMS += tests/engine/test_parity
+tests_engine_test_parity_SOURCES = tests/engine/test_parity.c tests/unit/runner.c \
+	tests/unit/runner.h tests/engine/integ-util.c tests/engine/integ-util.h
+tests_engine_test_parity_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(OPENCL_CFLAGS)
+tests_engine_test_parity_LDADD = daemon/libvdcore.a daemon/libvdmap.a common/libvdcommon.a \
+	$(CUNIT_LIBS) $(OPENCL_LIBS) $(JANSSON_LIBS) $(LIBS)
+TESTS += tests/engine/test_parity
 
 # Kernel tests (ublk, kernel NBD attach) in a QEMU guest; not part of
 # `make check` since they download a kernel and take minutes.  A host where

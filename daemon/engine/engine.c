@@ -13,6 +13,7 @@
 #include "engine.h"
 #include "engine-internal.h"
 #include "fault.h"
+#include "parity.h"
 #include "pool-cl.h"
 #include "small.h"
 #include "sums.h"
@@ -39,6 +40,7 @@ struct worker {
   cl_command_queue q;
   struct vd_small sm;
   struct vd_sums sums;
+  struct vd_parity par;
   pthread_t thread;
   bool started;
   bool busy;              /* has batches in flight; under dq->lock */
@@ -75,6 +77,7 @@ struct devq {
   _Atomic uint64_t h2d, d2h;
   _Atomic uint64_t idle_ops;
   _Atomic uint64_t sum_errors; /* checksum mismatches found by reads */
+  _Atomic uint64_t par_repaired; /* bad blocks reads rebuilt from parity */
   struct vd_scrubber scrub;
   bool scrub_init;
 };
@@ -176,9 +179,10 @@ static void zero_rows(const struct vd_io *io, const struct vd_segment *s)
     memset(p + r * s->buf_pitch, 0, s->len);
 }
 
-/* Next segment of the part, the buffer that holds it and where that
- * keeps its checksums (0: none); false at the end. */
-static bool part_next(struct part_iter *pi, struct vd_segment *s, cl_mem *m, uint64_t *sum_off)
+/* Next segment of the part, the buffer that holds it, where that keeps
+ * its checksums (0: none) and whether it keeps parity; false at the end. */
+static bool part_next(struct part_iter *pi, struct vd_segment *s, cl_mem *m, uint64_t *sum_off,
+                      bool *par)
 {
   for (;;) {
     struct vd_extent *ext;
@@ -202,6 +206,7 @@ static bool part_next(struct part_iter *pi, struct vd_segment *s, cl_mem *m, uin
       continue;
     *m = vd_extent_mem(ext);
     *sum_off = vd_extent_sums(ext) ? vd_extent_bytes(ext) : 0;
+    *par = vd_extent_parity(ext) != 0;
     return true;
   }
 }
@@ -216,6 +221,7 @@ static void enqueue_part(struct worker *w, struct vd_io_part *p, uint64_t *bytes
   struct part_iter pi;
   struct vd_segment s;
   uint64_t sum_off;
+  bool par;
   cl_mem m;
 
   /* A lost device, or the test hook, fails the part before it queues. */
@@ -224,11 +230,11 @@ static void enqueue_part(struct worker *w, struct vd_io_part *p, uint64_t *bytes
     return;
   }
   part_iter_init(&pi, p, w->dq->dev);
-  while (part_next(&pi, &s, &m, &sum_off)) {
+  while (part_next(&pi, &s, &m, &sum_off, &par)) {
     int ri = sum_off && io->op == VD_OP_READ ? vd_sums_entry(&w->sums, p, &s) : -1;
     w->sums_seen |= sum_off != 0;
-    cl_int rc;
-    if (w->direct || !vd_small_add(&w->sm, p, m, &s, sum_off, ri)) {
+    cl_int rc = CL_SUCCESS;
+    if (w->direct || !vd_small_add(&w->sm, p, m, &s, sum_off, par, ri)) {
       uint64_t off = s.ext_offset, len = s.len * s.rows;
       /* Direct: but not ahead of batched work it overlaps. */
       if (sum_off)
@@ -238,10 +244,15 @@ static void enqueue_part(struct worker *w, struct vd_io_part *p, uint64_t *bytes
         clReleaseEvent(*last);
         *last = NULL;
       }
-      rc = enqueue_segment(w->q, io, m, &s, last);
-      /* Checksums behind the transfer, on the same in-order queue. */
+      /* Parity around the transfer, checksums behind it, on the same
+       * in-order queue. */
+      if (par)
+        rc = vd_parity_before(&w->par, m, sum_off, &s, io->op, ri);
+      if (rc == CL_SUCCESS)
+        rc = enqueue_segment(w->q, io, m, &s, last);
       if (rc == CL_SUCCESS && sum_off)
-        rc = vd_sums_segment(&w->sums, m, sum_off, &s, io->op, ri);
+        rc = par ? vd_parity_after(&w->par, m, sum_off, &s, io->op, ri)
+                 : vd_sums_segment(&w->sums, m, sum_off, &s, io->op, ri);
       if (rc != CL_SUCCESS) {
         vd_err_rl("%s: transfer failed: %s", vd_device_info(w->dq->dev)->id,
                vd_cl_strerror(rc));
@@ -401,6 +412,7 @@ static void group_start(struct worker *w, struct group *g, unsigned slot,
   }
   vd_small_begin(&w->sm, slot);
   vd_sums_begin(&w->sums, slot);
+  vd_parity_begin(&w->par, slot);
   for (struct vd_io_part *p = batch; p; p = p->next) {
     uint64_t b = 0;
     p->err = 0;
@@ -412,7 +424,7 @@ static void group_start(struct worker *w, struct group *g, unsigned slot,
       g->h2d += b;
   }
   vd_small_end(&w->sm, &small_last);
-  if (vd_sums_end(&w->sums) != CL_SUCCESS) {
+  if (vd_sums_end(&w->sums) != CL_SUCCESS || vd_parity_end(&w->par) != CL_SUCCESS) {
     /* No results: no read with checksums may pass as verified. */
     vd_err_rl("%s: reading checksum results back failed", vd_device_info(w->dq->dev)->id);
     for (struct vd_io_part *p = batch; p; p = p->next)
@@ -485,6 +497,7 @@ static void group_finish(struct worker *w, struct group *g)
   atomic_fetch_add(&dq->d2h, g->d2h);
   /* Bad blocks fail their parts before any read data is copied out. */
   vd_sums_complete(&w->sums, g->slot, failed);
+  vd_parity_complete(&w->par, g->slot, failed);
   vd_small_complete(&w->sm, g->slot, failed);
   t0 = vd_now_ns();
   for (struct vd_io_part *p = g->parts, *next; p; p = next) {
@@ -652,13 +665,14 @@ static int idle_move(const struct vd_engine *eng, struct devq *dq, struct vd_io_
 {
   struct vd_io *io = p->io;
   struct vd_sums *ss = &dq->w[0].sums;
+  struct vd_parity *ps = &dq->w[0].par;
   cl_command_queue q = dq->w[0].q;
   struct part_iter pi;
   struct vd_segment s;
   cl_event ev = NULL;
   cl_int rc = CL_SUCCESS;
   uint64_t bytes = 0, sum_off;
-  bool sums = false;
+  bool sums = false, par;
   bool acked = false;
   cl_mem m;
 
@@ -667,16 +681,21 @@ static int idle_move(const struct vd_engine *eng, struct devq *dq, struct vd_io_
   p->err = 0;
   p->sum_bad = false;
   vd_sums_begin(ss, ss->nslots);
+  vd_parity_begin(ps, ps->nslots);
   part_iter_init(&pi, p, dq->dev);
-  while (rc == CL_SUCCESS && part_next(&pi, &s, &m, &sum_off)) {
+  while (rc == CL_SUCCESS && part_next(&pi, &s, &m, &sum_off, &par)) {
+    int ri = sum_off && io->op == VD_OP_READ ? vd_sums_entry(ss, p, &s) : -1;
     /* In order: the last command's event stands for all of them. */
     if (ev)
       clReleaseEvent(ev);
     ev = NULL;
-    rc = enqueue_segment(q, io, m, &s, sum_off ? NULL : &ev);
+    if (par) /* parity around the transfer, as on the worker's path */
+      rc = vd_parity_before(ps, m, sum_off, &s, io->op, ri);
+    if (rc == CL_SUCCESS)
+      rc = enqueue_segment(q, io, m, &s, sum_off ? NULL : &ev);
     if (rc == CL_SUCCESS && sum_off) {
-      int ri = io->op == VD_OP_READ ? vd_sums_entry(ss, p, &s) : -1;
-      rc = vd_sums_segment(ss, m, sum_off, &s, io->op, ri);
+      rc = par ? vd_parity_after(ps, m, sum_off, &s, io->op, ri)
+               : vd_sums_segment(ss, m, sum_off, &s, io->op, ri);
       sums = true;
     }
     bytes += s.len * s.rows;
@@ -686,6 +705,8 @@ static int idle_move(const struct vd_engine *eng, struct devq *dq, struct vd_io_
       clReleaseEvent(ev);
     ev = NULL;
     rc = vd_sums_end(ss);
+    if (rc == CL_SUCCESS)
+      rc = vd_parity_end(ps);
     if (rc == CL_SUCCESS)
       rc = clEnqueueMarkerWithWaitList(q, 0, NULL, &ev);
   }
@@ -716,8 +737,10 @@ static int idle_move(const struct vd_engine *eng, struct devq *dq, struct vd_io_
   }
   if (acked)
     atomic_fetch_sub(&io->target->posted, 1);
-  if (sums)
+  if (sums) {
     vd_sums_complete(ss, ss->nslots, false);
+    vd_parity_complete(ps, ps->nslots, false);
+  }
   if (p->err)
     return p->err;
   atomic_fetch_add(io->op == VD_OP_READ ? &dq->d2h : &dq->h2d,
@@ -876,6 +899,7 @@ static void submit(struct vd_engine *eng, struct vd_io *io, bool again)
 void vd_engine_submit(struct vd_engine *eng, struct vd_io *io)
 {
   io->avoid = io->exclude;
+  atomic_store_explicit(&io->repaired, 0, memory_order_relaxed);
   submit(eng, io, false);
 }
 
@@ -963,6 +987,7 @@ static void devq_stop(struct devq *dq)
       pthread_join(dq->w[i].thread, NULL);
     if (dq->w[i].q) {
       vd_small_fini(&dq->w[i].sm);
+      vd_parity_fini(&dq->w[i].par);
       vd_sums_fini(&dq->w[i].sums);
       clReleaseCommandQueue(dq->w[i].q);
     }
@@ -1023,7 +1048,9 @@ static int devq_start(const struct vd_engine *eng, struct devq *dq, struct vd_de
     vd_small_init(&w->sm, eng->small ? dq->prog : NULL, dev, w->q, depth, eng->small_stage,
                   eng->small_max);
     vd_sums_init(&w->sums, dq->prog, dev, w->q, depth, &dq->sum_errors);
+    vd_parity_init(&w->par, dq->prog, dev, w->q, depth, &w->sums, &dq->par_repaired);
     w->sm.sums = &w->sums;
+    w->sm.par = &w->par;
     if (vd_thread_start(&w->thread, WORKER_STACK, worker_main, w) != 0) {
       snprintf(err, errlen, "%s: cannot start worker thread", vd_device_info(dev)->id);
       return -EAGAIN;
@@ -1232,6 +1259,19 @@ int vd_engine_flip(struct vd_engine *eng, struct vd_extent *ext, uint64_t off, u
 uint64_t vd_engine_device_sum_errors(const struct vd_engine *eng, unsigned dev)
 {
   return dev < eng->ndev ? atomic_load(&eng->dq[dev].sum_errors) : 0;
+}
+
+/* Bad blocks reads rebuilt from parity on one pool device. */
+uint64_t vd_engine_device_par_repaired(const struct vd_engine *eng, unsigned dev)
+{
+  return dev < eng->ndev ? atomic_load(&eng->dq[dev].par_repaired) : 0;
+}
+
+/* Compute a parity group anew on its device's scrubber. */
+int vd_engine_parity_fix(struct vd_engine *eng, struct vd_extent *ext, uint64_t group)
+{
+  struct vd_scrubber *sc = scrubber_of(eng, ext);
+  return sc ? vd_scrubber_parity_fix(sc, ext, group) : -EIO;
 }
 
 /* Sum the small-request path over every device's workers. */

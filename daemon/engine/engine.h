@@ -155,6 +155,7 @@ struct vd_target {
   struct vd_track *_Atomic vtrack;         /* a save's record, over the logical range */
   const char *label;                       /* its name, for logs */
   _Atomic uint64_t sum_errors;             /* checksum mismatches reads found */
+  _Atomic uint64_t par_repaired;           /* bad blocks reads rebuilt from parity */
   /* mirror.c: a mirror's legs (map.copies > 1), a bit each */
   _Atomic uint64_t stale;                  /* not read from: lost, missed a write, or
                                             * not rebuilt yet */
@@ -220,6 +221,9 @@ struct vd_io {
   /* Enters a paused target: the reads of a save's last round, made while
    * the target is paused so that nothing changes under them (save.c). */
   bool through;
+  /* Set by the engine: blocks its reads found bad and rebuilt from
+   * parity (integrity crc32c+parity), returning good data. */
+  _Atomic unsigned repaired;
   /* engine-private */
   unsigned epoch;       /* the placement epoch it entered in */
   bool starved;         /* parked for want of a chunk */
@@ -326,6 +330,12 @@ int vd_engine_flip(struct vd_engine *eng, struct vd_extent *ext, uint64_t off, u
 
 /* Checksum mismatches reads found on a device since start. */
 uint64_t vd_engine_device_sum_errors(const struct vd_engine *eng, unsigned dev);
+/* Bad blocks reads rebuilt from parity on a device since start. */
+uint64_t vd_engine_device_par_repaired(const struct vd_engine *eng, unsigned dev);
+/* Compute parity group `group` of ext anew from its data, on its device
+ * beside the I/O (a group a shrink cut short; nothing may write it
+ * meanwhile).  0, -EINVAL, -EIO. */
+int vd_engine_parity_fix(struct vd_engine *eng, struct vd_extent *ext, uint64_t group);
 
 /* Where a device's workers spent their time (a snapshot). */
 void vd_engine_device_profile(const struct vd_engine *eng, unsigned dev,

@@ -50,4 +50,20 @@ extern const char vd_kernel_source[];
 /* Their source, CRC tables included. */
 const char *vd_sum_kernel_source(void);
 
+/* The parity kernels (parity-kernels.c), built after the checksum
+ * kernels, whose CRC they use; VD_PAR_GROUP of pool.h in blocks. */
+#define VD_PAR_XOR_NAME "vd_par_xor"
+#define VD_PAR_CHECK_NAME "vd_par_check"
+#define VD_PAR_BATCH_NAME "vd_par_batch"
+#define VD_PAR_FIX_NAME "vd_par_fix"
+#define VD_PAR_KGROUP 32
+#define VD_PAR_CHECK_WG 64   /* most work-items of a check's work-group */
+/* A descriptor's x word, bit 31: its extent keeps parity (WRITE and ZERO
+ * get theirs updated, READ checked and repaired, by vd_par_batch). */
+#define VD_KDESC_PARITY 0x80000000u
+/* vd_par_batch's phases: check READs, or XOR WRITE and ZERO blocks in. */
+#define VD_PAR_PHASE_CHECK 0
+#define VD_PAR_PHASE_XOR 1
+extern const char vd_parity_kernel_source[];
+
 #endif

@@ -35,7 +35,7 @@ void vd_scrubber_fini(struct vd_scrubber *sc)
 }
 
 /* Make the queue, kernels and result buffer once; under sc->lock. */
-static cl_int ready(struct vd_scrubber *sc)
+cl_int vd_scrubber_ready(struct vd_scrubber *sc)
 {
   cl_context ctx = vd_device_context(sc->dev);
   size_t kwg = 0;
@@ -80,7 +80,7 @@ int vd_scrubber_run(struct vd_scrubber *sc, struct vd_extent *ext, uint64_t firs
   if (!n)
     return 0;
   pthread_mutex_lock(&sc->lock);
-  rc = ready(sc);
+  rc = vd_scrubber_ready(sc);
   local = sc->wg;
   global = (size_t)((n + local - 1) / local * local);
   if (rc == CL_SUCCESS)
@@ -120,7 +120,7 @@ int vd_scrubber_flip(struct vd_scrubber *sc, struct vd_extent *ext, uint64_t off
   if (off >= vd_extent_bytes(ext))
     return -EINVAL;
   pthread_mutex_lock(&sc->lock);
-  rc = ready(sc);
+  rc = vd_scrubber_ready(sc);
   if (rc == CL_SUCCESS) rc = clSetKernelArg(sc->kf, 0, sizeof mem, &mem);
   if (rc == CL_SUCCESS) rc = clSetKernelArg(sc->kf, 1, sizeof o, &o);
   if (rc == CL_SUCCESS) rc = clSetKernelArg(sc->kf, 2, sizeof m, &m);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "parity.h"
 #include "small.h"
 #include "sums.h"
 #include "util.h"
@@ -29,7 +30,7 @@ static uint64_t align_up(uint64_t x, uint64_t a)
 /* Build the engine's program (batch and checksum kernels) for one device. */
 cl_program vd_small_program(struct vd_device *dev)
 {
-  const char *src[2] = { vd_kernel_source, vd_sum_kernel_source() };
+  const char *src[3] = { vd_kernel_source, vd_sum_kernel_source(), vd_parity_kernel_source };
   const char *id = vd_device_info(dev)->id;
   cl_device_id d = vd_device_cl(dev);
   cl_uint align_bits = 0;
@@ -42,7 +43,7 @@ cl_program vd_small_program(struct vd_device *dev)
     vd_warn("%s: buffers are not 16-byte aligned: small requests take the direct path", id);
     return NULL;
   }
-  prog = clCreateProgramWithSource(vd_device_context(dev), 2, src, NULL, &rc);
+  prog = clCreateProgramWithSource(vd_device_context(dev), 3, src, NULL, &rc);
   if (rc != CL_SUCCESS) {
     vd_warn("%s: cannot create the batch kernel (%s): small requests take the direct path",
             id, vd_cl_strerror(rc));
@@ -72,18 +73,25 @@ static void put_desc(unsigned char *p, uint64_t x, uint64_t ext_off, uint64_t sc
   memcpy(p, d, sizeof d);
 }
 
+/* The extent each argument slot of records r[0..n) stands for. */
+static void wanted(const struct vd_small_rec *r, unsigned n, cl_mem *want)
+{
+  memset(want, 0, VD_KERNEL_EXTENTS * sizeof *want);
+  for (unsigned i = 0; i < n; i++)
+    want[r[i].arg] = r[i].mem;
+}
+
 /* Set the kernel's extent arguments for records r[0..n) and launch it over
  * their descriptors, which start at desc_off in scratch; ev (may be NULL)
  * gets the launch's event. */
 static cl_int launch(struct vd_small *sm, const struct vd_small_rec *r, unsigned n,
                      cl_ulong desc_off, cl_event *ev)
 {
-  cl_mem want[VD_KERNEL_EXTENTS] = { NULL };
+  cl_mem want[VD_KERNEL_EXTENTS];
   size_t global = n * sm->wg, local = sm->wg;
   cl_int rc;
 
-  for (unsigned i = 0; i < n; i++)
-    want[r[i].arg] = r[i].mem;
+  wanted(r, n, want);
   /* Extents are set on every launch that uses them: a handle cached from an
    * earlier launch may have been freed and reused since.  Unused arguments
    * point at scratch, which lives as long as the kernel. */
@@ -111,13 +119,12 @@ static cl_int launch_sums(struct vd_small *sm, const struct vd_small_rec *r, uns
                           cl_ulong desc_off)
 {
   struct vd_sums *ss = sm->sums;
-  cl_mem want[VD_KERNEL_EXTENTS] = { NULL };
+  cl_mem want[VD_KERNEL_EXTENTS];
   size_t global = n * ss->wg, local = ss->wg;
   cl_uint base = vd_sums_base(ss);
   cl_int rc;
 
-  for (unsigned i = 0; i < n; i++)
-    want[r[i].arg] = r[i].mem;
+  wanted(r, n, want);
   rc = clSetKernelArg(ss->kb, 0, sizeof(cl_mem), &sm->scratch);
   if (rc == CL_SUCCESS) rc = clSetKernelArg(ss->kb, 1, sizeof desc_off, &desc_off);
   for (unsigned a = 0; rc == CL_SUCCESS && a < VD_KERNEL_EXTENTS; a++)
@@ -126,6 +133,23 @@ static cl_int launch_sums(struct vd_small *sm, const struct vd_small_rec *r, uns
   if (rc == CL_SUCCESS) rc = clSetKernelArg(ss->kb, 19, sizeof base, &base);
   if (rc == CL_SUCCESS)
     rc = clEnqueueNDRangeKernel(sm->q, ss->kb, 1, NULL, &global, &local, 0, NULL, NULL);
+  return rc;
+}
+
+/* Around a launch of records r[0..n): vd_par_batch's CHECK phase (with
+ * check) for the records of extents with parity, then its XOR phase
+ * (with xor) for the WRITEs and ZEROs. */
+static cl_int launch_parity(struct vd_small *sm, const struct vd_small_rec *r, unsigned n,
+                            cl_ulong desc_off, bool check, bool xor)
+{
+  cl_mem want[VD_KERNEL_EXTENTS];
+  cl_int rc = CL_SUCCESS;
+
+  wanted(r, n, want);
+  if (check)
+    rc = vd_parity_batch(sm->par, sm->scratch, desc_off, want, n, VD_PAR_PHASE_CHECK);
+  if (rc == CL_SUCCESS && xor)
+    rc = vd_parity_batch(sm->par, sm->scratch, desc_off, want, n, VD_PAR_PHASE_XOR);
   return rc;
 }
 
@@ -154,20 +178,33 @@ static void flush(struct vd_small *sm, cl_event *last)
   for (unsigned i = 0; i < n; i++) {
     const struct vd_small_rec *r = &sl->rec[sm->chunk + i];
     put_desc(st + dofs + i * DESC_BYTES, r->arg | (uint64_t)r->kop << 8 |
-             (uint64_t)r->ri << 16 | (uint64_t)r->sum_blk << 32, r->ext_off,
-             sm->base + r->scr, r->len);
+             (uint64_t)r->ri << 16 | (r->par ? VD_KDESC_PARITY : 0) |
+             (uint64_t)r->sum_blk << 32, r->ext_off, sm->base + r->scr, r->len);
   }
   rc = clEnqueueWriteBuffer(sm->q, sm->scratch, CL_FALSE, sm->base + sm->up_lo,
                             dofs + n * DESC_BYTES - sm->up_lo, st + sm->up_lo, 0, NULL, NULL);
   for (unsigned i = sm->chunk, j; rc == CL_SUCCESS && i < sl->nrec; i = j) {
-    bool sums = sl->rec[i].sum_blk != 0;
-    for (j = i + 1; j < sl->nrec && !sl->rec[j].launch_start; j++)
-      sums |= sl->rec[j].sum_blk != 0;
+    cl_ulong at = sm->base + dofs + (i - sm->chunk) * DESC_BYTES;
+    bool sums = false, pr = false, pw = false;
+    for (j = i; j < sl->nrec && (j == i || !sl->rec[j].launch_start); j++) {
+      const struct vd_small_rec *r = &sl->rec[j];
+      bool rd = r->kop == VD_KOP_READ;
+      sums |= r->sum_blk != 0 && !(r->par && rd);
+      pr |= r->par && rd;
+      pw |= r->par && !rd;
+    }
+    /* Parity: every block checked while it is still that of the old
+     * data, the writes' old blocks out before they land, new ones in
+     * after. */
+    if (pr || pw)
+      rc = launch_parity(sm, &sl->rec[i], j - i, at, true, pw);
     /* The last launch's event stands for the batch, unless checksums follow it. */
-    rc = launch(sm, &sl->rec[i], j - i, sm->base + dofs + (i - sm->chunk) * DESC_BYTES,
-                j == sl->nrec && !sums ? last : NULL);
+    if (rc == CL_SUCCESS)
+      rc = launch(sm, &sl->rec[i], j - i, at, j == sl->nrec && !sums && !pw ? last : NULL);
     if (rc == CL_SUCCESS && sums)
-      rc = launch_sums(sm, &sl->rec[i], j - i, sm->base + dofs + (i - sm->chunk) * DESC_BYTES);
+      rc = launch_sums(sm, &sl->rec[i], j - i, at);
+    if (rc == CL_SUCCESS && pw)
+      rc = launch_parity(sm, &sl->rec[i], j - i, at, false, true);
   }
   if (rc != CL_SUCCESS) {
     /* Only this chunk's requests fail; what was enqueued before stands. */
@@ -214,7 +251,7 @@ void vd_small_begin(struct vd_small *sm, unsigned slot)
 
 /* Take a segment into the batch if it is small and there is room. */
 bool vd_small_add(struct vd_small *sm, struct vd_io_part *p, cl_mem mem,
-                  const struct vd_segment *s, uint64_t sum_off, int ri)
+                  const struct vd_segment *s, uint64_t sum_off, bool par, int ri)
 {
   struct vd_small_slot *sl = sm->cur;
   struct vd_small_rec *r;
@@ -224,7 +261,8 @@ bool vd_small_add(struct vd_small *sm, struct vd_io_part *p, cl_mem mem,
   unsigned a;
 
   if (!sm->on || s->rows != 1 || s->len > sm->max_seg || sl->nrec == VD_SMALL_RECS ||
-      (sum_off && (!sm->sums || !sm->sums->on || (p->io->op == VD_OP_READ && ri < 0))))
+      (sum_off && (!sm->sums || !sm->sums->on || (p->io->op == VD_OP_READ && ri < 0))) ||
+      (par && (!sm->par || !sm->par->on)))
     return false;
   /* Checksums cover whole blocks: so does what a record may race with. */
   if (sum_off)
@@ -255,6 +293,9 @@ bool vd_small_add(struct vd_small *sm, struct vd_io_part *p, cl_mem mem,
    * one would race with it or needs one extent argument too many. */
   for (a = 0; a < sm->next && sm->ext[a] != mem; a++)
     ;
+  /* A READ with parity: its check's results need the area zeroed. */
+  if (par && kop == VD_KOP_READ && !vd_parity_area(sm->par))
+    return false;
   if (sm->launch < sl->nrec &&
       ((a == sm->next && a == VD_KERNEL_EXTENTS) ||
        (c_lo < sm->lhi && sm->llo < c_lo + c_len &&
@@ -277,6 +318,7 @@ bool vd_small_add(struct vd_small *sm, struct vd_io_part *p, cl_mem mem,
   r->len = len;
   r->kop = (uint8_t)kop;
   r->arg = (uint8_t)a;
+  r->par = par;
   r->launch_start = sm->launch == sl->nrec - 1;
   if (kop == VD_KOP_WRITE) {
     memcpy(sm->stage + sm->base + at, (const unsigned char *)p->io->buf + s->buf_offset, len);

@@ -19,6 +19,7 @@
 #include "pool-cl.h"
 
 struct vd_sums;
+struct vd_parity;
 
 #define VD_SMALL_RECS 512   /* segments one batch can send through the kernel */
 #define VD_SMALL_SLOTS 16   /* batches in flight per worker, at most */
@@ -36,6 +37,7 @@ struct vd_small_rec {
   uint16_t ri;          /* READ with sums: its result entry (sums.h) */
   uint8_t kop;          /* VD_KOP_* */
   uint8_t arg;          /* extent argument slot in its launch */
+  bool par;             /* the extent keeps parity (parity.h) */
   bool launch_start;    /* first record of a kernel launch */
 };
 
@@ -74,6 +76,7 @@ struct vd_small {
   uint64_t llo, lhi;          /* and of the current launch */
   _Atomic uint64_t segments, launches;
   struct vd_sums *sums;       /* the worker's checksums (vd_sum_batch) */
+  struct vd_parity *par;      /* and parity (vd_par_batch) */
 };
 
 /* Build the kernel for one device; NULL (with a warning) if it fails. */
@@ -90,10 +93,10 @@ void vd_small_fini(struct vd_small *sm);
 /* Start building the batch that uses slot. */
 void vd_small_begin(struct vd_small *sm, unsigned slot);
 /* Take one segment of part p into the batch; false when it must go direct.
- * sum_off: where the extent keeps its sums (0: none); ri: a READ's result
- * entry then. */
+ * sum_off: where the extent keeps its sums (0: none); par: it keeps
+ * parity too; ri: a READ's result entry then. */
 bool vd_small_add(struct vd_small *sm, struct vd_io_part *p, cl_mem mem,
-                  const struct vd_segment *s, uint64_t sum_off, int ri);
+                  const struct vd_segment *s, uint64_t sum_off, bool par, int ri);
 /* Before a direct transfer of [off, off+len) of mem: enqueue what is
  * batched so far if the two must not be reordered. */
 void vd_small_order(struct vd_small *sm, cl_mem mem, uint64_t off, uint64_t len,

@@ -14,7 +14,8 @@
  *     work-group per descriptor: those whose x word carries a sum offset
  *     (bits 32..63, in blocks) get their blocks stored (WRITE, ZERO) or
  *     verified (READ: a mismatch writes block - first + 1 to res[res_base
- *     + result index], bits 16..31).
+ *     + result index], bits 16..30); a READ whose x carries
+ *     VD_KDESC_PARITY (bit 31) is left to vd_par_batch.
  *   vd_flip(e, off, mask): e[off] ^= mask, the fault route's bit flip,
  *     which leaves the sums alone. */
 #include <pthread.h>
@@ -33,22 +34,27 @@ static const char body[] =
   "#define MODE_STORE " STR(VD_SUM_STORE) "\n"
   "#define MODE_VERIFY " STR(VD_SUM_VERIFY) "\n"
   "#define MODE_SCRUB " STR(VD_SUM_SCRUB) "\n"
+  "#define PAR_FLAG " STR(VD_KDESC_PARITY) "\n"
   "static void load_tab(__local uint *t)\n"
   "{\n"
   "  for (uint i = get_local_id(0); i < 2048; i += get_local_size(0))\n"
   "    t[i] = crc_tab[i];\n"
   "  barrier(CLK_LOCAL_MEM_FENCE);\n"
   "}\n"
+  /* The body, for a block in any address space (parity-kernels.c's
+   * crc_local takes one in local memory). */
+  "#define CRC_BODY(w, t) \\\n"
+  "  uint c = 0xffffffffu; \\\n"
+  "  for (uint i = 0; i < SUM_BLOCK / 4; i += 2) { \\\n"
+  "    uint a = w[i] ^ c, b = w[i + 1]; \\\n"
+  "    c = t[1792 + (a & 0xff)] ^ t[1536 + ((a >> 8) & 0xff)] ^ \\\n"
+  "        t[1280 + ((a >> 16) & 0xff)] ^ t[1024 + (a >> 24)] ^ t[768 + (b & 0xff)] ^ \\\n"
+  "        t[512 + ((b >> 8) & 0xff)] ^ t[256 + ((b >> 16) & 0xff)] ^ t[b >> 24]; \\\n"
+  "  } \\\n"
+  "  return ~c;\n"
   "static uint crc_block(__global const uint *w, __local const uint *t)\n"
   "{\n"
-  "  uint c = 0xffffffffu;\n"
-  "  for (uint i = 0; i < SUM_BLOCK / 4; i += 2) {\n"
-  "    uint a = w[i] ^ c, b = w[i + 1];\n"
-  "    c = t[1792 + (a & 0xff)] ^ t[1536 + ((a >> 8) & 0xff)] ^ t[1280 + ((a >> 16) & 0xff)] ^\n"
-  "        t[1024 + (a >> 24)] ^ t[768 + (b & 0xff)] ^ t[512 + ((b >> 8) & 0xff)] ^\n"
-  "        t[256 + ((b >> 16) & 0xff)] ^ t[b >> 24];\n"
-  "  }\n"
-  "  return ~c;\n"
+  "  CRC_BODY(w, t)\n"
   "}\n"
   "__kernel void " VD_SUM_RANGE_NAME "(__global uchar *e, ulong sum_off, ulong first, ulong n,\n"
   "    uint mode, __global uint *res, uint ri)\n"
@@ -81,10 +87,10 @@ static const char body[] =
   "  const ulong4 d = ((__global const ulong4 *)(scratch + desc_off))[get_group_id(0)];\n"
   "  const ulong sum_blk = d.x >> 32;\n"
   "  load_tab(t); /* before any return: PoCL needs every work-item at a barrier */\n"
-  "  if (!sum_blk || !d.w)\n"
-  "    return;\n"
   "  const uint slot = (uint)(d.x & 0xff), op = (uint)((d.x >> 8) & 0xff);\n"
-  "  const uint ri = (uint)((d.x >> 16) & 0xffff);\n"
+  "  const uint ri = (uint)((d.x >> 16) & 0x7fff);\n"
+  "  if (!sum_blk || !d.w || (op == KOP_READ && (d.x & PAR_FLAG)))\n"
+  "    return; /* a READ with parity was checked before (parity-kernels.c) */\n"
   VD_KERNEL_PICK_EXTENT
   "  const ulong first = d.y / SUM_BLOCK, last = (d.y + d.w - 1) / SUM_BLOCK;\n"
   "  __global uint *s = (__global uint *)(e + sum_blk * SUM_BLOCK);\n"

@@ -120,6 +120,12 @@ static uint64_t bad_offset(const struct vd_sums_entry *e, uint32_t k)
   return base + at / e->len * e->pitch + at % e->len;
 }
 
+/* The same for other files' logs (parity.c). */
+uint64_t vd_sums_offset(const struct vd_sums_entry *e, uint32_t k)
+{
+  return bad_offset(e, k);
+}
+
 /* What a mismatch means for the read, for the log. */
 static const char *outcome(const struct vd_target *t)
 {

@@ -78,6 +78,9 @@ void vd_sums_complete(struct vd_sums *ss, unsigned slot, bool failed);
  * extent with checksums reads and writes. */
 void vd_sums_widen(uint64_t *off, uint64_t *len);
 
+/* The volume offset where block k (from the entry's first) starts. */
+uint64_t vd_sums_offset(const struct vd_sums_entry *e, uint32_t k);
+
 /* Absolute index of entry ri of the current area, for vd_sum_batch. */
 uint32_t vd_sums_base(const struct vd_sums *ss);
 
@@ -94,6 +97,8 @@ struct vd_scrubber {
 };
 void vd_scrubber_init(struct vd_scrubber *sc, cl_program prog, struct vd_device *dev);
 void vd_scrubber_fini(struct vd_scrubber *sc);
+/* Make the queue, kernels and result buffer on first use; under sc->lock. */
+cl_int vd_scrubber_ready(struct vd_scrubber *sc);
 /* Check blocks [first, first + n) of ext against its sums: *nbad gets
  * how many mismatch, bad[] the first cap of them (block - first, in no
  * order).  Blocks written meanwhile may mismatch for a moment: callers

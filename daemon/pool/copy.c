@@ -295,6 +295,14 @@ int vd_extent_copy_sums(struct vd_copier *c, struct vd_extent *src, struct vd_ex
     ret = device_copy(c, src, src->bytes, dst, dst->bytes, len);
   else if (len)
     ret = bounce_copy(c, src, src->bytes, dst, dst->bytes, len);
+  /* Parity: every group the blocks begin, as far as both hold it. */
+  len = (nblocks + VD_PAR_GROUP - 1) / VD_PAR_GROUP * VD_SUM_BLOCK;
+  len = len < src->parity ? len : src->parity;
+  len = len < dst->parity ? len : dst->parity;
+  if (!ret && len && src->dev == dst->dev)
+    ret = device_copy(c, src, src->bytes + src->sums, dst, dst->bytes + dst->sums, len);
+  else if (!ret && len)
+    ret = bounce_copy(c, src, src->bytes + src->sums, dst, dst->bytes + dst->sums, len);
   pthread_mutex_unlock(&c->lock);
   return ret;
 }

@@ -67,6 +67,9 @@ static cl_int fill_new(struct vd_device *dev, struct vd_extent *ext)
   if (rc == CL_SUCCESS && ext->sums)
     rc = clEnqueueFillBuffer(dev->admin, ext->mem, &sum, sizeof sum, ext->bytes, ext->sums, 0,
                              NULL, NULL);
+  if (rc == CL_SUCCESS && ext->parity) /* the XOR of zero blocks */
+    rc = clEnqueueFillBuffer(dev->admin, ext->mem, &zero, sizeof zero, ext->bytes + ext->sums,
+                             ext->parity, 0, NULL, NULL);
   if (rc == CL_SUCCESS)
     rc = clFinish(dev->admin);
   return rc;
@@ -76,15 +79,22 @@ static cl_int fill_new(struct vd_device *dev, struct vd_extent *ext)
 int vd_extent_alloc(struct vd_device *dev, uint64_t bytes,
                     struct vd_extent **out, char *err, size_t errlen)
 {
-  return vd_extent_alloc_sums(dev, bytes, false, out, err, errlen);
+  return vd_extent_alloc_sums(dev, bytes, VD_TAIL_NONE, out, err, errlen);
 }
 
-/* The same, with a checksum tail when sums. */
-int vd_extent_alloc_sums(struct vd_device *dev, uint64_t bytes, bool sums,
+/* Checksums, then parity. */
+uint64_t vd_tail_bytes(uint64_t data, enum vd_tail tail)
+{
+  return (tail & VD_TAIL_SUMS ? VD_SUM_BYTES(data) : 0) +
+         (tail == VD_TAIL_PARITY ? VD_PAR_BYTES(data) : 0);
+}
+
+/* The same, with a tail of checksums (and parity). */
+int vd_extent_alloc_sums(struct vd_device *dev, uint64_t bytes, enum vd_tail kind,
                          struct vd_extent **out, char *err, size_t errlen)
 {
   struct vd_extent *ext;
-  uint64_t tail = sums ? VD_SUM_BYTES(bytes) : 0;
+  uint64_t tail = vd_tail_bytes(bytes, kind);
   char have[32], want[32];
   cl_int rc;
 
@@ -109,7 +119,8 @@ int vd_extent_alloc_sums(struct vd_device *dev, uint64_t bytes, bool sums,
   }
   ext->dev = dev;
   ext->bytes = bytes;
-  ext->sums = tail;
+  ext->sums = kind & VD_TAIL_SUMS ? VD_SUM_BYTES(bytes) : 0;
+  ext->parity = tail - ext->sums;
   if (vd_fault_alloc_now()) {
     rc = CL_MEM_OBJECT_ALLOCATION_FAILURE;
     goto out_free_ext;
@@ -141,11 +152,16 @@ void vd_extent_free(struct vd_extent *ext)
   if (!ext)
     return;
   clReleaseMemObject(ext->mem);
-  unclaim(ext->dev, ext->bytes + ext->sums);
+  unclaim(ext->dev, ext->bytes + ext->sums + ext->parity);
   free(ext);
 }
 
 uint64_t vd_extent_bytes(const struct vd_extent *ext) { return ext->bytes; }
 uint64_t vd_extent_sums(const struct vd_extent *ext) { return ext->sums; }
+uint64_t vd_extent_parity(const struct vd_extent *ext) { return ext->parity; }
+enum vd_tail vd_extent_tail(const struct vd_extent *ext)
+{
+  return ext->parity ? VD_TAIL_PARITY : ext->sums ? VD_TAIL_SUMS : VD_TAIL_NONE;
+}
 struct vd_device *vd_extent_device(const struct vd_extent *ext) { return ext->dev; }
 cl_mem vd_extent_mem(const struct vd_extent *ext) { return ext->mem; }

@@ -41,6 +41,7 @@ struct vd_extent {
   cl_mem mem;
   uint64_t bytes;           /* of data */
   uint64_t sums;            /* of the checksum tail after the data; 0: none */
+  uint64_t parity;          /* of the parity after the checksums; 0: none */
   struct vd_extent *next;   /* on a stock or a list of retired chunks */
 };
 

@@ -92,13 +92,28 @@ int vd_extent_alloc(struct vd_device *dev, uint64_t bytes,
  * (0.1%), on the same device, so that they move with it. */
 #define VD_SUM_BLOCK 4096u
 #define VD_SUM_BYTES(data) ((data) / VD_SUM_BLOCK * 4u)
-/* vd_extent_alloc, with a checksum tail when sums: it holds the checksum
- * of a zero block for every block, as the data is zeroed.  The tail is
+/* Parity (integrity crc32c+parity): the XOR of each group of
+ * VD_PAR_GROUP blocks, one block per group (3.1%), after the checksums in
+ * the same tail; a short last group counts its missing blocks as zeros.
+ * See docs/design-decisions.md, "Parity groups". */
+#define VD_PAR_GROUP 32u
+#define VD_PAR_BYTES(data) \
+  (((data) / VD_SUM_BLOCK + VD_PAR_GROUP - 1) / VD_PAR_GROUP * VD_SUM_BLOCK)
+/* What an extent keeps after its data. */
+enum vd_tail { VD_TAIL_NONE = 0, VD_TAIL_SUMS = 1, VD_TAIL_PARITY = 3 /* sums too */ };
+/* Bytes of the tail of kind tail after data bytes. */
+uint64_t vd_tail_bytes(uint64_t data, enum vd_tail tail);
+/* vd_extent_alloc, with a tail: checksums hold the sum of a zero block for
+ * every block and parity zeros, as the data is zeroed.  The tail is
  * claimed from the device's capacity with the data. */
-int vd_extent_alloc_sums(struct vd_device *dev, uint64_t bytes, bool sums,
+int vd_extent_alloc_sums(struct vd_device *dev, uint64_t bytes, enum vd_tail tail,
                          struct vd_extent **out, char *err, size_t errlen);
-/* Bytes of an extent's checksum tail; 0 when it keeps none. */
+/* Bytes of an extent's checksums; 0 when it keeps none. */
 uint64_t vd_extent_sums(const struct vd_extent *ext);
+/* Bytes of an extent's parity (at data + checksum bytes); 0 when none. */
+uint64_t vd_extent_parity(const struct vd_extent *ext);
+/* The kind of tail an extent keeps. */
+enum vd_tail vd_extent_tail(const struct vd_extent *ext);
 /* The checksum of a 4 KiB block of zeros. */
 uint32_t vd_sum_zero_block(void);
 /* Return an extent's memory to its device. */
@@ -190,7 +205,9 @@ void vd_copier_close(struct vd_copier *c);
 int vd_extent_copy(struct vd_copier *c, struct vd_extent *src, uint64_t src_off,
                    struct vd_extent *dst, uint64_t dst_off, uint64_t len);
 /* Copy the checksums of the first nblocks blocks of src to dst (both
- * keep them); 0, -EINVAL past a tail, -EIO as vd_extent_copy. */
+ * keep them), and when both keep parity, that of the groups those blocks
+ * begin (a group cut short in dst needs its parity computed again);
+ * 0, -EINVAL past a tail, -EIO as vd_extent_copy. */
 int vd_extent_copy_sums(struct vd_copier *c, struct vd_extent *src, struct vd_extent *dst,
                         uint64_t nblocks);
 /* The last failed copy's message ("" after a success). */

@@ -88,6 +88,11 @@ static int copy_and_place(struct vd_move_ctl *c, struct vd_target *t, uint32_t d
    * computed again from the copy, which would bless a bad block. */
   if (!rc && vd_extent_sums(cur))
     rc = vd_extent_copy_sums(c->cp, cur, dst, bytes / VD_SUM_BLOCK);
+  /* A shrink that cuts a parity group short: its parity held the cut
+   * blocks too. */
+  if (!rc && vd_extent_parity(dst) && bytes < vd_extent_bytes(cur) &&
+      bytes / VD_SUM_BLOCK % VD_PAR_GROUP)
+    rc = vd_engine_parity_fix(c->eng, dst, bytes / VD_SUM_BLOCK / VD_PAR_GROUP);
   *placed = !rc && atomic_load(&t->ext[d][i]) == cur;
   if (*placed)
     vd_target_place(t, into, i, dst);
@@ -130,7 +135,7 @@ static int move_extent(struct vd_move_ctl *c, struct vd_volume *v, uint32_t d, u
     keep = vd_extent_bytes(cur);
   if (keep > bytes)
     keep = bytes;
-  rc = vd_extent_alloc_sums(to, bytes, vd_extent_sums(cur) != 0, &dst, err, errlen);
+  rc = vd_extent_alloc_sums(to, bytes, vd_extent_tail(cur), &dst, err, errlen);
   if (rc)
     goto out_unlock;
   rc = copy_and_place(c, t, d, i, d, cur, dst, keep, &placed);
@@ -174,7 +179,7 @@ int vd_volume_rebuild(struct vd_move_ctl *c, struct vd_volume *v, uint32_t from,
   old = atomic_load(&t->ext[leg][i]);
   /* With its checksum tail when the volume keeps checksums: the copy
    * takes the source's checksums along, never computes them anew. */
-  rc = vd_extent_alloc_sums(to, vd_extent_bytes(cur), vd_extent_sums(cur) != 0, &dst, err,
+  rc = vd_extent_alloc_sums(to, vd_extent_bytes(cur), vd_extent_tail(cur), &dst, err,
                             errlen);
   if (rc)
     goto out_unlock;

@@ -147,7 +147,7 @@ int vd_volume_resize_prepare(struct vd_volume *v, uint64_t size, struct vd_resiz
     }
     for (uint32_t i = vd_map_extent_count(&t->map, d); i < n && !t->stock; i++) {
       struct vd_extent *e;
-      if ((rc = vd_extent_alloc_sums(t->dev[d], ext_bytes(&r->map, d, i), vd_volume_sums(v), &e,
+      if ((rc = vd_extent_alloc_sums(t->dev[d], ext_bytes(&r->map, d, i), vd_volume_tail(v), &e,
                                      err, errlen))) {
         vd_volume_resize_abort(r);
         return rc;

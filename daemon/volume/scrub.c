@@ -82,7 +82,8 @@ static bool volume_offset(const struct vd_map *m, uint32_t d, uint32_t i, uint64
 /* Whether a block the kernel found bad is: read it through the engine,
  * whose read is ordered with the writes.  On a mirror the read goes to
  * that leg alone (the others avoided): a mismatch there notes the block
- * for a heal, and the read fails once no other leg is allowed. */
+ * for a heal, and the read fails once no other leg is allowed.  With
+ * parity the read rebuilds it, and it counts as repaired. */
 static bool confirmed(struct vd_scrub_ctl *c, struct vd_volume *v, uint32_t d, uint32_t i,
                       uint64_t block, unsigned char *buf)
 {
@@ -99,7 +100,10 @@ static bool confirmed(struct vd_scrub_ctl *c, struct vd_volume *v, uint32_t d, u
   if (m->copies > 1)
     io.exclude = (((UINT64_C(1) << m->copies) - 1) << (d / m->copies * m->copies)) &
                ~(UINT64_C(1) << d);
-  return vd_engine_wait_io(c->eng, &io) == -EIO;
+  if (vd_engine_wait_io(c->eng, &io) == -EIO)
+    return true;
+  c->repaired += atomic_load(&io.repaired) != 0;
+  return atomic_load(&io.repaired) != 0;
 }
 
 /* Hold the pace: sleep until done bytes took at least done / rate s. */

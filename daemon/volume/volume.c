@@ -334,7 +334,7 @@ static int alloc_extents(struct vd_volume *v, const struct vd_alloc_ctl *ctl, ch
         return -ECANCELED;
       }
       rc = vd_extent_alloc_sums(v->target.dev[d], vd_map_extent_bytes(m, d, i),
-                                vd_volume_sums(v), &e, err, errlen);
+                                vd_volume_tail(v), &e, err, errlen);
       if (rc)
         return rc;
       atomic_store(&v->target.ext[d][i], e);
@@ -456,7 +456,7 @@ uint64_t vd_volume_allocated(const struct vd_volume *v)
   for (unsigned d = 0; d < v->target.map.ndev; d++)
     for (uint32_t i = 0; i < vd_map_extent_count(&v->target.map, d); i++) {
       uint64_t b = vd_map_extent_bytes(&v->target.map, d, i);
-      sum += b + (vd_volume_sums(v) ? VD_SUM_BYTES(b) : 0);
+      sum += b + vd_tail_bytes(b, vd_volume_tail(v));
     }
   return sum;
 }
@@ -465,6 +465,13 @@ uint64_t vd_volume_allocated(const struct vd_volume *v)
 bool vd_volume_sums(const struct vd_volume *v)
 {
   return v->spec.integrity != VD_INTEGRITY_NONE;
+}
+
+/* What its extents keep after their data. */
+enum vd_tail vd_volume_tail(const struct vd_volume *v)
+{
+  return v->spec.integrity == VD_INTEGRITY_PARITY ? VD_TAIL_PARITY :
+         v->spec.integrity == VD_INTEGRITY_CRC32C ? VD_TAIL_SUMS : VD_TAIL_NONE;
 }
 
 /* Where logical extent (d, i) lives now, and its buffer's size: read

@@ -95,6 +95,9 @@ struct vd_device *vd_volume_where(const struct vd_volume *v, uint32_t d, uint32_
 uint64_t vd_volume_allocated(const struct vd_volume *v);
 /* True when its extents keep checksums (integrity crc32c). */
 bool vd_volume_sums(const struct vd_volume *v);
+/* What its extents keep after their data: checksums, and parity
+ * (integrity crc32c+parity). */
+enum vd_tail vd_volume_tail(const struct vd_volume *v);
 
 /* True once the volume lost a device (a mirror: every copy of some
  * byte): every I/O gets EIO at once. */

@@ -12,7 +12,7 @@
 
 #include "crc32c.h"
 #include "engine.h"
-#include "pool-cl.h"
+#include "integ-util.h"
 #include "../unit/runner.h"
 #include "volume.h"
 
@@ -23,15 +23,6 @@
 static struct vd_pool *pool;
 static struct vd_engine *eng;
 static char err[512];
-
-/* xorshift64. */
-static uint64_t rnd(uint64_t *s)
-{
-  *s ^= *s << 13;
-  *s ^= *s >> 7;
-  *s ^= *s << 17;
-  return *s;
-}
 
 /* A striped volume over both devices, with or without checksums. */
 static struct vd_volume *make(const char *name, enum vd_integrity integ)
@@ -45,74 +36,6 @@ static struct vd_volume *make(const char *name, enum vd_integrity integ)
   s.integrity = integ;
   CU_ASSERT_EQUAL_FATAL(vd_volume_alloc(pool, NULL, EXT, &s, &v, err, sizeof err), 0);
   return v;
-}
-
-/* Requests in flight at once, handed to the workers (no idle path). */
-struct batch {
-  pthread_mutex_t lock;
-  pthread_cond_t cv;
-  unsigned left;
-  struct vd_io io[64];
-  int err[64];
-};
-
-/* One request of a batch done. */
-static void batch_done(struct vd_io *io, int e)
-{
-  struct batch *b = io->priv;
-  pthread_mutex_lock(&b->lock);
-  b->err[io - b->io] = e;
-  if (--b->left == 0)
-    pthread_cond_signal(&b->cv);
-  pthread_mutex_unlock(&b->lock);
-}
-
-/* Submit n requests of b at once and wait for all. */
-static void batch_run(struct batch *b, unsigned n)
-{
-  pthread_mutex_init(&b->lock, NULL);
-  pthread_cond_init(&b->cv, NULL);
-  b->left = n;
-  for (unsigned i = 0; i < n; i++) {
-    b->io[i].done = batch_done;
-    b->io[i].priv = b;
-    b->io[i].inline_ok = false;
-  }
-  for (unsigned i = 0; i < n; i++)
-    vd_engine_submit(eng, &b->io[i]);
-  pthread_mutex_lock(&b->lock);
-  while (b->left)
-    pthread_cond_wait(&b->cv, &b->lock);
-  pthread_mutex_unlock(&b->lock);
-  pthread_cond_destroy(&b->cv);
-  pthread_mutex_destroy(&b->lock);
-}
-
-/* Every block's stored sum equals the CPU's CRC-32C of the block, read
- * straight from the extents; returns the blocks that do not. */
-static unsigned sums_wrong(struct vd_volume *v)
-{
-  unsigned wrong = 0;
-  for (uint32_t d = 0; d < v->target.map.ndev; d++)
-    for (uint32_t i = 0; i < vd_map_extent_count(&v->target.map, d); i++) {
-      struct vd_extent *e = atomic_load(&v->target.ext[d][i]);
-      uint64_t bytes = vd_extent_bytes(e), blocks = bytes / VD_SUM_BLOCK;
-      unsigned char *p = malloc(bytes + vd_extent_sums(e));
-      cl_command_queue q = clCreateCommandQueueWithProperties(
-        vd_device_context(vd_extent_device(e)), vd_device_cl(vd_extent_device(e)), NULL, NULL);
-      CU_ASSERT_FATAL(p && q);
-      CU_ASSERT_EQUAL(vd_extent_sums(e), blocks * 4);
-      CU_ASSERT_EQUAL(clEnqueueReadBuffer(q, vd_extent_mem(e), CL_TRUE, 0,
-                                          bytes + vd_extent_sums(e), p, 0, NULL, NULL), CL_SUCCESS);
-      for (uint64_t b = 0; b < blocks; b++) {
-        uint32_t s;
-        memcpy(&s, p + bytes + 4 * b, 4);
-        wrong += s != vd_crc32c(0, p + b * VD_SUM_BLOCK, VD_SUM_BLOCK);
-      }
-      clReleaseCommandQueue(q);
-      free(p);
-    }
-  return wrong;
 }
 
 /* The CPU's CRC-32C on known vectors (RFC 3720 B.4 and the check value). */
@@ -142,7 +65,7 @@ static void test_kernel_vs_cpu(void)
 
   CU_ASSERT_FATAL(buf && back);
   CU_ASSERT_EQUAL(vd_sum_zero_block(), 0x98f94189u);
-  CU_ASSERT_EQUAL(sums_wrong(v), 0);
+  CU_ASSERT_EQUAL(tails_sums_wrong(v), 0);
   CU_ASSERT_EQUAL(vd_volume_allocated(v), VOL + VOL / 1024);
   for (uint64_t i = 0; i < VOL; i++)
     buf[i] = (unsigned char)rnd(&seed);
@@ -158,7 +81,7 @@ static void test_kernel_vs_cpu(void)
     b.io[i] = (struct vd_io){ .target = &v->target, .op = i % 5 == 4 ? VD_OP_ZERO : VD_OP_WRITE,
                               .off = off, .len = len, .buf = buf + VOL - 8192 };
   }
-  batch_run(&b, 64);
+  batch_run(eng, &b, 64);
   for (unsigned i = 0; i < 64; i++) {
     CU_ASSERT_EQUAL(b.err[i], 0);
     if (b.io[i].op == VD_OP_ZERO)
@@ -166,7 +89,7 @@ static void test_kernel_vs_cpu(void)
     else
       memmove(buf + b.io[i].off, buf + VOL - 8192, b.io[i].len);
   }
-  CU_ASSERT_EQUAL(sums_wrong(v), 0);
+  CU_ASSERT_EQUAL(tails_sums_wrong(v), 0);
   CU_ASSERT_EQUAL(vd_engine_rw(eng, &v->target, VD_OP_READ, 0, VOL, back), 0);
   CU_ASSERT_EQUAL(memcmp(buf, back, VOL), 0);
   CU_ASSERT_EQUAL(atomic_load(&v->target.sum_errors), 0);
@@ -212,7 +135,7 @@ static void test_flips_found(void)
                                 .off = k * VD_SUM_BLOCK + VD_SUM_BLOCK - len, .len = len,
                                 .buf = back + i * 4096 };
     }
-    batch_run(&b, 64);
+    batch_run(eng, &b, 64);
     for (unsigned i = 0; i < 64; i++) {
       uint64_t k = blk + i / 2;
       if (bad[k]) {
@@ -254,29 +177,6 @@ static void test_flips_found(void)
   free(back);
 }
 
-/* A writer of random 512-byte to 16 KiB pieces, until stop. */
-struct writer {
-  struct vd_volume *v;
-  atomic_bool stop;
-  unsigned writes, errors;
-};
-
-static void *write_loop(void *arg)
-{
-  struct writer *w = arg;
-  static unsigned char buf[16384];
-  uint64_t seed = 0xabcdef;
-  while (!atomic_load(&w->stop)) {
-    uint64_t len = 512u << (rnd(&seed) % 6), off = rnd(&seed) % (VOL / 512) * 512;
-    if (off + len > VOL / 2)
-      off = VOL / 2 - len; /* the first half: the flips are in the second */
-    buf[rnd(&seed) % sizeof buf] = (unsigned char)seed;
-    w->errors += vd_engine_rw(eng, &w->v->target, VD_OP_WRITE, off, len, buf) != 0;
-    w->writes++;
-  }
-  return NULL;
-}
-
 /* A scrub finds every flipped block and nothing else, while a writer
  * keeps rewriting other blocks (a block caught between its write and its
  * checksum is not reported); a clean volume scrubs clean. */
@@ -284,7 +184,7 @@ static void test_scrub(void)
 {
   struct vd_volume *v = make("scrub", VD_INTEGRITY_CRC32C);
   struct vd_scrub_ctl c = { .eng = eng };
-  struct writer w = { .v = v };
+  struct writer w = { .eng = eng, .v = v, .end = VOL / 2 }; /* the flips are past it */
   uint64_t seed = 77;
   pthread_t th;
 

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "integ-util.h"
 #include "../unit/runner.h"
 #include "volume.h"
 
@@ -25,7 +26,8 @@ static struct vd_engine *eng;
 static struct vd_copier *cp;
 static struct vd_registry reg;
 static char err[512];
-static enum vd_integrity integ; /* of the volumes made: the second suite's checksums */
+static enum vd_integrity integ; /* of the volumes made: checksums (and parity) in the
+                                 * second (third) suite */
 
 struct worker {
   struct vd_volume *v;
@@ -36,15 +38,6 @@ struct worker {
   atomic_uint writes;
   unsigned bad;
 };
-
-/* xorshift64 for each thread's own sequence. */
-static uint64_t rnd(uint64_t *s)
-{
-  *s ^= *s << 13;
-  *s ^= *s >> 7;
-  *s ^= *s << 17;
-  return *s;
-}
 
 /* A volume over both devices, registered. */
 static struct vd_volume *make(const char *name, enum vd_provisioning prov)
@@ -153,10 +146,12 @@ static void under_load(struct vd_volume *v, void (*fn)(struct vd_volume *v))
   free(model);
 }
 
-/* VRAM that bytes of a volume take, checksums included. */
+/* VRAM that bytes of a volume take, checksums and parity included
+ * (every extent here holds whole parity groups). */
 static uint64_t footprint(uint64_t bytes)
 {
-  return bytes + (integ ? VD_SUM_BYTES(bytes) : 0);
+  return bytes + vd_tail_bytes(bytes, integ == VD_INTEGRITY_PARITY ? VD_TAIL_PARITY :
+                                      integ ? VD_TAIL_SUMS : VD_TAIL_NONE);
 }
 
 /* Where logical extent (d, i) lives now. */
@@ -318,10 +313,56 @@ static const struct vd_test integ_tests[] = {
   { NULL, NULL },
 };
 
+/* With parity: a flip is rebuilt after its extent moved, and after a
+ * shrink that cuts a parity group short (its parity computed again). */
+static void test_parity_moves(void)
+{
+  struct vd_volume *v = make("parmove", VD_PROV_THICK);
+  struct vd_move_ctl c = ctl();
+  unsigned char *model = malloc(VOL + EXT), *buf = malloc(VOL + EXT);
+  uint64_t seed = 0x7a11, cut = VOL + (128u << 10);
+
+  CU_ASSERT_FATAL(model && buf);
+  for (uint64_t i = 0; i < VOL + EXT; i++)
+    model[i] = (unsigned char)rnd(&seed);
+  CU_ASSERT_EQUAL(vd_engine_rw(eng, &v->target, VD_OP_WRITE, 0, VOL, model), 0);
+  CU_ASSERT_EQUAL(vd_volume_flip(eng, v, 100, 0x01, err, sizeof err), 0);
+  CU_ASSERT_EQUAL(vd_volume_move(&c, v, 0, 0, vd_pool_device(pool, 1), err, sizeof err), 0);
+  CU_ASSERT_EQUAL(vd_engine_rw(eng, &v->target, VD_OP_READ, 0, 4096, buf), 0);
+  CU_ASSERT_EQUAL(memcmp(buf, model, 4096), 0);
+  CU_ASSERT_EQUAL(atomic_load(&v->target.par_repaired), 1);
+  /* Grow by 1 MiB (512 KiB a device), fill it, shrink to 128 KiB past
+   * VOL: each device keeps 64 KiB of its last extent, half a group. */
+  resize_to(v, VOL + EXT);
+  CU_ASSERT_EQUAL(vd_engine_rw(eng, &v->target, VD_OP_WRITE, VOL, EXT, model + VOL), 0);
+  resize_to(v, cut);
+  CU_ASSERT_EQUAL(tails_parity_wrong(v), 0);
+  CU_ASSERT_EQUAL(tails_sums_wrong(v), 0);
+  CU_ASSERT_EQUAL(vd_volume_flip(eng, v, cut - 4000, 0x40, err, sizeof err), 0);
+  CU_ASSERT_EQUAL(vd_engine_rw(eng, &v->target, VD_OP_READ, VOL, cut - VOL, buf), 0);
+  CU_ASSERT_EQUAL(memcmp(buf, model + VOL, cut - VOL), 0);
+  CU_ASSERT_EQUAL(atomic_load(&v->target.par_repaired), 2);
+  resize_to(v, VOL);
+  free(model);
+  free(buf);
+  drop(v);
+}
+
+static const struct vd_test parity_tests[] = {
+  { "a flip is rebuilt after moves and a shrink that cuts a group", test_parity_moves },
+  { NULL, NULL },
+};
+
 /* The second suite runs every test on volumes that keep checksums. */
 static int integ_on(void)
 {
   integ = VD_INTEGRITY_CRC32C;
+  return 0;
+}
+
+static int parity_on(void)
+{
+  integ = VD_INTEGRITY_PARITY;
   return 0;
 }
 
@@ -335,6 +376,8 @@ static const struct vd_suite suites[] = {
   { .name = "moving extents", .tests = { tests } },
   { .name = "moving extents with checksums", .tests = { tests, integ_tests },
     .init = integ_on, .fini = integ_off },
+  { .name = "moving extents with parity", .tests = { tests, parity_tests },
+    .init = parity_on, .fini = integ_off },
   { .name = NULL },
 };
 

@@ -157,6 +157,16 @@ static void test_round_trips(void)
   CU_ASSERT_EQUAL(vd_spec_to_text(&in, text, sizeof text), 0);
   CU_ASSERT_STRING_EQUAL(text, "name=i,size=4194304,layout=stripe,devices=all,frontend=nbd,"
                                "attach=off,integrity=crc32c");
+  CU_ASSERT_EQUAL_FATAL(vd_spec_from_text("name=p,size=4M,integrity=crc32c+parity", &spec, err,
+                                          sizeof err), 0);
+  CU_ASSERT_EQUAL(spec.integrity, VD_INTEGRITY_PARITY);
+  in = spec;
+  json_round_trip(&in, VD_SPEC_SAVED, "{\"name\":\"p\",\"size\":4194304,\"layout\":\"stripe\","
+                                      "\"devices\":[],\"stripe_unit\":0,\"frontend\":\"nbd\","
+                                      "\"attach\":false,\"integrity\":\"crc32c+parity\"}");
+  CU_ASSERT_EQUAL(vd_spec_to_text(&in, text, sizeof text), 0);
+  CU_ASSERT_STRING_EQUAL(text, "name=p,size=4194304,layout=stripe,devices=all,frontend=nbd,"
+                               "attach=off,integrity=crc32c+parity");
 
   /* A share of free VRAM, in every form; "all" and "N%" are spellings. */
   CU_ASSERT_EQUAL_FATAL(vd_spec_from_text("name=c,size=all", &spec, err, sizeof err), 0);
@@ -237,7 +247,7 @@ static void test_body_bad(void)
   json_bad("{\"name\":\"a\",\"size\":1,\"frontend\":\"iscsi\"}", B, "invalid_field", "frontend",
            "frontend must be \"nbd\", \"ublk\" or \"none\"");
   json_bad("{\"name\":\"a\",\"size\":1,\"integrity\":\"md5\"}", B, "invalid_field",
-           "integrity", "integrity must be \"none\" or \"crc32c\"");
+           "integrity", "integrity must be \"none\", \"crc32c\" or \"crc32c+parity\"");
   json_bad("{\"name\":\"a\",\"size\":1,\"attach\":1}", B, "invalid_field", "attach",
            "field 'attach' must be true or false");
   json_bad("{\"name\":\"a\",\"size\":1,\"index\":-1}", B, "invalid_field", "index",
