@@ -249,6 +249,9 @@ json_t *vd_api_volume_json(struct vramd *d, struct vd_volume *v, bool detail)
     if (v->target.map.copies > 1)
       json_object_set_new(o, "checksum_repaired",
                           json_integer((json_int_t)atomic_load(&v->target.healed)));
+    if (vd_volume_tail(v) == VD_TAIL_PARITY)
+      json_object_set_new(o, "parity_repaired",
+                          json_integer((json_int_t)atomic_load(&v->target.par_repaired)));
     int64_t next = atomic_load(&v->scrub.next_time);
     json_object_set_new(o, "scrub", json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o}",
       "blocks_total", (json_int_t)atomic_load(&v->scrub.blocks),

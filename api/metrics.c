@@ -92,6 +92,13 @@ static void device_metrics(struct vramd *d, struct vd_buf *b)
     vd_prom_sample(b, "vramd_device_checksum_errors_total", l,
                    (double)vd_engine_device_sum_errors(d->eng, i));
   }
+  vd_prom_family(b, "vramd_device_parity_repaired_total", "counter",
+                 "Bad blocks reads on the device rebuilt from parity (integrity crc32c+parity).");
+  for (unsigned i = 0; i < n; i++) {
+    snprintf(l, sizeof l, "gpu=\"%s\"", vd_device_info(vd_pool_device(d->pool, i))->id);
+    vd_prom_sample(b, "vramd_device_parity_repaired_total", l,
+                   (double)vd_engine_device_par_repaired(d->eng, i));
+  }
 }
 
 /* One family with one sample per volume, from a per-volume getter. */
@@ -124,6 +131,7 @@ static uint64_t vol_allocated(const struct vd_volume *v) { return vd_volume_allo
 static uint64_t vol_enospc(const struct vd_volume *v) { return atomic_load(&v->target.enospc); }
 static uint64_t vol_sum_errors(const struct vd_volume *v) { return atomic_load(&v->target.sum_errors); }
 static uint64_t vol_sum_repaired(const struct vd_volume *v) { return atomic_load(&v->target.healed); }
+static uint64_t vol_par_repaired(const struct vd_volume *v) { return atomic_load(&v->target.par_repaired); }
 static uint64_t vol_scrub_blocks(const struct vd_volume *v) { return atomic_load(&v->scrub.blocks); }
 static uint64_t vol_scrub_repaired(const struct vd_volume *v) { return atomic_load(&v->scrub.repaired); }
 static uint64_t vol_scrub_bad(const struct vd_volume *v) { return atomic_load(&v->scrub.bad); }
@@ -194,6 +202,9 @@ static void volume_metrics(struct vd_buf *b, struct vd_volume **vols, int n)
   volume_family(b, vols, n, "vramd_volume_checksum_repaired_total", "counter",
                 "Mirror: ranges with a bad block rewritten on their copy from a copy in sync.",
                 vol_sum_repaired);
+  volume_family(b, vols, n, "vramd_volume_parity_repaired_total", "counter",
+                "Parity: bad blocks reads rebuilt from their group's parity, rewrote and "
+                "returned good (integrity crc32c+parity).", vol_par_repaired);
   volume_family(b, vols, n, "vramd_volume_scrub_blocks_total", "counter",
                 "Blocks scrubs checked against their checksums.", vol_scrub_blocks);
   volume_family(b, vols, n, "vramd_volume_scrub_bad_blocks_total", "counter",

@@ -199,7 +199,8 @@ static int run(struct vctl *g, int argc, char **argv)
     return vctl_print_json(doc);
   printf("created %s: %s%s%s, %s over %zu device%s", vctl_str(doc, "name", "?"),
          vctl_size(doc, "size_bytes", a, sizeof a), thin ? " thin" : "",
-         integrity && strcmp(integrity, "none") ? ", checksummed" : "",
+         !integrity || !strcmp(integrity, "none") ? "" :
+         !strcmp(integrity, "crc32c") ? ", checksummed" : ", checksummed with parity",
          vctl_str(doc, "layout", "?"),
          json_array_size(json_object_get(doc, "devices")),
          json_array_size(json_object_get(doc, "devices")) == 1 ? "" : "s");
@@ -217,7 +218,7 @@ const struct vctl_cmd vctl_cmd_volume_create = {
   "               --mirror all|ID,.. [--copies N]] [--stripe-unit SIZE]\n"
   "               [--frontend nbd|ublk|none] [--attach]\n"
   "               [--index N] [--thin] [--from FILE] [--persist FILE] [--no-wait]\n"
-  "               [--integrity none|crc32c]",
+  "               [--integrity none|crc32c|crc32c+parity]",
   "Makes a volume of SIZE (K, M, G, T; base 2), striped over every device\n"
   "unless told otherwise, and prints where it is: the device path, or the\n"
   "NBD URI. Contents live in VRAM and are lost when vramd stops.\n\n"
@@ -254,6 +255,10 @@ const struct vctl_cmd vctl_cmd_volume_create = {
   "  --integrity crc32c  keep a CRC-32C of every 4 KiB block in VRAM (0.1%\n"
   "                      more), computed and verified by the GPU: a read of a\n"
   "                      block whose bits changed fails with EIO instead of\n"
-  "                      returning them (thick volumes; see 'volume scrub')",
+  "                      returning them (thick volumes; see 'volume scrub')\n"
+  "  --integrity crc32c+parity\n"
+  "                      also an XOR parity block per 32 blocks (3.1% more):\n"
+  "                      a read or scrub rebuilds one bad block per group from\n"
+  "                      it and returns good data; writes cost more",
   NULL, 0,
 };

@@ -13,8 +13,9 @@ const struct vctl_cmd vctl_cmd_volume_scrub = {
   "Checks every block of a volume created with --integrity crc32c against\n"
   "its checksum, on the GPUs that hold it, while clients go on. A bad block\n"
   "is counted ('vramctl volume show NAME' says what the last scrub found)\n"
-  "and logged; reading it fails with EIO until it is written again. Runs\n"
-  "as a job.\n\n"
+  "and logged; reading it fails with EIO until it is written again, unless\n"
+  "a copy of a mirror or the parity (--integrity crc32c+parity) rebuilt\n"
+  "it: then it counts as repaired. Runs as a job.\n\n"
   "  --no-wait  print the job's id and return at once",
   NULL, 0,
 };

@@ -100,6 +100,9 @@ static void show(json_t *v)
   if (json_object_get(v, "checksum_repaired"))
     printf(" (%llu reads found a bad checksum, %llu ranges rewritten from another copy)",
            vctl_u64(v, "checksum_errors"), vctl_u64(v, "checksum_repaired"));
+  else if (json_object_get(v, "parity_repaired"))
+    printf(" (%llu bad blocks rebuilt from parity, %llu reads failed on a bad checksum)",
+           vctl_u64(v, "parity_repaired"), vctl_u64(v, "checksum_errors"));
   else if (json_object_get(v, "checksum_errors"))
     printf(" (%llu reads found a bad checksum)", vctl_u64(v, "checksum_errors"));
   printf("\n");

@@ -83,7 +83,8 @@ tests_engine_test_parity_SOURCES = tests/engine/test_parity.c tests/unit/runner.
 tests_engine_test_parity_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS) $(OPENCL_CFLAGS)
 tests_engine_test_parity_LDADD = daemon/libvdcore.a daemon/libvdmap.a common/libvdcommon.a \
 	$(CUNIT_LIBS) $(OPENCL_LIBS) $(JANSSON_LIBS) $(LIBS)
-TESTS += tests/engine/test_parity
+TESTS += tests/engine/test_parity tests/integration/parity.sh
+dist_noinst_SCRIPTS += tests/integration/parity.sh
 
 # Kernel tests (ublk, kernel NBD attach) in a QEMU guest; not part of
 # `make check` since they download a kernel and take minutes.  A host where

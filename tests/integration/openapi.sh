@@ -109,6 +109,8 @@ expect 201 "create thin"
 call POST /v1/volumes /v1/volumes -d '{"name":"quiet","size":4194304,"frontend":"none"}'; expect 201 "create quiet"
 call POST /v1/volumes /v1/volumes -d '{"name":"sums","size":4194304,"integrity":"crc32c"}'
 expect 201 "create with checksums"
+call POST /v1/volumes /v1/volumes -d '{"name":"par","size":4194304,"integrity":"crc32c+parity"}'
+expect 201 "create with parity"
 call POST /v1/volumes /v1/volumes -d '{"name":"thick","size":8388608}'; expect 409 "create thick again" volume_exists
 call POST /v1/volumes /v1/volumes -d '{"name":"big","size":1125899906842624}'; expect 507 "create 1 PiB" no_space
 call POST /v1/volumes /v1/volumes -d '{"name":"x","size":"lots"}'; expect 400 "size lots" invalid_field
