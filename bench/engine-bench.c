@@ -512,14 +512,16 @@ static int bench_engine(struct vd_pool *pool, const struct opts *o, enum vd_smal
   printf("# small-batch %s: on %u of %u devices, staging %s pinned + %s device in all\n",
          mode == VD_SMALL_OFF ? "off" : "on", st.devices, ndev,
          vd_format_size(st.stage_bytes, a, sizeof a), vd_format_size(st.scratch_bytes, b, sizeof b));
-  /* Without checksums, then with: the same engine, fresh volumes; the
-   * mirror (without checksums) after the striped volumes. */
-  for (unsigned k = 0; k < 2 && !rc; k++) {
-    static struct result sums[MAX_RES];
-    struct result *r = k && o->integ & 1u ? sums : res;
+  /* Without checksums, with them, with parity: the same engine, fresh
+   * volumes, each kind against the first; the mirror (without checksums)
+   * after the striped volumes. */
+  for (unsigned k = 0, first = 3; k < 3 && !rc; k++) {
+    static struct result runs[3][MAX_RES];
+    struct result *r = first < k ? runs[k] : res;
     unsigned n = 0;
     if (!(o->integ & (1u << k)))
       continue;
+    first = first < k ? first : k;
     if (!o->all_only && bench_volume(pool, eng, o, (enum vd_integrity)k, "one", 1, 1, r, &n))
       rc = -1;
     nfirst = n;
@@ -539,7 +541,8 @@ static int bench_engine(struct vd_pool *pool, const struct opts *o, enum vd_smal
     if (r == res)
       *nres = n;
     else if (!rc && n == *nres)
-      print_compare(res, sums, n, "none", "crc32c");
+      print_compare(res, r, n, vd_integrity_name((enum vd_integrity)first),
+                    vd_integrity_name((enum vd_integrity)k));
   }
   vd_engine_small_stats(eng, &st);
   printf("# small-batch: %llu segments batched in %llu kernel launches; "
@@ -547,6 +550,30 @@ static int bench_engine(struct vd_pool *pool, const struct opts *o, enum vd_smal
          (unsigned long long)st.launches, (unsigned long long)st.idle);
   vd_engine_stop(eng);
   return rc;
+}
+
+/* --integrity: kinds (none, crc32c, crc32c+parity) separated by commas,
+ * "both" (none and crc32c) or "all", into a bit per kind; -EINVAL. */
+static int integ_arg(const char *arg, unsigned *out)
+{
+  static const char *const kinds[] = { "none", "crc32c", "crc32c+parity" };
+  char buf[128], *save = NULL;
+
+  *out = 0;
+  if (!strcmp(arg, "both") || !strcmp(arg, "all")) {
+    *out = !strcmp(arg, "all") ? 7u : 3u;
+    return 0;
+  }
+  snprintf(buf, sizeof buf, "%s", arg);
+  for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+    unsigned k = 0;
+    while (k < 3 && strcmp(t, kinds[k]))
+      k++;
+    if (k == 3)
+      return -EINVAL;
+    *out |= 1u << k;
+  }
+  return *out ? 0 : -EINVAL;
 }
 
 int main(int argc, char **argv)
@@ -621,12 +648,9 @@ int main(int argc, char **argv)
     case 'm': o.small_min = (unsigned)atoi(optarg); break;
     case 'F': o.fill = (unsigned)atoi(optarg); break;
     case 'i':
-      if (!strcmp(optarg, "none")) o.integ = 1u << VD_INTEGRITY_NONE;
-      else if (!strcmp(optarg, "crc32c")) o.integ = 1u << VD_INTEGRITY_CRC32C;
-      else if (!strcmp(optarg, "both"))
-        o.integ = 1u << VD_INTEGRITY_NONE | 1u << VD_INTEGRITY_CRC32C;
-      else {
-        fprintf(stderr, "engine-bench: --integrity none|crc32c|both\n");
+      if (integ_arg(optarg, &o.integ)) {
+        fprintf(stderr, "engine-bench: --integrity KIND[,KIND..] of none, crc32c, "
+                "crc32c+parity; both (none,crc32c) or all\n");
         return 2;
       }
       break;
@@ -646,7 +670,7 @@ int main(int argc, char **argv)
               "  [--small-batch off|on|both] [--small-max SIZE] [--small-stage SIZE]\n"
               "  [--latency] [--idle spin|block|off] [--idle-max SIZE]\n"
               "  [--poll-ns NS|off] [--small-min N] [--fill N] [--profile]\n"
-              "  [--integrity none|crc32c|both] [--mirror COPIES]\n");
+              "  [--integrity KIND[,KIND..]|both|all] [--mirror COPIES]\n");
       return 2;
     }
   }
