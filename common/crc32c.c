@@ -52,3 +52,35 @@ uint32_t vd_crc32c(uint32_t crc, const void *buf, size_t len)
     c = table[0][(c ^ *p++) & 0xff] ^ (c >> 8);
   return ~c;
 }
+
+/* Carry-less multiplication, reduced bit by bit (as zlib's multmodp). */
+uint32_t vd_crc32c_mul(uint32_t a, uint32_t b)
+{
+  uint32_t p = 0;
+
+  for (uint32_t m = 1u << 31; m; m >>= 1) {
+    if (a & m)
+      p ^= b;
+    b = b & 1 ? (b >> 1) ^ VD_CRC32C_POLY : b >> 1;
+  }
+  return p;
+}
+
+/* Square and multiply over the bits of 8 n. */
+uint32_t vd_crc32c_shift(uint64_t n)
+{
+  uint32_t p = 1u << 31, b = 1u << 30; /* x^0, x^1 */
+
+  for (uint64_t k = n << 3; k; k >>= 1) {
+    if (k & 1)
+      p = vd_crc32c_mul(p, b);
+    b = vd_crc32c_mul(b, b);
+  }
+  return p;
+}
+
+/* The initial value and final xor cancel out: only A's CRC moves. */
+uint32_t vd_crc32c_combine(uint32_t crc1, uint32_t crc2, uint64_t len2)
+{
+  return vd_crc32c_mul(vd_crc32c_shift(len2), crc1) ^ crc2;
+}

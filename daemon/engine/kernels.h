@@ -46,6 +46,10 @@ extern const char vd_kernel_source[];
 #define VD_SUM_VERIFY 1
 #define VD_SUM_SCRUB 2
 #define VD_SUM_KBLOCK 4096
+/* Work-items that share a block (work-groups are a multiple of it), and
+ * the most work-items of a checksum work-group. */
+#define VD_SUM_LANES 32
+#define VD_SUM_WG_MAX 1024
 
 /* Their source, CRC tables included. */
 const char *vd_sum_kernel_source(void);

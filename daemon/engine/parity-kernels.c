@@ -2,8 +2,11 @@
  * extent of nblk blocks keeps the XOR of each group of PAR_GROUP blocks
  * at nblk * (4096 + 4) + 4096 * g, after its checksums (pool.h); blocks
  * past the end of a short last group count as zeros.  Built after the
- * checksum kernels, in the same program: crc_block and load_tab are
- * theirs, as are CRC_BODY, PAR_FLAG and KOP_READ.
+ * checksum kernels, in the same program: load_tab is theirs, as are
+ * PAR_FLAG and KOP_READ.  A check takes one work-item per block (a
+ * chain of 512 steps): the checksum kernels' lanes sharing a block,
+ * with their barriers inside check_chunk's loops, missed bad blocks on
+ * PoCL in test_parity, and were not pursued.
  *
  *   vd_par_xor(e, nblk, first, n): XOR blocks [first, first + n) into
  *     their groups' parity, one work-group per group touched, a
@@ -66,7 +69,20 @@ const char vd_parity_kernel_source[] =
   "      xor_word(e, nblk, lo, hi, w);\n"
   "  }\n"
   "}\n"
-  /* crc_block over local memory. */
+  /* A block's CRC-32C by one work-item, in any address space. */
+  "#define CRC_BODY(w, t) \\\n"
+  "  uint c = 0xffffffffu; \\\n"
+  "  for (uint i = 0; i < SUM_BLOCK / 4; i += 2) { \\\n"
+  "    uint a = w[i] ^ c, b = w[i + 1]; \\\n"
+  "    c = t[1792 + (a & 0xff)] ^ t[1536 + ((a >> 8) & 0xff)] ^ \\\n"
+  "        t[1280 + ((a >> 16) & 0xff)] ^ t[1024 + (a >> 24)] ^ t[768 + (b & 0xff)] ^ \\\n"
+  "        t[512 + ((b >> 8) & 0xff)] ^ t[256 + ((b >> 16) & 0xff)] ^ t[b >> 24]; \\\n"
+  "  } \\\n"
+  "  return ~c;\n"
+  "static uint crc_block(__global const uint *w, __local const uint *t)\n"
+  "{\n"
+  "  CRC_BODY(w, t)\n"
+  "}\n"
   "static uint crc_local(__local const uint *w, __local const uint *t)\n"
   "{\n"
   "  CRC_BODY(w, t)\n"

@@ -10,6 +10,7 @@
 #include "util.h"
 
 #define SCRUB_CAP 1024u   /* bad blocks one run reports by index */
+#define WG_SCRUB 256u     /* work-items per group: 8 blocks at a time */
 
 /* Nothing made yet: the queue, kernels and buffer come on first use. */
 void vd_scrubber_init(struct vd_scrubber *sc, cl_program prog, struct vd_device *dev)
@@ -38,7 +39,6 @@ void vd_scrubber_fini(struct vd_scrubber *sc)
 cl_int vd_scrubber_ready(struct vd_scrubber *sc)
 {
   cl_context ctx = vd_device_context(sc->dev);
-  size_t kwg = 0;
   cl_int rc = CL_SUCCESS;
 
   if (sc->res)
@@ -51,11 +51,12 @@ cl_int vd_scrubber_ready(struct vd_scrubber *sc)
     sc->kr = clCreateKernel(sc->prog, VD_SUM_RANGE_NAME, &rc);
   if (rc == CL_SUCCESS && !sc->kf)
     sc->kf = clCreateKernel(sc->prog, VD_FLIP_NAME, &rc);
-  if (rc == CL_SUCCESS)
-    rc = clGetKernelWorkGroupInfo(sc->kr, vd_device_cl(sc->dev), CL_KERNEL_WORK_GROUP_SIZE,
-                                  sizeof kwg, &kwg, NULL);
   if (rc == CL_SUCCESS) {
-    sc->wg = kwg && kwg < 64 ? kwg : 64;
+    sc->wg = vd_sums_wg(sc->kr, vd_device_cl(sc->dev), WG_SCRUB);
+    if (!sc->wg)
+      rc = CL_INVALID_WORK_GROUP_SIZE;
+  }
+  if (rc == CL_SUCCESS) {
     sc->res = clCreateBuffer(ctx, CL_MEM_READ_WRITE, (2 + SCRUB_CAP) * 4, NULL, &rc);
     if (rc != CL_SUCCESS)
       sc->res = NULL;
@@ -82,7 +83,7 @@ int vd_scrubber_run(struct vd_scrubber *sc, struct vd_extent *ext, uint64_t firs
   pthread_mutex_lock(&sc->lock);
   rc = vd_scrubber_ready(sc);
   local = sc->wg;
-  global = (size_t)((n + local - 1) / local * local);
+  global = vd_sums_global(n, local);
   if (rc == CL_SUCCESS)
     rc = clEnqueueWriteBuffer(sc->q, sc->res, CL_FALSE, 0, sizeof head, head, 0, NULL, NULL);
   if (rc == CL_SUCCESS) rc = clSetKernelArg(sc->kr, 0, sizeof mem, &mem);

@@ -120,7 +120,7 @@ static cl_int launch_sums(struct vd_small *sm, const struct vd_small_rec *r, uns
 {
   struct vd_sums *ss = sm->sums;
   cl_mem want[VD_KERNEL_EXTENTS];
-  size_t global = n * ss->wg, local = ss->wg;
+  size_t global = n * ss->wg_b, local = ss->wg_b;
   cl_uint base = vd_sums_base(ss);
   cl_int rc;
 

@@ -9,7 +9,29 @@
 #include "sums.h"
 #include "util.h"
 
-#define WG_SUMS 64u  /* work-items per group: one block each */
+#define WG_RANGE 256u  /* work-items per group of vd_sum_range: 8 blocks at a time */
+#define WG_BATCH 128u  /* and of vd_sum_batch: a small segment's 4 blocks at once */
+#define MAX_GROUPS 1024u /* more than a GPU runs at once; each strides over the rest */
+
+/* A checksum kernel's work-group size: at most cap, a multiple of
+ * VD_SUM_LANES; 0 when the device cannot run LANES work-items of it. */
+size_t vd_sums_wg(cl_kernel k, cl_device_id dev, size_t cap)
+{
+  size_t kwg = 0;
+
+  if (clGetKernelWorkGroupInfo(k, dev, CL_KERNEL_WORK_GROUP_SIZE, sizeof kwg, &kwg, NULL) !=
+      CL_SUCCESS)
+    return 0;
+  kwg = kwg && kwg < cap ? kwg : cap;
+  return kwg - kwg % VD_SUM_LANES;
+}
+
+/* Work-items for vd_sum_range over n blocks in work-groups of wg. */
+size_t vd_sums_global(uint64_t n, size_t wg)
+{
+  uint64_t groups = (n + wg / VD_SUM_LANES - 1) / (wg / VD_SUM_LANES);
+  return (size_t)(groups < MAX_GROUPS ? groups : MAX_GROUPS) * wg;
+}
 
 /* Widen a byte range to whole blocks. */
 void vd_sums_widen(uint64_t *off, uint64_t *len)
@@ -72,7 +94,7 @@ static cl_int range(struct vd_sums *ss, cl_mem mem, uint64_t sum_off, uint64_t o
   vd_sums_widen(&off, &len);
   first = off / VD_SUM_BLOCK;
   n = len / VD_SUM_BLOCK;
-  global = (size_t)((n + local - 1) / local * local);
+  global = vd_sums_global(n, local);
   rc = clSetKernelArg(ss->kr, 0, sizeof mem, &mem);
   if (rc == CL_SUCCESS) rc = clSetKernelArg(ss->kr, 1, sizeof so, &so);
   if (rc == CL_SUCCESS) rc = clSetKernelArg(ss->kr, 2, sizeof first, &first);
@@ -170,7 +192,7 @@ void vd_sums_init(struct vd_sums *ss, cl_program prog, struct vd_device *dev,
                   cl_command_queue q, unsigned nslots, _Atomic uint64_t *dev_errors)
 {
   cl_context ctx = vd_device_context(dev);
-  size_t kwg = 0, bytes = (size_t)(nslots + 1) * VD_SUMS_RES * 4;
+  size_t bytes = (size_t)(nslots + 1) * VD_SUMS_RES * 4;
   cl_bool little = CL_FALSE;
   cl_int rc = CL_INVALID_PROGRAM;
 
@@ -190,12 +212,14 @@ void vd_sums_init(struct vd_sums *ss, cl_program prog, struct vd_device *dev,
   ss->kr = clCreateKernel(prog, VD_SUM_RANGE_NAME, &rc);
   if (rc == CL_SUCCESS)
     ss->kb = clCreateKernel(prog, VD_SUM_BATCH_NAME, &rc);
-  if (rc == CL_SUCCESS)
-    rc = clGetKernelWorkGroupInfo(ss->kr, vd_device_cl(dev), CL_KERNEL_WORK_GROUP_SIZE,
-                                  sizeof kwg, &kwg, NULL);
   if (rc != CL_SUCCESS)
     goto out_warn;
-  ss->wg = kwg && kwg < WG_SUMS ? kwg : WG_SUMS;
+  ss->wg = vd_sums_wg(ss->kr, vd_device_cl(dev), WG_RANGE);
+  ss->wg_b = vd_sums_wg(ss->kb, vd_device_cl(dev), WG_BATCH);
+  if (!ss->wg || !ss->wg_b) {
+    rc = CL_INVALID_WORK_GROUP_SIZE;
+    goto out_warn;
+  }
   ss->res = clCreateBuffer(ctx, CL_MEM_READ_WRITE, bytes, NULL, &rc);
   if (rc == CL_SUCCESS)
     ss->host_mem = clCreateBuffer(ctx, CL_MEM_READ_WRITE | CL_MEM_ALLOC_HOST_PTR, bytes, NULL,

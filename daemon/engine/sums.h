@@ -41,7 +41,7 @@ struct vd_sums {
   char id[16];                /* the device, for logs */
   cl_command_queue q;
   cl_kernel kr, kb;           /* vd_sum_range, vd_sum_batch */
-  size_t wg;
+  size_t wg, wg_b;            /* their work-group sizes */
   cl_mem res, host_mem;
   uint32_t *host;             /* the mapping of host_mem */
   struct vd_sums_entry *ent;  /* nslots + 1 areas of VD_SUMS_RES */
@@ -83,6 +83,12 @@ uint64_t vd_sums_offset(const struct vd_sums_entry *e, uint32_t k);
 
 /* Absolute index of entry ri of the current area, for vd_sum_batch. */
 uint32_t vd_sums_base(const struct vd_sums *ss);
+
+/* A checksum kernel's work-group size: at most cap, a multiple of
+ * VD_SUM_LANES; 0 when the device cannot run LANES work-items of it. */
+size_t vd_sums_wg(cl_kernel k, cl_device_id dev, size_t cap);
+/* Work-items for vd_sum_range over n blocks in work-groups of wg. */
+size_t vd_sums_global(uint64_t n, size_t wg);
 
 /* A device's scrubber: its own queue beside the workers', made on first
  * use, for whole-extent checks and the fault route's bit flips. */

@@ -54,6 +54,30 @@ static void test_cpu_vectors(void)
   CU_ASSERT_EQUAL(vd_crc32c(vd_crc32c(0, buf + 1, 13), buf + 14, 18), vd_crc32c(0, buf + 1, 31));
 }
 
+/* Pieces joined as the kernels join a block's lanes: by combining whole
+ * CRCs, and by shifting raw states (only the first starts at ~0). */
+static void test_cpu_combine(void)
+{
+  static unsigned char blk[4096];
+  uint32_t whole, joined = 0, raw = 0;
+
+  for (unsigned i = 0; i < sizeof blk; i++)
+    blk[i] = (unsigned char)(i * 131u + (i >> 7));
+  whole = vd_crc32c(0, blk, sizeof blk);
+  CU_ASSERT_EQUAL(vd_crc32c_shift(0), 1u << 31);
+  CU_ASSERT_EQUAL(vd_crc32c_combine(vd_crc32c(0, blk, 1000), vd_crc32c(0, blk + 1000, 3096), 3096),
+                  whole);
+  for (unsigned k = 0; k < 32; k++) {
+    uint32_t c = vd_crc32c(0, blk + 128 * k, 128);
+    joined = k ? vd_crc32c_combine(joined, c, 128) : c;
+    /* A raw state from 0 is a CRC from ~0 with both xors undone. */
+    uint32_t st = ~vd_crc32c(k ? 0xffffffffu : 0, blk + 128 * k, 128);
+    raw ^= vd_crc32c_mul(vd_crc32c_shift(128u * (31 - k)), st);
+  }
+  CU_ASSERT_EQUAL(joined, whole);
+  CU_ASSERT_EQUAL(~raw, whole);
+}
+
 /* Fresh extents hold the sum of a zero block; writes of every kind keep
  * every sum equal to the CPU's. */
 static void test_kernel_vs_cpu(void)
@@ -228,6 +252,7 @@ static void test_without_integrity(void)
 
 static const struct vd_test tests[] = {
   { "the CPU's CRC-32C on known vectors", test_cpu_vectors },
+  { "pieces of a block joined as the kernels join them", test_cpu_combine },
   { "the GPU's sums equal the CPU's after every kind of write", test_kernel_vs_cpu },
   { "every flipped bit fails its read alone", test_flips_found },
   { "volumes without integrity are as before", test_without_integrity },
