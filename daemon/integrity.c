@@ -158,7 +158,7 @@ static int start_scrub(struct vramd *d, struct vd_volume *v, uint64_t rate, bool
   s->rate = rate;
   s->background = background;
   desc.arg = s;
-  desc.total_bytes = v->size;
+  desc.total_bytes = v->size * vd_volume_copies(&v->spec); /* a scrub walks every copy */
   /* A refused start drops s, which gives the volume back. */
   return vramd_job_start(&d->jobs, &desc, job, err, errlen);
 }

@@ -61,6 +61,10 @@ flip m 2 8192 $((9 * M + 100))
   fail "volume show: $("$VRAMCTL" volume show m)"
 grep -q "volume m: scrub done: 8192 blocks .*, 4096 on stale copies skipped, 5 bad, 5 rewritten" "$log" ||
   fail "no scrub log line: $(tail -3 "$log")"
+# The job walked every copy, the stale one skipped included.
+api GET /v1/jobs
+echo "$body" | jq -e '.jobs[0] | .kind == "scrub" and .state == "done" and
+  .done_bytes == .total_bytes and .total_bytes == 3 * 16 * 1048576' >/dev/null || fail "scrub job: $body"
 readback m b
 "$VRAMCTL" volume scrub m >/dev/null || fail "second scrub of m"
 [ "$(last m)" = "8192,0,0,4096" ] || fail "second scrub of m: $(vol m .scrub)"
