@@ -253,13 +253,14 @@ json_t *vd_api_volume_json(struct vramd *d, struct vd_volume *v, bool detail)
       json_object_set_new(o, "parity_repaired",
                           json_integer((json_int_t)atomic_load(&v->target.par_repaired)));
     int64_t next = atomic_load(&v->scrub.next_time);
-    json_object_set_new(o, "scrub", json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o}",
+    json_object_set_new(o, "scrub", json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o}",
       "blocks_total", (json_int_t)atomic_load(&v->scrub.blocks),
       "bad_blocks_total", (json_int_t)atomic_load(&v->scrub.bad),
       "repaired_blocks_total", (json_int_t)atomic_load(&v->scrub.repaired),
       "last_blocks", (json_int_t)atomic_load(&v->scrub.last_blocks),
       "last_bad_blocks", (json_int_t)atomic_load(&v->scrub.last_bad),
       "last_repaired_blocks", (json_int_t)atomic_load(&v->scrub.last_repaired),
+      "last_skipped_blocks", (json_int_t)atomic_load(&v->scrub.last_skipped),
       "last_time", last ? json_integer((json_int_t)last) : json_null(),
       "next_time", next ? json_integer((json_int_t)next) : json_null()));
   }

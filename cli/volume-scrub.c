@@ -15,7 +15,9 @@ const struct vctl_cmd vctl_cmd_volume_scrub = {
   "is counted ('vramctl volume show NAME' says what the last scrub found)\n"
   "and logged; reading it fails with EIO until it is written again, unless\n"
   "a copy of a mirror or the parity (--integrity crc32c+parity) rebuilt\n"
-  "it: then it counts as repaired. Runs as a job.\n\n"
+  "it: then it counts as repaired. A degraded mirror's copies out of sync\n"
+  "are skipped (and counted); one with some range on no copy in sync fails\n"
+  "its scrub. Runs as a job.\n\n"
   "  --no-wait  print the job's id and return at once",
   NULL, 0,
 };

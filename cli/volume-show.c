@@ -58,6 +58,8 @@ static void show_scrub(json_t *s)
   if (json_is_integer(last))
     printf(", %llu blocks checked, %llu bad, %llu repaired", vctl_u64(s, "last_blocks"),
            vctl_u64(s, "last_bad_blocks"), vctl_u64(s, "last_repaired_blocks"));
+  if (json_is_integer(last) && vctl_u64(s, "last_skipped_blocks"))
+    printf(", %llu skipped on stale copies", vctl_u64(s, "last_skipped_blocks"));
   printf("; %llu bad in %llu blocks since start", vctl_u64(s, "bad_blocks_total"),
          vctl_u64(s, "blocks_total"));
   last = json_object_get(s, "next_time");

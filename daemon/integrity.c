@@ -103,18 +103,21 @@ static int run_scrub(struct vramd_job *job, void *arg, char *err, size_t errlen)
   struct vd_scrub_ctl c = { .eng = s->d->eng, .rate = s->rate, .cancelled = job_cancelled,
                             .progress = job_progress, .arg = job };
   uint64_t t0 = vd_now_ns(), ns;
-  char a[32];
+  char a[32], skipped[64] = "";
   int rc = vd_volume_scrub(&c, s->v, err, errlen);
 
   ns = vd_now_ns() - t0;
+  if (c.skipped)
+    snprintf(skipped, sizeof skipped, ", %llu on stale copies skipped",
+             (unsigned long long)c.skipped);
   vd_log_about(c.bad > c.repaired ? VD_LOG_WARNING : VD_LOG_INFO,
                VD_FIELDS(.volume = s->v->spec.name),
-               "volume %s: %sscrub %s: %llu blocks (%s) checked in %.2f s (%.2f GB/s), %llu bad, "
-               "%llu %s%s", s->v->spec.name,
+               "volume %s: %sscrub %s: %llu blocks (%s) checked in %.2f s (%.2f GB/s)%s, "
+               "%llu bad, %llu %s%s", s->v->spec.name,
                s->background ? "background " : "", rc ? "stopped" : "done",
                (unsigned long long)c.blocks, vd_format_size(c.blocks * VD_SUM_BLOCK, a, sizeof a),
                (double)ns / 1e9, ns ? (double)(c.blocks * VD_SUM_BLOCK) / (double)ns : 0.0,
-               (unsigned long long)c.bad, (unsigned long long)c.repaired,
+               skipped, (unsigned long long)c.bad, (unsigned long long)c.repaired,
                vd_volume_tail(s->v) == VD_TAIL_PARITY ? "rebuilt from parity"
                                                       : "rewritten from another copy",
                c.bad > c.repaired ? ": reads of the others fail with EIO until they are written "
@@ -155,7 +158,7 @@ static int start_scrub(struct vramd *d, struct vd_volume *v, uint64_t rate, bool
   s->rate = rate;
   s->background = background;
   desc.arg = s;
-  desc.total_bytes = v->size;
+  desc.total_bytes = v->size * vd_volume_copies(&v->spec); /* a scrub walks every copy */
   /* A refused start drops s, which gives the volume back. */
   return vramd_job_start(&d->jobs, &desc, job, err, errlen);
 }

@@ -258,6 +258,9 @@ TESTS += tests/unit/test_health
 # A checksummed mirror's copy rebuilt with its checksums.
 TESTS += tests/integration/mirror-sums.sh
 dist_noinst_SCRIPTS += tests/integration/mirror-sums.sh
+# A degraded mirror scrubbed: stale copies skipped, the others checked.
+TESTS += tests/integration/mirror-scrub-lost.sh
+dist_noinst_SCRIPTS += tests/integration/mirror-scrub-lost.sh
 # The layers of docs/architecture.md: no include reaches past its layer.
 TESTS += tests/layers.sh
 dist_noinst_SCRIPTS += tests/layers.sh

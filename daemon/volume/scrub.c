@@ -3,7 +3,9 @@
  * extent in pieces, beside the I/O; a block it finds bad is read back
  * through the engine, whose verified read is ordered with the writes,
  * so a block caught between a write and its new checksum is not
- * reported. */
+ * reported.  A mirror's stale copies are skipped (a lost device's, one
+ * that missed a write, one being rebuilt): the copies in sync are what
+ * reads and heals use, and a degraded mirror is when they matter most. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,14 +124,30 @@ static void pace(const struct vd_scrub_ctl *c, uint64_t t0, uint64_t done)
   nanosleep(&ts, NULL);
 }
 
-/* One piece of extent (d, i): the kernel, then each candidate confirmed.
- * The move lock keeps the extent in place while the kernel reads it. */
+/* Whether leg d of a mirror, whose extent e is, is out of sync and so
+ * skipped: stale, or on a lost device (marked stale here, as a request
+ * that met it would).  Under the move lock. */
+static bool stale_leg(struct vd_target *t, uint32_t d, const struct vd_extent *e)
+{
+  const uint64_t leg = UINT64_C(1) << d;
+
+  if (t->map.copies <= 1)
+    return false;
+  if (!(atomic_load(&t->stale) & leg) && vd_device_is_lost(vd_extent_device(e)))
+    vd_mirror_mark(t, leg);
+  return (atomic_load(&t->stale) & leg) != 0;
+}
+
+/* One piece of extent (d, i): the kernel, then each candidate confirmed;
+ * a stale leg's piece is counted skipped instead.  The move lock keeps
+ * the extent in place while the kernel reads it. */
 static int scrub_piece(struct vd_scrub_ctl *c, struct vd_volume *v, uint32_t d, uint32_t i,
                        uint64_t first, uint64_t *n, uint32_t *bad, unsigned char *buf)
 {
   struct vd_target *t = &v->target;
   struct vd_extent *e = NULL;
   uint64_t nbad = 0, blocks;
+  bool skip;
   int rc = 0;
 
   pthread_mutex_lock(&t->move_lock);
@@ -137,9 +155,16 @@ static int scrub_piece(struct vd_scrub_ctl *c, struct vd_volume *v, uint32_t d, 
     e = atomic_load(&t->ext[d][i]);
   blocks = e ? vd_extent_bytes(e) / VD_SUM_BLOCK : 0;
   *n = first < blocks ? (blocks - first < SCRUB_PIECE ? blocks - first : SCRUB_PIECE) : 0;
-  if (*n && vd_extent_sums(e))
+  skip = *n && stale_leg(t, d, e);
+  if (*n && !skip && vd_extent_sums(e))
     rc = vd_engine_scrub(c->eng, e, first, *n, bad, SCRUB_CAP, &nbad);
+  if (rc == -EIO && stale_leg(t, d, e))
+    skip = true; /* its device was lost under the kernel */
   pthread_mutex_unlock(&t->move_lock);
+  if (skip) {
+    c->skipped += *n;
+    return 0;
+  }
   c->blocks += *n;
   for (uint64_t k = 0; !rc && k < nbad; k++) {
     c->bad += k >= SCRUB_CAP || confirmed(c, v, d, i, first + bad[k], buf);
@@ -153,16 +178,30 @@ static int scrub_piece(struct vd_scrub_ctl *c, struct vd_volume *v, uint32_t d, 
   return rc;
 }
 
+/* After the walk: a mirror with a range on no copy in sync failed, and
+ * its scrub with it, since nothing could check that range. */
+static int no_copy(const struct vd_scrub_ctl *c, struct vd_volume *v, char *err, size_t errlen)
+{
+  if (v->target.map.copies <= 1 || !vd_volume_failed(v))
+    return 0;
+  snprintf(err, errlen, "volume %s failed: some of its data has no copy in sync (each copy was "
+           "on a lost device or missed a write), so no scrub can check it; %llu blocks of "
+           "copies in sync were checked (%llu bad, %llu repaired), %llu of stale ones skipped",
+           v->spec.name, (unsigned long long)c->blocks, (unsigned long long)c->bad,
+           (unsigned long long)c->repaired, (unsigned long long)c->skipped);
+  return -EIO;
+}
+
 /* Every extent, piece by piece. */
 int vd_volume_scrub(struct vd_scrub_ctl *c, struct vd_volume *v, char *err, size_t errlen)
 {
   const struct vd_map *m = &v->target.map;
   uint32_t *bad = malloc(SCRUB_CAP * sizeof *bad);
   unsigned char *buf = malloc(VD_SUM_BLOCK);
-  uint64_t t0 = vd_now_ns(), done = 0;
+  uint64_t t0 = vd_now_ns();
   int rc = 0;
 
-  c->blocks = c->bad = c->repaired = 0;
+  c->blocks = c->bad = c->repaired = c->skipped = 0;
   if (!vd_volume_sums(v)) {
     snprintf(err, errlen, "volume %s keeps no checksums: only a volume created with "
              "--integrity crc32c can be scrubbed", v->spec.name);
@@ -183,15 +222,15 @@ int vd_volume_scrub(struct vd_scrub_ctl *c, struct vd_volume *v, char *err, size
         if (rc)
           snprintf(err, errlen, "volume %s: the check failed on the device of part %u's "
                    "extent %u", v->spec.name, d, i);
-        done += n * VD_SUM_BLOCK;
         if (c->progress && n)
           c->progress(c->arg, n * VD_SUM_BLOCK);
-        pace(c, t0, done);
+        pace(c, t0, c->blocks * VD_SUM_BLOCK); /* a skipped piece took no time */
       }
   free(bad);
   free(buf);
-  if (rc && rc != -ECANCELED)
-    return rc;
+  if (!rc)
+    rc = no_copy(c, v, err, errlen);
+  /* What was checked counts, even in a scrub that stopped. */
   atomic_fetch_add(&v->scrub.blocks, c->blocks);
   atomic_fetch_add(&v->scrub.bad, c->bad);
   atomic_fetch_add(&v->scrub.repaired, c->repaired);
@@ -199,6 +238,7 @@ int vd_volume_scrub(struct vd_scrub_ctl *c, struct vd_volume *v, char *err, size
     atomic_store(&v->scrub.last_blocks, c->blocks);
     atomic_store(&v->scrub.last_bad, c->bad);
     atomic_store(&v->scrub.last_repaired, c->repaired);
+    atomic_store(&v->scrub.last_skipped, c->skipped);
     atomic_store(&v->scrub.last_time, (int64_t)time(NULL));
   }
   return rc;

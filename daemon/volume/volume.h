@@ -28,10 +28,12 @@ struct vd_volume_stats {
 
 /* What scrubs found (integrity): blocks checked, bad blocks and (on a
  * mirror) bad blocks rewritten from a good copy, since start and by the
- * last scrub that finished (scrub.c). */
+ * last scrub that finished, which also says how many blocks of a
+ * mirror's stale copies it skipped (scrub.c). */
 struct vd_scrub_stats {
   _Atomic uint64_t blocks, bad, repaired;
   _Atomic uint64_t last_blocks, last_bad, last_repaired;
+  _Atomic uint64_t last_skipped;      /* mirror: blocks of stale copies not checked */
   _Atomic int64_t last_time;          /* when the last one finished (unix s); 0: none */
   _Atomic int64_t next_time;          /* when a background one is due (unix s); 0: none */
   atomic_bool running;                /* a scrub job holds the volume */
@@ -239,9 +241,11 @@ struct vd_scrub_ctl {
   void *arg;
   uint64_t blocks, bad;                   /* out: checked, and found bad */
   uint64_t repaired;                      /* out: of those, rewritten (mirror) */
+  uint64_t skipped;                       /* out: blocks of stale copies (mirror) */
 };
 /* 0 (v->scrub updated), -EINVAL when v keeps no checksums, -ECANCELED,
- * -EIO when a device failed the check; err says which. */
+ * -EIO when a device failed the check or a mirror has a range on no copy
+ * in sync (the totals counted what was checked); err says which. */
 int vd_volume_scrub(struct vd_scrub_ctl *c, struct vd_volume *v, char *err, size_t errlen);
 
 /* The keeper of thin volumes (keeper.c): one thread that fills the

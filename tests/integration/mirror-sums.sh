@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # A mirror with crc32c checksums, on two PoCL devices: one write fails on
 # cpu1 (tests/shim/libclfault.so, once), so that copy goes stale while the
-# device stays; `volume repair` rebuilds it on cpu1 with its checksums; a
-# scrub then checks every copy's blocks against them; and with cpu0 lost
-# for real, every block read from the rebuilt copy alone passes its
-# checksum and is what was written.
+# device stays; a scrub skips it; `volume repair` rebuilds it on cpu1 with
+# its checksums; a scrub then checks every copy's blocks against them
+# (none skipped); and with cpu0 lost for real, every block read from the
+# rebuilt copy alone passes its checksum and is what was written.
 . "$(dirname "$0")/functions.sh"
 requires jq
 requires nbdcopy
@@ -29,6 +29,11 @@ nbdcopy "$tmpdir/b" "$(nbd_uri ms)" || fail "write ms with one write failing on 
 grep -q "cpu1: .* failed, but the device answers a probe" "$log" || fail "no probe line: $(tail -5 "$log")"
 [ "$(vol ms '[.state, .copies_healthy, .checksum_errors, ([.io[].errors] | add)] | join(",")')" = degraded,1,0,0 ] ||
   fail "ms after the failed write: $(vol ms .)"
+# A scrub now checks the copy in sync and skips the stale one, whose
+# device is still there.
+"$VRAMCTL" volume scrub ms >"$tmpdir/scrub.out" 2>&1 || fail "scrub of degraded ms: $(cat "$tmpdir/scrub.out")"
+[ "$(vol ms '[.scrub.last_blocks, .scrub.last_bad_blocks, .scrub.last_skipped_blocks] | join(",")')" = \
+  "$((32 * M / 4096)),0,$((32 * M / 4096))" ] || fail "scrub of degraded ms: $(vol ms .scrub)"
 
 "$VRAMCTL" volume repair ms >"$tmpdir/repair.out" 2>&1 || fail "repair: $(cat "$tmpdir/repair.out")"
 api GET /v1/jobs
@@ -40,7 +45,7 @@ grep -q "volume ms: copy 2 of 2 rebuilt on cpu1" "$log" || fail "no rebuilt line
 
 # The scrub reads both copies' blocks against the checksums.
 "$VRAMCTL" volume scrub ms >"$tmpdir/scrub.out" 2>&1 || fail "scrub: $(cat "$tmpdir/scrub.out")"
-[ "$(vol ms '[.scrub.last_blocks, .scrub.last_bad_blocks] | join(",")')" = "$((2 * 32 * M / 4096)),0" ] ||
+[ "$(vol ms '[.scrub.last_blocks, .scrub.last_bad_blocks, .scrub.last_skipped_blocks] | join(",")')" = "$((2 * 32 * M / 4096)),0,0" ] ||
   fail "scrub after the repair: $(vol ms .scrub)"
 
 # cpu0 goes: the rebuilt copy alone serves every block, verified.
@@ -50,4 +55,4 @@ cmp -s "$tmpdir/b" "$tmpdir/out" || fail "the rebuilt copy differs from what was
 grep -q "cpu0: device lost" "$log" || fail "cpu0 not lost: $(tail -5 "$log")"
 [ "$(vol ms '[.state, .copies_healthy, .checksum_errors, ([.io[].errors] | add)] | join(",")')" = degraded,1,0,0 ] ||
   fail "ms with cpu0 lost: $(vol ms .)"
-pass "a checksummed mirror's stale copy rebuilt with its checksums: scrub clean over both copies; with cpu0 lost, 32 MiB read from the rebuilt copy alone, verified"
+pass "a checksummed mirror's stale copy skipped by a scrub, then rebuilt with its checksums: scrub clean over both copies; with cpu0 lost, 32 MiB read from the rebuilt copy alone, verified"
