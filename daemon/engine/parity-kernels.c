@@ -3,10 +3,11 @@
  * at nblk * (4096 + 4) + 4096 * g, after its checksums (pool.h); blocks
  * past the end of a short last group count as zeros.  Built after the
  * checksum kernels, in the same program: load_tab is theirs, as are
- * PAR_FLAG and KOP_READ.  A check takes one work-item per block (a
- * chain of 512 steps): the checksum kernels' lanes sharing a block,
- * with their barriers inside check_chunk's loops, missed bad blocks on
- * PoCL in test_parity, and were not pursued.
+ * PAR_FLAG and KOP_READ.  vd_par_check shares each block among
+ * LANES work-items as they do (crc_round); vd_par_batch takes one
+ * work-item per block (a chain of 512 steps): the shared form inside its
+ * loop over a descriptor's blocks missed bad blocks on PoCL in
+ * test_parity, and was not pursued.
  *
  *   vd_par_xor(e, nblk, first, n): XOR blocks [first, first + n) into
  *     their groups' parity, one work-group per group touched, a
@@ -111,24 +112,18 @@ const char vd_parity_kernel_source[] =
   "    r[w] = x;\n"
   "  }\n"
   "}\n"
-  /* Check blocks [b0, b0 + cnt), cnt at most the work-group's size, one
-   * a work-item; then, together, rebuild each bad one, and write it back
-   * if it matches its sum.  One that cannot be rebuilt, about to be
-   * written over (fix), has its group's parity made that of the blocks
-   * as they are: the write then leaves it right for the new data (the
-   * group's other bad blocks were lost anyway).  Every work-item of the
-   * group calls it. */
-  "static void check_chunk(__global uchar *e, ulong nblk, ulong b0, ulong cnt, ulong kbase,\n"
+  /* After a check found nbad[0] bad blocks b0 + bad[j]: together,
+   * rebuild each, and write it back if it matches its sum.  One that
+   * cannot be rebuilt, about to be written over (fix), has its group's
+   * parity made that of the blocks as they are: the write then leaves it
+   * right for the new data (the group's other bad blocks were lost
+   * anyway).  Every work-item of the group calls it. */
+  "static void repair_bad(__global uchar *e, ulong nblk, ulong b0, ulong kbase,\n"
   "    __local const uint *t, __local uint *r, __local uint *bad, __local uint *nbad,\n"
   "    __global uint *res, __global uint *rep, bool fix)\n"
   "{\n"
   "  const uint lid = get_local_id(0);\n"
   "  __global const uint *s = (__global const uint *)(e + nblk * SUM_BLOCK);\n"
-  "  if (lid == 0)\n"
-  "    nbad[0] = 0;\n"
-  "  barrier(CLK_LOCAL_MEM_FENCE);\n"
-  "  if (lid < cnt && crc_block(blk(e, b0 + lid), t) != s[b0 + lid])\n"
-  "    bad[atomic_inc(nbad)] = lid;\n"
   "  barrier(CLK_LOCAL_MEM_FENCE);\n"
   "  const uint nb = nbad[0];\n"
   "  for (uint j = 0; j < nb; j++) {\n"
@@ -155,6 +150,37 @@ const char vd_parity_kernel_source[] =
   "  }\n"
   "  barrier(CLK_LOCAL_MEM_FENCE); /* nbad is read before the next chunk resets it */\n"
   "}\n"
+  /* Check blocks [b0, b0 + cnt), cnt at most the work-group's size, one
+   * a work-item, then repair what is bad.  Every work-item calls it. */
+  "static void check_chunk(__global uchar *e, ulong nblk, ulong b0, ulong cnt, ulong kbase,\n"
+  "    __local const uint *t, __local uint *r, __local uint *bad, __local uint *nbad,\n"
+  "    __global uint *res, __global uint *rep, bool fix)\n"
+  "{\n"
+  "  const uint lid = get_local_id(0);\n"
+  "  __global const uint *s = (__global const uint *)(e + nblk * SUM_BLOCK);\n"
+  "  if (lid == 0)\n"
+  "    nbad[0] = 0;\n"
+  "  barrier(CLK_LOCAL_MEM_FENCE);\n"
+  "  if (lid < cnt && crc_block(blk(e, b0 + lid), t) != s[b0 + lid])\n"
+  "    bad[atomic_inc(nbad)] = lid;\n"
+  "  repair_bad(e, nblk, b0, kbase, t, r, bad, nbad, res, rep, fix);\n"
+  "}\n"
+  /* The same with LANES work-items to a block (crc_round), cnt at most
+   * the work-group's size / LANES: vd_par_check's, in line with a read
+   * or write of the direct and idle paths. */
+  "static void check_lanes(__global uchar *e, ulong nblk, ulong b0, ulong cnt, ulong kbase,\n"
+  "    __local const uint *t, __local uint *r, __local uint *bad, __local uint *nbad,\n"
+  "    __local uint *c, __global uint *res, __global uint *rep, bool fix)\n"
+  "{\n"
+  "  const uint lid = get_local_id(0), k = lid / LANES;\n"
+  "  __global const uint *s = (__global const uint *)(e + nblk * SUM_BLOCK);\n"
+  "  if (lid == 0)\n"
+  "    nbad[0] = 0;\n"
+  "  crc_round(e, b0, (uint)cnt, t, c); /* its barriers order the line above */\n"
+  "  if (lid % LANES == 0 && k < cnt && ~c[k] != s[b0 + k])\n"
+  "    bad[atomic_inc(nbad)] = k;\n"
+  "  repair_bad(e, nblk, b0, kbase, t, r, bad, nbad, res, rep, fix);\n"
+  "}\n"
   "__kernel void " VD_PAR_XOR_NAME "(__global uchar *e, ulong nblk, ulong first, ulong n)\n"
   "{\n"
   "  const ulong g = first / PAR_GROUP + get_group_id(0);\n"
@@ -165,11 +191,11 @@ const char vd_parity_kernel_source[] =
   "__kernel void " VD_PAR_CHECK_NAME "(__global uchar *e, ulong nblk, ulong first, ulong n,\n"
   "    __global uint *res, uint ri, __global uint *rep, uint rri, uint fix)\n"
   "{\n"
-  "  __local uint t[2048], r[WORDS], bad[CHECK_WG], nbad[2];\n"
-  "  const ulong b0 = first + get_group_id(0) * get_local_size(0);\n"
+  "  __local uint t[2048], r[WORDS], bad[CHECK_WG / LANES], nbad[2], c[CHECK_WG / LANES];\n"
+  "  const ulong bpg = get_local_size(0) / LANES, b0 = first + get_group_id(0) * bpg;\n"
   "  load_tab(t);\n"
-  "  check_chunk(e, nblk, b0, min((ulong)get_local_size(0), first + n - b0), first, t, r, bad,\n"
-  "              nbad, res + ri, rep + rri, fix != 0);\n"
+  "  check_lanes(e, nblk, b0, min(bpg, first + n - b0), first, t, r, bad, nbad, c, res + ri,\n"
+  "              rep + rri, fix != 0);\n"
   "}\n"
   "__kernel void " VD_PAR_BATCH_NAME "(__global uchar *scratch, ulong desc_off,\n"
   VD_KERNEL_EXTENT_ARGS ",\n"

@@ -87,7 +87,7 @@ static cl_int check_blocks(struct vd_parity *ps, cl_mem mem, cl_ulong nblk, uint
   cl_uint rep = ri < 0 ? sink(ps) + 2 : 2 * res;
   cl_ulong first, n;
   cl_int rc = range_args(ps->kc, mem, nblk, off, len, &first, &n);
-  size_t global = (size_t)((n + ps->wg_c - 1) / ps->wg_c * ps->wg_c);
+  size_t bpg = ps->wg_c / VD_SUM_LANES, global = (size_t)((n + bpg - 1) / bpg * ps->wg_c);
 
   if (rc == CL_SUCCESS) rc = clSetKernelArg(ps->kc, 4, sizeof rb, &rb);
   if (rc == CL_SUCCESS) rc = clSetKernelArg(ps->kc, 5, sizeof res, &res);
@@ -234,9 +234,13 @@ void vd_parity_init(struct vd_parity *ps, cl_program prog, struct vd_device *dev
     rc = make_kernel(prog, d, VD_PAR_CHECK_NAME, VD_PAR_CHECK_WG, &ps->kc, &ps->wg_c);
   if (rc == CL_SUCCESS)
     rc = make_kernel(prog, d, VD_PAR_BATCH_NAME, VD_PAR_CHECK_WG, &ps->kb, &wg_b);
-  /* One work-group size for both checks: the batch's is the smaller. */
+  /* One work-group size for both checks: the batch's is the smaller;
+   * vd_par_check gives LANES work-items to a block. */
   if (rc == CL_SUCCESS && wg_b < ps->wg_c)
     ps->wg_c = wg_b;
+  ps->wg_c -= ps->wg_c % VD_SUM_LANES;
+  if (rc == CL_SUCCESS && !ps->wg_c)
+    rc = CL_INVALID_WORK_GROUP_SIZE;
   if (rc != CL_SUCCESS)
     goto out_warn;
   ps->rep = clCreateBuffer(ctx, CL_MEM_READ_WRITE, bytes, NULL, &rc);
