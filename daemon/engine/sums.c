@@ -151,8 +151,9 @@ uint64_t vd_sums_offset(const struct vd_sums_entry *e, uint32_t k)
 /* What a mismatch means for the read, for the log. */
 static const char *outcome(const struct vd_target *t)
 {
-  return t->map.copies > 1 ? "is served from another copy, and this one rewritten"
-                           : "fails with EIO";
+  return t->map.copies > 1
+           ? "is served from another copy in sync, if one is, and this one rewritten"
+           : "fails with EIO";
 }
 
 /* Fail the parts whose entries found a bad block. */
