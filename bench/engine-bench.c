@@ -1,8 +1,9 @@
 /* engine-bench.c: in-process engine benchmark, no frontend in the way.
  * Sequential and random reads and writes at several block sizes, on one
  * device and striped over all of them (and, with --mirror N, mirrored over
- * them in N copies), with a verify pass at the end; with --latency, QD1
- * latency instead (engine-lat.c). */
+ * them in N copies), with a verify pass at the end, then for volumes with
+ * integrity a timed scrub (with --scrub-load, also beside a 4 KiB random
+ * job); with --latency, QD1 latency instead (engine-lat.c). */
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
@@ -42,6 +43,7 @@ struct opts {
   bool one_only, all_only;
   unsigned mirror;        /* copies of a mirror to run the jobs on too; 0: none */
   bool latency;           /* QD1 latency jobs instead of the throughput jobs */
+  bool scrub_load;        /* scrubs timed beside a 4 KiB job too */
   enum vd_idle_mode idle;
   uint64_t idle_max;
   uint64_t poll_ns;
@@ -247,6 +249,71 @@ static void print_profile(const char *label, const char *job, unsigned ndev, dou
   }
 }
 
+/* Scrubs of one volume, one after another, until stop: those that end
+ * before it count. */
+struct scrub_loop {
+  struct vd_engine *eng;
+  struct vd_volume *v;
+  atomic_bool stop;
+  unsigned done;
+  double t0, t_last;
+  int rc;
+};
+
+/* The thread of a scrub_loop. */
+static void *scrub_loop_main(void *arg)
+{
+  struct scrub_loop *l = arg;
+  char err[256];
+
+  l->t0 = l->t_last = now();
+  while (!atomic_load(&l->stop)) {
+    struct vd_scrub_ctl sc = { .eng = l->eng };
+    if (vd_volume_scrub(&sc, l->v, err, sizeof err) || sc.bad) {
+      fprintf(stderr, "engine-bench: scrub under load: %s (%llu bad)\n",
+              sc.bad ? "bad blocks" : err, (unsigned long long)sc.bad);
+      l->rc = -1;
+      break;
+    }
+    if (atomic_load(&l->stop))
+      break;
+    l->done++;
+    l->t_last = now();
+  }
+  return NULL;
+}
+
+/* The scrub rate while a 4 KiB random job runs (read, then write), and
+ * the job's IOPS meanwhile. */
+static int scrub_under_load(struct vd_engine *eng, struct vd_volume *v, struct run *r,
+                            struct slot *slots, const struct opts *o, const char *label,
+                            unsigned ndev)
+{
+  static const enum vd_op ops[] = { VD_OP_READ, VD_OP_WRITE };
+
+  for (unsigned i = 0; i < 2; i++) {
+    struct scrub_loop l = { .eng = eng, .v = v };
+    pthread_t th;
+    double iops;
+
+    r->op = ops[i];
+    r->random = true;
+    r->bs = 4096;
+    if (pthread_create(&th, NULL, scrub_loop_main, &l))
+      return -1;
+    iops = run_job(r, slots, o->qds[0], o->seconds);
+    atomic_store(&l.stop, true);
+    pthread_join(th, NULL);
+    if (iops < 0 || l.rc || !l.done)
+      return -1;
+    printf("# %s: scrub during 4K rand-%s qd %u: %.2f GB/s (%.2f per device, %u scrubs), "
+           "the job %.0f IOPS meanwhile\n", label, i ? "write" : "read", o->qds[0],
+           (double)v->size * l.done / (l.t_last - l.t0) / 1e9,
+           (double)v->size * l.done / (l.t_last - l.t0) / 1e9 / ndev, l.done, iops);
+  }
+  return 0;
+}
+
 /* Benchmark one volume layout (copies > 1: a mirror of that many copies
  * over ndev devices, holding size per device); appends rows to res. */
 static int bench_volume(struct vd_pool *pool, struct vd_engine *eng, const struct opts *o,
@@ -379,6 +446,8 @@ static int bench_volume(struct vd_pool *pool, struct vd_engine *eng, const struc
            (double)v->size / (now() - t0) / 1e9 / ndev, (unsigned long long)sc.blocks,
            (unsigned long long)sc.bad);
     if (sc.bad)
+      rc = -1;
+    if (!rc && o->scrub_load && scrub_under_load(eng, v, &r, slots, o, label, ndev))
       rc = -1;
   }
   /* The bare copy overwrites data, so it comes after the verify. */
@@ -590,7 +659,7 @@ int main(int argc, char **argv)
     { "idle", 1, NULL, 'I' }, { "idle-max", 1, NULL, 'X' }, { "poll-ns", 1, NULL, 'P' },
     { "profile", 0, NULL, 'R' }, { "small-min", 1, NULL, 'm' },
     { "fill", 1, NULL, 'F' }, { "integrity", 1, NULL, 'i' }, { "mirror", 1, NULL, 'Y' },
-    { NULL, 0, NULL, 0 },
+    { "scrub-load", 0, NULL, 'Z' }, { NULL, 0, NULL, 0 },
   };
   struct opts o = { .size = 256ull << 20, .seconds = 2, .qd = 32, .qds = { 32 }, .nqd = 1, .unit = 0,
                     .extent = 1ull << 30, .modes = 1u << VD_SMALL_ON,
@@ -633,6 +702,7 @@ int main(int argc, char **argv)
     case 'M': o.small_max = size_arg("small-max", optarg); break;
     case 'T': o.small_stage = size_arg("small-stage", optarg); break;
     case 'L': o.latency = true; break;
+    case 'Z': o.scrub_load = true; break;
     case 'I':
       if (!strcmp(optarg, "spin")) o.idle = VD_IDLE_SPIN;
       else if (!strcmp(optarg, "block")) o.idle = VD_IDLE_BLOCK;
@@ -670,7 +740,7 @@ int main(int argc, char **argv)
               "  [--small-batch off|on|both] [--small-max SIZE] [--small-stage SIZE]\n"
               "  [--latency] [--idle spin|block|off] [--idle-max SIZE]\n"
               "  [--poll-ns NS|off] [--small-min N] [--fill N] [--profile]\n"
-              "  [--integrity KIND[,KIND..]|both|all] [--mirror COPIES]\n");
+              "  [--integrity KIND[,KIND..]|both|all] [--mirror COPIES] [--scrub-load]\n");
       return 2;
     }
   }
