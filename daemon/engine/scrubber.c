@@ -13,6 +13,10 @@
 
 #define SCRUB_CAP 1024u   /* bad blocks one run reports by index */
 #define WG_SCRUB 256u     /* work-items per group: 8 blocks at a time */
+/* Scrub work-groups per compute unit: 4 of 256 work-items fill half of
+ * an NVIDIA SM (2048), so the I/O's kernels find room beside a scrub
+ * instead of waiting for its whole launch to drain. */
+#define SCRUB_GROUPS_PER_CU 4u
 
 /* Nothing made yet: the queue, kernels and buffer come on first use. */
 void vd_scrubber_init(struct vd_scrubber *sc, cl_program prog, struct vd_device *dev)
@@ -73,9 +77,13 @@ cl_int vd_scrubber_ready(struct vd_scrubber *sc)
   if (rc == CL_SUCCESS && !sc->kf)
     sc->kf = clCreateKernel(sc->prog, VD_FLIP_NAME, &rc);
   if (rc == CL_SUCCESS) {
+    cl_uint cus = 0;
     sc->wg = vd_sums_wg(sc->kr, vd_device_cl(sc->dev), WG_SCRUB);
     if (!sc->wg)
       rc = CL_INVALID_WORK_GROUP_SIZE;
+    else if (clGetDeviceInfo(vd_device_cl(sc->dev), CL_DEVICE_MAX_COMPUTE_UNITS, sizeof cus,
+                             &cus, NULL) == CL_SUCCESS)
+      sc->max_groups = (size_t)cus * SCRUB_GROUPS_PER_CU;
   }
   if (rc == CL_SUCCESS) {
     sc->res = clCreateBuffer(ctx, CL_MEM_READ_WRITE, (2 + SCRUB_CAP) * 4, NULL, &rc);
@@ -104,7 +112,7 @@ int vd_scrubber_run(struct vd_scrubber *sc, struct vd_extent *ext, uint64_t firs
   pthread_mutex_lock(&sc->lock);
   rc = vd_scrubber_ready(sc);
   local = sc->wg;
-  global = vd_sums_global(n, local);
+  global = vd_sums_global(n, local, sc->max_groups);
   if (rc == CL_SUCCESS)
     rc = clEnqueueWriteBuffer(sc->q, sc->res, CL_FALSE, 0, sizeof head, head, 0, NULL, NULL);
   if (rc == CL_SUCCESS) rc = clSetKernelArg(sc->kr, 0, sizeof mem, &mem);

@@ -26,11 +26,13 @@ size_t vd_sums_wg(cl_kernel k, cl_device_id dev, size_t cap)
   return kwg - kwg % VD_SUM_LANES;
 }
 
-/* Work-items for vd_sum_range over n blocks in work-groups of wg. */
-size_t vd_sums_global(uint64_t n, size_t wg)
+/* Work-items for vd_sum_range over n blocks in work-groups of wg, at
+ * most max_groups of them (0: MAX_GROUPS). */
+size_t vd_sums_global(uint64_t n, size_t wg, size_t max_groups)
 {
   uint64_t groups = (n + wg / VD_SUM_LANES - 1) / (wg / VD_SUM_LANES);
-  return (size_t)(groups < MAX_GROUPS ? groups : MAX_GROUPS) * wg;
+  uint64_t cap = max_groups ? max_groups : MAX_GROUPS;
+  return (size_t)(groups < cap ? groups : cap) * wg;
 }
 
 /* Widen a byte range to whole blocks. */
@@ -94,7 +96,7 @@ static cl_int range(struct vd_sums *ss, cl_mem mem, uint64_t sum_off, uint64_t o
   vd_sums_widen(&off, &len);
   first = off / VD_SUM_BLOCK;
   n = len / VD_SUM_BLOCK;
-  global = vd_sums_global(n, local);
+  global = vd_sums_global(n, local, 0);
   rc = clSetKernelArg(ss->kr, 0, sizeof mem, &mem);
   if (rc == CL_SUCCESS) rc = clSetKernelArg(ss->kr, 1, sizeof so, &so);
   if (rc == CL_SUCCESS) rc = clSetKernelArg(ss->kr, 2, sizeof first, &first);

@@ -87,8 +87,9 @@ uint32_t vd_sums_base(const struct vd_sums *ss);
 /* A checksum kernel's work-group size: at most cap, a multiple of
  * VD_SUM_LANES; 0 when the device cannot run LANES work-items of it. */
 size_t vd_sums_wg(cl_kernel k, cl_device_id dev, size_t cap);
-/* Work-items for vd_sum_range over n blocks in work-groups of wg. */
-size_t vd_sums_global(uint64_t n, size_t wg);
+/* Work-items for vd_sum_range over n blocks in work-groups of wg, at
+ * most max_groups of them (0: as many as a GPU runs at once). */
+size_t vd_sums_global(uint64_t n, size_t wg, size_t max_groups);
 
 /* A device's scrubber: its own queue beside the workers', made on first
  * use, for whole-extent checks and the fault route's bit flips. */
@@ -100,6 +101,7 @@ struct vd_scrubber {
   cl_kernel kr, kf;           /* vd_sum_range (SCRUB), vd_flip */
   cl_mem res;
   size_t wg;
+  size_t max_groups;          /* half of what the device runs at once */
 };
 void vd_scrubber_init(struct vd_scrubber *sc, cl_program prog, struct vd_device *dev);
 void vd_scrubber_fini(struct vd_scrubber *sc);
