@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "pool.h"
 #include "sums.h"
@@ -93,6 +94,23 @@ cl_int vd_scrubber_ready(struct vd_scrubber *sc)
   return rc;
 }
 
+/* Wait for ev by looking every 20 us, asleep in between: a blocking
+ * call into NVIDIA's driver for the whole of a piece kept the I/O
+ * threads' calls out (the driver's lock, bench/RESULTS.md). */
+static cl_int wait_sleeping(cl_command_queue q, cl_event ev)
+{
+  const struct timespec nap = { 0, 20000 };
+  cl_int st = CL_QUEUED, rc = clFlush(q);
+
+  while (rc == CL_SUCCESS) {
+    rc = clGetEventInfo(ev, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof st, &st, NULL);
+    if (rc != CL_SUCCESS || st <= CL_COMPLETE)
+      break;
+    nanosleep(&nap, NULL);
+  }
+  return rc != CL_SUCCESS ? rc : st < 0 ? st : CL_SUCCESS;
+}
+
 /* One run of the SCRUB kernel over [first, first + n). */
 int vd_scrubber_run(struct vd_scrubber *sc, struct vd_extent *ext, uint64_t first, uint64_t n,
                     uint32_t *bad, unsigned cap, uint64_t *nbad)
@@ -124,8 +142,14 @@ int vd_scrubber_run(struct vd_scrubber *sc, struct vd_extent *ext, uint64_t firs
   if (rc == CL_SUCCESS) rc = clSetKernelArg(sc->kr, 6, sizeof ri, &ri);
   if (rc == CL_SUCCESS)
     rc = clEnqueueNDRangeKernel(sc->q, sc->kr, 1, NULL, &global, &local, 0, NULL, NULL);
-  if (rc == CL_SUCCESS)
-    rc = clEnqueueReadBuffer(sc->q, sc->res, CL_TRUE, 0, sizeof head, head, 0, NULL, NULL);
+  if (rc == CL_SUCCESS) {
+    cl_event ev;
+    rc = clEnqueueReadBuffer(sc->q, sc->res, CL_FALSE, 0, sizeof head, head, 0, NULL, &ev);
+    if (rc == CL_SUCCESS) {
+      rc = wait_sleeping(sc->q, ev);
+      clReleaseEvent(ev);
+    }
+  }
   if (rc == CL_SUCCESS && head[0] && cap)
     rc = clEnqueueReadBuffer(sc->q, sc->res, CL_TRUE, 8,
                              (head[0] < head[1] ? head[0] : head[1]) * 4, bad, 0, NULL, NULL);
