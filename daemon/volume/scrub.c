@@ -53,7 +53,7 @@ int vd_volume_flip_copy(struct vd_engine *eng, struct vd_volume *v, uint64_t off
   return rc;
 }
 
-#define SCRUB_PIECE (16384u)   /* blocks one kernel run checks: 64 MiB */
+#define SCRUB_PIECE (131072u)  /* blocks one kernel run checks: 512 MiB, ~1 ms on an H200 */
 #define SCRUB_CAP 1024u        /* bad blocks one run names */
 
 /* The volume offset of byte ext_off of logical part d's extent i; false
