@@ -3,7 +3,7 @@
  * device and striped over all of them (and, with --mirror N, mirrored over
  * them in N copies), with a verify pass at the end, then for volumes with
  * integrity a timed scrub (with --scrub-load, also beside a 4 KiB random
- * job); with --latency, QD1 latency instead (engine-lat.c). */
+ * job, in pieces of each size given); with --latency, QD1 latency instead (engine-lat.c). */
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
@@ -44,6 +44,8 @@ struct opts {
   unsigned mirror;        /* copies of a mirror to run the jobs on too; 0: none */
   bool latency;           /* QD1 latency jobs instead of the throughput jobs */
   bool scrub_load;        /* scrubs timed beside a 4 KiB job too */
+  uint64_t pieces[8];     /* with it: the scrub's piece sizes to try (0: default) */
+  unsigned npieces;
   enum vd_idle_mode idle;
   uint64_t idle_max;
   uint64_t poll_ns;
@@ -254,6 +256,7 @@ static void print_profile(const char *label, const char *job, unsigned ndev, dou
 struct scrub_loop {
   struct vd_engine *eng;
   struct vd_volume *v;
+  uint64_t piece;
   atomic_bool stop;
   unsigned done;
   double t0, t_last;
@@ -268,7 +271,7 @@ static void *scrub_loop_main(void *arg)
 
   l->t0 = l->t_last = now();
   while (!atomic_load(&l->stop)) {
-    struct vd_scrub_ctl sc = { .eng = l->eng };
+    struct vd_scrub_ctl sc = { .eng = l->eng, .piece = l->piece };
     if (vd_volume_scrub(&sc, l->v, err, sizeof err) || sc.bad) {
       fprintf(stderr, "engine-bench: scrub under load: %s (%llu bad)\n",
               sc.bad ? "bad blocks" : err, (unsigned long long)sc.bad);
@@ -290,13 +293,15 @@ static int scrub_under_load(struct vd_engine *eng, struct vd_volume *v, struct r
                             unsigned ndev)
 {
   static const enum vd_op ops[] = { VD_OP_READ, VD_OP_WRITE };
+  unsigned np = o->npieces ? o->npieces : 1;
 
-  for (unsigned i = 0; i < 2; i++) {
-    struct scrub_loop l = { .eng = eng, .v = v };
+  for (unsigned i = 0; i < 2 * np; i++) {
+    struct scrub_loop l = { .eng = eng, .v = v, .piece = o->pieces[i / 2] };
+    char psz[32];
     pthread_t th;
     double iops;
 
-    r->op = ops[i];
+    r->op = ops[i % 2];
     r->random = true;
     r->bs = 4096;
     if (pthread_create(&th, NULL, scrub_loop_main, &l))
@@ -306,8 +311,10 @@ static int scrub_under_load(struct vd_engine *eng, struct vd_volume *v, struct r
     pthread_join(th, NULL);
     if (iops < 0 || l.rc || !l.done)
       return -1;
-    printf("# %s: scrub during 4K rand-%s qd %u: %.2f GB/s (%.2f per device, %u scrubs), "
-           "the job %.0f IOPS meanwhile\n", label, i ? "write" : "read", o->qds[0],
+    printf("# %s: scrub in pieces of %s during 4K rand-%s qd %u: %.2f GB/s (%.2f per device, "
+           "%u scrubs), the job %.0f IOPS meanwhile\n", label,
+           l.piece ? vd_format_size(l.piece, psz, sizeof psz) : "512 MiB", i % 2 ? "write" : "read",
+           o->qds[0],
            (double)v->size * l.done / (l.t_last - l.t0) / 1e9,
            (double)v->size * l.done / (l.t_last - l.t0) / 1e9 / ndev, l.done, iops);
   }
@@ -659,7 +666,7 @@ int main(int argc, char **argv)
     { "idle", 1, NULL, 'I' }, { "idle-max", 1, NULL, 'X' }, { "poll-ns", 1, NULL, 'P' },
     { "profile", 0, NULL, 'R' }, { "small-min", 1, NULL, 'm' },
     { "fill", 1, NULL, 'F' }, { "integrity", 1, NULL, 'i' }, { "mirror", 1, NULL, 'Y' },
-    { "scrub-load", 0, NULL, 'Z' }, { NULL, 0, NULL, 0 },
+    { "scrub-load", 2, NULL, 'Z' }, { NULL, 0, NULL, 0 },
   };
   struct opts o = { .size = 256ull << 20, .seconds = 2, .qd = 32, .qds = { 32 }, .nqd = 1, .unit = 0,
                     .extent = 1ull << 30, .modes = 1u << VD_SMALL_ON,
@@ -702,7 +709,12 @@ int main(int argc, char **argv)
     case 'M': o.small_max = size_arg("small-max", optarg); break;
     case 'T': o.small_stage = size_arg("small-stage", optarg); break;
     case 'L': o.latency = true; break;
-    case 'Z': o.scrub_load = true; break;
+    case 'Z':
+      o.scrub_load = true;
+      for (char *tok = optarg ? strtok(optarg, ",") : NULL; tok && o.npieces < 8;
+           tok = strtok(NULL, ","))
+        o.pieces[o.npieces++] = size_arg("scrub-load", tok);
+      break;
     case 'I':
       if (!strcmp(optarg, "spin")) o.idle = VD_IDLE_SPIN;
       else if (!strcmp(optarg, "block")) o.idle = VD_IDLE_BLOCK;
@@ -740,7 +752,8 @@ int main(int argc, char **argv)
               "  [--small-batch off|on|both] [--small-max SIZE] [--small-stage SIZE]\n"
               "  [--latency] [--idle spin|block|off] [--idle-max SIZE]\n"
               "  [--poll-ns NS|off] [--small-min N] [--fill N] [--profile]\n"
-              "  [--integrity KIND[,KIND..]|both|all] [--mirror COPIES] [--scrub-load]\n");
+              "  [--integrity KIND[,KIND..]|both|all] [--mirror COPIES]\n"
+              "  [--scrub-load[=PIECE[,PIECE..]]]\n");
       return 2;
     }
   }

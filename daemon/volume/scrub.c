@@ -147,6 +147,7 @@ static int scrub_piece(struct vd_scrub_ctl *c, struct vd_volume *v, uint32_t d, 
   struct vd_target *t = &v->target;
   struct vd_extent *e = NULL;
   uint64_t nbad = 0, blocks;
+  uint64_t piece = c->piece >= VD_SUM_BLOCK ? c->piece / VD_SUM_BLOCK : SCRUB_PIECE;
   bool skip;
   int rc = 0;
 
@@ -154,7 +155,7 @@ static int scrub_piece(struct vd_scrub_ctl *c, struct vd_volume *v, uint32_t d, 
   if (i < vd_map_extent_count(&t->map, d))
     e = atomic_load(&t->ext[d][i]);
   blocks = e ? vd_extent_bytes(e) / VD_SUM_BLOCK : 0;
-  *n = first < blocks ? (blocks - first < SCRUB_PIECE ? blocks - first : SCRUB_PIECE) : 0;
+  *n = first < blocks ? (blocks - first < piece ? blocks - first : piece) : 0;
   skip = *n && stale_leg(t, d, e);
   if (*n && !skip && vd_extent_sums(e))
     rc = vd_engine_scrub(c->eng, e, first, *n, bad, SCRUB_CAP, &nbad);
