@@ -53,7 +53,22 @@ int vd_volume_flip_copy(struct vd_engine *eng, struct vd_volume *v, uint64_t off
   return rc;
 }
 
-#define SCRUB_PIECE (131072u)  /* blocks one kernel run checks: 512 MiB, ~1 ms on an H200 */
+/* How much one kernel run checks.  A run holds the GPU from the I/O's
+ * kernels (on an H200 the two share its time, and the driver has no
+ * queue priorities), so the piece sets the trade: on an H200 under 4 KiB I/O
+ * at QD32, 256 MiB scrubs at 560 GB/s with a quarter of the I/O going
+ * on, 64 MiB at 290 GB/s with half (bench/RESULTS.md).  A paced scrub
+ * takes a 64th of its rate per piece, at least 4 MiB, so each stall of
+ * the I/O stays in the tens of microseconds. */
+#define PIECE_MAX (256ull << 20)
+#define PIECE_MIN (4ull << 20)
+
+/* The bytes of one piece for c. */
+static uint64_t piece_bytes(const struct vd_scrub_ctl *c)
+{
+  uint64_t b = c->piece ? c->piece : c->rate ? c->rate / 64 : PIECE_MAX;
+  return b < PIECE_MIN ? PIECE_MIN : b > PIECE_MAX && !c->piece ? PIECE_MAX : b;
+}
 #define SCRUB_CAP 1024u        /* bad blocks one run names */
 
 /* The volume offset of byte ext_off of logical part d's extent i; false
@@ -147,7 +162,7 @@ static int scrub_piece(struct vd_scrub_ctl *c, struct vd_volume *v, uint32_t d, 
   struct vd_target *t = &v->target;
   struct vd_extent *e = NULL;
   uint64_t nbad = 0, blocks;
-  uint64_t piece = c->piece >= VD_SUM_BLOCK ? c->piece / VD_SUM_BLOCK : SCRUB_PIECE;
+  uint64_t piece = piece_bytes(c) / VD_SUM_BLOCK;
   bool skip;
   int rc = 0;
 

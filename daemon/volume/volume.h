@@ -236,7 +236,7 @@ int vd_volume_flip(struct vd_engine *eng, struct vd_volume *v, uint64_t off, uin
 struct vd_scrub_ctl {
   struct vd_engine *eng;
   uint64_t rate;
-  uint64_t piece;                         /* bytes one kernel run checks; 0: 512 MiB */
+  uint64_t piece;                         /* bytes one kernel run checks; 0: by rate */
   bool (*cancelled)(void *arg);           /* polled between pieces */
   void (*progress)(void *arg, uint64_t bytes);
   void *arg;
