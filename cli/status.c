@@ -139,6 +139,39 @@ static int print_lost(json_t *devs, json_t *vols)
   return n;
 }
 
+/* A line per volume whose checksums found something: reads that failed
+ * with EIO and blocks the last scrub could not repair; another for bad
+ * blocks repaired (by reads, and in the last scrub: a scrub repairs
+ * through reads, so the two may count the same block). */
+static int print_integrity(json_t *vols)
+{
+  size_t i;
+  json_t *vol;
+  int n = 0;
+
+  json_array_foreach(vols, i, vol) {
+    json_t *sc = json_object_get(vol, "scrub");
+    unsigned long long errs = vctl_u64(vol, "checksum_errors");
+    unsigned long long bad = vctl_u64(sc, "last_bad_blocks");
+    unsigned long long fixed = vctl_u64(sc, "last_repaired_blocks");
+    unsigned long long healed =
+        vctl_u64(vol, "checksum_repaired") + vctl_u64(vol, "parity_repaired");
+    if (errs || bad > fixed) {
+      printf("\n  volume %s: data in VRAM changed since it was written: %llu reads failed "
+             "with EIO, the last scrub found %llu bad blocks it could not repair (see "
+             "docs/integrity.md)", vctl_str(vol, "name", "?"), errs, bad - fixed);
+      n++;
+    }
+    if (healed || fixed) {
+      printf("\n  volume %s: bad blocks were repaired (%llu since start, %llu in the last "
+             "scrub): the memory under it changes; watch its device",
+             vctl_str(vol, "name", "?"), healed, fixed);
+      n++;
+    }
+  }
+  return n;
+}
+
 /* A line per device that takes no new volumes but is not lost (draining,
  * drained), holds allocations inside a reserve raised since, or could not
  * give back what another process wanted (a yield with nowhere to go). */
@@ -204,6 +237,7 @@ static void print_warnings(json_t *root, json_t *pool, json_t *devs, json_t *vol
   printf("warnings:");
   n += print_lost(devs, vols);
   n += print_placement(devs);
+  n += print_integrity(vols);
   n += print_nbd_exposure(root);
   if (json_is_false(json_object_get(st, "saving")) && ++n)
     printf("\n  volume definitions are NOT saved (%s): creates and deletes are refused",

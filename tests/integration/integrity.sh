@@ -114,7 +114,9 @@ lines=$(grep -c "checksum mismatch" "$tmpdir/vramd.log" || true)
 grep -q "volume i[012]: checksum mismatch in the block at offset [0-9]* on cpu[01]" \
   "$tmpdir/vramd.log" || fail "no log line names volume, offset and device"
 [ "$lines" -le 100 ] || fail "$lines log lines for $sum mismatches: not rate-limited"
-pass "$sum mismatches counted (devices $d0 + $d1), in metrics and volume show; $lines log lines"
+"$VRAMCTL" status | grep -q "volume i0: data in VRAM changed since it was written: $n reads" ||
+  fail "vramctl status: $("$VRAMCTL" status | sed -n '/^warnings/,/^$/p')"
+pass "$sum mismatches counted (devices $d0 + $d1), in metrics, volume show and status; $lines log lines"
 
 # A scrub (a job, run by the GPUs) finds the same blocks: all of them.
 for v in i0 i1 i2; do

@@ -120,6 +120,8 @@ d1=$(metric 'vramd_device_parity_repaired_total{gpu="cpu1"}')
   fail "devices count $d0 + $d1 rebuilt blocks, volumes $total"
 "$VRAMCTL" volume show p0 | grep -q "integrity: crc32c+parity (100 bad blocks rebuilt from parity, 2 reads failed" ||
   fail "volume show: $("$VRAMCTL" volume show p0 | grep integrity)"
+"$VRAMCTL" status | grep -q "volume p1: bad blocks were repaired (80 since start" ||
+  fail "vramctl status: $("$VRAMCTL" status | sed -n '/^warnings/,/^$/p')"
 grep -q "volume p[012]: checksum mismatch in the block at offset [0-9]* on cpu[01]: rebuilt from parity" \
   "$tmpdir/vramd.log" || fail "no log line names volume, offset and device"
 lines=$(grep -c "rebuilt from parity" "$tmpdir/vramd.log" || true)
