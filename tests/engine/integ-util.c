@@ -1,5 +1,6 @@
 /* integ-util.c: requests in flight at once, and checksums and parity of a
  * volume's extents against the CPU's (see integ-util.h). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,6 +8,32 @@
 #include "crc32c.h"
 #include "pool-cl.h"
 #include "integ-util.h"
+
+/* One pool of two PoCL devices and its engine. */
+int integ_open(const char *name, struct vd_pool **pool, struct vd_engine **eng)
+{
+  struct vd_pool_config pc = { .types = VD_DEV_CPU };
+  char err[512];
+
+  setenv("POCL_DEVICES", "pthread pthread", 0);
+  if (vd_pool_open(&pc, pool, err, sizeof err) ||
+      vd_engine_start(*pool, NULL, eng, err, sizeof err)) {
+    fprintf(stderr, "%s: %s\n", name, err);
+    return 1;
+  }
+  if (vd_pool_count(*pool) < 2) {
+    fprintf(stderr, "%s: needs two devices\n", name);
+    return 1;
+  }
+  return 0;
+}
+
+/* Stop the engine, then close the pool. */
+void integ_close(struct vd_pool *pool, struct vd_engine *eng)
+{
+  vd_engine_stop(eng);
+  vd_pool_close(pool);
+}
 
 /* xorshift64. */
 uint64_t rnd(uint64_t *s)

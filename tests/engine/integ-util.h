@@ -10,6 +10,12 @@
 #include "engine.h"
 #include "volume.h"
 
+/* One pool of two PoCL devices and its engine, for test program name:
+ * 0, or 1 with a message. */
+int integ_open(const char *name, struct vd_pool **pool, struct vd_engine **eng);
+/* Close what integ_open opened. */
+void integ_close(struct vd_pool *pool, struct vd_engine *eng);
+
 /* xorshift64. */
 uint64_t rnd(uint64_t *s);
 

@@ -365,26 +365,13 @@ static const struct vd_suite suites[] = {
 /* One pool of two PoCL devices and its engine. */
 static int setup(void)
 {
-  struct vd_pool_config pc = { .types = VD_DEV_CPU };
-
-  setenv("POCL_DEVICES", "pthread pthread", 0);
-  if (vd_pool_open(&pc, &pool, err, sizeof err) ||
-      vd_engine_start(pool, NULL, &eng, err, sizeof err)) {
-    fprintf(stderr, "test_parity: %s\n", err);
-    return 1;
-  }
-  if (vd_pool_count(pool) < 2) {
-    fprintf(stderr, "test_parity: needs two devices\n");
-    return 1;
-  }
-  return 0;
+  return integ_open("test_parity", &pool, &eng);
 }
 
 /* Close what setup opened. */
 static void teardown(void)
 {
-  vd_engine_stop(eng);
-  vd_pool_close(pool);
+  integ_close(pool, eng);
 }
 
 VD_TEST_PROGRAM(suites, setup, teardown);
