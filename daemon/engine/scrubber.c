@@ -10,8 +10,6 @@
 #include "sums.h"
 #include "util.h"
 
-#include <CL/cl_ext.h>
-
 #define SCRUB_CAP 1024u   /* bad blocks one run reports by index */
 #define WG_SCRUB 256u     /* work-items per group: 8 blocks at a time */
 /* Scrub work-groups per compute unit: 4 of 256 work-items fill half of
@@ -42,25 +40,6 @@ void vd_scrubber_fini(struct vd_scrubber *sc)
   pthread_mutex_destroy(&sc->lock);
 }
 
-/* The scrubber's queue: low priority where the driver has the hint, so
- * the I/O's kernels are scheduled ahead of a scrub's waiting
- * work-groups instead of waiting behind a whole scrub kernel. */
-static cl_command_queue make_queue(const char *id, cl_context ctx, cl_device_id d, cl_int *rc)
-{
-  static const cl_queue_properties low[] = { CL_QUEUE_PRIORITY_KHR, CL_QUEUE_PRIORITY_LOW_KHR,
-                                             0 };
-  cl_command_queue q = NULL;
-
-  if (vd_cl_has_ext(d, "cl_khr_priority_hints")) {
-    q = clCreateCommandQueueWithProperties(ctx, d, low, rc);
-    if (q) {
-      vd_info("%s: scrubs run on a queue of low priority", id);
-      return q;
-    }
-  }
-  return clCreateCommandQueueWithProperties(ctx, d, NULL, rc);
-}
-
 /* Make the queue, kernels and result buffer once; under sc->lock. */
 cl_int vd_scrubber_ready(struct vd_scrubber *sc)
 {
@@ -72,7 +51,7 @@ cl_int vd_scrubber_ready(struct vd_scrubber *sc)
   if (!sc->prog)
     return CL_INVALID_PROGRAM;
   if (!sc->q)
-    sc->q = make_queue(vd_device_info(sc->dev)->id, ctx, vd_device_cl(sc->dev), &rc);
+    sc->q = clCreateCommandQueueWithProperties(ctx, vd_device_cl(sc->dev), NULL, &rc);
   if (rc == CL_SUCCESS && !sc->kr)
     sc->kr = clCreateKernel(sc->prog, VD_SUM_RANGE_NAME, &rc);
   if (rc == CL_SUCCESS && !sc->kf)

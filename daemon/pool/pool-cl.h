@@ -18,7 +18,5 @@ bool vd_cl_error_gone(cl_int e);
 /* Wait for an event: CL_SUCCESS, or the wait's error, or the command's
  * negative execution status. */
 cl_int vd_cl_event_wait(cl_event ev);
-/* True if the device's extension string names ext. */
-bool vd_cl_has_ext(cl_device_id d, const char *ext);
 
 #endif

@@ -30,7 +30,7 @@ static bool dev_value(cl_device_id d, cl_device_info what, void *v, size_t len)
 }
 
 /* True if the device's extension string names ext. */
-bool vd_cl_has_ext(cl_device_id d, const char *ext)
+static bool dev_has_ext(cl_device_id d, const char *ext)
 {
   char buf[8192];
   size_t n = strlen(ext);
@@ -45,20 +45,20 @@ bool vd_cl_has_ext(cl_device_id d, const char *ext)
 static void dev_identity(cl_device_id d, struct vd_device_info *in)
 {
   unsigned char uuid[16];
-  if (vd_cl_has_ext(d, "cl_khr_device_uuid") &&
+  if (dev_has_ext(d, "cl_khr_device_uuid") &&
       dev_value(d, VD_CL_DEVICE_UUID_KHR, uuid, sizeof uuid)) {
     snprintf(in->uuid, sizeof in->uuid,
              "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
              uuid[0], uuid[1], uuid[2], uuid[3], uuid[4], uuid[5], uuid[6], uuid[7],
              uuid[8], uuid[9], uuid[10], uuid[11], uuid[12], uuid[13], uuid[14], uuid[15]);
   }
-  if (vd_cl_has_ext(d, "cl_khr_pci_bus_info")) {
+  if (dev_has_ext(d, "cl_khr_pci_bus_info")) {
     struct { cl_uint domain, bus, device, function; } pci;
     if (dev_value(d, VD_CL_DEVICE_PCI_BUS_INFO_KHR, &pci, sizeof pci))
       snprintf(in->pci_bus_id, sizeof in->pci_bus_id, "%04x:%02x:%02x.%x",
                pci.domain & 0xffff, pci.bus & 0xff, pci.device & 0x1f, pci.function & 7);
   }
-  if (!in->pci_bus_id[0] && vd_cl_has_ext(d, "cl_nv_device_attribute_query")) {
+  if (!in->pci_bus_id[0] && dev_has_ext(d, "cl_nv_device_attribute_query")) {
     cl_uint bus, slot, domain = 0;
     if (dev_value(d, VD_CL_DEVICE_PCI_BUS_ID_NV, &bus, sizeof bus) &&
         dev_value(d, VD_CL_DEVICE_PCI_SLOT_ID_NV, &slot, sizeof slot)) {
@@ -67,7 +67,7 @@ static void dev_identity(cl_device_id d, struct vd_device_info *in)
                domain & 0xffff, bus & 0xff, (slot >> 3) & 0x1f, slot & 7);
     }
   }
-  if (!in->pci_bus_id[0] && vd_cl_has_ext(d, "cl_amd_device_attribute_query")) {
+  if (!in->pci_bus_id[0] && dev_has_ext(d, "cl_amd_device_attribute_query")) {
     union { struct { cl_uint type, data[5]; } raw;
             struct { cl_uint type; char unused[17]; cl_char bus, device, function; } pcie; } topo;
     if (dev_value(d, VD_CL_DEVICE_TOPOLOGY_AMD, &topo, sizeof topo) && topo.raw.type == 1)
@@ -111,7 +111,7 @@ static uint64_t query_free(struct vd_device *dev, unsigned ncpu, const char **so
   } else if (vd_nvml_free(in->pci_bus_id, &free_b) == 0) {
     *source = "nvml";
     return free_b < in->total_bytes ? free_b : in->total_bytes;
-  } else if (vd_cl_has_ext(dev->cl, "cl_amd_device_attribute_query")) {
+  } else if (dev_has_ext(dev->cl, "cl_amd_device_attribute_query")) {
     size_t kb[2] = { 0, 0 };
     if (dev_value(dev->cl, VD_CL_DEVICE_GLOBAL_FREE_MEMORY_AMD, kb, sizeof kb) && kb[0]) {
       *source = "amd";
