@@ -35,6 +35,18 @@ static void device_bytes(struct vd_buf *b, struct vramd *d, const char *name,
   }
 }
 
+/* A counter per device, from the engine. */
+static void device_count(struct vd_buf *b, struct vramd *d, const char *name, const char *help,
+                         uint64_t (*get)(const struct vd_engine *eng, unsigned dev))
+{
+  char l[64];
+  vd_prom_family(b, name, "counter", help);
+  for (unsigned i = 0; i < vd_pool_count(d->pool); i++) {
+    snprintf(l, sizeof l, GPU_LABEL, vd_device_info(vd_pool_device(d->pool, i))->id);
+    vd_prom_sample(b, name, l, (double)get(d->eng, i));
+  }
+}
+
 /* Per-device gauges and counters. */
 static void device_metrics(struct vramd *d, struct vd_buf *b)
 {
@@ -85,20 +97,12 @@ static void device_metrics(struct vramd *d, struct vd_buf *b)
                "Bytes copied from the device to the host.", false);
   device_bytes(b, d, "vramd_device_written_bytes_total",
                "Bytes copied from the host to the device.", true);
-  vd_prom_family(b, "vramd_device_checksum_errors_total", "counter",
-                 "Blocks whose checksum did not match when read from the device (integrity).");
-  for (unsigned i = 0; i < n; i++) {
-    snprintf(l, sizeof l, "gpu=\"%s\"", vd_device_info(vd_pool_device(d->pool, i))->id);
-    vd_prom_sample(b, "vramd_device_checksum_errors_total", l,
-                   (double)vd_engine_device_sum_errors(d->eng, i));
-  }
-  vd_prom_family(b, "vramd_device_parity_repaired_total", "counter",
-                 "Bad blocks reads on the device rebuilt from parity (integrity crc32c+parity).");
-  for (unsigned i = 0; i < n; i++) {
-    snprintf(l, sizeof l, "gpu=\"%s\"", vd_device_info(vd_pool_device(d->pool, i))->id);
-    vd_prom_sample(b, "vramd_device_parity_repaired_total", l,
-                   (double)vd_engine_device_par_repaired(d->eng, i));
-  }
+  device_count(b, d, "vramd_device_checksum_errors_total",
+               "Blocks whose checksum did not match when read from the device (integrity).",
+               vd_engine_device_sum_errors);
+  device_count(b, d, "vramd_device_parity_repaired_total",
+               "Bad blocks reads on the device rebuilt from parity (integrity crc32c+parity).",
+               vd_engine_device_par_repaired);
 }
 
 /* One family with one sample per volume, from a per-volume getter. */
