@@ -67,7 +67,10 @@ int vd_volume_flip_copy(struct vd_engine *eng, struct vd_volume *v, uint64_t off
 static uint64_t piece_bytes(const struct vd_scrub_ctl *c)
 {
   uint64_t b = c->piece ? c->piece : c->rate ? c->rate / 64 : PIECE_MAX;
-  return b < PIECE_MIN ? PIECE_MIN : b > PIECE_MAX && !c->piece ? PIECE_MAX : b;
+
+  if (!c->piece && b > PIECE_MAX)
+    b = PIECE_MAX; /* a caller's own piece may be larger */
+  return b < PIECE_MIN ? PIECE_MIN : b;
 }
 #define SCRUB_CAP 1024u        /* bad blocks one run names */
 
