@@ -98,7 +98,10 @@ done
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 after=$(dev_field cpu1 allocated_bytes)
 [ "$after" -le $(( before - 48 * M )) ] || fail "yield: cpu1 held $before, then $after"
-"$VRAMCTL" job list -H -o kind,target,state | grep -q "yield.*cpu1.*done" || fail "no yield job: $("$VRAMCTL" job list)"
+# The memory is free before the job is marked done: wait for both.
+yield_done() { "$VRAMCTL" job list -H -o kind,target,state | grep -q "yield.*cpu1.*done"; }
+for _ in $(seq 1 50); do yield_done && break; sleep 0.1; done
+yield_done || fail "no yield job: $("$VRAMCTL" job list)"
 [ "$(dev_field cpu1 yield_short_bytes)" = 0 ] || fail "short: $(dev_field cpu1 yield_short_bytes)"
 timeout 60 fio --name=check --ioengine=nbd "--uri=$(nbd_uri v0)" --rw=read --bs=1M --size=128M \
   --output="$tmpdir/fio.out" || fail "reads after a yield"
