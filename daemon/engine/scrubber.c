@@ -16,6 +16,8 @@
  * an NVIDIA SM (2048), so the I/O's kernels find room beside a scrub
  * instead of waiting for its whole launch to drain. */
 #define SCRUB_GROUPS_PER_CU 4u
+/* A piece is waited for asleep, looking every 20 us (vd_cl_event_nap). */
+#define SCRUB_NAP_NS 20000u
 
 /* Nothing made yet: the queue, kernels and buffer come on first use. */
 void vd_scrubber_init(struct vd_scrubber *sc, cl_program prog, struct vd_device *dev)
@@ -73,23 +75,6 @@ cl_int vd_scrubber_ready(struct vd_scrubber *sc)
   return rc;
 }
 
-/* Wait for ev by looking every 20 us, asleep in between: a blocking
- * call into NVIDIA's driver for the whole of a piece kept the I/O
- * threads' calls out (the driver's lock, bench/RESULTS.md). */
-static cl_int wait_sleeping(cl_command_queue q, cl_event ev)
-{
-  const struct timespec nap = { 0, 20000 };
-  cl_int st = CL_QUEUED, rc = clFlush(q);
-
-  while (rc == CL_SUCCESS) {
-    rc = clGetEventInfo(ev, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof st, &st, NULL);
-    if (rc != CL_SUCCESS || st <= CL_COMPLETE)
-      break;
-    nanosleep(&nap, NULL);
-  }
-  return rc != CL_SUCCESS ? rc : st < 0 ? st : CL_SUCCESS;
-}
-
 /* One run of the SCRUB kernel over [first, first + n). */
 int vd_scrubber_run(struct vd_scrubber *sc, struct vd_extent *ext, uint64_t first, uint64_t n,
                     uint32_t *bad, unsigned cap, uint64_t *nbad)
@@ -125,7 +110,9 @@ int vd_scrubber_run(struct vd_scrubber *sc, struct vd_extent *ext, uint64_t firs
     cl_event ev;
     rc = clEnqueueReadBuffer(sc->q, sc->res, CL_FALSE, 0, sizeof head, head, 0, NULL, &ev);
     if (rc == CL_SUCCESS) {
-      rc = wait_sleeping(sc->q, ev);
+      rc = clFlush(sc->q);
+      if (rc == CL_SUCCESS)
+        rc = vd_cl_event_nap(ev, SCRUB_NAP_NS);
       clReleaseEvent(ev);
     }
   }

@@ -42,6 +42,24 @@ cl_int vd_cl_event_wait(cl_event ev)
   return info;
 }
 
+/* Wait for ev by looking every nap_ns, asleep in between: a thread
+ * blocked inside NVIDIA's driver for a long command keeps the other
+ * threads' calls out (bench/RESULTS.md, "Scrub while the volume serves
+ * I/O").  The caller has flushed ev's queue. */
+cl_int vd_cl_event_nap(cl_event ev, uint64_t nap_ns)
+{
+  const struct timespec nap = { (time_t)(nap_ns / 1000000000u), (long)(nap_ns % 1000000000u) };
+  cl_int st = CL_QUEUED, rc;
+
+  for (;;) {
+    rc = clGetEventInfo(ev, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof st, &st, NULL);
+    if (rc != CL_SUCCESS || st <= CL_COMPLETE)
+      break;
+    nanosleep(&nap, NULL);
+  }
+  return rc != CL_SUCCESS ? rc : st < 0 ? st : CL_SUCCESS;
+}
+
 /* One tiny transfer from the committed probe buffer through the admin
  * queue (not the worker's, which may be the one that broke). */
 static cl_int probe(struct vd_device *dev)

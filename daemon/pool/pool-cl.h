@@ -18,5 +18,8 @@ bool vd_cl_error_gone(cl_int e);
 /* Wait for an event: CL_SUCCESS, or the wait's error, or the command's
  * negative execution status. */
 cl_int vd_cl_event_wait(cl_event ev);
+/* The same, looking at the event's status every nap_ns, asleep in
+ * between, instead of blocking inside the driver (see health.c). */
+cl_int vd_cl_event_nap(cl_event ev, uint64_t nap_ns);
 
 #endif
