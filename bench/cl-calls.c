@@ -38,9 +38,20 @@
  * --register also wraps it in a CL_MEM_USE_HOST_PTR buffer in each other
  * device's context (and maps it), which may pin it there too.
  *
+ * --blocker MODE[,MODE..] asks whether a thread that waits inside the
+ * driver keeps the others out.  Beside the measured threads, one more
+ * thread on device 0 (same context, a queue of its own) runs a kernel of
+ * one work-group for about a millisecond, over and over, and waits for
+ * each run: block (clWaitForEvents), finish (clFinish), read (a blocking
+ * 4-byte read queued behind it), nap (its status every 20 us, asleep in
+ * between) or spin (its status, without pause); none runs no such thread.
+ * All devices' threads run at once, and each mode's calls/s is given
+ * against none's.
+ *
  * Usage: cl-calls [--device-types gpu|cpu] [--seconds S] [--xfer SIZE]
  *                 [--read|--kernel|--batch [--no-marker]]
- *                 [--processes | --dlmopen LIB [--shared-host [--register]]] */
+ *                 [--processes | --dlmopen LIB [--shared-host [--register]]]
+ *                 [--blocker MODE[,MODE..]] */
 #define _GNU_SOURCE
 #define CL_TARGET_OPENCL_VERSION 300
 #include <CL/cl.h>
@@ -87,7 +98,12 @@ static double now(void)
 }
 
 static const char *src =
-  "__kernel void bump(__global uint *b, uint slot) { b[slot * 1024 + get_global_id(0)] += 1; }";
+  "__kernel void bump(__global uint *b, uint slot) { b[slot * 1024 + get_global_id(0)] += 1; }\n"
+  "__kernel void spin(__global uint *b, uint n) {\n"
+  "  uint x = get_global_id(0);\n"
+  "  for (uint i = 0; i < n; i++) x = x * 1664525u + 1013904223u;\n"
+  "  if (x == 1u) b[0] = x;\n"
+  "}\n";
 
 /* Set one device up: context, queue, buffers, the kernel; 0 or the CL error. */
 static cl_int dev_open(struct dev *d)
@@ -320,13 +336,193 @@ static int run_processes(cl_device_type types, double secs, bool read, bool kern
   return 0;
 }
 
+enum { B_NONE, B_BLOCK, B_FINISH, B_READ, B_NAP, B_SPIN, B_MODES };
+static const char *const bmode_name[B_MODES] = { "none", "block", "finish", "read", "nap",
+                                                 "spin" };
+
+/* --blocker: the waiting thread, on device 0's context. */
+struct blocker {
+  struct dev *d;
+  cl_command_queue q;
+  cl_kernel k;
+  cl_uint iters;         /* spin loop length for about 1 ms */
+  int mode;
+  atomic_bool stop;
+  unsigned long long runs;
+  double run_s;          /* one run, alone */
+  int err;
+  pthread_t t;
+};
+
+/* Queue one spin run; its event, or NULL with b->err set. */
+static cl_event spin_run(struct blocker *b)
+{
+  size_t g = 64, l = 64;
+  cl_event ev = NULL;
+  b->err = clSetKernelArg(b->k, 0, sizeof b->d->buf, &b->d->buf);
+  if (!b->err)
+    b->err = clSetKernelArg(b->k, 1, sizeof b->iters, &b->iters);
+  if (!b->err)
+    b->err = clEnqueueNDRangeKernel(b->q, b->k, 1, NULL, &g, &l, 0, NULL, &ev);
+  return b->err ? NULL : ev;
+}
+
+/* Wait for ev as the mode says; 0 or the CL error. */
+static cl_int blocker_wait(struct blocker *b, cl_event ev)
+{
+  const struct timespec nap = { 0, 20000 };
+  cl_int st = CL_QUEUED, rc;
+  cl_uint v;
+
+  switch (b->mode) {
+  case B_BLOCK:
+    rc = clFlush(b->q);
+    return rc ? rc : clWaitForEvents(1, &ev);
+  case B_FINISH:
+    return clFinish(b->q);
+  case B_READ:
+    return clEnqueueReadBuffer(b->q, b->d->buf, CL_TRUE, 0, sizeof v, &v, 0, NULL, NULL);
+  default:
+    rc = clFlush(b->q);
+    while (!rc) {
+      rc = clGetEventInfo(ev, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof st, &st, NULL);
+      if (rc || st <= CL_COMPLETE)
+        break;
+      if (b->mode == B_NAP)
+        nanosleep(&nap, NULL);
+    }
+    return rc ? rc : st < 0 ? st : 0;
+  }
+}
+
+/* Thread: spin runs, each waited for, until told to stop. */
+static void *blocker_main(void *arg)
+{
+  struct blocker *b = arg;
+  while (!atomic_load(&b->stop) && !b->err) {
+    cl_event ev = spin_run(b);
+    if (!ev)
+      break;
+    b->err = blocker_wait(b, ev);
+    clReleaseEvent(ev);
+    b->runs++;
+  }
+  return NULL;
+}
+
+/* Make the blocker's queue and kernel on d, and size its run to about a
+ * millisecond; 0 or the CL error. */
+static cl_int blocker_open(struct blocker *b, struct dev *d)
+{
+  cl_int rc;
+  b->d = d;
+  b->q = clCreateCommandQueueWithProperties(d->ctx, d->id, NULL, &rc);
+  if (!rc)
+    b->k = clCreateKernel(d->prog, "spin", &rc);
+  b->iters = 1;
+  if (!rc) {
+    cl_event ev = spin_run(b); /* the first run pays for setting up */
+    if (!ev)
+      return b->err;
+    rc = clWaitForEvents(1, &ev);
+    clReleaseEvent(ev);
+  }
+  for (b->iters = 1u << 12; !rc; b->iters *= 2) {
+    double t0 = now();
+    cl_event ev = spin_run(b);
+    if (!ev)
+      return b->err;
+    rc = clWaitForEvents(1, &ev);
+    clReleaseEvent(ev);
+    b->run_s = now() - t0;
+    if (b->run_s >= 1e-3 || b->iters >= 1u << 30)
+      break;
+  }
+  return rc;
+}
+
+/* --blocker: each mode beside all devices' threads at once; 0 or 1. */
+static int run_blocker(struct dev *dev, cl_uint nd, const bool *modes, double secs)
+{
+  struct blocker b = { 0 };
+  double base = 0;
+  cl_int rc = blocker_open(&b, &dev[0]);
+
+  if (rc) {
+    fprintf(stderr, "cl-calls: cannot set the blocker up: OpenCL error %d\n", rc);
+    return 1;
+  }
+  printf("# blocker on device 0: one work-group spinning %u steps, %.2f ms a run alone\n",
+         b.iters, b.run_s * 1e3);
+  printf("%-8s %8s %14s %10s %14s\n", "blocker", "threads", "calls/s all", "vs none",
+         "blocker runs/s");
+  for (int m = 0; m < B_MODES; m++) {
+    atomic_bool go = false;
+    double all = 0;
+    if (!modes[m])
+      continue;
+    b.mode = m;
+    b.runs = 0;
+    b.err = 0;
+    atomic_store(&b.stop, false);
+    if (m != B_NONE && pthread_create(&b.t, NULL, blocker_main, &b)) {
+      fprintf(stderr, "cl-calls: cannot start a thread\n");
+      return 1;
+    }
+    for (cl_uint i = 0; i < nd; i++) {
+      dev[i].calls = 0;
+      dev[i].secs = secs;
+      dev[i].go = &go;
+      if (pthread_create(&dev[i].t, NULL, drive, &dev[i])) {
+        fprintf(stderr, "cl-calls: cannot start a thread\n");
+        return 1;
+      }
+    }
+    atomic_store(&go, true);
+    for (cl_uint i = 0; i < nd; i++) {
+      pthread_join(dev[i].t, NULL);
+      all += dev[i].calls / secs;
+    }
+    atomic_store(&b.stop, true);
+    if (m != B_NONE)
+      pthread_join(b.t, NULL);
+    for (cl_uint i = 0; i < nd; i++)
+      if (dev[i].err || b.err) {
+        fprintf(stderr, "cl-calls: %s: OpenCL error %d\n", dev[i].err ? "a device" : "blocker",
+                dev[i].err ? dev[i].err : b.err);
+        return 1;
+      }
+    if (m == B_NONE)
+      base = all; /* the first mode run, when asked for */
+    printf("%-8s %8u %14.0f %10.2f %14.0f\n", bmode_name[m], nd, all, base ? all / base : 0.0,
+           b.runs / secs);
+  }
+  return 0;
+}
+
+/* Parse --blocker's list into modes; 0 or -1. */
+static int parse_blocker(const char *arg, bool *modes)
+{
+  char buf[128], *save = NULL;
+  snprintf(buf, sizeof buf, "%s", arg);
+  for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+    int m = 0;
+    while (m < B_MODES && strcmp(t, bmode_name[m]))
+      m++;
+    if (m == B_MODES)
+      return -1;
+    modes[m] = true;
+  }
+  return 0;
+}
+
 int main(int argc, char **argv)
 {
   cl_device_type types = CL_DEVICE_TYPE_GPU | CL_DEVICE_TYPE_ACCELERATOR;
   double secs = 2, one = 0;
   bool read = false, kernel = false, batch = false, marker = true, procs = false;
   const char *lib = NULL;
-  bool shared_host = false, reg = false;
+  bool shared_host = false, reg = false, blocker = false, modes[B_MODES] = { false };
   static struct dev dev[MAX_DEV];
   cl_uint nd;
 
@@ -339,6 +535,13 @@ int main(int argc, char **argv)
     else if (!strcmp(argv[i], "--dlmopen") && i + 1 < argc) lib = argv[++i];
     else if (!strcmp(argv[i], "--shared-host")) shared_host = true;
     else if (!strcmp(argv[i], "--register")) reg = true;
+    else if (!strcmp(argv[i], "--blocker") && i + 1 < argc) {
+      blocker = true;
+      if (parse_blocker(argv[++i], modes)) {
+        fprintf(stderr, "cl-calls: --blocker takes none,block,finish,read,nap,spin\n");
+        return 2;
+      }
+    }
     else if (!strcmp(argv[i], "--xfer") && i + 1 < argc) {
       char *end;
       unsigned long long v = strtoull(argv[++i], &end, 10);
@@ -356,7 +559,8 @@ int main(int argc, char **argv)
     else {
       fprintf(stderr, "Usage: cl-calls [--device-types gpu|cpu] [--seconds S]\n"
               "                [--xfer SIZE] [--read|--kernel|--batch [--no-marker]]\n"
-              "                [--processes | --dlmopen LIB [--shared-host [--register]]]\n");
+              "                [--processes | --dlmopen LIB [--shared-host [--register]]]\n"
+              "                [--blocker MODE[,MODE..]]\n");
       return 2;
     }
   }
@@ -406,6 +610,15 @@ int main(int argc, char **argv)
   else
     printf("# cl-calls: non-blocking %zu KiB %s from pinned memory, rounds of %d, %.1f s\n",
            XFER >> 10, read ? "reads" : "writes", ROUND, secs);
+  if (blocker) {
+    for (cl_uint i = 0; i < nd; i++) {
+      dev[i].read = read;
+      dev[i].kernel = kernel;
+      dev[i].batch = batch;
+      dev[i].marker = marker;
+    }
+    return run_blocker(dev, nd, modes, secs);
+  }
   printf("%-8s %14s %14s %10s %10s\n", "threads", "calls/s each", "calls/s all", "all/one",
          "GB/s all");
   for (cl_uint k = 1; k <= nd; k++) {
