@@ -48,7 +48,7 @@ struct opts {
   unsigned npieces;
   enum vd_idle_mode idle;
   uint64_t idle_max;
-  uint64_t poll_ns, wait_nap_ns;
+  uint64_t poll_ns;
   unsigned small_min, fill;
   bool profile;           /* print where each device's workers spent the job */
   unsigned integ;         /* bit VD_INTEGRITY_*: volumes to run every job on */
@@ -578,7 +578,6 @@ static int bench_engine(struct vd_pool *pool, const struct opts *o, enum vd_smal
   ec.idle = o->idle;
   ec.idle_max = o->idle_max;
   ec.poll_ns = o->poll_ns;
-  ec.wait_nap_ns = o->wait_nap_ns;
   ec.small_min = o->small_min;
   ec.fill = o->fill;
   if (vd_engine_start(pool, &ec, &eng, err, sizeof err)) {
@@ -665,7 +664,6 @@ int main(int argc, char **argv)
     { "small-batch", 1, NULL, 'S' }, { "small-max", 1, NULL, 'M' },
     { "small-stage", 1, NULL, 'T' }, { "latency", 0, NULL, 'L' },
     { "idle", 1, NULL, 'I' }, { "idle-max", 1, NULL, 'X' }, { "poll-ns", 1, NULL, 'P' },
-    { "wait-nap", 1, NULL, 'W' },
     { "profile", 0, NULL, 'R' }, { "small-min", 1, NULL, 'm' },
     { "fill", 1, NULL, 'F' }, { "integrity", 1, NULL, 'i' }, { "mirror", 1, NULL, 'Y' },
     { "scrub-load", 2, NULL, 'Z' }, { NULL, 0, NULL, 0 },
@@ -728,7 +726,6 @@ int main(int argc, char **argv)
       break;
     case 'X': o.idle_max = size_arg("idle-max", optarg); break;
     case 'P': o.poll_ns = !strcmp(optarg, "off") ? VD_POLL_OFF : strtoull(optarg, NULL, 10); break;
-    case 'W': o.wait_nap_ns = strtoull(optarg, NULL, 10); break;
     case 'R': o.profile = true; break;
     case 'm': o.small_min = (unsigned)atoi(optarg); break;
     case 'F': o.fill = (unsigned)atoi(optarg); break;
@@ -754,7 +751,7 @@ int main(int argc, char **argv)
               "  [--one-only|--all-only]\n"
               "  [--small-batch off|on|both] [--small-max SIZE] [--small-stage SIZE]\n"
               "  [--latency] [--idle spin|block|off] [--idle-max SIZE]\n"
-              "  [--poll-ns NS|off] [--wait-nap NS] [--small-min N] [--fill N] [--profile]\n"
+              "  [--poll-ns NS|off] [--small-min N] [--fill N] [--profile]\n"
               "  [--integrity KIND[,KIND..]|both|all] [--mirror COPIES]\n"
               "  [--scrub-load[=PIECE[,PIECE..]]]\n");
       return 2;
@@ -778,10 +775,9 @@ int main(int argc, char **argv)
   printf("# workers %u, batch %u, depth %u, %s (0: engine default)\n", o.workers, o.batch,
          o.depth, o.shared_ctx ? "context per platform" : "context per device");
   printf("# small-max %llu, small-stage %llu per worker, small-min %u, fill %u, poll-ns %llu, "
-         "wait-nap %llu, idle path %s up to %llu (0: engine default)\n",
-         (unsigned long long)o.small_max, (unsigned long long)o.small_stage, o.small_min, o.fill,
+         "idle path %s up to %llu (0: engine default)\n", (unsigned long long)o.small_max,
+         (unsigned long long)o.small_stage, o.small_min, o.fill,
          (unsigned long long)(o.poll_ns == VD_POLL_OFF ? 0 : o.poll_ns),
-         (unsigned long long)o.wait_nap_ns,
          o.idle == VD_IDLE_SPIN ? "spin" : o.idle == VD_IDLE_BLOCK ? "block" :
          o.idle == VD_IDLE_OFF ? "off" : "default", (unsigned long long)o.idle_max);
   if (o.latency)

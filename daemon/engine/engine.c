@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 
 #include "engine.h"
 #include "engine-internal.h"
@@ -64,7 +63,6 @@ struct devq {
   unsigned fill;          /* parts to wait for before another batch starts
                            * while one is in flight (or FILL_BYTES) */
   uint64_t poll_ns;       /* how long a worker polls before it sleeps */
-  uint64_t wait_nap_ns;   /* 0: block for a batch; else nap between looks */
   unsigned small_min;     /* fewest parts in a batch for the batch kernel */
   enum vd_idle_mode idle; /* how the idle path waits on this device */
   bool idle_held;         /* a submitter is moving a request (idle path) */
@@ -101,7 +99,6 @@ struct vd_engine {
   uint64_t idle_max;
   bool ack_queued;        /* write-ack = queued */
   uint64_t poll_ns;       /* VD_POLL_DEFAULT: per device type */
-  uint64_t wait_nap_ns;
   unsigned small_min;
   unsigned fill;
   struct devq *dq;
@@ -484,9 +481,7 @@ static void group_finish(struct worker *w, struct group *g)
   if (g->marker) {
     /* Every driver call takes locks that all devices' workers share:
      * wait only for a marker not yet seen complete. */
-    cl_int rc = g->status == CL_COMPLETE ? CL_SUCCESS :
-                dq->wait_nap_ns ? vd_cl_event_nap(g->marker, dq->wait_nap_ns) :
-                vd_cl_event_wait(g->marker);
+    cl_int rc = g->status == CL_COMPLETE ? CL_SUCCESS : vd_cl_event_wait(g->marker);
     prof_add(&w->prof.wait_ns, vd_now_ns() - t0);
     if (rc != CL_SUCCESS) {
       vd_err_rl("%s: transfers failed: %s", vd_device_info(dq->dev)->id, vd_cl_strerror(rc));
@@ -544,9 +539,6 @@ static void *worker_main(void *arg)
   unsigned head = 0, n = 0;
 
   vd_thread_name("vd-%s", vd_device_info(dq->dev)->id);
-  /* Naps of a few microseconds need a timer slack below the default 50. */
-  if (dq->wait_nap_ns)
-    prctl(PR_SET_TIMERSLACK, 1000ul, 0ul, 0ul, 0ul);
 
   for (;;) {
     struct vd_io_part *batch = NULL;
@@ -1029,7 +1021,6 @@ static int devq_start(const struct vd_engine *eng, struct devq *dq, struct vd_de
                 eng->poll_ns != VD_POLL_DEFAULT ? eng->poll_ns :
                 vd_device_info(dev)->type == VD_DEV_CPU ? VD_POLL_CPU_DEFAULT_NS :
                 VD_POLL_GPU_DEFAULT_NS;
-  dq->wait_nap_ns = eng->wait_nap_ns;
   dq->pin_q = clCreateCommandQueueWithProperties(vd_device_context(dev), vd_device_cl(dev),
                                                  NULL, &rc);
   if (rc != CL_SUCCESS) {
@@ -1113,7 +1104,6 @@ int vd_engine_start(struct vd_pool *pool, const struct vd_engine_config *cfg,
   eng->ack_queued = (cfg && cfg->write_ack ? cfg->write_ack : VD_ACK_DEFAULT_MODE) ==
                     VD_ACK_QUEUED;
   eng->poll_ns = cfg && cfg->poll_ns ? cfg->poll_ns : VD_POLL_DEFAULT;
-  eng->wait_nap_ns = cfg ? cfg->wait_nap_ns : 0;
   eng->small_min = cfg && cfg->small_min ? cfg->small_min : VD_SMALL_MIN_DEFAULT;
   eng->fill = cfg && cfg->fill ? cfg->fill : VD_FILL_DEFAULT;
   if (eng->fill > batch) eng->fill = batch;

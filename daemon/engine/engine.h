@@ -81,11 +81,6 @@ struct vd_engine_config {
    * and its list while batches are in flight) before it sleeps or blocks,
    * ns; 0: default, VD_POLL_OFF: never. */
   uint64_t poll_ns;
-  /* How a worker waits for its oldest batch: 0 (default) blocks inside
-   * the driver (clWaitForEvents); otherwise it looks at the batch's
-   * status every wait_nap_ns, asleep in between, so that it holds none
-   * of the driver's locks while the batch runs. */
-  uint64_t wait_nap_ns;
 };
 
 /* Polling defaults: on a GPU a worker that sleeps costs the submitter a

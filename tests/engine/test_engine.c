@@ -607,15 +607,6 @@ static int batched_init(void)
   return suite_init();
 }
 
-static int nap_init(void)
-{
-  /* Workers look at their batches' status asleep, not blocked in the
-   * driver; every request goes through the batches. */
-  suite_cfg = (struct vd_engine_config){ .small = VD_SMALL_ON, .idle = VD_IDLE_OFF,
-                                         .wait_nap_ns = 5000 };
-  return suite_init();
-}
-
 static int spin_init(void)
 {
   suite_cfg = (struct vd_engine_config){ .idle = VD_IDLE_SPIN };
@@ -689,8 +680,6 @@ static const struct vd_suite suites[] = {
     .init = batched_init, .fini = suite_fini },
   { .name = "engine, batched with tight staging", .tests = { io_tests, batched_tests },
     .init = tight_init, .fini = suite_fini },
-  { .name = "engine, workers napping for their batches", .tests = { io_tests, batched_tests },
-    .init = nap_init, .fini = suite_fini },
   { .name = "engine, idle path polling", .tests = { io_tests },
     .init = spin_init, .fini = suite_fini },
   { .name = NULL },
