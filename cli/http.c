@@ -109,6 +109,65 @@ static bool socket_path_ok(const struct vctl *g)
   return false;
 }
 
+/* A copy of s with every control character (C0, DEL, and C1 in UTF-8)
+ * as '?', or NULL when s has none: a hostile or broken server must not
+ * reach the terminal with escape sequences through what vramctl prints. */
+static char *defanged(const char *s, size_t len)
+{
+  char *t = malloc(len + 1);
+  size_t o = 0;
+  bool changed = false;
+
+  if (!t)
+    return NULL;
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c == 0xc2 && i + 1 < len && (unsigned char)s[i + 1] >= 0x80 &&
+        (unsigned char)s[i + 1] <= 0x9f)
+      i++; /* U+0080 to U+009F: two bytes, one '?' */
+    else if (c >= 0x20 && c != 0x7f) {
+      t[o++] = (char)c;
+      continue;
+    }
+    t[o++] = '?';
+    changed = true;
+  }
+  t[o] = '\0';
+  if (!changed) {
+    free(t);
+    return NULL;
+  }
+  return t;
+}
+
+/* Replace the control characters in every string and key of doc. */
+static void defang(json_t *doc)
+{
+  const char *key;
+  json_t *v, *tmp;
+  size_t i;
+  char *t;
+
+  if (json_is_string(doc)) {
+    if ((t = defanged(json_string_value(doc), json_string_length(doc)))) {
+      json_string_set(doc, t);
+      free(t);
+    }
+  } else if (json_is_array(doc)) {
+    json_array_foreach(doc, i, v)
+      defang(v);
+  } else if (json_is_object(doc)) {
+    json_object_foreach_safe(doc, tmp, key, v) {
+      defang(v);
+      if ((t = defanged(key, strlen(key)))) {
+        json_object_set(doc, t, v);
+        json_object_del(doc, key);
+        free(t);
+      }
+    }
+  }
+}
+
 /* One request to the API. */
 long vctl_request(struct vctl *g, const char *method, const char *path,
                   const char *body, json_t **out)
@@ -150,8 +209,8 @@ long vctl_request(struct vctl *g, const char *method, const char *path,
     transfer_failed(g, c, cc, &r);
   } else {
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    if (r.len)
-      *out = json_loadb(r.s, r.len, 0, NULL);
+    if (r.len && (*out = json_loadb(r.s, r.len, 0, NULL)))
+      defang(*out);
     if (r.len && !*out) {
       fprintf(stderr, "vramctl: vramd sent a reply that is not JSON (HTTP %ld)\n", status);
       status = -1;

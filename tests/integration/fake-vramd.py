@@ -8,7 +8,8 @@ Usage: fake-vramd.py SOCKET MODE
   nonstring answers every route with valid JSON whose ids and names are
             numbers, nulls and objects instead of strings
   control   answers with names and ids that hold tabs, newlines and
-            terminal escape sequences
+            terminal escape sequences (C0 and C1), and an error whose
+            message holds them
 Serves until killed; one thread per connection."""
 import json
 import socket
@@ -39,6 +40,14 @@ CONTROL = {
     "/v1/devices": {"devices": [{"id": "g\t0", "type": "gpu", "name": CONTROL_NAME,
                                  "total_bytes": 1, "capacity_bytes": 1,
                                  "allocated_bytes": 0, "available_bytes": 1}]},
+    "/v1/volumes/v": {"name": CONTROL_NAME, "size_bytes": 4096, "layout": "stripe\x1b[2J",
+                      "devices": ["g\x9b0"], "frontend": "nbd", "state": "ok\x07",
+                      "nbd_uri": "nbd+unix:///v\x1b]0;title\x07"},
+}
+# Routes that answer an error, in control mode: HTTP status and body.
+CONTROL_ERRORS = {
+    "/v1/volumes/e": (404, {"error": {"code": "not_found",
+                                      "message": "no volume \x1b[2Je\r\x9b1m"}}),
 }
 
 
@@ -76,9 +85,13 @@ def serve(c, mode):
                 c.sendall(chunk)
         elif mode in ("nonstring", "control"):
             table = NONSTRING if mode == "nonstring" else CONTROL
-            body = json.dumps(table.get(path.split("?")[0], {})).encode()
-            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                      b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(body)
+            route = path.split("?")[0]
+            status, doc = 200, table.get(route, {})
+            if mode == "control" and route in CONTROL_ERRORS:
+                status, doc = CONTROL_ERRORS[route]
+            body = json.dumps(doc).encode()
+            c.sendall(b"HTTP/1.1 %d X\r\nContent-Type: application/json\r\n"
+                      b"Connection: close\r\nContent-Length: %d\r\n\r\n" % (status, len(body))
                       + body)
     except OSError:
         pass

@@ -100,6 +100,21 @@ for noun in volume device; do
     fail "control: $noun list: exit $rc: $(cat -A "$tmpdir/out")"
 done
 pass "names with tabs, newlines and escapes: one line a row, -H splits on tabs: $(cut -f1-3 "$tmpdir/tabbed")"
+# Every string vramctl prints from the server has its control characters
+# (C0, DEL and C1: ESC, BEL, CSI 0x9b) as '?', in show, JSON and errors.
+ctl_bytes=$'[\x01-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]'
+for cmd in "volume show v" "volume show v --json" "volume list" "device list --json"; do
+  # shellcheck disable=SC2086
+  run_ctl --timeout 10 $cmd
+  [ "$rc" = 0 ] || fail "control: '$cmd' exit $rc: $(cat "$tmpdir/err")"
+  ! LC_ALL=C grep -qE "$ctl_bytes" "$tmpdir/out" || fail "control: '$cmd' wrote: $(cat -A "$tmpdir/out")"
+done
+run_ctl --timeout 10 volume show v
+grep -q "stripe?\[2J" "$tmpdir/out" || fail "control: show did not keep the text: $(cat -A "$tmpdir/out")"
+run_ctl --timeout 10 volume show e
+[ "$rc" = 1 ] && grep -q "no volume ?\[2Je??1m" "$tmpdir/err" && ! LC_ALL=C grep -qE "$ctl_bytes" "$tmpdir/err" ||
+  fail "control: error message: exit $rc: $(cat -A "$tmpdir/err")"
+pass "control characters from the server print as '?' in show, JSON and errors: $(cat "$tmpdir/err")"
 
 # 5. A socket path too long for sockaddr_un: said so, before any connect.
 long="$tmpdir/$(printf 'd%.0s' $(seq 120))/api.sock"
