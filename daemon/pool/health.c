@@ -42,10 +42,10 @@ cl_int vd_cl_event_wait(cl_event ev)
   return info;
 }
 
-/* Wait for ev by looking every nap_ns, asleep in between: a thread
- * blocked inside NVIDIA's driver for a long command keeps the other
- * threads' calls out (bench/RESULTS.md, "Scrub while the volume serves
- * I/O").  The caller has flushed ev's queue. */
+/* Wait for ev by looking every nap_ns, asleep in between, holding none
+ * of the driver's locks between looks.  For long commands only: a nap
+ * costs about 10 us however short it is asked to be (bench/RESULTS.md,
+ * "Waiting inside the driver").  The caller has flushed ev's queue. */
 cl_int vd_cl_event_nap(cl_event ev, uint64_t nap_ns)
 {
   const struct timespec nap = { (time_t)(nap_ns / 1000000000u), (long)(nap_ns % 1000000000u) };
