@@ -27,7 +27,7 @@ grep -qi '^Allow: GET, POST' "$tmpdir/hdr405" || fail "405 without Allow: $(cat 
 ! grep -qi '^Location:' "$tmpdir/hdr405" || fail "405 with a Location header: $(cat "$tmpdir/hdr405")"
 api GET /v2; expect 404 "unknown route" not_found
 api GET /metrics; expect 200 "GET /metrics"
-echo "$body" | grep -q '^vramd_build_info{version=' || fail "no build info in /metrics"
+grep -q '^vramd_build_info{version=' <<<"$body" || fail "no build info in /metrics"
 pass "read-only routes answer 200, 404 and 405 with the error envelope"
 
 requires_frontend nbd

@@ -23,7 +23,7 @@ awk 'NR == 1 { if ($3 != "STATE") exit 1; next } $3 != "active" { exit 1 }' "$tm
   fail "status: $("$VRAMCTL" --socket "$tmpdir/api.sock" status)"
 api GET /metrics; expect 200 "metrics"
 for d in cpu0 cpu1; do
-  echo "$body" | grep -qx "vramd_device_state{gpu=\"$d\",state=\"active\"} 1" &&
+  grep -qx "vramd_device_state{gpu=\"$d\",state=\"active\"} 1" <<<"$body" &&
     [ "$(echo "$body" | grep -c "^vramd_device_state{gpu=\"$d\",state=\"[a-z]*\"} 0$")" = 3 ] ||
     fail "$d: vramd_device_state: $(echo "$body" | grep "^vramd_device_state")"
 done
@@ -45,7 +45,9 @@ expect 507 "create past the new capacity" no_space
 api GET /v1/volumes/v0; expect 200 "v0 stays"
 [ "$(echo "$body" | jq -r .state)" = ok ] || fail "v0: $body"
 api GET /metrics; expect 200 "metrics after the PATCH"
-if ! echo "$body" | grep -qx "vramd_device_reserve_bytes{gpu=\"cpu0\"} $((free - 8 * M))"; then
+# A here-string, not echo | grep -q: grep -q stops at its match, and under
+# pipefail the SIGPIPE that echo then meets on a large body fails the test.
+if ! grep -qx "vramd_device_reserve_bytes{gpu=\"cpu0\"} $((free - 8 * M))" <<<"$body"; then
   m=$(echo "$body" | grep '^vramd_device_reserve_bytes')
   api GET /v1/devices/cpu0
   fail "metrics reserve: set $((free - 8 * M)), metrics say $m, the API says" \
