@@ -157,7 +157,7 @@ vramd_usage() {
 }
 # True when vramd was built with AddressSanitizer (its quarantine holds
 # freed memory, so RSS says nothing about leaks there).
-vramd_asan() { grep -q libasan "/proc/$vramd_pid/maps" 2>/dev/null || nm "$VRAMD" 2>/dev/null | grep -q __asan_init; }
+vramd_asan() { grep -q libasan "/proc/$vramd_pid/maps" 2>/dev/null || grep -q __asan_init <<<"$(nm "$VRAMD" 2>/dev/null)"; }
 # Fail unless threads and fds are back to the "threads fds rss" baseline
 # $1 and RSS grew at most $2 KiB (RSS unchecked under ASan); waits 20 s.
 check_usage() {

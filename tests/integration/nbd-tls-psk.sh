@@ -61,7 +61,7 @@ timeout 30 nbdinfo "nbds+unix://alice@/vs?socket=$tmpdir/nbd.sock&tls-psk-file=$
   >/dev/null || fail "nbds+unix with a PSK"
 pass "the Unix socket serves plain clients and TLS ones"
 
-if qemu-img --help 2>/dev/null | grep -q -- --object; then
+if grep -q -- --object <<<"$(qemu-img --help 2>/dev/null)"; then
   obj="tls-creds-psk,id=tls0,endpoint=client,dir=$tmpdir/psk,username=alice"
   img="driver=nbd,server.type=inet,server.host=127.0.0.1,server.port=$port,export=vs,tls-creds=tls0"
   timeout 30 qemu-img info --object "$obj" --image-opts "$img" | grep -q "virtual size: 64 MiB" ||

@@ -36,7 +36,7 @@ timeout 30 nbdinfo "$(uri vs stranger)" >/dev/null 2>&1 && fail "another CA's cl
   fail "the refused handshakes were not logged"
 pass "no client certificate, or one of another CA, is refused"
 
-if qemu-img --help 2>/dev/null | grep -q -- --object; then
+if grep -q -- --object <<<"$(qemu-img --help 2>/dev/null)"; then
   img="driver=nbd,server.type=inet,server.host=localhost,server.port=$port,export=vs,tls-creds=tls0"
   timeout 60 qemu-img convert --object "tls-creds-x509,id=tls0,endpoint=client,dir=$x/client" \
     --image-opts "$img" -O raw "$tmpdir/back.qemu" || fail "qemu-img over X.509"
