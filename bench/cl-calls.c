@@ -188,6 +188,39 @@ static void *drive(void *arg)
   return NULL;
 }
 
+/* Drive devices 0 .. k-1 at once, a thread each, for secs; their calls/s
+ * in all, or -1 with a message. */
+static double drive_devices(struct dev *dev, cl_uint k, double secs)
+{
+  atomic_bool go = false;
+  double all = 0;
+  cl_uint started = 0;
+
+  for (; started < k; started++) {
+    dev[started].calls = 0;
+    dev[started].err = 0;
+    dev[started].secs = secs;
+    dev[started].go = &go;
+    if (pthread_create(&dev[started].t, NULL, drive, &dev[started]))
+      break;
+  }
+  atomic_store(&go, true);
+  for (cl_uint i = 0; i < started; i++) {
+    pthread_join(dev[i].t, NULL);
+    all += dev[i].calls / secs;
+  }
+  if (started < k) {
+    fprintf(stderr, "cl-calls: cannot start a thread\n");
+    return -1;
+  }
+  for (cl_uint i = 0; i < k; i++)
+    if (dev[i].err) {
+      fprintf(stderr, "cl-calls: device %u: OpenCL error %d\n", i, dev[i].err);
+      return -1;
+    }
+  return all;
+}
+
 /* --dlmopen: device i of a private copy of the vendor library lib, in a
  * link namespace of its own; 0 or -1 with a message. */
 static int private_device(const char *lib, cl_device_type types, cl_uint i, cl_device_id *out)
@@ -457,8 +490,7 @@ static int run_blocker(struct dev *dev, cl_uint nd, const bool *modes, double se
   printf("%-8s %8s %14s %10s %14s\n", "blocker", "threads", "calls/s all", "vs none",
          "blocker runs/s");
   for (int m = 0; m < B_MODES; m++) {
-    atomic_bool go = false;
-    double all = 0;
+    double all;
     if (!modes[m])
       continue;
     b.mode = m;
@@ -469,29 +501,16 @@ static int run_blocker(struct dev *dev, cl_uint nd, const bool *modes, double se
       fprintf(stderr, "cl-calls: cannot start a thread\n");
       return 1;
     }
-    for (cl_uint i = 0; i < nd; i++) {
-      dev[i].calls = 0;
-      dev[i].secs = secs;
-      dev[i].go = &go;
-      if (pthread_create(&dev[i].t, NULL, drive, &dev[i])) {
-        fprintf(stderr, "cl-calls: cannot start a thread\n");
-        return 1;
-      }
-    }
-    atomic_store(&go, true);
-    for (cl_uint i = 0; i < nd; i++) {
-      pthread_join(dev[i].t, NULL);
-      all += dev[i].calls / secs;
-    }
+    all = drive_devices(dev, nd, secs);
     atomic_store(&b.stop, true);
     if (m != B_NONE)
       pthread_join(b.t, NULL);
-    for (cl_uint i = 0; i < nd; i++)
-      if (dev[i].err || b.err) {
-        fprintf(stderr, "cl-calls: %s: OpenCL error %d\n", dev[i].err ? "a device" : "blocker",
-                dev[i].err ? dev[i].err : b.err);
-        return 1;
-      }
+    if (all < 0)
+      return 1;
+    if (b.err) {
+      fprintf(stderr, "cl-calls: blocker: OpenCL error %d\n", b.err);
+      return 1;
+    }
     if (m == B_NONE)
       base = all; /* the first mode run, when asked for */
     printf("%-8s %8u %14.0f %10.2f %14.0f\n", bmode_name[m], nd, all, base ? all / base : 0.0,
@@ -610,42 +629,20 @@ int main(int argc, char **argv)
   else
     printf("# cl-calls: non-blocking %zu KiB %s from pinned memory, rounds of %d, %.1f s\n",
            XFER >> 10, read ? "reads" : "writes", ROUND, secs);
-  if (blocker) {
-    for (cl_uint i = 0; i < nd; i++) {
-      dev[i].read = read;
-      dev[i].kernel = kernel;
-      dev[i].batch = batch;
-      dev[i].marker = marker;
-    }
-    return run_blocker(dev, nd, modes, secs);
+  for (cl_uint i = 0; i < nd; i++) {
+    dev[i].read = read;
+    dev[i].kernel = kernel;
+    dev[i].batch = batch;
+    dev[i].marker = marker;
   }
+  if (blocker)
+    return run_blocker(dev, nd, modes, secs);
   printf("%-8s %14s %14s %10s %10s\n", "threads", "calls/s each", "calls/s all", "all/one",
          "GB/s all");
   for (cl_uint k = 1; k <= nd; k++) {
-    atomic_bool go = false;
-    double all = 0;
-    for (cl_uint i = 0; i < k; i++) {
-      dev[i].calls = 0;
-      dev[i].secs = secs;
-      dev[i].read = read;
-      dev[i].kernel = kernel;
-      dev[i].batch = batch;
-      dev[i].marker = marker;
-      dev[i].go = &go;
-      if (pthread_create(&dev[i].t, NULL, drive, &dev[i])) {
-        fprintf(stderr, "cl-calls: cannot start a thread\n");
-        return 1;
-      }
-    }
-    atomic_store(&go, true);
-    for (cl_uint i = 0; i < k; i++) {
-      pthread_join(dev[i].t, NULL);
-      if (dev[i].err) {
-        fprintf(stderr, "cl-calls: device %u: OpenCL error %d\n", i, dev[i].err);
-        return 1;
-      }
-      all += dev[i].calls / secs;
-    }
+    double all = drive_devices(dev, k, secs);
+    if (all < 0)
+      return 1;
     if (k == 1)
       one = all;
     printf("%-8u %14.0f %14.0f %10.2f %10.2f\n", k, all / k, all, all / one,
